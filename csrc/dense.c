@@ -1,0 +1,88 @@
+/* Dense layers: the GEMMs go to BLAS, everything element-wise is fused into one pass. */
+#include "fastmlp.h"
+
+void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
+             const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    /* BLAS is column-major, and a row-major matrix read column-major is its transpose:
+       row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, so swap the operands. */
+    char ta = trans_b ? 'T' : 'N';
+    char tb = trans_a ? 'T' : 'N';
+    blas->sgemm(&ta, &tb, &N, &M, &K, &alpha, (float *)B, &ldb, (float *)A, &lda, &beta, C, &ldc);
+}
+
+void fm_gemv(const fm_blas *blas, int trans_a, int M, int N, float alpha, const float *A, int lda,
+             const float *x, float beta, float *y)
+{
+    /* A row-major (M, N) is column-major (N, M) A^T: A x is then a transposed product. */
+    char t = trans_a ? 'N' : 'T';
+    int one = 1;
+    blas->sgemv(&t, &N, &M, &alpha, (float *)A, &lda, (float *)x, &one, &beta, y, &one);
+}
+
+void fm_dense_forward(const fm_blas *blas, float *out, const float *x, const float *W,
+                      const float *b, int n, int n_in, int n_out, int activation)
+{
+    /* out: (n, n_out); x: (n, n_in); W: (n_in, n_out); b: (n_out,) */
+    if (n == 1)
+        fm_gemv(blas, 1, n_in, n_out, 1.0f, W, n_out, x, 0.0f, out);
+    else
+        fm_gemm(blas, 0, 0, n, n_out, n_in, 1.0f, x, n_in, W, n_out, 0.0f, out, n_out);
+    fm_bias_act_forward(out, b, n, n_out, activation);
+}
+
+FM_VECTORIZED
+static void column_sums(float *db, const float *dz, int n, int m, float alpha, float beta)
+{
+    /* db: (m,) = alpha * sum over rows of dz (n, m) + beta * db */
+    for (int j = 0; j < m; j++)
+        db[j] = beta == 0.0f ? 0.0f : beta * db[j];
+    for (int i = 0; i < n; i++) {
+        const float *row = dz + (size_t)i * m;
+        for (int j = 0; j < m; j++)
+            db[j] += alpha * row[j];
+    }
+}
+
+FM_VECTORIZED
+static void outer_product(float *dW, const float *x, const float *dz, int n_in, int n_out,
+                          float alpha, float beta)
+{
+    /* dW: (n_in, n_out) = alpha * x dz^T + beta * dW, for one row. Skipping zero inputs
+       (most of an MNIST image) is exact when beta == 1: those rows do not change. */
+    for (int i = 0; i < n_in; i++) {
+        float *row = dW + (size_t)i * n_out;
+        float s = alpha * x[i];
+        if (beta == 1.0f) {
+            if (s == 0.0f)
+                continue;
+            for (int j = 0; j < n_out; j++)
+                row[j] += s * dz[j];
+        } else if (beta == 0.0f) {
+            for (int j = 0; j < n_out; j++)
+                row[j] = s * dz[j];
+        } else {
+            for (int j = 0; j < n_out; j++)
+                row[j] = s * dz[j] + beta * row[j];
+        }
+    }
+}
+
+void fm_dense_backward(const fm_blas *blas, float *dx, float *dW, float *db, const float *dz,
+                       const float *x, const float *W, int n, int n_in, int n_out,
+                       float alpha, float beta)
+{
+    /* dx: (n, n_in) or NULL; dW: (n_in, n_out); db: (n_out,); dz: (n, n_out); x: (n, n_in);
+       W: (n_in, n_out). dx is computed first, so dW may alias W (an update in place). */
+    if (dx != NULL) {
+        if (n == 1)
+            fm_gemv(blas, 0, n_in, n_out, 1.0f, W, n_out, dz, 0.0f, dx);
+        else
+            fm_gemm(blas, 0, 1, n, n_in, n_out, 1.0f, dz, n_out, W, n_out, 0.0f, dx, n_in);
+    }
+    if (n == 1)
+        outer_product(dW, x, dz, n_in, n_out, alpha, beta);
+    else
+        fm_gemm(blas, 1, 0, n_in, n_out, n, alpha, x, n_in, dz, n_out, beta, dW, n_out);
+    column_sums(db, dz, n, n_out, alpha, beta);
+}

@@ -1,0 +1,140 @@
+/*
+ * fastmlp's compiled kernels: plain C99, no Python.h, no allocation, no global state.
+ *
+ * Conventions: row-major, C-contiguous float32 buffers; a weight matrix is (n_in, n_out).
+ * Arguments come in the order outputs, inputs, parameters, sizes. Every output says whether
+ * it is overwritten or accumulated. The GEMMs go through the BLAS table the caller passes
+ * in (the Cython wrapper fills it from scipy.linalg.cython_blas); the C code never stores it.
+ */
+#ifndef FASTMLP_H
+#define FASTMLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Element-wise loops get an AVX2 clone picked at load time, so a portable -O3 build still
+   uses the wide vector units where the CPU has them. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define FM_VECTORIZED __attribute__((target_clones("avx2", "default")))
+#else
+#define FM_VECTORIZED
+#endif
+
+#define FM_MAX_LAYERS 64
+
+/* ---- BLAS, as scipy.linalg.cython_blas exports it (Fortran calling convention) ---- */
+typedef void (*fm_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
+                            float *a, int *lda, float *b, int *ldb, float *beta, float *c, int *ldc);
+typedef void (*fm_sgemv_fn)(char *trans, int *m, int *n, float *alpha, float *a, int *lda,
+                            float *x, int *incx, float *beta, float *y, int *incy);
+typedef struct {
+    fm_sgemm_fn sgemm;
+    fm_sgemv_fn sgemv;
+} fm_blas;
+
+/* C (M, N) = alpha * op(A) op(B) + beta * C, all row-major; op(A) is (M, K), op(B) is (K, N). */
+void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
+             const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* y = alpha * op(A) x + beta * y, A row-major (M, N); op(A) = A (y has M) or A^T (y has N). */
+void fm_gemv(const fm_blas *blas, int trans_a, int M, int N, float alpha, const float *A, int lda,
+             const float *x, float beta, float *y);
+
+/* ---- activations (activations.c) ---- */
+enum fm_activation { FM_RELU = 0, FM_LEAKY_RELU = 1, FM_SIGMOID = 2, FM_TANH = 3, FM_IDENTITY = 4 };
+#define FM_LEAKY_SLOPE 0.01f
+
+/* z (n, m): overwritten with act(z + bias), bias (m,) broadcast over rows. */
+void fm_bias_act_forward(float *z, const float *bias, int n, int m, int activation);
+/* delta (n, m): multiplied in place by act'(.) written in terms of the activation's output a (n, m). */
+void fm_act_backward(float *delta, const float *a, int n, int m, int activation);
+
+/* ---- dense layers (dense.c) ---- */
+/* out (n, n_out) overwritten with act(x W + b); x (n, n_in), W (n_in, n_out), b (n_out,). */
+void fm_dense_forward(const fm_blas *blas, float *out, const float *x, const float *W,
+                      const float *b, int n, int n_in, int n_out, int activation);
+/* Gradients of a dense layer given dz (n, n_out), the loss gradient at its pre-activation:
+   dx (n, n_in) overwritten with dz W^T (skipped when dx is NULL);
+   dW (n_in, n_out) = alpha * x^T dz + beta * dW;  db (n_out,) = alpha * colsum(dz) + beta * db. */
+void fm_dense_backward(const fm_blas *blas, float *dx, float *dW, float *db, const float *dz,
+                       const float *x, const float *W, int n, int n_in, int n_out,
+                       float alpha, float beta);
+
+/* ---- output layer and loss (loss.c) ---- */
+enum fm_head { FM_SOFTMAX_CE = 0, FM_SIGMOID_MSE = 1, FM_SIGMOID_CE = 2, FM_SOFTMAX_MSE = 3 };
+
+/* z (n, k): logits, overwritten with the outputs (softmax or sigmoid). */
+void fm_head_output(float *z, int n, int k, int head);
+/* z (n, k): logits, overwritten with the outputs; y (n,) labels in [0, k).
+   dz (n, k), unless NULL: overwritten with scale * d(loss)/dz (scale = 1/n gives the mean loss's).
+   Returns the loss summed over rows; *correct (unless NULL) gets the count of argmax == y. */
+double fm_head_loss(float *z, float *dz, const int32_t *y, int n, int k, int head, float scale,
+                    int64_t *correct);
+
+/* ---- optimizers (optim.c) ---- */
+enum fm_optimizer_kind { FM_SGD = 0, FM_ADAM = 1 };
+typedef struct {
+    int kind;
+    float lr, momentum, weight_decay;  /* SGD (weight_decay for Adam too) */
+    int nesterov;
+    float beta1, beta2, eps;           /* Adam */
+    int64_t step;                      /* Adam's t: steps taken so far, advanced by each update */
+} fm_optimizer;
+
+/* p, v (count,): updated in place from the gradient g (count,). v is the velocity (SGD with
+   momentum, weight decay or Nesterov) or unused (NULL allowed for plain SGD). */
+void fm_sgd_update(float *p, float *v, const float *g, size_t count, const fm_optimizer *opt);
+/* p, m, v (count,): updated in place; bc1 = 1 - beta1^t, bc2 = 1 - beta2^t for this step. */
+void fm_adam_update(float *p, float *m, float *v, const float *g, size_t count,
+                    const fm_optimizer *opt, float bc1, float bc2);
+
+/* ---- the network and its training loop (train.c) ---- */
+typedef struct {
+    int n_layers;          /* weight layers */
+    const int *sizes;      /* (n_layers + 1,) widths */
+    int activation;        /* hidden layers */
+    int head;
+    float *params;         /* arena: W0 (sizes[0], sizes[1]), b0 (sizes[1],), W1, b1, ... */
+    float *grads;          /* same layout; needed by loss_and_gradients, Nesterov and Adam */
+    float *state1;         /* same layout: velocity, or Adam's first moment (NULL if unused) */
+    float *state2;         /* same layout: Adam's second moment (NULL if unused) */
+} fm_net;
+
+typedef struct {
+    float *buffer;         /* fm_workspace_size(...) floats, owned by the caller */
+    int max_rows;
+} fm_workspace;
+
+typedef struct {
+    double loss_sum;       /* accumulated: sum over rows of the per-row loss */
+    int64_t correct;       /* accumulated: rows whose argmax was the label */
+    int64_t rows;          /* accumulated: rows seen */
+    int64_t steps;         /* accumulated: minibatch steps completed */
+} fm_stats;
+
+enum fm_status { FM_OK = 0, FM_NONFINITE_LOSS = 1 };
+
+size_t fm_param_count(const int *sizes, int n_layers);
+size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows);
+
+/* Train on minibatches first_batch .. first_batch + n_batches - 1 of one epoch. Batch i is the
+   rows order[i*batch_size ..] of X (n_rows, sizes[0]); order NULL means rows in stored order,
+   read in place without a copy. y (n_rows,). Returns FM_NONFINITE_LOSS, leaving the parameters
+   as they were before that batch, when a batch's loss is not finite. */
+int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
+                   const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
+                   int batch_size, int64_t first_batch, int64_t n_batches, fm_stats *stats);
+
+/* net->grads overwritten with the gradients of the mean loss over X (n, sizes[0]), y (n,);
+   ws sized for n rows. Returns the mean loss. */
+double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
+                             const float *X, const int32_t *y, int n);
+
+/* out (n_rows, k) overwritten with the network's outputs, computed in blocks of ws->max_rows. */
+void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float *out,
+                const float *X, int64_t n_rows);
+
+/* Loss and accuracy over X, y in blocks of ws->max_rows; accumulated into stats. */
+void fm_evaluate(const fm_blas *blas, const fm_net *net, fm_workspace *ws, const float *X,
+                 const int32_t *y, int64_t n_rows, fm_stats *stats);
+
+#endif

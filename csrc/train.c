@@ -1,0 +1,267 @@
+/* The network as a whole: forward, loss, backward and update for one minibatch, the loop over
+   a chunk of minibatches, and blocked inference. */
+#include <math.h>
+#include <string.h>
+
+#include "fastmlp.h"
+
+/* Views into the arena and workspace for one call; built on the stack, never stored. */
+typedef struct {
+    int L;
+    const int *s;
+    float *W[FM_MAX_LAYERS], *b[FM_MAX_LAYERS];    /* parameters */
+    float *gW[FM_MAX_LAYERS], *gb[FM_MAX_LAYERS];  /* gradients (NULL when there is no buffer) */
+    float *vW[FM_MAX_LAYERS], *vb[FM_MAX_LAYERS];  /* velocity / Adam's first moment */
+    float *mW[FM_MAX_LAYERS];                      /* Adam's second moment (layer span start) */
+    size_t span[FM_MAX_LAYERS];                    /* floats in W[l] and b[l] together */
+    float *acts[FM_MAX_LAYERS + 1];                /* (max_rows, s[l]); acts[0] is the gather buffer */
+    float *delta[2];                               /* (max_rows, max width) each */
+    int32_t *labels;                               /* (max_rows,) gathered labels */
+} views;
+
+size_t fm_param_count(const int *sizes, int n_layers)
+{
+    size_t count = 0;
+    for (int l = 0; l < n_layers; l++)
+        count += (size_t)sizes[l] * sizes[l + 1] + sizes[l + 1];
+    return count;
+}
+
+static int widest_layer(const int *sizes, int n_layers)
+{
+    int widest = 0;
+    for (int l = 1; l <= n_layers; l++)
+        widest = sizes[l] > widest ? sizes[l] : widest;
+    return widest;
+}
+
+size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows)
+{
+    size_t per_row = 0;
+    for (int l = 0; l <= n_layers; l++)
+        per_row += sizes[l];
+    per_row += 2 * (size_t)widest_layer(sizes, n_layers) + 1;  /* two deltas, one label */
+    return per_row * max_rows;
+}
+
+static float *offset(float *base, size_t at)
+{
+    return base ? base + at : NULL;
+}
+
+static void make_views(views *v, const fm_net *net, const fm_workspace *ws)
+{
+    v->L = net->n_layers;
+    v->s = net->sizes;
+    size_t at = 0;
+    for (int l = 0; l < v->L; l++) {
+        size_t w = (size_t)v->s[l] * v->s[l + 1];
+        v->W[l] = net->params + at;
+        v->b[l] = net->params + at + w;
+        v->gW[l] = offset(net->grads, at);
+        v->gb[l] = offset(net->grads, at + w);
+        v->vW[l] = offset(net->state1, at);
+        v->vb[l] = offset(net->state1, at + w);
+        v->mW[l] = offset(net->state2, at);
+        v->span[l] = w + v->s[l + 1];
+        at += v->span[l];
+    }
+    if (ws == NULL)
+        return;
+    float *p = ws->buffer;
+    for (int l = 0; l <= v->L; l++) {
+        v->acts[l] = p;
+        p += (size_t)ws->max_rows * v->s[l];
+    }
+    size_t widest = (size_t)ws->max_rows * widest_layer(v->s, v->L);
+    v->delta[0] = p;
+    v->delta[1] = p + widest;
+    v->labels = (int32_t *)(p + 2 * widest);
+}
+
+/* Forward through every layer; the last layer writes logits into `logits` (n, s[L]). */
+static void forward(const fm_blas *blas, const views *v, const float *x, float *logits,
+                    int n, int activation)
+{
+    for (int l = 0; l < v->L; l++) {
+        const float *in = l == 0 ? x : v->acts[l];
+        float *out = l == v->L - 1 ? logits : v->acts[l + 1];
+        fm_dense_forward(blas, out, in, v->W[l], v->b[l], n, v->s[l], v->s[l + 1],
+                         l == v->L - 1 ? FM_IDENTITY : activation);
+    }
+}
+
+FM_VECTORIZED
+static void add_inplace(float *p, const float *d, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        p[i] += d[i];
+}
+
+FM_VECTORIZED
+static void decay_velocity(float *v, const float *p, size_t count, float mu, float c)
+{
+    /* v = mu * v + c * p: momentum and weight decay folded in before the gradient lands */
+    for (size_t i = 0; i < count; i++)
+        v[i] = mu * v[i] + c * p[i];
+}
+
+enum update_mode { GRADIENTS_ONLY, PLAIN_SGD, VELOCITY_SGD, GRADIENT_THEN_UPDATE };
+
+static int update_mode(const fm_optimizer *opt)
+{
+    if (opt == NULL)
+        return GRADIENTS_ONLY;
+    if (opt->kind == FM_ADAM || opt->nesterov)
+        return GRADIENT_THEN_UPDATE;
+    if (opt->momentum == 0.0f && opt->weight_decay == 0.0f)
+        return PLAIN_SGD;
+    return VELOCITY_SGD;
+}
+
+/* Backward pass from dz = delta[0] (n, s[L]) at the logits, updating as `opt` says. Each layer's
+   dx is computed from the weights before they change, so the gradient GEMM can write straight
+   into the weights (plain SGD) or the velocity, never materialising the weight gradient. */
+static void backward(const fm_blas *blas, views *v, const float *x, int n, int activation,
+                     fm_optimizer *opt, float bc1, float bc2)
+{
+    int mode = update_mode(opt);
+    int cur = 0;
+    for (int l = v->L - 1; l >= 0; l--) {
+        const float *in = l == 0 ? x : v->acts[l];
+        float *dz = v->delta[cur];
+        float *dx = l == 0 ? NULL : v->delta[1 - cur];
+        int n_in = v->s[l], n_out = v->s[l + 1];
+        switch (mode) {
+        case PLAIN_SGD:
+            fm_dense_backward(blas, dx, v->W[l], v->b[l], dz, in, v->W[l], n, n_in, n_out,
+                              -opt->lr, 1.0f);
+            break;
+        case VELOCITY_SGD: {
+            float beta = opt->momentum;
+            if (opt->weight_decay != 0.0f) {
+                decay_velocity(v->vW[l], v->W[l], v->span[l], opt->momentum, -opt->lr * opt->weight_decay);
+                beta = 1.0f;
+            }
+            fm_dense_backward(blas, dx, v->vW[l], v->vb[l], dz, in, v->W[l], n, n_in, n_out,
+                              -opt->lr, beta);
+            add_inplace(v->W[l], v->vW[l], v->span[l]);
+            break;
+        }
+        default:
+            fm_dense_backward(blas, dx, v->gW[l], v->gb[l], dz, in, v->W[l], n, n_in, n_out,
+                              1.0f, 0.0f);
+            if (mode == GRADIENT_THEN_UPDATE && opt->kind == FM_ADAM)
+                fm_adam_update(v->W[l], v->vW[l], v->mW[l], v->gW[l], v->span[l], opt, bc1, bc2);
+            else if (mode == GRADIENT_THEN_UPDATE)
+                fm_sgd_update(v->W[l], v->vW[l], v->gW[l], v->span[l], opt);
+        }
+        if (dx != NULL)
+            fm_act_backward(dx, v->acts[l], n, n_in, activation);
+        cur = 1 - cur;
+    }
+}
+
+/* One minibatch: forward, fused loss, backward and update. Parameters are untouched when the
+   loss is not finite. */
+static int train_step(const fm_blas *blas, const fm_net *net, views *v, fm_optimizer *opt,
+                      const float *x, const int32_t *y, int n, fm_stats *stats)
+{
+    int L = v->L, k = v->s[L];
+    forward(blas, v, x, v->acts[L], n, net->activation);
+    int64_t correct = 0;
+    double loss = fm_head_loss(v->acts[L], v->delta[0], y, n, k, net->head, 1.0f / n, &correct);
+    if (!isfinite(loss))
+        return FM_NONFINITE_LOSS;
+    float bc1 = 1.0f, bc2 = 1.0f;
+    if (opt->kind == FM_ADAM) {
+        opt->step += 1;
+        bc1 = (float)(1.0 - pow(opt->beta1, (double)opt->step));
+        bc2 = (float)(1.0 - pow(opt->beta2, (double)opt->step));
+    }
+    backward(blas, v, x, n, net->activation, opt, bc1, bc2);
+    stats->loss_sum += loss;
+    stats->correct += correct;
+    stats->rows += n;
+    stats->steps += 1;
+    return FM_OK;
+}
+
+static void gather_rows(float *dst, int32_t *labels, const float *X, const int32_t *y,
+                        const int64_t *rows, int n, int width)
+{
+    for (int i = 0; i < n; i++) {
+        memcpy(dst + (size_t)i * width, X + (size_t)rows[i] * width, sizeof(float) * width);
+        labels[i] = y[rows[i]];
+    }
+}
+
+int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
+                   const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
+                   int batch_size, int64_t first_batch, int64_t n_batches, fm_stats *stats)
+{
+    /* X: (n_rows, sizes[0]); y: (n_rows,); order: (n_rows,) or NULL */
+    views v;
+    make_views(&v, net, ws);
+    int width = net->sizes[0];
+    for (int64_t batch = first_batch; batch < first_batch + n_batches; batch++) {
+        int64_t start = batch * batch_size;
+        if (start >= n_rows)
+            break;
+        int n = (int)(n_rows - start < batch_size ? n_rows - start : batch_size);
+        const float *x = X + (size_t)start * width;
+        const int32_t *labels = y + start;
+        if (order != NULL) {
+            gather_rows(v.acts[0], v.labels, X, y, order + start, n, width);
+            x = v.acts[0];
+            labels = v.labels;
+        }
+        int status = train_step(blas, net, &v, opt, x, labels, n, stats);
+        if (status != FM_OK)
+            return status;
+    }
+    return FM_OK;
+}
+
+double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
+                             const float *X, const int32_t *y, int n)
+{
+    /* X: (n, sizes[0]); y: (n,); net->grads overwritten */
+    views v;
+    make_views(&v, net, ws);
+    int L = v.L;
+    forward(blas, &v, X, v.acts[L], n, net->activation);
+    double loss = fm_head_loss(v.acts[L], v.delta[0], y, n, v.s[L], net->head, 1.0f / n, NULL);
+    backward(blas, &v, X, n, net->activation, NULL, 1.0f, 1.0f);
+    return loss / n;
+}
+
+void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float *out,
+                const float *X, int64_t n_rows)
+{
+    /* out: (n_rows, k); X: (n_rows, sizes[0]) */
+    views v;
+    make_views(&v, net, ws);
+    int k = v.s[v.L], width = v.s[0];
+    for (int64_t start = 0; start < n_rows; start += ws->max_rows) {
+        int n = (int)(n_rows - start < ws->max_rows ? n_rows - start : ws->max_rows);
+        float *logits = out + (size_t)start * k;
+        forward(blas, &v, X + (size_t)start * width, logits, n, net->activation);
+        fm_head_output(logits, n, k, net->head);
+    }
+}
+
+void fm_evaluate(const fm_blas *blas, const fm_net *net, fm_workspace *ws, const float *X,
+                 const int32_t *y, int64_t n_rows, fm_stats *stats)
+{
+    /* X: (n_rows, sizes[0]); y: (n_rows,) */
+    views v;
+    make_views(&v, net, ws);
+    int L = v.L, k = v.s[L], width = v.s[0];
+    for (int64_t start = 0; start < n_rows; start += ws->max_rows) {
+        int n = (int)(n_rows - start < ws->max_rows ? n_rows - start : ws->max_rows);
+        forward(blas, &v, X + (size_t)start * width, v.acts[L], n, net->activation);
+        stats->loss_sum += fm_head_loss(v.acts[L], NULL, y + start, n, k, net->head, 1.0f, &stats->correct);
+        stats->rows += n;
+    }
+}

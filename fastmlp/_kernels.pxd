@@ -1,0 +1,72 @@
+# The C API of csrc/fastmlp.h, declared once.
+from libc.stdint cimport int32_t, int64_t
+
+cdef extern from "fastmlp.h" nogil:
+    ctypedef void (*fm_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
+                                 float *a, int *lda, float *b, int *ldb, float *beta, float *c,
+                                 int *ldc) noexcept nogil
+    ctypedef void (*fm_sgemv_fn)(char *trans, int *m, int *n, float *alpha, float *a, int *lda,
+                                 float *x, int *incx, float *beta, float *y, int *incy) noexcept nogil
+    ctypedef struct fm_blas:
+        fm_sgemm_fn sgemm
+        fm_sgemv_fn sgemv
+
+    int FM_MAX_LAYERS
+    enum: FM_RELU, FM_LEAKY_RELU, FM_SIGMOID, FM_TANH, FM_IDENTITY
+    enum: FM_SOFTMAX_CE, FM_SIGMOID_MSE, FM_SIGMOID_CE, FM_SOFTMAX_MSE
+    enum: FM_SGD, FM_ADAM
+    enum: FM_OK, FM_NONFINITE_LOSS
+
+    ctypedef struct fm_optimizer:
+        int kind
+        float lr, momentum, weight_decay
+        int nesterov
+        float beta1, beta2, eps
+        int64_t step
+
+    ctypedef struct fm_net:
+        int n_layers
+        const int *sizes
+        int activation
+        int head
+        float *params
+        float *grads
+        float *state1
+        float *state2
+
+    ctypedef struct fm_workspace:
+        float *buffer
+        int max_rows
+
+    ctypedef struct fm_stats:
+        double loss_sum
+        int64_t correct
+        int64_t rows
+        int64_t steps
+
+    void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+    void fm_bias_act_forward(float *z, const float *bias, int n, int m, int activation)
+    void fm_act_backward(float *delta, const float *a, int n, int m, int activation)
+    void fm_dense_forward(const fm_blas *blas, float *out, const float *x, const float *W,
+                          const float *b, int n, int n_in, int n_out, int activation)
+    void fm_dense_backward(const fm_blas *blas, float *dx, float *dW, float *db, const float *dz,
+                           const float *x, const float *W, int n, int n_in, int n_out,
+                           float alpha, float beta)
+    void fm_head_output(float *z, int n, int k, int head)
+    double fm_head_loss(float *z, float *dz, const int32_t *y, int n, int k, int head,
+                        float scale, int64_t *correct)
+    void fm_sgd_update(float *p, float *v, const float *g, size_t count, const fm_optimizer *opt)
+    void fm_adam_update(float *p, float *m, float *v, const float *g, size_t count,
+                        const fm_optimizer *opt, float bc1, float bc2)
+    size_t fm_param_count(const int *sizes, int n_layers)
+    size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows)
+    int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
+                       const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
+                       int batch_size, int64_t first_batch, int64_t n_batches, fm_stats *stats)
+    double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
+                                 const float *X, const int32_t *y, int n)
+    void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float *out,
+                    const float *X, int64_t n_rows)
+    void fm_evaluate(const fm_blas *blas, const fm_net *net, fm_workspace *ws, const float *X,
+                     const int32_t *y, int64_t n_rows, fm_stats *stats)

@@ -1,0 +1,198 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""Thin typed wrappers over the C kernels in csrc/. Every kernel runs with the GIL released.
+
+Arrays arrive already validated and converted by fastmlp.model (float32 / int32 / int64,
+C-contiguous, right shapes); this layer trusts them, as scikit-learn's Cython helpers do.
+"""
+from libc.stdint cimport int32_t, int64_t
+from scipy.linalg.cython_blas cimport sgemm, sgemv
+
+from fastmlp._kernels cimport *
+
+ACTIVATIONS = {"relu": FM_RELU, "leaky_relu": FM_LEAKY_RELU, "sigmoid": FM_SIGMOID,
+               "tanh": FM_TANH, "identity": FM_IDENTITY}
+HEADS = {("softmax", "cross_entropy"): FM_SOFTMAX_CE, ("sigmoid", "mse"): FM_SIGMOID_MSE,
+         ("sigmoid", "cross_entropy"): FM_SIGMOID_CE, ("softmax", "mse"): FM_SOFTMAX_MSE}
+MAX_LAYERS = FM_MAX_LAYERS
+STATUS_OK = FM_OK
+STATUS_NONFINITE_LOSS = FM_NONFINITE_LOSS
+
+
+cdef fm_blas make_blas() noexcept:
+    cdef fm_blas table
+    table.sgemm = <fm_sgemm_fn>sgemm
+    table.sgemv = <fm_sgemv_fn>sgemv
+    return table
+
+# Read-only after import: the function pointers SciPy's OpenBLAS exports.
+cdef fm_blas BLAS = make_blas()
+
+
+cdef fm_optimizer make_optimizer(tuple settings):
+    """settings: (kind, lr, momentum, weight_decay, nesterov, beta1, beta2, eps, step)"""
+    cdef fm_optimizer opt
+    opt.kind = FM_ADAM if settings[0] == "adam" else FM_SGD
+    opt.lr = settings[1]
+    opt.momentum = settings[2]
+    opt.weight_decay = settings[3]
+    opt.nesterov = 1 if settings[4] else 0
+    opt.beta1 = settings[5]
+    opt.beta2 = settings[6]
+    opt.eps = settings[7]
+    opt.step = settings[8]
+    return opt
+
+
+def param_count(int[::1] sizes):
+    return fm_param_count(&sizes[0], sizes.shape[0] - 1)
+
+
+def workspace_size(int[::1] sizes, int max_rows):
+    return fm_workspace_size(&sizes[0], sizes.shape[0] - 1, max_rows)
+
+
+cdef class Workspace:
+    """Activations, deltas and gathered minibatch for up to max_rows rows, in one buffer."""
+    cdef float[::1] buffer
+    cdef fm_workspace ws
+    cdef readonly int max_rows
+
+    def __cinit__(self, int[::1] sizes, int max_rows):
+        import numpy as np
+        self.max_rows = max_rows
+        self.buffer = np.empty(fm_workspace_size(&sizes[0], sizes.shape[0] - 1, max_rows), np.float32)
+        self.ws.buffer = &self.buffer[0]
+        self.ws.max_rows = max_rows
+
+
+cdef class Network:
+    """The C view of one model: its sizes, kinds, and the arena buffers it owns on the Python side."""
+    cdef fm_net net
+    cdef int[::1] sizes
+    cdef float[::1] params, grads, state1, state2
+
+    def __cinit__(self, int[::1] sizes, int activation, int head, float[::1] params, float[::1] grads):
+        self.sizes = sizes
+        self.params = params
+        self.grads = grads
+        self.net.n_layers = sizes.shape[0] - 1
+        self.net.sizes = &sizes[0]
+        self.net.activation = activation
+        self.net.head = head
+        self.net.params = &params[0]
+        self.net.grads = &grads[0]
+        self.net.state1 = NULL
+        self.net.state2 = NULL
+
+    def set_state(self, float[::1] state1=None, float[::1] state2=None):
+        """Attach the optimizer's buffers (velocity, or Adam's moments); None detaches."""
+        self.state1 = state1
+        self.state2 = state2
+        self.net.state1 = &state1[0] if state1 is not None else NULL
+        self.net.state2 = &state2[0] if state2 is not None else NULL
+
+    def train_chunk(self, tuple optimizer, Workspace ws, const float[:, ::1] X, const int32_t[::1] y,
+                    const int64_t[::1] order, int batch_size, int64_t first_batch, int64_t n_batches):
+        """Train minibatches [first_batch, first_batch + n_batches) of an epoch.
+
+        Returns (status, loss_sum, correct, rows, steps, optimizer_step).
+        """
+        cdef fm_optimizer opt = make_optimizer(optimizer)
+        cdef fm_stats stats
+        stats.loss_sum = 0.0
+        stats.correct = 0
+        stats.rows = 0
+        stats.steps = 0
+        cdef const int64_t *order_ptr = &order[0] if order is not None else NULL
+        cdef int status
+        with nogil:
+            status = fm_train_chunk(&BLAS, &self.net, &opt, &ws.ws, &X[0, 0], &y[0], order_ptr,
+                                    X.shape[0], batch_size, first_batch, n_batches, &stats)
+        return status, stats.loss_sum, stats.correct, stats.rows, stats.steps, opt.step
+
+    def loss_and_gradients(self, Workspace ws, const float[:, ::1] X, const int32_t[::1] y):
+        """Mean loss over X; the gradients land in the grads buffer."""
+        cdef double loss
+        with nogil:
+            loss = fm_loss_and_gradients(&BLAS, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0])
+        return loss
+
+    def predict(self, Workspace ws, const float[:, ::1] X, float[:, ::1] out):
+        with nogil:
+            fm_predict(&BLAS, &self.net, &ws.ws, &out[0, 0], &X[0, 0], X.shape[0])
+
+    def evaluate(self, Workspace ws, const float[:, ::1] X, const int32_t[::1] y):
+        """Returns (loss summed over rows, correct count)."""
+        cdef fm_stats stats
+        stats.loss_sum = 0.0
+        stats.correct = 0
+        stats.rows = 0
+        stats.steps = 0
+        with nogil:
+            fm_evaluate(&BLAS, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0], &stats)
+        return stats.loss_sum, stats.correct
+
+
+# ---- single kernels, exposed so the tests can check each against the reference ----
+
+def gemm(bint trans_a, bint trans_b, float alpha, const float[:, ::1] A, const float[:, ::1] B,
+         float beta, float[:, ::1] C):
+    cdef int M = C.shape[0], N = C.shape[1]
+    cdef int K = A.shape[0] if trans_a else A.shape[1]
+    with nogil:
+        fm_gemm(&BLAS, trans_a, trans_b, M, N, K, alpha, &A[0, 0], A.shape[1], &B[0, 0],
+                B.shape[1], beta, &C[0, 0], C.shape[1])
+
+
+def bias_act_forward(float[:, ::1] z, const float[::1] bias, int activation):
+    with nogil:
+        fm_bias_act_forward(&z[0, 0], &bias[0], z.shape[0], z.shape[1], activation)
+
+
+def act_backward(float[:, ::1] delta, const float[:, ::1] a, int activation):
+    with nogil:
+        fm_act_backward(&delta[0, 0], &a[0, 0], delta.shape[0], delta.shape[1], activation)
+
+
+def dense_forward(float[:, ::1] out, const float[:, ::1] x, const float[:, ::1] W,
+                  const float[::1] b, int activation):
+    with nogil:
+        fm_dense_forward(&BLAS, &out[0, 0], &x[0, 0], &W[0, 0], &b[0], x.shape[0], W.shape[0],
+                         W.shape[1], activation)
+
+
+def dense_backward(float[:, ::1] dx, float[:, ::1] dW, float[::1] db, const float[:, ::1] dz,
+                   const float[:, ::1] x, const float[:, ::1] W, float alpha=1.0, float beta=0.0):
+    cdef float *dx_ptr = &dx[0, 0] if dx is not None else NULL
+    with nogil:
+        fm_dense_backward(&BLAS, dx_ptr, &dW[0, 0], &db[0], &dz[0, 0], &x[0, 0], &W[0, 0],
+                          x.shape[0], W.shape[0], W.shape[1], alpha, beta)
+
+
+def head_output(float[:, ::1] z, int head):
+    with nogil:
+        fm_head_output(&z[0, 0], z.shape[0], z.shape[1], head)
+
+
+def head_loss(float[:, ::1] z, float[:, ::1] dz, const int32_t[::1] y, int head, float scale):
+    """Returns (loss summed over rows, correct count); z becomes the outputs, dz the gradient."""
+    cdef int64_t correct = 0
+    cdef double loss
+    cdef float *dz_ptr = &dz[0, 0] if dz is not None else NULL
+    with nogil:
+        loss = fm_head_loss(&z[0, 0], dz_ptr, &y[0], z.shape[0], z.shape[1], head, scale, &correct)
+    return loss, correct
+
+
+def sgd_update(float[::1] p, float[::1] v, const float[::1] g, tuple optimizer):
+    cdef fm_optimizer opt = make_optimizer(optimizer)
+    cdef float *v_ptr = &v[0] if v is not None else NULL
+    with nogil:
+        fm_sgd_update(&p[0], v_ptr, &g[0], p.shape[0], &opt)
+
+
+def adam_update(float[::1] p, float[::1] m, float[::1] v, const float[::1] g, tuple optimizer,
+                float bc1, float bc2):
+    cdef fm_optimizer opt = make_optimizer(optimizer)
+    with nogil:
+        fm_adam_update(&p[0], &m[0], &v[0], &g[0], p.shape[0], &opt, bc1, bc2)

@@ -1,0 +1,498 @@
+"""fastmlp.MLP: the compiled multilayer perceptron.
+
+The model owns one float32 arena holding every weight and bias; ``net.weights[l]`` and
+``net.biases[l]`` are NumPy views into it. Gradients and optimizer state are buffers of the same
+layout, so an optimizer step is one pass over flat memory and ``copy`` is one memcpy. ``fit``
+validates and converts the data once, then hands the compiled loop chunks of minibatches sized
+to about a tenth of a second of work; between chunks it updates the progress bar, keeps a
+snapshot for divergence recovery and lets Ctrl-C through.
+"""
+import copy as _copy
+import json
+import math
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from fastmlp import _kernels
+from fastmlp._validation import (check_choice, check_float, check_int, check_sizes,
+                                 check_validation_data, check_X, check_y)
+from fastmlp.callbacks import Callback, History
+from fastmlp.init import initial_parameters, resolve_init
+from fastmlp.optim import SGD, Adam
+
+ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
+OUTPUTS = ("softmax", "sigmoid")
+LOSSES = ("cross_entropy", "mse")
+FORMAT_VERSION = 1
+_CHUNK_SECONDS = 0.1          # work per call into the compiled loop: Ctrl-C answers within this
+_PREDICT_BLOCK_ROWS = 512     # rows per block in predict / evaluate: activations stay in cache
+
+
+class _ParamList(list):
+    """The live parameter views: ``net.weights[0] = W`` copies W into the model's arena."""
+
+    def __init__(self, views, name):
+        super().__init__(views)
+        self._name = name
+
+    def __setitem__(self, index, value):
+        if not isinstance(index, (int, np.integer)):
+            raise TypeError(f"{self._name}: assign one layer at a time, e.g. net.{self._name}[0] = array")
+        target = list.__getitem__(self, index)
+        _copy_into(target, value, f"{self._name}[{index}]")
+
+
+def _copy_into(target, value, name):
+    value = np.asarray(value)
+    if value.shape != target.shape:
+        raise ValueError(f"{name}: got an array of shape {value.shape}; expected shape {target.shape}")
+    if value.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: got an array of dtype {value.dtype}; expected real numbers")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{name}: got non-finite values; expected finite numbers")
+    target[...] = value
+
+
+class MLP:
+    """A multilayer perceptron trained by compiled C kernels.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``[n_features, hidden..., n_classes]``: at least two positive ints.
+    activation : {"relu", "leaky_relu", "sigmoid", "tanh"}, default "relu"
+        Activation of the hidden layers (leaky_relu has slope 0.01 below zero).
+    output : {"softmax", "sigmoid"}, default "softmax"
+        Output function.
+    loss : {"cross_entropy", "mse"}, default "cross_entropy"
+        ``softmax`` + ``cross_entropy`` is computed fused and stable; ``sigmoid`` +
+        ``cross_entropy`` is the per-unit binary cross-entropy; ``mse`` is
+        ``0.5 * sum over classes of (out - onehot)**2``. Every loss is averaged over rows.
+    init : str or tuple, default "auto"
+        ``"auto"`` (He for relu/leaky_relu, Glorot for sigmoid/tanh), ``"he"``, ``"glorot"``
+        (alias ``"xavier"``), ``"lecun"``, ``("normal", std)`` or ``("uniform", low, high)``.
+        Biases start at zero.
+    seed : int or None, default None
+        Makes initialisation and shuffling reproducible. ``fastmlp.reference.MLP`` with the
+        same seed starts from the same weights and shuffles the same way.
+
+    Attributes
+    ----------
+    weights : list of ndarray
+        float32 C-contiguous ``(n_in, n_out)`` arrays: the live parameters.
+    biases : list of ndarray
+        float32 ``(n_out,)`` arrays: the live parameters.
+    history : History or None
+        The history of the last ``fit``.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> (X, y), (X_test, y_test) = fastmlp.datasets.load_mnist()
+    >>> net = fastmlp.MLP([784, 128, 10], seed=0)
+    >>> net.fit(X, y, epochs=3, batch_size=64, optimizer=fastmlp.SGD(lr=0.1, momentum=0.9))
+    >>> net.evaluate(X_test, y_test)["accuracy"]  # doctest: +SKIP
+    0.977
+    """
+
+    def __init__(self, sizes, activation="relu", output="softmax", loss="cross_entropy",
+                 init="auto", seed=None):
+        self.sizes = check_sizes(sizes)
+        if len(self.sizes) - 1 > _kernels.MAX_LAYERS:
+            raise ValueError(f"sizes: got {len(self.sizes) - 1} weight layers; expected at most {_kernels.MAX_LAYERS}")
+        if self.sizes[-1] < 2:
+            raise ValueError(f"sizes: got an output layer of {self.sizes[-1]} unit; expected at least 2, "
+                             "one per class (use 2 outputs for a yes/no problem)")
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.output = check_choice("output", output, OUTPUTS)
+        self.loss = check_choice("loss", loss, LOSSES)
+        self.init = init
+        self._init = resolve_init(init, self.activation)
+        if seed is not None:
+            seed = check_int("seed", seed, minimum=0)
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._sizes = np.array(self.sizes, dtype=np.int32)
+        self._params = np.zeros(_kernels.param_count(self._sizes), dtype=np.float32)
+        self._grads = np.zeros_like(self._params)
+        self._weights, self._biases = self._views(self._params)
+        self._engine = _kernels.Network(self._sizes, _kernels.ACTIVATIONS[self.activation],
+                                        _kernels.HEADS[(self.output, self.loss)], self._params, self._grads)
+        weights, _ = initial_parameters(self.sizes, self._init, self._rng)
+        for view, value in zip(self._weights, weights):
+            view[...] = value
+        self._optimizer = None      # the optimizer object whose state the buffers hold
+        self._opt_state = ()
+        self._opt_step = 0
+        self._chunk_steps = {}      # batch size -> steps per call, adapted to _CHUNK_SECONDS
+        self.stop_training = False
+        self.history = None
+
+    # ---- parameters ----
+
+    def _views(self, arena):
+        weights, biases, at = [], [], 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            weights.append(arena[at:at + n_in * n_out].reshape(n_in, n_out))
+            at += n_in * n_out
+            biases.append(arena[at:at + n_out])
+            at += n_out
+        return weights, biases
+
+    @property
+    def weights(self):
+        return _ParamList(self._weights, "weights")
+
+    @weights.setter
+    def weights(self, values):
+        self._set_all(self._weights, values, "weights")
+
+    @property
+    def biases(self):
+        return _ParamList(self._biases, "biases")
+
+    @biases.setter
+    def biases(self, values):
+        self._set_all(self._biases, values, "biases")
+
+    def _set_all(self, views, values, name):
+        values = list(values)
+        if len(values) != len(views):
+            raise ValueError(f"{name}: got {len(values)} arrays; expected {len(views)}, one per layer")
+        for index, (view, value) in enumerate(zip(views, values)):
+            _copy_into(view, value, f"{name}[{index}]")
+
+    @property
+    def n_classes(self):
+        return self.sizes[-1]
+
+    def copy(self):
+        """An independent model: same settings, parameters and random state, no shared memory."""
+        twin = _copy.copy(self)
+        twin._params = self._params.copy()
+        twin._grads = np.zeros_like(self._params)
+        twin._weights, twin._biases = twin._views(twin._params)
+        twin._engine = _kernels.Network(self._sizes, _kernels.ACTIVATIONS[self.activation],
+                                        _kernels.HEADS[(self.output, self.loss)], twin._params, twin._grads)
+        twin._rng = _copy.deepcopy(self._rng)
+        twin._optimizer, twin._opt_state, twin._opt_step = None, (), 0
+        twin._chunk_steps = dict(self._chunk_steps)
+        twin.history = None
+        return twin
+
+    def __repr__(self):
+        return (f"MLP({self.sizes}, activation={self.activation!r}, output={self.output!r}, "
+                f"loss={self.loss!r}, init={self.init!r}, seed={self.seed!r})")
+
+    # ---- inference ----
+
+    def _checked_X(self, X):
+        return check_X(X, self.sizes[0])
+
+    def _workspace(self, rows):
+        return _kernels.Workspace(self._sizes, max(1, rows))
+
+    def predict_proba(self, X):
+        """The network's outputs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Any real dtype and memory layout.
+
+        Returns
+        -------
+        ndarray of float32, shape (n_samples, n_classes)
+            Softmax probabilities, or the per-unit sigmoids for ``output="sigmoid"``.
+        """
+        X = self._checked_X(X)
+        out = np.empty((X.shape[0], self.n_classes), dtype=np.float32)
+        self._engine.predict(self._workspace(min(len(X), _PREDICT_BLOCK_ROWS)), X, out)
+        return out
+
+    def predict(self, X):
+        """Predicted class labels, int64 of shape (n_samples,): the argmax of ``predict_proba``."""
+        return np.argmax(self.predict_proba(X), axis=1).astype(np.int64)
+
+    def evaluate(self, X, y):
+        """Mean loss and accuracy over X, y.
+
+        Returns
+        -------
+        dict
+            ``{"loss": float, "accuracy": float}``.
+        """
+        X = self._checked_X(X)
+        y = check_y(y, X.shape[0], self.n_classes)
+        loss_sum, correct = self._engine.evaluate(self._workspace(min(len(X), _PREDICT_BLOCK_ROWS)), X, y)
+        return {"loss": loss_sum / len(X), "accuracy": correct / len(X)}
+
+    def loss_and_gradients(self, X, y):
+        """The mean loss over the rows of X and its gradients, without changing the model.
+
+        Returns
+        -------
+        loss : float
+        gradients : list of (dW, db)
+            float32 arrays shaped like ``weights[l]`` and ``biases[l]``.
+        """
+        X = self._checked_X(X)
+        y = check_y(y, X.shape[0], self.n_classes)
+        loss = self._engine.loss_and_gradients(self._workspace(len(X)), X, y)
+        grad_w, grad_b = self._views(self._grads)
+        return loss, [(dW.copy(), db.copy()) for dW, db in zip(grad_w, grad_b)]
+
+    # ---- training ----
+
+    def _optimizer_settings(self, optimizer):
+        if isinstance(optimizer, Adam):
+            return ("adam", optimizer.lr, 0.0, optimizer.weight_decay, False,
+                    optimizer.beta1, optimizer.beta2, optimizer.eps, self._opt_step)
+        return ("sgd", optimizer.lr, optimizer.momentum, optimizer.weight_decay, optimizer.nesterov,
+                0.9, 0.999, 1e-8, self._opt_step)
+
+    def _attach_optimizer(self, optimizer):
+        """Reuse the optimizer's state when the same object trains again; else start fresh."""
+        if optimizer is self._optimizer:
+            return
+        self._optimizer = optimizer
+        self._opt_step = 0
+        if isinstance(optimizer, Adam):
+            self._opt_state = (np.zeros_like(self._params), np.zeros_like(self._params))
+        elif optimizer.momentum > 0 or optimizer.weight_decay > 0:
+            self._opt_state = (np.zeros_like(self._params),)
+        else:
+            self._opt_state = ()
+        self._engine.set_state(*self._opt_state)
+
+    def _reset_optimizer_state(self):
+        for buffer in self._opt_state:
+            buffer[...] = 0.0
+        self._opt_step = 0
+
+    def fit(self, X, y, epochs=1, batch_size=32, optimizer=None, shuffle=True, validation_data=None,
+            validation_split=0.0, verbose=1, callbacks=None):
+        """Train from the current parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Any real dtype and memory layout; converted to float32 once.
+        y : array-like of shape (n_samples,)
+            Integer class labels in ``[0, n_classes)``.
+        epochs : int, default 1
+        batch_size : int, default 32
+            Rows per update; ``batch_size=1`` is per-sample SGD and ``len(X)`` full-batch
+            gradient descent. The last batch of an epoch may be smaller.
+        optimizer : SGD or Adam, default None
+            None means ``SGD(lr=0.1)``. Passing the same object again continues its momentum.
+        shuffle : bool, default True
+            Shuffle the rows each epoch (with the model's seeded generator).
+        validation_data : (X_val, y_val), optional
+        validation_split : float, default 0.0
+            Fraction of the rows, taken from the end before shuffling, held out for validation.
+        verbose : {0, 1, 2}, default 1
+            0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+        callbacks : list of Callback, optional
+
+        Returns
+        -------
+        History
+            ``history.history`` maps loss, accuracy (and val_loss, val_accuracy) to per-epoch lists.
+
+        Raises
+        ------
+        FloatingPointError
+            When the loss turns NaN or infinite; the parameters are restored to the last finite
+            ones first, so the model stays usable.
+        """
+        X = self._checked_X(X)
+        y = check_y(y, X.shape[0], self.n_classes)
+        epochs = check_int("epochs", epochs, minimum=0)
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        optimizer = SGD() if optimizer is None else optimizer
+        if not isinstance(optimizer, (SGD, Adam)):
+            raise TypeError(f"optimizer: got {optimizer!r}; expected fastmlp.SGD(...) or fastmlp.Adam(...)")
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle: got {shuffle!r}; expected True or False")
+        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+            raise ValueError(f"verbose: got {verbose!r}; expected 0, 1 or 2")
+        callbacks = self._checked_callbacks(callbacks)
+        X, y, validation = self._split_validation(X, y, validation_data, validation_split)
+        batch_size = min(batch_size, len(X))
+        self._attach_optimizer(optimizer)
+
+        history = History()
+        self.history = history
+        callbacks = [history] + callbacks
+        for callback in callbacks:
+            callback.set_model(self)
+        self.stop_training = False
+        for callback in callbacks:
+            callback.on_train_begin({})
+        workspace = self._workspace(batch_size)
+        for epoch in range(epochs):
+            for callback in callbacks:
+                callback.on_epoch_begin(epoch, {})
+            order = self._rng.permutation(len(X)) if shuffle else None
+            logs = self._train_epoch(X, y, order, batch_size, workspace, optimizer, epoch, epochs, verbose)
+            if validation is not None:
+                val = self.evaluate(*validation)
+                logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
+            if verbose == 2:
+                print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for callback in callbacks:
+            callback.on_train_end({})
+        return history
+
+    @staticmethod
+    def _checked_callbacks(callbacks):
+        if callbacks is None:
+            return []
+        if isinstance(callbacks, Callback):
+            return [callbacks]
+        callbacks = list(callbacks)
+        for callback in callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(f"callbacks: got {callback!r}; expected instances of fastmlp.callbacks.Callback")
+        return callbacks
+
+    def _split_validation(self, X, y, validation_data, validation_split):
+        validation_split = check_float("validation_split", validation_split, 0.0, 1.0, high_open=True)
+        if validation_data is not None:
+            return X, y, check_validation_data(validation_data, self.sizes[0], self.n_classes)
+        if validation_split == 0.0:
+            return X, y, None
+        n_val = int(len(X) * validation_split)
+        if n_val == 0 or n_val == len(X):
+            raise ValueError(f"validation_split: got {validation_split} of {len(X)} rows, which leaves "
+                             f"{n_val} rows for validation; expected a split leaving rows on both sides")
+        cut = len(X) - n_val
+        return X[:cut], y[:cut], (X[cut:], y[cut:])
+
+    def _train_epoch(self, X, y, order, batch_size, workspace, optimizer, epoch, epochs, verbose):
+        n_batches = -(-len(X) // batch_size)
+        progress = _progress_bar(len(X), epoch, epochs) if verbose == 1 else None
+        snapshot = self._params.copy()
+        loss_sum, correct, rows, batch = 0.0, 0, 0, 0
+        try:
+            while batch < n_batches:
+                steps = min(self._chunk_steps.get(batch_size) or self._first_chunk(batch_size), n_batches - batch)
+                started = time.perf_counter()
+                status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step = self._engine.train_chunk(
+                    self._optimizer_settings(optimizer), workspace, X, y, order, batch_size, batch, steps)
+                self._adapt_chunk(batch_size, done, time.perf_counter() - started)
+                loss_sum, correct, rows = loss_sum + chunk_loss, correct + chunk_correct, rows + chunk_rows
+                batch += done
+                if status != _kernels.STATUS_OK or not np.isfinite(self._params).all():
+                    self._diverged(snapshot, optimizer, epoch, batch)
+                np.copyto(snapshot, self._params)
+                if progress is not None:
+                    progress.update(chunk_rows)
+                    progress.set_postfix(loss=f"{loss_sum / rows:.4f}", accuracy=f"{correct / rows:.4f}")
+        finally:
+            if progress is not None:
+                progress.close()
+        return {"loss": loss_sum / rows, "accuracy": correct / rows}
+
+    def _first_chunk(self, batch_size):
+        flops = 6.0 * batch_size * sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        return max(1, int(2e9 * _CHUNK_SECONDS / flops))
+
+    def _adapt_chunk(self, batch_size, steps, seconds):
+        if steps > 0:
+            rate = steps / max(seconds, 1e-6)
+            self._chunk_steps[batch_size] = max(1, int(rate * _CHUNK_SECONDS))
+
+    def _diverged(self, snapshot, optimizer, epoch, batch):
+        np.copyto(self._params, snapshot)
+        self._reset_optimizer_state()
+        raise FloatingPointError(
+            f"fit: the loss became NaN or infinite at epoch {epoch + 1}, batch {batch + 1}; the parameters "
+            f"were restored to the last finite values. Try a lower learning rate than lr={optimizer.lr}, "
+            "check that the inputs are scaled (e.g. pixels / 255), or run fastmlp.doctor(net, X, y).")
+
+    # ---- files ----
+
+    def _metadata(self):
+        return {"format": "fastmlp", "version": FORMAT_VERSION, "sizes": self.sizes,
+                "activation": self.activation, "output": self.output, "loss": self.loss,
+                "init": list(self.init) if isinstance(self.init, tuple) else self.init, "seed": self.seed}
+
+    def save(self, path):
+        """Save the model as ``.npz`` (parameters plus JSON metadata), readable with allow_pickle=False.
+
+        The file is written beside its destination and renamed into place, so an interrupted
+        save never leaves a truncated model behind. ``.npz`` is appended when missing.
+        """
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            path += ".npz"
+        directory = os.path.dirname(os.path.abspath(path))
+        handle, temporary = tempfile.mkstemp(suffix=".npz", dir=directory)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                np.savez(file, params=self._params, metadata=np.array(json.dumps(self._metadata())))
+            os.replace(temporary, path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+            raise
+        return path
+
+
+def _progress_bar(total, epoch, epochs):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=f"Epoch {epoch + 1}/{epochs}", unit=" rows", leave=True, dynamic_ncols=True)
+
+
+def load(path):
+    """Load a model written by ``MLP.save``.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a fastmlp model, or is truncated or corrupt.
+    OSError
+        If it cannot be read.
+    """
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if set(archive.files) != {"params", "metadata"}:
+                raise ValueError(f"holds {sorted(archive.files)}, not the arrays a fastmlp model has")
+            metadata = json.loads(str(archive["metadata"]))
+            params = archive["params"]
+    except (OSError, EOFError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"load: {path!r} is not a readable fastmlp model file ({exc})") from exc
+    except ValueError as exc:
+        raise ValueError(f"load: {path!r} is not a valid fastmlp model file: {exc}") from exc
+    except Exception as exc:  # zipfile.BadZipFile, json errors and the like from a corrupt file
+        raise ValueError(f"load: {path!r} is not a valid fastmlp model file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(metadata, dict) or metadata.get("format") != "fastmlp":
+        raise ValueError(f"load: {path!r} is not a fastmlp model file (no fastmlp metadata)")
+    if metadata.get("version") != FORMAT_VERSION:
+        raise ValueError(f"load: {path!r} has format version {metadata.get('version')!r}; "
+                         f"this fastmlp reads version {FORMAT_VERSION}")
+    init = metadata.get("init", "auto")
+    try:
+        net = MLP(metadata["sizes"], metadata["activation"], metadata["output"], metadata["loss"],
+                  tuple(init) if isinstance(init, list) else init, metadata.get("seed"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"load: {path!r} has invalid model metadata: {exc}") from exc
+    if params.dtype != np.float32 or params.shape != net._params.shape:
+        raise ValueError(f"load: {path!r} holds {params.shape} {params.dtype} parameters; the network "
+                         f"{metadata['sizes']} needs {net._params.shape} float32")
+    if not np.isfinite(params).all():
+        raise ValueError(f"load: {path!r} holds non-finite parameters")
+    net._params[...] = params
+    return net

@@ -1,0 +1,82 @@
+"""Optimizer settings. The state (velocity, Adam moments) lives in flat buffers the model owns,
+laid out like its parameters, and the compiled code updates the parameters in place."""
+import math
+
+
+def _check_rate(name, value, low, high, low_open=False, high_open=False):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        raise ValueError(f"{name}: got {value!r}; expected a finite number in {lo}{low}, {high}{hi}")
+    return float(value)
+
+
+class SGD:
+    """Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
+
+    The update, with g the gradient of the mean loss over the minibatch::
+
+        g = g + weight_decay * W
+        v = momentum * v - lr * g
+        W = W + v                          (nesterov=False)
+        W = W + momentum * v - lr * g      (nesterov=True)
+
+    This is PyTorch's SGD written with the learning rate inside the velocity; the two agree
+    exactly when the learning rate is constant.
+
+    Parameters
+    ----------
+    lr : float, default 0.1
+        Learning rate, finite and positive.
+    momentum : float, default 0.0
+        In [0, 1).
+    nesterov : bool, default False
+        Use Nesterov momentum (needs momentum > 0).
+    weight_decay : float, default 0.0
+        L2 penalty coefficient added to the gradient, >= 0 (biases included).
+    """
+
+    def __init__(self, lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0):
+        self.lr = _check_rate("lr", lr, 0.0, math.inf, low_open=True, high_open=True)
+        self.momentum = _check_rate("momentum", momentum, 0.0, 1.0, high_open=True)
+        if not isinstance(nesterov, bool):
+            raise TypeError(f"nesterov: got {nesterov!r}; expected True or False")
+        if nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov: Nesterov momentum needs momentum > 0")
+        self.nesterov = nesterov
+        self.weight_decay = _check_rate("weight_decay", weight_decay, 0.0, math.inf, high_open=True)
+
+    def __repr__(self):
+        return (f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
+                f"weight_decay={self.weight_decay})")
+
+
+class Adam:
+    """Adam (Kingma and Ba, 2015), with L2 weight decay added to the gradient as in PyTorch's Adam.
+
+    Parameters
+    ----------
+    lr : float, default 1e-3
+    beta1 : float, default 0.9
+        In [0, 1).
+    beta2 : float, default 0.999
+        In [0, 1).
+    eps : float, default 1e-8
+        Positive.
+    weight_decay : float, default 0.0
+        L2 penalty coefficient added to the gradient, >= 0.
+    """
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        self.lr = _check_rate("lr", lr, 0.0, math.inf, low_open=True, high_open=True)
+        self.beta1 = _check_rate("beta1", beta1, 0.0, 1.0, high_open=True)
+        self.beta2 = _check_rate("beta2", beta2, 0.0, 1.0, high_open=True)
+        self.eps = _check_rate("eps", eps, 0.0, math.inf, low_open=True, high_open=True)
+        self.weight_decay = _check_rate("weight_decay", weight_decay, 0.0, math.inf, high_open=True)
+
+    def __repr__(self):
+        return (f"Adam(lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}, "
+                f"weight_decay={self.weight_decay})")
