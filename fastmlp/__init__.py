@@ -5,7 +5,7 @@
     >>> net = fastmlp.MLP([784, 128, 10], seed=0)
     >>> history = net.fit(X, y, epochs=3, batch_size=64, optimizer=fastmlp.SGD(lr=0.1, momentum=0.9))
 """
-from fastmlp import callbacks, reference
+from fastmlp import callbacks, datasets, reference
 from fastmlp.model import MLP, load
 from fastmlp.optim import SGD, Adam
 

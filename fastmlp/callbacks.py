@@ -79,8 +79,8 @@ def _monitored_value(owner, monitor, logs):
         if monitor.startswith("val_"):
             hint = (". Validation metrics need validation_data=(X_val, y_val) or validation_split in "
                     "fit(), or monitor a training metric such as 'loss'")
-        raise ValueError(f"{owner}: monitor {monitor!r} is not in this epoch's logs; "
-                         f"expected one of the available keys: {available}{hint}")
+        raise ValueError(f"monitor: got {monitor!r} ({owner}), which is not in this epoch's logs; "
+                         f"expected one of the logged keys: {available}{hint}")
     return float(logs[monitor])
 
 

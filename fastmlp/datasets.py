@@ -1,4 +1,4 @@
-"""MNIST on disk: IDX files, Nielsen's ``mnist.pkl.gz``, Keras' ``mnist.npz`` and CSV, plus a verified download.
+"""MNIST on disk (IDX files, Nielsen's ``mnist.pkl.gz``, Keras' ``mnist.npz``, CSV) and a verified download.
 
 Only the standard library and NumPy are imported here (tqdm lazily, for the download's progress bar), so
 the datasets can be read without the compiled extension.
@@ -46,7 +46,8 @@ _EXPECTED = ("expected a folder with the four MNIST IDX files, mnist.pkl.gz, mni
              "mnist_train.csv/mnist_test.csv, or the path of mnist.pkl.gz or mnist.npz itself")
 _HOW_TO_PASS = ("Pass the data yourself: load_mnist(path=...) with a folder holding the four IDX files "
                 f"({', '.join(n + '[.gz]' for n in _IDX_NAMES)}), mnist.pkl.gz, mnist.npz or "
-                "mnist_train.csv/mnist_test.csv, or set the environment variable FASTMLP_DATA to such a place.")
+                "mnist_train.csv/mnist_test.csv, or set the environment variable FASTMLP_DATA to such a "
+                "place.")
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -112,8 +113,8 @@ def _read_idx_view(path):
     data, gzipped = _read_maybe_gzipped(path)
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
         raise ValueError(
-            f"{path}: not an IDX file: expected it to start with 00 00, a type code (08, 09, 0B, 0C, 0D or 0E) "
-            f"and the number of dimensions; got {data[:4].hex(' ') or 'an empty file'}")
+            f"{path}: not an IDX file: expected it to start with 00 00, a type code (08, 09, 0B, 0C, 0D "
+            f"or 0E) and the number of dimensions; got {data[:4].hex(' ') or 'an empty file'}")
     dtype, ndim = _IDX_DTYPES[data[2]], data[3]
     header = 4 + 4 * ndim
     where = "decompressed " if gzipped else ""
@@ -169,7 +170,8 @@ def _pixels(a, source, what):
     """Integer pixels 0..255, shape (n, 28, 28) or (n, 784) -> float32 (n, 784) C-contiguous in [0, 1]."""
     a = np.asarray(a)
     if a.ndim not in (2, 3) or math.prod(a.shape[1:]) != 784 or a.shape[0] == 0:
-        raise ValueError(f"{source}: {what} has shape {a.shape}; expected (n, 28, 28) or (n, 784) with n >= 1")
+        raise ValueError(f"{source}: {what} has shape {a.shape}; "
+                         "expected (n, 28, 28) or (n, 784) with n >= 1")
     if a.dtype != np.uint8:
         if a.dtype.kind not in "iu":
             raise ValueError(f"{source}: {what} has dtype {a.dtype}; expected integer pixels 0..255")
@@ -221,8 +223,8 @@ def _load_npz(path):
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in z.files]
             if missing:
-                raise ValueError(f"{path}: missing arrays {missing}; expected x_train, y_train, x_test, y_test "
-                                 f"as in Keras' mnist.npz (found {z.files})")
+                raise ValueError(f"{path}: missing arrays {missing}; expected x_train, y_train, x_test, "
+                                 f"y_test as in Keras' mnist.npz (found {z.files})")
             arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
     except ValueError as exc:
         if str(exc).startswith(str(path)):
@@ -257,6 +259,7 @@ def _pickle_globals():
         table[(prefix + ".numeric", "_frombuffer")] = numeric._frombuffer  # arrays pickled at protocol 5
     for container in (list, tuple, dict, set, frozenset):
         table[("builtins", container.__name__)] = container
+        table[("__builtin__", container.__name__)] = container  # Python 2's name, as in Nielsen's file
     return table
 
 
@@ -289,7 +292,8 @@ def _load_pickle(path):
             OverflowError, MemoryError) as exc:
         if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
             raise
-        raise ValueError(f"{path}: cannot read as a pickle of NumPy arrays ({type(exc).__name__}: {exc})") from exc
+        raise ValueError(f"{path}: cannot read as a pickle of NumPy arrays "
+                         f"({type(exc).__name__}: {exc})") from exc
     if not (isinstance(parts, (tuple, list)) and len(parts) == 3
             and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in parts)):
         raise ValueError(f"{path}: expected Nielsen's layout, a tuple (training, validation, test) of "
@@ -310,7 +314,8 @@ def _load_csv_file(path):
     try:
         table = np.loadtxt(path, dtype=np.uint8, delimiter=",", skiprows=skip, ndmin=2)
     except ValueError as exc:
-        raise ValueError(f"{path}: cannot read as MNIST CSV, a label then 784 pixels 0..255 per line ({exc})") from exc
+        raise ValueError(f"{path}: cannot read as MNIST CSV, a label then 784 pixels 0..255 per line "
+                         f"({exc})") from exc
     if table.shape[1] != 785 or len(table) == 0:
         raise ValueError(f"{path}: has {len(table)} rows of {table.shape[1]} values; expected rows of 785 "
                          "(a label then 784 pixels)")
@@ -343,7 +348,9 @@ def _locate(p):
             magic = f.read(4)
         if p.name.endswith(".npz") or magic == _ZIP_MAGIC:
             return _load_npz, (p,)
-        if any(p.name in _idx_variants(stem) for stem in _IDX_NAMES) or p.name in ("mnist_train.csv", "mnist_test.csv"):
+        siblings = [v for stem in _IDX_NAMES for v in _idx_variants(stem)]
+        siblings += ["mnist_train.csv", "mnist_test.csv"]
+        if p.name in siblings:
             return f"it is one of several files; pass the folder that holds it ({p.parent})"
         if ".pkl" in p.name or ".pickle" in p.name or magic[:2] == _GZIP_MAGIC or magic[:1] == b"\x80":
             return _load_pickle, (p,)
@@ -370,7 +377,8 @@ def _locate(p):
 
 def _cache_dir():
     base = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(base) if os.path.isabs(base) else Path.home() / ".cache"  # the XDG spec ignores relative paths
+    # The XDG spec says to ignore a relative $XDG_CACHE_HOME.
+    base = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
     return base / "fastmlp" / "mnist"
 
 

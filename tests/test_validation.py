@@ -166,7 +166,8 @@ def test_check_X_non_finite(dtype, bad, order):
 def test_check_X_float64_beyond_float32_range():
     X = np.zeros((3, 3))
     X[1, 2] = 1e39
-    _raises(ValueError, check_X, X, match=["X: got 1 non-finite value", "too large for float32", "(row 1, col 2)"])
+    _raises(ValueError, check_X, X,
+            match=["X: got 1 non-finite value", "too large for float32", "(row 1, col 2)"])
 
 
 def test_check_X_non_finite_in_a_list_and_an_object_array():
@@ -312,7 +313,8 @@ def test_check_choice_type_errors(value):
             match=["activation: got", "'relu', 'leaky_relu', 'sigmoid', 'tanh'"])
 
 
-@pytest.mark.parametrize("value, hint", [("ReLU", "Did you mean 'relu'?"), ("sigmod", "'sigmoid'"), ("softplus", None)])
+@pytest.mark.parametrize("value, hint", [
+    ("ReLU", "Did you mean 'relu'?"), ("sigmod", "'sigmoid'"), ("softplus", None)])
 def test_check_choice_value_errors(value, hint):
     message = _raises(ValueError, check_choice, "activation", value, CHOICES,
                       match=[f"activation: got {value!r}", "one of 'relu', 'leaky_relu', 'sigmoid', 'tanh'"])
@@ -353,7 +355,8 @@ def test_check_float_accepts(value):
 
 
 @pytest.mark.parametrize("value, kwargs, cls, match", [
-    (1.0, dict(low=0, high=1, high_open=True), ValueError, "validation_split: got 1.0; expected a finite number in [0, 1)"),
+    (1.0, dict(low=0, high=1, high_open=True), ValueError,
+     "validation_split: got 1.0; expected a finite number in [0, 1)"),
     (-0.1, dict(low=0, high=1, high_open=True), ValueError, "[0, 1)"),
     (0.0, dict(low=0, low_open=True), ValueError, "a finite number > 0"),
     (-1, dict(low=0), ValueError, ">= 0"),

@@ -1,0 +1,396 @@
+"""fastmlp.datasets: the four MNIST formats agree, IDX headers are checked, pickles and npz files cannot run
+code, and the download verifies what it fetches. No test touches the network."""
+import gzip
+import io
+import os
+import pickle
+import struct
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+import fastmlp.datasets as datasets
+from fastmlp.datasets import load_mnist, read_idx
+
+REPO = Path(__file__).resolve().parent.parent
+BUNDLED = REPO / "data" / "mnist"
+IDX_NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+needs_bundled = pytest.mark.skipif(not all((BUNDLED / (n + ".gz")).is_file() for n in IDX_NAMES),
+                                   reason="the repository's data/mnist is not there")
+
+N_TRAIN, N_TEST = 50, 20
+IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B,
+             np.int32: 0x0C, np.float32: 0x0D, np.float64: 0x0E}
+
+
+def idx_bytes(a):
+    a = np.asarray(a)
+    header = bytes([0, 0, IDX_CODES[a.dtype.type], a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape)
+    return header + a.astype(a.dtype.newbyteorder(">")).tobytes()
+
+
+def write(path, data, gz=False):
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """A small MNIST look-alike: uint8 images (with 0 and 255 present) and labels 0..9."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(N_TRAIN + N_TEST, 28, 28), dtype=np.uint8)
+    images[0, 0, 0], images[0, 0, 1] = 0, 255
+    labels = np.arange(N_TRAIN + N_TEST) % 10
+    rng.shuffle(labels)
+    X = images.reshape(-1, 784).astype(np.float32) / np.float32(255)
+    return {"images": images, "labels": labels, "X": X}
+
+
+def split(d):
+    return ((d["images"][:N_TRAIN], d["labels"][:N_TRAIN]), (d["images"][N_TRAIN:], d["labels"][N_TRAIN:]))
+
+
+def make_idx(folder, d, gz=True, dotted=False):
+    folder.mkdir(parents=True, exist_ok=True)
+    (tr_img, tr_lab), (te_img, te_lab) = split(d)
+    arrays = [tr_img, tr_lab.astype(np.uint8), te_img, te_lab.astype(np.uint8)]
+    for name, a in zip(IDX_NAMES, arrays):
+        if dotted:
+            name = name.replace("-idx", ".idx")
+        write(folder / (name + (".gz" if gz else "")), idx_bytes(a), gz)
+    return folder
+
+
+def make_npz(folder, d, **overrides):
+    folder.mkdir(parents=True, exist_ok=True)
+    (tr_img, tr_lab), (te_img, te_lab) = split(d)
+    arrays = dict(x_train=tr_img, y_train=tr_lab.astype(np.uint8),
+                  x_test=te_img, y_test=te_lab.astype(np.uint8))
+    arrays.update(overrides)
+    np.savez_compressed(folder / "mnist.npz", **arrays)
+    return folder / "mnist.npz"
+
+
+def make_pickle(folder, d, protocol=2):
+    """Nielsen's layout: (training, validation, test), X float32 in [0, 1], y int64; 40 + 10 training rows."""
+    folder.mkdir(parents=True, exist_ok=True)
+    X, y = d["X"], d["labels"].astype(np.int64)
+    parts = ((X[:40], y[:40]), (X[40:N_TRAIN], y[40:N_TRAIN]), (X[N_TRAIN:], y[N_TRAIN:]))
+    path = folder / "mnist.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(parts, protocol=protocol)))
+    return path
+
+
+def make_csv(folder, d, header=False):
+    folder.mkdir(parents=True, exist_ok=True)
+    for (img, lab), name in zip(split(d), ("mnist_train.csv", "mnist_test.csv")):
+        rows = np.column_stack([lab, img.reshape(len(img), -1)])
+        columns = [f"{r}x{c}" for r in range(1, 29) for c in range(1, 29)]
+        text = "label," + ",".join(columns) + "\n" if header else ""
+        text += "\n".join(",".join(map(str, row)) for row in rows) + "\n"
+        (folder / name).write_text(text)
+    return folder
+
+
+MAKERS = {
+    "idx-gz": lambda tmp, d: make_idx(tmp / "idx", d),
+    "idx-raw": lambda tmp, d: make_idx(tmp / "idx", d, gz=False),
+    "idx-dotted-names": lambda tmp, d: make_idx(tmp / "idx", d, dotted=True),
+    "npz-file": lambda tmp, d: make_npz(tmp / "keras", d),
+    "npz-folder": lambda tmp, d: make_npz(tmp / "keras", d).parent,
+    "pkl-protocol2": lambda tmp, d: make_pickle(tmp / "nielsen", d),
+    "pkl-protocol5-folder": lambda tmp, d: make_pickle(tmp / "nielsen", d, protocol=5).parent,
+    "csv": lambda tmp, d: make_csv(tmp / "csv", d),
+    "csv-with-header": lambda tmp, d: make_csv(tmp / "csv", d, header=True),
+}
+
+
+def check_mnist(data, n_train, n_test):
+    (X_train, y_train), (X_test, y_test) = data
+    for X, y, n in ((X_train, y_train, n_train), (X_test, y_test, n_test)):
+        assert X.shape == (n, 784) and X.dtype == np.float32 and X.flags.c_contiguous
+        assert y.shape == (n,) and y.dtype == np.int64
+        assert X.min() >= 0.0 and X.max() <= 1.0
+        assert y.min() >= 0 and y.max() <= 9
+
+
+# --------------------------------------------------------------------------------------- bundled data
+
+@pytest.mark.slow
+@needs_bundled
+def test_bundled_data_from_repo_root_and_by_path(monkeypatch, tmp_path):
+    monkeypatch.delenv("FASTMLP_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
+    monkeypatch.chdir(REPO)
+    found = load_mnist()
+    check_mnist(found, 60000, 10000)
+    for y in (found[0][1], found[1][1]):
+        assert set(np.unique(y)) == set(range(10))
+    assert found[0][0].max() == 1.0 and found[0][0].min() == 0.0
+    by_path = load_mnist(BUNDLED)
+    for a, b in zip(found, by_path):  # np.array_equal: assert_array_equal takes seconds on 47M floats
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+@needs_bundled
+def test_repo_data_found_from_any_cwd(monkeypatch, tmp_path):
+    if datasets._REPO_DATA_DIR.resolve() != BUNDLED.resolve():
+        pytest.skip("fastmlp is not imported from this repository")
+    monkeypatch.delenv("FASTMLP_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
+    monkeypatch.chdir(tmp_path)
+    (X_train, _), (X_test, y_test) = load_mnist()
+    assert X_train.shape == (60000, 784) and X_test.shape == (10000, 784) and y_test.shape == (10000,)
+
+
+# ------------------------------------------------------------------------------------------- formats
+
+@pytest.mark.parametrize("fmt", list(MAKERS))
+def test_every_format_gives_the_same_arrays(fmt, tmp_path, digits):
+    data = load_mnist(MAKERS[fmt](tmp_path, digits))
+    check_mnist(data, N_TRAIN, N_TEST)
+    (X_train, y_train), (X_test, y_test) = data
+    assert_array_equal(X_train, digits["X"][:N_TRAIN])
+    assert_array_equal(X_test, digits["X"][N_TRAIN:])
+    assert_array_equal(y_train, digits["labels"][:N_TRAIN])
+    assert_array_equal(y_test, digits["labels"][N_TRAIN:])
+
+
+def test_path_none_uses_fastmlp_data_then_cwd(monkeypatch, tmp_path, digits):
+    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
+    monkeypatch.setenv("FASTMLP_DATA", str(make_npz(tmp_path / "env", digits)))
+    monkeypatch.chdir(tmp_path)
+    assert load_mnist()[0][0].shape == (N_TRAIN, 784)
+    monkeypatch.setenv("FASTMLP_DATA", str(tmp_path / "empty"))
+    make_csv(tmp_path / "data" / "mnist", digits)
+    assert_array_equal(load_mnist()[1][1], digits["labels"][N_TRAIN:])
+
+
+def test_gzip_is_detected_by_content_not_name(tmp_path):
+    a = np.arange(12, dtype=np.int16).reshape(3, 4)
+    assert_array_equal(read_idx(write(tmp_path / "looks-raw", idx_bytes(a), gz=True)), a)
+    assert_array_equal(read_idx(write(tmp_path / "looks.gz", idx_bytes(a))), a)
+
+
+# -------------------------------------------------------------------------------------------- read_idx
+
+@pytest.mark.parametrize("dtype", list(IDX_CODES))
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("shape", [(7,), (3, 4, 5)])
+def test_read_idx_round_trip(dtype, gz, shape, tmp_path):
+    rng = np.random.default_rng(1)
+    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+    a = (rng.integers(info.min, info.max, size=shape, endpoint=True) if info else rng.standard_normal(shape))
+    a = a.astype(dtype)
+    back = read_idx(write(tmp_path / "a.idx", idx_bytes(a), gz))
+    assert back.dtype == np.dtype(dtype) and back.dtype.isnative and back.shape == shape
+    assert back.flags.writeable
+    assert_array_equal(back, a)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_idx_rejects_truncated_and_trailing_data(gz, tmp_path):
+    good = idx_bytes(np.zeros((4, 5), np.int32))  # 12 header bytes + 80 data bytes
+    path = write(tmp_path / "short", good[:-3], gz)
+    with pytest.raises(ValueError, match=r"short.*truncated.*expected 92 .*got 89"):
+        read_idx(path)
+    path = write(tmp_path / "long", good + b"\0\0", gz)
+    with pytest.raises(ValueError, match=r"long.*trailing bytes.*expected 92 .*got 94"):
+        read_idx(path)
+    with pytest.raises(ValueError, match=r"truncated IDX header"):
+        read_idx(write(tmp_path / "header", good[:9], gz))
+
+
+@pytest.mark.parametrize("start", [b"", b"\x00\x01\x08\x01", b"\x00\x00\x07\x01", b"\x89PNG\r\n\x1a\n"])
+def test_read_idx_rejects_bad_magic(start, tmp_path):
+    path = write(tmp_path / "notidx", start + bytes(20))
+    with pytest.raises(ValueError, match=r"notidx: not an IDX file"):
+        read_idx(path)
+
+
+def test_read_idx_rejects_corrupt_gzip(tmp_path):
+    packed = gzip.compress(idx_bytes(np.arange(1000, dtype=np.int32)))
+    bad_crc = bytearray(packed)
+    bad_crc[-8] ^= 0xFF  # the CRC-32 in the gzip trailer
+    bad_data = bytearray(packed)
+    bad_data[len(packed) // 2] ^= 0xFF
+    cases = {"cut": packed[: len(packed) // 2], "crc": bytes(bad_crc), "flipped": bytes(bad_data),
+             "stray": packed + b"garbage"}
+    for name, data in cases.items():
+        with pytest.raises(ValueError, match=rf"{name}: corrupt gzip"):
+            read_idx(write(tmp_path / name, data))
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+def test_bad_path_arguments(tmp_path, digits):
+    with pytest.raises(TypeError, match=r"path: got 3 \(int\)"):
+        load_mnist(3)
+    with pytest.raises(FileNotFoundError, match=r"path: got .*nowhere.*does not exist"):
+        load_mnist(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"path: got .*empty.*expected a folder with the four MNIST IDX"):
+        load_mnist(tmp_path / "empty")
+    folder = make_idx(tmp_path / "partial", digits)
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(ValueError, match=r"but not t10k-labels-idx1-ubyte"):
+        load_mnist(folder)
+    with pytest.raises(ValueError, match=r"pass the folder that holds it"):
+        load_mnist(folder / "t10k-images-idx3-ubyte.gz")
+
+
+def test_malformed_contents_are_refused_naming_the_file(tmp_path, digits):
+    folder = make_idx(tmp_path / "labels", digits)
+    write(folder / "t10k-labels-idx1-ubyte.gz", idx_bytes(np.full(N_TEST, 10, np.uint8)), gz=True)
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte.gz: the labels has labels in \[10, 10\]"):
+        load_mnist(folder)
+    folder = make_idx(tmp_path / "count", digits)
+    write(folder / "train-labels-idx1-ubyte.gz", idx_bytes(np.zeros(N_TRAIN - 1, np.uint8)), gz=True)
+    with pytest.raises(ValueError, match=rf"train-labels-idx1-ubyte.gz: .*{N_TRAIN - 1} labels; expected"):
+        load_mnist(folder)
+    folder = make_idx(tmp_path / "size", digits)
+    write(folder / "t10k-images-idx3-ubyte.gz", idx_bytes(np.zeros((N_TEST, 27, 27), np.uint8)), gz=True)
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte.gz: .*shape \(20, 27, 27\)"):
+        load_mnist(folder)
+    npz = make_npz(tmp_path / "float-npz", digits, x_test=np.full((N_TEST, 28, 28), 0.5))
+    with pytest.raises(ValueError, match=r"mnist.npz: x_test has dtype float64"):
+        load_mnist(npz)
+    npz = make_npz(tmp_path / "keys", digits)
+    np.savez(npz, x_train=np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(ValueError, match=r"mnist.npz: missing arrays"):
+        load_mnist(npz)
+    pkl = tmp_path / "scaled" / "mnist.pkl.gz"
+    pkl.parent.mkdir()
+    X, y = digits["images"].reshape(-1, 784).astype(np.float32), digits["labels"]
+    pkl.write_bytes(gzip.compress(pickle.dumps(((X[:40], y[:40]), (X[40:50], y[40:50]), (X[50:], y[50:])))))
+    with pytest.raises(ValueError, match=r"mnist.pkl.gz: the training images has values in \[0.0, 255.0\]"):
+        load_mnist(pkl)
+    folder = make_csv(tmp_path / "csv", digits)
+    with open(folder / "mnist_test.csv", "a") as f:
+        f.write("3,1,2\n")
+    with pytest.raises(ValueError, match=r"mnist_test.csv: cannot read as MNIST CSV"):
+        load_mnist(folder)
+
+
+class _RunsCode:
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+@pytest.mark.parametrize("how", ["os.system", "open", "eval"])
+def test_malicious_pickle_is_refused_and_runs_nothing(how, tmp_path):
+    marker = tmp_path / "pwned"
+    payload = {"os.system": _RunsCode(os.system, f"touch {marker}"),
+               "open": _RunsCode(open, str(marker), "w"),
+               "eval": _RunsCode(eval, f"open({str(marker)!r}, 'w')")}[how]
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(((payload, None), (None, None), (None, None)), protocol=2)))
+    refused = r"mnist.pkl.gz: refused to load .*global '(os|posix|nt|builtins|__builtin__|io)\.\w+'"
+    with pytest.raises(ValueError, match=refused):
+        load_mnist(path)
+    with pytest.raises(ValueError, match=r"refused to load"):
+        load_mnist(tmp_path)
+    assert not marker.exists()
+
+
+def test_npz_with_object_arrays_is_refused(tmp_path, digits):
+    objects = np.empty(N_TRAIN, dtype=object)
+    objects[:] = [list(range(3))] * N_TRAIN
+    npz = make_npz(tmp_path, digits, y_train=objects)
+    with pytest.raises(ValueError, match=r"mnist.npz: cannot read as a NumPy .npz of plain arrays"):
+        load_mnist(npz)
+
+
+# ----------------------------------------------------------------------------------------- downloading
+
+def _no_network(*args, **kwargs):
+    raise AssertionError("a test tried to use the network")
+
+
+class _Response(io.BytesIO):
+    def __init__(self, data):
+        super().__init__(data)
+        self.headers = {"Content-Length": str(len(data))}
+
+
+@pytest.fixture
+def nowhere(monkeypatch, tmp_path):
+    """No MNIST anywhere: empty $FASTMLP_DATA, HOME and XDG cache, cwd and repository data."""
+    for name in ("home", "xdg", "env", "cwd"):
+        (tmp_path / name).mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("FASTMLP_DATA", str(tmp_path / "env"))
+    monkeypatch.chdir(tmp_path / "cwd")
+    monkeypatch.setattr(datasets, "_REPO_DATA_DIR", tmp_path / "no-repo-data")
+    return tmp_path / "xdg" / "fastmlp" / "mnist"
+
+
+def test_offline_error_lists_what_was_tried(monkeypatch, nowhere, tmp_path):
+    urls = []
+
+    def offline(request, timeout=None):
+        urls.append(request.full_url)
+        assert timeout is not None
+        raise urllib.error.URLError("no network here")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(datasets.DownloadError) as caught:
+        load_mnist()
+    message = str(caught.value)
+    assert isinstance(caught.value, OSError)
+    for place in (tmp_path / "env", tmp_path / "cwd" / "data" / "mnist", tmp_path / "no-repo-data", nowhere):
+        assert str(place) in message
+    assert urls == [m + "train-images-idx3-ubyte.gz" for m in datasets.MIRRORS]
+    for url in urls:
+        assert f"{url}: URLError: no network here" in message
+    assert "load_mnist(path=...)" in message and "FASTMLP_DATA" in message
+    assert not any(nowhere.iterdir())
+
+
+def test_download_rejects_wrong_bytes_and_leaves_nothing(monkeypatch, nowhere):
+    wrong = gzip.compress(idx_bytes(np.zeros((10, 28, 28), np.uint8)))
+    monkeypatch.setattr(urllib.request, "urlopen", lambda request, timeout=None: _Response(wrong))
+    with pytest.raises(datasets.DownloadError, match=r"decompresses to something other") as caught:
+        load_mnist()
+    assert len(caught.value.attempts) == len(datasets.MIRRORS)
+    assert list(nowhere.iterdir()) == []
+    # Files already present are kept, so only the small test labels are fetched: right size, wrong content.
+    for name in IDX_NAMES[:3]:
+        (nowhere / (name + ".gz")).write_bytes(b"kept as is")
+    same_size = gzip.compress(bytes(10008))
+    monkeypatch.setattr(urllib.request, "urlopen", lambda request, timeout=None: _Response(same_size))
+    mismatch = r"SHA-256 mismatch: got [0-9a-f]{64}, expected ff7bcfd4"
+    with pytest.raises(datasets.DownloadError, match=mismatch):
+        datasets.download_mnist(progress=False)
+    assert sorted(p.name for p in nowhere.iterdir()) == sorted(n + ".gz" for n in IDX_NAMES[:3])
+
+
+@needs_bundled
+def test_download_verifies_and_fills_the_cache(monkeypatch, nowhere):
+    served = []
+
+    def mirror(request, timeout=None):
+        url = request.full_url
+        served.append(url)
+        if url.startswith(datasets.MIRRORS[0]):
+            return _Response(b"<html>a mirror's error page</html>")
+        return _Response((BUNDLED / url.rsplit("/", 1)[1]).read_bytes())
+
+    monkeypatch.setattr(urllib.request, "urlopen", mirror)
+    data = load_mnist()
+    check_mnist(data, 60000, 10000)
+    assert sorted(p.name for p in nowhere.iterdir()) == sorted(n + ".gz" for n in IDX_NAMES)
+    assert len(served) == 8  # each file: the first mirror fails the check, the second one passes
+    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
+    assert_array_equal(load_mnist()[1][1], data[1][1])
