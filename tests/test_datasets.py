@@ -76,13 +76,33 @@ def make_npz(folder, d, **overrides):
     return folder / "mnist.npz"
 
 
-def make_pickle(folder, d, protocol=2):
+class _Python2Pickler(pickle._Pickler):
+    """Writes bytes as Python 2 str (BINSTRING), as the Python 2 pickler that made mnist.pkl.gz did."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_bytes(self, obj):
+        n = len(obj)
+        self.write((pickle.SHORT_BINSTRING + bytes([n]) if n < 256 else pickle.BINSTRING + struct.pack("<i", n))
+                   + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_bytes
+
+
+def make_pickle(folder, d, protocol=2, python2=False):
     """Nielsen's layout: (training, validation, test), X float32 in [0, 1], y int64; 40 + 10 training rows."""
     folder.mkdir(parents=True, exist_ok=True)
     X, y = d["X"], d["labels"].astype(np.int64)
     parts = ((X[:40], y[:40]), (X[40:N_TRAIN], y[40:N_TRAIN]), (X[N_TRAIN:], y[N_TRAIN:]))
+    if python2:
+        buffer = io.BytesIO()
+        _Python2Pickler(buffer, protocol=2).dump(parts)
+        data = buffer.getvalue().replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    else:
+        data = pickle.dumps(parts, protocol=protocol)
     path = folder / "mnist.pkl.gz"
-    path.write_bytes(gzip.compress(pickle.dumps(parts, protocol=protocol)))
+    path.write_bytes(gzip.compress(data))
     return path
 
 
@@ -103,6 +123,7 @@ MAKERS = {
     "idx-dotted-names": lambda tmp, d: make_idx(tmp / "idx", d, dotted=True),
     "npz-file": lambda tmp, d: make_npz(tmp / "keras", d),
     "npz-folder": lambda tmp, d: make_npz(tmp / "keras", d).parent,
+    "pkl-python2-style": lambda tmp, d: make_pickle(tmp / "nielsen", d, python2=True),
     "pkl-protocol2": lambda tmp, d: make_pickle(tmp / "nielsen", d),
     "pkl-protocol5-folder": lambda tmp, d: make_pickle(tmp / "nielsen", d, protocol=5).parent,
     "csv": lambda tmp, d: make_csv(tmp / "csv", d),
