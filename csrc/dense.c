@@ -86,3 +86,31 @@ void fm_dense_backward(const fm_blas *blas, float *dx, float *dW, float *db, con
         fm_gemm(blas, 1, 0, n_in, n_out, n, alpha, x, n_in, dz, n_out, beta, dW, n_out);
     column_sums(db, dz, n, n_out, alpha, beta);
 }
+
+FM_VECTORIZED
+static void velocity_row_update(float *w, float *v, float s, const float *dz, int m, float mu,
+                                float decay)
+{
+    /* w, v, dz: (m,); s = -lr * x_i (or -lr for the bias row); decay = -lr * weight_decay */
+    for (int j = 0; j < m; j++) {
+        float vj = mu * v[j] + s * dz[j] + decay * w[j];
+        v[j] = vj;
+        w[j] += vj;
+    }
+}
+
+void fm_dense_backward_velocity_row(const fm_blas *blas, float *dx, float *W, float *b, float *vW,
+                                    float *vb, const float *dz, const float *x, int n_in, int n_out,
+                                    float lr, float momentum, float weight_decay)
+{
+    /* One row (batch 1): dx (n_in,) = W dz with the weights before the step (skipped when
+       NULL), then for every parameter v = momentum * v - lr * (g + weight_decay * w); w += v,
+       with g = x dz^T for W and dz for b: one pass over W and V instead of three. */
+    if (dx != NULL)
+        fm_gemv(blas, 0, n_in, n_out, 1.0f, W, n_out, dz, 0.0f, dx);
+    float decay = -lr * weight_decay;
+    for (int i = 0; i < n_in; i++)
+        velocity_row_update(W + (size_t)i * n_out, vW + (size_t)i * n_out, -lr * x[i], dz, n_out,
+                            momentum, decay);
+    velocity_row_update(b, vb, -lr, dz, n_out, momentum, decay);
+}

@@ -59,6 +59,12 @@ void fm_dense_backward(const fm_blas *blas, float *dx, float *dW, float *db, con
                        const float *x, const float *W, int n, int n_in, int n_out,
                        float alpha, float beta);
 
+/* Batch 1 with SGD momentum / weight decay: dx (n_in,) = W dz (skipped when NULL), then W, b and
+   their velocities vW (n_in, n_out), vb (n_out,) updated in place in one fused pass. */
+void fm_dense_backward_velocity_row(const fm_blas *blas, float *dx, float *W, float *b, float *vW,
+                                    float *vb, const float *dz, const float *x, int n_in, int n_out,
+                                    float lr, float momentum, float weight_decay);
+
 /* ---- output layer and loss (loss.c) ---- */
 enum fm_head { FM_SOFTMAX_CE = 0, FM_SIGMOID_MSE = 1, FM_SIGMOID_CE = 2, FM_SOFTMAX_MSE = 3 };
 

@@ -17,6 +17,8 @@ typedef struct {
     float *acts[FM_MAX_LAYERS + 1];                /* (max_rows, s[l]); acts[0] is the gather buffer */
     float *delta[2];                               /* (max_rows, max width) each */
     int32_t *labels;                               /* (max_rows,) gathered labels */
+    /* Momentum SGD keeps the velocity pre-scaled between the steps of a chunk (see backward) */
+    int velocity_prescaled, prescale_next;
 } views;
 
 size_t fm_param_count(const int *sizes, int n_layers)
@@ -99,6 +101,17 @@ static void add_inplace(float *p, const float *d, size_t count)
 }
 
 FM_VECTORIZED
+static void add_and_prescale(float *p, float *v, size_t count, float mu, float c)
+{
+    /* p += v, then v = mu * v + c * p: the update, and the next step's decay in the same pass */
+    for (size_t i = 0; i < count; i++) {
+        float pi = p[i] + v[i];
+        p[i] = pi;
+        v[i] = mu * v[i] + c * pi;
+    }
+}
+
+FM_VECTORIZED
 static void decay_velocity(float *v, const float *p, size_t count, float mu, float c)
 {
     /* v = mu * v + c * p: momentum and weight decay folded in before the gradient lands */
@@ -138,14 +151,24 @@ static void backward(const fm_blas *blas, views *v, const float *x, int n, int a
                               -opt->lr, 1.0f);
             break;
         case VELOCITY_SGD: {
-            float beta = opt->momentum;
-            if (opt->weight_decay != 0.0f) {
-                decay_velocity(v->vW[l], v->W[l], v->span[l], opt->momentum, -opt->lr * opt->weight_decay);
-                beta = 1.0f;
+            if (n == 1) {
+                fm_dense_backward_velocity_row(blas, dx, v->W[l], v->b[l], v->vW[l], v->vb[l], dz,
+                                               in, n_in, n_out, opt->lr, opt->momentum,
+                                               opt->weight_decay);
+                break;
             }
+            /* v = mu v - lr (g + wd w) as v = (mu v - lr wd w) - lr g: the first part is done
+               in the previous step's update pass, so the gradient GEMM accumulates with beta = 1
+               and BLAS needs no separate pass to scale the velocity. */
+            float mu = opt->momentum, c = -opt->lr * opt->weight_decay;
+            if (!v->velocity_prescaled)
+                decay_velocity(v->vW[l], v->W[l], v->span[l], mu, c);
             fm_dense_backward(blas, dx, v->vW[l], v->vb[l], dz, in, v->W[l], n, n_in, n_out,
-                              -opt->lr, beta);
-            add_inplace(v->W[l], v->vW[l], v->span[l]);
+                              -opt->lr, 1.0f);
+            if (v->prescale_next)
+                add_and_prescale(v->W[l], v->vW[l], v->span[l], mu, c);
+            else
+                add_inplace(v->W[l], v->vW[l], v->span[l]);
             break;
         }
         default:
@@ -196,6 +219,12 @@ static void gather_rows(float *dst, int32_t *labels, const float *X, const int32
     }
 }
 
+static int rows_in_batch(int64_t n_rows, int batch_size, int64_t batch)
+{
+    int64_t left = n_rows - batch * batch_size;
+    return (int)(left < 0 ? 0 : left < batch_size ? left : batch_size);
+}
+
 int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                    const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
                    int batch_size, int64_t first_batch, int64_t n_batches, fm_stats *stats)
@@ -204,11 +233,15 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
     views v;
     make_views(&v, net, ws);
     int width = net->sizes[0];
-    for (int64_t batch = first_batch; batch < first_batch + n_batches; batch++) {
+    int64_t end = first_batch + n_batches;
+    /* the stored velocity is the true one at chunk boundaries; inside, it stays pre-scaled */
+    v.velocity_prescaled = 0;
+    for (int64_t batch = first_batch; batch < end; batch++) {
         int64_t start = batch * batch_size;
         if (start >= n_rows)
             break;
-        int n = (int)(n_rows - start < batch_size ? n_rows - start : batch_size);
+        int n = rows_in_batch(n_rows, batch_size, batch);
+        v.prescale_next = n > 1 && batch + 1 < end && rows_in_batch(n_rows, batch_size, batch + 1) > 1;
         const float *x = X + (size_t)start * width;
         const int32_t *labels = y + start;
         if (order != NULL) {
@@ -219,6 +252,7 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
         int status = train_step(blas, net, &v, opt, x, labels, n, stats);
         if (status != FM_OK)
             return status;
+        v.velocity_prescaled = v.prescale_next;
     }
     return FM_OK;
 }
@@ -229,6 +263,7 @@ double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
     /* X: (n, sizes[0]); y: (n,); net->grads overwritten */
     views v;
     make_views(&v, net, ws);
+    v.velocity_prescaled = v.prescale_next = 0;
     int L = v.L;
     forward(blas, &v, X, v.acts[L], n, net->activation);
     double loss = fm_head_loss(v.acts[L], v.delta[0], y, n, v.s[L], net->head, 1.0f / n, NULL);

@@ -170,14 +170,14 @@ def _pixels(a, source, what):
     """Integer pixels 0..255, shape (n, 28, 28) or (n, 784) -> float32 (n, 784) C-contiguous in [0, 1]."""
     a = np.asarray(a)
     if a.ndim not in (2, 3) or math.prod(a.shape[1:]) != 784 or a.shape[0] == 0:
-        raise ValueError(f"{source}: {what} has shape {a.shape}; "
+        raise ValueError(f"{source}: {what}: shape {a.shape}; "
                          "expected (n, 28, 28) or (n, 784) with n >= 1")
     if a.dtype != np.uint8:
         if a.dtype.kind not in "iu":
-            raise ValueError(f"{source}: {what} has dtype {a.dtype}; expected integer pixels 0..255")
+            raise ValueError(f"{source}: {what}: dtype {a.dtype}; expected integer pixels 0..255")
         lo, hi = int(a.min()), int(a.max())
         if lo < 0 or hi > 255:
-            raise ValueError(f"{source}: {what} has pixels in [{lo}, {hi}]; expected 0..255")
+            raise ValueError(f"{source}: {what}: values in [{lo}, {hi}]; expected pixels 0..255")
     X = np.empty((a.shape[0], 784), dtype=np.float32)
     np.divide(a.reshape(a.shape[0], 784), 255, out=X, dtype=np.float32)
     return X
@@ -187,22 +187,22 @@ def _unit_floats(a, source, what):
     """Float pixels already in [0, 1] (Nielsen's pickle) -> float32 (n, 784) C-contiguous."""
     if not isinstance(a, np.ndarray) or a.dtype.kind != "f" or a.ndim != 2 or a.shape[1] != 784 or not len(a):
         desc = f"shape {a.shape} and dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
-        raise ValueError(f"{source}: {what} has {desc}; expected a float array of shape (n, 784) with n >= 1")
+        raise ValueError(f"{source}: {what}: {desc}; expected a float array of shape (n, 784) with n >= 1")
     lo, hi = float(a.min()), float(a.max())
     if not (lo >= 0.0 and hi <= 1.0):  # also catches NaN
-        raise ValueError(f"{source}: {what} has values in [{lo}, {hi}]; expected pixels in [0, 1]")
+        raise ValueError(f"{source}: {what}: values in [{lo}, {hi}]; expected pixels in [0, 1]")
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
 def _labels(a, n, source, what):
     if not isinstance(a, np.ndarray) or a.dtype.kind not in "iu" or a.ndim != 1:
         desc = f"shape {a.shape} and dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
-        raise ValueError(f"{source}: {what} has {desc}; expected a 1-D integer array of labels 0..9")
+        raise ValueError(f"{source}: {what}: {desc}; expected a 1-D integer array of labels 0..9")
     if len(a) != n:
-        raise ValueError(f"{source}: {what} has {len(a)} labels; expected {n}, one per image")
+        raise ValueError(f"{source}: {what}: {len(a)} labels for {n} images; expected one per image")
     lo, hi = int(a.min()), int(a.max())
     if lo < 0 or hi > 9:
-        raise ValueError(f"{source}: {what} has labels in [{lo}, {hi}]; expected 0..9")
+        raise ValueError(f"{source}: {what}: values in [{lo}, {hi}]; expected labels 0..9")
     return a.astype(np.int64)
 
 

@@ -83,8 +83,8 @@ class _Python2Pickler(pickle._Pickler):
 
     def save_bytes(self, obj):
         n = len(obj)
-        self.write((pickle.SHORT_BINSTRING + bytes([n]) if n < 256 else pickle.BINSTRING + struct.pack("<i", n))
-                   + obj)
+        opcode = pickle.SHORT_BINSTRING + bytes([n]) if n < 256 else pickle.BINSTRING + struct.pack("<i", n)
+        self.write(opcode + obj)
         self.memoize(obj)
 
     dispatch[bytes] = save_bytes
@@ -270,18 +270,18 @@ def test_bad_path_arguments(tmp_path, digits):
 def test_malformed_contents_are_refused_naming_the_file(tmp_path, digits):
     folder = make_idx(tmp_path / "labels", digits)
     write(folder / "t10k-labels-idx1-ubyte.gz", idx_bytes(np.full(N_TEST, 10, np.uint8)), gz=True)
-    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte.gz: the labels has labels in \[10, 10\]"):
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte.gz: the labels: values in \[10, 10\]"):
         load_mnist(folder)
     folder = make_idx(tmp_path / "count", digits)
     write(folder / "train-labels-idx1-ubyte.gz", idx_bytes(np.zeros(N_TRAIN - 1, np.uint8)), gz=True)
-    with pytest.raises(ValueError, match=rf"train-labels-idx1-ubyte.gz: .*{N_TRAIN - 1} labels; expected"):
+    with pytest.raises(ValueError, match=rf"train-labels-idx1-ubyte.gz: .*{N_TRAIN - 1} labels for"):
         load_mnist(folder)
     folder = make_idx(tmp_path / "size", digits)
     write(folder / "t10k-images-idx3-ubyte.gz", idx_bytes(np.zeros((N_TEST, 27, 27), np.uint8)), gz=True)
-    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte.gz: .*shape \(20, 27, 27\)"):
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte.gz: the images: shape \(20, 27, 27\)"):
         load_mnist(folder)
     npz = make_npz(tmp_path / "float-npz", digits, x_test=np.full((N_TEST, 28, 28), 0.5))
-    with pytest.raises(ValueError, match=r"mnist.npz: x_test has dtype float64"):
+    with pytest.raises(ValueError, match=r"mnist.npz: x_test: dtype float64"):
         load_mnist(npz)
     npz = make_npz(tmp_path / "keys", digits)
     np.savez(npz, x_train=np.zeros((2, 28, 28), np.uint8))
@@ -291,7 +291,7 @@ def test_malformed_contents_are_refused_naming_the_file(tmp_path, digits):
     pkl.parent.mkdir()
     X, y = digits["images"].reshape(-1, 784).astype(np.float32), digits["labels"]
     pkl.write_bytes(gzip.compress(pickle.dumps(((X[:40], y[:40]), (X[40:50], y[40:50]), (X[50:], y[50:])))))
-    with pytest.raises(ValueError, match=r"mnist.pkl.gz: the training images has values in \[0.0, 255.0\]"):
+    with pytest.raises(ValueError, match=r"mnist.pkl.gz: the training images: values in \[0.0, 255.0\]"):
         load_mnist(pkl)
     folder = make_csv(tmp_path / "csv", digits)
     with open(folder / "mnist_test.csv", "a") as f:

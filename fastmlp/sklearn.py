@@ -1,0 +1,442 @@
+"""A scikit-learn classifier trained by fastmlp: ``fastmlp.sklearn.MLPClassifier``.
+
+It follows ``sklearn.neural_network.MLPClassifier`` (same parameter names, the same stopping
+rule on ``tol`` and ``n_iter_no_change``, ``loss_curve_``, ``partial_fit``) and passes
+``sklearn.utils.estimator_checks.check_estimator``, so it drops into a ``Pipeline``,
+``GridSearchCV`` or ``cross_val_score``. Training is ``fastmlp.MLP.fit``, one epoch per call, the
+optimizer object kept between calls so that momentum and Adam's moments carry over.
+
+scikit-learn is an optional dependency: ``pip install "fastmlp[sklearn]"``.
+"""
+import numbers
+import warnings
+
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted
+except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
+    raise ImportError('fastmlp.sklearn needs scikit-learn: pip install "fastmlp[sklearn]" '
+                      "(or pip install scikit-learn)") from exc
+
+try:
+    from sklearn.utils.validation import validate_data as _sk_validate_data
+except ImportError:  # scikit-learn < 1.6
+    _sk_validate_data = None
+
+from fastmlp._validation import check_choice, check_float, check_int
+from fastmlp.model import MLP
+from fastmlp.optim import SGD, Adam
+
+__all__ = ["MLPClassifier"]
+
+_SOLVERS = ("sgd", "adam")
+_ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
+# scikit-learn's names for the same functions
+_ACTIVATION_ALIASES = {"logistic": "sigmoid"}
+
+
+def _validate_data(estimator, X, y=None, reset=True):
+    kwargs = dict(reset=reset, dtype=[np.float32, np.float64], order="C")
+    if _sk_validate_data is not None:
+        if y is None:
+            return _sk_validate_data(estimator, X, **kwargs)
+        return _sk_validate_data(estimator, X, y, **kwargs)
+    if y is None:  # pragma: no cover - scikit-learn < 1.6
+        return estimator._validate_data(X, **kwargs)
+    return estimator._validate_data(X, y, **kwargs)  # pragma: no cover
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: got {value!r}; expected True or False")
+    return bool(value)
+
+
+class _NetState:
+    """A picklable copy of a fastmlp.MLP (the compiled model itself holds C buffers)."""
+
+    def __init__(self, net):
+        self.config = dict(sizes=list(net.sizes), activation=net.activation, output=net.output,
+                           loss=net.loss, init=net.init, seed=net.seed)
+        self.weights = [w.copy() for w in net.weights]
+        self.biases = [b.copy() for b in net.biases]
+
+    def restore(self):
+        net = MLP(**self.config)
+        net.weights = self.weights
+        net.biases = self.biases
+        return net
+
+
+class MLPClassifier(ClassifierMixin, BaseEstimator):
+    """A multilayer perceptron classifier for scikit-learn, trained by fastmlp's compiled loop.
+
+    The network is ``[n_features, *hidden_layer_sizes, n_classes]`` with a softmax output and
+    cross-entropy loss; a binary problem gets two softmax outputs. Labels may be of any type
+    that ``numpy.unique`` can sort (ints, strings, ...): they are mapped to ``0..n_classes-1``
+    and back. Each epoch is one call to ``fastmlp.MLP.fit``; training stops as in
+    scikit-learn's ``MLPClassifier``, when the training loss (or, with ``early_stopping``, the
+    validation accuracy) has not improved by at least ``tol`` for more than
+    ``n_iter_no_change`` consecutive epochs, or after ``max_iter`` epochs.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default (100,)
+        Units in each hidden layer; ``()`` gives a network without hidden layers
+        (multinomial logistic regression).
+    activation : {"relu", "leaky_relu", "sigmoid", "tanh"}, default "relu"
+        Hidden activation; scikit-learn's name ``"logistic"`` is accepted for ``"sigmoid"``.
+    solver : {"sgd", "adam"}, default "sgd"
+        ``fastmlp.SGD`` or ``fastmlp.Adam``.
+    learning_rate_init : float, default 0.01
+        The (constant) learning rate. With the default momentum of 0.9 this takes steps of
+        the size ``fastmlp.SGD(lr=0.1)`` takes without momentum. For ``solver="adam"`` values
+        near 0.001 (scikit-learn's default) are usual.
+    momentum : float, default 0.9
+        SGD momentum, in [0, 1).
+    nesterovs_momentum : bool, default False
+        Use Nesterov momentum with SGD (needs ``momentum > 0``).
+    beta_1, beta_2, epsilon : float, default 0.9, 0.999, 1e-8
+        Adam's parameters.
+    batch_size : int or "auto", default "auto"
+        Rows per update; ``"auto"`` is ``min(200, n_samples)``. Larger values are clipped to the
+        number of training rows, with a warning.
+    max_iter : int, default 200
+        The largest number of epochs per ``fit``.
+    alpha : float, default 0.0001
+        L2 penalty, with scikit-learn's meaning: the loss of a minibatch of ``m`` rows gains
+        ``0.5 * alpha * ||W||**2 / m``, which is fastmlp's ``weight_decay = alpha / batch_size``.
+        Unlike scikit-learn, the biases are decayed too.
+    shuffle : bool, default True
+        Shuffle the rows every epoch.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the training rows (stratified), stop when their
+        accuracy stops improving, and keep the parameters of the best epoch.
+    validation_fraction : float, default 0.1
+        In (0, 1); used with ``early_stopping``.
+    n_iter_no_change : int, default 10
+        Epochs without an improvement of at least ``tol`` that end training.
+    tol : float, default 1e-4
+        The smallest improvement that counts.
+    random_state : int, RandomState instance or None, default None
+        Seeds the initial weights, the shuffling and the validation split.
+    verbose : bool, default False
+        Print the loss (and validation accuracy) after each epoch.
+    warm_start : bool, default False
+        Let ``fit`` continue from the previous solution instead of starting afresh.
+
+    Attributes
+    ----------
+    model_ : fastmlp.MLP
+        The trained network; ``model_.predict_proba`` works on the encoded problem.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X was a DataFrame with string column names.
+    loss_curve_ : list of float
+        The mean training loss of each epoch (the data term, without the L2 penalty), measured
+        during the epoch as the minibatches were seen.
+    best_loss_ : float or None
+        The lowest value in ``loss_curve_``; None with ``early_stopping``.
+    validation_scores_ : list of float or None
+        The validation accuracy after each epoch, with ``early_stopping``; else None.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``; else None.
+    n_iter_ : int
+        Epochs run.
+    t_ : int
+        Training rows seen, counting repeats.
+    n_layers_ : int
+        Layers including input and output.
+    n_outputs_ : int
+        Output units (``len(classes_)``).
+    out_activation_ : str
+        ``"softmax"``.
+    coefs_ : list of ndarray
+        The live float32 weight arrays of ``model_``, shape ``(n_in, n_out)`` each.
+    intercepts_ : list of ndarray
+        The live float32 bias arrays of ``model_``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from fastmlp.sklearn import MLPClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> clf = make_pipeline(StandardScaler(), MLPClassifier(random_state=0, max_iter=50))
+    >>> clf.fit(X_train, y_train).score(X_test, y_test)  # doctest: +SKIP
+    0.97...
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", solver="sgd",
+                 learning_rate_init=0.01, momentum=0.9, nesterovs_momentum=False, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, batch_size="auto", max_iter=200, alpha=0.0001,
+                 shuffle=True, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 tol=1e-4, random_state=None, verbose=False, warm_start=False):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.alpha = alpha
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ---- public API ----
+
+    def fit(self, X, y):
+        """Train on X, y: from new random weights, or from the last solution with ``warm_start``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels of any sortable type; at least two distinct classes.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y, classes=None):
+        """Train one epoch on X, y, continuing from the current parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), optional
+            Every class that will ever be seen: required on the first call, ignored after
+            (as in scikit-learn).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def predict_proba(self, X):
+        """Class probabilities, float64 of shape (n_samples, n_classes), columns in ``classes_`` order."""
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False)
+        proba = self.model_.predict_proba(X).astype(np.float64)
+        proba /= proba.sum(axis=1, keepdims=True)
+        return proba
+
+    def predict_log_proba(self, X):
+        """The logarithm of ``predict_proba(X)``."""
+        return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """The most probable class of each row, shape (n_samples,), labels from ``classes_``."""
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False)
+        return self.classes_.take(self.model_.predict(X))
+
+    @property
+    def coefs_(self):
+        check_is_fitted(self)
+        return list(self.model_.weights)
+
+    @property
+    def intercepts_(self):
+        check_is_fitted(self)
+        return list(self.model_.biases)
+
+    # ---- pickling: the compiled model is rebuilt from a plain copy ----
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if isinstance(state.get("model_"), MLP):
+            state = dict(state)
+            state["model_"] = _NetState(state["model_"])
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("model_"), _NetState):
+            state = dict(state)
+            state["model_"] = state["model_"].restore()
+        super().__setstate__(state)
+
+    # ---- training ----
+
+    def _checked_params(self):
+        hidden = self.hidden_layer_sizes
+        if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
+            hidden = [hidden]
+        if not isinstance(hidden, (list, tuple, np.ndarray)):
+            raise TypeError(f"hidden_layer_sizes: got {hidden!r}; expected an int or a sequence of ints "
+                            "such as (100,) or (128, 64)")
+        hidden = list(np.asarray(hidden).ravel().tolist()) if isinstance(hidden, np.ndarray) else list(hidden)
+        for size in hidden:
+            check_int("hidden_layer_sizes", size, minimum=1)
+        activation = _ACTIVATION_ALIASES.get(self.activation, self.activation)
+        check_choice("activation", activation, _ACTIVATIONS)
+        check_choice("solver", self.solver, _SOLVERS)
+        check_float("learning_rate_init", self.learning_rate_init, low=0.0, low_open=True)
+        check_float("momentum", self.momentum, 0.0, 1.0, high_open=True)
+        _check_bool("nesterovs_momentum", self.nesterovs_momentum)
+        check_float("beta_1", self.beta_1, 0.0, 1.0, high_open=True)
+        check_float("beta_2", self.beta_2, 0.0, 1.0, high_open=True)
+        check_float("epsilon", self.epsilon, low=0.0, low_open=True)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            if isinstance(self.batch_size, str):
+                raise ValueError(f"batch_size: got {self.batch_size!r}; expected 'auto' or an int >= 1")
+            check_int("batch_size", self.batch_size, minimum=1)
+        check_int("max_iter", self.max_iter, minimum=1)
+        check_float("alpha", self.alpha, low=0.0)
+        _check_bool("shuffle", self.shuffle)
+        _check_bool("early_stopping", self.early_stopping)
+        check_float("validation_fraction", self.validation_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        check_int("n_iter_no_change", self.n_iter_no_change, minimum=1)
+        check_float("tol", self.tol, low=0.0)
+        _check_bool("warm_start", self.warm_start)
+        return [int(size) for size in hidden], activation
+
+    def _make_optimizer(self, batch_size):
+        weight_decay = float(self.alpha) / batch_size
+        if self.solver == "adam":
+            return Adam(lr=float(self.learning_rate_init), beta1=float(self.beta_1), beta2=float(self.beta_2),
+                        eps=float(self.epsilon), weight_decay=weight_decay)
+        nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
+        return SGD(lr=float(self.learning_rate_init), momentum=float(self.momentum), nesterov=nesterov,
+                   weight_decay=weight_decay)
+
+    def _batch_size(self, n_samples):
+        if isinstance(self.batch_size, str):
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(f"batch_size: got {self.batch_size}, more than the {n_samples} training rows; "
+                          f"using {n_samples}", UserWarning, stacklevel=3)
+        return min(int(self.batch_size), n_samples)
+
+    def _encode(self, y):
+        """Labels -> indices into classes_; labels never seen before are an error."""
+        index = np.searchsorted(self.classes_, y)
+        index = np.clip(index, 0, len(self.classes_) - 1)
+        unknown = self.classes_[index] != y
+        if np.any(unknown):
+            raise ValueError(f"y: got labels {np.unique(np.asarray(y)[unknown])[:5].tolist()} that are not among "
+                             f"classes_ {self.classes_.tolist()}; expected only known classes")
+        return index.astype(np.int32)
+
+    def _fit(self, X, y, incremental, classes=None):
+        hidden, activation = self._checked_params()
+        continuing = hasattr(self, "model_") and (incremental or self.warm_start)
+        X, y = _validate_data(self, X, y, reset=not continuing)
+        check_classification_targets(y)
+
+        if incremental and not continuing:
+            if classes is None:
+                raise ValueError("classes: got None on the first call to partial_fit; expected every class "
+                                 "that will ever be seen, e.g. classes=np.unique(y_all)")
+            classes = np.unique(np.asarray(classes))
+        elif continuing:
+            classes = self.classes_
+            if not incremental and not np.array_equal(np.unique(y), classes):
+                raise ValueError(f"y: got classes {np.unique(y).tolist()}; expected the classes of the previous "
+                                 f"fit {classes.tolist()}: warm_start keeps the network's outputs")
+        else:
+            classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(f"y: got only one class ({classes.tolist()}); expected at least 2 classes")
+
+        if not continuing:
+            self.classes_ = classes
+            rng = check_random_state(self.random_state)
+            seed = int(rng.randint(np.iinfo(np.int32).max))
+            self.model_ = MLP([X.shape[1], *hidden, len(classes)], activation=activation, seed=seed)
+            self._rng = rng
+            self._solver_state = None
+            self.n_iter_, self.t_ = 0, 0
+            self.loss_curve_ = []
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self._no_improvement_count = 0
+            self.n_layers_ = len(hidden) + 2
+            self.n_outputs_ = len(classes)
+            self.out_activation_ = "softmax"
+        y = self._encode(y)
+        X = np.ascontiguousarray(X, dtype=np.float32)
+
+        early_stopping = self.early_stopping and not incremental
+        if early_stopping:
+            X, X_val, y, y_val = train_test_split(X, y, test_size=self.validation_fraction, stratify=y,
+                                                  random_state=self._rng)
+            if self.validation_scores_ is None:
+                self.validation_scores_, self.best_validation_score_ = [], -np.inf
+            self.best_loss_ = None
+        batch_size = self._batch_size(len(X))
+        optimizer = self._make_optimizer(batch_size)
+        previous = self._solver_state
+        if type(previous) is type(optimizer) and vars(previous) == vars(optimizer):
+            optimizer = previous  # unchanged settings: keep its momentum or moments
+        self._solver_state = optimizer
+        if not incremental:
+            self._no_improvement_count = 0
+
+        best_params = None
+        epochs = 1 if incremental else int(self.max_iter)
+        for _ in range(epochs):
+            history = self.model_.fit(X, y, epochs=1, batch_size=batch_size, optimizer=optimizer,
+                                      shuffle=bool(self.shuffle), verbose=0)
+            loss = float(history.history["loss"][-1])
+            self.n_iter_ += 1
+            self.t_ += len(X)
+            self.loss_curve_.append(loss)
+            if early_stopping:
+                score = self.model_.evaluate(X_val, y_val)["accuracy"]
+                self.validation_scores_.append(score)
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {loss:.8f}, validation score = {score:.6f}")
+                improved = score >= self.best_validation_score_ + self.tol
+                if score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+                    best_params = ([w.copy() for w in self.model_.weights],
+                                   [b.copy() for b in self.model_.biases])
+            else:
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+                improved = loss <= self.best_loss_ - self.tol
+                self.best_loss_ = min(self.best_loss_, loss)
+            self._no_improvement_count = 0 if improved else self._no_improvement_count + 1
+            if incremental:
+                break
+            if self._no_improvement_count > self.n_iter_no_change:
+                if self.verbose:
+                    what = "Validation score" if early_stopping else "Training loss"
+                    print(f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
+                          "consecutive epochs. Stopping.")
+                break
+        else:
+            if not incremental:
+                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                              "optimization hasn't converged yet.", ConvergenceWarning)
+        if early_stopping and best_params is not None:
+            self.model_.weights, self.model_.biases = best_params
+        return self
