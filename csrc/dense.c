@@ -87,30 +87,86 @@ void fm_dense_backward(const fm_blas *blas, float *dx, float *dW, float *db, con
     column_sums(db, dz, n, n_out, alpha, beta);
 }
 
+/* ---- batch 1: matrix-vector work without BLAS, each layer one pass over its weights ---- */
+
 FM_VECTORIZED
-static void velocity_row_update(float *w, float *v, float s, const float *dz, int m, float mu,
-                                float decay)
+static void axpy(float *y, float a, const float *x, int m)
 {
-    /* w, v, dz: (m,); s = -lr * x_i (or -lr for the bias row); decay = -lr * weight_decay */
-    for (int j = 0; j < m; j++) {
-        float vj = mu * v[j] + s * dz[j] + decay * w[j];
-        v[j] = vj;
-        w[j] += vj;
-    }
+    for (int j = 0; j < m; j++)
+        y[j] += a * x[j];
 }
 
-void fm_dense_backward_velocity_row(const fm_blas *blas, float *dx, float *W, float *b, float *vW,
-                                    float *vb, const float *dz, const float *x, int n_in, int n_out,
-                                    float lr, float momentum, float weight_decay)
+FM_VECTORIZED
+static float dot(const float *a, const float *b, int m)
 {
-    /* One row (batch 1): dx (n_in,) = W dz with the weights before the step (skipped when
-       NULL), then for every parameter v = momentum * v - lr * (g + weight_decay * w); w += v,
-       with g = x dz^T for W and dz for b: one pass over W and V instead of three. */
-    if (dx != NULL)
-        fm_gemv(blas, 0, n_in, n_out, 1.0f, W, n_out, dz, 0.0f, dx);
-    float decay = -lr * weight_decay;
+    float sum = 0.0f;
+    /* a reduction: the pragma lets the compiler reorder the sum into vector lanes */
+    FM_SIMD_REDUCTION(sum)
+    for (int j = 0; j < m; j++)
+        sum += a[j] * b[j];
+    return sum;
+}
+
+void fm_dense_forward_row(float *out, const float *x, const float *W, const float *b, int n_in,
+                          int n_out, int activation)
+{
+    /* out: (n_out,) = act(x W + b); x: (n_in,); W: (n_in, n_out). Summing rows of W weighted by
+       x skips the zero inputs BLAS would multiply: most of an MNIST image, half of a ReLU layer. */
+    for (int j = 0; j < n_out; j++)
+        out[j] = 0.0f;
     for (int i = 0; i < n_in; i++)
-        velocity_row_update(W + (size_t)i * n_out, vW + (size_t)i * n_out, -lr * x[i], dz, n_out,
-                            momentum, decay);
-    velocity_row_update(b, vb, -lr, dz, n_out, momentum, decay);
+        if (x[i] != 0.0f)
+            axpy(out, x[i], W + (size_t)i * n_out, n_out);
+    fm_bias_act_forward(out, b, 1, n_out, activation);
+}
+
+FM_VECTORIZED
+static float velocity_row_update(float *w, float *v, float s, const float *dz, int m, float mu,
+                                 float decay)
+{
+    /* w, v, dz: (m,); s = -lr * x_i (or -lr for the bias row); decay = -lr * weight_decay.
+       Returns w . dz with w before the update: the backward product, read in the same pass. */
+    float sum = 0.0f;
+    FM_SIMD_REDUCTION(sum)
+    for (int j = 0; j < m; j++) {
+        float wj = w[j];
+        float vj = mu * v[j] + s * dz[j] + decay * wj;
+        sum += wj * dz[j];
+        v[j] = vj;
+        w[j] = wj + vj;
+    }
+    return sum;
+}
+
+void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, const float *dz,
+                           const float *x, int row_begin, int row_end, int n_out, float lr,
+                           float momentum, float weight_decay)
+{
+    /* One row of data, weight rows [row_begin, row_end): dx[i] = W[i] . dz with the weights
+       before the step (skipped when dx is NULL), then the SGD step on those rows in the same
+       pass, so the weights are read once; b (and vb) too unless b is NULL. With the velocity
+       vW, vb: v = momentum v - lr (g + weight_decay w), w += v; without (NULL): w -= lr g,
+       where rows with a zero input do not change. */
+    int velocity = vW != NULL;
+    float decay = -lr * weight_decay;
+    for (int i = row_begin; i < row_end; i++) {
+        float *w = W + (size_t)i * n_out;
+        if (velocity) {
+            float back = velocity_row_update(w, vW + (size_t)i * n_out, -lr * x[i], dz, n_out,
+                                             momentum, decay);
+            if (dx != NULL)
+                dx[i] = back;
+            continue;
+        }
+        if (dx != NULL)
+            dx[i] = dot(w, dz, n_out);
+        if (x[i] != 0.0f)
+            axpy(w, -lr * x[i], dz, n_out);
+    }
+    if (b == NULL)
+        return;
+    if (velocity)
+        velocity_row_update(b, vb, -lr, dz, n_out, momentum, decay);
+    else
+        axpy(b, -lr, dz, n_out);
 }

@@ -11,6 +11,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#if !defined(_WIN32)
+#include <pthread.h>
+#endif
 
 /* Element-wise loops get an AVX2 clone picked at load time, so a portable -O3 build still
    uses the wide vector units where the CPU has them. */
@@ -18,6 +21,15 @@
 #define FM_VECTORIZED __attribute__((target_clones("avx2", "default")))
 #else
 #define FM_VECTORIZED
+#endif
+
+/* A sum the compiler may split across vector lanes (float addition is not associative, so it
+   would not otherwise); built with -fopenmp-simd, which needs no OpenMP runtime. */
+#if defined(_OPENMP) || defined(__GNUC__)
+#define FM_PRAGMA(x) _Pragma(#x)
+#define FM_SIMD_REDUCTION(var) FM_PRAGMA(omp simd reduction(+ : var))
+#else
+#define FM_SIMD_REDUCTION(var)
 #endif
 
 #define FM_MAX_LAYERS 64
@@ -59,11 +71,42 @@ void fm_dense_backward(const fm_blas *blas, float *dx, float *dW, float *db, con
                        const float *x, const float *W, int n, int n_in, int n_out,
                        float alpha, float beta);
 
-/* Batch 1 with SGD momentum / weight decay: dx (n_in,) = W dz (skipped when NULL), then W, b and
-   their velocities vW (n_in, n_out), vb (n_out,) updated in place in one fused pass. */
-void fm_dense_backward_velocity_row(const fm_blas *blas, float *dx, float *W, float *b, float *vW,
-                                    float *vb, const float *dz, const float *x, int n_in, int n_out,
-                                    float lr, float momentum, float weight_decay);
+/* Batch 1, without BLAS. out (n_out,) overwritten with act(x W + b); x (n_in,). */
+void fm_dense_forward_row(float *out, const float *x, const float *W, const float *b, int n_in,
+                          int n_out, int activation);
+/* Batch 1, weight rows [row_begin, row_end) of W (n_in, n_out): dx[i] overwritten with
+   W[i] . dz (skipped when dx is NULL), then those rows, and b (n_out,) unless b is NULL, updated
+   in place by SGD in the same pass: with velocities vW, vb (same shapes)
+   v = momentum v - lr (g + weight_decay w), w += v; with vW NULL plain w -= lr g
+   (weight_decay must then be 0). x (n_in,), dz (n_out,). Disjoint row ranges may run at once. */
+void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, const float *dz,
+                           const float *x, int row_begin, int row_end, int n_out, float lr,
+                           float momentum, float weight_decay);
+
+/* ---- a second thread for batch 1 (workers.c) ---- */
+/* One job: fm_dense_backward_row over a row range, without the bias. */
+typedef struct {
+    float *dx, *W, *vW;
+    const float *dz, *x;
+    int row_begin, row_end, n_out;
+    float lr, momentum, weight_decay;
+} fm_rows_job;
+
+/* A helper thread that runs fm_rows_job's posted by the training loop. Lives on the caller's
+   stack for one chunk; the fields are private to workers.c. */
+typedef struct {
+    fm_rows_job job;
+    int posted, claimed, finished, quit, running;  /* job numbers, accessed atomically */
+#if !defined(_WIN32)
+    pthread_t thread;
+#endif
+} fm_worker;
+
+/* Start the helper thread; returns 0 when threads are unavailable (the caller then runs alone). */
+int fm_worker_start(fm_worker *worker);
+void fm_worker_post(fm_worker *worker, const fm_rows_job *job);
+void fm_worker_wait(fm_worker *worker);
+void fm_worker_stop(fm_worker *worker);
 
 /* ---- output layer and loss (loss.c) ---- */
 enum fm_head { FM_SOFTMAX_CE = 0, FM_SIGMOID_MSE = 1, FM_SIGMOID_CE = 2, FM_SOFTMAX_MSE = 3 };
@@ -117,7 +160,7 @@ typedef struct {
     int64_t steps;         /* accumulated: minibatch steps completed */
 } fm_stats;
 
-enum fm_status { FM_OK = 0, FM_NONFINITE_LOSS = 1 };
+enum fm_status { FM_OK = 0, FM_NONFINITE_LOSS = 1, FM_MISSING_STATE = 2 };
 
 size_t fm_param_count(const int *sizes, int n_layers);
 size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows);
@@ -125,10 +168,13 @@ size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows);
 /* Train on minibatches first_batch .. first_batch + n_batches - 1 of one epoch. Batch i is the
    rows order[i*batch_size ..] of X (n_rows, sizes[0]); order NULL means rows in stored order,
    read in place without a copy. y (n_rows,). Returns FM_NONFINITE_LOSS, leaving the parameters
-   as they were before that batch, when a batch's loss is not finite. */
+   as they were before that batch, when a batch's loss is not finite.
+   n_threads > 1 lets batch-1 SGD split each layer's update with a helper thread; the results
+   are the same bit for bit. */
 int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                    const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
-                   int batch_size, int64_t first_batch, int64_t n_batches, fm_stats *stats);
+                   int batch_size, int64_t first_batch, int64_t n_batches, int n_threads,
+                   fm_stats *stats);
 
 /* net->grads overwritten with the gradients of the mean loss over X (n, sizes[0]), y (n,);
    ws sized for n rows. Returns the mean loss. */

@@ -19,7 +19,11 @@ typedef struct {
     int32_t *labels;                               /* (max_rows,) gathered labels */
     /* Momentum SGD keeps the velocity pre-scaled between the steps of a chunk (see backward) */
     int velocity_prescaled, prescale_next;
+    fm_worker *worker;                             /* batch-1 helper thread, or NULL */
 } views;
+
+/* Layers smaller than this many weights are not worth a hand-over to the helper thread. */
+#define FM_SPLIT_MIN_WEIGHTS 16384
 
 size_t fm_param_count(const int *sizes, int n_layers)
 {
@@ -68,6 +72,8 @@ static void make_views(views *v, const fm_net *net, const fm_workspace *ws)
         v->span[l] = w + v->s[l + 1];
         at += v->span[l];
     }
+    v->velocity_prescaled = v->prescale_next = 0;
+    v->worker = NULL;
     if (ws == NULL)
         return;
     float *p = ws->buffer;
@@ -88,8 +94,11 @@ static void forward(const fm_blas *blas, const views *v, const float *x, float *
     for (int l = 0; l < v->L; l++) {
         const float *in = l == 0 ? x : v->acts[l];
         float *out = l == v->L - 1 ? logits : v->acts[l + 1];
-        fm_dense_forward(blas, out, in, v->W[l], v->b[l], n, v->s[l], v->s[l + 1],
-                         l == v->L - 1 ? FM_IDENTITY : activation);
+        int act = l == v->L - 1 ? FM_IDENTITY : activation;
+        if (n == 1)
+            fm_dense_forward_row(out, in, v->W[l], v->b[l], v->s[l], v->s[l + 1], act);
+        else
+            fm_dense_forward(blas, out, in, v->W[l], v->b[l], n, v->s[l], v->s[l + 1], act);
     }
 }
 
@@ -117,6 +126,22 @@ static void decay_velocity(float *v, const float *p, size_t count, float mu, flo
     /* v = mu * v + c * p: momentum and weight decay folded in before the gradient lands */
     for (size_t i = 0; i < count; i++)
         v[i] = mu * v[i] + c * p[i];
+}
+
+/* Batch 1: layer l's backward and SGD step, its rows split with the helper thread if any. */
+static void backward_row(const views *v, int l, float *dx, const float *dz, const float *x,
+                         float *vW, float *vb, const fm_optimizer *opt)
+{
+    int n_in = v->s[l], n_out = v->s[l + 1], split = n_in;
+    float mu = vW ? opt->momentum : 0.0f, wd = vW ? opt->weight_decay : 0.0f;
+    if (v->worker != NULL && (size_t)n_in * n_out >= FM_SPLIT_MIN_WEIGHTS) {
+        split = n_in / 2;
+        fm_rows_job job = {dx, v->W[l], vW, dz, x, split, n_in, n_out, opt->lr, mu, wd};
+        fm_worker_post(v->worker, &job);
+    }
+    fm_dense_backward_row(dx, v->W[l], v->b[l], vW, vb, dz, x, 0, split, n_out, opt->lr, mu, wd);
+    if (split != n_in)
+        fm_worker_wait(v->worker);
 }
 
 enum update_mode { GRADIENTS_ONLY, PLAIN_SGD, VELOCITY_SGD, GRADIENT_THEN_UPDATE };
@@ -147,14 +172,16 @@ static void backward(const fm_blas *blas, views *v, const float *x, int n, int a
         int n_in = v->s[l], n_out = v->s[l + 1];
         switch (mode) {
         case PLAIN_SGD:
+            if (n == 1) {
+                backward_row(v, l, dx, dz, in, NULL, NULL, opt);
+                break;
+            }
             fm_dense_backward(blas, dx, v->W[l], v->b[l], dz, in, v->W[l], n, n_in, n_out,
                               -opt->lr, 1.0f);
             break;
         case VELOCITY_SGD: {
             if (n == 1) {
-                fm_dense_backward_velocity_row(blas, dx, v->W[l], v->b[l], v->vW[l], v->vb[l], dz,
-                                               in, n_in, n_out, opt->lr, opt->momentum,
-                                               opt->weight_decay);
+                backward_row(v, l, dx, dz, in, v->vW[l], v->vb[l], opt);
                 break;
             }
             /* v = mu v - lr (g + wd w) as v = (mu v - lr wd w) - lr g: the first part is done
@@ -225,36 +252,57 @@ static int rows_in_batch(int64_t n_rows, int batch_size, int64_t batch)
     return (int)(left < 0 ? 0 : left < batch_size ? left : batch_size);
 }
 
-int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
-                   const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
-                   int batch_size, int64_t first_batch, int64_t n_batches, fm_stats *stats)
+static int run_batches(const fm_blas *blas, const fm_net *net, views *v, fm_optimizer *opt,
+                       const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
+                       int batch_size, int64_t first_batch, int64_t n_batches, fm_stats *stats)
 {
-    /* X: (n_rows, sizes[0]); y: (n_rows,); order: (n_rows,) or NULL */
-    views v;
-    make_views(&v, net, ws);
     int width = net->sizes[0];
     int64_t end = first_batch + n_batches;
     /* the stored velocity is the true one at chunk boundaries; inside, it stays pre-scaled */
-    v.velocity_prescaled = 0;
+    v->velocity_prescaled = 0;
     for (int64_t batch = first_batch; batch < end; batch++) {
         int64_t start = batch * batch_size;
         if (start >= n_rows)
             break;
         int n = rows_in_batch(n_rows, batch_size, batch);
-        v.prescale_next = n > 1 && batch + 1 < end && rows_in_batch(n_rows, batch_size, batch + 1) > 1;
+        v->prescale_next = n > 1 && batch + 1 < end && rows_in_batch(n_rows, batch_size, batch + 1) > 1;
         const float *x = X + (size_t)start * width;
         const int32_t *labels = y + start;
         if (order != NULL) {
-            gather_rows(v.acts[0], v.labels, X, y, order + start, n, width);
-            x = v.acts[0];
-            labels = v.labels;
+            gather_rows(v->acts[0], v->labels, X, y, order + start, n, width);
+            x = v->acts[0];
+            labels = v->labels;
         }
-        int status = train_step(blas, net, &v, opt, x, labels, n, stats);
+        int status = train_step(blas, net, v, opt, x, labels, n, stats);
         if (status != FM_OK)
             return status;
-        v.velocity_prescaled = v.prescale_next;
+        v->velocity_prescaled = v->prescale_next;
     }
     return FM_OK;
+}
+
+int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
+                   const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
+                   int batch_size, int64_t first_batch, int64_t n_batches, int n_threads,
+                   fm_stats *stats)
+{
+    /* X: (n_rows, sizes[0]); y: (n_rows,); order: (n_rows,) or NULL */
+    views v;
+    make_views(&v, net, ws);
+    fm_worker worker;
+    int mode = update_mode(opt);
+    int needs = opt->kind == FM_ADAM ? 2 : mode == PLAIN_SGD ? 0 : 1;
+    if ((needs >= 1 && net->state1 == NULL) || (needs == 2 && net->state2 == NULL)
+            || (mode == GRADIENT_THEN_UPDATE && net->grads == NULL))
+        return FM_MISSING_STATE;
+    if (n_threads > 1 && batch_size == 1 && (mode == PLAIN_SGD || mode == VELOCITY_SGD)
+            && fm_worker_start(&worker))
+        v.worker = &worker;
+    int status = run_batches(blas, net, &v, opt, X, y, order, n_rows, batch_size, first_batch,
+                             n_batches, stats);
+    if (v.worker != NULL)
+        fm_worker_stop(&worker);
+    return status;
 }
 
 double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
@@ -263,7 +311,6 @@ double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
     /* X: (n, sizes[0]); y: (n,); net->grads overwritten */
     views v;
     make_views(&v, net, ws);
-    v.velocity_prescaled = v.prescale_next = 0;
     int L = v.L;
     forward(blas, &v, X, v.acts[L], n, net->activation);
     double loss = fm_head_loss(v.acts[L], v.delta[0], y, n, v.s[L], net->head, 1.0f / n, NULL);

@@ -15,7 +15,7 @@ cdef extern from "fastmlp.h" nogil:
     enum: FM_RELU, FM_LEAKY_RELU, FM_SIGMOID, FM_TANH, FM_IDENTITY
     enum: FM_SOFTMAX_CE, FM_SIGMOID_MSE, FM_SIGMOID_CE, FM_SOFTMAX_MSE
     enum: FM_SGD, FM_ADAM
-    enum: FM_OK, FM_NONFINITE_LOSS
+    enum: FM_OK, FM_NONFINITE_LOSS, FM_MISSING_STATE
 
     ctypedef struct fm_optimizer:
         int kind
@@ -63,7 +63,8 @@ cdef extern from "fastmlp.h" nogil:
     size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows)
     int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                        const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
-                       int batch_size, int64_t first_batch, int64_t n_batches, fm_stats *stats)
+                       int batch_size, int64_t first_batch, int64_t n_batches, int n_threads,
+                       fm_stats *stats)
     double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
                                  const float *X, const int32_t *y, int n)
     void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float *out,

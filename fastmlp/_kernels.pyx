@@ -92,7 +92,8 @@ cdef class Network:
         self.net.state2 = &state2[0] if state2 is not None else NULL
 
     def train_chunk(self, tuple optimizer, Workspace ws, const float[:, ::1] X, const int32_t[::1] y,
-                    const int64_t[::1] order, int batch_size, int64_t first_batch, int64_t n_batches):
+                    const int64_t[::1] order, int batch_size, int64_t first_batch, int64_t n_batches,
+                    int n_threads=1):
         """Train minibatches [first_batch, first_batch + n_batches) of an epoch.
 
         Returns (status, loss_sum, correct, rows, steps, optimizer_step).
@@ -107,7 +108,10 @@ cdef class Network:
         cdef int status
         with nogil:
             status = fm_train_chunk(&BLAS, &self.net, &opt, &ws.ws, &X[0, 0], &y[0], order_ptr,
-                                    X.shape[0], batch_size, first_batch, n_batches, &stats)
+                                    X.shape[0], batch_size, first_batch, n_batches, n_threads,
+                                    &stats)
+        if status == FM_MISSING_STATE:
+            raise RuntimeError("fastmlp internal error: the optimizer's state buffers are not attached")
         return status, stats.loss_sum, stats.correct, stats.rows, stats.steps, opt.step
 
     def loss_and_gradients(self, Workspace ws, const float[:, ::1] X, const int32_t[::1] y):

@@ -51,8 +51,10 @@ def _copy_into(target, value, name):
         raise ValueError(f"{name}: got an array of shape {value.shape}; expected shape {target.shape}")
     if value.dtype.kind not in "biuf":
         raise TypeError(f"{name}: got an array of dtype {value.dtype}; expected real numbers")
+    with np.errstate(over="ignore"):
+        value = value.astype(np.float32)  # beyond float32's range becomes inf, caught below
     if not np.all(np.isfinite(value)):
-        raise ValueError(f"{name}: got non-finite values; expected finite numbers")
+        raise ValueError(f"{name}: got NaN, infinite or beyond-float32 values; expected finite numbers")
     target[...] = value
 
 
@@ -128,6 +130,7 @@ class MLP:
         self._opt_state = ()
         self._opt_step = 0
         self._chunk_steps = {}      # batch size -> steps per call, adapted to _CHUNK_SECONDS
+        self._snapshots = None     # divergence recovery during fit
         self.stop_training = False
         self.history = None
 
@@ -180,6 +183,7 @@ class MLP:
         twin._rng = _copy.deepcopy(self._rng)
         twin._optimizer, twin._opt_state, twin._opt_step = None, (), 0
         twin._chunk_steps = dict(self._chunk_steps)
+        twin._snapshots = None
         twin.history = None
         return twin
 
@@ -255,17 +259,19 @@ class MLP:
                 0.9, 0.999, 1e-8, self._opt_step)
 
     def _attach_optimizer(self, optimizer):
-        """Reuse the optimizer's state when the same object trains again; else start fresh."""
-        if optimizer is self._optimizer:
+        """Reuse the optimizer's state when the same object trains again; else start fresh.
+
+        The buffers needed follow the optimizer's settings now, which may have been changed
+        since the last fit (``opt.momentum = 0.9``): then the velocity starts at zero."""
+        if isinstance(optimizer, Adam):
+            needed = 2
+        else:
+            needed = 1 if optimizer.momentum > 0 or optimizer.weight_decay > 0 else 0
+        if optimizer is self._optimizer and len(self._opt_state) == needed:
             return
         self._optimizer = optimizer
         self._opt_step = 0
-        if isinstance(optimizer, Adam):
-            self._opt_state = (np.zeros_like(self._params), np.zeros_like(self._params))
-        elif optimizer.momentum > 0 or optimizer.weight_decay > 0:
-            self._opt_state = (np.zeros_like(self._params),)
-        else:
-            self._opt_state = ()
+        self._opt_state = tuple(np.zeros_like(self._params) for _ in range(needed))
         self._engine.set_state(*self._opt_state)
 
     def _reset_optimizer_state(self):
@@ -334,6 +340,7 @@ class MLP:
         for callback in callbacks:
             callback.on_train_begin({})
         workspace = self._workspace(batch_size)
+        self._snapshots = (self._params.copy(), self._params.copy())
         for epoch in range(epochs):
             for callback in callbacks:
                 callback.on_epoch_begin(epoch, {})
@@ -380,20 +387,20 @@ class MLP:
     def _train_epoch(self, X, y, order, batch_size, workspace, optimizer, epoch, epochs, verbose):
         n_batches = -(-len(X) // batch_size)
         progress = _progress_bar(len(X), epoch, epochs) if verbose == 1 else None
-        snapshot = self._params.copy()
         loss_sum, correct, rows, batch = 0.0, 0, 0, 0
         try:
             while batch < n_batches:
                 steps = min(self._chunk_steps.get(batch_size) or self._first_chunk(batch_size), n_batches - batch)
                 started = time.perf_counter()
                 status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step = self._engine.train_chunk(
-                    self._optimizer_settings(optimizer), workspace, X, y, order, batch_size, batch, steps)
+                    self._optimizer_settings(optimizer), workspace, X, y, order, batch_size, batch, steps,
+                    _available_cores())
                 self._adapt_chunk(batch_size, done, time.perf_counter() - started)
                 loss_sum, correct, rows = loss_sum + chunk_loss, correct + chunk_correct, rows + chunk_rows
                 batch += done
                 if status != _kernels.STATUS_OK or not np.isfinite(self._params).all():
-                    self._diverged(snapshot, optimizer, epoch, batch)
-                np.copyto(snapshot, self._params)
+                    self._diverged(optimizer, epoch, batch, steps_done=done)
+                self._take_snapshot()
                 if progress is not None:
                     progress.update(chunk_rows)
                     progress.set_postfix(loss=f"{loss_sum / rows:.4f}", accuracy=f"{correct / rows:.4f}")
@@ -411,8 +418,17 @@ class MLP:
             rate = steps / max(seconds, 1e-6)
             self._chunk_steps[batch_size] = max(1, int(rate * _CHUNK_SECONDS))
 
-    def _diverged(self, snapshot, optimizer, epoch, batch):
-        np.copyto(self._params, snapshot)
+    def _take_snapshot(self):
+        """Keep the parameters at this return from the compiled loop, and the ones before.
+
+        Each snapshot's parameters gave a finite loss on the next chunk's first batch, unless
+        that chunk failed at once; then the one before is the last known good state."""
+        self._snapshots = (self._snapshots[1], self._snapshots[0])
+        np.copyto(self._snapshots[0], self._params)
+
+    def _diverged(self, optimizer, epoch, batch, steps_done):
+        latest, previous = self._snapshots
+        np.copyto(self._params, latest if steps_done > 0 else previous)
         self._reset_optimizer_state()
         raise FloatingPointError(
             f"fit: the loss became NaN or infinite at epoch {epoch + 1}, batch {batch + 1}; the parameters "
@@ -446,6 +462,18 @@ class MLP:
                 os.remove(temporary)
             raise
         return path
+
+
+def _available_cores():
+    """Cores the compiled loop may use (batch-1 SGD splits its updates over two);
+    FASTMLP_NUM_THREADS=1 keeps it on one."""
+    setting = os.environ.get("FASTMLP_NUM_THREADS", "")
+    if setting.strip().isdigit():
+        return max(1, int(setting))
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _progress_bar(total, epoch, epochs):

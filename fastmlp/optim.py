@@ -14,7 +14,39 @@ def _check_rate(name, value, low, high, low_open=False, high_open=False):
     return float(value)
 
 
-class SGD:
+class _Validated:
+    """Settings checked on every assignment, so ``opt.lr = -1`` fails as ``SGD(lr=-1)`` does."""
+
+    def __setattr__(self, name, value):
+        check = type(self)._checks.get(name)
+        super().__setattr__(name, check(self, value) if check else value)
+
+
+def _nesterov(opt, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"nesterov: got {value!r}; expected True or False")
+    if value and opt.momentum == 0.0:
+        raise ValueError("nesterov: Nesterov momentum needs momentum > 0")
+    return value
+
+
+def _momentum(opt, value):
+    value = _check_rate("momentum", value, 0.0, 1.0, high_open=True)
+    if value == 0.0 and getattr(opt, "nesterov", False):
+        raise ValueError("momentum: got 0.0 with nesterov=True; expected momentum > 0")
+    return value
+
+
+_POSITIVE = (0.0, math.inf, True, True)
+_NON_NEGATIVE = (0.0, math.inf, False, True)
+_UNIT = (0.0, 1.0, False, True)
+
+
+def _rate(name, low, high, low_open, high_open):
+    return lambda opt, value: _check_rate(name, value, low, high, low_open, high_open)
+
+
+class SGD(_Validated):
     """Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
 
     The update, with g the gradient of the mean loss over the minibatch::
@@ -39,22 +71,21 @@ class SGD:
         L2 penalty coefficient added to the gradient, >= 0 (biases included).
     """
 
+    _checks = {"lr": _rate("lr", *_POSITIVE), "momentum": _momentum, "nesterov": _nesterov,
+               "weight_decay": _rate("weight_decay", *_NON_NEGATIVE)}
+
     def __init__(self, lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0):
-        self.lr = _check_rate("lr", lr, 0.0, math.inf, low_open=True, high_open=True)
-        self.momentum = _check_rate("momentum", momentum, 0.0, 1.0, high_open=True)
-        if not isinstance(nesterov, bool):
-            raise TypeError(f"nesterov: got {nesterov!r}; expected True or False")
-        if nesterov and self.momentum == 0.0:
-            raise ValueError("nesterov: Nesterov momentum needs momentum > 0")
+        self.lr = lr
+        self.momentum = momentum
         self.nesterov = nesterov
-        self.weight_decay = _check_rate("weight_decay", weight_decay, 0.0, math.inf, high_open=True)
+        self.weight_decay = weight_decay
 
     def __repr__(self):
         return (f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
                 f"weight_decay={self.weight_decay})")
 
 
-class Adam:
+class Adam(_Validated):
     """Adam (Kingma and Ba, 2015), with L2 weight decay added to the gradient as in PyTorch's Adam.
 
     Parameters
@@ -70,12 +101,16 @@ class Adam:
         L2 penalty coefficient added to the gradient, >= 0.
     """
 
+    _checks = {"lr": _rate("lr", *_POSITIVE), "beta1": _rate("beta1", *_UNIT),
+               "beta2": _rate("beta2", *_UNIT), "eps": _rate("eps", *_POSITIVE),
+               "weight_decay": _rate("weight_decay", *_NON_NEGATIVE)}
+
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
-        self.lr = _check_rate("lr", lr, 0.0, math.inf, low_open=True, high_open=True)
-        self.beta1 = _check_rate("beta1", beta1, 0.0, 1.0, high_open=True)
-        self.beta2 = _check_rate("beta2", beta2, 0.0, 1.0, high_open=True)
-        self.eps = _check_rate("eps", eps, 0.0, math.inf, low_open=True, high_open=True)
-        self.weight_decay = _check_rate("weight_decay", weight_decay, 0.0, math.inf, high_open=True)
+        self.lr = lr
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weight_decay = weight_decay
 
     def __repr__(self):
         return (f"Adam(lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}, "

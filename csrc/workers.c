@@ -1,0 +1,107 @@
+/* A second thread for batch-1 training. A batch-1 step is a few microseconds of memory-bound
+   row updates per layer: two cores each updating their own half of the rows double the
+   bandwidth, and each half of the weights and velocity then stays in that core's L2 cache.
+   The split is fixed (same rows to the same thread every step), so the results do not depend
+   on timing: every row is computed exactly as the single-threaded loop would. A posted job is
+   claimed by whichever thread gets to it first: when the machine is busy and the helper is not
+   running, the training thread does the job itself instead of waiting for it. */
+#define _GNU_SOURCE
+#include "fastmlp.h"
+
+#if defined(_WIN32)
+
+int fm_worker_start(fm_worker *worker) { worker->running = 0; return 0; }
+void fm_worker_post(fm_worker *worker, const fm_rows_job *job) { worker->job = *job; }
+void fm_worker_wait(fm_worker *worker) { fm_dense_backward_row(worker->job.dx, worker->job.W, NULL,
+    worker->job.vW, NULL, worker->job.dz, worker->job.x, worker->job.row_begin, worker->job.row_end,
+    worker->job.n_out, worker->job.lr, worker->job.momentum, worker->job.weight_decay); }
+void fm_worker_stop(fm_worker *worker) { (void)worker; }
+
+#else
+
+#include <pthread.h>
+#include <sched.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define FM_PAUSE() _mm_pause()
+#else
+#define FM_PAUSE() ((void)0)
+#endif
+
+static void wait_until_changed(int *counter, int old)
+{
+    for (int spins = 0; __atomic_load_n(counter, __ATOMIC_ACQUIRE) == old; spins++) {
+        if (spins < 4000)
+            FM_PAUSE();
+        else
+            sched_yield();
+    }
+}
+
+static void run_job(const fm_rows_job *job)
+{
+    fm_dense_backward_row(job->dx, job->W, NULL, job->vW, NULL, job->dz, job->x, job->row_begin,
+                          job->row_end, job->n_out, job->lr, job->momentum, job->weight_decay);
+}
+
+/* Claim job number `generation`; true for exactly one of the two threads. */
+static int claim(fm_worker *worker, int generation)
+{
+    int expected = generation - 1;
+    return __atomic_compare_exchange_n(&worker->claimed, &expected, generation, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+static void *worker_main(void *arg)
+{
+    fm_worker *worker = arg;
+    int seen = 0;
+    for (;;) {
+        wait_until_changed(&worker->posted, seen);
+        seen = __atomic_load_n(&worker->posted, __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&worker->quit, __ATOMIC_ACQUIRE))
+            return NULL;
+        if (claim(worker, seen)) {
+            run_job(&worker->job);
+            __atomic_store_n(&worker->finished, seen, __ATOMIC_RELEASE);
+        }
+    }
+}
+
+int fm_worker_start(fm_worker *worker)
+{
+    worker->posted = worker->claimed = worker->finished = worker->quit = 0;
+    worker->running = pthread_create(&worker->thread, NULL, worker_main, worker) == 0;
+    return worker->running;
+}
+
+void fm_worker_post(fm_worker *worker, const fm_rows_job *job)
+{
+    worker->job = *job;
+    __atomic_store_n(&worker->posted, worker->posted + 1, __ATOMIC_RELEASE);
+}
+
+void fm_worker_wait(fm_worker *worker)
+{
+    int generation = worker->posted;
+    if (claim(worker, generation)) {  /* the helper has not started it: do it here */
+        run_job(&worker->job);
+        return;
+    }
+    int done;
+    while ((done = __atomic_load_n(&worker->finished, __ATOMIC_ACQUIRE)) != generation)
+        wait_until_changed(&worker->finished, done);
+}
+
+void fm_worker_stop(fm_worker *worker)
+{
+    if (!worker->running)
+        return;
+    __atomic_store_n(&worker->quit, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&worker->posted, worker->posted + 1, __ATOMIC_RELEASE);
+    pthread_join(worker->thread, NULL);
+    worker->running = 0;
+}
+
+#endif
