@@ -93,14 +93,15 @@ cdef class Network:
 
     def train_chunk(self, tuple optimizer, Workspace ws, const float[:, ::1] X, const int32_t[::1] y,
                     const int64_t[::1] order, int batch_size, int64_t first_batch, int64_t n_batches,
-                    int n_threads=1):
+                    int n_threads=1, double loss_sum=0.0):
         """Train minibatches [first_batch, first_batch + n_batches) of an epoch.
 
-        Returns (status, loss_sum, correct, rows, steps, optimizer_step).
+        Returns (status, loss_sum, correct, rows, steps, optimizer_step); loss_sum continues
+        from the one passed in, so the epoch's sum does not depend on where chunks end.
         """
         cdef fm_optimizer opt = make_optimizer(optimizer)
         cdef fm_stats stats
-        stats.loss_sum = 0.0
+        stats.loss_sum = loss_sum
         stats.correct = 0
         stats.rows = 0
         stats.steps = 0

@@ -13,6 +13,7 @@ import struct
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -231,8 +232,8 @@ def _load_npz(path):
             raise
         # np.load refuses object arrays without allow_pickle; say which file and why.
         raise ValueError(f"{path}: cannot read as a NumPy .npz of plain arrays ({exc})") from exc
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"{path}: cannot read as a NumPy .npz file ({exc})") from exc
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, struct.error) as exc:
+        raise ValueError(f"{path}: cannot read as a NumPy .npz file ({type(exc).__name__}: {exc})") from exc
     X_train = _pixels(arrays["x_train"], path, "x_train")
     X_test = _pixels(arrays["x_test"], path, "x_test")
     return ((X_train, _labels(arrays["y_train"], len(X_train), path, "y_train")),

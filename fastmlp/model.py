@@ -31,6 +31,17 @@ _CHUNK_SECONDS = 0.1          # work per call into the compiled loop: Ctrl-C ans
 _PREDICT_BLOCK_ROWS = 512     # rows per block in predict / evaluate: activations stay in cache
 
 
+_MAX_INT32 = 2**31 - 1
+
+
+def _check_size_limits(sizes):
+    """The C kernels index a layer with 32-bit ints: refuse what they could not address."""
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        if n_in * n_out > _MAX_INT32:
+            raise ValueError(f"sizes: got a layer of {n_in} x {n_out} weights; expected at most "
+                             f"{_MAX_INT32} weights per layer")
+
+
 class _ParamList(list):
     """The live parameter views: ``net.weights[0] = W`` copies W into the model's arena."""
 
@@ -103,6 +114,7 @@ class MLP:
     def __init__(self, sizes, activation="relu", output="softmax", loss="cross_entropy",
                  init="auto", seed=None):
         self.sizes = check_sizes(sizes)
+        _check_size_limits(self.sizes)
         if len(self.sizes) - 1 > _kernels.MAX_LAYERS:
             raise ValueError(f"sizes: got {len(self.sizes) - 1} weight layers; expected at most {_kernels.MAX_LAYERS}")
         if self.sizes[-1] < 2:
@@ -394,9 +406,10 @@ class MLP:
                 started = time.perf_counter()
                 status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step = self._engine.train_chunk(
                     self._optimizer_settings(optimizer), workspace, X, y, order, batch_size, batch, steps,
-                    _available_cores())
+                    _available_cores(), loss_sum)
                 self._adapt_chunk(batch_size, done, time.perf_counter() - started)
-                loss_sum, correct, rows = loss_sum + chunk_loss, correct + chunk_correct, rows + chunk_rows
+                # the loss is summed in C across chunks, so chunk boundaries never change it
+                loss_sum, correct, rows = chunk_loss, correct + chunk_correct, rows + chunk_rows
                 batch += done
                 if status != _kernels.STATUS_OK or not np.isfinite(self._params).all():
                     self._diverged(optimizer, epoch, batch, steps_done=done)
@@ -436,6 +449,16 @@ class MLP:
             "check that the inputs are scaled (e.g. pixels / 255), or run fastmlp.doctor(net, X, y).")
 
     # ---- files ----
+
+    def to_onnx(self, path):
+        """Write the network as an ONNX model (needs ``pip install "fastmlp[onnx]"``).
+
+        The graph takes input ``"X"`` (float32, ``[N, n_features]``) through Gemm and activation
+        nodes to ``"probabilities"`` (Softmax or Sigmoid), which under onnxruntime equals
+        ``predict_proba`` within 1e-5, and ``"label"`` (int64 argmax). Returns the path written.
+        """
+        from fastmlp.onnx import export
+        return export(self, path)
 
     def _metadata(self):
         return {"format": "fastmlp", "version": FORMAT_VERSION, "sizes": self.sizes,
@@ -491,6 +514,8 @@ def load(path):
     OSError
         If it cannot be read.
     """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path: got {path!r}; expected a file path (str or os.PathLike)")
     path = os.fspath(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -512,6 +537,15 @@ def load(path):
         raise ValueError(f"load: {path!r} has format version {metadata.get('version')!r}; "
                          f"this fastmlp reads version {FORMAT_VERSION}")
     init = metadata.get("init", "auto")
+    try:
+        sizes = check_sizes(metadata["sizes"])
+        _check_size_limits(sizes)
+        expected = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"load: {path!r} has invalid model metadata: {exc}") from exc
+    if params.shape != (expected,):  # checked before the network is built and allocated
+        raise ValueError(f"load: {path!r} holds {params.shape} parameters; the network {sizes} "
+                         f"needs ({expected},)")
     try:
         net = MLP(metadata["sizes"], metadata["activation"], metadata["output"], metadata["loss"],
                   tuple(init) if isinstance(init, list) else init, metadata.get("seed"))

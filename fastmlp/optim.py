@@ -1,10 +1,12 @@
 """Optimizer settings. The state (velocity, Adam moments) lives in flat buffers the model owns,
 laid out like its parameters, and the compiled code updates the parameters in place."""
 import math
+import numbers
 
 
 def _check_rate(name, value, low, high, low_open=False, high_open=False):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+          and type(value).__name__ != "bool_" and math.isfinite(value))
     if ok:
         ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
     if not ok:

@@ -41,15 +41,51 @@ _ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
 _ACTIVATION_ALIASES = {"logistic": "sigmoid"}
 
 
-def _validate_data(estimator, X, y=None, reset=True):
+_NO_Y = "no_validation"  # scikit-learn's marker for "validate X only"
+_PREDICT_BLOCK_ROWS = 1024
+
+
+def _validate_data(estimator, X, y=_NO_Y, reset=True):
     kwargs = dict(reset=reset, dtype=[np.float32, np.float64], order="C")
     if _sk_validate_data is not None:
-        if y is None:
-            return _sk_validate_data(estimator, X, **kwargs)
         return _sk_validate_data(estimator, X, y, **kwargs)
-    if y is None:  # pragma: no cover - scikit-learn < 1.6
-        return estimator._validate_data(X, **kwargs)
-    return estimator._validate_data(X, y, **kwargs)  # pragma: no cover
+    return estimator._validate_data(X, y, **kwargs)  # pragma: no cover - scikit-learn < 1.6
+
+
+def _hidden_activation(name, z):
+    """In place, in float64: the same functions as the compiled kernels."""
+    if name == "relu":
+        np.maximum(z, 0.0, out=z)
+    elif name == "leaky_relu":
+        np.maximum(z, 0.01 * z, out=z)
+    elif name == "sigmoid":
+        z[...] = 0.5 * (1.0 + np.tanh(0.5 * z))
+    else:
+        np.tanh(z, out=z)
+    return z
+
+
+def _softmax_proba64(net, X):
+    """The network's softmax outputs computed in float64 from its float32 parameters.
+
+    Each row's result is then independent of which other rows share its batch, which the
+    compiled float32 path (whose BLAS may sum in a different order for another batch size)
+    guarantees only to about 1e-7; scikit-learn's invariance checks ask for more.
+    """
+    weights = [w.astype(np.float64) for w in net.weights]
+    biases = [b.astype(np.float64) for b in net.biases]
+    out = np.empty((len(X), net.sizes[-1]))
+    for start in range(0, len(X), _PREDICT_BLOCK_ROWS):
+        a = np.asarray(X[start:start + _PREDICT_BLOCK_ROWS], dtype=np.float64)
+        for layer, (W, b) in enumerate(zip(weights, biases)):
+            a = a @ W + b
+            if layer < len(weights) - 1:
+                _hidden_activation(net.activation, a)
+        a -= a.max(axis=1, keepdims=True)
+        np.exp(a, out=a)
+        a /= a.sum(axis=1, keepdims=True)
+        out[start:start + len(a)] = a
+    return out
 
 
 def _check_bool(name, value):
@@ -240,12 +276,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return self._fit(X, y, incremental=True, classes=classes)
 
     def predict_proba(self, X):
-        """Class probabilities, float64 of shape (n_samples, n_classes), columns in ``classes_`` order."""
+        """Class probabilities, float64 of shape (n_samples, n_classes), columns in ``classes_`` order.
+
+        They are computed in float64 from ``model_``'s float32 parameters, so that a row's
+        result does not depend on the other rows passed with it; ``model_.predict_proba`` (the
+        compiled float32 path) agrees to about 1e-6.
+        """
         check_is_fitted(self)
         X = _validate_data(self, X, reset=False)
-        proba = self.model_.predict_proba(X).astype(np.float64)
-        proba /= proba.sum(axis=1, keepdims=True)
-        return proba
+        return _softmax_proba64(self.model_, X)
 
     def predict_log_proba(self, X):
         """The logarithm of ``predict_proba(X)``."""
@@ -254,8 +293,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         """The most probable class of each row, shape (n_samples,), labels from ``classes_``."""
         check_is_fitted(self)
-        X = _validate_data(self, X, reset=False)
-        return self.classes_.take(self.model_.predict(X))
+        return self.classes_.take(np.argmax(self.predict_proba(X), axis=1))
 
     @property
     def coefs_(self):
@@ -344,6 +382,18 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                              f"classes_ {self.classes_.tolist()}; expected only known classes")
         return index.astype(np.int32)
 
+    def _validation_split(self, X, y):
+        """Hold out validation_fraction of the rows, stratified when every class allows it."""
+        n_val = int(np.ceil(self.validation_fraction * len(X)))
+        if n_val < 1 or n_val >= len(X):
+            raise ValueError(f"validation_fraction: got {self.validation_fraction} of {len(X)} rows, which "
+                             "leaves no rows on one side; expected a fraction leaving rows for both "
+                             "training and validation (or early_stopping=False)")
+        try:
+            return train_test_split(X, y, test_size=n_val, stratify=y, random_state=self._rng)
+        except ValueError:  # a class too small to appear on both sides
+            return train_test_split(X, y, test_size=n_val, random_state=self._rng)
+
     def _fit(self, X, y, incremental, classes=None):
         hidden, activation = self._checked_params()
         continuing = hasattr(self, "model_") and (incremental or self.warm_start)
@@ -374,7 +424,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             self._solver_state = None
             self.n_iter_, self.t_ = 0, 0
             self.loss_curve_ = []
-            self.best_loss_ = np.inf
+            self._best_loss = np.inf
+            self.best_loss_ = None
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self._no_improvement_count = 0
@@ -386,11 +437,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
-            X, X_val, y, y_val = train_test_split(X, y, test_size=self.validation_fraction, stratify=y,
-                                                  random_state=self._rng)
+            X, X_val, y, y_val = self._validation_split(X, y)
             if self.validation_scores_ is None:
                 self.validation_scores_, self.best_validation_score_ = [], -np.inf
-            self.best_loss_ = None
         batch_size = self._batch_size(len(X))
         optimizer = self._make_optimizer(batch_size)
         previous = self._solver_state
@@ -422,8 +471,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             else:
                 if self.verbose:
                     print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-                improved = loss <= self.best_loss_ - self.tol
-                self.best_loss_ = min(self.best_loss_, loss)
+                improved = loss <= self._best_loss - self.tol
+            self._best_loss = min(self._best_loss, loss)
+            self.best_loss_ = None if early_stopping else self._best_loss
             self._no_improvement_count = 0 if improved else self._no_improvement_count + 1
             if incremental:
                 break
@@ -436,7 +486,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         else:
             if not incremental:
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                              "optimization hasn't converged yet.", ConvergenceWarning)
+                              "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
         if early_stopping and best_params is not None:
             self.model_.weights, self.model_.biases = best_params
         return self
