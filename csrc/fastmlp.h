@@ -97,6 +97,7 @@ typedef struct {
 typedef struct {
     fm_rows_job job;
     int posted, claimed, finished, quit, running;  /* job numbers, accessed atomically */
+    int jobs, slow_jobs;                           /* jobs the caller did or waited long for */
 #if !defined(_WIN32)
     pthread_t thread;
 #endif
@@ -107,6 +108,9 @@ int fm_worker_start(fm_worker *worker);
 void fm_worker_post(fm_worker *worker, const fm_rows_job *job);
 void fm_worker_wait(fm_worker *worker);
 void fm_worker_stop(fm_worker *worker);
+/* False once a quarter of the jobs were slow (the caller did them itself, or waited long for the
+   helper): the helper is not getting a core on a busy machine, and handing over adds waiting. */
+int fm_worker_helping(const fm_worker *worker);
 
 /* ---- output layer and loss (loss.c) ---- */
 enum fm_head { FM_SOFTMAX_CE = 0, FM_SIGMOID_MSE = 1, FM_SIGMOID_CE = 2, FM_SOFTMAX_MSE = 3 };

@@ -277,6 +277,10 @@ static int run_batches(const fm_blas *blas, const fm_net *net, views *v, fm_opti
         if (status != FM_OK)
             return status;
         v->velocity_prescaled = v->prescale_next;
+        if (v->worker != NULL && !fm_worker_helping(v->worker)) {
+            fm_worker_stop(v->worker);
+            v->worker = NULL;
+        }
     }
     return FM_OK;
 }
@@ -301,7 +305,7 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
     int status = run_batches(blas, net, &v, opt, X, y, order, n_rows, batch_size, first_batch,
                              n_batches, stats);
     if (v.worker != NULL)
-        fm_worker_stop(&worker);
+        fm_worker_stop(v.worker);
     return status;
 }
 

@@ -11,6 +11,7 @@
 #if defined(_WIN32)
 
 int fm_worker_start(fm_worker *worker) { worker->running = 0; return 0; }
+int fm_worker_helping(const fm_worker *worker) { (void)worker; return 0; }
 void fm_worker_post(fm_worker *worker, const fm_rows_job *job) { worker->job = *job; }
 void fm_worker_wait(fm_worker *worker) { fm_dense_backward_row(worker->job.dx, worker->job.W, NULL,
     worker->job.vW, NULL, worker->job.dz, worker->job.x, worker->job.row_begin, worker->job.row_end,
@@ -29,14 +30,17 @@ void fm_worker_stop(fm_worker *worker) { (void)worker; }
 #define FM_PAUSE() ((void)0)
 #endif
 
-static void wait_until_changed(int *counter, int old)
+/* Returns how many times it looked before the counter moved. */
+static int wait_until_changed(int *counter, int old)
 {
-    for (int spins = 0; __atomic_load_n(counter, __ATOMIC_ACQUIRE) == old; spins++) {
+    int spins = 0;
+    for (; __atomic_load_n(counter, __ATOMIC_ACQUIRE) == old; spins++) {
         if (spins < 4000)
             FM_PAUSE();
         else
             sched_yield();
     }
+    return spins;
 }
 
 static void run_job(const fm_rows_job *job)
@@ -72,6 +76,7 @@ static void *worker_main(void *arg)
 int fm_worker_start(fm_worker *worker)
 {
     worker->posted = worker->claimed = worker->finished = worker->quit = 0;
+    worker->jobs = worker->slow_jobs = 0;
     worker->running = pthread_create(&worker->thread, NULL, worker_main, worker) == 0;
     return worker->running;
 }
@@ -85,13 +90,22 @@ void fm_worker_post(fm_worker *worker, const fm_rows_job *job)
 void fm_worker_wait(fm_worker *worker)
 {
     int generation = worker->posted;
+    worker->jobs++;
     if (claim(worker, generation)) {  /* the helper has not started it: do it here */
         run_job(&worker->job);
+        worker->slow_jobs++;
         return;
     }
-    int done;
+    int done, spins = 0;
     while ((done = __atomic_load_n(&worker->finished, __ATOMIC_ACQUIRE)) != generation)
-        wait_until_changed(&worker->finished, done);
+        spins += wait_until_changed(&worker->finished, done);
+    if (spins > 2000)  /* the helper lost its core in the middle of the job */
+        worker->slow_jobs++;
+}
+
+int fm_worker_helping(const fm_worker *worker)
+{
+    return worker->running && (worker->jobs < 64 || 4 * worker->slow_jobs < worker->jobs);
 }
 
 void fm_worker_stop(fm_worker *worker)
