@@ -5,9 +5,11 @@
     >>> net = fastmlp.MLP([784, 128, 10], seed=0)
     >>> history = net.fit(X, y, epochs=3, batch_size=64, optimizer=fastmlp.SGD(lr=0.1, momentum=0.9))
 """
-from fastmlp import callbacks, datasets, reference
+from fastmlp import callbacks, datasets, diagnostics, reference
+from fastmlp.diagnostics import check_backprop, doctor, gradcheck
 from fastmlp.model import MLP, load
 from fastmlp.optim import SGD, Adam
 
 __version__ = "0.1.0"
-__all__ = ["MLP", "SGD", "Adam", "load", "callbacks", "datasets", "reference"]
+__all__ = ["MLP", "SGD", "Adam", "load", "doctor", "gradcheck", "check_backprop", "callbacks",
+           "datasets", "diagnostics", "reference"]

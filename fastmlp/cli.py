@@ -189,31 +189,8 @@ def _add_verbose_argument(parser):
 
 
 def _add_doctor(commands):
-    """The doctor subcommand lives in fastmlp.cli_doctor; without it, a stub explains."""
-    import importlib
-    try:
-        cli_doctor = importlib.import_module("fastmlp.cli_doctor")
-    except ModuleNotFoundError as exc:
-        if exc.name != "fastmlp.cli_doctor":
-            raise
-        stub = commands.add_parser("doctor", help="diagnose a training setup (unavailable here)",
-                                   description="Diagnose a training setup.")
-        stub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        stub.set_defaults(func=_doctor_unavailable)
-        return
-    before = set(commands.choices)
-    result = cli_doctor.add_parser(commands)
-    doctor = result if isinstance(result, argparse.ArgumentParser) else None
-    if doctor is None:
-        added = [name for name in commands.choices if name not in before]
-        doctor = commands.choices[added[0]] if added else commands.choices.get("doctor")
-    if doctor is not None and doctor.get_default("func") is None:
-        doctor.set_defaults(func=cli_doctor.run)
-
-
-def _doctor_unavailable(args):
-    raise CommandError("the doctor command needs fastmlp.cli_doctor, which this installation lacks; "
-                       "call fastmlp.doctor(net, X, y) from Python instead")
+    from fastmlp import cli_doctor  # imported here: it imports this module's argument types
+    cli_doctor.add_parser(commands)
 
 
 # ------------------------------------------------------------------------------------------- commands

@@ -1,0 +1,145 @@
+"""``fastmlp doctor``: check a saved model or a network spec on MNIST from the command line.
+
+    fastmlp doctor                                     # 784-128-10 relu, SGD(0.1), bundled MNIST
+    fastmlp doctor --model mnist.npz --lr 0.5
+    fastmlp doctor --sizes 784,30,10 --activation sigmoid --output sigmoid --loss mse --lr 3
+    fastmlp doctor --init uniform:0:1                  # see what a bad init looks like
+    python -m fastmlp.cli_doctor --input-scale 255     # ... or raw 0..255 pixels
+
+Exit status: 0 when the report is ok, 1 when it has warnings or errors, 2 for usage errors
+(bad arguments, a model or data file that cannot be read, a network that does not fit the data).
+
+``fastmlp/cli.py`` plugs this in with ``add_parser(subparsers)``; the parser it adds sets
+``func=run``, so the main program can call ``args.func(args)``.
+"""
+import argparse
+import json
+import sys
+
+from fastmlp.cli import _positive_float, _positive_int
+
+DESCRIPTION = ("Train a copy of a network briefly on MNIST and report what looks wrong: "
+               "unscaled inputs, a bad init, saturated or dead units, a diverging or flat loss, "
+               "vanishing gradients, constant predictions.")
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _sizes(text):
+    try:
+        sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected comma-separated ints such as 784,128,10") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected at least two positive ints such as 784,128,10")
+    return sizes
+
+
+def _init(text):
+    """'he', 'glorot', ..., 'normal:STD' or 'uniform:LOW:HIGH' as fastmlp.MLP's init argument."""
+    name, *numbers = text.replace(",", ":").split(":")
+    if not numbers:
+        return name
+    try:
+        return (name, *(float(number) for number in numbers))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected e.g. he, normal:0.01 or uniform:-0.1:0.1") from None
+
+
+def configure(parser):
+    """Add the doctor options to an argparse parser."""
+    net = parser.add_argument_group("network (a saved model, or a spec; default 784,128,10 relu)")
+    source = net.add_mutually_exclusive_group()
+    source.add_argument("--model", metavar="PATH", help="a model saved with net.save(path)")
+    source.add_argument("--sizes", type=_sizes, metavar="N,N,...",
+                        help="layer sizes, e.g. 784,128,10 (default)")
+    net.add_argument("--activation", default="relu", choices=("relu", "leaky_relu", "sigmoid", "tanh"))
+    net.add_argument("--output", default="softmax", choices=("softmax", "sigmoid"))
+    net.add_argument("--loss", default="cross_entropy", choices=("cross_entropy", "mse"))
+    net.add_argument("--init", type=_init, default="auto",
+                     help="auto, he, glorot, lecun, normal:STD or uniform:LOW:HIGH (default auto)")
+    net.add_argument("--seed", type=int, default=0, help="seed for the network and the rows drawn (default 0)")
+
+    train = parser.add_argument_group("the short training run")
+    train.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"))
+    train.add_argument("--lr", type=_positive_float, default=None,
+                       help="learning rate (default 0.1 for sgd, 0.001 for adam)")
+    train.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
+    train.add_argument("--steps", type=_positive_int, default=200, help="minibatch steps (default 200)")
+    train.add_argument("--batch-size", type=_positive_int, default=32, help="default 32")
+    train.add_argument("--sample", type=_positive_int, default=2000,
+                       help="rows on which activations and predictions are measured (default 2000)")
+
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", metavar="PATH", default=None,
+                      help="MNIST in any form fastmlp.datasets.load_mnist reads (default: the bundled copy)")
+    data.add_argument("--input-scale", type=float, default=1.0, metavar="FACTOR",
+                      help="multiply the inputs by this, e.g. 255 to see what raw pixels do (default 1)")
+
+    parser.add_argument("--json", action="store_true", help="print the findings as JSON instead of a table")
+    return parser
+
+
+def add_parser(subparsers):
+    """Add the ``doctor`` subcommand to an ``argparse`` subparsers object; returns its parser."""
+    parser = subparsers.add_parser("doctor", help="find out why a network does not learn",
+                                   description=DESCRIPTION)
+    configure(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _usage_error(message):
+    print(f"fastmlp doctor: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run(args):
+    """Run ``fastmlp doctor`` with parsed arguments; returns the exit status (0, 1 or 2)."""
+    import fastmlp
+    from fastmlp.diagnostics import doctor
+
+    try:
+        if args.model:
+            net = fastmlp.load(args.model)
+        else:
+            net = fastmlp.MLP(args.sizes or [784, 128, 10], activation=args.activation, output=args.output,
+                              loss=args.loss, init=args.init, seed=args.seed)
+        if args.optimizer == "adam":
+            optimizer = fastmlp.Adam(lr=args.lr or 1e-3)
+        else:
+            optimizer = fastmlp.SGD(lr=args.lr or 0.1, momentum=args.momentum)
+    except (OSError, ValueError, TypeError) as exc:
+        return _usage_error(exc)
+    try:
+        (X, y), _ = fastmlp.datasets.load_mnist(args.data)
+    except Exception as exc:  # noqa: BLE001 -- any failure to find or read the data is a usage error
+        return _usage_error(f"could not load the data: {exc}")
+    if X.shape[1] != net.sizes[0]:
+        return _usage_error(f"the network takes {net.sizes[0]} inputs but the data has {X.shape[1]} features")
+    if y.max() >= net.sizes[-1]:
+        return _usage_error(f"the network has {net.sizes[-1]} outputs but the labels go up to {y.max()}")
+    if args.input_scale != 1.0:
+        X = X * args.input_scale
+    try:
+        report = doctor(net, X, y, optimizer=optimizer, steps=args.steps, batch_size=args.batch_size,
+                        sample=args.sample, seed=args.seed)
+    except (ValueError, TypeError) as exc:
+        return _usage_error(exc)
+    if args.json:
+        print(json.dumps({"ok": report.ok,
+                          "findings": [{"code": f.code, "severity": f.severity, "message": f.message,
+                                        "hint": f.hint} for f in report.findings]}, indent=2))
+    else:
+        print(report)
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
+def main(argv=None):
+    """``python -m fastmlp.cli_doctor [options]``: the doctor subcommand on its own."""
+    parser = configure(argparse.ArgumentParser(prog="fastmlp doctor", description=DESCRIPTION))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
