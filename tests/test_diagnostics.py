@@ -491,10 +491,11 @@ def test_cli_doctor_plugs_into_a_subcommand_parser():
 
 
 @pytest.mark.slow
-def test_python_m_fastmlp_cli_doctor():
+def test_python_m_fastmlp_cli_doctor(tmp_path):
+    # run outside the source tree, so the installed (compiled) package is the one imported
     result = subprocess.run([sys.executable, "-m", "fastmlp.cli_doctor", "--data", MNIST_DIR,
                              "--sizes", "784,32,10", "--lr", "1e-5", "--steps", "50"],
-                            capture_output=True, text=True, timeout=120, check=False)
+                            capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "loss-not-decreasing" in result.stdout
 

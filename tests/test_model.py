@@ -814,7 +814,7 @@ def test_unseeded_models_differ():
 # ---- robustness -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("setting, value", [("momentum", 0.9), ("weight_decay", 0.01)])
-def test_changing_a_reused_optimizer_does_not_crash(setting, value):
+def test_changing_a_reused_optimizer_does_not_crash(setting, value, tmp_path):
     # Keras users change an optimizer's settings between fits (learning-rate schedules). Here a
     # plain SGD gains momentum or weight decay and is passed again: the model must either train
     # with the new settings or raise a Python error, never crash the interpreter. Run apart, so a
@@ -834,7 +834,9 @@ except (ValueError, TypeError, RuntimeError):
 assert all(np.isfinite(w).all() for w in net.weights)
 print("survived")
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    # run outside the source tree, so the installed (compiled) package is the one imported
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path)
     assert result.returncode == 0 and "survived" in result.stdout, (
         f"exit code {result.returncode}; stderr: {result.stderr[-2000:]}")
 
