@@ -83,19 +83,15 @@ void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, 
                            const float *x, int row_begin, int row_end, int n_out, float lr,
                            float momentum, float weight_decay);
 
-/* ---- a second thread for batch 1 (workers.c) ---- */
-/* One job: fm_dense_backward_row over a row range, without the bias. */
-typedef struct {
-    float *dx, *W, *vW;
-    const float *dz, *x;
-    int row_begin, row_end, n_out;
-    float lr, momentum, weight_decay;
-} fm_rows_job;
+/* ---- a second thread for the training loop (workers.c) ---- */
+/* One half of a split job: part 0 runs on the calling thread, part 1 is offered to the helper. */
+typedef void (*fm_part_fn)(void *ctx, int part);
 
-/* A helper thread that runs fm_rows_job's posted by the training loop. Lives on the caller's
+/* A helper thread that runs part 1 of the jobs the training loop posts. Lives on the caller's
    stack for one chunk; the fields are private to workers.c. */
 typedef struct {
-    fm_rows_job job;
+    fm_part_fn fn;
+    void *ctx;
     int posted, claimed, finished, quit, running;  /* job numbers, accessed atomically */
     int jobs, slow_jobs;                           /* jobs the caller did or waited long for */
 #if !defined(_WIN32)
@@ -105,12 +101,35 @@ typedef struct {
 
 /* Start the helper thread; returns 0 when threads are unavailable (the caller then runs alone). */
 int fm_worker_start(fm_worker *worker);
-void fm_worker_post(fm_worker *worker, const fm_rows_job *job);
+void fm_worker_post(fm_worker *worker, fm_part_fn fn, void *ctx);
 void fm_worker_wait(fm_worker *worker);
 void fm_worker_stop(fm_worker *worker);
 /* False once a quarter of the jobs were slow (the caller did them itself, or waited long for the
    helper): the helper is not getting a core on a busy machine, and handing over adds waiting. */
 int fm_worker_helping(const fm_worker *worker);
+/* fn(ctx, 0) and fn(ctx, 1), the second on the helper when there is one (worker may be NULL). */
+void fm_run_two_parts(fm_worker *worker, fm_part_fn fn, void *ctx);
+
+/* ---- one dense layer split in two parts by output columns (split.c) ---- */
+typedef struct {
+    const fm_blas *blas;        /* must be single-threaded: the two parts call it at once */
+    int n, n_in, n_out, activation;
+    const float *x;             /* (n, n_in) layer input */
+    float *out;                 /* (n, n_out) forward: overwritten with act(x W + b) */
+    float *W, *b, *vW, *vb;     /* parameters; velocity (NULL for plain SGD) */
+    const float *dz;            /* (n, n_out) backward: gradient at the pre-activation */
+    float *partial[2];          /* (n, n_in) each: the parts of dz W^T (NULL: no dx needed) */
+    float *dx;                  /* (n, n_in) overwritten with (partial0 + partial1) * act'(a) */
+    const float *a;             /* (n, n_in) the input's activation output, for act' */
+    float lr, mu, c;            /* SGD: learning rate, momentum, -lr * weight_decay */
+    int velocity_prescaled, prescale_next;
+} fm_split_layer;
+
+/* Part `part` of: the forward pass; the backward pass with the SGD step (and the partial dx);
+   the input gradient from the two partials. Each runs as fm_run_two_parts(worker, fn, &layer). */
+void fm_split_forward_part(void *ctx, int part);
+void fm_split_backward_part(void *ctx, int part);
+void fm_split_input_gradient_part(void *ctx, int part);
 
 /* ---- output layer and loss (loss.c) ---- */
 enum fm_head { FM_SOFTMAX_CE = 0, FM_SIGMOID_MSE = 1, FM_SIGMOID_CE = 2, FM_SOFTMAX_MSE = 3 };

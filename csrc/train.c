@@ -16,13 +16,17 @@ typedef struct {
     size_t span[FM_MAX_LAYERS];                    /* floats in W[l] and b[l] together */
     float *acts[FM_MAX_LAYERS + 1];                /* (max_rows, s[l]); acts[0] is the gather buffer */
     float *delta[2];                               /* (max_rows, max width) each */
+    float *partial[2];                             /* (max_rows, max width) each: split dx */
     int32_t *labels;                               /* (max_rows,) gathered labels */
     /* Momentum SGD keeps the velocity pre-scaled between the steps of a chunk (see backward) */
     int velocity_prescaled, prescale_next;
-    fm_worker *worker;                             /* batch-1 helper thread, or NULL */
+    /* Big layers run in two parts (split.c, and rows at batch 1). The split depends only on the
+       settings, never on whether the helper thread is running, so the numbers never change. */
+    int split;
+    fm_worker *worker;                             /* the helper thread, or NULL */
 } views;
 
-/* Layers smaller than this many weights are not worth a hand-over to the helper thread. */
+/* Layers smaller than this many weights are not worth splitting in two. */
 #define FM_SPLIT_MIN_WEIGHTS 16384
 
 size_t fm_param_count(const int *sizes, int n_layers)
@@ -46,7 +50,7 @@ size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows)
     size_t per_row = 0;
     for (int l = 0; l <= n_layers; l++)
         per_row += sizes[l];
-    per_row += 2 * (size_t)widest_layer(sizes, n_layers) + 1;  /* two deltas, one label */
+    per_row += 4 * (size_t)widest_layer(sizes, n_layers) + 1;  /* deltas, partials, label */
     return per_row * max_rows;
 }
 
@@ -73,6 +77,7 @@ static void make_views(views *v, const fm_net *net, const fm_workspace *ws)
         at += v->span[l];
     }
     v->velocity_prescaled = v->prescale_next = 0;
+    v->split = 0;
     v->worker = NULL;
     if (ws == NULL)
         return;
@@ -84,7 +89,14 @@ static void make_views(views *v, const fm_net *net, const fm_workspace *ws)
     size_t widest = (size_t)ws->max_rows * widest_layer(v->s, v->L);
     v->delta[0] = p;
     v->delta[1] = p + widest;
-    v->labels = (int32_t *)(p + 2 * widest);
+    v->partial[0] = p + 2 * widest;
+    v->partial[1] = p + 3 * widest;
+    v->labels = (int32_t *)(p + 4 * widest);
+}
+
+static int split_layer(const views *v, int l)
+{
+    return v->split && (size_t)v->s[l] * v->s[l + 1] >= FM_SPLIT_MIN_WEIGHTS;
 }
 
 /* Forward through every layer; the last layer writes logits into `logits` (n, s[L]). */
@@ -95,10 +107,14 @@ static void forward(const fm_blas *blas, const views *v, const float *x, float *
         const float *in = l == 0 ? x : v->acts[l];
         float *out = l == v->L - 1 ? logits : v->acts[l + 1];
         int act = l == v->L - 1 ? FM_IDENTITY : activation;
-        if (n == 1)
+        if (n == 1) {
             fm_dense_forward_row(out, in, v->W[l], v->b[l], v->s[l], v->s[l + 1], act);
-        else
+        } else if (split_layer(v, l)) {
+            fm_split_layer job = {blas, n, v->s[l], v->s[l + 1], act, in, out, v->W[l], v->b[l]};
+            fm_run_two_parts(v->worker, fm_split_forward_part, &job);
+        } else {
             fm_dense_forward(blas, out, in, v->W[l], v->b[l], n, v->s[l], v->s[l + 1], act);
+        }
     }
 }
 
@@ -128,20 +144,51 @@ static void decay_velocity(float *v, const float *p, size_t count, float mu, flo
         v[i] = mu * v[i] + c * p[i];
 }
 
-/* Batch 1: layer l's backward and SGD step, its rows split with the helper thread if any. */
+/* Batch 1: a layer's backward and SGD step, as two parts by rows of W (part 0 has the bias). */
+typedef struct {
+    float *dx, *W, *b, *vW, *vb;
+    const float *dz, *x;
+    int n_in, n_out, whole;
+    float lr, mu, wd;
+} row_job;
+
+static void row_part(void *ctx, int part)
+{
+    const row_job *j = ctx;
+    int split = j->whole ? j->n_in : j->n_in / 2;
+    if (part == 0)
+        fm_dense_backward_row(j->dx, j->W, j->b, j->vW, j->vb, j->dz, j->x, 0, split, j->n_out,
+                              j->lr, j->mu, j->wd);
+    else if (split < j->n_in)
+        fm_dense_backward_row(j->dx, j->W, NULL, j->vW, NULL, j->dz, j->x, split, j->n_in,
+                              j->n_out, j->lr, j->mu, j->wd);
+}
+
 static void backward_row(const views *v, int l, float *dx, const float *dz, const float *x,
                          float *vW, float *vb, const fm_optimizer *opt)
 {
-    int n_in = v->s[l], n_out = v->s[l + 1], split = n_in;
     float mu = vW ? opt->momentum : 0.0f, wd = vW ? opt->weight_decay : 0.0f;
-    if (v->worker != NULL && (size_t)n_in * n_out >= FM_SPLIT_MIN_WEIGHTS) {
-        split = n_in / 2;
-        fm_rows_job job = {dx, v->W[l], vW, dz, x, split, n_in, n_out, opt->lr, mu, wd};
-        fm_worker_post(v->worker, &job);
-    }
-    fm_dense_backward_row(dx, v->W[l], v->b[l], vW, vb, dz, x, 0, split, n_out, opt->lr, mu, wd);
-    if (split != n_in)
-        fm_worker_wait(v->worker);
+    row_job job = {dx, v->W[l], v->b[l], vW, vb, dz, x, v->s[l], v->s[l + 1], !split_layer(v, l),
+                   opt->lr, mu, wd};
+    if (job.whole)
+        row_part(&job, 0);
+    else
+        fm_run_two_parts(v->worker, row_part, &job);
+}
+
+/* A big layer's backward and SGD step in two parts by columns (split.c); dx includes act'. */
+static void backward_split(const fm_blas *blas, const views *v, int l, float *dx, const float *dz,
+                           const float *x, int n, int activation, const fm_optimizer *opt,
+                           int velocity)
+{
+    fm_split_layer job = {blas, n, v->s[l], v->s[l + 1], activation, x, NULL, v->W[l], v->b[l],
+                          velocity ? v->vW[l] : NULL, velocity ? v->vb[l] : NULL, dz,
+                          {dx ? v->partial[0] : NULL, dx ? v->partial[1] : NULL}, dx,
+                          l > 0 ? v->acts[l] : NULL, opt->lr, opt->momentum,
+                          -opt->lr * opt->weight_decay, v->velocity_prescaled, v->prescale_next};
+    fm_run_two_parts(v->worker, fm_split_backward_part, &job);
+    if (dx != NULL)
+        fm_run_two_parts(v->worker, fm_split_input_gradient_part, &job);
 }
 
 enum update_mode { GRADIENTS_ONLY, PLAIN_SGD, VELOCITY_SGD, GRADIENT_THEN_UPDATE };
@@ -170,6 +217,11 @@ static void backward(const fm_blas *blas, views *v, const float *x, int n, int a
         float *dz = v->delta[cur];
         float *dx = l == 0 ? NULL : v->delta[1 - cur];
         int n_in = v->s[l], n_out = v->s[l + 1];
+        if (n > 1 && (mode == PLAIN_SGD || mode == VELOCITY_SGD) && split_layer(v, l)) {
+            backward_split(blas, v, l, dx, dz, in, n, activation, opt, mode == VELOCITY_SGD);
+            cur = 1 - cur;
+            continue;  /* dx already carries the activation's derivative */
+        }
         switch (mode) {
         case PLAIN_SGD:
             if (n == 1) {
@@ -295,12 +347,12 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
     make_views(&v, net, ws);
     fm_worker worker;
     int mode = update_mode(opt);
+    v.split = n_threads > 1 && (mode == PLAIN_SGD || mode == VELOCITY_SGD);
     int needs = opt->kind == FM_ADAM ? 2 : mode == PLAIN_SGD ? 0 : 1;
     if ((needs >= 1 && net->state1 == NULL) || (needs == 2 && net->state2 == NULL)
             || (mode == GRADIENT_THEN_UPDATE && net->grads == NULL))
         return FM_MISSING_STATE;
-    if (n_threads > 1 && batch_size == 1 && (mode == PLAIN_SGD || mode == VELOCITY_SGD)
-            && fm_worker_start(&worker))
+    if (v.split && fm_worker_start(&worker))
         v.worker = &worker;
     int status = run_batches(blas, net, &v, opt, X, y, order, n_rows, batch_size, first_batch,
                              n_batches, stats);

@@ -1,21 +1,30 @@
-/* A second thread for batch-1 training. A batch-1 step is a few microseconds of memory-bound
-   row updates per layer: two cores each updating their own half of the rows double the
-   bandwidth, and each half of the weights and velocity then stays in that core's L2 cache.
-   The split is fixed (same rows to the same thread every step), so the results do not depend
-   on timing: every row is computed exactly as the single-threaded loop would. A posted job is
-   claimed by whichever thread gets to it first: when the machine is busy and the helper is not
-   running, the training thread does the job itself instead of waiting for it. */
+/* A second thread for the training loop. Work is split into two fixed parts (the same rows or
+   columns of the weights to the same part every step), so each core keeps its half of the
+   weights and velocity in its own L2 cache, and the results do not depend on timing: every part
+   is computed exactly as the single-threaded loop would. The helper is offered part 1; a part is
+   claimed by whichever thread gets to it first, so when the machine is busy and the helper is
+   not running, the training thread does both parts itself instead of waiting. */
 #define _GNU_SOURCE
 #include "fastmlp.h"
+
+void fm_run_two_parts(fm_worker *worker, fm_part_fn fn, void *ctx)
+{
+    if (worker == NULL || !worker->running) {
+        fn(ctx, 0);
+        fn(ctx, 1);
+        return;
+    }
+    fm_worker_post(worker, fn, ctx);
+    fn(ctx, 0);
+    fm_worker_wait(worker);
+}
 
 #if defined(_WIN32)
 
 int fm_worker_start(fm_worker *worker) { worker->running = 0; return 0; }
 int fm_worker_helping(const fm_worker *worker) { (void)worker; return 0; }
-void fm_worker_post(fm_worker *worker, const fm_rows_job *job) { worker->job = *job; }
-void fm_worker_wait(fm_worker *worker) { fm_dense_backward_row(worker->job.dx, worker->job.W, NULL,
-    worker->job.vW, NULL, worker->job.dz, worker->job.x, worker->job.row_begin, worker->job.row_end,
-    worker->job.n_out, worker->job.lr, worker->job.momentum, worker->job.weight_decay); }
+void fm_worker_post(fm_worker *worker, fm_part_fn fn, void *ctx) { worker->fn = fn; worker->ctx = ctx; }
+void fm_worker_wait(fm_worker *worker) { worker->fn(worker->ctx, 1); }
 void fm_worker_stop(fm_worker *worker) { (void)worker; }
 
 #else
@@ -43,12 +52,6 @@ static int wait_until_changed(int *counter, int old)
     return spins;
 }
 
-static void run_job(const fm_rows_job *job)
-{
-    fm_dense_backward_row(job->dx, job->W, NULL, job->vW, NULL, job->dz, job->x, job->row_begin,
-                          job->row_end, job->n_out, job->lr, job->momentum, job->weight_decay);
-}
-
 /* Claim job number `generation`; true for exactly one of the two threads. */
 static int claim(fm_worker *worker, int generation)
 {
@@ -67,7 +70,7 @@ static void *worker_main(void *arg)
         if (__atomic_load_n(&worker->quit, __ATOMIC_ACQUIRE))
             return NULL;
         if (claim(worker, seen)) {
-            run_job(&worker->job);
+            worker->fn(worker->ctx, 1);
             __atomic_store_n(&worker->finished, seen, __ATOMIC_RELEASE);
         }
     }
@@ -81,9 +84,10 @@ int fm_worker_start(fm_worker *worker)
     return worker->running;
 }
 
-void fm_worker_post(fm_worker *worker, const fm_rows_job *job)
+void fm_worker_post(fm_worker *worker, fm_part_fn fn, void *ctx)
 {
-    worker->job = *job;
+    worker->fn = fn;
+    worker->ctx = ctx;
     __atomic_store_n(&worker->posted, worker->posted + 1, __ATOMIC_RELEASE);
 }
 
@@ -92,7 +96,7 @@ void fm_worker_wait(fm_worker *worker)
     int generation = worker->posted;
     worker->jobs++;
     if (claim(worker, generation)) {  /* the helper has not started it: do it here */
-        run_job(&worker->job);
+        worker->fn(worker->ctx, 1);
         worker->slow_jobs++;
         return;
     }
