@@ -110,27 +110,6 @@ int fm_worker_helping(const fm_worker *worker);
 /* fn(ctx, 0) and fn(ctx, 1), the second on the helper when there is one (worker may be NULL). */
 void fm_run_two_parts(fm_worker *worker, fm_part_fn fn, void *ctx);
 
-/* ---- one dense layer split in two parts by output columns (split.c) ---- */
-typedef struct {
-    const fm_blas *blas;        /* must be single-threaded: the two parts call it at once */
-    int n, n_in, n_out, activation;
-    const float *x;             /* (n, n_in) layer input */
-    float *out;                 /* (n, n_out) forward: overwritten with act(x W + b) */
-    float *W, *b, *vW, *vb;     /* parameters; velocity (NULL for plain SGD) */
-    const float *dz;            /* (n, n_out) backward: gradient at the pre-activation */
-    float *partial[2];          /* (n, n_in) each: the parts of dz W^T (NULL: no dx needed) */
-    float *dx;                  /* (n, n_in) overwritten with (partial0 + partial1) * act'(a) */
-    const float *a;             /* (n, n_in) the input's activation output, for act' */
-    float lr, mu, c;            /* SGD: learning rate, momentum, -lr * weight_decay */
-    int velocity_prescaled, prescale_next;
-} fm_split_layer;
-
-/* Part `part` of: the forward pass; the backward pass with the SGD step (and the partial dx);
-   the input gradient from the two partials. Each runs as fm_run_two_parts(worker, fn, &layer). */
-void fm_split_forward_part(void *ctx, int part);
-void fm_split_backward_part(void *ctx, int part);
-void fm_split_input_gradient_part(void *ctx, int part);
-
 /* ---- output layer and loss (loss.c) ---- */
 enum fm_head { FM_SOFTMAX_CE = 0, FM_SIGMOID_MSE = 1, FM_SIGMOID_CE = 2, FM_SOFTMAX_MSE = 3 };
 

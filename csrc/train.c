@@ -16,11 +16,10 @@ typedef struct {
     size_t span[FM_MAX_LAYERS];                    /* floats in W[l] and b[l] together */
     float *acts[FM_MAX_LAYERS + 1];                /* (max_rows, s[l]); acts[0] is the gather buffer */
     float *delta[2];                               /* (max_rows, max width) each */
-    float *partial[2];                             /* (max_rows, max width) each: split dx */
     int32_t *labels;                               /* (max_rows,) gathered labels */
     /* Momentum SGD keeps the velocity pre-scaled between the steps of a chunk (see backward) */
     int velocity_prescaled, prescale_next;
-    /* Big layers run in two parts (split.c, and rows at batch 1). The split depends only on the
+    /* At batch 1, big layers' updates run in two parts by rows. The split depends only on the
        settings, never on whether the helper thread is running, so the numbers never change. */
     int split;
     fm_worker *worker;                             /* the helper thread, or NULL */
@@ -50,7 +49,7 @@ size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows)
     size_t per_row = 0;
     for (int l = 0; l <= n_layers; l++)
         per_row += sizes[l];
-    per_row += 4 * (size_t)widest_layer(sizes, n_layers) + 1;  /* deltas, partials, label */
+    per_row += 2 * (size_t)widest_layer(sizes, n_layers) + 1;  /* two deltas, one label */
     return per_row * max_rows;
 }
 
@@ -89,9 +88,7 @@ static void make_views(views *v, const fm_net *net, const fm_workspace *ws)
     size_t widest = (size_t)ws->max_rows * widest_layer(v->s, v->L);
     v->delta[0] = p;
     v->delta[1] = p + widest;
-    v->partial[0] = p + 2 * widest;
-    v->partial[1] = p + 3 * widest;
-    v->labels = (int32_t *)(p + 4 * widest);
+    v->labels = (int32_t *)(p + 2 * widest);
 }
 
 static int split_layer(const views *v, int l)
@@ -107,14 +104,10 @@ static void forward(const fm_blas *blas, const views *v, const float *x, float *
         const float *in = l == 0 ? x : v->acts[l];
         float *out = l == v->L - 1 ? logits : v->acts[l + 1];
         int act = l == v->L - 1 ? FM_IDENTITY : activation;
-        if (n == 1) {
+        if (n == 1)
             fm_dense_forward_row(out, in, v->W[l], v->b[l], v->s[l], v->s[l + 1], act);
-        } else if (split_layer(v, l)) {
-            fm_split_layer job = {blas, n, v->s[l], v->s[l + 1], act, in, out, v->W[l], v->b[l]};
-            fm_run_two_parts(v->worker, fm_split_forward_part, &job);
-        } else {
+        else
             fm_dense_forward(blas, out, in, v->W[l], v->b[l], n, v->s[l], v->s[l + 1], act);
-        }
     }
 }
 
@@ -176,21 +169,6 @@ static void backward_row(const views *v, int l, float *dx, const float *dz, cons
         fm_run_two_parts(v->worker, row_part, &job);
 }
 
-/* A big layer's backward and SGD step in two parts by columns (split.c); dx includes act'. */
-static void backward_split(const fm_blas *blas, const views *v, int l, float *dx, const float *dz,
-                           const float *x, int n, int activation, const fm_optimizer *opt,
-                           int velocity)
-{
-    fm_split_layer job = {blas, n, v->s[l], v->s[l + 1], activation, x, NULL, v->W[l], v->b[l],
-                          velocity ? v->vW[l] : NULL, velocity ? v->vb[l] : NULL, dz,
-                          {dx ? v->partial[0] : NULL, dx ? v->partial[1] : NULL}, dx,
-                          l > 0 ? v->acts[l] : NULL, opt->lr, opt->momentum,
-                          -opt->lr * opt->weight_decay, v->velocity_prescaled, v->prescale_next};
-    fm_run_two_parts(v->worker, fm_split_backward_part, &job);
-    if (dx != NULL)
-        fm_run_two_parts(v->worker, fm_split_input_gradient_part, &job);
-}
-
 enum update_mode { GRADIENTS_ONLY, PLAIN_SGD, VELOCITY_SGD, GRADIENT_THEN_UPDATE };
 
 static int update_mode(const fm_optimizer *opt)
@@ -217,11 +195,6 @@ static void backward(const fm_blas *blas, views *v, const float *x, int n, int a
         float *dz = v->delta[cur];
         float *dx = l == 0 ? NULL : v->delta[1 - cur];
         int n_in = v->s[l], n_out = v->s[l + 1];
-        if (n > 1 && (mode == PLAIN_SGD || mode == VELOCITY_SGD) && split_layer(v, l)) {
-            backward_split(blas, v, l, dx, dz, in, n, activation, opt, mode == VELOCITY_SGD);
-            cur = 1 - cur;
-            continue;  /* dx already carries the activation's derivative */
-        }
         switch (mode) {
         case PLAIN_SGD:
             if (n == 1) {
@@ -347,7 +320,9 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
     make_views(&v, net, ws);
     fm_worker worker;
     int mode = update_mode(opt);
-    v.split = n_threads > 1 && (mode == PLAIN_SGD || mode == VELOCITY_SGD);
+    /* Measured: at batch 32 and 128 splitting layers by columns over two threads (each with a
+       one-thread BLAS) was slower than OpenBLAS's own two threads, so only batch 1 splits. */
+    v.split = n_threads > 1 && batch_size == 1 && (mode == PLAIN_SGD || mode == VELOCITY_SGD);
     int needs = opt->kind == FM_ADAM ? 2 : mode == PLAIN_SGD ? 0 : 1;
     if ((needs >= 1 && net->state1 == NULL) || (needs == 2 && net->state2 == NULL)
             || (mode == GRADIENT_THEN_UPDATE && net->grads == NULL))

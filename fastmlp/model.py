@@ -7,9 +7,7 @@ validates and converts the data once, then hands the compiled loop chunks of min
 to about a tenth of a second of work; between chunks it updates the progress bar, keeps a
 snapshot for divergence recovery and lets Ctrl-C through.
 """
-import contextlib
 import copy as _copy
-import functools
 import json
 import math
 import os
@@ -355,9 +353,8 @@ class MLP:
             callback.on_train_begin({})
         workspace = self._workspace(batch_size)
         self._snapshots = (self._params.copy(), self._params.copy())
-        with _blas_threads_for(optimizer):
-            self._run_epochs(X, y, epochs, batch_size, shuffle, validation, workspace, optimizer,
-                             verbose, callbacks)
+        self._run_epochs(X, y, epochs, batch_size, shuffle, validation, workspace, optimizer,
+                         verbose, callbacks)
         for callback in callbacks:
             callback.on_train_end({})
         return history
@@ -495,29 +492,8 @@ class MLP:
         return path
 
 
-def _splits_work(optimizer):
-    """Whether the compiled loop splits SGD's layers over two threads itself (see csrc/split.c)."""
-    return isinstance(optimizer, SGD) and not optimizer.nesterov and _available_cores() > 1
-
-
-def _blas_threads_for(optimizer):
-    """One BLAS thread while the loop runs its own two: never more threads than cores.
-
-    Adam and Nesterov keep BLAS's own threads for their GEMMs."""
-    if not _splits_work(optimizer):
-        return contextlib.nullcontext()
-    return _blas_controller().limit(limits=1, user_api="blas")
-
-
-@functools.lru_cache(maxsize=1)
-def _blas_controller():
-    # Finding the loaded BLAS libraries takes milliseconds: do it once, not on every fit.
-    from threadpoolctl import ThreadpoolController
-    return ThreadpoolController()
-
-
 def _available_cores():
-    """Cores the compiled loop may use (batch-1 SGD splits its updates over two);
+    """Cores the compiled loop may use (batch-1 SGD splits its updates over two threads);
     FASTMLP_NUM_THREADS=1 keeps it on one."""
     setting = os.environ.get("FASTMLP_NUM_THREADS", "")
     if setting.strip().isdigit():
