@@ -14,7 +14,7 @@ from setuptools import Extension, setup
 if sys.platform == "win32":
     compile_args = ["/O2"]
 else:
-    compile_args = ["-O3", "-std=c99", "-pthread", "-fno-math-errno", "-fopenmp-simd", "-Wall", "-Wno-unused-function"]
+    compile_args = ["-O3", "-std=c99", "-fno-math-errno", "-fopenmp-simd", "-Wall", "-Wno-unused-function"]
 
 extension = Extension(
     "fastmlp._kernels",
@@ -22,7 +22,6 @@ extension = Extension(
     include_dirs=["csrc", numpy.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=compile_args,
-    extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
 )
 
 setup(ext_modules=cythonize([extension], language_level=3, compiler_directives={"boundscheck": False, "wraparound": False}))

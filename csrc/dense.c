@@ -140,7 +140,7 @@ static float velocity_row_update(float *w, float *v, float s, const float *dz, i
 
 void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, const float *dz,
                            const float *x, int row_begin, int row_end, int n_out, float lr,
-                           float momentum, float weight_decay)
+                           float momentum, float weight_decay, int32_t *stamp, int32_t step)
 {
     /* One row of data, weight rows [row_begin, row_end): dx[i] = W[i] . dz with the weights
        before the step (skipped when dx is NULL), then the SGD step on those rows in the same
@@ -151,6 +151,11 @@ void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, 
     float decay = -lr * weight_decay;
     for (int i = row_begin; i < row_end; i++) {
         float *w = W + (size_t)i * n_out;
+        if (stamp != NULL) {  /* lazy rows: only those with an input move now */
+            if (x[i] == 0.0f)
+                continue;
+            stamp[i] = step + 1;
+        }
         if (velocity) {
             float back = velocity_row_update(w, vW + (size_t)i * n_out, -lr * x[i], dz, n_out,
                                              momentum, decay);
@@ -169,4 +174,42 @@ void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, 
         velocity_row_update(b, vb, -lr, dz, n_out, momentum, decay);
     else
         axpy(b, -lr, dz, n_out);
+}
+
+void fm_lazy_catch_up(float *W, float *vW, int32_t *stamp, const float *x, int n_in, int n_out,
+                      int32_t step, const float *powers)
+{
+    /* Rows i (all, or those with x[i] != 0 when x is given) last brought up to date at step
+       stamp[i] are moved to `step`: k = step - stamp[i] steps of w' = (1 + c) w + mu v,
+       v' = c w + mu v (zero gradient), done at once with the matrix power A^k = powers[4k..4k+3]. */
+    for (int i = 0; i < n_in; i++) {
+        if (x != NULL && x[i] == 0.0f)
+            continue;
+        int k = step - stamp[i];
+        stamp[i] = step;
+        if (k == 0)
+            continue;
+        const float *a = powers + 4 * (size_t)k;
+        float *w = W + (size_t)i * n_out, *v = vW + (size_t)i * n_out;
+        for (int j = 0; j < n_out; j++) {
+            float wj = w[j], vj = v[j];
+            w[j] = a[0] * wj + a[1] * vj;
+            v[j] = a[2] * wj + a[3] * vj;
+        }
+    }
+}
+
+void fm_lazy_powers(float *powers, int max_steps, float momentum, float c)
+{
+    /* powers[4k..4k+3] = A^k for k = 0..max_steps, A = [[1 + c, mu], [c, mu]], in double */
+    double a11 = 1.0, a12 = 0.0, a21 = 0.0, a22 = 1.0;
+    for (int k = 0; k <= max_steps; k++) {
+        powers[4 * (size_t)k] = (float)a11;
+        powers[4 * (size_t)k + 1] = (float)a12;
+        powers[4 * (size_t)k + 2] = (float)a21;
+        powers[4 * (size_t)k + 3] = (float)a22;
+        double b11 = (1.0 + c) * a11 + momentum * a21, b12 = (1.0 + c) * a12 + momentum * a22;
+        double b21 = c * a11 + momentum * a21, b22 = c * a12 + momentum * a22;
+        a11 = b11; a12 = b12; a21 = b21; a22 = b22;
+    }
 }

@@ -11,9 +11,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#if !defined(_WIN32)
-#include <pthread.h>
-#endif
 
 /* Element-wise loops get an AVX2 clone picked at load time, so a portable -O3 build still
    uses the wide vector units where the CPU has them. */
@@ -78,37 +75,20 @@ void fm_dense_forward_row(float *out, const float *x, const float *W, const floa
    W[i] . dz (skipped when dx is NULL), then those rows, and b (n_out,) unless b is NULL, updated
    in place by SGD in the same pass: with velocities vW, vb (same shapes)
    v = momentum v - lr (g + weight_decay w), w += v; with vW NULL plain w -= lr g
-   (weight_decay must then be 0). x (n_in,), dz (n_out,). Disjoint row ranges may run at once. */
+   (weight_decay must then be 0). x (n_in,), dz (n_out,). */
 void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, const float *dz,
                            const float *x, int row_begin, int row_end, int n_out, float lr,
-                           float momentum, float weight_decay);
+                           float momentum, float weight_decay, int32_t *stamp, int32_t step);
 
-/* ---- a second thread for the training loop (workers.c) ---- */
-/* One half of a split job: part 0 runs on the calling thread, part 1 is offered to the helper. */
-typedef void (*fm_part_fn)(void *ctx, int part);
-
-/* A helper thread that runs part 1 of the jobs the training loop posts. Lives on the caller's
-   stack for one chunk; the fields are private to workers.c. */
-typedef struct {
-    fm_part_fn fn;
-    void *ctx;
-    int posted, claimed, finished, quit, running;  /* job numbers, accessed atomically */
-    int jobs, slow_jobs;                           /* jobs the caller did or waited long for */
-#if !defined(_WIN32)
-    pthread_t thread;
-#endif
-} fm_worker;
-
-/* Start the helper thread; returns 0 when threads are unavailable (the caller then runs alone). */
-int fm_worker_start(fm_worker *worker);
-void fm_worker_post(fm_worker *worker, fm_part_fn fn, void *ctx);
-void fm_worker_wait(fm_worker *worker);
-void fm_worker_stop(fm_worker *worker);
-/* False once a quarter of the jobs were slow (the caller did them itself, or waited long for the
-   helper): the helper is not getting a core on a busy machine, and handing over adds waiting. */
-int fm_worker_helping(const fm_worker *worker);
-/* fn(ctx, 0) and fn(ctx, 1), the second on the helper when there is one (worker may be NULL). */
-void fm_run_two_parts(fm_worker *worker, fm_part_fn fn, void *ctx);
+/* Lazy momentum for a first layer at batch 1: a weight row whose input is zero gets no gradient,
+   only momentum's decay, which k steps later is one 2x2 matrix power. With stamp (n_in,) not
+   NULL, fm_dense_backward_row skips rows with x[i] == 0 and stamps the others with step + 1;
+   fm_lazy_catch_up then brings rows (those with x[i] != 0, or all when x is NULL) from their
+   stamp up to `step`, with powers (4 * (max_steps + 1),) from fm_lazy_powers. */
+#define FM_LAZY_MAX_STEPS 4096
+void fm_lazy_catch_up(float *W, float *vW, int32_t *stamp, const float *x, int n_in, int n_out,
+                      int32_t step, const float *powers);
+void fm_lazy_powers(float *powers, int max_steps, float momentum, float c);
 
 /* ---- output layer and loss (loss.c) ---- */
 enum fm_head { FM_SOFTMAX_CE = 0, FM_SIGMOID_MSE = 1, FM_SIGMOID_CE = 2, FM_SOFTMAX_MSE = 3 };
@@ -171,12 +151,12 @@ size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows);
    rows order[i*batch_size ..] of X (n_rows, sizes[0]); order NULL means rows in stored order,
    read in place without a copy. y (n_rows,). Returns FM_NONFINITE_LOSS, leaving the parameters
    as they were before that batch, when a batch's loss is not finite.
-   n_threads > 1 lets batch-1 SGD split each layer's update with a helper thread; the results
-   are the same bit for bit. */
+   sparse_inputs (most of X is zero) lets batch-1 momentum update the
+   first layer lazily (fm_lazy_catch_up). */
 int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                    const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
-                   int batch_size, int64_t first_batch, int64_t n_batches, int n_threads,
-                   fm_stats *stats);
+                   int batch_size, int64_t first_batch, int64_t n_batches,
+                   int sparse_inputs, fm_stats *stats);
 
 /* net->grads overwritten with the gradients of the mean loss over X (n, sizes[0]), y (n,);
    ws sized for n rows. Returns the mean loss. */

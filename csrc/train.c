@@ -17,16 +17,17 @@ typedef struct {
     float *acts[FM_MAX_LAYERS + 1];                /* (max_rows, s[l]); acts[0] is the gather buffer */
     float *delta[2];                               /* (max_rows, max width) each */
     int32_t *labels;                               /* (max_rows,) gathered labels */
+    /* Lazy momentum on the first layer at batch 1 (see fm_lazy_catch_up) */
+    int lazy;
+    int32_t step;                                  /* steps done in this chunk */
+    int32_t *stamp;                                /* (s[0],) */
+    float *powers;                                 /* (4 * (FM_LAZY_MAX_STEPS + 1),) */
     /* Momentum SGD keeps the velocity pre-scaled between the steps of a chunk (see backward) */
     int velocity_prescaled, prescale_next;
-    /* At batch 1, big layers' updates run in two parts by rows. The split depends only on the
-       settings, never on whether the helper thread is running, so the numbers never change. */
-    int split;
-    fm_worker *worker;                             /* the helper thread, or NULL */
 } views;
 
-/* Layers smaller than this many weights are not worth splitting in two. */
-#define FM_SPLIT_MIN_WEIGHTS 16384
+/* A first layer smaller than this is not worth the lazy bookkeeping. */
+#define FM_LAZY_MIN_WEIGHTS 16384
 
 size_t fm_param_count(const int *sizes, int n_layers)
 {
@@ -50,7 +51,7 @@ size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows)
     for (int l = 0; l <= n_layers; l++)
         per_row += sizes[l];
     per_row += 2 * (size_t)widest_layer(sizes, n_layers) + 1;  /* two deltas, one label */
-    return per_row * max_rows;
+    return per_row * max_rows + sizes[0] + 4 * ((size_t)FM_LAZY_MAX_STEPS + 1);
 }
 
 static float *offset(float *base, size_t at)
@@ -76,8 +77,8 @@ static void make_views(views *v, const fm_net *net, const fm_workspace *ws)
         at += v->span[l];
     }
     v->velocity_prescaled = v->prescale_next = 0;
-    v->split = 0;
-    v->worker = NULL;
+    v->lazy = 0;
+    v->step = 0;
     if (ws == NULL)
         return;
     float *p = ws->buffer;
@@ -89,11 +90,8 @@ static void make_views(views *v, const fm_net *net, const fm_workspace *ws)
     v->delta[0] = p;
     v->delta[1] = p + widest;
     v->labels = (int32_t *)(p + 2 * widest);
-}
-
-static int split_layer(const views *v, int l)
-{
-    return v->split && (size_t)v->s[l] * v->s[l + 1] >= FM_SPLIT_MIN_WEIGHTS;
+    v->stamp = (int32_t *)(p + 2 * widest + ws->max_rows);
+    v->powers = p + 2 * widest + ws->max_rows + v->s[0];
 }
 
 /* Forward through every layer; the last layer writes logits into `logits` (n, s[L]). */
@@ -104,6 +102,8 @@ static void forward(const fm_blas *blas, const views *v, const float *x, float *
         const float *in = l == 0 ? x : v->acts[l];
         float *out = l == v->L - 1 ? logits : v->acts[l + 1];
         int act = l == v->L - 1 ? FM_IDENTITY : activation;
+        if (n == 1 && l == 0 && v->lazy)  /* the rows it reads must be brought up to date */
+            fm_lazy_catch_up(v->W[0], v->vW[0], v->stamp, in, v->s[0], v->s[1], v->step, v->powers);
         if (n == 1)
             fm_dense_forward_row(out, in, v->W[l], v->b[l], v->s[l], v->s[l + 1], act);
         else
@@ -137,36 +137,13 @@ static void decay_velocity(float *v, const float *p, size_t count, float mu, flo
         v[i] = mu * v[i] + c * p[i];
 }
 
-/* Batch 1: a layer's backward and SGD step, as two parts by rows of W (part 0 has the bias). */
-typedef struct {
-    float *dx, *W, *b, *vW, *vb;
-    const float *dz, *x;
-    int n_in, n_out, whole;
-    float lr, mu, wd;
-} row_job;
-
-static void row_part(void *ctx, int part)
-{
-    const row_job *j = ctx;
-    int split = j->whole ? j->n_in : j->n_in / 2;
-    if (part == 0)
-        fm_dense_backward_row(j->dx, j->W, j->b, j->vW, j->vb, j->dz, j->x, 0, split, j->n_out,
-                              j->lr, j->mu, j->wd);
-    else if (split < j->n_in)
-        fm_dense_backward_row(j->dx, j->W, NULL, j->vW, NULL, j->dz, j->x, split, j->n_in,
-                              j->n_out, j->lr, j->mu, j->wd);
-}
-
+/* Batch 1: a layer's backward and SGD step in one pass over its weights. */
 static void backward_row(const views *v, int l, float *dx, const float *dz, const float *x,
                          float *vW, float *vb, const fm_optimizer *opt)
 {
     float mu = vW ? opt->momentum : 0.0f, wd = vW ? opt->weight_decay : 0.0f;
-    row_job job = {dx, v->W[l], v->b[l], vW, vb, dz, x, v->s[l], v->s[l + 1], !split_layer(v, l),
-                   opt->lr, mu, wd};
-    if (job.whole)
-        row_part(&job, 0);
-    else
-        fm_run_two_parts(v->worker, row_part, &job);
+    fm_dense_backward_row(dx, v->W[l], v->b[l], vW, vb, dz, x, 0, v->s[l], v->s[l + 1], opt->lr,
+                          mu, wd, l == 0 && v->lazy ? v->stamp : NULL, v->step);
 }
 
 enum update_mode { GRADIENTS_ONLY, PLAIN_SGD, VELOCITY_SGD, GRADIENT_THEN_UPDATE };
@@ -301,38 +278,39 @@ static int run_batches(const fm_blas *blas, const fm_net *net, views *v, fm_opti
         int status = train_step(blas, net, v, opt, x, labels, n, stats);
         if (status != FM_OK)
             return status;
+        v->step++;
         v->velocity_prescaled = v->prescale_next;
-        if (v->worker != NULL && !fm_worker_helping(v->worker)) {
-            fm_worker_stop(v->worker);
-            v->worker = NULL;
-        }
     }
     return FM_OK;
 }
 
 int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                    const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
-                   int batch_size, int64_t first_batch, int64_t n_batches, int n_threads,
-                   fm_stats *stats)
+                   int batch_size, int64_t first_batch, int64_t n_batches,
+                   int sparse_inputs, fm_stats *stats)
 {
     /* X: (n_rows, sizes[0]); y: (n_rows,); order: (n_rows,) or NULL */
     views v;
     make_views(&v, net, ws);
-    fm_worker worker;
     int mode = update_mode(opt);
-    /* Measured: at batch 32 and 128 splitting layers by columns over two threads (each with a
-       one-thread BLAS) was slower than OpenBLAS's own two threads, so only batch 1 splits. */
-    v.split = n_threads > 1 && batch_size == 1 && (mode == PLAIN_SGD || mode == VELOCITY_SGD);
     int needs = opt->kind == FM_ADAM ? 2 : mode == PLAIN_SGD ? 0 : 1;
     if ((needs >= 1 && net->state1 == NULL) || (needs == 2 && net->state2 == NULL)
             || (mode == GRADIENT_THEN_UPDATE && net->grads == NULL))
         return FM_MISSING_STATE;
-    if (v.split && fm_worker_start(&worker))
-        v.worker = &worker;
+    /* Lazy first-layer momentum pays where inputs are mostly zero (images); it needs the chunk
+       to fit the table of matrix powers, and Python keeps batch-1 chunks a fixed length, so
+       where the lazy rows are brought up to date never depends on timing. */
+    v.lazy = sparse_inputs && batch_size == 1 && mode == VELOCITY_SGD && n_batches <= FM_LAZY_MAX_STEPS
+             && (size_t)v.s[0] * v.s[1] >= FM_LAZY_MIN_WEIGHTS;
+    if (v.lazy) {
+        fm_lazy_powers(v.powers, (int)n_batches, opt->momentum, -opt->lr * opt->weight_decay);
+        for (int i = 0; i < v.s[0]; i++)
+            v.stamp[i] = 0;
+    }
     int status = run_batches(blas, net, &v, opt, X, y, order, n_rows, batch_size, first_batch,
                              n_batches, stats);
-    if (v.worker != NULL)
-        fm_worker_stop(v.worker);
+    if (v.lazy)  /* every row up to date before Python sees the parameters */
+        fm_lazy_catch_up(v.W[0], v.vW[0], v.stamp, NULL, v.s[0], v.s[1], v.step, v.powers);
     return status;
 }
 

@@ -63,8 +63,8 @@ cdef extern from "fastmlp.h" nogil:
     size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows)
     int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                        const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
-                       int batch_size, int64_t first_batch, int64_t n_batches, int n_threads,
-                       fm_stats *stats)
+                       int batch_size, int64_t first_batch, int64_t n_batches,
+                       int sparse_inputs, fm_stats *stats)
     double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
                                  const float *X, const int32_t *y, int n)
     void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float *out,

@@ -93,7 +93,7 @@ cdef class Network:
 
     def train_chunk(self, tuple optimizer, Workspace ws, const float[:, ::1] X, const int32_t[::1] y,
                     const int64_t[::1] order, int batch_size, int64_t first_batch, int64_t n_batches,
-                    int n_threads=1, double loss_sum=0.0):
+                    double loss_sum=0.0, bint sparse_inputs=False):
         """Train minibatches [first_batch, first_batch + n_batches) of an epoch.
 
         Returns (status, loss_sum, correct, rows, steps, optimizer_step); loss_sum continues
@@ -109,8 +109,8 @@ cdef class Network:
         cdef int status
         with nogil:
             status = fm_train_chunk(&BLAS, &self.net, &opt, &ws.ws, &X[0, 0], &y[0], order_ptr,
-                                    X.shape[0], batch_size, first_batch, n_batches, n_threads,
-                                    &stats)
+                                    X.shape[0], batch_size, first_batch, n_batches,
+                                    sparse_inputs, &stats)
         if status == FM_MISSING_STATE:
             raise RuntimeError("fastmlp internal error: the optimizer's state buffers are not attached")
         return status, stats.loss_sum, stats.correct, stats.rows, stats.steps, opt.step

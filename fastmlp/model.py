@@ -29,6 +29,7 @@ LOSSES = ("cross_entropy", "mse")
 FORMAT_VERSION = 1
 _CHUNK_SECONDS = 0.1          # work per call into the compiled loop: Ctrl-C answers within this
 _PREDICT_BLOCK_ROWS = 512     # rows per block in predict / evaluate: activations stay in cache
+_BATCH1_MAX_CHUNK = 4096      # FM_LAZY_MAX_STEPS in csrc/fastmlp.h
 
 
 _MAX_INT32 = 2**31 - 1
@@ -405,13 +406,14 @@ class MLP:
         n_batches = -(-len(X) // batch_size)
         progress = _progress_bar(len(X), epoch, epochs) if verbose == 1 else None
         loss_sum, correct, rows, batch = 0.0, 0, 0, 0
+        sparse_inputs = batch_size == 1 and _mostly_zeros(X)
         try:
             while batch < n_batches:
-                steps = min(self._chunk_steps.get(batch_size) or self._first_chunk(batch_size), n_batches - batch)
+                steps = min(self._chunk_length(batch_size), n_batches - batch)
                 started = time.perf_counter()
                 status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step = self._engine.train_chunk(
                     self._optimizer_settings(optimizer), workspace, X, y, order, batch_size, batch, steps,
-                    _available_cores(), loss_sum)
+                    loss_sum, sparse_inputs)
                 self._adapt_chunk(batch_size, done, time.perf_counter() - started)
                 # the loss is summed in C across chunks, so chunk boundaries never change it
                 loss_sum, correct, rows = chunk_loss, correct + chunk_correct, rows + chunk_rows
@@ -426,6 +428,14 @@ class MLP:
             if progress is not None:
                 progress.close()
         return {"loss": loss_sum / rows, "accuracy": correct / rows}
+
+    def _chunk_length(self, batch_size):
+        if batch_size == 1:
+            # Fixed by the network's size, never by timing: batch-1 momentum brings its lazy
+            # first-layer rows up to date at each chunk's end (csrc/train.c), so where chunks end
+            # must be the same run after run. About 0.1 s of memory-bound updates.
+            return max(1, min(_BATCH1_MAX_CHUNK, int(2e9 * _CHUNK_SECONDS / (16 * len(self._params)))))
+        return self._chunk_steps.get(batch_size) or self._first_chunk(batch_size)
 
     def _first_chunk(self, batch_size):
         flops = 6.0 * batch_size * sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
@@ -492,16 +502,10 @@ class MLP:
         return path
 
 
-def _available_cores():
-    """Cores the compiled loop may use (batch-1 SGD splits its updates over two threads);
-    FASTMLP_NUM_THREADS=1 keeps it on one."""
-    setting = os.environ.get("FASTMLP_NUM_THREADS", "")
-    if setting.strip().isdigit():
-        return max(1, int(setting))
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+def _mostly_zeros(X):
+    """Whether most inputs are exactly zero (as in images), judged on up to 1000 rows."""
+    sample = X[:: max(1, len(X) // 1000)]
+    return np.count_nonzero(sample) < 0.5 * sample.size
 
 
 def _progress_bar(total, epoch, epochs):

@@ -851,3 +851,27 @@ def test_learning_rate_change_between_fits_is_used():
     h_c = net.fit(X, y, epochs=1, batch_size=5, optimizer=opt_c, verbose=0)
     h_r = ref.fit(X, y, epochs=1, batch_size=5, optimizer=opt_r, verbose=0)
     assert_twins_close(net, ref, h_c, h_r)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+@pytest.mark.parametrize("chunk", [7, 4096])
+def test_batch1_lazy_first_layer_momentum_matches_the_reference(monkeypatch, weight_decay, chunk):
+    # Mostly-zero inputs at batch 1 with momentum: the first layer's rows whose input is zero
+    # are brought up to date lazily, in one matrix power, when next read or at a chunk's end.
+    monkeypatch.setattr(fastmlp.model, "_BATCH1_MAX_CHUNK", chunk)
+    rng = np.random.default_rng(3)
+    X = rng.random((120, 300))
+    X[X < 0.7] = 0.0
+    y = rng.integers(0, 3, size=120)
+    fast = fastmlp.MLP([300, 60, 3], seed=4)
+    ref = reference.MLP([300, 60, 3], seed=4, dtype=np.float64)
+    fast.fit(X, y, epochs=2, batch_size=1, optimizer=SGD(lr=0.01, momentum=0.9, weight_decay=weight_decay),
+             verbose=0)
+    ref.fit(X, y, epochs=2, batch_size=1, optimizer=SGD(lr=0.01, momentum=0.9, weight_decay=weight_decay))
+    for mine, theirs in zip(fast.weights + fast.biases, ref.weights + ref.biases):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
+    again = fastmlp.MLP([300, 60, 3], seed=4)
+    again.fit(X, y, epochs=2, batch_size=1, optimizer=SGD(lr=0.01, momentum=0.9, weight_decay=weight_decay),
+              verbose=0)
+    for mine, theirs in zip(fast.weights, again.weights):
+        np.testing.assert_array_equal(mine, theirs)
