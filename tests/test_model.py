@@ -333,6 +333,21 @@ def test_verbose_modes_train_the_same(capsys):
     capsys.readouterr()
 
 
+def test_verbose_output(capsys):
+    X, y = make_data(30, 4, 3)
+    net = fastmlp.MLP([4, 5, 3], seed=0)
+    net.fit(X, y, epochs=2, verbose=0)
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+    net.fit(X, y, epochs=2, verbose=2)
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("Epoch 1/2") and "loss:" in lines[0] and "accuracy:" in lines[0]
+    net.fit(X, y, epochs=2, verbose=1)
+    out, err = capsys.readouterr()
+    assert "Epoch 1/2" in err and "Epoch 2/2" in err and "loss=" in err and "accuracy=" in err
+
+
 # ---- live parameters --------------------------------------------------------------------------
 
 def test_writing_into_weights_changes_the_model():
