@@ -39,44 +39,27 @@ def _int_list(text):
     return values
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected an int >= 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"got {value}; expected an int >= 1")
-    return value
+def _number(kind, minimum, inclusive):
+    """An argparse type: a finite int or float above (or at) minimum."""
+    bound = f"{'>=' if inclusive else '>'} {minimum}"
+    noun = "an int" if kind is int else "a finite number"
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"got {text!r}; expected {noun} {bound}") from None
+        if not (math.isfinite(value) and (value >= minimum if inclusive else value > minimum)):
+            raise argparse.ArgumentTypeError(f"got {text!r}; expected {noun} {bound}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected an int >= 0") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"got {value}; expected an int >= 0")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected a number > 0") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected a finite number > 0")
-    return value
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected a number >= 0") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected a finite number >= 0")
-    return value
+_positive_int = _number(int, 1, inclusive=True)
+_non_negative_int = _number(int, 0, inclusive=True)
+_positive_float = _number(float, 0, inclusive=False)
+_non_negative_float = _number(float, 0, inclusive=True)
 
 
 # ------------------------------------------------------------------------------------------- parser
