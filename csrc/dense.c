@@ -24,10 +24,11 @@ void fm_dense_forward(const fm_blas *blas, float *out, const float *x, const flo
                       const float *b, int n, int n_in, int n_out, int activation)
 {
     /* out: (n, n_out); x: (n, n_in); W: (n_in, n_out); b: (n_out,) */
-    if (n == 1)
-        fm_gemv(blas, 1, n_in, n_out, 1.0f, W, n_out, x, 0.0f, out);
-    else
-        fm_gemm(blas, 0, 0, n, n_out, n_in, 1.0f, x, n_in, W, n_out, 0.0f, out, n_out);
+    if (n == 1) {  /* one row: summing only the rows of W with a non-zero input beats BLAS */
+        fm_dense_forward_row(out, x, W, b, n_in, n_out, activation);
+        return;
+    }
+    fm_gemm(blas, 0, 0, n, n_out, n_in, 1.0f, x, n_in, W, n_out, 0.0f, out, n_out);
     fm_bias_act_forward(out, b, n, n_out, activation);
 }
 

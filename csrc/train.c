@@ -104,10 +104,7 @@ static void forward(const fm_blas *blas, const views *v, const float *x, float *
         int act = l == v->L - 1 ? FM_IDENTITY : activation;
         if (n == 1 && l == 0 && v->lazy)  /* the rows it reads must be brought up to date */
             fm_lazy_catch_up(v->W[0], v->vW[0], v->stamp, in, v->s[0], v->s[1], v->step, v->powers);
-        if (n == 1)
-            fm_dense_forward_row(out, in, v->W[l], v->b[l], v->s[l], v->s[l + 1], act);
-        else
-            fm_dense_forward(blas, out, in, v->W[l], v->b[l], n, v->s[l], v->s[l + 1], act);
+        fm_dense_forward(blas, out, in, v->W[l], v->b[l], n, v->s[l], v->s[l + 1], act);
     }
 }
 
