@@ -12,9 +12,12 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 if sys.platform == "win32":
-    compile_args = ["/O2"]
+    compile_args, link_args, libraries = ["/O2"], [], []
 else:
-    compile_args = ["-O3", "-std=c99", "-fno-math-errno", "-fopenmp-simd", "-Wall", "-Wno-unused-function"]
+    compile_args = ["-O3", "-std=c99", "-fno-math-errno", "-ffp-contract=fast", "-fopenmp-simd", "-pthread",
+                    "-Wall", "-Wno-unused-function"]
+    link_args = ["-pthread"]
+    libraries = ["dl"] if sys.platform.startswith("linux") else []  # dladdr: csrc/blas_threads.c
 
 extension = Extension(
     "fastmlp._kernels",
@@ -22,6 +25,8 @@ extension = Extension(
     include_dirs=["csrc", numpy.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=compile_args,
+    extra_link_args=link_args,
+    libraries=libraries,
 )
 
 setup(ext_modules=cythonize([extension], language_level=3, compiler_directives={"boundscheck": False, "wraparound": False}))

@@ -36,10 +36,31 @@ typedef void (*fm_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, 
                             float *a, int *lda, float *b, int *ldb, float *beta, float *c, int *ldc);
 typedef void (*fm_sgemv_fn)(char *trans, int *m, int *n, float *alpha, float *a, int *lda,
                             float *x, int *incx, float *beta, float *y, int *incy);
+/* Sets the calling thread's BLAS thread count, returning the one before (OpenBLAS's
+   openblas_set_num_threads_local). */
+typedef int (*fm_set_threads_fn)(int n_threads);
 typedef struct {
     fm_sgemm_fn sgemm;
     fm_sgemv_fn sgemv;
+    fm_set_threads_fn set_threads_local;  /* NULL when the BLAS has none */
 } fm_blas;
+
+/* The BLAS's per-thread thread-count setter, looked up through the library holding
+   blas_function (blas_threads.c); NULL where there is none. */
+fm_set_threads_fn fm_find_blas_threads_setter(const void *blas_function);
+
+/* ---- two threads over one loop (team.c) ---- */
+typedef struct {
+    int size;                  /* threads meeting at the barrier: 1 or 2 */
+    int arrived, generation;   /* the barrier's state, used atomically */
+} fm_team;
+/* body(arg, thread, n_threads): thread 0 .. n_threads - 1 of the team. */
+typedef void (*fm_team_body)(void *arg, int thread, int n_threads);
+/* Runs body on the calling thread and, for n_threads >= 2, on one more it starts and joins;
+   returns the number of threads that ran (1 where a thread could not be started). */
+int fm_team_run(fm_team *team, fm_team_body body, void *arg, int n_threads);
+/* Waits for every thread of the team to arrive; returns at once in a team of one. */
+void fm_team_barrier(fm_team *team);
 
 /* C (M, N) = alpha * op(A) op(B) + beta * C, all row-major; op(A) is (M, K), op(B) is (K, N). */
 void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
@@ -90,6 +111,38 @@ void fm_lazy_catch_up(float *W, float *vW, int32_t *stamp, const float *x, int n
                       int32_t step, const float *powers);
 void fm_lazy_powers(float *powers, int max_steps, float momentum, float c);
 
+/* ---- the first layer over mostly-zero inputs (sparse.c) ---- */
+/* Rows of a minibatch held as their non-zero inputs, by rows and by columns; built by
+   fm_sparse_gather in a buffer of fm_sparse_size int32 slots that fm_sparse_init carves up. */
+typedef struct {
+    int n, n_in, nnz;      /* rows, inputs per row, non-zeros held */
+    int first_row;         /* the minibatch row of row 0 */
+    size_t capacity;       /* non-zeros that fit: n_in * max_rows */
+    int32_t *row_start;    /* (n + 1,): row r's non-zeros are row_index/row_value[row_start[r]..] */
+    int32_t *row_index;    /* (capacity,) their columns */
+    float *row_value;      /* (capacity,) */
+    int32_t *col_start;    /* (n_in + 1,): column j's are col_index/col_value[col_start[j]..] */
+    int32_t *col_fill;     /* (n_in + 1,) scratch */
+    int32_t *col_index;    /* (capacity,) their minibatch rows, first_row + r, in order */
+    float *col_value;      /* (capacity,) */
+} fm_sparse;
+
+size_t fm_sparse_size(int n_in, int max_rows);
+void fm_sparse_init(fm_sparse *s, int32_t *buffer, int n_in, int max_rows);
+/* Rows `rows` (n,) of X (., n_in) -- or rows start .. start + n - 1 when rows is NULL -- into s
+   as minibatch rows first_row .., their labels from y into labels (n,). */
+void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32_t *y,
+                      const int64_t *rows, int64_t start, int n, int first_row);
+/* out (n, n_out) overwritten with act(x W + b); W (n_in, n_out), b (n_out,). */
+void fm_sparse_forward(float *out, const fm_sparse *x, const float *W, const float *b, int n_out,
+                       int activation);
+/* One SGD step on rows [row_begin, row_end) of W (n_in, n_out) from the minibatch held in parts
+   (n_parts,: consecutive rows) and dz (n, n_out), the loss gradient at the layer's
+   pre-activation: g = x^T dz, v = mu v + c w - lr g, w += v with the velocity vW (same shape);
+   w -= lr g when vW is NULL. The bias is fm_bias_step's. */
+void fm_sparse_update(float *W, float *vW, const fm_sparse *parts, int n_parts, const float *dz,
+                      int n_out, int row_begin, int row_end, float lr, float mu, float c);
+
 /* ---- output layer and loss (loss.c) ---- */
 enum fm_head { FM_SOFTMAX_CE = 0, FM_SIGMOID_MSE = 1, FM_SIGMOID_CE = 2, FM_SOFTMAX_MSE = 3 };
 
@@ -117,6 +170,14 @@ void fm_sgd_update(float *p, float *v, const float *g, size_t count, const fm_op
 /* p, m, v (count,): updated in place; bc1 = 1 - beta1^t, bc2 = 1 - beta2^t for this step. */
 void fm_adam_update(float *p, float *m, float *v, const float *g, size_t count,
                     const fm_optimizer *opt, float bc1, float bc2);
+/* v (count,) = mu v + c p: a momentum step's decay (c = -lr * weight_decay), before the gradient. */
+void fm_decay_velocity(float *v, const float *p, size_t count, float mu, float c);
+/* p (count,) += d (count,). */
+void fm_add_inplace(float *p, const float *d, size_t count);
+/* An SGD step on count biases b from dz (n rows of ld floats; its first count columns): g = the
+   column sums, v = mu v + c b - lr g, b += v with the velocity vb, or b -= lr g (vb NULL). */
+void fm_bias_step(float *b, float *vb, const float *dz, int n, int ld, int count, float lr,
+                  float mu, float c);
 
 /* ---- the network and its training loop (train.c) ---- */
 typedef struct {
@@ -133,6 +194,8 @@ typedef struct {
 typedef struct {
     float *buffer;         /* fm_workspace_size(...) floats, owned by the caller */
     int max_rows;
+    float *split;          /* fm_split_size(...) floats, or NULL: minibatch SGD takes the one-part path */
+    int sparse;            /* split has room for the first layer's inputs as non-zeros */
 } fm_workspace;
 
 typedef struct {
@@ -146,17 +209,27 @@ enum fm_status { FM_OK = 0, FM_NONFINITE_LOSS = 1, FM_MISSING_STATE = 2 };
 
 size_t fm_param_count(const int *sizes, int n_layers);
 size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows);
+size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse);
 
 /* Train on minibatches first_batch .. first_batch + n_batches - 1 of one epoch. Batch i is the
    rows order[i*batch_size ..] of X (n_rows, sizes[0]); order NULL means rows in stored order,
    read in place without a copy. y (n_rows,). Returns FM_NONFINITE_LOSS, leaving the parameters
    as they were before that batch, when a batch's loss is not finite.
-   sparse_inputs (most of X is zero) lets batch-1 momentum update the
-   first layer lazily (fm_lazy_catch_up). */
+   sparse_inputs (most of X is zero) lets batch-1 momentum update the first layer lazily
+   (fm_lazy_catch_up), and minibatches read it as non-zeros where ws->sparse.
+   Plain and momentum SGD on minibatches take fm_train_split when ws->split is there, with up to
+   n_threads threads; the results do not depend on n_threads. */
 int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                    const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
                    int batch_size, int64_t first_batch, int64_t n_batches,
-                   int sparse_inputs, fm_stats *stats);
+                   int sparse_inputs, int n_threads, fm_stats *stats);
+
+/* fm_train_chunk's minibatch path for plain and momentum SGD (not Nesterov) in split.c: each
+   step cut in two fixed halves that 1 or 2 threads run. */
+int fm_train_split(const fm_blas *blas, const fm_net *net, const fm_optimizer *opt,
+                   const fm_workspace *ws, const float *X, const int32_t *y, const int64_t *order,
+                   int64_t n_rows, int batch_size, int64_t first_batch, int64_t n_batches,
+                   int sparse_inputs, int n_threads, fm_stats *stats);
 
 /* net->grads overwritten with the gradients of the mean loss over X (n, sizes[0]), y (n,);
    ws sized for n rows. Returns the mean loss. */

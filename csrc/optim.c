@@ -41,3 +41,43 @@ void fm_adam_update(float *p, float *m, float *v, const float *g, size_t count,
         p[i] -= step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
     }
 }
+
+FM_VECTORIZED
+void fm_decay_velocity(float *v, const float *p, size_t count, float mu, float c)
+{
+    /* v = mu * v + c * p: momentum and weight decay folded in before the gradient lands */
+    for (size_t i = 0; i < count; i++)
+        v[i] = mu * v[i] + c * p[i];
+}
+
+FM_VECTORIZED
+void fm_add_inplace(float *p, const float *d, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        p[i] += d[i];
+}
+
+FM_VECTORIZED
+void fm_bias_step(float *b, float *vb, const float *dz, int n, int ld, int count, float lr,
+                  float mu, float c)
+{
+    /* g = column sums of dz (n rows of ld, first count columns); v = mu v + c b - lr g, b += v,
+       or b -= lr g without a velocity (vb NULL). Summed in blocks that stay in registers. */
+    enum { BLOCK = 64 };
+    for (int t0 = 0; t0 < count; t0 += BLOCK) {
+        int width = count - t0 < BLOCK ? count - t0 : BLOCK;
+        float g[BLOCK] = {0.0f};
+        for (int r = 0; r < n; r++)
+            for (int t = 0; t < width; t++)
+                g[t] += dz[(size_t)r * ld + t0 + t];
+        for (int t = 0; t < width; t++) {
+            if (vb == NULL) {
+                b[t0 + t] -= lr * g[t];
+                continue;
+            }
+            float vt = mu * vb[t0 + t] + c * b[t0 + t] - lr * g[t];
+            vb[t0 + t] = vt;
+            b[t0 + t] += vt;
+        }
+    }
+}

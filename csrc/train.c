@@ -3,96 +3,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "fastmlp.h"
-
-/* Views into the arena and workspace for one call; built on the stack, never stored. */
-typedef struct {
-    int L;
-    const int *s;
-    float *W[FM_MAX_LAYERS], *b[FM_MAX_LAYERS];    /* parameters */
-    float *gW[FM_MAX_LAYERS], *gb[FM_MAX_LAYERS];  /* gradients (NULL when there is no buffer) */
-    float *vW[FM_MAX_LAYERS], *vb[FM_MAX_LAYERS];  /* velocity / Adam's first moment */
-    float *mW[FM_MAX_LAYERS];                      /* Adam's second moment (layer span start) */
-    size_t span[FM_MAX_LAYERS];                    /* floats in W[l] and b[l] together */
-    float *acts[FM_MAX_LAYERS + 1];                /* (max_rows, s[l]); acts[0] is the gather buffer */
-    float *delta[2];                               /* (max_rows, max width) each */
-    int32_t *labels;                               /* (max_rows,) gathered labels */
-    /* Lazy momentum on the first layer at batch 1 (see fm_lazy_catch_up) */
-    int lazy;
-    int32_t step;                                  /* steps done in this chunk */
-    int32_t *stamp;                                /* (s[0],) */
-    float *powers;                                 /* (4 * (FM_LAZY_MAX_STEPS + 1),) */
-    /* Momentum SGD keeps the velocity pre-scaled between the steps of a chunk (see backward) */
-    int velocity_prescaled, prescale_next;
-} views;
+#include "views.h"
 
 /* A first layer smaller than this is not worth the lazy bookkeeping. */
 #define FM_LAZY_MIN_WEIGHTS 16384
-
-size_t fm_param_count(const int *sizes, int n_layers)
-{
-    size_t count = 0;
-    for (int l = 0; l < n_layers; l++)
-        count += (size_t)sizes[l] * sizes[l + 1] + sizes[l + 1];
-    return count;
-}
-
-static int widest_layer(const int *sizes, int n_layers)
-{
-    int widest = 0;
-    for (int l = 1; l <= n_layers; l++)
-        widest = sizes[l] > widest ? sizes[l] : widest;
-    return widest;
-}
-
-size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows)
-{
-    size_t per_row = 0;
-    for (int l = 0; l <= n_layers; l++)
-        per_row += sizes[l];
-    per_row += 2 * (size_t)widest_layer(sizes, n_layers) + 1;  /* two deltas, one label */
-    return per_row * max_rows + sizes[0] + 4 * ((size_t)FM_LAZY_MAX_STEPS + 1);
-}
-
-static float *offset(float *base, size_t at)
-{
-    return base ? base + at : NULL;
-}
-
-static void make_views(views *v, const fm_net *net, const fm_workspace *ws)
-{
-    v->L = net->n_layers;
-    v->s = net->sizes;
-    size_t at = 0;
-    for (int l = 0; l < v->L; l++) {
-        size_t w = (size_t)v->s[l] * v->s[l + 1];
-        v->W[l] = net->params + at;
-        v->b[l] = net->params + at + w;
-        v->gW[l] = offset(net->grads, at);
-        v->gb[l] = offset(net->grads, at + w);
-        v->vW[l] = offset(net->state1, at);
-        v->vb[l] = offset(net->state1, at + w);
-        v->mW[l] = offset(net->state2, at);
-        v->span[l] = w + v->s[l + 1];
-        at += v->span[l];
-    }
-    v->velocity_prescaled = v->prescale_next = 0;
-    v->lazy = 0;
-    v->step = 0;
-    if (ws == NULL)
-        return;
-    float *p = ws->buffer;
-    for (int l = 0; l <= v->L; l++) {
-        v->acts[l] = p;
-        p += (size_t)ws->max_rows * v->s[l];
-    }
-    size_t widest = (size_t)ws->max_rows * widest_layer(v->s, v->L);
-    v->delta[0] = p;
-    v->delta[1] = p + widest;
-    v->labels = (int32_t *)(p + 2 * widest);
-    v->stamp = (int32_t *)(p + 2 * widest + ws->max_rows);
-    v->powers = p + 2 * widest + ws->max_rows + v->s[0];
-}
 
 /* Forward through every layer; the last layer writes logits into `logits` (n, s[L]). */
 static void forward(const fm_blas *blas, const views *v, const float *x, float *logits,
@@ -109,13 +23,6 @@ static void forward(const fm_blas *blas, const views *v, const float *x, float *
 }
 
 FM_VECTORIZED
-static void add_inplace(float *p, const float *d, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        p[i] += d[i];
-}
-
-FM_VECTORIZED
 static void add_and_prescale(float *p, float *v, size_t count, float mu, float c)
 {
     /* p += v, then v = mu * v + c * p: the update, and the next step's decay in the same pass */
@@ -124,14 +31,6 @@ static void add_and_prescale(float *p, float *v, size_t count, float mu, float c
         p[i] = pi;
         v[i] = mu * v[i] + c * pi;
     }
-}
-
-FM_VECTORIZED
-static void decay_velocity(float *v, const float *p, size_t count, float mu, float c)
-{
-    /* v = mu * v + c * p: momentum and weight decay folded in before the gradient lands */
-    for (size_t i = 0; i < count; i++)
-        v[i] = mu * v[i] + c * p[i];
 }
 
 /* Batch 1: a layer's backward and SGD step in one pass over its weights. */
@@ -188,13 +87,13 @@ static void backward(const fm_blas *blas, views *v, const float *x, int n, int a
                and BLAS needs no separate pass to scale the velocity. */
             float mu = opt->momentum, c = -opt->lr * opt->weight_decay;
             if (!v->velocity_prescaled)
-                decay_velocity(v->vW[l], v->W[l], v->span[l], mu, c);
+                fm_decay_velocity(v->vW[l], v->W[l], v->span[l], mu, c);
             fm_dense_backward(blas, dx, v->vW[l], v->vb[l], dz, in, v->W[l], n, n_in, n_out,
                               -opt->lr, 1.0f);
             if (v->prescale_next)
                 add_and_prescale(v->W[l], v->vW[l], v->span[l], mu, c);
             else
-                add_inplace(v->W[l], v->vW[l], v->span[l]);
+                fm_add_inplace(v->W[l], v->vW[l], v->span[l]);
             break;
         }
         default:
@@ -236,21 +135,6 @@ static int train_step(const fm_blas *blas, const fm_net *net, views *v, fm_optim
     return FM_OK;
 }
 
-static void gather_rows(float *dst, int32_t *labels, const float *X, const int32_t *y,
-                        const int64_t *rows, int n, int width)
-{
-    for (int i = 0; i < n; i++) {
-        memcpy(dst + (size_t)i * width, X + (size_t)rows[i] * width, sizeof(float) * width);
-        labels[i] = y[rows[i]];
-    }
-}
-
-static int rows_in_batch(int64_t n_rows, int batch_size, int64_t batch)
-{
-    int64_t left = n_rows - batch * batch_size;
-    return (int)(left < 0 ? 0 : left < batch_size ? left : batch_size);
-}
-
 static int run_batches(const fm_blas *blas, const fm_net *net, views *v, fm_optimizer *opt,
                        const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
                        int batch_size, int64_t first_batch, int64_t n_batches, fm_stats *stats)
@@ -263,12 +147,12 @@ static int run_batches(const fm_blas *blas, const fm_net *net, views *v, fm_opti
         int64_t start = batch * batch_size;
         if (start >= n_rows)
             break;
-        int n = rows_in_batch(n_rows, batch_size, batch);
-        v->prescale_next = n > 1 && batch + 1 < end && rows_in_batch(n_rows, batch_size, batch + 1) > 1;
+        int n = fm_rows_in_batch(n_rows, batch_size, batch);
+        v->prescale_next = n > 1 && batch + 1 < end && fm_rows_in_batch(n_rows, batch_size, batch + 1) > 1;
         const float *x = X + (size_t)start * width;
         const int32_t *labels = y + start;
         if (order != NULL) {
-            gather_rows(v->acts[0], v->labels, X, y, order + start, n, width);
+            fm_gather_rows(v->acts[0], v->labels, X, y, order + start, n, width);
             x = v->acts[0];
             labels = v->labels;
         }
@@ -284,16 +168,19 @@ static int run_batches(const fm_blas *blas, const fm_net *net, views *v, fm_opti
 int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                    const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
                    int batch_size, int64_t first_batch, int64_t n_batches,
-                   int sparse_inputs, fm_stats *stats)
+                   int sparse_inputs, int n_threads, fm_stats *stats)
 {
     /* X: (n_rows, sizes[0]); y: (n_rows,); order: (n_rows,) or NULL */
     views v;
-    make_views(&v, net, ws);
+    fm_make_views(&v, net, ws);
     int mode = update_mode(opt);
     int needs = opt->kind == FM_ADAM ? 2 : mode == PLAIN_SGD ? 0 : 1;
     if ((needs >= 1 && net->state1 == NULL) || (needs == 2 && net->state2 == NULL)
             || (mode == GRADIENT_THEN_UPDATE && net->grads == NULL))
         return FM_MISSING_STATE;
+    if (ws->split != NULL && batch_size > 1 && (mode == PLAIN_SGD || mode == VELOCITY_SGD))
+        return fm_train_split(blas, net, opt, ws, X, y, order, n_rows, batch_size, first_batch,
+                              n_batches, sparse_inputs, n_threads, stats);
     /* Lazy first-layer momentum pays where inputs are mostly zero (images); it needs the chunk
        to fit the table of matrix powers, and Python keeps batch-1 chunks a fixed length, so
        where the lazy rows are brought up to date never depends on timing. */
@@ -316,7 +203,7 @@ double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
 {
     /* X: (n, sizes[0]); y: (n,); net->grads overwritten */
     views v;
-    make_views(&v, net, ws);
+    fm_make_views(&v, net, ws);
     int L = v.L;
     forward(blas, &v, X, v.acts[L], n, net->activation);
     double loss = fm_head_loss(v.acts[L], v.delta[0], y, n, v.s[L], net->head, 1.0f / n, NULL);
@@ -329,7 +216,7 @@ void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float 
 {
     /* out: (n_rows, k); X: (n_rows, sizes[0]) */
     views v;
-    make_views(&v, net, ws);
+    fm_make_views(&v, net, ws);
     int k = v.s[v.L], width = v.s[0];
     for (int64_t start = 0; start < n_rows; start += ws->max_rows) {
         int n = (int)(n_rows - start < ws->max_rows ? n_rows - start : ws->max_rows);
@@ -344,7 +231,7 @@ void fm_evaluate(const fm_blas *blas, const fm_net *net, fm_workspace *ws, const
 {
     /* X: (n_rows, sizes[0]); y: (n_rows,) */
     views v;
-    make_views(&v, net, ws);
+    fm_make_views(&v, net, ws);
     int L = v.L, k = v.s[L], width = v.s[0];
     for (int64_t start = 0; start < n_rows; start += ws->max_rows) {
         int n = (int)(n_rows - start < ws->max_rows ? n_rows - start : ws->max_rows);

@@ -7,9 +7,12 @@ cdef extern from "fastmlp.h" nogil:
                                  int *ldc) noexcept nogil
     ctypedef void (*fm_sgemv_fn)(char *trans, int *m, int *n, float *alpha, float *a, int *lda,
                                  float *x, int *incx, float *beta, float *y, int *incy) noexcept nogil
+    ctypedef int (*fm_set_threads_fn)(int n_threads) noexcept nogil
     ctypedef struct fm_blas:
         fm_sgemm_fn sgemm
         fm_sgemv_fn sgemv
+        fm_set_threads_fn set_threads_local
+    fm_set_threads_fn fm_find_blas_threads_setter(const void *blas_function)
 
     int FM_MAX_LAYERS
     enum: FM_RELU, FM_LEAKY_RELU, FM_SIGMOID, FM_TANH, FM_IDENTITY
@@ -37,6 +40,8 @@ cdef extern from "fastmlp.h" nogil:
     ctypedef struct fm_workspace:
         float *buffer
         int max_rows
+        float *split
+        int sparse
 
     ctypedef struct fm_stats:
         double loss_sum
@@ -61,10 +66,11 @@ cdef extern from "fastmlp.h" nogil:
                         const fm_optimizer *opt, float bc1, float bc2)
     size_t fm_param_count(const int *sizes, int n_layers)
     size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows)
+    size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse)
     int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                        const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
                        int batch_size, int64_t first_batch, int64_t n_batches,
-                       int sparse_inputs, fm_stats *stats)
+                       int sparse_inputs, int n_threads, fm_stats *stats)
     double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
                                  const float *X, const int32_t *y, int n)
     void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float *out,

@@ -22,10 +22,13 @@ cdef fm_blas make_blas() noexcept:
     cdef fm_blas table
     table.sgemm = <fm_sgemm_fn>sgemm
     table.sgemv = <fm_sgemv_fn>sgemv
+    table.set_threads_local = fm_find_blas_threads_setter(<const void *>sgemm)
     return table
 
 # Read-only after import: the function pointers SciPy's OpenBLAS exports.
 cdef fm_blas BLAS = make_blas()
+# Whether a thread of ours can hold the BLAS to one core (then fit splits steps over two threads).
+BLAS_THREADS_CONTROLLABLE = BLAS.set_threads_local != NULL
 
 
 cdef fm_optimizer make_optimizer(tuple settings):
@@ -52,17 +55,26 @@ def workspace_size(int[::1] sizes, int max_rows):
 
 
 cdef class Workspace:
-    """Activations, deltas and gathered minibatch for up to max_rows rows, in one buffer."""
+    """Activations, deltas and gathered minibatch for up to max_rows rows, in one buffer; with
+    split=True also the per-layer deltas of the two-part minibatch path (fm_train_split), and
+    with sparse=True room there for the first layer's inputs as non-zeros."""
     cdef float[::1] buffer
+    cdef float[::1] split_buffer
     cdef fm_workspace ws
     cdef readonly int max_rows
 
-    def __cinit__(self, int[::1] sizes, int max_rows):
+    def __cinit__(self, int[::1] sizes, int max_rows, bint split=False, bint sparse=False):
         import numpy as np
         self.max_rows = max_rows
         self.buffer = np.empty(fm_workspace_size(&sizes[0], sizes.shape[0] - 1, max_rows), np.float32)
         self.ws.buffer = &self.buffer[0]
         self.ws.max_rows = max_rows
+        self.ws.split = NULL
+        self.ws.sparse = sparse
+        if split:
+            self.split_buffer = np.empty(fm_split_size(&sizes[0], sizes.shape[0] - 1, max_rows, sparse),
+                                         np.float32)
+            self.ws.split = &self.split_buffer[0]
 
 
 cdef class Network:
@@ -93,7 +105,7 @@ cdef class Network:
 
     def train_chunk(self, tuple optimizer, Workspace ws, const float[:, ::1] X, const int32_t[::1] y,
                     const int64_t[::1] order, int batch_size, int64_t first_batch, int64_t n_batches,
-                    double loss_sum=0.0, bint sparse_inputs=False):
+                    double loss_sum=0.0, bint sparse_inputs=False, int n_threads=1):
         """Train minibatches [first_batch, first_batch + n_batches) of an epoch.
 
         Returns (status, loss_sum, correct, rows, steps, optimizer_step); loss_sum continues
@@ -110,7 +122,7 @@ cdef class Network:
         with nogil:
             status = fm_train_chunk(&BLAS, &self.net, &opt, &ws.ws, &X[0, 0], &y[0], order_ptr,
                                     X.shape[0], batch_size, first_batch, n_batches,
-                                    sparse_inputs, &stats)
+                                    sparse_inputs, n_threads, &stats)
         if status == FM_MISSING_STATE:
             raise RuntimeError("fastmlp internal error: the optimizer's state buffers are not attached")
         return status, stats.loss_sum, stats.correct, stats.rows, stats.steps, opt.step

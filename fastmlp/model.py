@@ -29,6 +29,8 @@ LOSSES = ("cross_entropy", "mse")
 FORMAT_VERSION = 1
 _CHUNK_SECONDS = 0.1          # work per call into the compiled loop: Ctrl-C answers within this
 _PREDICT_BLOCK_ROWS = 512     # rows per block in predict / evaluate: activations stay in cache
+_MAX_THREADS = 2              # a minibatch step is cut in two halves (csrc/split.c)
+_SPARSE_MAX_BATCH = 2048      # above this, the non-zeros of a minibatch take too much memory
 _BATCH1_MAX_CHUNK = 4096      # FM_LAZY_MAX_STEPS in csrc/fastmlp.h
 
 
@@ -209,8 +211,8 @@ class MLP:
     def _checked_X(self, X):
         return check_X(X, self.sizes[0])
 
-    def _workspace(self, rows):
-        return _kernels.Workspace(self._sizes, max(1, rows))
+    def _workspace(self, rows, split=False, sparse=False):
+        return _kernels.Workspace(self._sizes, max(1, rows), split, sparse)
 
     def predict_proba(self, X):
         """The network's outputs.
@@ -352,21 +354,26 @@ class MLP:
         self.stop_training = False
         for callback in callbacks:
             callback.on_train_begin({})
-        workspace = self._workspace(batch_size)
+        # mostly-zero inputs (images) let the first layer skip the zeros: lazily at batch 1,
+        # as sums over the non-zeros for minibatches (csrc/sparse.c)
+        sparse_inputs = _mostly_zeros(X)
+        workspace = self._workspace(batch_size, split=batch_size > 1,
+                                    sparse=sparse_inputs and 1 < batch_size <= _SPARSE_MAX_BATCH)
         self._snapshots = (self._params.copy(), self._params.copy())
-        self._run_epochs(X, y, epochs, batch_size, shuffle, validation, workspace, optimizer,
-                         verbose, callbacks)
+        self._run_epochs(X, y, epochs, batch_size, shuffle, validation, workspace, sparse_inputs,
+                         optimizer, verbose, callbacks)
         for callback in callbacks:
             callback.on_train_end({})
         return history
 
-    def _run_epochs(self, X, y, epochs, batch_size, shuffle, validation, workspace, optimizer,
-                    verbose, callbacks):
+    def _run_epochs(self, X, y, epochs, batch_size, shuffle, validation, workspace, sparse_inputs,
+                    optimizer, verbose, callbacks):
         for epoch in range(epochs):
             for callback in callbacks:
                 callback.on_epoch_begin(epoch, {})
             order = self._rng.permutation(len(X)) if shuffle else None
-            logs = self._train_epoch(X, y, order, batch_size, workspace, optimizer, epoch, epochs, verbose)
+            logs = self._train_epoch(X, y, order, batch_size, workspace, sparse_inputs, optimizer, epoch,
+                                     epochs, verbose)
             if validation is not None:
                 val = self.evaluate(*validation)
                 logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
@@ -402,18 +409,18 @@ class MLP:
         cut = len(X) - n_val
         return X[:cut], y[:cut], (X[cut:], y[cut:])
 
-    def _train_epoch(self, X, y, order, batch_size, workspace, optimizer, epoch, epochs, verbose):
+    def _train_epoch(self, X, y, order, batch_size, workspace, sparse_inputs, optimizer, epoch, epochs,
+                     verbose):
         n_batches = -(-len(X) // batch_size)
         progress = _progress_bar(len(X), epoch, epochs) if verbose == 1 else None
         loss_sum, correct, rows, batch = 0.0, 0, 0, 0
-        sparse_inputs = batch_size == 1 and _mostly_zeros(X)
         try:
             while batch < n_batches:
                 steps = min(self._chunk_length(batch_size), n_batches - batch)
                 started = time.perf_counter()
                 status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step = self._engine.train_chunk(
                     self._optimizer_settings(optimizer), workspace, X, y, order, batch_size, batch, steps,
-                    loss_sum, sparse_inputs)
+                    loss_sum, sparse_inputs, _MAX_THREADS)
                 self._adapt_chunk(batch_size, done, time.perf_counter() - started)
                 # the loss is summed in C across chunks, so chunk boundaries never change it
                 loss_sum, correct, rows = chunk_loss, correct + chunk_correct, rows + chunk_rows

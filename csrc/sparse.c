@@ -1,0 +1,226 @@
+/* The first layer over inputs that are mostly zero. An MNIST digit is about 80% zeros, and the
+   first layer holds 80% of a 784-256-128-10 network's work: its forward product and its weight
+   gradient become sums over the non-zero inputs only. Same terms as the dense GEMMs, with the
+   zero ones left out. */
+#include <string.h>
+
+#include "fastmlp.h"
+
+/* Output columns summed at once: 64 floats are 8 AVX registers of accumulators, which the
+   compiler keeps in registers while the non-zero inputs stream past. */
+#define BLOCK 64
+
+/* Helpers of the FM_VECTORIZED kernels must be inlined into them to get their wide clones. */
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+
+static size_t sparse_capacity(int n_in, int max_rows)
+{
+    return (size_t)max_rows * n_in;  /* room for every input: the gather never fails */
+}
+
+size_t fm_sparse_size(int n_in, int max_rows)
+{
+    return (size_t)max_rows + 1 + 3 * ((size_t)n_in + 1) + 4 * sparse_capacity(n_in, max_rows);
+}
+
+void fm_sparse_init(fm_sparse *s, int32_t *buffer, int n_in, int max_rows)
+{
+    size_t capacity = sparse_capacity(n_in, max_rows);
+    s->n = s->nnz = s->first_row = 0;
+    s->n_in = n_in;
+    s->capacity = capacity;
+    s->row_start = buffer;
+    s->col_start = s->row_start + max_rows + 1;
+    s->col_fill = s->col_start + n_in + 1;
+    s->row_index = s->col_fill + n_in + 1;
+    s->row_value = (float *)(s->row_index + capacity);
+    s->col_index = (int32_t *)(s->row_value + capacity);
+    s->col_value = (float *)(s->col_index + capacity);
+}
+
+static void index_columns(fm_sparse *s)
+{
+    /* a counting sort of the row-major non-zeros by column */
+    int n_in = s->n_in;
+    memset(s->col_start, 0, sizeof(int32_t) * (n_in + 1));
+    for (int k = 0; k < s->nnz; k++)
+        s->col_start[s->row_index[k] + 1]++;
+    for (int j = 0; j < n_in; j++)
+        s->col_start[j + 1] += s->col_start[j];
+    memcpy(s->col_fill, s->col_start, sizeof(int32_t) * n_in);
+    for (int r = 0; r < s->n; r++)
+        for (int k = s->row_start[r]; k < s->row_start[r + 1]; k++) {
+            int at = s->col_fill[s->row_index[k]]++;
+            s->col_index[at] = s->first_row + r;
+            s->col_value[at] = s->row_value[k];
+        }
+}
+
+/* Inputs looked at together: a run of zeros this long (an image's margins) is skipped at once. */
+#define RUN 16
+
+static size_t compress_row(int32_t *index, float *value, const float *x, int n_in)
+{
+    /* index, value: the non-zero x[i] and their i; returns how many. Branch-free within a run:
+       every input is written, only the non-zero ones are kept. */
+    size_t count = 0;
+    for (int i0 = 0; i0 < n_in; i0 += RUN) {
+        int end = i0 + RUN < n_in ? i0 + RUN : n_in;
+        int any = 0;
+        for (int i = i0; i < end; i++)
+            any |= x[i] != 0.0f;
+        if (!any)
+            continue;
+        for (int i = i0; i < end; i++) {
+            float xi = x[i];
+            index[count] = i;
+            value[count] = xi;
+            count += xi != 0.0f;
+        }
+    }
+    return count;
+}
+
+void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32_t *y,
+                      const int64_t *rows, int64_t start, int n, int first_row)
+{
+    int n_in = s->n_in;
+    size_t nnz = 0;
+    for (int r = 0; r < n; r++) {
+        int64_t src = rows != NULL ? rows[r] : start + r;
+        s->row_start[r] = (int32_t)nnz;
+        nnz += compress_row(s->row_index + nnz, s->row_value + nnz, X + (size_t)src * n_in, n_in);
+        labels[r] = y[src];
+    }
+    s->row_start[n] = (int32_t)nnz;
+    s->n = n;
+    s->nnz = (int)nnz;
+    s->first_row = first_row;
+    index_columns(s);
+}
+
+#if defined(__GNUC__)
+/* 8 floats; aligned(4) so that loads through it may be unaligned. The compiler lowers it to one
+   AVX register, or two SSE ones in the default clone. */
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+
+INLINE void weighted_sum_64(float *out, const int32_t *index, const float *value, int count,
+                                   const float *base, int ld)
+{
+    /* out (64,) += sum over k of value[k] * base[index[k] * ld, :64], in eight vector registers */
+    v8 *o = (v8 *)out;
+    v8 s0 = o[0], s1 = o[1], s2 = o[2], s3 = o[3], s4 = o[4], s5 = o[5], s6 = o[6], s7 = o[7];
+    for (int k = 0; k < count; k++) {
+        const v8 *p = (const v8 *)(base + (size_t)index[k] * ld);
+        float a = value[k];
+        s0 += a * p[0]; s1 += a * p[1]; s2 += a * p[2]; s3 += a * p[3];
+        s4 += a * p[4]; s5 += a * p[5]; s6 += a * p[6]; s7 += a * p[7];
+    }
+    o[0] = s0; o[1] = s1; o[2] = s2; o[3] = s3; o[4] = s4; o[5] = s5; o[6] = s6; o[7] = s7;
+}
+#define HAVE_WEIGHTED_SUM_64 1
+#endif
+
+INLINE void weighted_sum(float *out, const int32_t *index, const float *value, int count,
+                                const float *base, int ld, int width)
+{
+    /* out (width,) += sum over k of value[k] * base[index[k] * ld, :width], width <= BLOCK */
+#ifdef HAVE_WEIGHTED_SUM_64
+    if (width == BLOCK) {
+        weighted_sum_64(out, index, value, count, base, ld);
+        return;
+    }
+#endif
+    for (int k = 0; k < count; k++) {
+        const float *p = base + (size_t)index[k] * ld;
+        float a = value[k];
+        for (int t = 0; t < width; t++)
+            out[t] += a * p[t];
+    }
+}
+
+FM_VECTORIZED
+void fm_sparse_forward(float *out, const fm_sparse *x, const float *W, const float *b, int n_out,
+                       int activation)
+{
+    /* out (n, n_out) = act(x W + b), summing for each row the rows of W of its non-zero inputs */
+    int full = n_out - n_out % BLOCK;
+    for (int r = 0; r < x->n; r++) {
+        int k0 = x->row_start[r], count = x->row_start[r + 1] - k0;
+        float *row = out + (size_t)r * n_out;
+        memset(row, 0, sizeof(float) * n_out);
+        for (int c = 0; c < full; c += BLOCK)
+            weighted_sum(row + c, x->row_index + k0, x->row_value + k0, count, W + c, n_out, BLOCK);
+        if (full < n_out)
+            weighted_sum(row + full, x->row_index + k0, x->row_value + k0, count, W + full, n_out,
+                     n_out - full);
+        fm_bias_act_forward(row, b, 1, n_out, activation);
+    }
+}
+
+INLINE void update_block(float *w, float *v, const fm_sparse *parts, int n_parts, int j,
+                         const float *dz, int ldz, int width, float lr, float mu, float c)
+{
+    /* g = x[:, j]^T dz[:, :width] over the parts' rows, in row order; then v = mu v + c w - lr g,
+       w += v (or w -= lr g without a velocity) */
+    float g[BLOCK] = {0.0f};
+    for (int p = 0; p < n_parts; p++) {
+        int k0 = parts[p].col_start[j], count = parts[p].col_start[j + 1] - k0;
+        weighted_sum(g, parts[p].col_index + k0, parts[p].col_value + k0, count, dz, ldz, width);
+    }
+    if (v == NULL) {
+        for (int t = 0; t < width; t++)
+            w[t] -= lr * g[t];
+        return;
+    }
+    for (int t = 0; t < width; t++) {
+        float vt = mu * v[t] + c * w[t] - lr * g[t];
+        v[t] = vt;
+        w[t] += vt;
+    }
+}
+
+INLINE void decay_row(float *w, float *v, int width, float mu, float c)
+{
+    for (int t = 0; t < width; t++) {
+        float vt = mu * v[t] + c * w[t];
+        v[t] = vt;
+        w[t] += vt;
+    }
+}
+
+static int has_input(const fm_sparse *parts, int n_parts, int j)
+{
+    for (int p = 0; p < n_parts; p++)
+        if (parts[p].col_start[j + 1] > parts[p].col_start[j])
+            return 1;
+    return 0;
+}
+
+FM_VECTORIZED
+void fm_sparse_update(float *W, float *vW, const fm_sparse *parts, int n_parts, const float *dz,
+                      int n_out, int row_begin, int row_end, float lr, float mu, float c)
+{
+    /* The weight gradient x^T dz for rows [row_begin, row_end) of W, each summed only over the
+       non-zeros of its input column, and applied at once: v = mu v + c w - lr g, w += v (a row
+       without input: g = 0), or without velocity (vW NULL) w -= lr g, where rows without input
+       stay as they are. */
+    int full = n_out - n_out % BLOCK;
+    for (int j = row_begin; j < row_end; j++) {
+        float *w = W + (size_t)j * n_out, *v = vW != NULL ? vW + (size_t)j * n_out : NULL;
+        if (!has_input(parts, n_parts, j)) {
+            if (v != NULL)
+                decay_row(w, v, n_out, mu, c);
+            continue;
+        }
+        for (int t = 0; t < full; t += BLOCK)
+            update_block(w + t, v ? v + t : NULL, parts, n_parts, j, dz + t, n_out, BLOCK, lr, mu, c);
+        if (full < n_out)
+            update_block(w + full, v ? v + full : NULL, parts, n_parts, j, dz + full, n_out,
+                         n_out - full, lr, mu, c);
+    }
+}

@@ -1,0 +1,233 @@
+/* Minibatch SGD with every step cut in two fixed halves, which two threads run at once:
+   - the rows of the minibatch for the forward pass, the loss and the deltas going back (each
+     row's work needs only its own row and the weights, which nobody writes meanwhile);
+   - then, after a barrier, the rows of each layer's weights for the update (each weight row's
+     gradient sums over all minibatch rows, but touches only that row).
+   A second barrier and the next step begins. The cut never depends on the thread count: one
+   thread runs both halves one after the other and gets the same bits. Each thread holds its
+   BLAS to one core, so the two halves never fight over the cores.
+
+   The first layer reads inputs that are mostly zero (images) as their non-zeros (sparse.c). */
+#include <math.h>
+#include <string.h>
+
+#include "views.h"
+
+#define PARTS 2
+
+typedef struct {
+    const fm_blas *blas;
+    const fm_net *net;
+    views *v;
+    const fm_optimizer *opt;
+    const float *X;
+    const int32_t *y;
+    const int64_t *order;
+    int64_t n_rows, first_batch, n_batches;
+    int batch_size, sparse;
+    float *delta[FM_MAX_LAYERS];  /* (max_rows, s[l + 1]): the loss gradient at layer l's pre-activation */
+    fm_sparse inputs[PARTS];      /* the halves of a minibatch as non-zeros, when sparse */
+    fm_team team;
+    double loss[PARTS];           /* this step's, per half */
+    int64_t correct[PARTS];
+    fm_stats *stats;
+    int status;
+} split;
+
+static int half_begin(int count, int part)
+{
+    return part == 0 ? 0 : count / 2;
+}
+
+static int half_end(int count, int part)
+{
+    return part == 0 ? count / 2 : count;
+}
+
+size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse)
+{
+    size_t floats = 0;
+    for (int l = 1; l <= n_layers; l++)
+        floats += (size_t)max_rows * sizes[l];
+    if (sparse)
+        floats += PARTS * fm_sparse_size(sizes[0], max_rows - max_rows / 2);
+    return floats;
+}
+
+static void carve(split *sp, const fm_workspace *ws)
+{
+    const views *v = sp->v;
+    float *p = ws->split;
+    for (int l = 0; l < v->L; l++) {
+        sp->delta[l] = p;
+        p += (size_t)ws->max_rows * v->s[l + 1];
+    }
+    int part_rows = ws->max_rows - ws->max_rows / 2;
+    for (int part = 0; part < PARTS && sp->sparse; part++) {
+        fm_sparse_init(&sp->inputs[part], (int32_t *)p, v->s[0], part_rows);
+        p += fm_sparse_size(v->s[0], part_rows);
+    }
+}
+
+/* The minibatch's input rows, as the first layer reads them when it is dense: gathered into the
+   workspace when shuffled, else read in place. */
+static const float *dense_inputs(const split *sp, int64_t start)
+{
+    return sp->order != NULL ? sp->v->acts[0] : sp->X + (size_t)start * sp->v->s[0];
+}
+
+static const int32_t *labels_of(const split *sp, int64_t start)
+{
+    return sp->order != NULL || sp->sparse ? sp->v->labels : sp->y + start;
+}
+
+static void gather_half(split *sp, int part, int64_t start, int r0, int m)
+{
+    const int64_t *rows = sp->order != NULL ? sp->order + start + r0 : NULL;
+    if (sp->sparse)
+        fm_sparse_gather(&sp->inputs[part], sp->v->labels + r0, sp->X, sp->y, rows, start + r0, m, r0);
+    else if (rows != NULL)
+        fm_gather_rows(sp->v->acts[0] + (size_t)r0 * sp->v->s[0], sp->v->labels + r0, sp->X, sp->y,
+                       rows, m, sp->v->s[0]);
+}
+
+/* Rows [r0, r1) of the minibatch: gather, forward, loss, and the deltas back to layer 0. */
+static void forward_backward_half(split *sp, int part, int64_t start, int n)
+{
+    const views *v = sp->v;
+    const fm_blas *blas = sp->blas;
+    int L = v->L, k = v->s[L], activation = sp->net->activation;
+    int r0 = half_begin(n, part), m = half_end(n, part) - r0;
+    sp->loss[part] = 0.0;
+    sp->correct[part] = 0;
+    if (m == 0)
+        return;
+    gather_half(sp, part, start, r0, m);
+    for (int l = 0; l < L; l++) {
+        float *out = v->acts[l + 1] + (size_t)r0 * v->s[l + 1];
+        int act = l == L - 1 ? FM_IDENTITY : activation;
+        if (l == 0 && sp->sparse)
+            fm_sparse_forward(out, &sp->inputs[part], v->W[0], v->b[0], v->s[1], act);
+        else {
+            const float *in = l == 0 ? dense_inputs(sp, start) : v->acts[l];
+            fm_dense_forward(blas, out, in + (size_t)r0 * v->s[l], v->W[l], v->b[l], m, v->s[l],
+                             v->s[l + 1], act);
+        }
+    }
+    sp->loss[part] = fm_head_loss(v->acts[L] + (size_t)r0 * k, sp->delta[L - 1] + (size_t)r0 * k,
+                                  labels_of(sp, start) + r0, m, k, sp->net->head, 1.0f / n,
+                                  &sp->correct[part]);
+    for (int l = L - 1; l >= 1; l--) {
+        int n_in = v->s[l], n_out = v->s[l + 1];
+        float *dx = sp->delta[l - 1] + (size_t)r0 * n_in;
+        fm_gemm(blas, 0, 1, m, n_in, n_out, 1.0f, sp->delta[l] + (size_t)r0 * n_out, n_out, v->W[l],
+                n_out, 0.0f, dx, n_in);
+        fm_act_backward(dx, v->acts[l] + (size_t)r0 * n_in, m, n_in, activation);
+    }
+}
+
+/* Weight rows [j0, j1) and bias columns [t0, t1) of every layer: one SGD step. */
+static void update_half(split *sp, int part, int64_t start, int n)
+{
+    const views *v = sp->v;
+    const fm_optimizer *opt = sp->opt;
+    int velocity = opt->momentum != 0.0f || opt->weight_decay != 0.0f;
+    float lr = opt->lr, mu = opt->momentum, c = -opt->lr * opt->weight_decay;
+    for (int l = 0; l < v->L; l++) {
+        int n_in = v->s[l], n_out = v->s[l + 1];
+        int j0 = half_begin(n_in, part), rows = half_end(n_in, part) - j0;
+        int t0 = half_begin(n_out, part), t1 = half_end(n_out, part);
+        float *w = v->W[l] + (size_t)j0 * n_out;
+        float *vw = velocity ? v->vW[l] + (size_t)j0 * n_out : NULL;
+        fm_bias_step(v->b[l] + t0, velocity ? v->vb[l] + t0 : NULL, sp->delta[l] + t0, n, n_out,
+                     t1 - t0, lr, mu, c);
+        if (l == 0 && sp->sparse) {
+            fm_sparse_update(v->W[0], velocity ? v->vW[0] : NULL, sp->inputs, PARTS, sp->delta[0],
+                             n_out, j0, j0 + rows, lr, mu, c);
+            continue;
+        }
+        if (rows == 0)
+            continue;
+        const float *in = (l == 0 ? dense_inputs(sp, start) : v->acts[l]) + j0;
+        size_t count = (size_t)rows * n_out;
+        if (velocity)  /* v = mu v + c w, then v -= lr g straight from the GEMM, then w += v */
+            fm_decay_velocity(vw, w, count, mu, c);
+        fm_gemm(sp->blas, 1, 0, rows, n_out, n, -lr, in, n_in, sp->delta[l], n_out, 1.0f,
+                velocity ? vw : w, n_out);
+        if (velocity)
+            fm_add_inplace(w, vw, count);
+    }
+}
+
+static void count_step(split *sp, double loss, int64_t correct, int n)
+{
+    sp->stats->loss_sum += loss;
+    sp->stats->correct += correct;
+    sp->stats->rows += n;
+    sp->stats->steps += 1;
+}
+
+static void run_thread(void *arg, int thread, int n_threads)
+{
+    split *sp = arg;
+    /* one thread does both halves, each of two threads its own */
+    int first = n_threads == 1 ? 0 : thread, last = n_threads == 1 ? PARTS - 1 : thread;
+    if (thread == 1)  /* a new thread; the caller's was set in fm_train_split */
+        sp->blas->set_threads_local(1);
+    int64_t end = sp->first_batch + sp->n_batches;
+    for (int64_t batch = sp->first_batch; batch < end; batch++) {
+        int64_t start = batch * sp->batch_size;
+        int n = fm_rows_in_batch(sp->n_rows, sp->batch_size, batch);
+        if (n == 0)
+            break;
+        for (int part = first; part <= last; part++)
+            forward_backward_half(sp, part, start, n);
+        fm_team_barrier(&sp->team);
+        /* both threads read the same sums, so both stop on a non-finite loss */
+        double loss = sp->loss[0] + sp->loss[1];
+        int64_t correct = sp->correct[0] + sp->correct[1];
+        if (!isfinite(loss)) {
+            if (thread == 0)
+                sp->status = FM_NONFINITE_LOSS;
+            break;
+        }
+        for (int part = first; part <= last; part++)
+            update_half(sp, part, start, n);
+        fm_team_barrier(&sp->team);
+        if (thread == 0)
+            count_step(sp, loss, correct, n);
+    }
+}
+
+int fm_train_split(const fm_blas *blas, const fm_net *net, const fm_optimizer *opt,
+                   const fm_workspace *ws, const float *X, const int32_t *y, const int64_t *order,
+                   int64_t n_rows, int batch_size, int64_t first_batch, int64_t n_batches,
+                   int sparse_inputs, int n_threads, fm_stats *stats)
+{
+    views v;
+    fm_make_views(&v, net, ws);
+    split sp = {0};
+    sp.blas = blas;
+    sp.net = net;
+    sp.v = &v;
+    sp.opt = opt;
+    sp.X = X;
+    sp.y = y;
+    sp.order = order;
+    sp.n_rows = n_rows;
+    sp.batch_size = batch_size;
+    sp.first_batch = first_batch;
+    sp.n_batches = n_batches;
+    sp.sparse = sparse_inputs && ws->sparse;
+    sp.stats = stats;
+    sp.status = FM_OK;
+    carve(&sp, ws);
+    /* Two threads only where each can hold its BLAS to one core, and no more than the BLAS
+       itself may use (OPENBLAS_NUM_THREADS=1 means one) */
+    fm_set_threads_fn set_threads = blas->set_threads_local;
+    int blas_threads = set_threads != NULL ? set_threads(1) : 1;
+    fm_team_run(&sp.team, run_thread, &sp, n_threads < blas_threads ? n_threads : blas_threads);
+    if (set_threads != NULL)
+        set_threads(blas_threads);
+    return sp.status;
+}
