@@ -213,3 +213,38 @@ def adam_update(float[::1] p, float[::1] m, float[::1] v, const float[::1] g, tu
     cdef fm_optimizer opt = make_optimizer(optimizer)
     with nogil:
         fm_adam_update(&p[0], &m[0], &v[0], &g[0], p.shape[0], &opt, bc1, bc2)
+
+
+cdef class _SparseRows:
+    """Rows [begin, end) of X held as non-zeros (fm_sparse), for the kernel tests below."""
+    cdef fm_sparse s
+    cdef int32_t[::1] buffer, labels
+
+    def __cinit__(self, const float[:, ::1] X, int begin, int end):
+        import numpy as np
+        cdef int n = end - begin
+        self.buffer = np.empty(fm_sparse_size(X.shape[1], max(n, 1)), np.int32)
+        self.labels = np.zeros(max(X.shape[0], 1), np.int32)
+        fm_sparse_init(&self.s, &self.buffer[0], X.shape[1], max(n, 1))
+        fm_sparse_gather(&self.s, &self.labels[0], &X[0, 0], &self.labels[0], NULL, begin, n, begin)
+
+
+def sparse_forward(float[:, ::1] out, const float[:, ::1] X, const float[:, ::1] W, const float[::1] b,
+                   int activation):
+    cdef _SparseRows rows = _SparseRows(X, 0, X.shape[0])
+    with nogil:
+        fm_sparse_forward(&out[0, 0], &rows.s, &W[0, 0], &b[0], W.shape[1], activation)
+
+
+def sparse_update(float[:, ::1] W, float[:, ::1] vW, const float[:, ::1] X, const float[:, ::1] dz,
+                  float lr, float mu, float c, int row_begin, int row_end, int split_at):
+    """X's rows held in two parts, [0, split_at) and [split_at, n), as the training loop does."""
+    cdef _SparseRows first = _SparseRows(X, 0, split_at)
+    cdef _SparseRows second = _SparseRows(X, split_at, X.shape[0])
+    cdef fm_sparse parts[2]
+    parts[0] = first.s
+    parts[1] = second.s
+    cdef float *v_ptr = &vW[0, 0] if vW is not None else NULL
+    with nogil:
+        fm_sparse_update(&W[0, 0], v_ptr, parts, 2, &dz[0, 0], W.shape[1], row_begin, row_end,
+                         lr, mu, c)
