@@ -13,8 +13,11 @@
 #include <stdint.h>
 
 /* Element-wise loops get an AVX2 clone picked at load time, so a portable -O3 build still
-   uses the wide vector units where the CPU has them. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+   uses the wide vector units where the CPU has them: with FMA (x86-64-v3: AVX2, FMA, ...) from
+   GCC 12, which can dispatch on that level; plain AVX2 before. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && __GNUC__ >= 12
+#define FM_VECTORIZED __attribute__((target_clones("arch=x86-64-v3", "default")))
+#elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define FM_VECTORIZED __attribute__((target_clones("avx2", "default")))
 #else
 #define FM_VECTORIZED

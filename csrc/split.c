@@ -100,9 +100,9 @@ static void forward_backward_half(split *sp, int part, int64_t start, int n)
     int r0 = half_begin(n, part), m = half_end(n, part) - r0;
     sp->loss[part] = 0.0;
     sp->correct[part] = 0;
+    gather_half(sp, part, start, r0, m);  /* even when empty: the update reads both halves */
     if (m == 0)
         return;
-    gather_half(sp, part, start, r0, m);
     for (int l = 0; l < L; l++) {
         float *out = v->acts[l + 1] + (size_t)r0 * v->s[l + 1];
         int act = l == L - 1 ? FM_IDENTITY : activation;

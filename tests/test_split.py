@@ -1,0 +1,534 @@
+"""The two-part minibatch path of plain and momentum SGD (csrc/split.c, csrc/team.c) and the first
+layer over mostly-zero inputs (csrc/sparse.c).
+
+- fastmlp._kernels.sparse_forward / sparse_update against the same maths in NumPy float64;
+- whole fits through the split path against the float64 twin fastmlp.reference.MLP, on
+  sparse-looking and dense inputs;
+- the same bits whatever the thread count (fastmlp.model._MAX_THREADS), from run to run, and
+  wherever the chunks of minibatches end (fastmlp.model._CHUNK_SECONDS);
+- the sparse first layer agreeing with the dense one (fastmlp.model._SPARSE_MAX_BATCH = 1);
+- a diverging fit raising FloatingPointError with finite parameters left behind.
+"""
+import zlib
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import fastmlp
+import fastmlp.model as model_module
+from fastmlp import SGD, _kernels, reference
+from fastmlp.reference import LEAKY_SLOPE, sigmoid
+
+RTOL, ATOL = 1e-5, 1e-6                      # the kernel tolerances of tests/test_kernels.py
+KERNEL_ACTIVATIONS = sorted(_kernels.ACTIVATIONS)   # includes "identity", used by the output layer
+
+
+# ---- helpers (as in tests/test_kernels.py and tests/test_model.py) ------------------------------
+
+def rng_for(*key):
+    """A generator seeded from the test's parameters, so every case has its own fixed data."""
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def f32(rng, *shape, scale=1.0):
+    return np.ascontiguousarray(rng.normal(0.0, scale, size=shape), dtype=np.float32)
+
+
+def close(actual, expected, scale=1.0, rtol=RTOL, atol=ATOL, err_msg=""):
+    """assert_allclose with atol relative to `scale`, the size of the terms that were summed."""
+    assert np.all(np.isfinite(actual)), f"non-finite values {err_msg}"
+    assert_allclose(actual, expected, rtol=rtol, atol=atol * max(1.0, scale), err_msg=err_msg)
+
+
+def nan_filled(*shape):
+    return np.full(shape, np.nan, dtype=np.float32)
+
+
+def activate(z, name):
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, LEAKY_SLOPE * z)
+    if name == "sigmoid":
+        return sigmoid(z)
+    if name == "tanh":
+        return np.tanh(z)
+    assert name == "identity"
+    return z
+
+
+def params_of(net):
+    return [np.array(p) for p in list(net.weights) + list(net.biases)]
+
+
+def assert_same_params(a, b):
+    for layer, (pa, pb) in enumerate(zip(params_of(a), params_of(b))):
+        assert_array_equal(pa, pb, err_msg=f"parameter array {layer} (W1.., then b1..)")
+
+
+def sync(ref, net):
+    """Copy the compiled model's float32 parameters into the reference (its random state untouched)."""
+    for target, source in zip(ref.weights + ref.biases, net.weights + net.biases):
+        target[...] = source
+
+
+# ---- data -------------------------------------------------------------------------------------
+
+def sparse_like(rng, n, d, zeros=0.8, scale=1.0):
+    """Non-negative inputs, `zeros` of them exact zeros, and the last three columns zero in every
+    row (an image's margins): those first-layer weights never get a gradient."""
+    X = rng.uniform(0.05, 1.0, size=(n, d)) * scale
+    X[rng.random((n, d)) < zeros] = 0.0
+    X[:, -3:] = 0.0
+    return X.astype(np.float32)
+
+
+def dense_like(rng, n, d):
+    return rng.normal(size=(n, d)).astype(np.float32)
+
+
+def make_data(kind, n, d, n_classes, seed=0):
+    """Inputs of the kind asked for, with labels that depend on them, so training has something to learn."""
+    rng = np.random.default_rng(seed)
+    X = sparse_like(rng, n, d) if kind == "sparse" else dense_like(rng, n, d)
+    w = rng.normal(size=(d, n_classes))
+    y = np.argmax(X @ w + 0.3 * rng.normal(size=(n, n_classes)), axis=1).astype(np.int64)
+    assert model_module._mostly_zeros(X) == (kind == "sparse")
+    return X, y
+
+
+# Input width odd and not a multiple of the 16-input runs sparse.c skips at once; a hidden width
+# of 70 = one 64-column block plus a tail of 6; a second hidden layer of 9.
+SIZES = [37, 70, 9, 4]
+
+OPTIMIZERS = {
+    "sgd": lambda: SGD(lr=0.1),
+    "momentum": lambda: SGD(lr=0.05, momentum=0.9),
+    "momentum_weight_decay": lambda: SGD(lr=0.05, momentum=0.9, weight_decay=1e-3),
+}
+
+# (batch_size, rows): "ragged1" leaves a last batch of one row (rows % batch_size == 1), whose
+# first half is empty; batch3 on 62 rows leaves a last batch of 2 rows (halves of 1 and 1).
+SCHEDULES = {
+    "batch2": (2, 60),
+    "batch3": (3, 62),
+    "batch32": (32, 96),
+    "batch2_ragged1": (2, 61),
+    "batch32_ragged1": (32, 97),
+}
+EPOCHS = 3
+
+def fit(net, X, y, schedule_or_batch, optimizer, shuffle, epochs=EPOCHS):
+    batch_size = SCHEDULES[schedule_or_batch][0] if isinstance(schedule_or_batch, str) else schedule_or_batch
+    return net.fit(X, y, epochs=epochs, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer](),
+                   shuffle=shuffle, verbose=0)
+
+
+def trained(kind, schedule, optimizer, shuffle, activation="relu", seed=3, sizes=SIZES):
+    batch_size, n = SCHEDULES[schedule]
+    X, y = make_data(kind, n, sizes[0], sizes[-1], seed=seed)
+    net = fastmlp.MLP(sizes, activation=activation, seed=seed)
+    history = fit(net, X, y, batch_size, optimizer, shuffle)
+    return net, history
+
+
+# ---- sparse_forward ---------------------------------------------------------------------------
+
+def kernel_inputs(rng, kind, n, n_in):
+    """float32 X (n, n_in) of the kind asked for; every sparse-looking kind has negative values."""
+    if kind == "dense":
+        return f32(rng, n, n_in)
+    if kind == "all_zero":
+        return np.zeros((n, n_in), np.float32)
+    X = f32(rng, n, n_in)
+    X[rng.random((n, n_in)) < 0.8] = 0.0
+    X[:, [0, 5, n_in - 1]] = 0.0                 # columns zero in every row, at both ends
+    X[:, 17:35] = 0.0                            # a run longer than the 16 inputs skipped at once
+    if n > 2:
+        X[1] = 0.0                               # a row with no non-zero input
+    X[-1, 2] = -3.0                              # a negative value, in the last row
+    X[0, 3] = -0.0                               # a negative zero is a zero
+    return X
+
+
+SPARSE_OUTS = [1, 7, 63, 64, 65, 130, 256]
+N_IN = 40
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense", "all_zero"])
+@pytest.mark.parametrize("activation", KERNEL_ACTIVATIONS)
+@pytest.mark.parametrize("n_out", SPARSE_OUTS)
+@pytest.mark.parametrize("n", [1, 9])
+def test_sparse_forward(n, n_out, activation, kind):
+    rng = rng_for("sparse_forward", n, n_out, activation, kind)
+    X = kernel_inputs(rng, kind, n, N_IN)
+    W, b = f32(rng, N_IN, n_out, scale=1 / np.sqrt(N_IN)), f32(rng, n_out)
+    W_before, b_before, X_before = W.copy(), b.copy(), X.copy()
+    expected = activate(X.astype(np.float64) @ W.astype(np.float64) + b, activation)
+    out = nan_filled(n, n_out)                          # overwritten, never read
+    _kernels.sparse_forward(out, X, W, b, _kernels.ACTIVATIONS[activation])
+    close(out, expected, scale=np.sqrt(N_IN))
+    # A row without any non-zero input gives exactly what the bias kernel gives on zeros: act(b).
+    bias_only = np.zeros((1, n_out), np.float32)
+    _kernels.bias_act_forward(bias_only, b, _kernels.ACTIVATIONS[activation])
+    for row in np.flatnonzero(~X.any(axis=1)):
+        assert_array_equal(out[row], bias_only[0], err_msg=f"row {row}")
+    assert_array_equal(W, W_before)
+    assert_array_equal(b, b_before)
+    assert_array_equal(X, X_before)
+
+
+@pytest.mark.parametrize("n_out", SPARSE_OUTS)
+def test_sparse_forward_large_values(n_out):
+    # Unscaled pixels: sums of up to 40 terms of a few hundred, against float64.
+    rng = rng_for("sparse_forward_large", n_out)
+    X = np.round(rng.uniform(0, 255, size=(33, N_IN))).astype(np.float32)
+    X[rng.random(X.shape) < 0.7] = 0.0
+    W, b = f32(rng, N_IN, n_out, scale=0.05), f32(rng, n_out)
+    out = nan_filled(33, n_out)
+    _kernels.sparse_forward(out, X, W, b, _kernels.ACTIVATIONS["identity"])
+    scale = float((np.abs(X.astype(np.float64)) @ np.abs(W.astype(np.float64))).max())
+    close(out, X.astype(np.float64) @ W.astype(np.float64) + b, scale=scale)
+
+
+# ---- sparse_update ----------------------------------------------------------------------------
+
+UPDATE_CASES = {   # (velocity, mu, c)
+    "plain": (False, 0.0, 0.0),
+    "momentum": (True, 0.9, 0.0),
+    "momentum_weight_decay": (True, 0.9, -0.05 * 0.01),
+    "weight_decay_only": (True, 0.0, -0.05 * 0.1),      # SGD(weight_decay=...) keeps a velocity
+}
+UPDATE_N, UPDATE_N_IN, LR = 11, 40, 0.05
+
+
+def update_inputs(rng, n, n_in):
+    X = f32(rng, n, n_in)
+    X[rng.random((n, n_in)) < 0.8] = 0.0
+    X[:, [0, 6, n_in - 1]] = 0.0             # zero everywhere: these rows only decay
+    X[:, 20:37] = 0.0
+    X[:, 1] = 0.0
+    X[0, 1] = 1.5                            # only in the first row: in the first part unless split_at = 0
+    X[:, 2] = 0.0
+    X[n - 1, 2] = -2.0                       # only in the last row: always in the second part
+    X[3] = 0.0                               # a row with no input
+    return X
+
+
+def update_maths(W, V, X, dz, lr, mu, c, row_begin, row_end, velocity):
+    """float64 expectations for W and V after the step on rows [row_begin, row_end)."""
+    W64, X64, dz64 = W.astype(np.float64), X.astype(np.float64), dz.astype(np.float64)
+    g = X64.T @ dz64
+    W_new, V_new = W64.copy(), None if V is None else V.astype(np.float64)
+    rows = slice(row_begin, row_end)
+    if velocity:
+        V_new[rows] = mu * V_new[rows] + c * W64[rows] - lr * g[rows]
+        W_new[rows] = W64[rows] + V_new[rows]
+    else:
+        W_new[rows] = W64[rows] - lr * g[rows]
+    return W_new, V_new
+
+
+def run_update(W, V, X, dz, lr, mu, c, row_begin, row_end, split_at):
+    W, V = W.copy(), None if V is None else V.copy()
+    _kernels.sparse_update(W, V, X, dz, lr, mu, c, row_begin, row_end, split_at)
+    return W, V
+
+
+ROW_RANGES = {"all": (0, UPDATE_N_IN), "first_half": (0, UPDATE_N_IN // 2),
+              "second_half": (UPDATE_N_IN // 2, UPDATE_N_IN), "inner": (3, 23), "empty": (7, 7)}
+
+
+@pytest.mark.parametrize("rows", sorted(ROW_RANGES))
+@pytest.mark.parametrize("split_at", [0, 1, UPDATE_N // 2, UPDATE_N])
+@pytest.mark.parametrize("n_out", [1, 7, 64, 65, 130])
+@pytest.mark.parametrize("case", sorted(UPDATE_CASES))
+def test_sparse_update(case, n_out, split_at, rows):
+    velocity, mu, c = UPDATE_CASES[case]
+    row_begin, row_end = ROW_RANGES[rows]
+    rng = rng_for("sparse_update", case, n_out, split_at, rows)
+    X = update_inputs(rng, UPDATE_N, UPDATE_N_IN)
+    W, dz = f32(rng, UPDATE_N_IN, n_out), f32(rng, UPDATE_N, n_out, scale=1 / UPDATE_N)
+    V = f32(rng, UPDATE_N_IN, n_out, scale=0.1) if velocity else None
+    X_before, dz_before = X.copy(), dz.copy()
+    W_got, V_got = run_update(W, V, X, dz, LR, mu, c, row_begin, row_end, split_at)
+    W_exp, V_exp = update_maths(W, V, X, dz, LR, mu, c, row_begin, row_end, velocity)
+
+    close(W_got, W_exp, err_msg="W")
+    if velocity:
+        close(V_got, V_exp, err_msg="v")
+    # Rows outside the range are left exactly as they were.
+    outside = np.ones(UPDATE_N_IN, bool)
+    outside[row_begin:row_end] = False
+    assert_array_equal(W_got[outside], W[outside])
+    if velocity:
+        assert_array_equal(V_got[outside], V[outside])
+    # Rows of W whose input column is zero in the whole minibatch get no gradient: unchanged
+    # without a velocity, only the decay v = mu v + c w, w += v with one.
+    no_input = ~X.any(axis=0)
+    no_input[outside] = False
+    assert no_input.sum() >= (3 if rows == "all" else 0)
+    if velocity:
+        V_decay = mu * V[no_input].astype(np.float64) + c * W[no_input].astype(np.float64)
+        close(V_got[no_input], V_decay, rtol=1e-6, atol=1e-7, err_msg="decayed v")
+        close(W_got[no_input], W[no_input].astype(np.float64) + V_decay, rtol=1e-6, atol=1e-7,
+              err_msg="decayed W")
+    else:
+        assert_array_equal(W_got[no_input], W[no_input])
+    assert_array_equal(X, X_before)
+    assert_array_equal(dz, dz_before)
+
+
+@pytest.mark.parametrize("case", sorted(UPDATE_CASES))
+@pytest.mark.parametrize("n_out", [7, 65, 130])
+def test_sparse_update_bits_do_not_depend_on_the_cut(case, n_out):
+    # Each weight row's gradient sums its column's non-zeros in row order, part after part: where
+    # the rows are cut into parts, and which rows of W one call updates, never changes the bits.
+    velocity, mu, c = UPDATE_CASES[case]
+    rng = rng_for("sparse_update_cut", case, n_out)
+    X = update_inputs(rng, UPDATE_N, UPDATE_N_IN)
+    W, dz = f32(rng, UPDATE_N_IN, n_out), f32(rng, UPDATE_N, n_out, scale=1 / UPDATE_N)
+    V = f32(rng, UPDATE_N_IN, n_out, scale=0.1) if velocity else None
+    W_ref, V_ref = run_update(W, V, X, dz, LR, mu, c, 0, UPDATE_N_IN, UPDATE_N // 2)
+    for split_at in range(UPDATE_N + 1):
+        W_got, V_got = run_update(W, V, X, dz, LR, mu, c, 0, UPDATE_N_IN, split_at)
+        assert_array_equal(W_got, W_ref, err_msg=f"split_at={split_at}")
+        if velocity:
+            assert_array_equal(V_got, V_ref, err_msg=f"split_at={split_at}")
+    # Two calls on the two halves of the rows, as two threads make them.
+    W_two, V_two = W.copy(), None if V is None else V.copy()
+    for row_begin, row_end in ((0, UPDATE_N_IN // 2), (UPDATE_N_IN // 2, UPDATE_N_IN)):
+        _kernels.sparse_update(W_two, V_two, X, dz, LR, mu, c, row_begin, row_end, UPDATE_N // 2)
+    assert_array_equal(W_two, W_ref)
+    if velocity:
+        assert_array_equal(V_two, V_ref)
+
+
+@pytest.mark.parametrize("n_out", [7, 65])
+def test_sparse_update_several_steps_with_momentum(n_out):
+    # The velocity carries over: four steps with fresh minibatches against float64.
+    rng = rng_for("sparse_update_steps", n_out)
+    mu, c = 0.9, -LR * 1e-2
+    W = f32(rng, UPDATE_N_IN, n_out)
+    V = np.zeros((UPDATE_N_IN, n_out), np.float32)
+    W64, V64 = W.astype(np.float64), V.astype(np.float64)
+    for step in range(4):
+        X = update_inputs(rng, UPDATE_N, UPDATE_N_IN)
+        dz = f32(rng, UPDATE_N, n_out, scale=1 / UPDATE_N)
+        _kernels.sparse_update(W, V, X, dz, LR, mu, c, 0, UPDATE_N_IN, UPDATE_N // 2)
+        V64 = mu * V64 + c * W64 - LR * (X.astype(np.float64).T @ dz)
+        W64 = W64 + V64
+        close(W, W64, err_msg=f"W, step {step}")
+        close(V, V64, err_msg=f"v, step {step}")
+
+
+# ---- whole fits against the float64 reference -------------------------------------------------
+
+def fit_twins(kind, schedule, optimizer, shuffle, activation="relu", seed=3, sizes=SIZES):
+    batch_size, n = SCHEDULES[schedule]
+    X, y = make_data(kind, n, sizes[0], sizes[-1], seed=seed)
+    net = fastmlp.MLP(sizes, activation=activation, seed=seed)
+    ref = reference.MLP(sizes, activation=activation, seed=seed, dtype=np.float64)
+    sync(ref, net)
+    h_net = fit(net, X, y, batch_size, optimizer, shuffle)
+    h_ref = ref.fit(X, y, epochs=EPOCHS, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer](),
+                    shuffle=shuffle, verbose=0)
+    return net, ref, h_net, h_ref, n
+
+
+def assert_follows_reference(net, ref, h_net, h_ref, n):
+    # The tolerances of tests/test_model.py: float32 rounding, grown over up to 90 steps of a
+    # momentum fit (Nesterov, which does not take the split path, drifts by 2e-4 on dense batch 2).
+    for layer in range(len(net.weights)):
+        assert_allclose(net.weights[layer], ref.weights[layer], rtol=1e-3, atol=1e-4, err_msg=f"W{layer + 1}")
+        assert_allclose(net.biases[layer], ref.biases[layer], rtol=1e-3, atol=1e-4, err_msg=f"b{layer + 1}")
+    assert_allclose(h_net.history["loss"], h_ref.history["loss"], rtol=1e-3, atol=1e-6)
+    # one row's argmax may flip on a float32 near-tie
+    assert_allclose(h_net.history["accuracy"], h_ref.history["accuracy"], rtol=0, atol=1.5 / n)
+
+
+REFERENCE_CASES = [(kind, schedule, optimizer, shuffle)
+                   for kind in ("sparse", "dense") for schedule in sorted(SCHEDULES)
+                   for optimizer in sorted(OPTIMIZERS) for shuffle in (True, False)]
+
+
+@pytest.mark.parametrize("kind, schedule, optimizer, shuffle", REFERENCE_CASES)
+def test_fit_follows_the_reference(kind, schedule, optimizer, shuffle):
+    assert_follows_reference(*fit_twins(kind, schedule, optimizer, shuffle))
+
+
+TANH_CASES = [(kind, schedule, optimizer)
+              for kind in ("sparse", "dense") for schedule in ("batch3", "batch32_ragged1")
+              for optimizer in sorted(OPTIMIZERS)]
+
+
+@pytest.mark.parametrize("kind, schedule, optimizer", TANH_CASES)
+def test_fit_follows_the_reference_tanh(kind, schedule, optimizer):
+    assert_follows_reference(*fit_twins(kind, schedule, optimizer, True, activation="tanh"))
+
+
+# One hidden layer (the sparse layer feeds the output), layers of a few units (halves of one or
+# two rows of W), a single input (an empty first half of W's rows), widths at and around the
+# 64-column blocks. (sparse_like zeroes three columns, so sparse inputs need a few.)
+OTHER_SHAPES = [("sparse", [37, 70, 4]), ("sparse", [5, 3, 2]), ("sparse", [64, 130, 65, 3]),
+                ("dense", [37, 70, 4]), ("dense", [5, 3, 2]), ("dense", [1, 9, 3]),
+                ("dense", [64, 130, 65, 3])]
+
+
+@pytest.mark.parametrize("kind, sizes", OTHER_SHAPES)
+def test_fit_follows_the_reference_other_shapes(kind, sizes):
+    assert_follows_reference(*fit_twins(kind, "batch3", "momentum_weight_decay", True, sizes=sizes))
+
+
+def test_one_row_minibatch_alone():
+    # A one-row last batch through the dense split path (its first half empty) matches the
+    # reference; the sparse one is test_fit_follows_the_reference[sparse-*ragged1*].
+    assert_follows_reference(*fit_twins("dense", "batch2_ragged1", "momentum", False))
+
+
+# ---- the same bits whatever the thread count, run after run, wherever chunks end ----------------
+
+BITS_CASES = [(kind, schedule, optimizer, shuffle)
+              for kind in ("sparse", "dense")
+              for schedule in ("batch3", "batch32_ragged1")
+              for optimizer in ("sgd", "momentum_weight_decay")
+              for shuffle in (True, False)]
+
+
+@pytest.mark.parametrize("kind, schedule, optimizer, shuffle", BITS_CASES)
+def test_thread_count_does_not_change_the_bits(monkeypatch, kind, schedule, optimizer, shuffle):
+    results = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(model_module, "_MAX_THREADS", threads)
+        results[threads] = trained(kind, schedule, optimizer, shuffle, sizes=[37, 130, 9, 4])
+    (one, h_one), (two, h_two) = results[1], results[2]
+    assert_same_params(one, two)
+    assert h_one.history["loss"] == h_two.history["loss"]
+    assert h_one.history["accuracy"] == h_two.history["accuracy"]
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_thread_count_does_not_change_the_bits_of_a_wide_batch(monkeypatch, kind):
+    # Batches of 256 rows: each thread's GEMMs are big enough for BLAS to block them.
+    rng = np.random.default_rng(5)
+    X = sparse_like(rng, 600, 101) if kind == "sparse" else dense_like(rng, 600, 101)
+    y = rng.integers(0, 5, size=600)
+    nets = []
+    for threads in (1, 2):
+        monkeypatch.setattr(model_module, "_MAX_THREADS", threads)
+        net = fastmlp.MLP([101, 200, 5], seed=2)
+        net.fit(X, y, epochs=2, batch_size=256, optimizer=SGD(lr=0.05, momentum=0.9), verbose=0)
+        nets.append(net)
+    assert_same_params(*nets)
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay"])
+def test_same_seed_same_bits(kind, optimizer):
+    (a, h_a), (b, h_b) = (trained(kind, "batch32_ragged1", optimizer, True) for _ in range(2))
+    assert_same_params(a, b)
+    assert h_a.history == h_b.history
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+@pytest.mark.parametrize("schedule", ["batch3", "batch32_ragged1"])
+def test_chunk_boundaries_do_not_change_the_bits(monkeypatch, kind, optimizer, schedule):
+    # fit hands the compiled loop chunks of about _CHUNK_SECONDS of work; at 1e-9 s every chunk is
+    # one minibatch (and carve() sets the split workspace up again each time), by default an
+    # epoch of these small fits is one or a few chunks.
+    batch_size = SCHEDULES[schedule][0]
+    default, h_default = trained(kind, schedule, optimizer, True)
+    net = fastmlp.MLP(SIZES, seed=3)
+    assert net._first_chunk(batch_size) > SCHEDULES[schedule][1] // batch_size   # one chunk per epoch
+    monkeypatch.setattr(model_module, "_CHUNK_SECONDS", 1e-9)
+    assert net._first_chunk(batch_size) == 1
+    chunked, h_chunked = trained(kind, schedule, optimizer, True)
+    assert chunked._chunk_steps[batch_size] == 1
+    assert_same_params(default, chunked)
+    for key in ("loss", "accuracy"):
+        assert_allclose(h_default.history[key], h_chunked.history[key], rtol=1e-12)
+
+
+# ---- the sparse first layer against the dense one ---------------------------------------------
+
+SPARSE_DENSE_CASES = [("sparse", schedule, optimizer, shuffle)
+                      for schedule in ("batch2", "batch3", "batch32", "batch32_ragged1")
+                      for optimizer in sorted(OPTIMIZERS) for shuffle in (True, False)]
+
+
+@pytest.mark.parametrize("kind, schedule, optimizer, shuffle", SPARSE_DENSE_CASES)
+def test_sparse_first_layer_agrees_with_the_dense_one(monkeypatch, kind, schedule, optimizer, shuffle):
+    sparse_net, h_sparse = trained(kind, schedule, optimizer, shuffle)
+    monkeypatch.setattr(model_module, "_SPARSE_MAX_BATCH", 1)      # forces the dense first layer
+    dense_net, h_dense = trained(kind, schedule, optimizer, shuffle)
+    for layer, (a, b) in enumerate(zip(params_of(sparse_net), params_of(dense_net))):
+        assert_allclose(a, b, rtol=1e-5, atol=2e-6, err_msg=f"parameter array {layer} (W1.., then b1..)")
+    assert_allclose(h_sparse.history["loss"], h_dense.history["loss"], rtol=1e-5, atol=1e-7)
+
+
+def test_sparse_first_layer_is_taken(monkeypatch):
+    # The sparse kernels sum in another order than the GEMM: some bits of the first layer differ,
+    # which shows the default fit of mostly-zero inputs did go through them.
+    sparse_net, _ = trained("sparse", "batch32", "momentum", True)
+    monkeypatch.setattr(model_module, "_SPARSE_MAX_BATCH", 1)
+    dense_net, _ = trained("sparse", "batch32", "momentum", True)
+    assert not np.array_equal(sparse_net.weights[0], dense_net.weights[0])
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_one_row_last_batch_sparse_matches_dense(monkeypatch, momentum):
+    # 3 rows, batch 2, no shuffle -- minibatches [0, 1] and [2]: the last one has an empty first
+    # half, which must hold no rows (not the previous minibatch's) when the update reads it.
+    X = np.array([[1.0, 0.0, 0.0, 0.0, 0.0],
+                  [0.0, 0.0, 0.0, 0.0, 2.0],
+                  [0.0, 0.0, 1.0, 0.0, 0.0]], np.float32)
+    y = np.array([0, 1, 0])
+    assert model_module._mostly_zeros(X)
+    nets = []
+    for max_batch in (2048, 1):
+        monkeypatch.setattr(model_module, "_SPARSE_MAX_BATCH", max_batch)
+        net = fastmlp.MLP([5, 4, 2], seed=0)
+        net.fit(X, y, epochs=1, batch_size=2, optimizer=SGD(lr=0.1, momentum=momentum), shuffle=False,
+                verbose=0)
+        nets.append(net)
+    # Rows 0 and 4 of W1 have inputs only in the first minibatch: the second must leave them alone
+    # (plain SGD) or only decay them (momentum), in both paths alike.
+    assert_allclose(nets[0].weights[0], nets[1].weights[0], rtol=1e-6, atol=1e-7)
+
+
+# ---- divergence -------------------------------------------------------------------------------
+
+DIVERGING = {   # (activation, optimizer) at lr = 1e6, batch 32: each makes the loss overflow
+    "relu-momentum": ("relu", lambda: SGD(lr=1e6, momentum=0.9)),
+    "relu-momentum_weight_decay": ("relu", lambda: SGD(lr=1e6, momentum=0.9, weight_decay=1e-3)),
+    # plain SGD on relu kills the units of mostly-zero inputs at once (a finite loss): leaky_relu
+    "leaky_relu-sgd": ("leaky_relu", lambda: SGD(lr=1e6)),
+    "leaky_relu-momentum": ("leaky_relu", lambda: SGD(lr=1e6, momentum=0.9)),
+}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", sorted(DIVERGING))
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_divergence_raises_and_leaves_finite_parameters(monkeypatch, kind, case, threads):
+    monkeypatch.setattr(model_module, "_MAX_THREADS", threads)
+    activation, make_optimizer = DIVERGING[case]
+    rng = np.random.default_rng(0)
+    if kind == "sparse":
+        X = sparse_like(rng, 200, 50, scale=255.0)          # unscaled pixels, 80% zeros
+    else:
+        X = rng.uniform(0, 255, size=(200, 50)).astype(np.float32)
+    assert model_module._mostly_zeros(X) == (kind == "sparse")
+    y = rng.integers(0, 3, size=200)
+    net = fastmlp.MLP([50, 70, 16, 3], activation=activation, seed=0)
+    with pytest.raises(FloatingPointError, match="lr"):
+        net.fit(X, y, epochs=20, batch_size=32, optimizer=make_optimizer(), verbose=0)
+    for p in params_of(net):
+        assert np.all(np.isfinite(p))
+    # fit's promise: "restored to the last finite ones first, so the model stays usable".
+    labels = net.predict(X)
+    assert labels.shape == (200,) and labels.min() >= 0 and labels.max() < 3
+    assert np.all(np.isfinite(net.predict_proba(X)))
+    assert np.isfinite(net.evaluate(X, y)["loss"])
