@@ -52,18 +52,6 @@ typedef struct {
    blas_function (blas_threads.c); NULL where there is none. */
 fm_set_threads_fn fm_find_blas_threads_setter(const void *blas_function);
 
-/* ---- two threads over one loop (team.c) ---- */
-typedef struct {
-    int size;                  /* threads meeting at the barrier: 1 or 2 */
-    int arrived, generation;   /* the barrier's state, used atomically */
-} fm_team;
-/* body(arg, thread, n_threads): thread 0 .. n_threads - 1 of the team. */
-typedef void (*fm_team_body)(void *arg, int thread, int n_threads);
-/* Runs body on the calling thread and, for n_threads >= 2, on one more it starts and joins;
-   returns the number of threads that ran (1 where a thread could not be started). */
-int fm_team_run(fm_team *team, fm_team_body body, void *arg, int n_threads);
-/* Waits for every thread of the team to arrive; returns at once in a team of one. */
-void fm_team_barrier(fm_team *team);
 
 /* C (M, N) = alpha * op(A) op(B) + beta * C, all row-major; op(A) is (M, K), op(B) is (K, N). */
 void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K, float alpha,

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "team.h"
 #include "views.h"
 
 #define PARTS 2

@@ -3,13 +3,13 @@
 #if !defined(_WIN32)
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
-#include <sched.h>
 #endif
 
-#include "fastmlp.h"
+#include "team.h"
 
-/* A wait at the barrier spins this long (a few tens of microseconds), then yields the core. */
-#define SPINS_BEFORE_YIELD 2000
+/* Spins before a wait goes to sleep: about 50 microseconds, longer than the usual imbalance
+   between the two halves of a step, far shorter than a time slice another process may take. */
+#define SPINS_BEFORE_SLEEP 4000
 
 static void relax(void)
 {
@@ -20,23 +20,51 @@ static void relax(void)
 #endif
 }
 
+#if !defined(_WIN32)
+static int generation_is(fm_team *team, int generation)
+{
+    return __atomic_load_n(&team->generation, __ATOMIC_SEQ_CST) == generation;
+}
+
+static void sleep_until_next(fm_team *team, int generation)
+{
+    pthread_mutex_lock(&team->lock);
+    __atomic_add_fetch(&team->sleepers, 1, __ATOMIC_SEQ_CST);
+    while (generation_is(team, generation))
+        pthread_cond_wait(&team->woken, &team->lock);
+    __atomic_sub_fetch(&team->sleepers, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&team->lock);
+}
+
+static void release(fm_team *team, int generation)
+{
+    __atomic_store_n(&team->arrived, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&team->generation, generation + 1, __ATOMIC_SEQ_CST);
+    /* a sleeper counted itself before checking the generation, so none is missed */
+    if (__atomic_load_n(&team->sleepers, __ATOMIC_SEQ_CST) > 0) {
+        pthread_mutex_lock(&team->lock);
+        pthread_cond_broadcast(&team->woken);
+        pthread_mutex_unlock(&team->lock);
+    }
+}
+#endif
+
 void fm_team_barrier(fm_team *team)
 {
 #if !defined(_WIN32)
     if (team->size < 2)
         return;
-    int generation = __atomic_load_n(&team->generation, __ATOMIC_ACQUIRE);
-    if (__atomic_add_fetch(&team->arrived, 1, __ATOMIC_ACQ_REL) == team->size) {
-        __atomic_store_n(&team->arrived, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&team->generation, generation + 1, __ATOMIC_RELEASE);
+    int generation = __atomic_load_n(&team->generation, __ATOMIC_SEQ_CST);
+    if (__atomic_add_fetch(&team->arrived, 1, __ATOMIC_SEQ_CST) == team->size) {
+        release(team, generation);
         return;
     }
-    for (int spins = 0; __atomic_load_n(&team->generation, __ATOMIC_ACQUIRE) == generation; spins++) {
-        if (spins < SPINS_BEFORE_YIELD)
-            relax();
-        else
-            sched_yield();
+    for (int spins = 0; spins < SPINS_BEFORE_SLEEP; spins++) {
+        if (!generation_is(team, generation))
+            return;
+        relax();
     }
+    sleep_until_next(team, generation);
 #else
     (void)team;
 #endif
@@ -54,6 +82,27 @@ static void *helper_main(void *p)
     s->body(s->arg, 1, 2);
     return NULL;
 }
+
+static int run_two(fm_team *team, fm_team_body body, void *arg)
+{
+    start s = {body, arg};
+    pthread_t helper;
+    int ran = 1;
+    team->sleepers = 0;
+    if (pthread_mutex_init(&team->lock, NULL) != 0)
+        return 0;
+    if (pthread_cond_init(&team->woken, NULL) == 0) {
+        team->size = 2;
+        if (pthread_create(&helper, NULL, helper_main, &s) == 0) {
+            body(arg, 0, 2);
+            pthread_join(helper, NULL);
+            ran = 2;
+        }
+        pthread_cond_destroy(&team->woken);
+    }
+    pthread_mutex_destroy(&team->lock);
+    return ran == 2 ? 2 : 0;
+}
 #endif
 
 int fm_team_run(fm_team *team, fm_team_body body, void *arg, int n_threads)
@@ -61,17 +110,9 @@ int fm_team_run(fm_team *team, fm_team_body body, void *arg, int n_threads)
     team->arrived = team->generation = 0;
     team->size = 1;
 #if !defined(_WIN32)
-    if (n_threads >= 2) {
-        start s = {body, arg};
-        pthread_t helper;
-        team->size = 2;
-        if (pthread_create(&helper, NULL, helper_main, &s) == 0) {
-            body(arg, 0, 2);
-            pthread_join(helper, NULL);
-            return 2;
-        }
-        team->size = 1;  /* no thread to be had: do it all here */
-    }
+    if (n_threads >= 2 && run_two(team, body, arg) == 2)
+        return 2;
+    team->size = 1;  /* no thread to be had: do it all here */
 #else
     (void)n_threads;
 #endif

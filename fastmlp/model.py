@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from fastmlp import _kernels
+from fastmlp._threads import ThreadTuner
 from fastmlp._validation import (check_choice, check_float, check_int, check_sizes,
                                  check_validation_data, check_X, check_y)
 from fastmlp.callbacks import Callback, History
@@ -360,6 +361,7 @@ class MLP:
         workspace = self._workspace(batch_size, split=batch_size > 1,
                                     sparse=sparse_inputs and 1 < batch_size <= _SPARSE_MAX_BATCH)
         self._snapshots = (self._params.copy(), self._params.copy())
+        self._thread_tuner = ThreadTuner(_MAX_THREADS if batch_size > 1 else 1)
         self._run_epochs(X, y, epochs, batch_size, shuffle, validation, workspace, sparse_inputs,
                          optimizer, verbose, callbacks)
         for callback in callbacks:
@@ -417,11 +419,14 @@ class MLP:
         try:
             while batch < n_batches:
                 steps = min(self._chunk_length(batch_size), n_batches - batch)
+                threads = self._thread_tuner.next()
                 started = time.perf_counter()
                 status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step = self._engine.train_chunk(
                     self._optimizer_settings(optimizer), workspace, X, y, order, batch_size, batch, steps,
-                    loss_sum, sparse_inputs, _MAX_THREADS)
-                self._adapt_chunk(batch_size, done, time.perf_counter() - started)
+                    loss_sum, sparse_inputs, threads)
+                seconds = time.perf_counter() - started
+                self._adapt_chunk(batch_size, done, seconds)
+                self._thread_tuner.record(threads, chunk_rows, seconds)
                 # the loss is summed in C across chunks, so chunk boundaries never change it
                 loss_sum, correct, rows = chunk_loss, correct + chunk_correct, rows + chunk_rows
                 batch += done
