@@ -63,7 +63,7 @@ static void index_columns(fm_sparse *s)
 /* Inputs looked at together: a run of zeros this long (an image's margins) is skipped at once. */
 #define RUN 16
 
-static size_t compress_row(int32_t *index, float *value, const float *x, int n_in)
+INLINE size_t compress_row(int32_t *index, float *value, const float *x, int n_in)
 {
     /* index, value: the non-zero x[i] and their i; returns how many. Branch-free within a run:
        every input is written, only the non-zero ones are kept. */
@@ -85,6 +85,18 @@ static size_t compress_row(int32_t *index, float *value, const float *x, int n_i
     return count;
 }
 
+static void prefetch_row(const float *x, int n_in)
+{
+#if defined(__GNUC__)
+    for (int i = 0; i < n_in; i += 16)  /* one 64-byte cache line at a time */
+        __builtin_prefetch(x + i, 0, 0);
+#else
+    (void)x;
+    (void)n_in;
+#endif
+}
+
+FM_VECTORIZED
 void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32_t *y,
                       const int64_t *rows, int64_t start, int n, int first_row)
 {
@@ -92,6 +104,8 @@ void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32
     size_t nnz = 0;
     for (int r = 0; r < n; r++) {
         int64_t src = rows != NULL ? rows[r] : start + r;
+        if (r + 1 < n)  /* shuffled rows are scattered over memory: ask for the next one early */
+            prefetch_row(X + (size_t)(rows != NULL ? rows[r + 1] : start + r + 1) * n_in, n_in);
         s->row_start[r] = (int32_t)nnz;
         nnz += compress_row(s->row_index + nnz, s->row_value + nnz, X + (size_t)src * n_in, n_in);
         labels[r] = y[src];
