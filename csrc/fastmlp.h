@@ -128,11 +128,13 @@ void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32
 void fm_sparse_forward(float *out, const fm_sparse *x, const float *W, const float *b, int n_out,
                        int activation);
 /* One SGD step on rows [row_begin, row_end) of W (n_in, n_out) from the minibatch held in parts
-   (n_parts,: consecutive rows) and dz (n, n_out), the loss gradient at the layer's
+   (n_parts <= FM_SPARSE_MAX_PARTS pointers, to consecutive rows) and dz (n, n_out), the loss gradient at the layer's
    pre-activation: g = x^T dz, v = mu v + c w - lr g, w += v with the velocity vW (same shape);
    w -= lr g when vW is NULL. The bias is fm_bias_step's. */
-void fm_sparse_update(float *W, float *vW, const fm_sparse *parts, int n_parts, const float *dz,
-                      int n_out, int row_begin, int row_end, float lr, float mu, float c);
+#define FM_SPARSE_MAX_PARTS 2
+void fm_sparse_update(float *W, float *vW, const fm_sparse *const *parts, int n_parts,
+                      const float *dz, int n_out, int row_begin, int row_end, float lr, float mu,
+                      float c);
 
 /* ---- output layer and loss (loss.c) ---- */
 enum fm_head { FM_SOFTMAX_CE = 0, FM_SIGMOID_MSE = 1, FM_SIGMOID_CE = 2, FM_SOFTMAX_MSE = 3 };

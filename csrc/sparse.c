@@ -158,9 +158,10 @@ INLINE void weighted_sum(float *out, const int32_t *index, const float *value, i
 }
 
 FM_VECTORIZED
-void fm_sparse_forward(float *out, const fm_sparse *x, const float *W, const float *b, int n_out,
+void fm_sparse_forward(float *out, const fm_sparse *rows, const float *W, const float *b, int n_out,
                        int activation)
 {
+    const fm_sparse copy = *rows, *x = &copy;  /* no reloads, no sharing with its writer */
     /* out (n, n_out) = act(x W + b), summing for each row the rows of W of its non-zero inputs */
     int full = n_out - n_out % BLOCK;
     for (int r = 0; r < x->n; r++) {
@@ -216,13 +217,18 @@ static int has_input(const fm_sparse *parts, int n_parts, int j)
 }
 
 FM_VECTORIZED
-void fm_sparse_update(float *W, float *vW, const fm_sparse *parts, int n_parts, const float *dz,
-                      int n_out, int row_begin, int row_end, float lr, float mu, float c)
+void fm_sparse_update(float *W, float *vW, const fm_sparse *const *part_list, int n_parts,
+                      const float *dz, int n_out, int row_begin, int row_end, float lr, float mu,
+                      float c)
 {
     /* The weight gradient x^T dz for rows [row_begin, row_end) of W, each summed only over the
        non-zeros of its input column, and applied at once: v = mu v + c w - lr g, w += v (a row
        without input: g = 0), or without velocity (vW NULL) w -= lr g, where rows without input
        stay as they are. */
+    fm_sparse parts[FM_SPARSE_MAX_PARTS];  /* copies: no reloads, no sharing with their writer */
+    n_parts = n_parts < FM_SPARSE_MAX_PARTS ? n_parts : FM_SPARSE_MAX_PARTS;
+    for (int p = 0; p < n_parts; p++)
+        parts[p] = *part_list[p];
     int full = n_out - n_out % BLOCK;
     for (int j = row_begin; j < row_end; j++) {
         float *w = W + (size_t)j * n_out, *v = vW != NULL ? vW + (size_t)j * n_out : NULL;

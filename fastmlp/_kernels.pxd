@@ -74,7 +74,7 @@ cdef extern from "fastmlp.h" nogil:
                           const int64_t *rows, int64_t start, int n, int first_row)
     void fm_sparse_forward(float *out, const fm_sparse *x, const float *W, const float *b, int n_out,
                            int activation)
-    void fm_sparse_update(float *W, float *vW, const fm_sparse *parts, int n_parts, const float *dz,
+    void fm_sparse_update(float *W, float *vW, const fm_sparse **parts, int n_parts, const float *dz,
                           int n_out, int row_begin, int row_end, float lr, float mu, float c)
     size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse)
     int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,

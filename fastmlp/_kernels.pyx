@@ -241,9 +241,9 @@ def sparse_update(float[:, ::1] W, float[:, ::1] vW, const float[:, ::1] X, cons
     """X's rows held in two parts, [0, split_at) and [split_at, n), as the training loop does."""
     cdef _SparseRows first = _SparseRows(X, 0, split_at)
     cdef _SparseRows second = _SparseRows(X, split_at, X.shape[0])
-    cdef fm_sparse parts[2]
-    parts[0] = first.s
-    parts[1] = second.s
+    cdef const fm_sparse *parts[2]
+    parts[0] = &first.s
+    parts[1] = &second.s
     cdef float *v_ptr = &vW[0, 0] if vW is not None else NULL
     with nogil:
         fm_sparse_update(&W[0, 0], v_ptr, parts, 2, &dz[0, 0], W.shape[1], row_begin, row_end,
