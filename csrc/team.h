@@ -24,7 +24,7 @@ typedef void (*fm_team_body)(void *arg, int thread, int n_threads);
 int fm_team_run(fm_team *team, fm_team_body body, void *arg, int n_threads);
 
 /* Waits for every thread of the team to arrive; returns at once in a team of one. A wait spins
-   for a few tens of microseconds, then sleeps until the last thread arrives, so a thread whose
+   for about a millisecond, then sleeps until the last thread arrives, so a thread whose
    partner lost its core to another process does not keep taking cycles from it. */
 void fm_team_barrier(fm_team *team);
 
