@@ -30,6 +30,9 @@ def parse_args(argv=None):
                         help="BLAS / torch threads for every contender (default: os.cpu_count())")
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed runs per contender and batch size (default 3, 2 with --quick)")
+    parser.add_argument("--settle", type=float, default=0.2, metavar="SECONDS",
+                        help="pause before each timed run, so the threads a contender leaves spinning "
+                             "(OpenBLAS, OpenMP) are idle before the next one starts (default 0.2)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")
     parser.add_argument("--data", default=None,
@@ -402,6 +405,7 @@ def bench_batch_size(contenders, batch_size, args, n_train, X_test, y_test):
     accs = {c.name: [] for c in contenders}
     for _ in range(args.repeats):
         for c in contenders:                            # interleaved: each takes its turn
+            time.sleep(args.settle)
             model, seconds = c.train(rows[c.name], batch_size, lr)
             times[c.name].append(seconds)
             if rows[c.name] == n_train:
@@ -436,13 +440,14 @@ def bench_batch_size(contenders, batch_size, args, n_train, X_test, y_test):
             "other_processes_cpu_fraction": other_load.fraction()}
 
 
-def bench_predict(contenders, models, X_test, repeats):
+def bench_predict(contenders, models, X_test, repeats, settle):
     """Best rows/s of class probabilities for all test rows, contenders interleaved."""
     best = {c.name: float("inf") for c in contenders}
     for c in contenders:
         c.proba(models[c.name], X_test[:1000])         # warm-up
     for _ in range(repeats):
         for c in contenders:
+            time.sleep(settle)
             start = time.perf_counter()
             c.proba(models[c.name], X_test)
             best[c.name] = min(best[c.name], time.perf_counter() - start)
@@ -589,7 +594,8 @@ def main(args):
 
     predictors = [c for c in contenders if c.name in ("fastmlp", "numpy", "torch")]
     models = {c.name: c.train(2000, 32, 0.1)[0] for c in predictors}
-    predict = bench_predict(predictors, models, X_test, repeats=3 if args.quick else 10)
+    predict = bench_predict(predictors, models, X_test, repeats=3 if args.quick else 10,
+                            settle=args.settle)
     print_predict(predict, len(X_test))
     peak_end = sgemm_peak()
     print(f"\nSGEMM peak at the end: {peak_end:.1f} GFLOP/s (at the start: {peak:.1f}; "

@@ -4,29 +4,55 @@ A minibatch step is cut in two fixed halves (csrc/split.c), and one thread or tw
 same bits, so the count only changes the speed. Two threads win on an idle machine; when another
 process holds a core, the thread sharing it slows its partner down at every barrier and one thread
 wins. The tuner tries both, keeps the faster, and now and then tries the other again, since the
-load on a machine changes.
+load on a machine changes. What it learns is kept per kind of work (network, batch size), across
+fits: the load belongs to the machine, not to one model.
 """
+import threading
 
-PROBE_EVERY = 32  # chunks (of about 0.1 s) between tries of the slower count
+PROBE_EVERY = 32      # chunks (of about 0.1 s) between tries of the count not in use
+FEWER_MUST_WIN_BY = 1.15  # one chunk's speed is noisy: fewer threads must be clearly faster
+
+_tuners = {}
+_lock = threading.Lock()
 
 
 class ThreadTuner:
     def __init__(self, max_threads):
-        self.choices = list(range(max(1, max_threads), 0, -1))
+        # fewer threads first: the first chunk of a fit also pays for warming up, so its
+        # handicap falls on the count that has to prove itself
+        self.choices = list(range(1, max(1, max_threads) + 1))
         self.rates = {}  # threads -> rows per second in the latest chunk run with them
         self.chunks = 0
 
     def next(self):
         """The thread count for the next chunk."""
-        untried = [threads for threads in self.choices if threads not in self.rates]
-        if untried:
-            return untried[0]
-        self.chunks += 1
-        ranked = sorted(self.choices, key=lambda threads: -self.rates[threads])
-        if len(ranked) > 1 and self.chunks % PROBE_EVERY == 0:
-            return ranked[1]
-        return ranked[0]
+        with _lock:
+            untried = [threads for threads in self.choices if threads not in self.rates]
+            if untried:
+                return untried[0]
+            self.chunks += 1
+            best = self._best()
+            if len(self.choices) > 1 and self.chunks % PROBE_EVERY == 0:
+                return next(threads for threads in reversed(self.choices) if threads != best)
+            return best
+
+    def _best(self):
+        best = self.choices[-1]
+        for threads in reversed(self.choices[:-1]):
+            if self.rates[threads] > FEWER_MUST_WIN_BY * self.rates[best]:
+                best = threads
+        return best
 
     def record(self, threads, rows, seconds):
         if rows > 0 and seconds > 0:
-            self.rates[threads] = rows / seconds
+            with _lock:
+                self.rates[threads] = rows / seconds
+
+
+def tuner_for(key, max_threads):
+    """The tuner for one kind of work (key: anything hashable naming it)."""
+    with _lock:
+        tuner = _tuners.get((key, max_threads))
+        if tuner is None:
+            tuner = _tuners[key, max_threads] = ThreadTuner(max_threads)
+        return tuner

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from fastmlp import _kernels
-from fastmlp._threads import ThreadTuner
+from fastmlp._threads import tuner_for
 from fastmlp._validation import (check_choice, check_float, check_int, check_sizes,
                                  check_validation_data, check_X, check_y)
 from fastmlp.callbacks import Callback, History
@@ -361,7 +361,8 @@ class MLP:
         workspace = self._workspace(batch_size, split=batch_size > 1,
                                     sparse=sparse_inputs and 1 < batch_size <= _SPARSE_MAX_BATCH)
         self._snapshots = (self._params.copy(), self._params.copy())
-        self._thread_tuner = ThreadTuner(_MAX_THREADS if batch_size > 1 else 1)
+        self._thread_tuner = tuner_for((tuple(self.sizes), batch_size, sparse_inputs),
+                                       _MAX_THREADS if batch_size > 1 else 1)
         self._run_epochs(X, y, epochs, batch_size, shuffle, validation, workspace, sparse_inputs,
                          optimizer, verbose, callbacks)
         for callback in callbacks:
