@@ -7,10 +7,12 @@ wins. The tuner tries both, keeps the faster, and now and then tries the other a
 load on a machine changes. What it learns is kept per kind of work (network, batch size), across
 fits: the load belongs to the machine, not to one model.
 """
+import statistics
 import threading
 
-PROBE_EVERY = 32      # chunks (of about 0.1 s) between tries of the count not in use
-FEWER_MUST_WIN_BY = 1.15  # one chunk's speed is noisy: fewer threads must be clearly faster
+PROBE_EVERY = 16          # chunks (of about 0.1 s) between tries of the count not in use
+REMEMBERED = 5            # chunk speeds kept per count; their median is what counts
+FEWER_MUST_WIN_BY = 1.15  # a chunk's speed is noisy: fewer threads must be clearly faster
 
 _tuners = {}
 _lock = threading.Lock()
@@ -21,7 +23,7 @@ class ThreadTuner:
         # fewer threads first: the first chunk of a fit also pays for warming up, so its
         # handicap falls on the count that has to prove itself
         self.choices = list(range(1, max(1, max_threads) + 1))
-        self.rates = {}  # threads -> rows per second in the latest chunk run with them
+        self.rates = {}  # threads -> rows per second of the latest chunks run with them
         self.chunks = 0
 
     def next(self):
@@ -39,14 +41,19 @@ class ThreadTuner:
     def _best(self):
         best = self.choices[-1]
         for threads in reversed(self.choices[:-1]):
-            if self.rates[threads] > FEWER_MUST_WIN_BY * self.rates[best]:
+            if self._rate(threads) > FEWER_MUST_WIN_BY * self._rate(best):
                 best = threads
         return best
+
+    def _rate(self, threads):
+        return statistics.median(self.rates[threads])
 
     def record(self, threads, rows, seconds):
         if rows > 0 and seconds > 0:
             with _lock:
-                self.rates[threads] = rows / seconds
+                latest = self.rates.setdefault(threads, [])
+                latest.append(rows / seconds)
+                del latest[:-REMEMBERED]
 
 
 def tuner_for(key, max_threads):

@@ -1,0 +1,54 @@
+"""The thread tuner: it may only change how fast fit runs, never what it computes
+(tests/test_split.py checks the bits); here, that it picks the faster count sensibly."""
+from fastmlp import _threads
+from fastmlp._threads import ThreadTuner
+
+
+def run(tuner, rates, chunks):
+    """Drive the tuner for `chunks` chunks where each thread count runs at rates[threads]."""
+    picked = []
+    for _ in range(chunks):
+        threads = tuner.next()
+        picked.append(threads)
+        tuner.record(threads, rows=rates[threads] / 10, seconds=0.1)
+    return picked
+
+
+def test_tries_one_thread_first_then_two():
+    assert run(ThreadTuner(2), {1: 100.0, 2: 150.0}, 2) == [1, 2]
+
+
+def test_keeps_two_threads_when_they_are_faster_or_about_as_fast():
+    for one, two in [(100.0, 150.0), (100.0, 100.0), (110.0, 100.0)]:
+        picked = run(ThreadTuner(2), {1: one, 2: two}, 40)
+        assert picked[2:].count(2) > 0.9 * len(picked[2:])
+
+
+def test_switches_to_one_thread_when_it_is_clearly_faster():
+    # another process holds a core: the thread sharing it stalls its partner at every barrier
+    picked = run(ThreadTuner(2), {1: 200.0, 2: 100.0}, 40)
+    assert picked[2:].count(1) > 0.9 * len(picked[2:])
+
+
+def test_probes_the_other_count_again_and_follows_a_change_of_load():
+    tuner = ThreadTuner(2)
+    run(tuner, {1: 200.0, 2: 100.0}, 40)   # busy machine: one thread
+    picked = run(tuner, {1: 100.0, 2: 200.0}, 200)   # the other job ended
+    assert picked[-50:].count(2) > 45
+
+
+def test_one_slow_chunk_does_not_flip_the_choice():
+    tuner = ThreadTuner(2)
+    run(tuner, {1: 100.0, 2: 150.0}, 20)
+    tuner.record(2, rows=1.0, seconds=0.1)   # a hiccup
+    assert tuner.next() == 2
+
+
+def test_a_single_thread_tuner_always_says_one():
+    assert set(run(ThreadTuner(1), {1: 100.0}, 10)) == {1}
+
+
+def test_tuners_are_kept_per_kind_of_work():
+    a = _threads.tuner_for(("test", 32), 2)
+    assert _threads.tuner_for(("test", 32), 2) is a
+    assert _threads.tuner_for(("test", 128), 2) is not a
