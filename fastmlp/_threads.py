@@ -7,11 +7,10 @@ wins. The tuner tries both, keeps the faster, and now and then tries the other a
 load on a machine changes. What it learns is kept per kind of work (network, batch size), across
 fits: the load belongs to the machine, not to one model.
 """
-import statistics
 import threading
 
-PROBE_EVERY = 16          # chunks (of about 0.1 s) between tries of the count not in use
-REMEMBERED = 5            # chunk speeds kept per count; their median is what counts
+PROBE_EVERY = 8           # chunks (of about 0.1 s) between tries of the count not in use
+REMEMBERED = 3            # chunk speeds kept per count; the best of them is what counts
 FEWER_MUST_WIN_BY = 1.15  # a chunk's speed is noisy: fewer threads must be clearly faster
 
 _tuners = {}
@@ -46,7 +45,9 @@ class ThreadTuner:
         return best
 
     def _rate(self, threads):
-        return statistics.median(self.rates[threads])
+        # The best recent chunk: what slows a chunk down on a shared machine (a stolen core, a
+        # neighbour's burst) comes and goes, while a count that is slower stays slower.
+        return max(self.rates[threads])
 
     def record(self, threads, rows, seconds):
         if rows > 0 and seconds > 0:

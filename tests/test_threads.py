@@ -21,20 +21,20 @@ def test_tries_one_thread_first_then_two():
 def test_keeps_two_threads_when_they_are_faster_or_about_as_fast():
     for one, two in [(100.0, 150.0), (100.0, 100.0), (110.0, 100.0)]:
         picked = run(ThreadTuner(2), {1: one, 2: two}, 40)
-        assert picked[2:].count(2) > 0.9 * len(picked[2:])
+        assert picked[2:].count(2) > 0.8 * len(picked[2:])  # the rest: probes
 
 
 def test_switches_to_one_thread_when_it_is_clearly_faster():
     # another process holds a core: the thread sharing it stalls its partner at every barrier
     picked = run(ThreadTuner(2), {1: 200.0, 2: 100.0}, 40)
-    assert picked[2:].count(1) > 0.9 * len(picked[2:])
+    assert picked[2:].count(1) > 0.8 * len(picked[2:])
 
 
 def test_probes_the_other_count_again_and_follows_a_change_of_load():
     tuner = ThreadTuner(2)
     run(tuner, {1: 200.0, 2: 100.0}, 40)   # busy machine: one thread
     picked = run(tuner, {1: 100.0, 2: 200.0}, 200)   # the other job ended
-    assert picked[-50:].count(2) > 45
+    assert picked[-50:].count(2) > 40
 
 
 def test_one_slow_chunk_does_not_flip_the_choice():
