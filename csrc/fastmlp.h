@@ -229,12 +229,23 @@ int fm_train_split(const fm_blas *blas, const fm_net *net, const fm_optimizer *o
 double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
                              const float *X, const int32_t *y, int n);
 
-/* out (n_rows, k) overwritten with the network's outputs, computed in blocks of ws->max_rows. */
+/* out (n_rows, k) overwritten with the network's outputs, computed in blocks of ws->max_rows;
+   with ws->split, by fm_infer_split (sparse_inputs, n_threads as there). */
 void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float *out,
-                const float *X, int64_t n_rows);
+                const float *X, int64_t n_rows, int sparse_inputs, int n_threads);
 
-/* Loss and accuracy over X, y in blocks of ws->max_rows; accumulated into stats. */
+/* Loss and accuracy over X, y in blocks of ws->max_rows; accumulated into stats. With ws->split,
+   by fm_infer_split. */
 void fm_evaluate(const fm_blas *blas, const fm_net *net, fm_workspace *ws, const float *X,
-                 const int32_t *y, int64_t n_rows, fm_stats *stats);
+                 const int32_t *y, int64_t n_rows, int sparse_inputs, int n_threads,
+                 fm_stats *stats);
+
+/* Inference in split.c: each block of ws->max_rows rows cut in two halves that 1 or 2 threads run
+   (the same bits either way); the first layer reads mostly-zero inputs as non-zeros where
+   sparse_inputs and ws->sparse. out (n_rows, k) gets the outputs; with out NULL, the loss against
+   y (n_rows,) and the hits are added to stats instead. */
+void fm_infer_split(const fm_blas *blas, const fm_net *net, const fm_workspace *ws, float *out,
+                    const float *X, const int32_t *y, int64_t n_rows, int sparse_inputs,
+                    int n_threads, fm_stats *stats);
 
 #endif

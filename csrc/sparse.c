@@ -108,7 +108,8 @@ void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32
             prefetch_row(X + (size_t)(rows != NULL ? rows[r + 1] : start + r + 1) * n_in, n_in);
         s->row_start[r] = (int32_t)nnz;
         nnz += compress_row(s->row_index + nnz, s->row_value + nnz, X + (size_t)src * n_in, n_in);
-        labels[r] = y[src];
+        if (y != NULL)
+            labels[r] = y[src];
     }
     s->row_start[n] = (int32_t)nnz;
     s->n = n;

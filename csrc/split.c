@@ -7,7 +7,10 @@
    thread runs both halves one after the other and gets the same bits. Each thread holds its
    BLAS to one core, so the two halves never fight over the cores.
 
-   The first layer reads inputs that are mostly zero (images) as their non-zeros (sparse.c). */
+   The first layer reads inputs that are mostly zero (images) as their non-zeros (sparse.c).
+
+   Inference (fm_infer_split) cuts each block of rows the same way; its halves need nothing from
+   each other, so the two threads do not meet until the end. */
 #include <math.h>
 #include <string.h>
 
@@ -40,6 +43,7 @@ typedef struct {
     fm_team team;
     fm_stats *stats;
     int status;
+    float *out;                   /* inference: the outputs (n_rows, s[L]), or NULL to evaluate */
     char pad[CACHE_LINE];
     half halves[PARTS];
 } split;
@@ -211,6 +215,17 @@ static void run_thread(void *arg, int thread, int n_threads)
     }
 }
 
+/* Runs body with up to n_threads threads: two only where each can hold its BLAS to one core, and
+   no more than the BLAS itself may use (OPENBLAS_NUM_THREADS=1 means one). */
+static void run_team(split *sp, fm_team_body body, int n_threads)
+{
+    fm_set_threads_fn set_threads = sp->blas->set_threads_local;
+    int blas_threads = set_threads != NULL ? set_threads(1) : 1;
+    fm_team_run(&sp->team, body, sp, n_threads < blas_threads ? n_threads : blas_threads);
+    if (set_threads != NULL)
+        set_threads(blas_threads);
+}
+
 int fm_train_split(const fm_blas *blas, const fm_net *net, const fm_optimizer *opt,
                    const fm_workspace *ws, const float *X, const int32_t *y, const int64_t *order,
                    int64_t n_rows, int batch_size, int64_t first_batch, int64_t n_batches,
@@ -234,12 +249,78 @@ int fm_train_split(const fm_blas *blas, const fm_net *net, const fm_optimizer *o
     sp.stats = stats;
     sp.status = FM_OK;
     carve(&sp, ws);
-    /* Two threads only where each can hold its BLAS to one core, and no more than the BLAS
-       itself may use (OPENBLAS_NUM_THREADS=1 means one) */
-    fm_set_threads_fn set_threads = blas->set_threads_local;
-    int blas_threads = set_threads != NULL ? set_threads(1) : 1;
-    fm_team_run(&sp.team, run_thread, &sp, n_threads < blas_threads ? n_threads : blas_threads);
-    if (set_threads != NULL)
-        set_threads(blas_threads);
+    run_team(&sp, run_thread, n_threads);
     return sp.status;
+}
+
+/* ---- inference ---- */
+
+/* One half of the block of rows [start, start + n): forward, then the outputs (sp->out) or the
+   loss and hits added to the half's tallies. */
+static void infer_half(split *sp, int part, int64_t start, int n)
+{
+    const views *v = sp->v;
+    int L = v->L, k = v->s[L], activation = sp->net->activation;
+    int r0 = half_begin(n, part), m = half_end(n, part) - r0;
+    half *mine = &sp->halves[part];
+    if (m == 0)
+        return;
+    float *logits = sp->out != NULL ? sp->out + (size_t)(start + r0) * k : v->acts[L] + (size_t)r0 * k;
+    if (sp->sparse)
+        fm_sparse_gather(&mine->inputs, v->labels + r0, sp->X, NULL, NULL, start + r0, m, r0);
+    for (int l = 0; l < L; l++) {
+        float *dst = l == L - 1 ? logits : v->acts[l + 1] + (size_t)r0 * v->s[l + 1];
+        int act = l == L - 1 ? FM_IDENTITY : activation;
+        if (l == 0 && sp->sparse)
+            fm_sparse_forward(dst, &mine->inputs, v->W[0], v->b[0], v->s[1], act);
+        else {
+            const float *in = l == 0 ? sp->X + (size_t)start * v->s[0] : v->acts[l];
+            fm_dense_forward(sp->blas, dst, in + (size_t)r0 * v->s[l], v->W[l], v->b[l], m, v->s[l],
+                             v->s[l + 1], act);
+        }
+    }
+    if (sp->out != NULL)
+        fm_head_output(logits, m, k, sp->net->head);
+    else
+        mine->loss += fm_head_loss(logits, NULL, sp->y + start + r0, m, k, sp->net->head, 1.0f,
+                                   &mine->correct);
+}
+
+static void infer_thread(void *arg, int thread, int n_threads)
+{
+    split *sp = arg;
+    int first = n_threads == 1 ? 0 : thread, last = n_threads == 1 ? PARTS - 1 : thread;
+    if (thread == 1)
+        sp->blas->set_threads_local(1);
+    int block = sp->batch_size;
+    for (int64_t start = 0; start < sp->n_rows; start += block) {
+        int n = (int)(sp->n_rows - start < block ? sp->n_rows - start : block);
+        for (int part = first; part <= last; part++)
+            infer_half(sp, part, start, n);
+    }
+}
+
+void fm_infer_split(const fm_blas *blas, const fm_net *net, const fm_workspace *ws, float *out,
+                    const float *X, const int32_t *y, int64_t n_rows, int sparse_inputs,
+                    int n_threads, fm_stats *stats)
+{
+    views v;
+    fm_make_views(&v, net, ws);
+    split sp = {0};
+    sp.blas = blas;
+    sp.net = net;
+    sp.v = &v;
+    sp.X = X;
+    sp.y = y;
+    sp.n_rows = n_rows;
+    sp.batch_size = ws->max_rows;  /* rows per block */
+    sp.sparse = sparse_inputs && ws->sparse;
+    sp.out = out;
+    carve(&sp, ws);
+    run_team(&sp, infer_thread, n_threads);
+    if (out == NULL) {  /* the halves' sums in a fixed order: the same for any thread count */
+        stats->loss_sum += sp.halves[0].loss + sp.halves[1].loss;
+        stats->correct += sp.halves[0].correct + sp.halves[1].correct;
+        stats->rows += n_rows;
+    }
 }

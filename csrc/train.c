@@ -212,8 +212,12 @@ double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
 }
 
 void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float *out,
-                const float *X, int64_t n_rows)
+                const float *X, int64_t n_rows, int sparse_inputs, int n_threads)
 {
+    if (ws->split != NULL) {
+        fm_infer_split(blas, net, ws, out, X, NULL, n_rows, sparse_inputs, n_threads, NULL);
+        return;
+    }
     /* out: (n_rows, k); X: (n_rows, sizes[0]) */
     views v;
     fm_make_views(&v, net, ws);
@@ -227,8 +231,13 @@ void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float 
 }
 
 void fm_evaluate(const fm_blas *blas, const fm_net *net, fm_workspace *ws, const float *X,
-                 const int32_t *y, int64_t n_rows, fm_stats *stats)
+                 const int32_t *y, int64_t n_rows, int sparse_inputs, int n_threads,
+                 fm_stats *stats)
 {
+    if (ws->split != NULL) {
+        fm_infer_split(blas, net, ws, NULL, X, y, n_rows, sparse_inputs, n_threads, stats);
+        return;
+    }
     /* X: (n_rows, sizes[0]); y: (n_rows,) */
     views v;
     fm_make_views(&v, net, ws);

@@ -84,6 +84,7 @@ cdef extern from "fastmlp.h" nogil:
     double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
                                  const float *X, const int32_t *y, int n)
     void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float *out,
-                    const float *X, int64_t n_rows)
+                    const float *X, int64_t n_rows, int sparse_inputs, int n_threads)
     void fm_evaluate(const fm_blas *blas, const fm_net *net, fm_workspace *ws, const float *X,
-                     const int32_t *y, int64_t n_rows, fm_stats *stats)
+                     const int32_t *y, int64_t n_rows, int sparse_inputs, int n_threads,
+                     fm_stats *stats)

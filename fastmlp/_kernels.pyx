@@ -134,11 +134,14 @@ cdef class Network:
             loss = fm_loss_and_gradients(&BLAS, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0])
         return loss
 
-    def predict(self, Workspace ws, const float[:, ::1] X, float[:, ::1] out):
+    def predict(self, Workspace ws, const float[:, ::1] X, float[:, ::1] out, bint sparse_inputs=False,
+                int n_threads=1):
         with nogil:
-            fm_predict(&BLAS, &self.net, &ws.ws, &out[0, 0], &X[0, 0], X.shape[0])
+            fm_predict(&BLAS, &self.net, &ws.ws, &out[0, 0], &X[0, 0], X.shape[0], sparse_inputs,
+                       n_threads)
 
-    def evaluate(self, Workspace ws, const float[:, ::1] X, const int32_t[::1] y):
+    def evaluate(self, Workspace ws, const float[:, ::1] X, const int32_t[::1] y,
+                 bint sparse_inputs=False, int n_threads=1):
         """Returns (loss summed over rows, correct count)."""
         cdef fm_stats stats
         stats.loss_sum = 0.0
@@ -146,7 +149,8 @@ cdef class Network:
         stats.rows = 0
         stats.steps = 0
         with nogil:
-            fm_evaluate(&BLAS, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0], &stats)
+            fm_evaluate(&BLAS, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0], sparse_inputs,
+                        n_threads, &stats)
         return stats.loss_sum, stats.correct
 
 

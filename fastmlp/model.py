@@ -32,6 +32,7 @@ _CHUNK_SECONDS = 0.1          # work per call into the compiled loop: Ctrl-C ans
 _PREDICT_BLOCK_ROWS = 512     # rows per block in predict / evaluate: activations stay in cache
 _MAX_THREADS = 2              # a minibatch step is cut in two halves (csrc/split.c)
 _SPARSE_MAX_BATCH = 2048      # above this, the non-zeros of a minibatch take too much memory
+_SPLIT_MIN_ROWS = 64          # predict / evaluate on fewer rows stays on one thread
 _BATCH1_MAX_CHUNK = 4096      # FM_LAZY_MAX_STEPS in csrc/fastmlp.h
 
 
@@ -230,7 +231,8 @@ class MLP:
         """
         X = self._checked_X(X)
         out = np.empty((X.shape[0], self.n_classes), dtype=np.float32)
-        self._engine.predict(self._workspace(min(len(X), _PREDICT_BLOCK_ROWS)), X, out)
+        workspace, X, sparse_inputs, threads = self._inference_setup(X)
+        self._engine.predict(workspace, X, out, sparse_inputs, threads)
         return out
 
     def predict(self, X):
@@ -247,8 +249,19 @@ class MLP:
         """
         X = self._checked_X(X)
         y = check_y(y, X.shape[0], self.n_classes)
-        loss_sum, correct = self._engine.evaluate(self._workspace(min(len(X), _PREDICT_BLOCK_ROWS)), X, y)
+        workspace, X, sparse_inputs, threads = self._inference_setup(X)
+        loss_sum, correct = self._engine.evaluate(workspace, X, y, sparse_inputs, threads)
         return {"loss": loss_sum / len(X), "accuracy": correct / len(X)}
+
+    def _inference_setup(self, X):
+        """(workspace, X, sparse_inputs, threads) for predict and evaluate: from a few dozen rows
+        on, blocks are cut in halves for two threads, and mostly-zero inputs read as non-zeros
+        (csrc/split.c); below that, starting a thread costs more than it saves."""
+        rows = min(len(X), _PREDICT_BLOCK_ROWS)
+        if len(X) < _SPLIT_MIN_ROWS:
+            return self._workspace(rows), X, False, 1
+        sparse_inputs = _mostly_zeros(X)
+        return self._workspace(rows, split=True, sparse=sparse_inputs), X, sparse_inputs, _MAX_THREADS
 
     def loss_and_gradients(self, X, y):
         """The mean loss over the rows of X and its gradients, without changing the model.

@@ -532,3 +532,47 @@ def test_divergence_raises_and_leaves_finite_parameters(monkeypatch, kind, case,
     assert labels.shape == (200,) and labels.min() >= 0 and labels.max() < 3
     assert np.all(np.isfinite(net.predict_proba(X)))
     assert np.isfinite(net.evaluate(X, y)["loss"])
+
+
+# ---- inference: blocks cut in two halves (fm_infer_split) ----
+
+INFERENCE_ROWS = [64, 65, 511, 512, 513, 1200]  # _SPLIT_MIN_ROWS and up; blocks of 512 rows
+
+
+def _inference_net(kind, rows):
+    X, y = make_data(kind, rows, SIZES[0], SIZES[-1], seed=rows)
+    net = fastmlp.MLP(SIZES, seed=5)
+    net.fit(X[:128], y[:128], epochs=1, batch_size=16, optimizer=SGD(lr=0.05, momentum=0.9), verbose=0)
+    return net, X, y
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+@pytest.mark.parametrize("rows", INFERENCE_ROWS)
+def test_split_inference_matches_the_one_part_path(monkeypatch, kind, rows):
+    net, X, y = _inference_net(kind, rows)
+    proba, scores = net.predict_proba(X), net.evaluate(X, y)
+    monkeypatch.setattr(model_module, "_SPLIT_MIN_ROWS", 10**9)
+    assert_allclose(proba, net.predict_proba(X), rtol=1e-5, atol=1e-6)
+    one_part = net.evaluate(X, y)
+    assert scores["loss"] == pytest.approx(one_part["loss"], rel=1e-5)
+    assert abs(scores["accuracy"] - one_part["accuracy"]) <= 1.5 / rows  # a float32 near-tie may flip
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+@pytest.mark.parametrize("rows", INFERENCE_ROWS)
+def test_split_inference_does_not_depend_on_the_thread_count(monkeypatch, kind, rows):
+    net, X, y = _inference_net(kind, rows)
+    proba, scores = net.predict_proba(X), net.evaluate(X, y)
+    monkeypatch.setattr(model_module, "_MAX_THREADS", 1)
+    assert_array_equal(proba, net.predict_proba(X))
+    assert net.evaluate(X, y) == scores
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_split_inference_follows_the_reference(kind):
+    net, X, y = _inference_net(kind, 700)
+    ref = reference.MLP(SIZES, seed=0, dtype=np.float64)
+    for a, b in zip(ref.weights + ref.biases, net.weights + net.biases):
+        a[...] = b
+    assert_allclose(net.predict_proba(X), ref.predict_proba(X), rtol=1e-4, atol=1e-5)
+    assert net.evaluate(X, y)["loss"] == pytest.approx(ref.evaluate(X, y)["loss"], rel=1e-4)
