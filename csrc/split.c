@@ -256,27 +256,29 @@ int fm_train_split(const fm_blas *blas, const fm_net *net, const fm_optimizer *o
 /* ---- inference ---- */
 
 /* One half of the block of rows [start, start + n): forward, then the outputs (sp->out) or the
-   loss and hits added to the half's tallies. */
+   loss and hits added to the half's tallies. The threads do not wait for each other between
+   blocks, so each half keeps to its own rows of the workspace, [w0, w0 + m), whatever the size
+   of the block (the last one is shorter). */
 static void infer_half(split *sp, int part, int64_t start, int n)
 {
     const views *v = sp->v;
     int L = v->L, k = v->s[L], activation = sp->net->activation;
-    int r0 = half_begin(n, part), m = half_end(n, part) - r0;
+    int r0 = half_begin(n, part), m = half_end(n, part) - r0, w0 = part * (sp->batch_size / 2);
     half *mine = &sp->halves[part];
     if (m == 0)
         return;
-    float *logits = sp->out != NULL ? sp->out + (size_t)(start + r0) * k : v->acts[L] + (size_t)r0 * k;
+    float *logits = sp->out != NULL ? sp->out + (size_t)(start + r0) * k : v->acts[L] + (size_t)w0 * k;
     if (sp->sparse)
-        fm_sparse_gather(&mine->inputs, v->labels + r0, sp->X, NULL, NULL, start + r0, m, r0);
+        fm_sparse_gather(&mine->inputs, v->labels + w0, sp->X, NULL, NULL, start + r0, m, w0);
     for (int l = 0; l < L; l++) {
-        float *dst = l == L - 1 ? logits : v->acts[l + 1] + (size_t)r0 * v->s[l + 1];
+        float *dst = l == L - 1 ? logits : v->acts[l + 1] + (size_t)w0 * v->s[l + 1];
         int act = l == L - 1 ? FM_IDENTITY : activation;
         if (l == 0 && sp->sparse)
             fm_sparse_forward(dst, &mine->inputs, v->W[0], v->b[0], v->s[1], act);
         else {
-            const float *in = l == 0 ? sp->X + (size_t)start * v->s[0] : v->acts[l];
-            fm_dense_forward(sp->blas, dst, in + (size_t)r0 * v->s[l], v->W[l], v->b[l], m, v->s[l],
-                             v->s[l + 1], act);
+            const float *in = l == 0 ? sp->X + (size_t)(start + r0) * v->s[0]
+                                     : v->acts[l] + (size_t)w0 * v->s[l];
+            fm_dense_forward(sp->blas, dst, in, v->W[l], v->b[l], m, v->s[l], v->s[l + 1], act);
         }
     }
     if (sp->out != NULL)

@@ -576,3 +576,14 @@ def test_split_inference_follows_the_reference(kind):
         a[...] = b
     assert_allclose(net.predict_proba(X), ref.predict_proba(X), rtol=1e-4, atol=1e-5)
     assert net.evaluate(X, y)["loss"] == pytest.approx(ref.evaluate(X, y)["loss"], rel=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_split_inference_is_repeatable(kind):
+    # The threads do not meet between blocks: the second may start the short last block while the
+    # first is still on the one before, so each half must keep to its own rows of the workspace.
+    net, X, y = _inference_net(kind, 1100)   # blocks of 512, 512 and 76 rows
+    proba, scores = net.predict_proba(X), net.evaluate(X, y)
+    for _ in range(40):
+        assert_array_equal(net.predict_proba(X), proba)
+        assert net.evaluate(X, y) == scores
