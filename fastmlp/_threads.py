@@ -12,6 +12,7 @@ import threading
 PROBE_EVERY = 8           # chunks (of about 0.1 s) between tries of the count not in use
 REMEMBERED = 3            # chunk speeds kept per count; the best of them is what counts
 FEWER_MUST_WIN_BY = 1.15  # a chunk's speed is noisy: fewer threads must be clearly faster
+MIN_SECONDS = 0.02        # shorter chunks (the first of a fit) mostly time the start of a thread
 
 _tuners = {}
 _lock = threading.Lock()
@@ -50,7 +51,7 @@ class ThreadTuner:
         return max(self.rates[threads])
 
     def record(self, threads, rows, seconds):
-        if rows > 0 and seconds > 0:
+        if rows > 0 and seconds >= MIN_SECONDS:
             with _lock:
                 latest = self.rates.setdefault(threads, [])
                 latest.append(rows / seconds)

@@ -465,7 +465,7 @@ class MLP:
 
     def _first_chunk(self, batch_size):
         flops = 6.0 * batch_size * sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
-        return max(1, int(2e9 * _CHUNK_SECONDS / flops))
+        return max(1, int(2e10 * _CHUNK_SECONDS / flops))  # at a cautious 20 GFLOP/s
 
     def _adapt_chunk(self, batch_size, steps, seconds):
         if steps > 0:

@@ -88,6 +88,12 @@ def dense_like(rng, n, d):
     return rng.normal(size=(n, d)).astype(np.float32)
 
 
+def use_threads(monkeypatch, threads):
+    """Every chunk of fit (and predict) with exactly this many threads, not the tuner's pick."""
+    monkeypatch.setattr(model_module, "_MAX_THREADS", threads)
+    monkeypatch.setattr(fastmlp._threads.ThreadTuner, "next", lambda self: self.choices[-1])
+
+
 def make_data(kind, n, d, n_classes, seed=0):
     """Inputs of the kind asked for, with labels that depend on them, so training has something to learn."""
     rng = np.random.default_rng(seed)
@@ -400,7 +406,7 @@ BITS_CASES = [(kind, schedule, optimizer, shuffle)
 def test_thread_count_does_not_change_the_bits(monkeypatch, kind, schedule, optimizer, shuffle):
     results = {}
     for threads in (1, 2):
-        monkeypatch.setattr(model_module, "_MAX_THREADS", threads)
+        use_threads(monkeypatch, threads)
         results[threads] = trained(kind, schedule, optimizer, shuffle, sizes=[37, 130, 9, 4])
     (one, h_one), (two, h_two) = results[1], results[2]
     assert_same_params(one, two)
@@ -416,7 +422,7 @@ def test_thread_count_does_not_change_the_bits_of_a_wide_batch(monkeypatch, kind
     y = rng.integers(0, 5, size=600)
     nets = []
     for threads in (1, 2):
-        monkeypatch.setattr(model_module, "_MAX_THREADS", threads)
+        use_threads(monkeypatch, threads)
         net = fastmlp.MLP([101, 200, 5], seed=2)
         net.fit(X, y, epochs=2, batch_size=256, optimizer=SGD(lr=0.05, momentum=0.9), verbose=0)
         nets.append(net)
@@ -513,7 +519,7 @@ DIVERGING = {   # (activation, optimizer) at lr = 1e6, batch 32: each makes the 
 @pytest.mark.parametrize("case", sorted(DIVERGING))
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
 def test_divergence_raises_and_leaves_finite_parameters(monkeypatch, kind, case, threads):
-    monkeypatch.setattr(model_module, "_MAX_THREADS", threads)
+    use_threads(monkeypatch, threads)
     activation, make_optimizer = DIVERGING[case]
     rng = np.random.default_rng(0)
     if kind == "sparse":
@@ -563,7 +569,7 @@ def test_split_inference_matches_the_one_part_path(monkeypatch, kind, rows):
 def test_split_inference_does_not_depend_on_the_thread_count(monkeypatch, kind, rows):
     net, X, y = _inference_net(kind, rows)
     proba, scores = net.predict_proba(X), net.evaluate(X, y)
-    monkeypatch.setattr(model_module, "_MAX_THREADS", 1)
+    use_threads(monkeypatch, 1)
     assert_array_equal(proba, net.predict_proba(X))
     assert net.evaluate(X, y) == scores
 
