@@ -239,7 +239,8 @@ void fm_sparse_update(float *W, float *vW, const fm_sparse *const *part_list, in
             continue;
         }
         for (int t = 0; t < full; t += BLOCK)
-            update_block(w + t, v ? v + t : NULL, parts, n_parts, j, dz + t, n_out, BLOCK, lr, mu, c);
+            update_block(w + t, v ? v + t : NULL, parts, n_parts, j, dz + t, n_out, BLOCK, lr, mu,
+                         c);
         if (full < n_out)
             update_block(w + full, v ? v + full : NULL, parts, n_parts, j, dz + full, n_out,
                          n_out - full, lr, mu, c);

@@ -39,7 +39,7 @@ typedef struct {
     const int64_t *order;
     int64_t n_rows, first_batch, n_batches;
     int batch_size, sparse;
-    float *delta[FM_MAX_LAYERS];  /* (max_rows, s[l + 1]): the loss gradient at layer l's pre-activation */
+    float *delta[FM_MAX_LAYERS];  /* (max_rows, s[l + 1]): loss gradient at layer l's pre-activation */
     fm_team team;
     fm_stats *stats;
     int status;
@@ -99,7 +99,8 @@ static void gather_half(split *sp, int part, int64_t start, int r0, int m)
 {
     const int64_t *rows = sp->order != NULL ? sp->order + start + r0 : NULL;
     if (sp->sparse)
-        fm_sparse_gather(&sp->halves[part].inputs, sp->v->labels + r0, sp->X, sp->y, rows, start + r0, m, r0);
+        fm_sparse_gather(&sp->halves[part].inputs, sp->v->labels + r0, sp->X, sp->y, rows, start + r0,
+                         m, r0);
     else if (rows != NULL)
         fm_gather_rows(sp->v->acts[0] + (size_t)r0 * sp->v->s[0], sp->v->labels + r0, sp->X, sp->y,
                        rows, m, sp->v->s[0]);
@@ -130,8 +131,8 @@ static void forward_backward_half(split *sp, int part, int64_t start, int n)
         }
     }
     mine->loss = fm_head_loss(v->acts[L] + (size_t)r0 * k, sp->delta[L - 1] + (size_t)r0 * k,
-                                  labels_of(sp, start) + r0, m, k, sp->net->head, 1.0f / n,
-                                  &mine->correct);
+                              labels_of(sp, start) + r0, m, k, sp->net->head, 1.0f / n,
+                              &mine->correct);
     for (int l = L - 1; l >= 1; l--) {
         int n_in = v->s[l], n_out = v->s[l + 1];
         float *dx = sp->delta[l - 1] + (size_t)r0 * n_in;
@@ -267,7 +268,8 @@ static void infer_half(split *sp, int part, int64_t start, int n)
     half *mine = &sp->halves[part];
     if (m == 0)
         return;
-    float *logits = sp->out != NULL ? sp->out + (size_t)(start + r0) * k : v->acts[L] + (size_t)w0 * k;
+    float *logits = sp->out != NULL ? sp->out + (size_t)(start + r0) * k
+                                    : v->acts[L] + (size_t)w0 * k;
     if (sp->sparse)
         fm_sparse_gather(&mine->inputs, v->labels + w0, sp->X, NULL, NULL, start + r0, m, w0);
     for (int l = 0; l < L; l++) {
