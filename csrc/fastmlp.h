@@ -39,17 +39,17 @@ typedef void (*fm_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, 
                             float *a, int *lda, float *b, int *ldb, float *beta, float *c, int *ldc);
 typedef void (*fm_sgemv_fn)(char *trans, int *m, int *n, float *alpha, float *a, int *lda,
                             float *x, int *incx, float *beta, float *y, int *incy);
-/* Sets the calling thread's BLAS thread count, returning the one before (OpenBLAS's
-   openblas_set_num_threads_local). */
-typedef int (*fm_set_threads_fn)(int n_threads);
 typedef struct {
     fm_sgemm_fn sgemm;
     fm_sgemv_fn sgemv;
-    fm_set_threads_fn set_threads_local;  /* NULL when the BLAS has none */
 } fm_blas;
 
-/* The BLAS's per-thread thread-count setter, looked up through the library holding
-   blas_function (blas_threads.c); NULL where there is none. */
+/* Sets the BLAS's thread count, for the whole process, returning the one before (OpenBLAS's
+   openblas_set_num_threads_local, whose "local" is about OpenMP regions, not threads). */
+typedef int (*fm_set_threads_fn)(int n_threads);
+/* That setter, looked up through the library holding blas_function (blas_threads.c); NULL where
+   there is none. The Python side holds the BLAS to one thread while fm_train_split or
+   fm_infer_split runs two threads of ours. */
 fm_set_threads_fn fm_find_blas_threads_setter(const void *blas_function);
 
 

@@ -4,8 +4,8 @@
    - then, after a barrier, the rows of each layer's weights for the update (each weight row's
      gradient sums over all minibatch rows, but touches only that row).
    A second barrier and the next step begins. The cut never depends on the thread count: one
-   thread runs both halves one after the other and gets the same bits. Each thread holds its
-   BLAS to one core, so the two halves never fight over the cores.
+   thread runs both halves one after the other and gets the same bits. The caller holds the BLAS
+   to one thread meanwhile (fastmlp/_kernels.pyx), so the two halves never fight over the cores.
 
    The first layer reads inputs that are mostly zero (images) as their non-zeros (sparse.c).
 
@@ -189,8 +189,6 @@ static void run_thread(void *arg, int thread, int n_threads)
     split *sp = arg;
     /* one thread does both halves, each of two threads its own */
     int first = n_threads == 1 ? 0 : thread, last = n_threads == 1 ? PARTS - 1 : thread;
-    if (thread == 1)  /* a new thread; the caller's was set in fm_train_split */
-        sp->blas->set_threads_local(1);
     int64_t end = sp->first_batch + sp->n_batches;
     for (int64_t batch = sp->first_batch; batch < end; batch++) {
         int64_t start = batch * sp->batch_size;
@@ -216,15 +214,10 @@ static void run_thread(void *arg, int thread, int n_threads)
     }
 }
 
-/* Runs body with up to n_threads threads: two only where each can hold its BLAS to one core, and
-   no more than the BLAS itself may use (OPENBLAS_NUM_THREADS=1 means one). */
+/* Runs body with n_threads threads (1 or 2; one where a thread cannot be started). */
 static void run_team(split *sp, fm_team_body body, int n_threads)
 {
-    fm_set_threads_fn set_threads = sp->blas->set_threads_local;
-    int blas_threads = set_threads != NULL ? set_threads(1) : 1;
-    fm_team_run(&sp->team, body, sp, n_threads < blas_threads ? n_threads : blas_threads);
-    if (set_threads != NULL)
-        set_threads(blas_threads);
+    fm_team_run(&sp->team, body, sp, n_threads);
 }
 
 int fm_train_split(const fm_blas *blas, const fm_net *net, const fm_optimizer *opt,
@@ -294,8 +287,6 @@ static void infer_thread(void *arg, int thread, int n_threads)
 {
     split *sp = arg;
     int first = n_threads == 1 ? 0 : thread, last = n_threads == 1 ? PARTS - 1 : thread;
-    if (thread == 1)
-        sp->blas->set_threads_local(1);
     int block = sp->batch_size;
     for (int64_t start = 0; start < sp->n_rows; start += block) {
         int n = (int)(sp->n_rows - start < block ? sp->n_rows - start : block);

@@ -11,7 +11,6 @@ cdef extern from "fastmlp.h" nogil:
     ctypedef struct fm_blas:
         fm_sgemm_fn sgemm
         fm_sgemv_fn sgemv
-        fm_set_threads_fn set_threads_local
     fm_set_threads_fn fm_find_blas_threads_setter(const void *blas_function)
 
     int FM_MAX_LAYERS

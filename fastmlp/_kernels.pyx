@@ -22,13 +22,49 @@ cdef fm_blas make_blas() noexcept:
     cdef fm_blas table
     table.sgemm = <fm_sgemm_fn>sgemm
     table.sgemv = <fm_sgemv_fn>sgemv
-    table.set_threads_local = fm_find_blas_threads_setter(<const void *>sgemm)
     return table
 
 # Read-only after import: the function pointers SciPy's OpenBLAS exports.
 cdef fm_blas BLAS = make_blas()
-# Whether a thread of ours can hold the BLAS to one core (then fit splits steps over two threads).
-BLAS_THREADS_CONTROLLABLE = BLAS.set_threads_local != NULL
+# OpenBLAS's thread-count setter (process-wide), when SciPy's BLAS has one.
+cdef fm_set_threads_fn BLAS_SET_THREADS = fm_find_blas_threads_setter(<const void *>sgemm)
+# Whether fastmlp can hold the BLAS to one thread (then steps are split over two threads of ours).
+BLAS_THREADS_CONTROLLABLE = BLAS_SET_THREADS != NULL
+
+# While two threads of ours run (fm_train_split, fm_infer_split), the BLAS is held to one thread
+# so that they do not each ask it for two. The setting is the whole process's, and fits may run
+# in several Python threads at once: the first holder saves the count, the last one restores it.
+# Both run with the GIL held, so no two of them interleave.
+cdef int _blas_holders = 0
+cdef int _blas_saved = 1
+
+
+cdef int hold_blas():
+    """Holds the BLAS to one thread; returns the thread count it had before the first hold."""
+    global _blas_holders, _blas_saved
+    if BLAS_SET_THREADS == NULL:
+        return 1
+    if _blas_holders == 0:
+        _blas_saved = BLAS_SET_THREADS(1)
+    _blas_holders += 1
+    return _blas_saved
+
+
+cdef void release_blas():
+    global _blas_holders
+    if BLAS_SET_THREADS == NULL:
+        return
+    _blas_holders -= 1
+    if _blas_holders == 0:
+        BLAS_SET_THREADS(_blas_saved)
+
+
+cdef int split_threads(int wanted):
+    """Threads for a split call, the BLAS held: no more than the BLAS itself was allowed
+    (OPENBLAS_NUM_THREADS=1 means one), and one where fastmlp cannot hold it."""
+    if BLAS_SET_THREADS == NULL:
+        return 1
+    return max(1, min(wanted, _blas_saved))
 
 
 cdef fm_optimizer make_optimizer(tuple settings):
@@ -108,24 +144,35 @@ cdef class Network:
                     double loss_sum=0.0, bint sparse_inputs=False, int n_threads=1):
         """Train minibatches [first_batch, first_batch + n_batches) of an epoch.
 
-        Returns (status, loss_sum, correct, rows, steps, optimizer_step); loss_sum continues
-        from the one passed in, so the epoch's sum does not depend on where chunks end.
+        Returns (status, loss_sum, correct, rows, steps, optimizer_step, threads); loss_sum
+        continues from the one passed in, so the epoch's sum does not depend on where chunks end;
+        threads is how many ran it (up to n_threads, on the split path only).
         """
         cdef fm_optimizer opt = make_optimizer(optimizer)
+        # the split path (csrc/train.c decides the same way): minibatches of plain or momentum SGD
+        cdef bint split = (ws.ws.split != NULL and batch_size > 1 and opt.kind == FM_SGD
+                           and not opt.nesterov)
         cdef fm_stats stats
         stats.loss_sum = loss_sum
         stats.correct = 0
         stats.rows = 0
         stats.steps = 0
         cdef const int64_t *order_ptr = &order[0] if order is not None else NULL
-        cdef int status
-        with nogil:
-            status = fm_train_chunk(&BLAS, &self.net, &opt, &ws.ws, &X[0, 0], &y[0], order_ptr,
-                                    X.shape[0], batch_size, first_batch, n_batches,
-                                    sparse_inputs, n_threads, &stats)
+        cdef int status, threads = 1
+        if split:
+            hold_blas()
+            threads = split_threads(n_threads)
+        try:
+            with nogil:
+                status = fm_train_chunk(&BLAS, &self.net, &opt, &ws.ws, &X[0, 0], &y[0], order_ptr,
+                                        X.shape[0], batch_size, first_batch, n_batches,
+                                        sparse_inputs, threads, &stats)
+        finally:
+            if split:
+                release_blas()
         if status == FM_MISSING_STATE:
             raise RuntimeError("fastmlp internal error: the optimizer's state buffers are not attached")
-        return status, stats.loss_sum, stats.correct, stats.rows, stats.steps, opt.step
+        return status, stats.loss_sum, stats.correct, stats.rows, stats.steps, opt.step, threads
 
     def loss_and_gradients(self, Workspace ws, const float[:, ::1] X, const int32_t[::1] y):
         """Mean loss over X; the gradients land in the grads buffer."""
@@ -136,9 +183,18 @@ cdef class Network:
 
     def predict(self, Workspace ws, const float[:, ::1] X, float[:, ::1] out, bint sparse_inputs=False,
                 int n_threads=1):
-        with nogil:
-            fm_predict(&BLAS, &self.net, &ws.ws, &out[0, 0], &X[0, 0], X.shape[0], sparse_inputs,
-                       n_threads)
+        cdef bint split = ws.ws.split != NULL
+        cdef int threads = 1
+        if split:
+            hold_blas()
+            threads = split_threads(n_threads)
+        try:
+            with nogil:
+                fm_predict(&BLAS, &self.net, &ws.ws, &out[0, 0], &X[0, 0], X.shape[0], sparse_inputs,
+                           threads)
+        finally:
+            if split:
+                release_blas()
 
     def evaluate(self, Workspace ws, const float[:, ::1] X, const int32_t[::1] y,
                  bint sparse_inputs=False, int n_threads=1):
@@ -148,9 +204,18 @@ cdef class Network:
         stats.correct = 0
         stats.rows = 0
         stats.steps = 0
-        with nogil:
-            fm_evaluate(&BLAS, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0], sparse_inputs,
-                        n_threads, &stats)
+        cdef bint split = ws.ws.split != NULL
+        cdef int threads = 1
+        if split:
+            hold_blas()
+            threads = split_threads(n_threads)
+        try:
+            with nogil:
+                fm_evaluate(&BLAS, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0], sparse_inputs,
+                            threads, &stats)
+        finally:
+            if split:
+                release_blas()
         return stats.loss_sum, stats.correct
 
 

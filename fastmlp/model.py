@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from fastmlp import _kernels
-from fastmlp._threads import tuner_for
+from fastmlp._threads import ThreadTuner, tuner_for
 from fastmlp._validation import (check_choice, check_float, check_int, check_sizes,
                                  check_validation_data, check_X, check_y)
 from fastmlp.callbacks import Callback, History
@@ -32,6 +32,7 @@ _CHUNK_SECONDS = 0.1          # work per call into the compiled loop: Ctrl-C ans
 _PREDICT_BLOCK_ROWS = 512     # rows per block in predict / evaluate: activations stay in cache
 _MAX_THREADS = 2              # a minibatch step is cut in two halves (csrc/split.c)
 _SPARSE_MAX_BATCH = 2048      # above this, the non-zeros of a minibatch take too much memory
+_SPARSE_MAX_CELLS = 1 << 22   # rows x features held as non-zeros at most: 64 MB of room
 _SPLIT_MIN_ROWS = 64          # predict / evaluate on fewer rows stays on one thread
 _BATCH1_MAX_CHUNK = 4096      # FM_LAZY_MAX_STEPS in csrc/fastmlp.h
 
@@ -260,7 +261,7 @@ class MLP:
         rows = min(len(X), _PREDICT_BLOCK_ROWS)
         if len(X) < _SPLIT_MIN_ROWS:
             return self._workspace(rows), X, False, 1
-        sparse_inputs = _mostly_zeros(X)
+        sparse_inputs = _mostly_zeros(X) and _sparse_fits(rows, self.sizes[0])
         return self._workspace(rows, split=True, sparse=sparse_inputs), X, sparse_inputs, _MAX_THREADS
 
     def loss_and_gradients(self, X, y):
@@ -371,11 +372,13 @@ class MLP:
         # mostly-zero inputs (images) let the first layer skip the zeros: lazily at batch 1,
         # as sums over the non-zeros for minibatches (csrc/sparse.c)
         sparse_inputs = _mostly_zeros(X)
-        workspace = self._workspace(batch_size, split=batch_size > 1,
-                                    sparse=sparse_inputs and 1 < batch_size <= _SPARSE_MAX_BATCH)
+        # plain and momentum SGD on minibatches take the split path (csrc/split.c)
+        split = batch_size > 1 and isinstance(optimizer, SGD) and not optimizer.nesterov
+        workspace = self._workspace(batch_size, split=split,
+                                    sparse=split and sparse_inputs and _sparse_fits(batch_size, self.sizes[0]))
         self._snapshots = (self._params.copy(), self._params.copy())
-        self._thread_tuner = tuner_for((tuple(self.sizes), batch_size, sparse_inputs),
-                                       _MAX_THREADS if batch_size > 1 else 1)
+        self._thread_tuner = (tuner_for((tuple(self.sizes), batch_size, sparse_inputs), _MAX_THREADS)
+                              if split else ThreadTuner(1))
         self._run_epochs(X, y, epochs, batch_size, shuffle, validation, workspace, sparse_inputs,
                          optimizer, verbose, callbacks)
         for callback in callbacks:
@@ -435,12 +438,13 @@ class MLP:
                 steps = min(self._chunk_length(batch_size), n_batches - batch)
                 threads = self._thread_tuner.next()
                 started = time.perf_counter()
-                status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step = self._engine.train_chunk(
+                (status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step,
+                 threads_run) = self._engine.train_chunk(
                     self._optimizer_settings(optimizer), workspace, X, y, order, batch_size, batch, steps,
                     loss_sum, sparse_inputs, threads)
                 seconds = time.perf_counter() - started
                 self._adapt_chunk(batch_size, done, seconds)
-                self._thread_tuner.record(threads, chunk_rows, seconds)
+                self._thread_tuner.record(threads_run, chunk_rows, seconds)
                 # the loss is summed in C across chunks, so chunk boundaries never change it
                 loss_sum, correct, rows = chunk_loss, correct + chunk_correct, rows + chunk_rows
                 batch += done
@@ -465,7 +469,7 @@ class MLP:
 
     def _first_chunk(self, batch_size):
         flops = 6.0 * batch_size * sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
-        return max(1, int(2e10 * _CHUNK_SECONDS / flops))  # at a cautious 20 GFLOP/s
+        return max(1, int(2e9 * _CHUNK_SECONDS / flops))
 
     def _adapt_chunk(self, batch_size, steps, seconds):
         if steps > 0:
@@ -526,6 +530,12 @@ class MLP:
                 os.remove(temporary)
             raise
         return path
+
+
+def _sparse_fits(rows, n_features):
+    """Whether blocks of `rows` rows may be held as non-zeros: room for every input is kept (16
+    bytes each), so wide inputs or big batches stay dense."""
+    return rows <= _SPARSE_MAX_BATCH and rows * n_features <= _SPARSE_MAX_CELLS
 
 
 def _mostly_zeros(X):

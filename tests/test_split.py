@@ -593,3 +593,35 @@ def test_split_inference_is_repeatable(kind):
     for _ in range(40):
         assert_array_equal(net.predict_proba(X), proba)
         assert net.evaluate(X, y) == scores
+
+
+def _scipy_blas_threads():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import scipy.linalg  # noqa: F401  (loads SciPy's OpenBLAS)
+    counts = [info["num_threads"] for info in threadpoolctl.threadpool_info()
+              if info["internal_api"] == "openblas" and "scipy_openblas-" in info["filepath"]]
+    if not counts:
+        pytest.skip("SciPy's OpenBLAS is not loaded under its usual name")
+    return counts[0]
+
+
+def test_concurrent_fits_leave_the_blas_thread_count_as_it_was():
+    # The BLAS is held to one thread while a split call runs, and that setting is the whole
+    # process's: fits and predicts in several Python threads must still give it back.
+    import threading
+    before = _scipy_blas_threads()
+    X, y = make_data("sparse", 2000, SIZES[0], SIZES[-1], seed=9)
+
+    def work():
+        net = fastmlp.MLP(SIZES, seed=1)
+        for _ in range(3):
+            net.fit(X, y, epochs=1, batch_size=32, optimizer=SGD(lr=0.05, momentum=0.9), verbose=0)
+            net.predict_proba(X)
+
+    for _ in range(3):
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert _scipy_blas_threads() == before
