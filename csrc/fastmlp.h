@@ -132,6 +132,10 @@ void fm_sparse_forward(float *out, const fm_sparse *x, const float *W, const flo
    pre-activation: g = x^T dz, v = mu v + c w - lr g, w += v with the velocity vW (same shape);
    w -= lr g when vW is NULL. The bias is fm_bias_step's. */
 #define FM_SPARSE_MAX_PARTS 2
+/* gW (n_in, n_out): rows [row_begin, row_end) overwritten with the weight gradient x^T dz (zero
+   rows where the minibatch has no input), for optimizers that need the gradient itself. */
+void fm_sparse_gradient(float *gW, const fm_sparse *const *parts, int n_parts, const float *dz,
+                        int n_out, int row_begin, int row_end);
 void fm_sparse_update(float *W, float *vW, const fm_sparse *const *parts, int n_parts,
                       const float *dz, int n_out, int row_begin, int row_end, float lr, float mu,
                       float c);
@@ -187,7 +191,7 @@ typedef struct {
 typedef struct {
     float *buffer;         /* fm_workspace_size(...) floats, owned by the caller */
     int max_rows;
-    float *split;          /* fm_split_size(...) floats, or NULL: minibatch SGD takes the one-part path */
+    float *split;          /* fm_split_size(...) floats, or NULL: minibatches take the one-part path */
     int sparse;            /* split has room for the first layer's inputs as non-zeros */
 } fm_workspace;
 
@@ -210,16 +214,16 @@ size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse);
    as they were before that batch, when a batch's loss is not finite.
    sparse_inputs (most of X is zero) lets batch-1 momentum update the first layer lazily
    (fm_lazy_catch_up), and minibatches read it as non-zeros where ws->sparse.
-   Plain and momentum SGD on minibatches take fm_train_split when ws->split is there, with up to
-   n_threads threads; the results do not depend on n_threads. */
+   Minibatches take fm_train_split when ws->split is there, with up to n_threads threads; the
+   results do not depend on n_threads. */
 int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                    const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
                    int batch_size, int64_t first_batch, int64_t n_batches,
                    int sparse_inputs, int n_threads, fm_stats *stats);
 
-/* fm_train_chunk's minibatch path for plain and momentum SGD (not Nesterov) in split.c: each
-   step cut in two fixed halves that 1 or 2 threads run. */
-int fm_train_split(const fm_blas *blas, const fm_net *net, const fm_optimizer *opt,
+/* fm_train_chunk's minibatch path in split.c: each step cut in two fixed halves that 1 or 2
+   threads run. */
+int fm_train_split(const fm_blas *blas, const fm_net *net, fm_optimizer *opt,
                    const fm_workspace *ws, const float *X, const int32_t *y, const int64_t *order,
                    int64_t n_rows, int batch_size, int64_t first_batch, int64_t n_batches,
                    int sparse_inputs, int n_threads, fm_stats *stats);

@@ -246,3 +246,29 @@ void fm_sparse_update(float *W, float *vW, const fm_sparse *const *part_list, in
                          n_out - full, lr, mu, c);
     }
 }
+
+FM_VECTORIZED
+void fm_sparse_gradient(float *gW, const fm_sparse *const *part_list, int n_parts, const float *dz,
+                        int n_out, int row_begin, int row_end)
+{
+    /* gW rows [row_begin, row_end) overwritten with x^T dz, each row summed only over the
+       non-zeros of its input column; zero for a column without any */
+    fm_sparse parts[FM_SPARSE_MAX_PARTS];
+    n_parts = n_parts < FM_SPARSE_MAX_PARTS ? n_parts : FM_SPARSE_MAX_PARTS;
+    for (int p = 0; p < n_parts; p++)
+        parts[p] = *part_list[p];
+    for (int j = row_begin; j < row_end; j++) {
+        float *g = gW + (size_t)j * n_out;
+        memset(g, 0, sizeof(float) * n_out);
+        if (!has_input(parts, n_parts, j))
+            continue;
+        for (int t = 0; t < n_out; t += BLOCK) {
+            int width = n_out - t < BLOCK ? n_out - t : BLOCK;
+            for (int p = 0; p < n_parts; p++) {
+                int k0 = parts[p].col_start[j], count = parts[p].col_start[j + 1] - k0;
+                weighted_sum(g + t, parts[p].col_index + k0, parts[p].col_value + k0, count, dz + t,
+                             n_out, width);
+            }
+        }
+    }
+}

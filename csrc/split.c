@@ -1,4 +1,4 @@
-/* Minibatch SGD with every step cut in two fixed halves, which two threads run at once:
+/* Minibatch training with every step cut in two fixed halves, which two threads run at once:
    - the rows of the minibatch for the forward pass, the loss and the deltas going back (each
      row's work needs only its own row and the weights, which nobody writes meanwhile);
    - then, after a barrier, the rows of each layer's weights for the update (each weight row's
@@ -33,7 +33,7 @@ typedef struct {
     const fm_blas *blas;
     const fm_net *net;
     views *v;
-    const fm_optimizer *opt;
+    fm_optimizer *opt;            /* its step counts Adam's steps, advanced by thread 0 */
     const float *X;
     const int32_t *y;
     const int64_t *order;
@@ -176,12 +176,54 @@ static void update_half(split *sp, int part, int64_t start, int n)
     }
 }
 
+/* Adam and Nesterov momentum need the gradient itself: this half's weight rows and bias columns
+   of it into the gradient buffer, then the optimizer's step on them. */
+static void gradient_update_half(split *sp, int part, int64_t start, int n)
+{
+    const views *v = sp->v;
+    const fm_optimizer *opt = sp->opt;
+    double t = (double)opt->step + 1.0;  /* thread 0 counts the step after the last barrier */
+    float bc1 = (float)(1.0 - pow(opt->beta1, t)), bc2 = (float)(1.0 - pow(opt->beta2, t));
+    for (int l = 0; l < v->L; l++) {
+        int n_in = v->s[l], n_out = v->s[l + 1];
+        int j0 = half_begin(n_in, part), rows = half_end(n_in, part) - j0;
+        int t0 = half_begin(n_out, part), width = half_end(n_out, part) - t0;
+        size_t at = (size_t)j0 * n_out, count = (size_t)rows * n_out;
+        const float *dz = sp->delta[l];
+        float *gb = v->gb[l] + t0;
+        for (int c = 0; c < width; c++)
+            gb[c] = 0.0f;
+        for (int r = 0; r < n; r++)
+            for (int c = 0; c < width; c++)
+                gb[c] += dz[(size_t)r * n_out + t0 + c];
+        if (l == 0 && sp->sparse) {
+            const fm_sparse *inputs[PARTS] = {&sp->halves[0].inputs, &sp->halves[1].inputs};
+            fm_sparse_gradient(v->gW[0], inputs, PARTS, dz, n_out, j0, j0 + rows);
+        } else if (rows > 0) {
+            const float *in = (l == 0 ? dense_inputs(sp, start) : v->acts[l]) + j0;
+            fm_gemm(sp->blas, 1, 0, rows, n_out, n, 1.0f, in, n_in, dz, n_out, 0.0f, v->gW[l] + at,
+                    n_out);
+        }
+        if (opt->kind == FM_ADAM) {
+            float *mb = v->mW[l] + (size_t)n_in * n_out + t0;  /* the bias after W in the span */
+            fm_adam_update(v->W[l] + at, v->vW[l] + at, v->mW[l] + at, v->gW[l] + at, count, opt,
+                           bc1, bc2);
+            fm_adam_update(v->b[l] + t0, v->vb[l] + t0, mb, gb, width, opt, bc1, bc2);
+        } else {
+            fm_sgd_update(v->W[l] + at, v->vW[l] + at, v->gW[l] + at, count, opt);
+            fm_sgd_update(v->b[l] + t0, v->vb[l] + t0, gb, width, opt);
+        }
+    }
+}
+
 static void count_step(split *sp, double loss, int64_t correct, int n)
 {
     sp->stats->loss_sum += loss;
     sp->stats->correct += correct;
     sp->stats->rows += n;
     sp->stats->steps += 1;
+    if (sp->opt->kind == FM_ADAM)
+        sp->opt->step += 1;
 }
 
 static void run_thread(void *arg, int thread, int n_threads)
@@ -206,8 +248,12 @@ static void run_thread(void *arg, int thread, int n_threads)
                 sp->status = FM_NONFINITE_LOSS;
             break;
         }
-        for (int part = first; part <= last; part++)
-            update_half(sp, part, start, n);
+        for (int part = first; part <= last; part++) {
+            if (sp->opt->kind == FM_ADAM || sp->opt->nesterov)
+                gradient_update_half(sp, part, start, n);
+            else
+                update_half(sp, part, start, n);
+        }
         fm_team_barrier(&sp->team);
         if (thread == 0)
             count_step(sp, loss, correct, n);
@@ -220,7 +266,7 @@ static void run_team(split *sp, fm_team_body body, int n_threads)
     fm_team_run(&sp->team, body, sp, n_threads);
 }
 
-int fm_train_split(const fm_blas *blas, const fm_net *net, const fm_optimizer *opt,
+int fm_train_split(const fm_blas *blas, const fm_net *net, fm_optimizer *opt,
                    const fm_workspace *ws, const float *X, const int32_t *y, const int64_t *order,
                    int64_t n_rows, int batch_size, int64_t first_batch, int64_t n_batches,
                    int sparse_inputs, int n_threads, fm_stats *stats)

@@ -178,7 +178,7 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
     if ((needs >= 1 && net->state1 == NULL) || (needs == 2 && net->state2 == NULL)
             || (mode == GRADIENT_THEN_UPDATE && net->grads == NULL))
         return FM_MISSING_STATE;
-    if (ws->split != NULL && batch_size > 1 && (mode == PLAIN_SGD || mode == VELOCITY_SGD))
+    if (ws->split != NULL && batch_size > 1)
         return fm_train_split(blas, net, opt, ws, X, y, order, n_rows, batch_size, first_batch,
                               n_batches, sparse_inputs, n_threads, stats);
     /* Lazy first-layer momentum pays where inputs are mostly zero (images); it needs the chunk

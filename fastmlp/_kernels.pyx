@@ -149,9 +149,8 @@ cdef class Network:
         threads is how many ran it (up to n_threads, on the split path only).
         """
         cdef fm_optimizer opt = make_optimizer(optimizer)
-        # the split path (csrc/train.c decides the same way): minibatches of plain or momentum SGD
-        cdef bint split = (ws.ws.split != NULL and batch_size > 1 and opt.kind == FM_SGD
-                           and not opt.nesterov)
+        # the split path (csrc/train.c decides the same way): minibatches
+        cdef bint split = ws.ws.split != NULL and batch_size > 1
         cdef fm_stats stats
         stats.loss_sum = loss_sum
         stats.correct = 0

@@ -372,8 +372,8 @@ class MLP:
         # mostly-zero inputs (images) let the first layer skip the zeros: lazily at batch 1,
         # as sums over the non-zeros for minibatches (csrc/sparse.c)
         sparse_inputs = _mostly_zeros(X)
-        # plain and momentum SGD on minibatches take the split path (csrc/split.c)
-        split = batch_size > 1 and isinstance(optimizer, SGD) and not optimizer.nesterov
+        # minibatches take the split path (csrc/split.c)
+        split = batch_size > 1
         workspace = self._workspace(batch_size, split=split,
                                     sparse=split and sparse_inputs and _sparse_fits(batch_size, self.sizes[0]))
         self._snapshots = (self._params.copy(), self._params.copy())

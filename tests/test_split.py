@@ -1,4 +1,4 @@
-"""The two-part minibatch path of plain and momentum SGD (csrc/split.c, csrc/team.c) and the first
+"""The two-part minibatch path (csrc/split.c, csrc/team.c) and the first
 layer over mostly-zero inputs (csrc/sparse.c).
 
 - fastmlp._kernels.sparse_forward / sparse_update against the same maths in NumPy float64;
@@ -17,7 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import fastmlp
 import fastmlp.model as model_module
-from fastmlp import SGD, _kernels, reference
+from fastmlp import SGD, Adam, _kernels, reference
 from fastmlp.reference import LEAKY_SLOPE, sigmoid
 
 RTOL, ATOL = 1e-5, 1e-6                      # the kernel tolerances of tests/test_kernels.py
@@ -112,6 +112,9 @@ OPTIMIZERS = {
     "sgd": lambda: SGD(lr=0.1),
     "momentum": lambda: SGD(lr=0.05, momentum=0.9),
     "momentum_weight_decay": lambda: SGD(lr=0.05, momentum=0.9, weight_decay=1e-3),
+    # these need the gradient itself (fm_sparse_gradient for a sparse first layer)
+    "nesterov": lambda: SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "adam": lambda: Adam(lr=0.01, weight_decay=1e-3),
 }
 
 # (batch_size, rows): "ragged1" leaves a last batch of one row (rows % batch_size == 1), whose
@@ -398,7 +401,7 @@ def test_one_row_minibatch_alone():
 BITS_CASES = [(kind, schedule, optimizer, shuffle)
               for kind in ("sparse", "dense")
               for schedule in ("batch3", "batch32_ragged1")
-              for optimizer in ("sgd", "momentum_weight_decay")
+              for optimizer in ("sgd", "momentum_weight_decay", "nesterov", "adam")
               for shuffle in (True, False)]
 
 
