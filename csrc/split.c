@@ -260,10 +260,21 @@ static void run_thread(void *arg, int thread, int n_threads)
     }
 }
 
-/* Runs body with n_threads threads (1 or 2; one where a thread cannot be started). */
-static void run_team(split *sp, fm_team_body body, int n_threads)
+/* What training and inference both set up: the views, the data and the workspace's buffers. */
+static void set_up(split *sp, views *v, const fm_blas *blas, const fm_net *net,
+                   const fm_workspace *ws, const float *X, const int32_t *y, int64_t n_rows,
+                   int sparse_inputs)
 {
-    fm_team_run(&sp->team, body, sp, n_threads);
+    fm_make_views(v, net, ws);
+    sp->blas = blas;
+    sp->net = net;
+    sp->v = v;
+    sp->X = X;
+    sp->y = y;
+    sp->n_rows = n_rows;
+    sp->sparse = sparse_inputs && ws->sparse;
+    sp->status = FM_OK;
+    carve(sp, ws);
 }
 
 int fm_train_split(const fm_blas *blas, const fm_net *net, fm_optimizer *opt,
@@ -272,24 +283,15 @@ int fm_train_split(const fm_blas *blas, const fm_net *net, fm_optimizer *opt,
                    int sparse_inputs, int n_threads, fm_stats *stats)
 {
     views v;
-    fm_make_views(&v, net, ws);
     split sp = {0};
-    sp.blas = blas;
-    sp.net = net;
-    sp.v = &v;
+    set_up(&sp, &v, blas, net, ws, X, y, n_rows, sparse_inputs);
     sp.opt = opt;
-    sp.X = X;
-    sp.y = y;
     sp.order = order;
-    sp.n_rows = n_rows;
     sp.batch_size = batch_size;
     sp.first_batch = first_batch;
     sp.n_batches = n_batches;
-    sp.sparse = sparse_inputs && ws->sparse;
     sp.stats = stats;
-    sp.status = FM_OK;
-    carve(&sp, ws);
-    run_team(&sp, run_thread, n_threads);
+    fm_team_run(&sp.team, run_thread, &sp, n_threads);
     return sp.status;
 }
 
@@ -346,19 +348,11 @@ void fm_infer_split(const fm_blas *blas, const fm_net *net, const fm_workspace *
                     int n_threads, fm_stats *stats)
 {
     views v;
-    fm_make_views(&v, net, ws);
     split sp = {0};
-    sp.blas = blas;
-    sp.net = net;
-    sp.v = &v;
-    sp.X = X;
-    sp.y = y;
-    sp.n_rows = n_rows;
+    set_up(&sp, &v, blas, net, ws, X, y, n_rows, sparse_inputs);
     sp.batch_size = ws->max_rows;  /* rows per block */
-    sp.sparse = sparse_inputs && ws->sparse;
     sp.out = out;
-    carve(&sp, ws);
-    run_team(&sp, infer_thread, n_threads);
+    fm_team_run(&sp.team, infer_thread, &sp, n_threads);
     if (out == NULL) {  /* the halves' sums in a fixed order: the same for any thread count */
         stats->loss_sum += sp.halves[0].loss + sp.halves[1].loss;
         stats->correct += sp.halves[0].correct + sp.halves[1].correct;

@@ -59,12 +59,25 @@ cdef void release_blas():
         BLAS_SET_THREADS(_blas_saved)
 
 
-cdef int split_threads(int wanted):
-    """Threads for a split call, the BLAS held: no more than the BLAS itself was allowed
-    (OPENBLAS_NUM_THREADS=1 means one), and one where fastmlp cannot hold it."""
-    if BLAS_SET_THREADS == NULL:
-        return 1
-    return max(1, min(wanted, _blas_saved))
+cdef class _HeldBLAS:
+    """with _HeldBLAS(split, wanted) as held: a call on the split path with held.threads threads
+    (up to `wanted`, and no more than the BLAS itself was allowed: OPENBLAS_NUM_THREADS=1 means
+    one), the BLAS held to one thread meanwhile; on any other path, one thread and nothing held."""
+    cdef bint split
+    cdef readonly int threads
+
+    def __cinit__(self, bint split, int wanted):
+        self.split = split and BLAS_SET_THREADS != NULL
+        self.threads = 1
+        if self.split:
+            self.threads = max(1, min(wanted, hold_blas()))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.split:
+            release_blas()
 
 
 cdef fm_optimizer make_optimizer(tuple settings):
@@ -157,18 +170,13 @@ cdef class Network:
         stats.rows = 0
         stats.steps = 0
         cdef const int64_t *order_ptr = &order[0] if order is not None else NULL
-        cdef int status, threads = 1
-        if split:
-            hold_blas()
-            threads = split_threads(n_threads)
-        try:
+        cdef int status, threads
+        with _HeldBLAS(split, n_threads) as held:
+            threads = held.threads
             with nogil:
                 status = fm_train_chunk(&BLAS, &self.net, &opt, &ws.ws, &X[0, 0], &y[0], order_ptr,
                                         X.shape[0], batch_size, first_batch, n_batches,
                                         sparse_inputs, threads, &stats)
-        finally:
-            if split:
-                release_blas()
         if status == FM_MISSING_STATE:
             raise RuntimeError("fastmlp internal error: the optimizer's state buffers are not attached")
         return status, stats.loss_sum, stats.correct, stats.rows, stats.steps, opt.step, threads
@@ -182,18 +190,12 @@ cdef class Network:
 
     def predict(self, Workspace ws, const float[:, ::1] X, float[:, ::1] out, bint sparse_inputs=False,
                 int n_threads=1):
-        cdef bint split = ws.ws.split != NULL
-        cdef int threads = 1
-        if split:
-            hold_blas()
-            threads = split_threads(n_threads)
-        try:
+        cdef int threads
+        with _HeldBLAS(ws.ws.split != NULL, n_threads) as held:
+            threads = held.threads
             with nogil:
                 fm_predict(&BLAS, &self.net, &ws.ws, &out[0, 0], &X[0, 0], X.shape[0], sparse_inputs,
                            threads)
-        finally:
-            if split:
-                release_blas()
 
     def evaluate(self, Workspace ws, const float[:, ::1] X, const int32_t[::1] y,
                  bint sparse_inputs=False, int n_threads=1):
@@ -203,18 +205,12 @@ cdef class Network:
         stats.correct = 0
         stats.rows = 0
         stats.steps = 0
-        cdef bint split = ws.ws.split != NULL
-        cdef int threads = 1
-        if split:
-            hold_blas()
-            threads = split_threads(n_threads)
-        try:
+        cdef int threads
+        with _HeldBLAS(ws.ws.split != NULL, n_threads) as held:
+            threads = held.threads
             with nogil:
                 fm_evaluate(&BLAS, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0], sparse_inputs,
                             threads, &stats)
-        finally:
-            if split:
-                release_blas()
         return stats.loss_sum, stats.correct
 
 

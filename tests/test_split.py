@@ -9,7 +9,6 @@ layer over mostly-zero inputs (csrc/sparse.c).
 - the sparse first layer agreeing with the dense one (fastmlp.model._SPARSE_MAX_BATCH = 1);
 - a diverging fit raising FloatingPointError with finite parameters left behind.
 """
-import zlib
 
 import numpy as np
 import pytest
@@ -18,44 +17,11 @@ from numpy.testing import assert_allclose, assert_array_equal
 import fastmlp
 import fastmlp.model as model_module
 from fastmlp import SGD, Adam, _kernels, reference
-from fastmlp.reference import LEAKY_SLOPE, sigmoid
 
-RTOL, ATOL = 1e-5, 1e-6                      # the kernel tolerances of tests/test_kernels.py
+# the kernel tolerances and helpers of the kernel tests
+from test_kernels import ATOL, RTOL, activate, close, f32, nan_filled, rng_for
+
 KERNEL_ACTIVATIONS = sorted(_kernels.ACTIVATIONS)   # includes "identity", used by the output layer
-
-
-# ---- helpers (as in tests/test_kernels.py and tests/test_model.py) ------------------------------
-
-def rng_for(*key):
-    """A generator seeded from the test's parameters, so every case has its own fixed data."""
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
-
-
-def f32(rng, *shape, scale=1.0):
-    return np.ascontiguousarray(rng.normal(0.0, scale, size=shape), dtype=np.float32)
-
-
-def close(actual, expected, scale=1.0, rtol=RTOL, atol=ATOL, err_msg=""):
-    """assert_allclose with atol relative to `scale`, the size of the terms that were summed."""
-    assert np.all(np.isfinite(actual)), f"non-finite values {err_msg}"
-    assert_allclose(actual, expected, rtol=rtol, atol=atol * max(1.0, scale), err_msg=err_msg)
-
-
-def nan_filled(*shape):
-    return np.full(shape, np.nan, dtype=np.float32)
-
-
-def activate(z, name):
-    if name == "relu":
-        return np.maximum(z, 0.0)
-    if name == "leaky_relu":
-        return np.where(z > 0, z, LEAKY_SLOPE * z)
-    if name == "sigmoid":
-        return sigmoid(z)
-    if name == "tanh":
-        return np.tanh(z)
-    assert name == "identity"
-    return z
 
 
 def params_of(net):
