@@ -22,17 +22,6 @@ static void forward(const fm_blas *blas, const views *v, const float *x, float *
     }
 }
 
-FM_VECTORIZED
-static void add_and_prescale(float *p, float *v, size_t count, float mu, float c)
-{
-    /* p += v, then v = mu * v + c * p: the update, and the next step's decay in the same pass */
-    for (size_t i = 0; i < count; i++) {
-        float pi = p[i] + v[i];
-        p[i] = pi;
-        v[i] = mu * v[i] + c * pi;
-    }
-}
-
 /* Batch 1: a layer's backward and SGD step in one pass over its weights. */
 static void backward_row(const views *v, int l, float *dx, const float *dz, const float *x,
                          float *vW, float *vb, const fm_optimizer *opt)
@@ -82,18 +71,14 @@ static void backward(const fm_blas *blas, views *v, const float *x, int n, int a
                 backward_row(v, l, dx, dz, in, v->vW[l], v->vb[l], opt);
                 break;
             }
-            /* v = mu v - lr (g + wd w) as v = (mu v - lr wd w) - lr g: the first part is done
-               in the previous step's update pass, so the gradient GEMM accumulates with beta = 1
-               and BLAS needs no separate pass to scale the velocity. */
-            float mu = opt->momentum, c = -opt->lr * opt->weight_decay;
-            if (!v->velocity_prescaled)
-                fm_decay_velocity(v->vW[l], v->W[l], v->span[l], mu, c);
+            /* v = mu v - lr (g + wd w) as v = (mu v - lr wd w) - lr g, the gradient GEMM
+               accumulating into the velocity. (fit's minibatches take fm_train_split; this is
+               for a workspace without its buffers.) */
+            fm_decay_velocity(v->vW[l], v->W[l], v->span[l], opt->momentum,
+                              -opt->lr * opt->weight_decay);
             fm_dense_backward(blas, dx, v->vW[l], v->vb[l], dz, in, v->W[l], n, n_in, n_out,
                               -opt->lr, 1.0f);
-            if (v->prescale_next)
-                add_and_prescale(v->W[l], v->vW[l], v->span[l], mu, c);
-            else
-                fm_add_inplace(v->W[l], v->vW[l], v->span[l]);
+            fm_add_inplace(v->W[l], v->vW[l], v->span[l]);
             break;
         }
         default:
@@ -141,14 +126,11 @@ static int run_batches(const fm_blas *blas, const fm_net *net, views *v, fm_opti
 {
     int width = net->sizes[0];
     int64_t end = first_batch + n_batches;
-    /* the stored velocity is the true one at chunk boundaries; inside, it stays pre-scaled */
-    v->velocity_prescaled = 0;
     for (int64_t batch = first_batch; batch < end; batch++) {
         int64_t start = batch * batch_size;
         if (start >= n_rows)
             break;
         int n = fm_rows_in_batch(n_rows, batch_size, batch);
-        v->prescale_next = n > 1 && batch + 1 < end && fm_rows_in_batch(n_rows, batch_size, batch + 1) > 1;
         const float *x = X + (size_t)start * width;
         const int32_t *labels = y + start;
         if (order != NULL) {
@@ -160,7 +142,6 @@ static int run_batches(const fm_blas *blas, const fm_net *net, views *v, fm_opti
         if (status != FM_OK)
             return status;
         v->step++;
-        v->velocity_prescaled = v->prescale_next;
     }
     return FM_OK;
 }

@@ -51,7 +51,6 @@ void fm_make_views(views *v, const fm_net *net, const fm_workspace *ws)
         v->span[l] = w + v->s[l + 1];
         at += v->span[l];
     }
-    v->velocity_prescaled = v->prescale_next = 0;
     v->lazy = 0;
     v->step = 0;
     if (ws == NULL)

@@ -22,8 +22,6 @@ typedef struct {
     int32_t step;                                  /* steps done in this chunk */
     int32_t *stamp;                                /* (s[0],) */
     float *powers;                                 /* (4 * (FM_LAZY_MAX_STEPS + 1),) */
-    /* Momentum SGD keeps the velocity pre-scaled between the steps of a chunk (see backward) */
-    int velocity_prescaled, prescale_next;
 } views;
 
 void fm_make_views(views *v, const fm_net *net, const fm_workspace *ws);
