@@ -124,21 +124,22 @@ void fm_sparse_init(fm_sparse *s, int32_t *buffer, int n_in, int max_rows);
    as minibatch rows first_row .., their labels from y into labels (n,). */
 void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32_t *y,
                       const int64_t *rows, int64_t start, int n, int first_row);
-/* out (n, n_out) overwritten with act(x W + b); W (n_in, n_out), b (n_out,). */
-void fm_sparse_forward(float *out, const fm_sparse *x, const float *W, const float *b, int n_out,
-                       int activation);
-/* One SGD step on rows [row_begin, row_end) of W (n_in, n_out) from the minibatch held in parts
-   (n_parts <= FM_SPARSE_MAX_PARTS pointers, to consecutive rows) and dz (n, n_out), the loss gradient at the layer's
-   pre-activation: g = x^T dz, v = mu v + c w - lr g, w += v with the velocity vW (same shape);
+/* out (n, width), rows ld_out apart, overwritten with act(x W + b); W (n_in, width), rows ld_w
+   apart, b (width,). A block of columns of a wider layer is its pointers moved along. */
+void fm_sparse_forward(float *out, int ld_out, const fm_sparse *x, const float *W, int ld_w,
+                       const float *b, int width, int activation);
+/* One SGD step on rows [row_begin, row_end) of W (n_in, width), rows ld_w apart, from the minibatch held in parts
+   (n_parts <= FM_SPARSE_MAX_PARTS pointers, to consecutive rows) and dz (n, width), rows ld_dz
+   apart, the loss gradient at the layer's pre-activation: g = x^T dz, v = mu v + c w - lr g, w += v with the velocity vW (same shape);
    w -= lr g when vW is NULL. The bias is fm_bias_step's. */
 #define FM_SPARSE_MAX_PARTS 2
 /* gW (n_in, n_out): rows [row_begin, row_end) overwritten with the weight gradient x^T dz (zero
    rows where the minibatch has no input), for optimizers that need the gradient itself. */
 void fm_sparse_gradient(float *gW, const fm_sparse *const *parts, int n_parts, const float *dz,
                         int n_out, int row_begin, int row_end);
-void fm_sparse_update(float *W, float *vW, const fm_sparse *const *parts, int n_parts,
-                      const float *dz, int n_out, int row_begin, int row_end, float lr, float mu,
-                      float c);
+void fm_sparse_update(float *W, float *vW, int ld_w, const fm_sparse *const *parts,
+                      int n_parts, const float *dz, int ld_dz, int row_begin, int row_end,
+                      int width, float lr, float mu, float c);
 
 /* ---- output layer and loss (loss.c) ---- */
 enum fm_head { FM_SOFTMAX_CE = 0, FM_SIGMOID_MSE = 1, FM_SIGMOID_CE = 2, FM_SOFTMAX_MSE = 3 };

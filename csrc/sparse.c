@@ -123,32 +123,53 @@ void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32
    AVX register, or two SSE ones in the default clone. */
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
-INLINE void weighted_sum_64(float *out, const int32_t *index, const float *value, int count,
-                                   const float *base, int ld)
+INLINE void weighted_sum_vectors(float *out, const int32_t *index, const float *value, int count,
+                                 const float *base, int ld, const int vectors)
 {
-    /* out (64,) += sum over k of value[k] * base[index[k] * ld, :64], in eight vector registers */
-    v8 *o = (v8 *)out;
-    v8 s0 = o[0], s1 = o[1], s2 = o[2], s3 = o[3], s4 = o[4], s5 = o[5], s6 = o[6], s7 = o[7];
+    /* out (8 vectors,) += sum over k of value[k] * base[index[k] * ld, :8 vectors], the sums in
+       up to eight vector registers (vectors is a constant once inlined, so the loops unroll) */
+    v8 *o = (v8 *)out, s[8];
+    for (int i = 0; i < vectors; i++)
+        s[i] = o[i];
     for (int k = 0; k < count; k++) {
         const v8 *p = (const v8 *)(base + (size_t)index[k] * ld);
         float a = value[k];
-        s0 += a * p[0]; s1 += a * p[1]; s2 += a * p[2]; s3 += a * p[3];
-        s4 += a * p[4]; s5 += a * p[5]; s6 += a * p[6]; s7 += a * p[7];
+        for (int i = 0; i < vectors; i++)
+            s[i] += a * p[i];
     }
-    o[0] = s0; o[1] = s1; o[2] = s2; o[3] = s3; o[4] = s4; o[5] = s5; o[6] = s6; o[7] = s7;
+    for (int i = 0; i < vectors; i++)
+        o[i] = s[i];
 }
-#define HAVE_WEIGHTED_SUM_64 1
+#define HAVE_VECTORS 1
 #endif
 
 INLINE void weighted_sum(float *out, const int32_t *index, const float *value, int count,
-                                const float *base, int ld, int width)
+                         const float *base, int ld, int width)
 {
-    /* out (width,) += sum over k of value[k] * base[index[k] * ld, :width], width <= BLOCK */
-#ifdef HAVE_WEIGHTED_SUM_64
+    /* out (width,) += sum over k of value[k] * base[index[k] * ld, :width], width <= BLOCK. Each
+       output sums its terms in the order of k, whichever way its column is reached: the bits do
+       not depend on where a block of columns begins or ends. */
+#ifdef HAVE_VECTORS
     if (width == BLOCK) {
-        weighted_sum_64(out, index, value, count, base, ld);
+        weighted_sum_vectors(out, index, value, count, base, ld, 8);
         return;
     }
+    int t = 0;
+    if (width - t >= 32) {
+        weighted_sum_vectors(out + t, index, value, count, base + t, ld, 4);
+        t += 32;
+    }
+    if (width - t >= 16) {
+        weighted_sum_vectors(out + t, index, value, count, base + t, ld, 2);
+        t += 16;
+    }
+    if (width - t >= 8) {
+        weighted_sum_vectors(out + t, index, value, count, base + t, ld, 1);
+        t += 8;
+    }
+    out += t;
+    base += t;
+    width -= t;
 #endif
     for (int k = 0; k < count; k++) {
         const float *p = base + (size_t)index[k] * ld;
@@ -158,23 +179,25 @@ INLINE void weighted_sum(float *out, const int32_t *index, const float *value, i
     }
 }
 
+static int min_int(int a, int b)
+{
+    return a < b ? a : b;
+}
+
 FM_VECTORIZED
-void fm_sparse_forward(float *out, const fm_sparse *rows, const float *W, const float *b, int n_out,
-                       int activation)
+void fm_sparse_forward(float *out, int ld_out, const fm_sparse *rows, const float *W, int ld_w,
+                       const float *b, int width, int activation)
 {
     const fm_sparse copy = *rows, *x = &copy;  /* no reloads, no sharing with its writer */
-    /* out (n, n_out) = act(x W + b), summing for each row the rows of W of its non-zero inputs */
-    int full = n_out - n_out % BLOCK;
+    /* out (n, width) = act(x W + b), summing for each row the rows of W of its non-zero inputs */
     for (int r = 0; r < x->n; r++) {
         int k0 = x->row_start[r], count = x->row_start[r + 1] - k0;
-        float *row = out + (size_t)r * n_out;
-        memset(row, 0, sizeof(float) * n_out);
-        for (int c = 0; c < full; c += BLOCK)
-            weighted_sum(row + c, x->row_index + k0, x->row_value + k0, count, W + c, n_out, BLOCK);
-        if (full < n_out)
-            weighted_sum(row + full, x->row_index + k0, x->row_value + k0, count, W + full, n_out,
-                     n_out - full);
-        fm_bias_act_forward(row, b, 1, n_out, activation);
+        float *row = out + (size_t)r * ld_out;
+        memset(row, 0, sizeof(float) * width);
+        for (int c = 0; c < width; c += BLOCK)
+            weighted_sum(row + c, x->row_index + k0, x->row_value + k0, count, W + c, ld_w,
+                         min_int(BLOCK, width - c));
+        fm_bias_act_forward(row, b, 1, width, activation);
     }
 }
 
@@ -218,32 +241,33 @@ static int has_input(const fm_sparse *parts, int n_parts, int j)
 }
 
 FM_VECTORIZED
-void fm_sparse_update(float *W, float *vW, const fm_sparse *const *part_list, int n_parts,
-                      const float *dz, int n_out, int row_begin, int row_end, float lr, float mu,
-                      float c)
+void fm_sparse_update(float *W, float *vW, int ld_w, const fm_sparse *const *part_list,
+                      int n_parts, const float *dz, int ld_dz, int row_begin, int row_end,
+                      int width, float lr, float mu, float c)
 {
-    /* The weight gradient x^T dz for rows [row_begin, row_end) of W, each summed only over the
-       non-zeros of its input column, and applied at once: v = mu v + c w - lr g, w += v (a row
-       without input: g = 0), or without velocity (vW NULL) w -= lr g, where rows without input
-       stay as they are. */
+    /* The weight gradient x^T dz for rows [row_begin, row_end) of W (., width), each summed only
+       over the non-zeros of its input column, and applied at once: v = mu v + c w - lr g, w += v
+       (a row without input: g = 0), or without velocity (vW NULL) w -= lr g, where rows without
+       input stay as they are. */
     fm_sparse parts[FM_SPARSE_MAX_PARTS];  /* copies: no reloads, no sharing with their writer */
     n_parts = n_parts < FM_SPARSE_MAX_PARTS ? n_parts : FM_SPARSE_MAX_PARTS;
     for (int p = 0; p < n_parts; p++)
         parts[p] = *part_list[p];
-    int full = n_out - n_out % BLOCK;
     for (int j = row_begin; j < row_end; j++) {
-        float *w = W + (size_t)j * n_out, *v = vW != NULL ? vW + (size_t)j * n_out : NULL;
+        size_t at = (size_t)j * ld_w;
+        float *w = W + at, *v = vW != NULL ? vW + at : NULL;
         if (!has_input(parts, n_parts, j)) {
             if (v != NULL)
-                decay_row(w, v, n_out, mu, c);
+                decay_row(w, v, width, mu, c);
             continue;
         }
-        for (int t = 0; t < full; t += BLOCK)
-            update_block(w + t, v ? v + t : NULL, parts, n_parts, j, dz + t, n_out, BLOCK, lr, mu,
-                         c);
-        if (full < n_out)
-            update_block(w + full, v ? v + full : NULL, parts, n_parts, j, dz + full, n_out,
-                         n_out - full, lr, mu, c);
+        for (int t = 0; t < width; t += BLOCK) {
+            float *vt = v != NULL ? v + t : NULL;
+            if (width - t >= BLOCK)  /* the width a constant: its own copy, fully unrolled */
+                update_block(w + t, vt, parts, n_parts, j, dz + t, ld_dz, BLOCK, lr, mu, c);
+            else
+                update_block(w + t, vt, parts, n_parts, j, dz + t, ld_dz, width - t, lr, mu, c);
+        }
     }
 }
 

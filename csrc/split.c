@@ -7,7 +7,17 @@
    thread runs both halves one after the other and gets the same bits. The caller holds the BLAS
    to one thread meanwhile (fastmlp/_kernels.pyx), so the two halves never fight over the cores.
 
-   The first layer reads inputs that are mostly zero (images) as their non-zeros (sparse.c).
+   The first layer reads inputs that are mostly zero (images) as their non-zeros (sparse.c). With
+   SGD it is cut by its output columns instead, in its forward pass and in its update, and each
+   half works on a private copy of its columns (weights, bias, velocity), taken at the start of
+   the call and given back at its end. Each core then keeps to its own part of the largest weight
+   matrix, which stays in its cache:
+   - cut by rows, each thread read the rows the other had just written, and the cores spent a
+     third of the step handing them over;
+   - cut by columns of the shared matrix, the cores' prefetchers still fetched each other's lines
+     and it was slower yet.
+   That costs a third barrier per step, after the first layer's forward pass; the inputs are
+   gathered a step ahead, during the update, so the gather needs no barrier of its own.
 
    Inference (fm_infer_split) cuts each block of rows the same way; its halves need nothing from
    each other, so the two threads do not meet until the end. */
@@ -23,7 +33,11 @@
    neighbouring words (false sharing) made the second half a quarter slower. */
 #define CACHE_LINE 64
 typedef struct {
-    fm_sparse inputs;             /* this half of the minibatch as non-zeros, when sparse */
+    fm_sparse inputs[2];          /* this half of the minibatch as non-zeros, when sparse: this
+                                     step's and the next one's, in turns */
+    int col_begin, width;         /* by columns: this half's columns of the first layer */
+    float *block;                 /* by columns: (s[0] + 1, width), its weights then its bias */
+    float *velocity;              /* by columns: the same for their velocity, or NULL */
     double loss;                  /* this step's loss summed over this half's rows */
     int64_t correct;
     char pad[CACHE_LINE];
@@ -38,7 +52,10 @@ typedef struct {
     const int32_t *y;
     const int64_t *order;
     int64_t n_rows, first_batch, n_batches;
-    int batch_size, sparse;
+    int batch_size;
+    int sparse;                   /* the first layer reads the inputs as non-zeros */
+    int by_columns;               /* ... and is cut by its columns (SGD) */
+    int velocity;                 /* SGD keeps a velocity (momentum or weight decay) */
     float *delta[FM_MAX_LAYERS];  /* (max_rows, s[l + 1]): loss gradient at layer l's pre-activation */
     fm_team team;
     fm_stats *stats;
@@ -58,13 +75,23 @@ static int half_end(int count, int part)
     return part == 0 ? count / 2 : count;
 }
 
+/* Where the first layer's columns are cut: near the middle, on a whole vector of 8 floats where
+   the layer is that wide. */
+static int column_cut(int n_out)
+{
+    int cut = n_out / 2 - (n_out / 2) % 8;
+    return cut > 0 ? cut : n_out / 2;
+}
+
 size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse)
 {
     size_t floats = 0;
     for (int l = 1; l <= n_layers; l++)
         floats += (size_t)max_rows * sizes[l];
-    if (sparse)
-        floats += PARTS * fm_sparse_size(sizes[0], max_rows - max_rows / 2);
+    if (sparse) {
+        floats += 2 * PARTS * fm_sparse_size(sizes[0], max_rows - max_rows / 2);
+        floats += 2 * ((size_t)sizes[0] + 1) * sizes[1];  /* the blocks and their velocity */
+    }
     return floats;
 }
 
@@ -76,11 +103,46 @@ static void carve(split *sp, const fm_workspace *ws)
         sp->delta[l] = p;
         p += (size_t)ws->max_rows * v->s[l + 1];
     }
-    int part_rows = ws->max_rows - ws->max_rows / 2;
-    for (int part = 0; part < PARTS && sp->sparse; part++) {
-        fm_sparse_init(&sp->halves[part].inputs, (int32_t *)p, v->s[0], part_rows);
-        p += fm_sparse_size(v->s[0], part_rows);
+    if (!sp->sparse)
+        return;
+    int part_rows = ws->max_rows - ws->max_rows / 2, cut = column_cut(v->s[1]);
+    for (int part = 0; part < PARTS; part++) {
+        half *h = &sp->halves[part];
+        for (int turn = 0; turn < 2; turn++) {
+            fm_sparse_init(&h->inputs[turn], (int32_t *)p, v->s[0], part_rows);
+            p += fm_sparse_size(v->s[0], part_rows);
+        }
+        h->col_begin = part == 0 ? 0 : cut;
+        h->width = part == 0 ? cut : v->s[1] - cut;
     }
+    for (int part = 0; part < PARTS; part++) {
+        size_t floats = ((size_t)v->s[0] + 1) * sp->halves[part].width;
+        sp->halves[part].block = p;
+        sp->halves[part].velocity = p + ((size_t)v->s[0] + 1) * v->s[1];
+        p += floats;
+    }
+}
+
+/* By columns: this half's columns of the first layer (weights, bias, velocity) copied into its
+   block, or back out of it. */
+static void copy_columns(float *block, float *W, float *b, int n_in, int n_out, int col_begin,
+                         int width, int back)
+{
+    for (int j = 0; j <= n_in; j++) {
+        float *shared = (j < n_in ? W + (size_t)j * n_out : b) + col_begin;
+        float *mine = block + (size_t)j * width;
+        memcpy(back ? shared : mine, back ? mine : shared, sizeof(float) * width);
+    }
+}
+
+static void move_columns(split *sp, int part, int back)
+{
+    const views *v = sp->v;
+    half *h = &sp->halves[part];
+    copy_columns(h->block, v->W[0], v->b[0], v->s[0], v->s[1], h->col_begin, h->width, back);
+    if (sp->velocity)
+        copy_columns(h->velocity, v->vW[0], v->vb[0], v->s[0], v->s[1], h->col_begin, h->width,
+                     back);
 }
 
 /* The minibatch's input rows, as the first layer reads them when it is dense: gathered into the
@@ -95,19 +157,41 @@ static const int32_t *labels_of(const split *sp, int64_t start)
     return sp->order != NULL || sp->sparse ? sp->v->labels : sp->y + start;
 }
 
-static void gather_half(split *sp, int part, int64_t start, int r0, int m)
+/* This half of the minibatch's rows into the workspace (sparse: into inputs[turn]), when shuffled
+   or sparse; a dense first layer reads them in place otherwise. */
+static void gather_half(split *sp, int part, int64_t start, int n, int turn)
 {
+    int r0 = half_begin(n, part), m = half_end(n, part) - r0;
     const int64_t *rows = sp->order != NULL ? sp->order + start + r0 : NULL;
-    if (sp->sparse)
-        fm_sparse_gather(&sp->halves[part].inputs, sp->v->labels + r0, sp->X, sp->y, rows, start + r0,
-                         m, r0);
+    if (sp->sparse)  /* even when empty: the update reads both halves */
+        fm_sparse_gather(&sp->halves[part].inputs[turn], sp->v->labels + r0, sp->X, sp->y, rows,
+                         start + r0, m, r0);
     else if (rows != NULL)
         fm_gather_rows(sp->v->acts[0] + (size_t)r0 * sp->v->s[0], sp->v->labels + r0, sp->X, sp->y,
                        rows, m, sp->v->s[0]);
 }
 
-/* Rows [r0, r1) of the minibatch: gather, forward, loss, and the deltas back to layer 0. */
-static void forward_backward_half(split *sp, int part, int64_t start, int n)
+static int activation_of(const split *sp, int l)
+{
+    return l == sp->v->L - 1 ? FM_IDENTITY : sp->net->activation;
+}
+
+/* By columns: this half's columns of the first layer's outputs, for every row. */
+static void first_layer_columns(split *sp, int part, int turn)
+{
+    const views *v = sp->v;
+    const half *mine = &sp->halves[part];
+    const float *bias = mine->block + (size_t)v->s[0] * mine->width;
+    for (int h = 0; h < PARTS; h++) {
+        const fm_sparse *x = &sp->halves[h].inputs[turn];
+        fm_sparse_forward(v->acts[1] + (size_t)x->first_row * v->s[1] + mine->col_begin, v->s[1],
+                          x, mine->block, mine->width, bias, mine->width, activation_of(sp, 0));
+    }
+}
+
+/* Rows [r0, r1) of the minibatch: (when dense, the gather) the forward pass (by columns, from the
+   second layer on), the loss, and the deltas back to layer 0. */
+static void forward_backward_half(split *sp, int part, int64_t start, int n, int turn)
 {
     const views *v = sp->v;
     const fm_blas *blas = sp->blas;
@@ -116,18 +200,19 @@ static void forward_backward_half(split *sp, int part, int64_t start, int n)
     half *mine = &sp->halves[part];
     mine->loss = 0.0;
     mine->correct = 0;
-    gather_half(sp, part, start, r0, m);  /* even when empty: the update reads both halves */
+    if (!sp->sparse)
+        gather_half(sp, part, start, n, 0);
     if (m == 0)
         return;
-    for (int l = 0; l < L; l++) {
+    for (int l = sp->by_columns ? 1 : 0; l < L; l++) {
         float *out = v->acts[l + 1] + (size_t)r0 * v->s[l + 1];
-        int act = l == L - 1 ? FM_IDENTITY : activation;
         if (l == 0 && sp->sparse)
-            fm_sparse_forward(out, &mine->inputs, v->W[0], v->b[0], v->s[1], act);
+            fm_sparse_forward(out, v->s[1], &mine->inputs[turn], v->W[0], v->s[1], v->b[0],
+                              v->s[1], activation_of(sp, 0));
         else {
             const float *in = l == 0 ? dense_inputs(sp, start) : v->acts[l];
             fm_dense_forward(blas, out, in + (size_t)r0 * v->s[l], v->W[l], v->b[l], m, v->s[l],
-                             v->s[l + 1], act);
+                             v->s[l + 1], activation_of(sp, l));
         }
     }
     mine->loss = fm_head_loss(v->acts[L] + (size_t)r0 * k, sp->delta[L - 1] + (size_t)r0 * k,
@@ -142,14 +227,36 @@ static void forward_backward_half(split *sp, int part, int64_t start, int n)
     }
 }
 
-/* Weight rows [j0, j1) and bias columns [t0, t1) of every layer: one SGD step. */
-static void update_half(split *sp, int part, int64_t start, int n)
+/* By columns: one SGD step on this half's block of the first layer, bias included. */
+static void update_first_layer_columns(split *sp, int part, int n, int turn)
 {
     const views *v = sp->v;
     const fm_optimizer *opt = sp->opt;
-    int velocity = opt->momentum != 0.0f || opt->weight_decay != 0.0f;
+    float lr = opt->lr, mu = opt->momentum, c = -opt->lr * opt->weight_decay;
+    half *mine = &sp->halves[part];
+    int n_in = v->s[0], width = mine->width;
+    float *vblock = sp->velocity ? mine->velocity : NULL;
+    const float *dz = sp->delta[0] + mine->col_begin;
+    const fm_sparse *inputs[PARTS] = {&sp->halves[0].inputs[turn], &sp->halves[1].inputs[turn]};
+    fm_bias_step(mine->block + (size_t)n_in * width, vblock ? vblock + (size_t)n_in * width : NULL,
+                 dz, n, v->s[1], width, lr, mu, c);
+    fm_sparse_update(mine->block, vblock, width, inputs, PARTS, dz, v->s[1], 0, n_in, width, lr,
+                     mu, c);
+}
+
+/* Weight rows [j0, j1) and bias columns [t0, t1) of every layer (by columns, the first layer's
+   block instead): one SGD step. */
+static void update_half(split *sp, int part, int64_t start, int n, int turn)
+{
+    const views *v = sp->v;
+    const fm_optimizer *opt = sp->opt;
+    int velocity = sp->velocity;
     float lr = opt->lr, mu = opt->momentum, c = -opt->lr * opt->weight_decay;
     for (int l = 0; l < v->L; l++) {
+        if (l == 0 && sp->by_columns) {
+            update_first_layer_columns(sp, part, n, turn);
+            continue;
+        }
         int n_in = v->s[l], n_out = v->s[l + 1];
         int j0 = half_begin(n_in, part), rows = half_end(n_in, part) - j0;
         int t0 = half_begin(n_out, part), t1 = half_end(n_out, part);
@@ -157,12 +264,6 @@ static void update_half(split *sp, int part, int64_t start, int n)
         float *vw = velocity ? v->vW[l] + (size_t)j0 * n_out : NULL;
         fm_bias_step(v->b[l] + t0, velocity ? v->vb[l] + t0 : NULL, sp->delta[l] + t0, n, n_out,
                      t1 - t0, lr, mu, c);
-        if (l == 0 && sp->sparse) {
-            const fm_sparse *inputs[PARTS] = {&sp->halves[0].inputs, &sp->halves[1].inputs};
-            fm_sparse_update(v->W[0], velocity ? v->vW[0] : NULL, inputs, PARTS, sp->delta[0],
-                             n_out, j0, j0 + rows, lr, mu, c);
-            continue;
-        }
         if (rows == 0)
             continue;
         const float *in = (l == 0 ? dense_inputs(sp, start) : v->acts[l]) + j0;
@@ -178,7 +279,7 @@ static void update_half(split *sp, int part, int64_t start, int n)
 
 /* Adam and Nesterov momentum need the gradient itself: this half's weight rows and bias columns
    of it into the gradient buffer, then the optimizer's step on them. */
-static void gradient_update_half(split *sp, int part, int64_t start, int n)
+static void gradient_update_half(split *sp, int part, int64_t start, int n, int turn)
 {
     const views *v = sp->v;
     const fm_optimizer *opt = sp->opt;
@@ -197,7 +298,8 @@ static void gradient_update_half(split *sp, int part, int64_t start, int n)
             for (int c = 0; c < width; c++)
                 gb[c] += dz[(size_t)r * n_out + t0 + c];
         if (l == 0 && sp->sparse) {
-            const fm_sparse *inputs[PARTS] = {&sp->halves[0].inputs, &sp->halves[1].inputs};
+            const fm_sparse *inputs[PARTS] = {&sp->halves[0].inputs[turn],
+                                              &sp->halves[1].inputs[turn]};
             fm_sparse_gradient(v->gW[0], inputs, PARTS, dz, n_out, j0, j0 + rows);
         } else if (rows > 0) {
             const float *in = (l == 0 ? dense_inputs(sp, start) : v->acts[l]) + j0;
@@ -232,13 +334,29 @@ static void run_thread(void *arg, int thread, int n_threads)
     /* one thread does both halves, each of two threads its own */
     int first = n_threads == 1 ? 0 : thread, last = n_threads == 1 ? PARTS - 1 : thread;
     int64_t end = sp->first_batch + sp->n_batches;
+    int gradient = sp->opt->kind == FM_ADAM || sp->opt->nesterov;
+    if (sp->sparse) {  /* the first minibatch's inputs; the next ones are gathered a step ahead */
+        int n = fm_rows_in_batch(sp->n_rows, sp->batch_size, sp->first_batch);
+        for (int part = first; part <= last; part++) {
+            if (sp->by_columns)
+                move_columns(sp, part, 0);
+            gather_half(sp, part, sp->first_batch * sp->batch_size, n, 0);
+        }
+        fm_team_barrier(&sp->team);
+    }
     for (int64_t batch = sp->first_batch; batch < end; batch++) {
         int64_t start = batch * sp->batch_size;
         int n = fm_rows_in_batch(sp->n_rows, sp->batch_size, batch);
+        int turn = (int)((batch - sp->first_batch) % 2);
         if (n == 0)
             break;
+        if (sp->by_columns) {
+            for (int part = first; part <= last; part++)
+                first_layer_columns(sp, part, turn);
+            fm_team_barrier(&sp->team);
+        }
         for (int part = first; part <= last; part++)
-            forward_backward_half(sp, part, start, n);
+            forward_backward_half(sp, part, start, n, turn);
         fm_team_barrier(&sp->team);
         /* both threads read the same sums, so both stop on a non-finite loss */
         double loss = sp->halves[0].loss + sp->halves[1].loss;
@@ -249,15 +367,20 @@ static void run_thread(void *arg, int thread, int n_threads)
             break;
         }
         for (int part = first; part <= last; part++) {
-            if (sp->opt->kind == FM_ADAM || sp->opt->nesterov)
-                gradient_update_half(sp, part, start, n);
+            if (gradient)
+                gradient_update_half(sp, part, start, n, turn);
             else
-                update_half(sp, part, start, n);
+                update_half(sp, part, start, n, turn);
+            if (sp->sparse && batch + 1 < end)  /* the other turn's inputs are free again */
+                gather_half(sp, part, start + sp->batch_size,
+                            fm_rows_in_batch(sp->n_rows, sp->batch_size, batch + 1), 1 - turn);
         }
         fm_team_barrier(&sp->team);
         if (thread == 0)
             count_step(sp, loss, correct, n);
     }
+    for (int part = first; part <= last && sp->by_columns; part++)
+        move_columns(sp, part, 1);  /* no one reads the first layer's weights until the call ends */
 }
 
 /* What training and inference both set up: the views, the data and the workspace's buffers. */
@@ -291,6 +414,8 @@ int fm_train_split(const fm_blas *blas, const fm_net *net, fm_optimizer *opt,
     sp.first_batch = first_batch;
     sp.n_batches = n_batches;
     sp.stats = stats;
+    sp.velocity = opt->momentum != 0.0f || opt->weight_decay != 0.0f;
+    sp.by_columns = sp.sparse && opt->kind != FM_ADAM && !opt->nesterov;
     fm_team_run(&sp.team, run_thread, &sp, n_threads);
     return sp.status;
 }
@@ -312,12 +437,13 @@ static void infer_half(split *sp, int part, int64_t start, int n)
     float *logits = sp->out != NULL ? sp->out + (size_t)(start + r0) * k
                                     : v->acts[L] + (size_t)w0 * k;
     if (sp->sparse)
-        fm_sparse_gather(&mine->inputs, v->labels + w0, sp->X, NULL, NULL, start + r0, m, w0);
+        fm_sparse_gather(&mine->inputs[0], v->labels + w0, sp->X, NULL, NULL, start + r0, m, w0);
     for (int l = 0; l < L; l++) {
         float *dst = l == L - 1 ? logits : v->acts[l + 1] + (size_t)w0 * v->s[l + 1];
         int act = l == L - 1 ? FM_IDENTITY : activation;
         if (l == 0 && sp->sparse)
-            fm_sparse_forward(dst, &mine->inputs, v->W[0], v->b[0], v->s[1], act);
+            fm_sparse_forward(dst, v->s[1], &mine->inputs[0], v->W[0], v->s[1], v->b[0], v->s[1],
+                              act);
         else {
             const float *in = l == 0 ? sp->X + (size_t)(start + r0) * v->s[0]
                                      : v->acts[l] + (size_t)w0 * v->s[l];

@@ -71,10 +71,11 @@ cdef extern from "fastmlp.h" nogil:
     void fm_sparse_init(fm_sparse *s, int32_t *buffer, int n_in, int max_rows)
     void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32_t *y,
                           const int64_t *rows, int64_t start, int n, int first_row)
-    void fm_sparse_forward(float *out, const fm_sparse *x, const float *W, const float *b, int n_out,
-                           int activation)
-    void fm_sparse_update(float *W, float *vW, const fm_sparse **parts, int n_parts, const float *dz,
-                          int n_out, int row_begin, int row_end, float lr, float mu, float c)
+    void fm_sparse_forward(float *out, int ld_out, const fm_sparse *x, const float *W, int ld_w,
+                           const float *b, int width, int activation)
+    void fm_sparse_update(float *W, float *vW, int ld_w, const fm_sparse **parts, int n_parts,
+                          const float *dz, int ld_dz, int row_begin, int row_end, int width,
+                          float lr, float mu, float c)
     size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse)
     int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                        const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,

@@ -293,16 +293,29 @@ cdef class _SparseRows:
         fm_sparse_gather(&self.s, &self.labels[0], &X[0, 0], &self.labels[0], NULL, begin, n, begin)
 
 
+def _column_end(int n_out, int col_begin, col_end):
+    cdef int end = n_out if col_end is None else col_end
+    if not 0 <= col_begin < end <= n_out:
+        raise ValueError(f"columns [{col_begin}, {end}) must lie within [0, {n_out}) and hold one or more")
+    return end
+
+
 def sparse_forward(float[:, ::1] out, const float[:, ::1] X, const float[:, ::1] W, const float[::1] b,
-                   int activation):
+                   int activation, int col_begin=0, col_end=None):
+    """Columns [col_begin, col_end) of out (all of them by default); the others are left alone."""
+    cdef int end = _column_end(W.shape[1], col_begin, col_end)
     cdef _SparseRows rows = _SparseRows(X, 0, X.shape[0])
     with nogil:
-        fm_sparse_forward(&out[0, 0], &rows.s, &W[0, 0], &b[0], W.shape[1], activation)
+        fm_sparse_forward(&out[0, col_begin], out.shape[1], &rows.s, &W[0, col_begin], W.shape[1],
+                          &b[col_begin], end - col_begin, activation)
 
 
 def sparse_update(float[:, ::1] W, float[:, ::1] vW, const float[:, ::1] X, const float[:, ::1] dz,
-                  float lr, float mu, float c, int row_begin, int row_end, int split_at):
-    """X's rows held in two parts, [0, split_at) and [split_at, n), as the training loop does."""
+                  float lr, float mu, float c, int row_begin, int row_end, int split_at,
+                  int col_begin=0, col_end=None):
+    """X's rows held in two parts, [0, split_at) and [split_at, n), as the training loop does;
+    columns [col_begin, col_end) of W (all of them by default)."""
+    cdef int end = _column_end(W.shape[1], col_begin, col_end)
     cdef _SparseRows first = _SparseRows(X, 0, split_at)
     cdef _SparseRows second = _SparseRows(X, split_at, X.shape[0])
     cdef const fm_sparse *parts[2]
@@ -310,5 +323,6 @@ def sparse_update(float[:, ::1] W, float[:, ::1] vW, const float[:, ::1] X, cons
     parts[1] = &second.s
     cdef float *v_ptr = &vW[0, 0] if vW is not None else NULL
     with nogil:
-        fm_sparse_update(&W[0, 0], v_ptr, parts, 2, &dz[0, 0], W.shape[1], row_begin, row_end,
-                         lr, mu, c)
+        fm_sparse_update(&W[0, col_begin], v_ptr + col_begin if v_ptr != NULL else NULL,
+                         W.shape[1], parts, 2, &dz[0, col_begin], dz.shape[1], row_begin, row_end,
+                         end - col_begin, lr, mu, c)

@@ -167,6 +167,40 @@ def test_sparse_forward_large_values(n_out):
     close(out, X.astype(np.float64) @ W.astype(np.float64) + b, scale=scale)
 
 
+COLUMN_BLOCKS = {"first_half": lambda n: (0, n // 2), "second_half": lambda n: (n // 2, n),
+                 "inner": lambda n: (n // 3, n - n // 3), "last": lambda n: (n - 1, n)}
+
+
+@pytest.mark.parametrize("block", sorted(COLUMN_BLOCKS))
+@pytest.mark.parametrize("n_out", [7, 65, 130, 256])
+def test_sparse_forward_column_block_gives_the_same_bits(n_out, block):
+    # A block of columns, as training cuts the first layer between two threads: the same bits as
+    # those columns of the whole layer, and every other column of out left alone.
+    col_begin, col_end = COLUMN_BLOCKS[block](n_out)
+    rng = rng_for("sparse_forward_block", n_out, block)
+    X = kernel_inputs(rng, "sparse", 9, N_IN)
+    W, b = f32(rng, N_IN, n_out, scale=1 / np.sqrt(N_IN)), f32(rng, n_out)
+    whole = nan_filled(9, n_out)
+    _kernels.sparse_forward(whole, X, W, b, _kernels.ACTIVATIONS["relu"])
+    out = nan_filled(9, n_out)
+    _kernels.sparse_forward(out, X, W, b, _kernels.ACTIVATIONS["relu"], col_begin, col_end)
+    assert_array_equal(out[:, col_begin:col_end], whole[:, col_begin:col_end])
+    assert np.isnan(out[:, :col_begin]).all() and np.isnan(out[:, col_end:]).all()
+
+
+@pytest.mark.parametrize("col_begin, col_end", [(-1, 3), (0, 0), (5, 4), (0, 8), (3, None)])
+def test_sparse_kernels_reject_a_bad_column_block(col_begin, col_end):
+    rng = rng_for("sparse_bad_block", col_begin)
+    X, W, b = kernel_inputs(rng, "sparse", 3, N_IN), f32(rng, N_IN, 7), f32(rng, 7)
+    if col_end is None:
+        col_begin = 7                                   # begins at the end: no column at all
+    with pytest.raises(ValueError, match="columns"):
+        _kernels.sparse_forward(nan_filled(3, 7), X, W, b, 0, col_begin, col_end)
+    with pytest.raises(ValueError, match="columns"):
+        _kernels.sparse_update(W, None, X, f32(rng, 3, 7), LR, 0.0, 0.0, 0, N_IN, 1, col_begin,
+                               col_end)
+
+
 # ---- sparse_update ----------------------------------------------------------------------------
 
 UPDATE_CASES = {   # (velocity, mu, c)
@@ -280,6 +314,32 @@ def test_sparse_update_bits_do_not_depend_on_the_cut(case, n_out):
         assert_array_equal(V_two, V_ref)
 
 
+@pytest.mark.parametrize("block", sorted(COLUMN_BLOCKS))
+@pytest.mark.parametrize("case", sorted(UPDATE_CASES))
+@pytest.mark.parametrize("n_out", [7, 65, 130, 256])
+def test_sparse_update_column_blocks_give_the_same_bits(n_out, case, block):
+    # Training's first layer, cut by columns: a block of columns steps to the same bits as those
+    # columns of a whole-width step, every row of them, and leaves the other columns alone.
+    velocity, mu, c = UPDATE_CASES[case]
+    col_begin, col_end = COLUMN_BLOCKS[block](n_out)
+    rng = rng_for("sparse_update_block", n_out, case, block)
+    X = update_inputs(rng, UPDATE_N, UPDATE_N_IN)
+    W, dz = f32(rng, UPDATE_N_IN, n_out), f32(rng, UPDATE_N, n_out, scale=1 / UPDATE_N)
+    V = f32(rng, UPDATE_N_IN, n_out, scale=0.1) if velocity else None
+    W_ref, V_ref = run_update(W, V, X, dz, LR, mu, c, 0, UPDATE_N_IN, UPDATE_N // 2)
+    W_got, V_got = W.copy(), None if V is None else V.copy()
+    _kernels.sparse_update(W_got, V_got, X, dz, LR, mu, c, 0, UPDATE_N_IN, UPDATE_N // 2,
+                           col_begin, col_end)
+    cols = slice(col_begin, col_end)
+    others = np.ones(n_out, bool)
+    others[cols] = False
+    assert_array_equal(W_got[:, cols], W_ref[:, cols])
+    assert_array_equal(W_got[:, others], W[:, others])
+    if velocity:
+        assert_array_equal(V_got[:, cols], V_ref[:, cols])
+        assert_array_equal(V_got[:, others], V[:, others])
+
+
 @pytest.mark.parametrize("n_out", [7, 65])
 def test_sparse_update_several_steps_with_momentum(n_out):
     # The velocity carries over: four steps with fresh minibatches against float64.
@@ -345,8 +405,11 @@ def test_fit_follows_the_reference_tanh(kind, schedule, optimizer):
 
 # One hidden layer (the sparse layer feeds the output), layers of a few units (halves of one or
 # two rows of W), a single input (an empty first half of W's rows), widths at and around the
-# 64-column blocks. (sparse_like zeroes three columns, so sparse inputs need a few.)
+# 64-column blocks. (sparse_like zeroes three columns, so sparse inputs need a few.) With SGD a
+# sparse first layer is cut by columns: one unit leaves the first half none, 17 cuts it 8 | 9.
+SPARSE_CUT_SIZES = [[6, 1, 3], [37, 17, 4]]
 OTHER_SHAPES = [("sparse", [37, 70, 4]), ("sparse", [5, 3, 2]), ("sparse", [64, 130, 65, 3]),
+                ("sparse", SPARSE_CUT_SIZES[0]), ("sparse", SPARSE_CUT_SIZES[1]),
                 ("dense", [37, 70, 4]), ("dense", [5, 3, 2]), ("dense", [1, 9, 3]),
                 ("dense", [64, 130, 65, 3])]
 
@@ -381,6 +444,16 @@ def test_thread_count_does_not_change_the_bits(monkeypatch, kind, schedule, opti
     assert_same_params(one, two)
     assert h_one.history["loss"] == h_two.history["loss"]
     assert h_one.history["accuracy"] == h_two.history["accuracy"]
+
+
+@pytest.mark.parametrize("sizes", SPARSE_CUT_SIZES)
+def test_thread_count_does_not_change_the_bits_of_odd_column_cuts(monkeypatch, sizes):
+    results = {}
+    for threads in (1, 2):
+        use_threads(monkeypatch, threads)
+        results[threads] = trained("sparse", "batch3", "momentum_weight_decay", True, sizes=sizes)
+    assert_same_params(results[1][0], results[2][0])
+    assert results[1][1].history == results[2][1].history
 
 
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
