@@ -167,6 +167,26 @@ def test_sparse_forward_large_values(n_out):
     close(out, X.astype(np.float64) @ W.astype(np.float64) + b, scale=scale)
 
 
+@pytest.mark.parametrize("n_in", [1, 7, 8, 9, 33, 100])
+def test_sparse_forward_keeps_every_non_zero(n_in):
+    # The gather compresses 8 inputs at a time where the CPU has AVX2, then the rest one by one:
+    # rows that are all non-zero (as much as the buffer holds), NaN and inf kept, -0.0 dropped.
+    rng = rng_for("sparse_gather", n_in)
+    X = f32(rng, 6, n_in)
+    X[1] = -0.0                                     # negative zeros only: act(b)
+    X[2, -1] = np.nan                               # the last input: in the scalar tail or a lane
+    X[3, 0] = np.inf
+    X[4, rng.random(n_in) < 0.5] = 0.0
+    W, b = f32(rng, n_in, 9), f32(rng, 9)
+    out = nan_filled(6, 9)
+    _kernels.sparse_forward(out, X, W, b, _kernels.ACTIVATIONS["identity"])
+    finite = [0, 1, 4, 5]
+    close(out[finite], X[finite].astype(np.float64) @ W.astype(np.float64) + b, scale=np.sqrt(n_in))
+    assert_array_equal(out[1], b)
+    assert np.isnan(out[2]).all()
+    assert not np.isfinite(out[3]).any()
+
+
 COLUMN_BLOCKS = {"first_half": lambda n: (0, n // 2), "second_half": lambda n: (n // 2, n),
                  "inner": lambda n: (n // 3, n - n // 3), "last": lambda n: (n - 1, n)}
 
