@@ -4,12 +4,17 @@ A minibatch step is cut in two fixed halves (csrc/split.c), and one thread or tw
 same bits, so the count only changes the speed. Two threads win on an idle machine; when another
 process holds a core, the thread sharing it slows its partner down at every barrier and one thread
 wins. The tuner tries both, keeps the faster, and now and then tries the other again, since the
-load on a machine changes. What it learns is kept per kind of work (network, batch size), across
-fits: the load belongs to the machine, not to one model.
+load on a machine changes. A try costs: one chunk in eight with one thread instead of two took 8%
+off the speed on an idle machine. So each try that keeps the choice doubles the wait for the next
+(up to 64 chunks), and a chunk clearly slower than its count's best (the load changed) brings the
+wait back to 8. What it learns is kept per kind of work (network, batch size), across fits: the
+load belongs to the machine, not to one model.
 """
 import threading
 
-PROBE_EVERY = 8           # chunks (of about 0.1 s) between tries of the count not in use
+PROBE_EVERY = 8           # chunks (of about 0.1 s) between tries of the count not in use, at first
+PROBE_AT_MOST_EVERY = 64  # ... and after tries that kept the choice
+SLOWED = 0.7              # a chunk below this share of its count's best: the load may have changed
 REMEMBERED = 3            # chunk speeds kept per count; the best of them is what counts
 FEWER_MUST_WIN_BY = 1.15  # a chunk's speed is noisy: fewer threads must be clearly faster
 MIN_SECONDS = 0.02        # shorter chunks (the first of a fit) mostly time the start of a thread
@@ -24,7 +29,9 @@ class ThreadTuner:
         # handicap falls on the count that has to prove itself
         self.choices = list(range(1, max(1, max_threads) + 1))
         self.rates = {}  # threads -> rows per second of the latest chunks run with them
-        self.chunks = 0
+        self.interval = PROBE_EVERY   # chunks from one try of the other count to the next
+        self.since_probe = 0
+        self.probe = None             # (count tried, the choice before) until its chunk is in
 
     def next(self):
         """The thread count for the next chunk."""
@@ -32,10 +39,13 @@ class ThreadTuner:
             untried = [threads for threads in self.choices if threads not in self.rates]
             if untried:
                 return untried[0]
-            self.chunks += 1
+            self.since_probe += 1
             best = self._best()
-            if len(self.choices) > 1 and self.chunks % PROBE_EVERY == 0:
-                return next(threads for threads in reversed(self.choices) if threads != best)
+            if len(self.choices) > 1 and self.since_probe >= self.interval:
+                self.since_probe = 0
+                other = next(threads for threads in reversed(self.choices) if threads != best)
+                self.probe = (other, best)
+                return other
             return best
 
     def _best(self):
@@ -54,8 +64,18 @@ class ThreadTuner:
         if rows > 0 and seconds >= MIN_SECONDS:
             with _lock:
                 latest = self.rates.setdefault(threads, [])
+                if latest and rows / seconds < SLOWED * max(latest):
+                    self._try_again_soon()
                 latest.append(rows / seconds)
                 del latest[:-REMEMBERED]
+                if self.probe is not None and self.probe[0] == threads:
+                    kept = self._best() == self.probe[1]
+                    self.interval = min(2 * self.interval, PROBE_AT_MOST_EVERY) if kept else PROBE_EVERY
+                    self.probe = None
+
+    def _try_again_soon(self):
+        self.interval = PROBE_EVERY
+        self.since_probe = 0
 
 
 def tuner_for(key, max_threads):

@@ -52,3 +52,18 @@ def test_tuners_are_kept_per_kind_of_work():
     a = _threads.tuner_for(("test", 32), 2)
     assert _threads.tuner_for(("test", 32), 2) is a
     assert _threads.tuner_for(("test", 128), 2) is not a
+
+
+def test_tries_the_other_count_less_often_while_the_choice_holds():
+    # each try of one thread on an idle machine costs a chunk at its slower speed
+    picked = run(ThreadTuner(2), {1: 100.0, 2: 150.0}, 400)
+    assert picked[2:].count(1) <= 12     # 8, 16, 32, then every 64 chunks
+    assert picked[2:].count(1) >= 6      # but it keeps trying
+
+
+def test_a_slowdown_brings_the_next_try_sooner():
+    tuner = ThreadTuner(2)
+    run(tuner, {1: 100.0, 2: 150.0}, 300)       # long settled on two threads
+    assert tuner.interval > _threads.PROBE_EVERY
+    picked = run(tuner, {1: 100.0, 2: 40.0}, 30)  # another process takes a core
+    assert picked[8:].count(1) >= 0.85 * len(picked[8:])   # the rest: tries of two again
