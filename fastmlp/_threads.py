@@ -14,7 +14,8 @@ import threading
 
 PROBE_EVERY = 8           # chunks (of about 0.1 s) between tries of the count not in use, at first
 PROBE_AT_MOST_EVERY = 64  # ... and after tries that kept the choice
-SLOWED = 0.7              # a chunk below this share of its count's best: the load may have changed
+SLOWED = 0.5              # a chunk below this share of its count's best: the load changed (a chunk
+                          # is often 30% off on a busy host; a process taking a core halves it)
 REMEMBERED = 3            # chunk speeds kept per count; the best of them is what counts
 FEWER_MUST_WIN_BY = 1.15  # a chunk's speed is noisy: fewer threads must be clearly faster
 MIN_SECONDS = 0.02        # shorter chunks (the first of a fit) mostly time the start of a thread
