@@ -194,6 +194,7 @@ typedef struct {
     int max_rows;
     float *split;          /* fm_split_size(...) floats, or NULL: minibatches take the one-part path */
     int sparse;            /* split has room for the first layer's inputs as non-zeros */
+    int private_columns;   /* ... and for each half's copy of its first-layer columns */
 } fm_workspace;
 
 typedef struct {
@@ -207,7 +208,8 @@ enum fm_status { FM_OK = 0, FM_NONFINITE_LOSS = 1, FM_MISSING_STATE = 2 };
 
 size_t fm_param_count(const int *sizes, int n_layers);
 size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows);
-size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse);
+size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse,
+                     int private_columns);
 
 /* Train on minibatches first_batch .. first_batch + n_batches - 1 of one epoch. Batch i is the
    rows order[i*batch_size ..] of X (n_rows, sizes[0]); order NULL means rows in stored order,

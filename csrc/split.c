@@ -10,8 +10,9 @@
    The first layer reads inputs that are mostly zero (images) as their non-zeros (sparse.c). With
    SGD it is cut by its output columns instead, in its forward pass and in its update, and each
    half works on a private copy of its columns (weights, bias, velocity), taken at the start of
-   the call and given back at its end. Each core then keeps to its own part of the largest weight
-   matrix, which stays in its cache:
+   the call and given back at its end (unless the workspace has no room for the copies: a first
+   layer too big for the caches anyway). Each core then keeps to its own part of the largest
+   weight matrix, which stays in its cache:
    - cut by rows, each thread read the rows the other had just written, and the cores spent a
      third of the step handing them over;
    - cut by columns of the shared matrix, the cores' prefetchers still fetched each other's lines
@@ -36,8 +37,12 @@ typedef struct {
     fm_sparse inputs[2];          /* this half of the minibatch as non-zeros, when sparse: this
                                      step's and the next one's, in turns */
     int col_begin, width;         /* by columns: this half's columns of the first layer */
-    float *block;                 /* by columns: (s[0] + 1, width), its weights then its bias */
-    float *velocity;              /* by columns: the same for their velocity, or NULL */
+    float *block;                 /* by columns, private: (s[0] + 1, width), weights then bias */
+    float *velocity_block;        /* by columns, private: the same for their velocity */
+    float *weights, *bias;        /* by columns: the half's weights, rows ld apart, and bias:
+                                     in its block, or in place in the network */
+    float *v_weights, *v_bias;    /* their velocity, or NULL */
+    int ld;
     double loss;                  /* this step's loss summed over this half's rows */
     int64_t correct;
     char pad[CACHE_LINE];
@@ -83,15 +88,16 @@ static int column_cut(int n_out)
     return cut > 0 ? cut : n_out / 2;
 }
 
-size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse)
+size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse,
+                     int private_columns)
 {
     size_t floats = 0;
     for (int l = 1; l <= n_layers; l++)
         floats += (size_t)max_rows * sizes[l];
-    if (sparse) {
+    if (sparse)
         floats += 2 * PARTS * fm_sparse_size(sizes[0], max_rows - max_rows / 2);
+    if (sparse && private_columns)
         floats += 2 * ((size_t)sizes[0] + 1) * sizes[1];  /* the blocks and their velocity */
-    }
     return floats;
 }
 
@@ -115,11 +121,34 @@ static void carve(split *sp, const fm_workspace *ws)
         h->col_begin = part == 0 ? 0 : cut;
         h->width = part == 0 ? cut : v->s[1] - cut;
     }
-    for (int part = 0; part < PARTS; part++) {
+    for (int part = 0; part < PARTS && ws->private_columns; part++) {
         size_t floats = ((size_t)v->s[0] + 1) * sp->halves[part].width;
         sp->halves[part].block = p;
-        sp->halves[part].velocity = p + ((size_t)v->s[0] + 1) * v->s[1];
+        sp->halves[part].velocity_block = p + ((size_t)v->s[0] + 1) * v->s[1];
         p += floats;
+    }
+}
+
+/* By columns: where each half finds its weights, bias and their velocity. */
+static void point_columns(split *sp)
+{
+    const views *v = sp->v;
+    for (int part = 0; part < PARTS; part++) {
+        half *h = &sp->halves[part];
+        size_t bias_at = (size_t)v->s[0] * h->width;
+        if (h->block != NULL) {
+            h->weights = h->block;
+            h->bias = h->block + bias_at;
+            h->v_weights = sp->velocity ? h->velocity_block : NULL;
+            h->v_bias = sp->velocity ? h->velocity_block + bias_at : NULL;
+            h->ld = h->width;
+        } else {
+            h->weights = v->W[0] + h->col_begin;
+            h->bias = v->b[0] + h->col_begin;
+            h->v_weights = sp->velocity ? v->vW[0] + h->col_begin : NULL;
+            h->v_bias = sp->velocity ? v->vb[0] + h->col_begin : NULL;
+            h->ld = v->s[1];
+        }
     }
 }
 
@@ -139,10 +168,12 @@ static void move_columns(split *sp, int part, int back)
 {
     const views *v = sp->v;
     half *h = &sp->halves[part];
+    if (h->block == NULL)  /* in place */
+        return;
     copy_columns(h->block, v->W[0], v->b[0], v->s[0], v->s[1], h->col_begin, h->width, back);
     if (sp->velocity)
-        copy_columns(h->velocity, v->vW[0], v->vb[0], v->s[0], v->s[1], h->col_begin, h->width,
-                     back);
+        copy_columns(h->velocity_block, v->vW[0], v->vb[0], v->s[0], v->s[1], h->col_begin,
+                     h->width, back);
 }
 
 /* The minibatch's input rows, as the first layer reads them when it is dense: gathered into the
@@ -181,11 +212,11 @@ static void first_layer_columns(split *sp, int part, int turn)
 {
     const views *v = sp->v;
     const half *mine = &sp->halves[part];
-    const float *bias = mine->block + (size_t)v->s[0] * mine->width;
     for (int h = 0; h < PARTS; h++) {
         const fm_sparse *x = &sp->halves[h].inputs[turn];
         fm_sparse_forward(v->acts[1] + (size_t)x->first_row * v->s[1] + mine->col_begin, v->s[1],
-                          x, mine->block, mine->width, bias, mine->width, activation_of(sp, 0));
+                          x, mine->weights, mine->ld, mine->bias, mine->width,
+                          activation_of(sp, 0));
     }
 }
 
@@ -234,14 +265,11 @@ static void update_first_layer_columns(split *sp, int part, int n, int turn)
     const fm_optimizer *opt = sp->opt;
     float lr = opt->lr, mu = opt->momentum, c = -opt->lr * opt->weight_decay;
     half *mine = &sp->halves[part];
-    int n_in = v->s[0], width = mine->width;
-    float *vblock = sp->velocity ? mine->velocity : NULL;
     const float *dz = sp->delta[0] + mine->col_begin;
     const fm_sparse *inputs[PARTS] = {&sp->halves[0].inputs[turn], &sp->halves[1].inputs[turn]};
-    fm_bias_step(mine->block + (size_t)n_in * width, vblock ? vblock + (size_t)n_in * width : NULL,
-                 dz, n, v->s[1], width, lr, mu, c);
-    fm_sparse_update(mine->block, vblock, width, inputs, PARTS, dz, v->s[1], 0, n_in, width, lr,
-                     mu, c);
+    fm_bias_step(mine->bias, mine->v_bias, dz, n, v->s[1], mine->width, lr, mu, c);
+    fm_sparse_update(mine->weights, mine->v_weights, mine->ld, inputs, PARTS, dz, v->s[1], 0,
+                     v->s[0], mine->width, lr, mu, c);
 }
 
 /* Weight rows [j0, j1) and bias columns [t0, t1) of every layer (by columns, the first layer's
@@ -416,6 +444,8 @@ int fm_train_split(const fm_blas *blas, const fm_net *net, fm_optimizer *opt,
     sp.stats = stats;
     sp.velocity = opt->momentum != 0.0f || opt->weight_decay != 0.0f;
     sp.by_columns = sp.sparse && opt->kind != FM_ADAM && !opt->nesterov;
+    if (sp.by_columns)
+        point_columns(&sp);
     fm_team_run(&sp.team, run_thread, &sp, n_threads);
     return sp.status;
 }

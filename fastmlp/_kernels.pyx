@@ -105,14 +105,17 @@ def workspace_size(int[::1] sizes, int max_rows):
 
 cdef class Workspace:
     """Activations, deltas and gathered minibatch for up to max_rows rows, in one buffer; with
-    split=True also the per-layer deltas of the two-part minibatch path (fm_train_split), and
-    with sparse=True room there for the first layer's inputs as non-zeros."""
+    split=True also the per-layer deltas of the two-part minibatch path (fm_train_split), with
+    sparse=True room there for the first layer's inputs as non-zeros, and with private_columns
+    also for each half's copy of its columns of the first layer (a copy of its weights and
+    velocity: split.c works in place without it)."""
     cdef float[::1] buffer
     cdef float[::1] split_buffer
     cdef fm_workspace ws
     cdef readonly int max_rows
 
-    def __cinit__(self, int[::1] sizes, int max_rows, bint split=False, bint sparse=False):
+    def __cinit__(self, int[::1] sizes, int max_rows, bint split=False, bint sparse=False,
+                  bint private_columns=False):
         import numpy as np
         self.max_rows = max_rows
         self.buffer = np.empty(fm_workspace_size(&sizes[0], sizes.shape[0] - 1, max_rows), np.float32)
@@ -120,9 +123,10 @@ cdef class Workspace:
         self.ws.max_rows = max_rows
         self.ws.split = NULL
         self.ws.sparse = sparse
+        self.ws.private_columns = sparse and private_columns
         if split:
-            self.split_buffer = np.empty(fm_split_size(&sizes[0], sizes.shape[0] - 1, max_rows, sparse),
-                                         np.float32)
+            self.split_buffer = np.empty(fm_split_size(&sizes[0], sizes.shape[0] - 1, max_rows, sparse,
+                                                       self.ws.private_columns), np.float32)
             self.ws.split = &self.split_buffer[0]
 
 

@@ -32,7 +32,10 @@ _CHUNK_SECONDS = 0.1          # work per call into the compiled loop: Ctrl-C ans
 _PREDICT_BLOCK_ROWS = 512     # rows per block in predict / evaluate: activations stay in cache
 _MAX_THREADS = 2              # a minibatch step is cut in two halves (csrc/split.c)
 _SPARSE_MAX_BATCH = 2048      # above this, the non-zeros of a minibatch take too much memory
-_SPARSE_MAX_CELLS = 1 << 22   # rows x features held as non-zeros at most: 64 MB of room
+_SPARSE_MAX_CELLS = 1 << 21   # rows x features held as non-zeros at most: 64 MB of room (16
+                              # bytes a cell, twice: a step's and the next one's)
+_PRIVATE_MAX_WEIGHTS = 1 << 23  # first-layer weights the two threads copy (with their velocity:
+                                # 64 MB); a bigger layer is worked on in place (csrc/split.c)
 _SPLIT_MIN_ROWS = 64          # predict / evaluate on fewer rows stays on one thread
 _BATCH1_MAX_CHUNK = 4096      # FM_LAZY_MAX_STEPS in csrc/fastmlp.h
 
@@ -215,7 +218,8 @@ class MLP:
         return check_X(X, self.sizes[0])
 
     def _workspace(self, rows, split=False, sparse=False):
-        return _kernels.Workspace(self._sizes, max(1, rows), split, sparse)
+        private = (self.sizes[0] + 1) * self.sizes[1] <= _PRIVATE_MAX_WEIGHTS
+        return _kernels.Workspace(self._sizes, max(1, rows), split, sparse, private)
 
     def predict_proba(self, X):
         """The network's outputs.
@@ -534,7 +538,7 @@ class MLP:
 
 def _sparse_fits(rows, n_features):
     """Whether blocks of `rows` rows may be held as non-zeros: room for every input is kept (16
-    bytes each), so wide inputs or big batches stay dense."""
+    bytes each, for this step and the next), so wide inputs or big batches stay dense."""
     return rows <= _SPARSE_MAX_BATCH and rows * n_features <= _SPARSE_MAX_CELLS
 
 

@@ -476,6 +476,19 @@ def test_thread_count_does_not_change_the_bits_of_odd_column_cuts(monkeypatch, s
     assert results[1][1].history == results[2][1].history
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay"])
+def test_first_layer_in_place_gives_the_same_bits(monkeypatch, optimizer, threads):
+    # A first layer too big for the threads' private copies of their columns is stepped in place
+    # (fastmlp.model._PRIVATE_MAX_WEIGHTS): the same bits.
+    use_threads(monkeypatch, threads)
+    private, h_private = trained("sparse", "batch32_ragged1", optimizer, True, sizes=[37, 130, 9, 4])
+    monkeypatch.setattr(model_module, "_PRIVATE_MAX_WEIGHTS", 0)
+    in_place, h_in_place = trained("sparse", "batch32_ragged1", optimizer, True, sizes=[37, 130, 9, 4])
+    assert_same_params(private, in_place)
+    assert h_private.history == h_in_place.history
+
+
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
 def test_thread_count_does_not_change_the_bits_of_a_wide_batch(monkeypatch, kind):
     # Batches of 256 rows: each thread's GEMMs are big enough for BLAS to block them.
