@@ -194,7 +194,8 @@ typedef struct {
     int max_rows;
     float *split;          /* fm_split_size(...) floats, or NULL: minibatches take the one-part path */
     int sparse;            /* split has room for the first layer's inputs as non-zeros */
-    int private_columns;   /* ... and for each half's copy of its first-layer columns */
+    int private_columns;   /* ... and for each half's copy of its first-layer columns (both
+                              flags as given to fm_split_size for this buffer) */
 } fm_workspace;
 
 typedef struct {

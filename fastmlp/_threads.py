@@ -65,18 +65,19 @@ class ThreadTuner:
         if rows > 0 and seconds >= MIN_SECONDS:
             with _lock:
                 latest = self.rates.setdefault(threads, [])
-                if latest and rows / seconds < SLOWED * max(latest):
-                    self._try_again_soon()
+                slowed = bool(latest) and rows / seconds < SLOWED * max(latest)
                 latest.append(rows / seconds)
                 del latest[:-REMEMBERED]
                 if self.probe is not None and self.probe[0] == threads:
                     kept = self._best() == self.probe[1]
                     self.interval = min(2 * self.interval, PROBE_AT_MOST_EVERY) if kept else PROBE_EVERY
                     self.probe = None
-
-    def _try_again_soon(self):
-        self.interval = PROBE_EVERY
-        self.since_probe = 0
+                if slowed:
+                    # the load changed: the next try within PROBE_EVERY chunks, never later than
+                    # it was due already; after the probe's verdict, which would double it again
+                    due_in = self.interval - self.since_probe
+                    self.interval = PROBE_EVERY
+                    self.since_probe = max(0, PROBE_EVERY - due_in)
 
 
 def tuner_for(key, max_threads):

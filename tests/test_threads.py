@@ -67,3 +67,21 @@ def test_a_slowdown_brings_the_next_try_sooner():
     assert tuner.interval > _threads.PROBE_EVERY
     picked = run(tuner, {1: 100.0, 2: 40.0}, 30)  # another process takes a core
     assert picked[8:].count(1) >= 0.85 * len(picked[8:])   # the rest: tries of two again
+
+
+def test_a_slowdown_never_puts_a_due_try_off():
+    tuner = ThreadTuner(2)
+    run(tuner, {1: 40.0, 2: 100.0}, 2)
+    while not (tuner.interval == _threads.PROBE_AT_MOST_EVERY and tuner.since_probe == 60):
+        run(tuner, {1: 40.0, 2: 100.0}, 1)
+    # the next try was due in 4 chunks; the load now halves two threads' speed
+    assert 1 in run(tuner, {1: 38.0, 2: 45.0}, 4)
+
+
+def test_a_clearly_slower_try_brings_the_wait_back_to_the_shortest():
+    tuner = ThreadTuner(2)
+    run(tuner, {1: 60.0, 2: 100.0}, 2)
+    while tuner.next() != 1:
+        tuner.record(2, rows=10.0, seconds=0.1)
+    tuner.record(1, rows=2.5, seconds=0.1)   # the try ran at 25, under half its best of 60
+    assert tuner.interval == _threads.PROBE_EVERY
