@@ -217,8 +217,9 @@ class MLP:
     def _checked_X(self, X):
         return check_X(X, self.sizes[0])
 
-    def _workspace(self, rows, split=False, sparse=False):
-        private = (self.sizes[0] + 1) * self.sizes[1] <= _PRIVATE_MAX_WEIGHTS
+    def _workspace(self, rows, split=False, sparse=False, training=False):
+        # training by columns keeps each thread's copy of its first-layer columns there
+        private = training and (self.sizes[0] + 1) * self.sizes[1] <= _PRIVATE_MAX_WEIGHTS
         return _kernels.Workspace(self._sizes, max(1, rows), split, sparse, private)
 
     def predict_proba(self, X):
@@ -378,7 +379,7 @@ class MLP:
         sparse_inputs = _mostly_zeros(X)
         # minibatches take the split path (csrc/split.c)
         split = batch_size > 1
-        workspace = self._workspace(batch_size, split=split,
+        workspace = self._workspace(batch_size, split=split, training=True,
                                     sparse=split and sparse_inputs and _sparse_fits(batch_size, self.sizes[0]))
         self._snapshots = (self._params.copy(), self._params.copy())
         self._thread_tuner = (tuner_for((tuple(self.sizes), batch_size, sparse_inputs), _MAX_THREADS)
