@@ -11,6 +11,13 @@ void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K,
     blas->sgemm(&ta, &tb, &N, &M, &K, &alpha, (float *)B, &ldb, (float *)A, &lda, &beta, C, &ldc);
 }
 
+void fm_transpose(float *dst, const float *src, int rows, int cols)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+}
+
 void fm_gemv(const fm_blas *blas, int trans_a, int M, int N, float alpha, const float *A, int lda,
              const float *x, float beta, float *y)
 {

@@ -56,6 +56,8 @@ fm_set_threads_fn fm_find_blas_threads_setter(const void *blas_function);
 /* C (M, N) = alpha * op(A) op(B) + beta * C, all row-major; op(A) is (M, K), op(B) is (K, N). */
 void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* dst (cols, rows) overwritten with src (rows, cols) transposed. */
+void fm_transpose(float *dst, const float *src, int rows, int cols);
 /* y = alpha * op(A) x + beta * y, A row-major (M, N); op(A) = A (y has M) or A^T (y has N). */
 void fm_gemv(const fm_blas *blas, int trans_a, int M, int N, float alpha, const float *A, int lda,
              const float *x, float beta, float *y);
