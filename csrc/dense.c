@@ -11,11 +11,64 @@ void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K,
     blas->sgemm(&ta, &tb, &N, &M, &K, &alpha, (float *)B, &ldb, (float *)A, &lda, &beta, C, &ldc);
 }
 
+/* x86-64 with GCC or Clang: the transpose moves 8 x 8 tiles in AVX2 registers where the CPU has
+   AVX2, picked at run time; one float at a time it took 2.5% of a batch-32 step. */
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_AVX2_TRANSPOSE 1
+
+__attribute__((target("avx2"))) static void transpose_tiles_avx2(float *dst, const float *src,
+                                                                 int rows, int cols)
+{
+    /* the tiles of whole 8 x 8 blocks: rows and cols rounded down to multiples of 8 */
+    for (int r0 = 0; r0 + 8 <= rows; r0 += 8)
+        for (int c0 = 0; c0 + 8 <= cols; c0 += 8) {
+            const float *in = src + (size_t)r0 * cols + c0;
+            __m256 a0 = _mm256_loadu_ps(in), a1 = _mm256_loadu_ps(in + cols);
+            __m256 a2 = _mm256_loadu_ps(in + 2 * (size_t)cols), a3 = _mm256_loadu_ps(in + 3 * (size_t)cols);
+            __m256 a4 = _mm256_loadu_ps(in + 4 * (size_t)cols), a5 = _mm256_loadu_ps(in + 5 * (size_t)cols);
+            __m256 a6 = _mm256_loadu_ps(in + 6 * (size_t)cols), a7 = _mm256_loadu_ps(in + 7 * (size_t)cols);
+            __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
+            __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
+            __m256 t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5);
+            __m256 t6 = _mm256_unpacklo_ps(a6, a7), t7 = _mm256_unpackhi_ps(a6, a7);
+            __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *out = dst + (size_t)c0 * rows + r0;
+            _mm256_storeu_ps(out, _mm256_permute2f128_ps(s0, s4, 0x20));
+            _mm256_storeu_ps(out + rows, _mm256_permute2f128_ps(s1, s5, 0x20));
+            _mm256_storeu_ps(out + 2 * (size_t)rows, _mm256_permute2f128_ps(s2, s6, 0x20));
+            _mm256_storeu_ps(out + 3 * (size_t)rows, _mm256_permute2f128_ps(s3, s7, 0x20));
+            _mm256_storeu_ps(out + 4 * (size_t)rows, _mm256_permute2f128_ps(s0, s4, 0x31));
+            _mm256_storeu_ps(out + 5 * (size_t)rows, _mm256_permute2f128_ps(s1, s5, 0x31));
+            _mm256_storeu_ps(out + 6 * (size_t)rows, _mm256_permute2f128_ps(s2, s6, 0x31));
+            _mm256_storeu_ps(out + 7 * (size_t)rows, _mm256_permute2f128_ps(s3, s7, 0x31));
+        }
+}
+#endif
+
+static void transpose_part(float *dst, const float *src, int rows, int cols, int r_begin,
+                           int c_begin, int c_end)
+{
+    for (int r = r_begin; r < rows; r++)
+        for (int c = c_begin; c < c_end; c++)
+            dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+}
+
 void fm_transpose(float *dst, const float *src, int rows, int cols)
 {
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+    int tiled_rows = 0, tiled_cols = 0;
+#ifdef HAVE_AVX2_TRANSPOSE
+    if (__builtin_cpu_supports("avx2")) {
+        transpose_tiles_avx2(dst, src, rows, cols);
+        tiled_rows = rows - rows % 8;
+        tiled_cols = cols - cols % 8;
+    }
+#endif
+    transpose_part(dst, src, rows, cols, 0, tiled_cols, cols);         /* the columns right of the tiles */
+    transpose_part(dst, src, rows, cols, tiled_rows, 0, tiled_cols);   /* the rows below them */
 }
 
 void fm_gemv(const fm_blas *blas, int trans_a, int M, int N, float alpha, const float *A, int lda,
