@@ -66,6 +66,8 @@ typedef struct {
     fm_team team;
     fm_stats *stats;
     int status;
+    int gathers_claimed;          /* sparse: halves of the next minibatches claimed for the
+                                     gather so far in the call, two a step */
     float *out;                   /* inference: the outputs (n_rows, s[L]), or NULL to evaluate */
     char pad[CACHE_LINE];
     half halves[PARTS];
@@ -381,6 +383,22 @@ static void gradient_update_half(split *sp, int part, int64_t start, int n, int 
     }
 }
 
+/* The next minibatch's two halves are gathered by whichever thread is free first: a thread done
+   with its update takes the next half nobody has taken, so the other, held up by a slower
+   update, does not keep it waiting at the barrier. Who gathers a half never changes what it
+   holds. */
+static void gather_next(split *sp, int step, int64_t start, int n, int turn)
+{
+    int claimed = __atomic_load_n(&sp->gathers_claimed, __ATOMIC_RELAXED);
+    while (claimed < PARTS * (step + 1)) {
+        if (__atomic_compare_exchange_n(&sp->gathers_claimed, &claimed, claimed + 1, 0,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            gather_half(sp, claimed - PARTS * step, start, n, turn);
+            claimed = __atomic_load_n(&sp->gathers_claimed, __ATOMIC_RELAXED);
+        }
+    }
+}
+
 static void count_step(split *sp, double loss, int64_t correct, int n)
 {
     sp->stats->loss_sum += loss;
@@ -434,10 +452,10 @@ static void run_thread(void *arg, int thread, int n_threads)
                 gradient_update_half(sp, part, start, n, turn);
             else
                 update_half(sp, part, start, n, turn);
-            if (sp->sparse && batch + 1 < end)  /* the other turn's inputs are free again */
-                gather_half(sp, part, start + sp->batch_size,
-                            fm_rows_in_batch(sp->n_rows, sp->batch_size, batch + 1), 1 - turn);
         }
+        if (sp->sparse && batch + 1 < end)  /* the other turn's inputs are free again */
+            gather_next(sp, (int)(batch - sp->first_batch), start + sp->batch_size,
+                        fm_rows_in_batch(sp->n_rows, sp->batch_size, batch + 1), 1 - turn);
         fm_team_barrier(&sp->team);
         if (thread == 0)
             count_step(sp, loss, correct, n);
