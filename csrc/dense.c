@@ -61,6 +61,7 @@ void fm_transpose(float *dst, const float *src, int rows, int cols)
 {
     int tiled_rows = 0, tiled_cols = 0;
 #ifdef HAVE_AVX2_TRANSPOSE
+    __builtin_cpu_init();  /* idempotent: the CPU's features known whatever ran first */
     if (__builtin_cpu_supports("avx2")) {
         transpose_tiles_avx2(dst, src, rows, cols);
         tiled_rows = rows - rows % 8;

@@ -389,6 +389,7 @@ static void gradient_update_half(split *sp, int part, int64_t start, int n, int 
    holds. */
 static void gather_next(split *sp, int step, int64_t start, int n, int turn)
 {
+#if !defined(_WIN32)
     int claimed = __atomic_load_n(&sp->gathers_claimed, __ATOMIC_RELAXED);
     while (claimed < PARTS * (step + 1)) {
         if (__atomic_compare_exchange_n(&sp->gathers_claimed, &claimed, claimed + 1, 0,
@@ -397,6 +398,11 @@ static void gather_next(split *sp, int step, int64_t start, int n, int turn)
             claimed = __atomic_load_n(&sp->gathers_claimed, __ATOMIC_RELAXED);
         }
     }
+#else  /* one thread runs the team there (team.c) */
+    (void)step;
+    for (int part = 0; part < PARTS; part++)
+        gather_half(sp, part, start, n, turn);
+#endif
 }
 
 static void count_step(split *sp, double loss, int64_t correct, int n)
