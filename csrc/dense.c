@@ -1,4 +1,5 @@
 /* Dense layers: the GEMMs go to BLAS, everything element-wise is fused into one pass. */
+#include "cpu.h"
 #include "fastmlp.h"
 
 void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
@@ -13,10 +14,7 @@ void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K,
 
 /* x86-64 with GCC or Clang: the transpose moves 8 x 8 tiles in AVX2 registers where the CPU has
    AVX2, picked at run time; one float at a time it took 2.5% of a batch-32 step. */
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#define HAVE_AVX2_TRANSPOSE 1
-
+#ifdef FM_AVX2_INTRINSICS
 __attribute__((target("avx2"))) static void transpose_tiles_avx2(float *dst, const float *src,
                                                                  int rows, int cols)
 {
@@ -60,9 +58,8 @@ static void transpose_part(float *dst, const float *src, int rows, int cols, int
 void fm_transpose(float *dst, const float *src, int rows, int cols)
 {
     int tiled_rows = 0, tiled_cols = 0;
-#ifdef HAVE_AVX2_TRANSPOSE
-    __builtin_cpu_init();  /* idempotent: the CPU's features known whatever ran first */
-    if (__builtin_cpu_supports("avx2")) {
+#ifdef FM_AVX2_INTRINSICS
+    if (fm_cpu_has_avx2()) {
         transpose_tiles_avx2(dst, src, rows, cols);
         tiled_rows = rows - rows % 8;
         tiled_cols = cols - cols % 8;

@@ -4,13 +4,8 @@
    zero ones left out. */
 #include <string.h>
 
+#include "cpu.h"
 #include "fastmlp.h"
-
-/* x86-64 with GCC or Clang: an AVX2 compress for the gather, picked at run time. */
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#define HAVE_AVX2_COMPRESS 1
-#endif
 
 /* Output columns summed at once: 64 floats are 8 AVX registers of accumulators, which the
    compiler keeps in registers while the non-zero inputs stream past. */
@@ -91,10 +86,9 @@ INLINE size_t compress_row(int32_t *index, float *value, const float *x, int n_i
     return count;
 }
 
-#ifdef HAVE_AVX2_COMPRESS
+#ifdef FM_AVX2_INTRINSICS
 /* For each 8-bit mask of the non-zero lanes of 8 inputs, the lanes to keep, first to last. */
 static uint8_t keep_lanes[256][8];
-static int have_avx2;
 
 __attribute__((constructor)) static void set_up_compress(void)
 {
@@ -106,8 +100,6 @@ __attribute__((constructor)) static void set_up_compress(void)
         for (; count < 8; count++)
             keep_lanes[mask][count] = 0;
     }
-    __builtin_cpu_init();
-    have_avx2 = __builtin_cpu_supports("avx2");
 }
 
 __attribute__((target("avx2"))) static size_t compress_row_avx2(int32_t *index, float *value,
@@ -140,8 +132,8 @@ __attribute__((target("avx2"))) static size_t compress_row_avx2(int32_t *index, 
 /* The non-zero x[i] of a row into index, value; returns how many. */
 static size_t compress(int32_t *index, float *value, const float *x, int n_in)
 {
-#ifdef HAVE_AVX2_COMPRESS
-    if (have_avx2)
+#ifdef FM_AVX2_INTRINSICS
+    if (fm_cpu_has_avx2())
         return compress_row_avx2(index, value, x, n_in);
 #endif
     return compress_row(index, value, x, n_in);

@@ -1,0 +1,14 @@
+/* Internal to csrc/: whether this CPU runs the AVX2 paths written with intrinsics (GCC or Clang
+   on x86-64; the gather's compress in sparse.c, the transpose in dense.c). Elsewhere only the
+   portable loops exist. */
+#ifndef FASTMLP_CPU_H
+#define FASTMLP_CPU_H
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define FM_AVX2_INTRINSICS 1
+/* Looked up once, as the library loads. */
+int fm_cpu_has_avx2(void);
+#endif
+
+#endif
