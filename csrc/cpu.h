@@ -9,6 +9,8 @@
 #define FM_AVX2_INTRINSICS 1
 /* Looked up once, as the library loads. */
 int fm_cpu_has_avx2(void);
+/* AVX-512 F: the sparse kernels' 128-column passes (sparse.c) */
+int fm_cpu_has_avx512(void);
 #endif
 
 #endif

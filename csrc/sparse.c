@@ -246,6 +246,57 @@ INLINE void weighted_sum(float *out, const int32_t *index, const float *value, i
     }
 }
 
+#ifdef FM_AVX2_INTRINSICS
+/* With AVX-512, 128 columns at a time: their sums fill 8 of its 32 registers, so each row's list
+   of non-zeros is walked once per 128 columns instead of once per 64, with half the loop's
+   overhead and branch misses. Same operations on each column, in the same order, as the 64-column
+   code: the bits do not change. */
+#define WIDE 128
+#define AVX512 __attribute__((target("avx512f")))
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+
+AVX512 static void weighted_sum_wide(float *out, const int32_t *index, const float *value,
+                                     int count, const float *base, int ld)
+{
+    v16 *o = (v16 *)out;
+    v16 s0 = o[0], s1 = o[1], s2 = o[2], s3 = o[3], s4 = o[4], s5 = o[5], s6 = o[6], s7 = o[7];
+    for (int k = 0; k < count; k++) {
+        const v16 *p = (const v16 *)(base + (size_t)index[k] * ld);
+        float a = value[k];
+        s0 += a * p[0]; s1 += a * p[1]; s2 += a * p[2]; s3 += a * p[3];
+        s4 += a * p[4]; s5 += a * p[5]; s6 += a * p[6]; s7 += a * p[7];
+    }
+    o[0] = s0; o[1] = s1; o[2] = s2; o[3] = s3; o[4] = s4; o[5] = s5; o[6] = s6; o[7] = s7;
+}
+
+AVX512 static void momentum_step_wide(float *w, float *v, const fm_sparse *parts, int n_parts,
+                                      int j, const float *dz, int ldz, float lr, float mu, float c)
+{
+    /* momentum_step_64 over 128 columns */
+    v16 g0 = {0}, g1 = {0}, g2 = {0}, g3 = {0}, g4 = {0}, g5 = {0}, g6 = {0}, g7 = {0};
+    for (int p = 0; p < n_parts; p++) {
+        const int32_t *index = parts[p].col_index;
+        const float *value = parts[p].col_value;
+        for (int k = parts[p].col_start[j]; k < parts[p].col_start[j + 1]; k++) {
+            const v16 *q = (const v16 *)(dz + (size_t)index[k] * ldz);
+            float a = value[k];
+            g0 += a * q[0]; g1 += a * q[1]; g2 += a * q[2]; g3 += a * q[3];
+            g4 += a * q[4]; g5 += a * q[5]; g6 += a * q[6]; g7 += a * q[7];
+        }
+    }
+    v16 *pw = (v16 *)w, *pv = (v16 *)v, t;
+#define STEP(i, g) t = mu * pv[i] + c * pw[i] - lr * g; pv[i] = t; pw[i] += t;
+    STEP(0, g0) STEP(1, g1) STEP(2, g2) STEP(3, g3) STEP(4, g4) STEP(5, g5) STEP(6, g6) STEP(7, g7)
+#undef STEP
+}
+
+/* How many leading columns of width the AVX-512 code takes: whole passes of WIDE, or none. */
+static int wide_columns(int width)
+{
+    return fm_cpu_has_avx512() ? width / WIDE * WIDE : 0;
+}
+#endif
+
 static int min_int(int a, int b)
 {
     return a < b ? a : b;
@@ -256,12 +307,20 @@ void fm_sparse_forward(float *out, int ld_out, const fm_sparse *rows, const floa
                        const float *b, int width, int activation)
 {
     const fm_sparse copy = *rows, *x = &copy;  /* no reloads, no sharing with its writer */
+#ifdef FM_AVX2_INTRINSICS
+    int wide = wide_columns(width);
+#endif
     /* out (n, width) = act(x W + b), summing for each row the rows of W of its non-zero inputs */
     for (int r = 0; r < x->n; r++) {
         int k0 = x->row_start[r], count = x->row_start[r + 1] - k0;
         float *row = out + (size_t)r * ld_out;
         memset(row, 0, sizeof(float) * width);
-        for (int c = 0; c < width; c += BLOCK)
+        int c = 0;
+#ifdef FM_AVX2_INTRINSICS
+        for (; c < wide; c += WIDE)
+            weighted_sum_wide(row + c, x->row_index + k0, x->row_value + k0, count, W + c, ld_w);
+#endif
+        for (; c < width; c += BLOCK)
             weighted_sum(row + c, x->row_index + k0, x->row_value + k0, count, W + c, ld_w,
                          min_int(BLOCK, width - c));
         fm_bias_act_forward(row, b, 1, width, activation);
@@ -344,6 +403,9 @@ void fm_sparse_update(float *W, float *vW, int ld_w, const fm_sparse *const *par
     n_parts = n_parts < FM_SPARSE_MAX_PARTS ? n_parts : FM_SPARSE_MAX_PARTS;
     for (int p = 0; p < n_parts; p++)
         parts[p] = *part_list[p];
+#ifdef FM_AVX2_INTRINSICS
+    int wide = vW != NULL ? wide_columns(width) : 0;
+#endif
     for (int j = row_begin; j < row_end; j++) {
         size_t at = (size_t)j * ld_w;
         float *w = W + at, *v = vW != NULL ? vW + at : NULL;
@@ -352,7 +414,12 @@ void fm_sparse_update(float *W, float *vW, int ld_w, const fm_sparse *const *par
                 decay_row(w, v, width, mu, c);
             continue;
         }
-        for (int t = 0; t < width; t += BLOCK) {
+        int t = 0;
+#ifdef FM_AVX2_INTRINSICS
+        for (; t < wide; t += WIDE)
+            momentum_step_wide(w + t, v + t, parts, n_parts, j, dz + t, ld_dz, lr, mu, c);
+#endif
+        for (; t < width; t += BLOCK) {
             float *vt = v != NULL ? v + t : NULL;
 #ifdef HAVE_VECTORS
             if (width - t >= BLOCK && vt != NULL)
