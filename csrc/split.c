@@ -37,12 +37,12 @@ typedef struct {
     fm_sparse inputs[2];          /* this half of the minibatch as non-zeros, when sparse: this
                                      step's and the next one's, in turns */
     int col_begin, width;         /* by columns: this half's columns of the first layer */
-    float *block;                 /* by columns, private: (s[0] + 1, width), weights then bias */
+    float *block;                 /* by columns, private: (s[0] + 1, ld), weights then bias */
     float *velocity_block;        /* by columns, private: the same for their velocity */
     float *weights, *bias;        /* by columns: the half's weights, rows ld apart, and bias:
                                      in its block, or in place in the network */
     float *v_weights, *v_bias;    /* their velocity, or NULL */
-    int ld;
+    int ld;                       /* in the block: width rounded up to whole cache lines */
     float *scratch;               /* (2 * widest hidden layer, rows of a half): backward_product */
     double loss;                  /* this step's loss summed over this half's rows */
     int64_t correct;
@@ -91,6 +91,12 @@ static int column_cut(int n_out)
     return cut > 0 ? cut : n_out / 2;
 }
 
+/* A private block's row length: its width rounded up to whole cache lines. */
+static int block_ld(int width)
+{
+    return (width + FM_ALIGN - 1) / FM_ALIGN * FM_ALIGN;
+}
+
 /* The widest layer after the input: the widest operand of the backward products. */
 static int widest_hidden(const int *sizes, int n_layers)
 {
@@ -109,9 +115,12 @@ size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse,
     floats += PARTS * 2 * (size_t)widest_hidden(sizes, n_layers) * (max_rows - max_rows / 2);
     if (sparse)
         floats += 2 * PARTS * fm_sparse_size(sizes[0], max_rows - max_rows / 2);
-    if (sparse && private_columns)
-        floats += 2 * ((size_t)sizes[0] + 1) * sizes[1];  /* the blocks and their velocity */
-    return floats;
+    if (sparse && private_columns) {  /* the blocks and their velocity */
+        int cut = column_cut(sizes[1]);
+        floats += 2 * ((size_t)sizes[0] + 1) * (block_ld(cut) + block_ld(sizes[1] - cut));
+    }
+    size_t regions = (size_t)n_layers + PARTS + 2 * PARTS + 2 * PARTS + 1;  /* carve, and the start */
+    return floats + FM_ALIGN * regions;
 }
 
 static void carve(split *sp, const fm_workspace *ws)
@@ -120,11 +129,11 @@ static void carve(split *sp, const fm_workspace *ws)
     float *p = ws->split;
     int part_rows = ws->max_rows - ws->max_rows / 2, cut = column_cut(v->s[1]);
     for (int l = 0; l < v->L; l++) {
-        sp->delta[l] = p;
+        sp->delta[l] = p = fm_aligned(p);
         p += (size_t)ws->max_rows * v->s[l + 1];
     }
     for (int part = 0; part < PARTS; part++) {
-        sp->halves[part].scratch = p;
+        sp->halves[part].scratch = p = fm_aligned(p);
         p += 2 * (size_t)widest_hidden(v->s, v->L) * part_rows;
     }
     if (!sp->sparse)
@@ -132,6 +141,7 @@ static void carve(split *sp, const fm_workspace *ws)
     for (int part = 0; part < PARTS; part++) {
         half *h = &sp->halves[part];
         for (int turn = 0; turn < 2; turn++) {
+            p = fm_aligned(p);
             fm_sparse_init(&h->inputs[turn], (int32_t *)p, v->s[0], part_rows);
             p += fm_sparse_size(v->s[0], part_rows);
         }
@@ -139,10 +149,11 @@ static void carve(split *sp, const fm_workspace *ws)
         h->width = part == 0 ? cut : v->s[1] - cut;
     }
     for (int part = 0; part < PARTS && ws->private_columns; part++) {
-        size_t floats = ((size_t)v->s[0] + 1) * sp->halves[part].width;
-        sp->halves[part].block = p;
-        sp->halves[part].velocity_block = p + ((size_t)v->s[0] + 1) * v->s[1];
-        p += floats;
+        half *h = &sp->halves[part];
+        size_t floats = ((size_t)v->s[0] + 1) * block_ld(h->width);
+        h->block = p = fm_aligned(p);
+        h->velocity_block = fm_aligned(p + floats);
+        p = h->velocity_block + floats;
     }
 }
 
@@ -152,13 +163,13 @@ static void point_columns(split *sp)
     const views *v = sp->v;
     for (int part = 0; part < PARTS; part++) {
         half *h = &sp->halves[part];
-        size_t bias_at = (size_t)v->s[0] * h->width;
         if (h->block != NULL) {
+            size_t bias_at = (size_t)v->s[0] * block_ld(h->width);
             h->weights = h->block;
             h->bias = h->block + bias_at;
             h->v_weights = sp->velocity ? h->velocity_block : NULL;
             h->v_bias = sp->velocity ? h->velocity_block + bias_at : NULL;
-            h->ld = h->width;
+            h->ld = block_ld(h->width);
         } else {
             h->weights = v->W[0] + h->col_begin;
             h->bias = v->b[0] + h->col_begin;
@@ -171,12 +182,12 @@ static void point_columns(split *sp)
 
 /* By columns: this half's columns of the first layer (weights, bias, velocity) copied into its
    block, or back out of it. */
-static void copy_columns(float *block, float *W, float *b, int n_in, int n_out, int col_begin,
-                         int width, int back)
+static void copy_columns(float *block, int ld, float *W, float *b, int n_in, int n_out,
+                         int col_begin, int width, int back)
 {
     for (int j = 0; j <= n_in; j++) {
         float *shared = (j < n_in ? W + (size_t)j * n_out : b) + col_begin;
-        float *mine = block + (size_t)j * width;
+        float *mine = block + (size_t)j * ld;
         memcpy(back ? shared : mine, back ? mine : shared, sizeof(float) * width);
     }
 }
@@ -187,9 +198,10 @@ static void move_columns(split *sp, int part, int back)
     half *h = &sp->halves[part];
     if (h->block == NULL)  /* in place */
         return;
-    copy_columns(h->block, v->W[0], v->b[0], v->s[0], v->s[1], h->col_begin, h->width, back);
+    copy_columns(h->block, h->ld, v->W[0], v->b[0], v->s[0], v->s[1], h->col_begin, h->width,
+                 back);
     if (sp->velocity)
-        copy_columns(h->velocity_block, v->vW[0], v->vb[0], v->s[0], v->s[1], h->col_begin,
+        copy_columns(h->velocity_block, h->ld, v->vW[0], v->vb[0], v->s[0], v->s[1], h->col_begin,
                      h->width, back);
 }
 

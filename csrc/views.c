@@ -26,7 +26,8 @@ size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows)
     for (int l = 0; l <= n_layers; l++)
         per_row += sizes[l];
     per_row += 2 * (size_t)fm_widest_layer(sizes, n_layers) + 1;  /* two deltas, one label */
-    return per_row * max_rows + sizes[0] + 4 * ((size_t)FM_LAZY_MAX_STEPS + 1);
+    size_t regions = (size_t)n_layers + 4;  /* each aligned (fm_make_views), and the start */
+    return per_row * max_rows + sizes[0] + 4 * ((size_t)FM_LAZY_MAX_STEPS + 1) + FM_ALIGN * regions;
 }
 
 static float *offset(float *base, size_t at)
@@ -57,15 +58,16 @@ void fm_make_views(views *v, const fm_net *net, const fm_workspace *ws)
         return;
     float *p = ws->buffer;
     for (int l = 0; l <= v->L; l++) {
-        v->acts[l] = p;
+        v->acts[l] = p = fm_aligned(p);
         p += (size_t)ws->max_rows * v->s[l];
     }
     size_t widest = (size_t)ws->max_rows * fm_widest_layer(v->s, v->L);
-    v->delta[0] = p;
-    v->delta[1] = p + widest;
-    v->labels = (int32_t *)(p + 2 * widest);
-    v->stamp = (int32_t *)(p + 2 * widest + ws->max_rows);
-    v->powers = p + 2 * widest + ws->max_rows + v->s[0];
+    v->delta[0] = p = fm_aligned(p);
+    v->delta[1] = p = fm_aligned(p + widest);
+    p = fm_aligned(p + widest);
+    v->labels = (int32_t *)p;
+    v->stamp = (int32_t *)(p + ws->max_rows);
+    v->powers = p + ws->max_rows + v->s[0];
 }
 
 void fm_gather_rows(float *dst, int32_t *labels, const float *X, const int32_t *y,

@@ -7,13 +7,15 @@ wins. The tuner tries both, keeps the faster, and now and then tries the other a
 load on a machine changes. A try costs: one chunk in eight with one thread instead of two took 8%
 off the speed on an idle machine. So each try that keeps the choice doubles the wait for the next
 (up to 64 chunks), and a chunk clearly slower than its count's best (the load changed) brings the
-wait back to 8. What it learns is kept per kind of work (network, batch size), across fits: the
+wait back to 8. And a try runs a third of a chunk (`plan`): long enough to time, and short enough
+that a 1-thread try within a one-epoch fit of MNIST at batch 32 no longer takes a sixth off it. What it learns is kept per kind of work (network, batch size), across fits: the
 load belongs to the machine, not to one model.
 """
 import threading
 
 PROBE_EVERY = 8           # chunks (of about 0.1 s) between tries of the count not in use, at first
 PROBE_AT_MOST_EVERY = 64  # ... and after tries that kept the choice
+TRY_SHARE = 3             # a try runs this fraction (1 / TRY_SHARE) of a chunk's steps
 SLOWED = 0.5              # a chunk below this share of its count's best: the load changed (a chunk
                           # is often 30% off on a busy host; a process taking a core halves it)
 REMEMBERED = 3            # chunk speeds kept per count; the best of them is what counts
@@ -37,17 +39,29 @@ class ThreadTuner:
     def next(self):
         """The thread count for the next chunk."""
         with _lock:
-            untried = [threads for threads in self.choices if threads not in self.rates]
-            if untried:
-                return untried[0]
-            self.since_probe += 1
-            best = self._best()
-            if len(self.choices) > 1 and self.since_probe >= self.interval:
-                self.since_probe = 0
-                other = next(threads for threads in reversed(self.choices) if threads != best)
-                self.probe = (other, best)
-                return other
-            return best
+            return self._next()[0]
+
+    def plan(self, steps):
+        """(threads, steps) for the next chunk, out of a full chunk's `steps`: a try (a count
+        not timed yet, or the other count tried again) runs a third of them."""
+        with _lock:
+            threads, trying = self._next()
+        return threads, max(1, steps // TRY_SHARE) if trying else steps
+
+    def _next(self):
+        if len(self.choices) == 1:
+            return self.choices[0], False
+        untried = [threads for threads in self.choices if threads not in self.rates]
+        if untried:
+            return untried[0], True
+        self.since_probe += 1
+        best = self._best()
+        if self.since_probe >= self.interval:
+            self.since_probe = 0
+            other = next(threads for threads in reversed(self.choices) if threads != best)
+            self.probe = (other, best)
+            return other, True
+        return best, False
 
     def _best(self):
         best = self.choices[-1]

@@ -440,8 +440,8 @@ class MLP:
         loss_sum, correct, rows, batch = 0.0, 0, 0, 0
         try:
             while batch < n_batches:
-                steps = min(self._chunk_length(batch_size), n_batches - batch)
-                threads = self._thread_tuner.next()
+                threads, steps = self._thread_tuner.plan(self._chunk_length(batch_size))
+                steps = min(steps, n_batches - batch)
                 started = time.perf_counter()
                 (status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step,
                  threads_run) = self._engine.train_chunk(
