@@ -139,8 +139,8 @@ class MLP:
         self.seed = seed
         self._rng = np.random.default_rng(seed)
         self._sizes = np.array(self.sizes, dtype=np.int32)
-        self._params = np.zeros(_kernels.param_count(self._sizes), dtype=np.float32)
-        self._grads = np.zeros_like(self._params)
+        self._params = _aligned_zeros(_kernels.param_count(self._sizes))
+        self._grads = _aligned_zeros(len(self._params))
         self._weights, self._biases = self._views(self._params)
         self._engine = _kernels.Network(self._sizes, _kernels.ACTIVATIONS[self.activation],
                                         _kernels.HEADS[(self.output, self.loss)], self._params, self._grads)
@@ -196,8 +196,9 @@ class MLP:
     def copy(self):
         """An independent model: same settings, parameters and random state, no shared memory."""
         twin = _copy.copy(self)
-        twin._params = self._params.copy()
-        twin._grads = np.zeros_like(self._params)
+        twin._params = _aligned_zeros(len(self._params))
+        twin._params[...] = self._params
+        twin._grads = _aligned_zeros(len(self._params))
         twin._weights, twin._biases = twin._views(twin._params)
         twin._engine = _kernels.Network(self._sizes, _kernels.ACTIVATIONS[self.activation],
                                         _kernels.HEADS[(self.output, self.loss)], twin._params, twin._grads)
@@ -306,7 +307,7 @@ class MLP:
             return
         self._optimizer = optimizer
         self._opt_step = 0
-        self._opt_state = tuple(np.zeros_like(self._params) for _ in range(needed))
+        self._opt_state = tuple(_aligned_zeros(len(self._params)) for _ in range(needed))
         self._engine.set_state(*self._opt_state)
 
     def _reset_optimizer_state(self):
@@ -535,6 +536,14 @@ class MLP:
                 os.remove(temporary)
             raise
         return path
+
+
+def _aligned_zeros(count):
+    """float32 zeros (count,) starting on a 64-byte cache line: a layer whose rows are whole lines
+    keeps them whole (AVX-512 loads in csrc/ never straddle two); NumPy only promises 16 bytes."""
+    lines = np.zeros(count + 16, dtype=np.float32)
+    skip = (-lines.ctypes.data % 64) // 4
+    return lines[skip:skip + count]
 
 
 def _sparse_fits(rows, n_features):
