@@ -461,6 +461,20 @@ def test_copy_trains_like_the_original():
     assert_same_params(net, twin)
 
 
+
+def test_parameters_and_optimizer_state_start_on_a_cache_line():
+    # csrc/'s AVX-512 loads straddle two lines where a layer's rows do not start on one
+    X, y = make_data(30, 4, 3)
+    net = fastmlp.MLP([4, 5, 3], seed=0)
+    net.fit(X, y, epochs=1, batch_size=5, optimizer=Adam(lr=0.01), verbose=0)
+    twin = net.copy()
+    for model in (net, twin):
+        for buffer in (model._params, model._grads) + model._opt_state:
+            assert buffer.ctypes.data % 64 == 0
+            assert buffer.flags.c_contiguous and buffer.dtype == np.float32
+    assert len(net._opt_state) == 2
+    assert_same_params(net, twin)
+
 # ---- save and load ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(activation="sigmoid", output="sigmoid", loss="mse"),
