@@ -118,10 +118,21 @@ typedef struct {
     int32_t *col_fill;     /* (n_in + 1,) scratch */
     int32_t *col_index;    /* (capacity,) their minibatch rows, first_row + r, in order */
     float *col_value;      /* (capacity,) */
+    /* With AVX-512 (else pairs is 0), rows 2p and 2p + 1 together for p < pairs = n / 2: the
+       inputs non-zero in either, pair_index[pair_start[p]..], with both rows' values (one of them
+       may be zero) in pair_value[0] and pair_value[1] */
+    int paired;            /* list the pairs (fm_sparse_init) */
+    int pairs;
+    int32_t *pair_start;   /* (max_rows / 2 + 1,) */
+    int32_t *pair_index;   /* (n_in * (max_rows / 2),) */
+    float *pair_value[2];  /* (n_in * (max_rows / 2),) each */
 } fm_sparse;
 
 size_t fm_sparse_size(int n_in, int max_rows);
-void fm_sparse_init(fm_sparse *s, int32_t *buffer, int n_in, int max_rows);
+/* paired: the rows will meet fm_sparse_forward for width columns; the gather then lists their
+   pairs where that pays (fm_sparse_pairs_pay). */
+void fm_sparse_init(fm_sparse *s, int32_t *buffer, int n_in, int max_rows, int width);
+int fm_sparse_pairs_pay(int width);
 /* Rows `rows` (n,) of X (., n_in) -- or rows start .. start + n - 1 when rows is NULL -- into s
    as minibatch rows first_row .., their labels from y into labels (n,). */
 void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32_t *y,

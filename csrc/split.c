@@ -142,7 +142,9 @@ static void carve(split *sp, const fm_workspace *ws)
         half *h = &sp->halves[part];
         for (int turn = 0; turn < 2; turn++) {
             p = fm_aligned(p);
-            fm_sparse_init(&h->inputs[turn], (int32_t *)p, v->s[0], part_rows);
+            /* the wider half of the first layer's columns, which by columns is the widest
+               forward pass over these rows */
+            fm_sparse_init(&h->inputs[turn], (int32_t *)p, v->s[0], part_rows, v->s[1] - cut);
             p += fm_sparse_size(v->s[0], part_rows);
         }
         h->col_begin = part == 0 ? 0 : cut;
