@@ -56,8 +56,18 @@ fm_set_threads_fn fm_find_blas_threads_setter(const void *blas_function);
 /* C (M, N) = alpha * op(A) op(B) + beta * C, all row-major; op(A) is (M, K), op(B) is (K, N). */
 void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
-/* dst (cols, rows) overwritten with src (rows, cols) transposed. */
+/* OpenBLAS's small-matrix kernels (those for SkylakeX, which Zen 4 gets too) take a product of
+   at most this many multiply-adds when it is A B (not A B^T or A^T B, which it packs first). */
+#define FM_SMALL_PRODUCT 1000000.0
+/* fm_gemm for C = alpha A B + beta C in pieces of rows that fit the small kernels, where the
+   whole does not and a piece can (fm_gemm otherwise). */
+void fm_gemm_rows(const fm_blas *blas, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc);
+/* The rows per piece fm_gemm_rows takes: all M where the whole is small or no piece can be. */
+int fm_small_rows(int M, int N, int K);
+/* dst (cols, rows) overwritten with src (rows, cols) transposed; src's rows ld apart (_ld). */
 void fm_transpose(float *dst, const float *src, int rows, int cols);
+void fm_transpose_ld(float *dst, const float *src, int rows, int cols, int ld);
 /* y = alpha * op(A) x + beta * y, A row-major (M, N); op(A) = A (y has M) or A^T (y has N). */
 void fm_gemv(const fm_blas *blas, int trans_a, int M, int N, float alpha, const float *A, int lda,
              const float *x, float beta, float *y);

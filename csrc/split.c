@@ -43,7 +43,9 @@ typedef struct {
                                      in its block, or in place in the network */
     float *v_weights, *v_bias;    /* their velocity, or NULL */
     int ld;                       /* in the block: width rounded up to whole cache lines */
-    float *scratch;               /* (2 * widest hidden layer, rows of a half): backward_product */
+    float *scratch;               /* (2 * widest hidden layer, rows of a half): backward_product,
+                                     weight_gradient */
+    size_t scratch_floats;
     double loss;                  /* this step's loss summed over this half's rows */
     int64_t correct;
     char pad[CACHE_LINE];
@@ -134,7 +136,8 @@ static void carve(split *sp, const fm_workspace *ws)
     }
     for (int part = 0; part < PARTS; part++) {
         sp->halves[part].scratch = p = fm_aligned(p);
-        p += 2 * (size_t)widest_hidden(v->s, v->L) * part_rows;
+        sp->halves[part].scratch_floats = 2 * (size_t)widest_hidden(v->s, v->L) * part_rows;
+        p += sp->halves[part].scratch_floats;
     }
     if (!sp->sparse)
         return;
@@ -251,24 +254,42 @@ static void first_layer_columns(split *sp, int part, int turn)
     }
 }
 
-/* Products of at most this many multiply-adds go through OpenBLAS's small-matrix kernels (those
-   for SkylakeX, which this machine's Zen 4 gets) when they are A B, but not A B^T. */
-#define SMALL_PRODUCT 1000000.0
-
-/* dx (m, n_in) = dl (m, n_out) W^T, W (n_in, n_out). A small product is taken as
-   dx^T = W dl^T between transposed copies of the two small operands instead, for the small
-   kernels: at batch 32 (halves of 16 rows, 784-256-128-10) that took 6% off a step. */
+/* dx (m, n_in) = dl (m, n_out) W^T, W (n_in, n_out), for OpenBLAS's small-matrix kernels
+   (fm_gemm_rows): in pieces of rows small enough for them, each taken as dx^T = W dl^T between
+   transposed copies of its two small operands, since the kernels take A B but not A B^T. At
+   batch 32 (halves of 16 rows, 784-256-128-10) that took 6% off a step. */
 static void backward_product(const split *sp, float *dx, const float *dl, const float *W, int m,
                              int n_in, int n_out, float *scratch)
 {
-    if ((double)m * n_in * n_out > SMALL_PRODUCT) {
+    int piece = fm_small_rows(m, n_in, n_out);
+    if ((double)piece * n_in * n_out > FM_SMALL_PRODUCT) {  /* too wide for them */
         fm_gemm(sp->blas, 0, 1, m, n_in, n_out, 1.0f, dl, n_out, W, n_out, 0.0f, dx, n_in);
         return;
     }
-    float *dl_t = scratch, *dx_t = scratch + (size_t)n_out * m;
-    fm_transpose(dl_t, dl, m, n_out);
-    fm_gemm(sp->blas, 0, 0, n_in, m, n_out, 1.0f, W, n_out, dl_t, m, 0.0f, dx_t, m);
-    fm_transpose(dx, dx_t, n_in, m);
+    for (int r = 0; r < m; r += piece) {
+        int rows = m - r < piece ? m - r : piece;
+        float *dl_t = scratch, *dx_t = scratch + (size_t)n_out * rows;
+        fm_transpose(dl_t, dl + (size_t)r * n_out, rows, n_out);
+        fm_gemm(sp->blas, 0, 0, n_in, rows, n_out, 1.0f, W, n_out, dl_t, rows, 0.0f, dx_t, rows);
+        fm_transpose(dx + (size_t)r * n_in, dx_t, n_in, rows);
+    }
+}
+
+/* C (rows, n_out) = alpha in^T dz + beta C: the weight gradient of `rows` weight rows, from in
+   (n, rows), rows ld_in apart, and dz (n, n_out). A product too big for OpenBLAS's small kernels
+   goes to them in pieces after all, from a transposed copy of in (A^T B is not a form they take):
+   at batch 128 (784-256-128-10) pieces of 32 rows ran at 105 GFLOP/s, the whole at 85. */
+static void weight_gradient(const split *sp, half *mine, float *C, const float *in, int ld_in,
+                            const float *dz, int n, int rows, int n_out, float alpha, float beta)
+{
+    int piece = fm_small_rows(rows, n_out, n);
+    if ((double)rows * n_out * n <= FM_SMALL_PRODUCT ||
+        (double)piece * n_out * n > FM_SMALL_PRODUCT || (size_t)rows * n > mine->scratch_floats) {
+        fm_gemm(sp->blas, 1, 0, rows, n_out, n, alpha, in, ld_in, dz, n_out, beta, C, n_out);
+        return;
+    }
+    fm_transpose_ld(mine->scratch, in, n, rows, ld_in);
+    fm_gemm_rows(sp->blas, rows, n_out, n, alpha, mine->scratch, n, dz, n_out, beta, C, n_out);
 }
 
 /* Rows [r0, r1) of the minibatch: (when dense, the gather) the forward pass (by columns, from the
@@ -349,8 +370,8 @@ static void update_half(split *sp, int part, int64_t start, int n, int turn)
         size_t count = (size_t)rows * n_out;
         if (velocity)  /* v = mu v + c w, then v -= lr g straight from the GEMM, then w += v */
             fm_decay_velocity(vw, w, count, mu, c);
-        fm_gemm(sp->blas, 1, 0, rows, n_out, n, -lr, in, n_in, sp->delta[l], n_out, 1.0f,
-                velocity ? vw : w, n_out);
+        weight_gradient(sp, &sp->halves[part], velocity ? vw : w, in, n_in, sp->delta[l], n, rows,
+                        n_out, -lr, 1.0f);
         if (velocity)
             fm_add_inplace(w, vw, count);
     }
@@ -382,8 +403,8 @@ static void gradient_update_half(split *sp, int part, int64_t start, int n, int 
             fm_sparse_gradient(v->gW[0], inputs, PARTS, dz, n_out, j0, j0 + rows);
         } else if (rows > 0) {
             const float *in = (l == 0 ? dense_inputs(sp, start) : v->acts[l]) + j0;
-            fm_gemm(sp->blas, 1, 0, rows, n_out, n, 1.0f, in, n_in, dz, n_out, 0.0f, v->gW[l] + at,
-                    n_out);
+            weight_gradient(sp, &sp->halves[part], v->gW[l] + at, in, n_in, dz, n, rows, n_out, 1.0f,
+                            0.0f);
         }
         if (opt->kind == FM_ADAM) {
             float *mb = v->mW[l] + (size_t)n_in * n_out + t0;  /* the bias after W in the span */
