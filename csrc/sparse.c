@@ -1,7 +1,16 @@
 /* The first layer over inputs that are mostly zero. An MNIST digit is about 80% zeros, and the
    first layer holds 80% of a 784-256-128-10 network's work: its forward product and its weight
    gradient become sums over the non-zero inputs only. Same terms as the dense GEMMs, with the
-   zero ones left out. */
+   zero ones left out.
+
+   - fm_sparse_gather lists a minibatch's non-zeros by rows (for the forward pass) and by columns
+     (for the weight gradient, one weight row per input); with AVX-512, also by pairs of rows.
+   - fm_sparse_forward sums, for each row, the weight rows of its non-zero inputs, 64 columns at
+     a time in registers (128 with AVX-512, and two rows at once where they are listed in pairs).
+   - fm_sparse_update sums each weight row's gradient over its input's non-zeros and steps it at
+     once, the gradient still in registers.
+   Both kernels are bound by the L2 cache: a weight row read per non-zero, and the whole first
+   layer and its velocity streamed once a step. */
 #include <string.h>
 
 #include "cpu.h"
