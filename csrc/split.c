@@ -368,10 +368,15 @@ static void update_half(split *sp, int part, int64_t start, int n, int turn)
             continue;
         const float *in = (l == 0 ? dense_inputs(sp, start) : v->acts[l]) + j0;
         size_t count = (size_t)rows * n_out;
-        if (velocity)  /* v = mu v + c w, then v -= lr g straight from the GEMM, then w += v */
+        /* v = mu v + c w, then v -= lr g straight from the GEMM, then w += v; without weight
+           decay the GEMM scales v by mu itself, as it writes (no pass of its own over v) */
+        float beta = 1.0f;
+        if (velocity && c == 0.0f)
+            beta = mu;
+        else if (velocity)
             fm_decay_velocity(vw, w, count, mu, c);
         weight_gradient(sp, &sp->halves[part], velocity ? vw : w, in, n_in, sp->delta[l], n, rows,
-                        n_out, -lr, 1.0f);
+                        n_out, -lr, beta);
         if (velocity)
             fm_add_inplace(w, vw, count);
     }
