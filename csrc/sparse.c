@@ -259,8 +259,11 @@ static int64_t source_row(const int64_t *rows, int64_t start, int r)
 static void prefetch_row(const float *x, int n_in)
 {
 #if defined(__GNUC__)
-    for (int i = 0; i < n_in; i += 16)  /* one 64-byte cache line at a time */
-        __builtin_prefetch(x + i, 0, 0);
+    /* one 64-byte line at a time, into the L2 cache (prefetcht1): a row is 49 lines on MNIST,
+       more than the L1's queue of misses holds, and prefetches to L1 (as before) stalled on it;
+       the gather took a tenth less (harness, batch 32 and 128) */
+    for (int i = 0; i < n_in; i += 16)
+        __builtin_prefetch(x + i, 0, 2);
 #else
     (void)x;
     (void)n_in;
