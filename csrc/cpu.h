@@ -1,6 +1,6 @@
-/* Internal to csrc/: whether this CPU runs the AVX2 paths written with intrinsics (GCC or Clang
-   on x86-64; the gather's compress in sparse.c, the transpose in dense.c). Elsewhere only the
-   portable loops exist. */
+/* Internal to csrc/: whether this CPU runs the paths written with AVX2 or AVX-512 intrinsics (GCC
+   or Clang on x86-64; the gather and the 128-column kernels in sparse.c, the transpose in
+   dense.c). Elsewhere only the portable loops exist. */
 #ifndef FASTMLP_CPU_H
 #define FASTMLP_CPU_H
 

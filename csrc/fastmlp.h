@@ -63,7 +63,7 @@ void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K,
    whole does not and a piece can (fm_gemm otherwise). */
 void fm_gemm_rows(const fm_blas *blas, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc);
-/* The rows per piece fm_gemm_rows takes: all M where the whole is small or no piece can be. */
+/* Rows per piece for the small kernels: M where the whole is small, 0 where no piece can be. */
 int fm_small_rows(int M, int N, int K);
 /* dst (cols, rows) overwritten with src (rows, cols) transposed; src's rows ld apart (_ld). */
 void fm_transpose(float *dst, const float *src, int rows, int cols);

@@ -189,9 +189,9 @@ AVX512 static void compress_rows_and_pair(fm_sparse *s, int r, size_t *nnz, size
     /* Rows r and r + 1 of s from x0 and x1, their counts, and their pair r / 2, in one pass over
        both rows, 16 inputs at a time: AVX-512's compress moves the lanes kept to the front. Each
        row's list is the one compress gives; the pair's holds the inputs non-zero in either, in
-       order, with both rows' values. Row r + 1 goes n_in
-       further on first, since its place depends on row r's count, and is moved down at the end
-       (s has room for every input of every row: nnz + 2 n_in <= (r + 2) n_in). */
+       order, with both rows' values. Row r + 1 goes n_in further on first, since its place
+       depends on row r's count, and is moved down at the end (s has room for every input of
+       every row: nnz + 2 n_in <= (r + 2) n_in). */
     int n_in = s->n_in;
     size_t at = *nnz, pair_at = *in_pairs, count0 = 0, count1 = 0, count = 0;
     int32_t *index0 = s->row_index + at, *index1 = index0 + n_in, *index = s->pair_index + pair_at;
@@ -310,6 +310,31 @@ void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32
    AVX register, or two SSE ones in the default clone. */
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
+/* The body of momentum_step_64 and momentum_step_wide, 8 vectors of type vec: the gradient of
+   weight row j over the parts' non-zeros in its column, kept in registers, then the step
+   v = mu v + c w - lr g, w += v. One text for both, so their bits cannot part. */
+#define MOMENTUM_STEP(vec)                                                                      \
+    vec g0 = {0}, g1 = {0}, g2 = {0}, g3 = {0}, g4 = {0}, g5 = {0}, g6 = {0}, g7 = {0};        \
+    for (int p = 0; p < n_parts; p++) {                                                         \
+        const int32_t *index = parts[p].col_index;                                              \
+        const float *value = parts[p].col_value;                                                \
+        for (int k = parts[p].col_start[j]; k < parts[p].col_start[j + 1]; k++) {               \
+            const vec *q = (const vec *)(dz + (size_t)index[k] * ldz);                          \
+            float a = value[k];                                                                 \
+            g0 += a * q[0]; g1 += a * q[1]; g2 += a * q[2]; g3 += a * q[3];                     \
+            g4 += a * q[4]; g5 += a * q[5]; g6 += a * q[6]; g7 += a * q[7];                     \
+        }                                                                                       \
+    }                                                                                           \
+    vec *pw = (vec *)w, *pv = (vec *)v, t;                                                      \
+    t = mu * pv[0] + c * pw[0] - lr * g0; pv[0] = t; pw[0] += t;                                \
+    t = mu * pv[1] + c * pw[1] - lr * g1; pv[1] = t; pw[1] += t;                                \
+    t = mu * pv[2] + c * pw[2] - lr * g2; pv[2] = t; pw[2] += t;                                \
+    t = mu * pv[3] + c * pw[3] - lr * g3; pv[3] = t; pw[3] += t;                                \
+    t = mu * pv[4] + c * pw[4] - lr * g4; pv[4] = t; pw[4] += t;                                \
+    t = mu * pv[5] + c * pw[5] - lr * g5; pv[5] = t; pw[5] += t;                                \
+    t = mu * pv[6] + c * pw[6] - lr * g6; pv[6] = t; pw[6] += t;                                \
+    t = mu * pv[7] + c * pw[7] - lr * g7; pv[7] = t; pw[7] += t
+
 INLINE void weighted_sum_vectors(float *out, const int32_t *index, const float *value, int count,
                                  const float *base, int ld, const int vectors)
 {
@@ -416,21 +441,7 @@ AVX512 static void momentum_step_wide(float *w, float *v, const fm_sparse *parts
                                       int j, const float *dz, int ldz, float lr, float mu, float c)
 {
     /* momentum_step_64 over 128 columns */
-    v16 g0 = {0}, g1 = {0}, g2 = {0}, g3 = {0}, g4 = {0}, g5 = {0}, g6 = {0}, g7 = {0};
-    for (int p = 0; p < n_parts; p++) {
-        const int32_t *index = parts[p].col_index;
-        const float *value = parts[p].col_value;
-        for (int k = parts[p].col_start[j]; k < parts[p].col_start[j + 1]; k++) {
-            const v16 *q = (const v16 *)(dz + (size_t)index[k] * ldz);
-            float a = value[k];
-            g0 += a * q[0]; g1 += a * q[1]; g2 += a * q[2]; g3 += a * q[3];
-            g4 += a * q[4]; g5 += a * q[5]; g6 += a * q[6]; g7 += a * q[7];
-        }
-    }
-    v16 *pw = (v16 *)w, *pv = (v16 *)v, t;
-#define STEP(i, g) t = mu * pv[i] + c * pw[i] - lr * g; pv[i] = t; pw[i] += t;
-    STEP(0, g0) STEP(1, g1) STEP(2, g2) STEP(3, g3) STEP(4, g4) STEP(5, g5) STEP(6, g6) STEP(7, g7)
-#undef STEP
+    MOMENTUM_STEP(v16);
 }
 
 /* How many leading columns of width the AVX-512 code takes: whole passes of WIDE, or none. */
@@ -508,21 +519,7 @@ INLINE void momentum_step_64(float *w, float *v, const fm_sparse *parts, int n_p
 {
     /* update_block for a full block with a velocity, the gradient kept in registers from the
        first term to the step: same operations in the same order */
-    v8 g0 = {0}, g1 = {0}, g2 = {0}, g3 = {0}, g4 = {0}, g5 = {0}, g6 = {0}, g7 = {0};
-    for (int p = 0; p < n_parts; p++) {
-        const int32_t *index = parts[p].col_index;
-        const float *value = parts[p].col_value;
-        for (int k = parts[p].col_start[j]; k < parts[p].col_start[j + 1]; k++) {
-            const v8 *q = (const v8 *)(dz + (size_t)index[k] * ldz);
-            float a = value[k];
-            g0 += a * q[0]; g1 += a * q[1]; g2 += a * q[2]; g3 += a * q[3];
-            g4 += a * q[4]; g5 += a * q[5]; g6 += a * q[6]; g7 += a * q[7];
-        }
-    }
-    v8 *pw = (v8 *)w, *pv = (v8 *)v, t;
-#define STEP(i, g) t = mu * pv[i] + c * pw[i] - lr * g; pv[i] = t; pw[i] += t;
-    STEP(0, g0) STEP(1, g1) STEP(2, g2) STEP(3, g3) STEP(4, g4) STEP(5, g5) STEP(6, g6) STEP(7, g7)
-#undef STEP
+    MOMENTUM_STEP(v8);
 }
 #endif
 

@@ -262,7 +262,7 @@ static void backward_product(const split *sp, float *dx, const float *dl, const 
                              int n_in, int n_out, float *scratch)
 {
     int piece = fm_small_rows(m, n_in, n_out);
-    if ((double)piece * n_in * n_out > FM_SMALL_PRODUCT) {  /* too wide for them */
+    if (piece == 0) {  /* too wide for them */
         fm_gemm(sp->blas, 0, 1, m, n_in, n_out, 1.0f, dl, n_out, W, n_out, 0.0f, dx, n_in);
         return;
     }
@@ -282,9 +282,9 @@ static void backward_product(const split *sp, float *dx, const float *dl, const 
 static void weight_gradient(const split *sp, half *mine, float *C, const float *in, int ld_in,
                             const float *dz, int n, int rows, int n_out, float alpha, float beta)
 {
+    /* small as a whole, A^T B ran as fast as A B (100 GFLOP/s at batch 32): no copy then */
     int piece = fm_small_rows(rows, n_out, n);
-    if ((double)rows * n_out * n <= FM_SMALL_PRODUCT ||
-        (double)piece * n_out * n > FM_SMALL_PRODUCT || (size_t)rows * n > mine->scratch_floats) {
+    if (piece == rows || piece == 0 || (size_t)rows * n > mine->scratch_floats) {
         fm_gemm(sp->blas, 1, 0, rows, n_out, n, alpha, in, ld_in, dz, n_out, beta, C, n_out);
         return;
     }

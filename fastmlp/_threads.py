@@ -8,8 +8,9 @@ load on a machine changes. A try costs: one chunk in eight with one thread inste
 off the speed on an idle machine. So each try that keeps the choice doubles the wait for the next
 (up to 64 chunks), and a chunk clearly slower than its count's best (the load changed) brings the
 wait back to 8. And a try runs a third of a chunk (`plan`): long enough to time, and short enough
-that a 1-thread try within a one-epoch fit of MNIST at batch 32 no longer takes a sixth off it. What it learns is kept per kind of work (network, batch size), across fits: the
-load belongs to the machine, not to one model.
+that a 1-thread try within a one-epoch fit of MNIST at batch 32 no longer takes a sixth off it.
+What it learns is kept per kind of work (network, batch size), across fits: the load belongs to
+the machine, not to one model.
 """
 import threading
 
