@@ -17,7 +17,7 @@ else:
     compile_args = ["-O3", "-std=c99", "-fno-math-errno", "-ffp-contract=fast", "-fopenmp-simd", "-pthread",
                     "-Wall", "-Wno-unused-function"]
     link_args = ["-pthread"]
-    libraries = ["dl"] if sys.platform.startswith("linux") else []  # dladdr: csrc/blas_threads.c
+    libraries = ["dl"] if sys.platform.startswith("linux") else []  # dladdr: csrc/blas_library.c
 
 extension = Extension(
     "fastmlp._kernels",

@@ -143,15 +143,24 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-def blas_threads():
-    """What each loaded BLAS says about its threads (threadpoolctl where installed)."""
+def blas_libraries():
+    """Each loaded BLAS: its version, the kernels it picked for this CPU and its threads
+    (threadpoolctl where installed)."""
     try:
         import threadpoolctl
     except ImportError:
         return f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} (threadpoolctl not installed)"
     info = threadpoolctl.threadpool_info()
-    return ", ".join(f"{Path(i['filepath']).name.split('-')[0]} {i.get('version')} {i['num_threads']}"
+    return ", ".join(f"{Path(i['filepath']).name.split('-')[0]} {i.get('version')} "
+                     f"{i.get('architecture', '')} {i['num_threads']} threads"
                      for i in info if i["user_api"] == "blas") or "none found"
+
+
+def openblas_coretype():
+    """OPENBLAS_CORETYPE, which overrides the kernels OpenBLAS would pick for the CPU: fastmlp's,
+    NumPy's and scikit-learn's BLAS follow it; PyTorch's kernels do not."""
+    value = os.environ.get("OPENBLAS_CORETYPE")
+    return f"{value} (set in the environment)" if value else "not set (OpenBLAS picks its kernels)"
 
 
 class OtherLoad:
@@ -587,7 +596,8 @@ def main(args):
     machine = {
         "cpu": cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
         "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-        "fastmlp": fastmlp.__version__, **versions, "blas_threads": blas_threads(),
+        "fastmlp": fastmlp.__version__, **versions, "blas": blas_libraries(),
+        "openblas_core": openblas_coretype(),
         "load_average": load_average(),
     }
     whole_run = OtherLoad()

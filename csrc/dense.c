@@ -15,8 +15,10 @@ void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K,
 /* Rows per piece for fm_gemm_rows: the most of 32 or 16 whose product is small. Pieces
    of 16 rows ran at 105 GFLOP/s on one Zen 4 core, 64x128x256 at once at 82 (OpenBLAS 0.3.30);
    a multiple of 16 rows suits the kernels: pieces of 22 or 30 rows ran at 90. */
-int fm_small_rows(int M, int N, int K)
+int fm_small_rows(const fm_blas *blas, int M, int N, int K)
 {
+    if (!blas->small_kernels)
+        return 0;
     if ((double)M * N * K <= FM_SMALL_PRODUCT)
         return M;
     for (int piece = 32; piece >= 16; piece -= 16)
@@ -28,8 +30,8 @@ int fm_small_rows(int M, int N, int K)
 void fm_gemm_rows(const fm_blas *blas, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc)
 {
-    int piece = fm_small_rows(M, N, K);
-    if (piece == 0)  /* too wide for them: the whole at once */
+    int piece = fm_small_rows(blas, M, N, K);
+    if (piece == 0)  /* too wide for them, or no such kernels: the whole at once */
         piece = M;
     for (int i = 0; i < M; i += piece)
         fm_gemm(blas, 0, 0, M - i < piece ? M - i : piece, N, K, alpha, A + (size_t)i * lda, lda,

@@ -42,29 +42,36 @@ typedef void (*fm_sgemv_fn)(char *trans, int *m, int *n, float *alpha, float *a,
 typedef struct {
     fm_sgemm_fn sgemm;
     fm_sgemv_fn sgemv;
+    int small_kernels;  /* it has OpenBLAS's kernels for small matrices (fm_blas_has_small_kernels) */
 } fm_blas;
 
 /* Sets the BLAS's thread count, for the whole process, returning the one before (OpenBLAS's
    openblas_set_num_threads_local, whose "local" is about OpenMP regions, not threads). */
 typedef int (*fm_set_threads_fn)(int n_threads);
-/* That setter, looked up through the library holding blas_function (blas_threads.c); NULL where
+/* That setter, looked up through the library holding blas_function (blas_library.c); NULL where
    there is none. The Python side holds the BLAS to one thread while fm_train_split or
    fm_infer_split runs two threads of ours. */
 fm_set_threads_fn fm_find_blas_threads_setter(const void *blas_function);
+/* The kernel set OpenBLAS picked for this CPU (or OPENBLAS_CORETYPE named), as its
+   openblas_get_corename says ("SkylakeX", "Haswell", ...); NULL for another BLAS. */
+const char *fm_blas_core_name(const void *blas_function);
+/* Whether that kernel set has small-matrix SGEMM kernels; 0 for NULL. */
+int fm_blas_has_small_kernels(const char *core_name);
 
 
 /* C (M, N) = alpha * op(A) op(B) + beta * C, all row-major; op(A) is (M, K), op(B) is (K, N). */
 void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
-/* OpenBLAS's small-matrix kernels (those for SkylakeX, which Zen 4 gets too) take a product of
-   at most this many multiply-adds when it is A B (not A B^T or A^T B, which it packs first). */
+/* OpenBLAS's small-matrix kernels (those for SkylakeX, which Zen 4 and 5 get too) take a product
+   of at most this many multiply-adds when it is A B (not A B^T or A^T B, which it packs first). */
 #define FM_SMALL_PRODUCT 1000000.0
 /* fm_gemm for C = alpha A B + beta C in pieces of rows that fit the small kernels, where the
    whole does not and a piece can (fm_gemm otherwise). */
 void fm_gemm_rows(const fm_blas *blas, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc);
-/* Rows per piece for the small kernels: M where the whole is small, 0 where no piece can be. */
-int fm_small_rows(int M, int N, int K);
+/* Rows per piece for the small kernels: M where the whole is small, 0 where no piece can be or
+   the BLAS has none. */
+int fm_small_rows(const fm_blas *blas, int M, int N, int K);
 /* dst (cols, rows) overwritten with src (rows, cols) transposed; src's rows ld apart (_ld). */
 void fm_transpose(float *dst, const float *src, int rows, int cols);
 void fm_transpose_ld(float *dst, const float *src, int rows, int cols, int ld);

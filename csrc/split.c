@@ -261,11 +261,13 @@ static void first_layer_columns(split *sp, int part, int turn)
 static void backward_product(const split *sp, float *dx, const float *dl, const float *W, int m,
                              int n_in, int n_out, float *scratch)
 {
-    int piece = fm_small_rows(m, n_in, n_out);
-    if (piece == 0) {  /* too wide for them */
+    int piece = fm_small_rows(sp->blas, m, n_in, n_out);
+    if (piece == 0 && sp->blas->small_kernels) {  /* too wide for them */
         fm_gemm(sp->blas, 0, 1, m, n_in, n_out, 1.0f, dl, n_out, W, n_out, 0.0f, dx, n_in);
         return;
     }
+    if (piece == 0)
+        piece = m;
     for (int r = 0; r < m; r += piece) {
         int rows = m - r < piece ? m - r : piece;
         float *dl_t = scratch, *dx_t = scratch + (size_t)n_out * rows;
@@ -283,7 +285,7 @@ static void weight_gradient(const split *sp, half *mine, float *C, const float *
                             const float *dz, int n, int rows, int n_out, float alpha, float beta)
 {
     /* small as a whole, A^T B ran as fast as A B (100 GFLOP/s at batch 32): no copy then */
-    int piece = fm_small_rows(rows, n_out, n);
+    int piece = fm_small_rows(sp->blas, rows, n_out, n);
     if (piece == rows || piece == 0 || (size_t)rows * n > mine->scratch_floats) {
         fm_gemm(sp->blas, 1, 0, rows, n_out, n, alpha, in, ld_in, dz, n_out, beta, C, n_out);
         return;

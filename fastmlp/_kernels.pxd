@@ -11,7 +11,10 @@ cdef extern from "fastmlp.h" nogil:
     ctypedef struct fm_blas:
         fm_sgemm_fn sgemm
         fm_sgemv_fn sgemv
+        int small_kernels
     fm_set_threads_fn fm_find_blas_threads_setter(const void *blas_function)
+    const char *fm_blas_core_name(const void *blas_function)
+    int fm_blas_has_small_kernels(const char *core_name)
 
     int FM_MAX_LAYERS
     enum: FM_RELU, FM_LEAKY_RELU, FM_SIGMOID, FM_TANH, FM_IDENTITY

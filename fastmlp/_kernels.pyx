@@ -18,14 +18,28 @@ STATUS_OK = FM_OK
 STATUS_NONFINITE_LOSS = FM_NONFINITE_LOSS
 
 
+cdef const char *_core_name = fm_blas_core_name(<const void *>sgemm)
+# The kernel set SciPy's OpenBLAS runs on this CPU ("SkylakeX", "Haswell", ...; it follows
+# OPENBLAS_CORETYPE), or None for another BLAS.
+BLAS_CORE = _core_name.decode("ascii", "replace") if _core_name != NULL else None
+
+
 cdef fm_blas make_blas() noexcept:
     cdef fm_blas table
     table.sgemm = <fm_sgemm_fn>sgemm
     table.sgemv = <fm_sgemv_fn>sgemv
+    table.small_kernels = fm_blas_has_small_kernels(_core_name)
     return table
 
-# Read-only after import: the function pointers SciPy's OpenBLAS exports.
+# Read-only after import: the function pointers SciPy's OpenBLAS exports, and whether it has
+# kernels for small matrices (split.c cuts its products for them where it does).
 cdef fm_blas BLAS = make_blas()
+BLAS_SMALL_KERNELS = bool(BLAS.small_kernels)
+
+
+def blas_has_small_kernels(str core_name):
+    """Whether OpenBLAS's kernel set of this name has small-matrix SGEMM kernels (for tests)."""
+    return bool(fm_blas_has_small_kernels(core_name.encode("ascii")))
 # OpenBLAS's thread-count setter (process-wide), when SciPy's BLAS has one.
 cdef fm_set_threads_fn BLAS_SET_THREADS = fm_find_blas_threads_setter(<const void *>sgemm)
 # Whether fastmlp can hold the BLAS to one thread (then steps are split over two threads of ours).
