@@ -270,6 +270,12 @@ static void prefetch_row(const float *x, int n_in)
 #endif
 }
 
+void fm_sparse_prefetch(const float *X, const int64_t *rows, int64_t start, int n, int n_in)
+{
+    for (int r = 0; r < n; r++)
+        prefetch_row(X + (size_t)source_row(rows, start, r) * n_in, n_in);
+}
+
 FM_VECTORIZED
 void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32_t *y,
                       const int64_t *rows, int64_t start, int n, int first_row)

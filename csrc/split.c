@@ -447,6 +447,17 @@ static void gather_next(split *sp, int step, int64_t start, int n, int turn)
 #endif
 }
 
+/* The next minibatch's half of rows, fetched towards the caches a step before gather_next reads
+   them: shuffled, they come from anywhere in X, mostly from memory, and the gather waited on
+   them (harness, MNIST at batch 32: the gather a fifth faster). Whoever gathers the half later,
+   the lines are near: in this core's L2 cache, or in the L3 cache both cores share. */
+static void prefetch_next_half(const split *sp, int part, int64_t start, int n)
+{
+    int r0 = half_begin(n, part), m = half_end(n, part) - r0;
+    const int64_t *rows = sp->order != NULL ? sp->order + start + r0 : NULL;
+    fm_sparse_prefetch(sp->X, rows, start + r0, m, sp->v->s[0]);
+}
+
 static void count_step(split *sp, double loss, int64_t correct, int n)
 {
     sp->stats->loss_sum += loss;
@@ -479,6 +490,10 @@ static void run_thread(void *arg, int thread, int n_threads)
         int turn = (int)((batch - sp->first_batch) % 2);
         if (n == 0)
             break;
+        if (sp->sparse && batch + 1 < end)
+            for (int part = first; part <= last; part++)
+                prefetch_next_half(sp, part, start + sp->batch_size,
+                                   fm_rows_in_batch(sp->n_rows, sp->batch_size, batch + 1));
         if (sp->by_columns) {
             for (int part = first; part <= last; part++)
                 first_layer_columns(sp, part, turn);
