@@ -160,7 +160,10 @@ def openblas_coretype():
     """OPENBLAS_CORETYPE, which overrides the kernels OpenBLAS would pick for the CPU: fastmlp's,
     NumPy's and scikit-learn's BLAS follow it; PyTorch's kernels do not."""
     value = os.environ.get("OPENBLAS_CORETYPE")
-    return f"{value} (set in the environment)" if value else "not set (OpenBLAS picks its kernels)"
+    if not value:
+        return "not set (OpenBLAS picks its kernels for this CPU)"
+    return (f"{value}, set in the environment: OpenBLAS runs its {value} kernels for fastmlp, NumPy "
+            f"and scikit-learn whatever the CPU; PyTorch's own kernels do not follow it")
 
 
 class OtherLoad:
