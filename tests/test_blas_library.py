@@ -65,8 +65,9 @@ def other_core():
 def test_split_path_under_the_other_kernel_set():
     core = other_core()
     env = dict(os.environ, OPENBLAS_CORETYPE=core)
+    # from the tests' folder, where `import fastmlp` finds the installed package, not the source
     check = subprocess.run([sys.executable, "-c", "from fastmlp import _kernels; print(_kernels.BLAS_CORE)"],
-                           env=env, capture_output=True, text=True, timeout=120)
+                           env=env, cwd=TESTS, capture_output=True, text=True, timeout=120)
     assert check.stdout.strip().lower() == core.lower(), check.stderr
     # the fits against the float64 reference, and the bits against thread counts and chunks,
     # wide batches included (their products are cut into pieces where the kernels are small)
