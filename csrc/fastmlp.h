@@ -79,6 +79,10 @@ void fm_transpose_ld(float *dst, const float *src, int rows, int cols, int ld);
 void fm_gemv(const fm_blas *blas, int trans_a, int M, int N, float alpha, const float *A, int lda,
              const float *x, float beta, float *y);
 
+/* ---- input checks (finite.c) ---- */
+/* 1 when x (count,) holds no NaN or Inf, else 0. */
+int fm_all_finite(const float *x, size_t count);
+
 /* ---- activations (activations.c) ---- */
 enum fm_activation { FM_RELU = 0, FM_LEAKY_RELU = 1, FM_SIGMOID = 2, FM_TANH = 3, FM_IDENTITY = 4 };
 #define FM_LEAKY_SLOPE 0.01f
@@ -135,6 +139,7 @@ typedef struct {
     int32_t *col_fill;     /* (n_in + 1,) scratch */
     int32_t *col_index;    /* (capacity,) their minibatch rows, first_row + r, in order */
     float *col_value;      /* (capacity,) */
+    int columns;           /* list them by columns (fm_sparse_init sets it; inference needs none) */
     /* With AVX-512 (else pairs is 0), rows 2p and 2p + 1 together for p < pairs = n / 2: the
        inputs non-zero in either, pair_index[pair_start[p]..], with both rows' values (one of them
        may be zero) in pair_value[0] and pair_value[1] */

@@ -59,6 +59,7 @@ void fm_sparse_init(fm_sparse *s, int32_t *buffer, int n_in, int max_rows, int w
     s->col_index = (int32_t *)(s->row_value + capacity);
     s->col_value = (float *)(s->col_index + capacity);
     size_t pairs = pair_capacity(n_in, max_rows);
+    s->columns = 1;
     s->paired = fm_sparse_pairs_pay(width);
     s->pairs = 0;
     s->pair_start = (int32_t *)(s->col_value + capacity);
@@ -308,7 +309,8 @@ void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32
     s->n = n;
     s->nnz = (int)nnz;
     s->first_row = first_row;
-    index_columns(s);
+    if (s->columns)
+        index_columns(s);
 }
 
 #if defined(__GNUC__)

@@ -622,6 +622,9 @@ void fm_infer_split(const fm_blas *blas, const fm_net *net, const fm_workspace *
     views v;
     split sp = {0};
     set_up(&sp, &v, blas, net, ws, X, y, n_rows, sparse_inputs);
+    for (int part = 0; part < PARTS; part++)  /* no weight gradient: no lists by columns (6% of
+                                                 predicting MNIST) */
+        sp.halves[part].inputs[0].columns = 0;
     sp.batch_size = ws->max_rows;  /* rows per block */
     sp.out = out;
     fm_team_run(&sp.team, infer_thread, &sp, n_threads);

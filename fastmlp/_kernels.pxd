@@ -52,6 +52,7 @@ cdef extern from "fastmlp.h" nogil:
         int64_t rows
         int64_t steps
 
+    int fm_all_finite(const float *x, size_t count)
     void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
     void fm_bias_act_forward(float *z, const float *bias, int n, int m, int activation)

@@ -109,6 +109,14 @@ cdef fm_optimizer make_optimizer(tuple settings):
     return opt
 
 
+def all_finite(const float[::1] x):
+    """Whether x holds no NaN or Inf (csrc/finite.c), for the input checks."""
+    cdef int finite
+    with nogil:
+        finite = fm_all_finite(&x[0], x.shape[0]) if x.shape[0] > 0 else 1
+    return bool(finite)
+
+
 def param_count(int[::1] sizes):
     return fm_param_count(&sizes[0], sizes.shape[0] - 1)
 

@@ -553,8 +553,10 @@ def _sparse_fits(rows, n_features):
 
 
 def _mostly_zeros(X):
-    """Whether most inputs are exactly zero (as in images), judged on up to 1000 rows."""
-    sample = X[:: max(1, len(X) // 1000)]
+    """Whether most inputs are exactly zero (as in images), judged on up to 256 rows spread over X
+    (1000 took 4% of predicting 10000 MNIST rows; the answer only picks the faster path, both
+    give the same results)."""
+    sample = X[:: max(1, len(X) // 256)]
     return np.count_nonzero(sample) < 0.5 * sample.size
 
 

@@ -430,3 +430,22 @@ def test_tables():
                                    ("sigmoid", "cross_entropy"), ("softmax", "mse")}
     assert len(set(_kernels.ACTIVATIONS.values())) == 5
     assert len(set(_kernels.HEADS.values())) == 4
+
+
+# ---- the input check's scan for NaN and Inf (csrc/finite.c) ----------------------------------
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 4095, 4096, 4097, 12289])
+def test_all_finite_finds_every_non_finite_value(n):
+    x = rng_for(n).uniform(-1e3, 1e3, size=n).astype(np.float32)
+    assert _kernels.all_finite(x)
+    for at in sorted({0, n // 2, n - 4096, n - 1} & set(range(n))):
+        for value in (np.nan, np.inf, -np.inf):
+            y = x.copy()
+            y[at] = value
+            assert not _kernels.all_finite(y), (at, value)
+
+
+def test_all_finite_takes_the_extremes_of_float32_as_finite():
+    info = np.finfo(np.float32)
+    x = np.array([info.max, -info.max, info.tiny, info.smallest_subnormal, -0.0, 0.0], np.float32)
+    assert _kernels.all_finite(x)
