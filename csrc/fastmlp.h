@@ -126,6 +126,8 @@ void fm_lazy_catch_up(float *W, float *vW, int32_t *stamp, const float *x, int n
 void fm_lazy_powers(float *powers, int max_steps, float momentum, float c);
 
 /* ---- the first layer over mostly-zero inputs (sparse.c) ---- */
+/* Rows of a minibatch whose non-zeros the forward pass sums together (sparse.c) */
+#define FM_SPARSE_GROUP 4
 /* Rows of a minibatch held as their non-zero inputs, by rows and by columns; built by
    fm_sparse_gather in a buffer of fm_sparse_size int32 slots that fm_sparse_init carves up. */
 typedef struct {
@@ -140,21 +142,21 @@ typedef struct {
     int32_t *col_index;    /* (capacity,) their minibatch rows, first_row + r, in order */
     float *col_value;      /* (capacity,) */
     int columns;           /* list them by columns (fm_sparse_init sets it; inference needs none) */
-    /* With AVX-512 (else pairs is 0), rows 2p and 2p + 1 together for p < pairs = n / 2: the
-       inputs non-zero in either, pair_index[pair_start[p]..], with both rows' values (one of them
-       may be zero) in pair_value[0] and pair_value[1] */
-    int paired;            /* list the pairs (fm_sparse_init) */
-    int pairs;
-    int32_t *pair_start;   /* (max_rows / 2 + 1,) */
-    int32_t *pair_index;   /* (n_in * (max_rows / 2),) */
-    float *pair_value[2];  /* (n_in * (max_rows / 2),) each */
+    /* With AVX-512 (else groups is 0), rows 4g .. 4g + 3 together for g < groups = n / 4: the
+       inputs non-zero in any of them, group_index[group_start[g]..], with the four rows' values
+       (some of them zero) in group_value[0..3] */
+    int grouped;           /* list the groups (fm_sparse_init) */
+    int groups;
+    int32_t *group_start;  /* (max_rows / 4 + 1,) */
+    int32_t *group_index;  /* (n_in * (max_rows / 4),) */
+    float *group_value[FM_SPARSE_GROUP];  /* (n_in * (max_rows / 4),) each */
 } fm_sparse;
 
 size_t fm_sparse_size(int n_in, int max_rows);
-/* paired: the rows will meet fm_sparse_forward for width columns; the gather then lists their
-   pairs where that pays (fm_sparse_pairs_pay). */
+/* width: the rows will meet fm_sparse_forward for width columns; the gather then lists their
+   groups where that pays (fm_sparse_groups_pay). */
 void fm_sparse_init(fm_sparse *s, int32_t *buffer, int n_in, int max_rows, int width);
-int fm_sparse_pairs_pay(int width);
+int fm_sparse_groups_pay(int width);
 /* Rows `rows` (n,) of X (., n_in) -- or rows start .. start + n - 1 when rows is NULL -- into s
    as minibatch rows first_row .., their labels from y into labels (n,). */
 void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32_t *y,

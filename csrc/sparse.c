@@ -4,9 +4,10 @@
    zero ones left out.
 
    - fm_sparse_gather lists a minibatch's non-zeros by rows (for the forward pass) and by columns
-     (for the weight gradient, one weight row per input); with AVX-512, also by pairs of rows.
+     (for the weight gradient, one weight row per input); with AVX-512, also by groups of four
+     rows.
    - fm_sparse_forward sums, for each row, the weight rows of its non-zero inputs, 64 columns at
-     a time in registers (128 with AVX-512, and two rows at once where they are listed in pairs).
+     a time in registers (128 with AVX-512, or four rows at once where they are listed in groups).
    - fm_sparse_update sums each weight row's gradient over its input's non-zeros and steps it at
      once, the gradient still in registers.
    Both kernels are bound by the L2 cache: a weight row read per non-zero, and the whole first
@@ -34,15 +35,16 @@ static size_t sparse_capacity(int n_in, int max_rows)
     return (size_t)max_rows * n_in;  /* room for every input: the gather never fails */
 }
 
-static size_t pair_capacity(int n_in, int max_rows)
+static size_t group_capacity(int n_in, int max_rows)
 {
-    return (size_t)(max_rows / 2) * n_in;  /* every input of every pair */
+    return (size_t)(max_rows / FM_SPARSE_GROUP) * n_in;  /* every input of every group */
 }
 
 size_t fm_sparse_size(int n_in, int max_rows)
 {
     return (size_t)max_rows + 1 + 3 * ((size_t)n_in + 1) + 4 * sparse_capacity(n_in, max_rows) +
-           (size_t)(max_rows / 2) + 1 + 3 * pair_capacity(n_in, max_rows);
+           (size_t)(max_rows / FM_SPARSE_GROUP) + 1 +
+           (1 + FM_SPARSE_GROUP) * group_capacity(n_in, max_rows);
 }
 
 void fm_sparse_init(fm_sparse *s, int32_t *buffer, int n_in, int max_rows, int width)
@@ -58,14 +60,14 @@ void fm_sparse_init(fm_sparse *s, int32_t *buffer, int n_in, int max_rows, int w
     s->row_value = (float *)(s->row_index + capacity);
     s->col_index = (int32_t *)(s->row_value + capacity);
     s->col_value = (float *)(s->col_index + capacity);
-    size_t pairs = pair_capacity(n_in, max_rows);
+    size_t in_groups = group_capacity(n_in, max_rows);
     s->columns = 1;
-    s->paired = fm_sparse_pairs_pay(width);
-    s->pairs = 0;
-    s->pair_start = (int32_t *)(s->col_value + capacity);
-    s->pair_index = s->pair_start + max_rows / 2 + 1;
-    s->pair_value[0] = (float *)(s->pair_index + pairs);
-    s->pair_value[1] = s->pair_value[0] + pairs;
+    s->grouped = fm_sparse_groups_pay(width);
+    s->groups = 0;
+    s->group_start = (int32_t *)(s->col_value + capacity);
+    s->group_index = s->group_start + max_rows / FM_SPARSE_GROUP + 1;
+    for (int t = 0; t < FM_SPARSE_GROUP; t++)
+        s->group_value[t] = (float *)(s->group_index + in_groups) + t * in_groups;
 }
 
 static void index_columns(fm_sparse *s)
@@ -184,65 +186,67 @@ static inline __mmask16 first_lanes(int count)
     return (__mmask16)((1u << count) - 1u);
 }
 
-AVX512 static void compress_rows_and_pair(fm_sparse *s, int r, size_t *nnz, size_t *in_pairs,
-                                          const float *x0, const float *x1)
+AVX512 static void compress_rows_and_group(fm_sparse *s, int r, size_t *nnz, size_t *in_groups,
+                                           const float *const *x)
 {
-    /* Rows r and r + 1 of s from x0 and x1, their counts, and their pair r / 2, in one pass over
-       both rows, 16 inputs at a time: AVX-512's compress moves the lanes kept to the front. Each
-       row's list is the one compress gives; the pair's holds the inputs non-zero in either, in
-       order, with both rows' values. Row r + 1 goes n_in further on first, since its place
-       depends on row r's count, and is moved down at the end (s has room for every input of
-       every row: nnz + 2 n_in <= (r + 2) n_in). */
+    /* Rows r .. r + 3 of s from x[0..3], their counts, and their group r / 4, in one pass over
+       the four rows, 16 inputs at a time: AVX-512's compress moves the lanes kept to the front.
+       Each row's list is the one compress gives; the group's holds the inputs non-zero in any of
+       them, in order, with the four rows' values. Row r + t goes t n_in further on first, since
+       its place depends on the rows before it, and is moved down at the end (s has room for
+       every input of every row: nnz + 4 n_in <= (r + 4) n_in). */
+    enum { G = FM_SPARSE_GROUP };
     int n_in = s->n_in;
-    size_t at = *nnz, pair_at = *in_pairs, count0 = 0, count1 = 0, count = 0;
-    int32_t *index0 = s->row_index + at, *index1 = index0 + n_in, *index = s->pair_index + pair_at;
-    float *value0 = s->row_value + at, *value1 = value0 + n_in;
-    float *pair0 = s->pair_value[0] + pair_at, *pair1 = s->pair_value[1] + pair_at;
+    size_t at = *nnz, group_at = *in_groups, count[G] = {0}, in_group = 0;
+    int32_t *index = s->row_index + at, *group_index = s->group_index + group_at;
+    float *value = s->row_value + at;
     int32_t *counts = s->col_start + 1;
     const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i one = _mm512_set1_epi32(1);
     for (int i = 0; i < n_in; i += 16) {
-        __mmask16 inside = first_lanes(n_in - i < 16 ? n_in - i : 16);
-        __m512 a = _mm512_maskz_loadu_ps(inside, x0 + i), b = _mm512_maskz_loadu_ps(inside, x1 + i);
-        /* NaN is non-zero, -0.0 is zero */
-        __mmask16 kept0 = _mm512_mask_cmp_ps_mask(inside, a, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-        __mmask16 kept1 = _mm512_mask_cmp_ps_mask(inside, b, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-        __mmask16 kept = kept0 | kept1;
-        int n0 = __builtin_popcount(kept0), n1 = __builtin_popcount(kept1);
-        int n = __builtin_popcount(kept);
+        __mmask16 inside = first_lanes(n_in - i < 16 ? n_in - i : 16), any = 0, kept[G];
+        __m512 row[G];
         __m512i where = _mm512_add_epi32(lanes, _mm512_set1_epi32(i));
-        _mm512_mask_storeu_ps(value0 + count0, first_lanes(n0), _mm512_maskz_compress_ps(kept0, a));
-        _mm512_mask_storeu_epi32(index0 + count0, first_lanes(n0),
-                                 _mm512_maskz_compress_epi32(kept0, where));
-        _mm512_mask_storeu_ps(value1 + count1, first_lanes(n1), _mm512_maskz_compress_ps(kept1, b));
-        _mm512_mask_storeu_epi32(index1 + count1, first_lanes(n1),
-                                 _mm512_maskz_compress_epi32(kept1, where));
-        _mm512_mask_storeu_ps(pair0 + count, first_lanes(n), _mm512_maskz_compress_ps(kept, a));
-        _mm512_mask_storeu_ps(pair1 + count, first_lanes(n), _mm512_maskz_compress_ps(kept, b));
-        _mm512_mask_storeu_epi32(index + count, first_lanes(n),
-                                 _mm512_maskz_compress_epi32(kept, where));
         __m512i seen = _mm512_maskz_loadu_epi32(inside, counts + i);
-        seen = _mm512_mask_add_epi32(seen, kept0, seen, one);
-        seen = _mm512_mask_add_epi32(seen, kept1, seen, one);
+        for (int t = 0; t < G; t++) {
+            row[t] = _mm512_maskz_loadu_ps(inside, x[t] + i);
+            /* NaN is non-zero, -0.0 is zero */
+            kept[t] = _mm512_mask_cmp_ps_mask(inside, row[t], _mm512_setzero_ps(), _CMP_NEQ_UQ);
+            any |= kept[t];
+            int n = __builtin_popcount(kept[t]);
+            size_t to = (size_t)t * n_in + count[t];
+            _mm512_mask_storeu_ps(value + to, first_lanes(n), _mm512_maskz_compress_ps(kept[t], row[t]));
+            _mm512_mask_storeu_epi32(index + to, first_lanes(n),
+                                     _mm512_maskz_compress_epi32(kept[t], where));
+            seen = _mm512_mask_add_epi32(seen, kept[t], seen, one);
+            count[t] += (size_t)n;
+        }
         _mm512_mask_storeu_epi32(counts + i, inside, seen);
-        count0 += (size_t)n0;
-        count1 += (size_t)n1;
-        count += (size_t)n;
+        int n = __builtin_popcount(any);
+        for (int t = 0; t < G; t++)
+            _mm512_mask_storeu_ps(s->group_value[t] + group_at + in_group, first_lanes(n),
+                                  _mm512_maskz_compress_ps(any, row[t]));
+        _mm512_mask_storeu_epi32(group_index + in_group, first_lanes(n),
+                                 _mm512_maskz_compress_epi32(any, where));
+        in_group += (size_t)n;
     }
-    memmove(value0 + count0, value1, sizeof(float) * count1);
-    memmove(index0 + count0, index1, sizeof(int32_t) * count1);
-    s->row_start[r] = (int32_t)at;
-    s->row_start[r + 1] = (int32_t)(at + count0);
-    s->pair_start[r / 2] = (int32_t)pair_at;
-    *nnz = at + count0 + count1;
-    *in_pairs = pair_at + count;
+    size_t place = at;
+    for (int t = 0; t < G; t++) {
+        s->row_start[r + t] = (int32_t)place;
+        memmove(s->row_value + place, value + (size_t)t * n_in, sizeof(float) * count[t]);
+        memmove(s->row_index + place, index + (size_t)t * n_in, sizeof(int32_t) * count[t]);
+        place += count[t];
+    }
+    s->group_start[r / G] = (int32_t)group_at;
+    *nnz = place;
+    *in_groups = group_at + in_group;
 }
 #endif
 
-/* Whether the forward pass over width columns takes rows in pairs, so that the gather should
-   list the pairs' inputs: with AVX-512 only (two rows' sums over 128 columns fill 16 of its 32
+/* Whether the forward pass over width columns takes rows in groups, so that the gather should
+   list the groups' inputs: with AVX-512 only (four rows' sums over 64 columns fill 16 of its 32
    registers), for the columns it takes 128 at a time. */
-int fm_sparse_pairs_pay(int width)
+int fm_sparse_groups_pay(int width)
 {
 #ifdef FM_AVX2_INTRINSICS
     return fm_cpu_has_avx512() && width >= WIDE;
@@ -282,18 +286,21 @@ void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32
                       const int64_t *rows, int64_t start, int n, int first_row)
 {
     int n_in = s->n_in;
-    size_t nnz = 0, in_pairs = 0;
-    int pairs = s->paired ? n / 2 : 0;  /* fm_sparse_pairs_pay: only with AVX-512 */
+    size_t nnz = 0, in_groups = 0;
+    int groups = s->grouped ? n / FM_SPARSE_GROUP : 0;  /* fm_sparse_groups_pay: only with AVX-512 */
     memset(s->col_start, 0, sizeof(int32_t) * (n_in + 1));  /* counts in col_start[j + 1] */
     for (int r = 0; r < n;) {
-        int take = r / 2 < pairs ? 2 : 1;  /* rows, as a pair or one */
+        int take = r / FM_SPARSE_GROUP < groups ? FM_SPARSE_GROUP : 1;  /* rows, as a group or one */
         for (int ahead = r + take; ahead < r + 2 * take && ahead < n; ahead++)
             prefetch_row(X + (size_t)source_row(rows, start, ahead) * n_in, n_in);
         const float *x = X + (size_t)source_row(rows, start, r) * n_in;
 #ifdef FM_AVX2_INTRINSICS
-        if (take == 2)
-            compress_rows_and_pair(s, r, &nnz, &in_pairs, x,
-                                   X + (size_t)source_row(rows, start, r + 1) * n_in);
+        if (take == FM_SPARSE_GROUP) {
+            const float *group[FM_SPARSE_GROUP];
+            for (int t = 0; t < FM_SPARSE_GROUP; t++)
+                group[t] = X + (size_t)source_row(rows, start, r + t) * n_in;
+            compress_rows_and_group(s, r, &nnz, &in_groups, group);
+        }
 #endif
         if (take == 1) {
             s->row_start[r] = (int32_t)nnz;
@@ -303,8 +310,8 @@ void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32
             labels[t] = y[source_row(rows, start, t)];
         r += take;
     }
-    s->pairs = pairs;
-    s->pair_start[pairs] = (int32_t)in_pairs;
+    s->groups = groups;
+    s->group_start[groups] = (int32_t)in_groups;
     s->row_start[n] = (int32_t)nnz;
     s->n = n;
     s->nnz = (int)nnz;
@@ -420,29 +427,37 @@ AVX512 static void weighted_sum_wide(float *out, const int32_t *index, const flo
     o[0] = s0; o[1] = s1; o[2] = s2; o[3] = s3; o[4] = s4; o[5] = s5; o[6] = s6; o[7] = s7;
 }
 
-AVX512 static void weighted_sum_pair_wide(float *out0, float *out1, const int32_t *index,
-                                          const float *value0, const float *value1, int count,
-                                          const float *base, int ld)
+/* Columns a group's sums take at once: four rows of 64 fill 16 AVX-512 registers. */
+#define GROUP_COLUMNS 64
+
+AVX512 static void weighted_sum_group(float *out, int ld_out, const int32_t *index,
+                                      const float *const *value, int count, const float *base,
+                                      int ld)
 {
-    /* weighted_sum_wide for two rows at once over the inputs non-zero in either: each row of W
-       read once for both (a fifth off the forward pass on MNIST, where two digits share a quarter
-       of their non-zeros), at the price of multiplying it by the other row's zeros. Adding an
-       exact zero (0 * w, w finite) leaves a sum's bits as they were, so each row gets the same
-       bits as on its own. */
-    v16 *o = (v16 *)out0, *q = (v16 *)out1;
-    v16 s0 = o[0], s1 = o[1], s2 = o[2], s3 = o[3], s4 = o[4], s5 = o[5], s6 = o[6], s7 = o[7];
-    v16 t0 = q[0], t1 = q[1], t2 = q[2], t3 = q[3], t4 = q[4], t5 = q[5], t6 = q[6], t7 = q[7];
+    /* weighted_sum over GROUP_COLUMNS columns for the four rows of a group at once (out, rows
+       ld_out apart), over the inputs non-zero in any of them: each row of W read once for four
+       (on MNIST four digits have about 300 such inputs, against 150 each and 230 for two), at
+       the price of multiplying it by the other rows' zeros. Adding an exact zero (0 * w, w
+       finite) leaves a sum's bits as they were, so each row gets the same bits as on its own. */
+    enum { G = FM_SPARSE_GROUP, V = GROUP_COLUMNS / 16 };
+    v16 sum[G][V];
+    for (int t = 0; t < G; t++)
+        for (int c = 0; c < V; c++)
+            sum[t][c] = ((v16 *)(out + (size_t)t * ld_out))[c];
     for (int k = 0; k < count; k++) {
         const v16 *p = (const v16 *)(base + (size_t)index[k] * ld);
-        float a = value0[k], b = value1[k];
-        v16 p0 = p[0], p1 = p[1], p2 = p[2], p3 = p[3], p4 = p[4], p5 = p[5], p6 = p[6], p7 = p[7];
-        s0 += a * p0; s1 += a * p1; s2 += a * p2; s3 += a * p3;
-        s4 += a * p4; s5 += a * p5; s6 += a * p6; s7 += a * p7;
-        t0 += b * p0; t1 += b * p1; t2 += b * p2; t3 += b * p3;
-        t4 += b * p4; t5 += b * p5; t6 += b * p6; t7 += b * p7;
+        v16 w[V];
+        for (int c = 0; c < V; c++)
+            w[c] = p[c];
+        for (int t = 0; t < G; t++) {
+            float a = value[t][k];
+            for (int c = 0; c < V; c++)
+                sum[t][c] += a * w[c];
+        }
     }
-    o[0] = s0; o[1] = s1; o[2] = s2; o[3] = s3; o[4] = s4; o[5] = s5; o[6] = s6; o[7] = s7;
-    q[0] = t0; q[1] = t1; q[2] = t2; q[3] = t3; q[4] = t4; q[5] = t5; q[6] = t6; q[7] = t7;
+    for (int t = 0; t < G; t++)
+        for (int c = 0; c < V; c++)
+            ((v16 *)(out + (size_t)t * ld_out))[c] = sum[t][c];
 }
 
 AVX512 static void momentum_step_wide(float *w, float *v, const fm_sparse *parts, int n_parts,
@@ -472,22 +487,24 @@ void fm_sparse_forward(float *out, int ld_out, const fm_sparse *rows, const floa
     /* out (n, width) = act(x W + b), summing for each row the rows of W of its non-zero inputs */
     for (int r = 0; r < x->n; r++)
         memset(out + (size_t)r * ld_out, 0, sizeof(float) * width);
-    int wide = 0, paired = 0;  /* columns taken WIDE at a time; rows taken in pairs for them */
+    int wide = 0, grouped = 0;  /* columns taken WIDE at a time; rows taken in groups for them */
 #ifdef FM_AVX2_INTRINSICS
     wide = wide_columns(width);
-    paired = wide > 0 ? 2 * x->pairs : 0;
-    for (int p = 0; p < paired / 2; p++) {
-        int k0 = x->pair_start[p], count = x->pair_start[p + 1] - k0;
-        float *row0 = out + (size_t)2 * p * ld_out, *row1 = row0 + ld_out;
-        for (int c = 0; c < wide; c += WIDE)
-            weighted_sum_pair_wide(row0 + c, row1 + c, x->pair_index + k0, x->pair_value[0] + k0,
-                                   x->pair_value[1] + k0, count, W + c, ld_w);
+    grouped = wide > 0 ? FM_SPARSE_GROUP * x->groups : 0;
+    for (int g = 0; g < grouped / FM_SPARSE_GROUP; g++) {
+        int k0 = x->group_start[g], count = x->group_start[g + 1] - k0;
+        const float *value[FM_SPARSE_GROUP];
+        for (int t = 0; t < FM_SPARSE_GROUP; t++)
+            value[t] = x->group_value[t] + k0;
+        float *rows = out + (size_t)FM_SPARSE_GROUP * g * ld_out;
+        for (int c = 0; c < wide; c += GROUP_COLUMNS)
+            weighted_sum_group(rows + c, ld_out, x->group_index + k0, value, count, W + c, ld_w);
     }
 #endif
     for (int r = 0; r < x->n; r++) {
         int k0 = x->row_start[r], count = x->row_start[r + 1] - k0;
         float *row = out + (size_t)r * ld_out;
-        int c = r < paired ? wide : 0;  /* the columns its pair took */
+        int c = r < grouped ? wide : 0;  /* the columns its group took */
 #ifdef FM_AVX2_INTRINSICS
         for (; c < wide; c += WIDE)
             weighted_sum_wide(row + c, x->row_index + k0, x->row_value + k0, count, W + c, ld_w);

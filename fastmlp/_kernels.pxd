@@ -74,7 +74,7 @@ cdef extern from "fastmlp.h" nogil:
         int n, n_in, nnz, first_row
     size_t fm_sparse_size(int n_in, int max_rows)
     void fm_sparse_init(fm_sparse *s, int32_t *buffer, int n_in, int max_rows, int width)
-    int fm_sparse_pairs_pay(int width)
+    int fm_sparse_groups_pay(int width)
     void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32_t *y,
                           const int64_t *rows, int64_t start, int n, int first_row)
     void fm_sparse_forward(float *out, int ld_out, const fm_sparse *x, const float *W, int ld_w,

@@ -307,7 +307,7 @@ def adam_update(float[::1] p, float[::1] m, float[::1] v, const float[::1] g, tu
 
 cdef class _SparseRows:
     """Rows [begin, end) of X held as non-zeros (fm_sparse), for the kernel tests below; with
-    the pairs of rows listed where a forward pass over `width` columns takes them."""
+    the groups of rows listed where a forward pass over `width` columns takes them."""
     cdef fm_sparse s
     cdef int32_t[::1] buffer, labels
 
@@ -320,9 +320,9 @@ cdef class _SparseRows:
         fm_sparse_gather(&self.s, &self.labels[0], &X[0, 0], &self.labels[0], NULL, begin, n, begin)
 
 
-def sparse_pairs_pay(int width):
-    """Whether the sparse forward pass over `width` columns takes rows in pairs on this CPU."""
-    return bool(fm_sparse_pairs_pay(width))
+def sparse_groups_pay(int width):
+    """Whether the sparse forward pass over `width` columns takes rows in groups on this CPU."""
+    return bool(fm_sparse_groups_pay(width))
 
 
 def _column_end(int n_out, int col_begin, col_end):
@@ -333,11 +333,11 @@ def _column_end(int n_out, int col_begin, col_end):
 
 
 def sparse_forward(float[:, ::1] out, const float[:, ::1] X, const float[:, ::1] W, const float[::1] b,
-                   int activation, int col_begin=0, col_end=None, bint paired=True):
+                   int activation, int col_begin=0, col_end=None, bint grouped=True):
     """Columns [col_begin, col_end) of out (all of them by default); the others are left alone.
-    paired=False: the rows one at a time even where the CPU would take them in pairs."""
+    grouped=False: the rows one at a time even where the CPU would take them in groups."""
     cdef int end = _column_end(W.shape[1], col_begin, col_end)
-    cdef _SparseRows rows = _SparseRows(X, 0, X.shape[0], end - col_begin if paired else 0)
+    cdef _SparseRows rows = _SparseRows(X, 0, X.shape[0], end - col_begin if grouped else 0)
     with nogil:
         fm_sparse_forward(&out[0, col_begin], out.shape[1], &rows.s, &W[0, col_begin], W.shape[1],
                           &b[col_begin], end - col_begin, activation)
@@ -349,7 +349,7 @@ def sparse_update(float[:, ::1] W, float[:, ::1] vW, const float[:, ::1] X, cons
     """X's rows held in two parts, [0, split_at) and [split_at, n), as the training loop does;
     columns [col_begin, col_end) of W (all of them by default)."""
     cdef int end = _column_end(W.shape[1], col_begin, col_end)
-    # gathered as training gathers them: with the pairs of rows where the forward pass takes them
+    # gathered as training gathers them: with the groups of rows where the forward pass takes them
     cdef _SparseRows first = _SparseRows(X, 0, split_at, end - col_begin)
     cdef _SparseRows second = _SparseRows(X, split_at, X.shape[0], end - col_begin)
     cdef const fm_sparse *parts[2]

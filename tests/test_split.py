@@ -169,35 +169,36 @@ def test_sparse_forward_large_values(n_out):
 
 @pytest.mark.parametrize("n_out", [128, 130, 256, 300])
 @pytest.mark.parametrize("n_in", [1, 7, 8, 9, 33, 100, 784])
-@pytest.mark.parametrize("n", [2, 3, 16, 17])
-def test_sparse_forward_rows_in_pairs_give_the_same_bits(n, n_in, n_out):
-    # With AVX-512, 128 columns at a time take two rows at once over the inputs non-zero in
-    # either, adding the other row's exact zeros (csrc/sparse.c): the bits of one row at a time,
-    # with NaN, inf and -0.0 among the inputs, and rows with no non-zero or only non-zeros.
-    rng = rng_for("sparse_pairs", n, n_in, n_out)
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 8, 16, 17, 19])
+def test_sparse_forward_rows_in_groups_give_the_same_bits(n, n_in, n_out):
+    # With AVX-512, 128 columns at a time take four rows at once over the inputs non-zero in any
+    # of them, adding the other rows' exact zeros (csrc/sparse.c), and rows past the last whole
+    # group one at a time: the bits of one row at a time, with NaN, inf and -0.0 among the
+    # inputs, and rows with no non-zero or only non-zeros.
+    rng = rng_for("sparse_groups", n, n_in, n_out)
     X = f32(rng, n, n_in)
     X[rng.random(X.shape) < 0.75] = 0.0
     X[0, rng.random(n_in) < 0.5] = -0.0
     X[1, -1] = np.nan                                # the last input: a lane or the scalar tail
     X[n - 1, 0] = np.inf
     if n > 2:
-        X[1] = f32(rng, n_in) + 2.0                  # non-zero throughout, paired with row 0
+        X[1] = f32(rng, n_in) + 2.0                  # non-zero throughout, grouped with row 0
         X[1, -1] = np.nan
         X[2] = 0.0
     W, b = f32(rng, n_in, n_out, scale=1 / np.sqrt(n_in)), f32(rng, n_out)
-    paired, single = nan_filled(n, n_out), nan_filled(n, n_out)
-    _kernels.sparse_forward(paired, X, W, b, _kernels.ACTIVATIONS["relu"])
-    _kernels.sparse_forward(single, X, W, b, _kernels.ACTIVATIONS["relu"], paired=False)
-    assert_array_equal(paired, single)
+    grouped, single = nan_filled(n, n_out), nan_filled(n, n_out)
+    _kernels.sparse_forward(grouped, X, W, b, _kernels.ACTIVATIONS["relu"])
+    _kernels.sparse_forward(single, X, W, b, _kernels.ACTIVATIONS["relu"], grouped=False)
+    assert_array_equal(grouped, single)
 
 
-def test_rows_are_paired_where_the_cpu_has_avx512():
+def test_rows_are_grouped_where_the_cpu_has_avx512():
     import subprocess
     flags = subprocess.run(["grep", "-m1", "-o", "avx512f", "/proc/cpuinfo"], capture_output=True,
                            text=True).stdout.strip()
     if not flags:
         pytest.skip("this CPU has no AVX-512: rows are taken one at a time")
-    assert _kernels.sparse_pairs_pay(128) and not _kernels.sparse_pairs_pay(127)
+    assert _kernels.sparse_groups_pay(128) and not _kernels.sparse_groups_pay(127)
 
 
 @pytest.mark.parametrize("n_in", [1, 7, 8, 9, 33, 100])
