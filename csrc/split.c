@@ -457,6 +457,8 @@ static void gather_next(split *sp, int step, int64_t start, int n, int turn)
 static void prefetch_next_half(const split *sp, int part, int64_t start, int n)
 {
     int r0 = half_begin(n, part), m = half_end(n, part) - r0;
+    if (m <= 0)  /* past the last minibatch: not even a pointer into order */
+        return;
     const int64_t *rows = sp->order != NULL ? sp->order + start + r0 : NULL;
     fm_sparse_prefetch(sp->X, rows, start + r0, m, sp->v->s[0]);
 }
