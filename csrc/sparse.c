@@ -293,18 +293,16 @@ void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32
         int take = r / FM_SPARSE_GROUP < groups ? FM_SPARSE_GROUP : 1;  /* rows, as a group or one */
         for (int ahead = r + take; ahead < r + 2 * take && ahead < n; ahead++)
             prefetch_row(X + (size_t)source_row(rows, start, ahead) * n_in, n_in);
-        const float *x = X + (size_t)source_row(rows, start, r) * n_in;
+        const float *x[FM_SPARSE_GROUP];
+        for (int t = 0; t < take; t++)
+            x[t] = X + (size_t)source_row(rows, start, r + t) * n_in;
 #ifdef FM_AVX2_INTRINSICS
-        if (take == FM_SPARSE_GROUP) {
-            const float *group[FM_SPARSE_GROUP];
-            for (int t = 0; t < FM_SPARSE_GROUP; t++)
-                group[t] = X + (size_t)source_row(rows, start, r + t) * n_in;
-            compress_rows_and_group(s, r, &nnz, &in_groups, group);
-        }
+        if (take == FM_SPARSE_GROUP)
+            compress_rows_and_group(s, r, &nnz, &in_groups, x);
 #endif
         if (take == 1) {
             s->row_start[r] = (int32_t)nnz;
-            nnz += compress(s->row_index + nnz, s->row_value + nnz, s->col_start + 1, x, n_in);
+            nnz += compress(s->row_index + nnz, s->row_value + nnz, s->col_start + 1, x[0], n_in);
         }
         for (int t = r; t < r + take && y != NULL; t++)
             labels[t] = y[source_row(rows, start, t)];
@@ -487,11 +485,11 @@ void fm_sparse_forward(float *out, int ld_out, const fm_sparse *rows, const floa
     /* out (n, width) = act(x W + b), summing for each row the rows of W of its non-zero inputs */
     for (int r = 0; r < x->n; r++)
         memset(out + (size_t)r * ld_out, 0, sizeof(float) * width);
-    int wide = 0, grouped = 0;  /* columns taken WIDE at a time; rows taken in groups for them */
+    int wide = 0, groups = 0;  /* columns taken WIDE at a time; groups of rows taken for them */
 #ifdef FM_AVX2_INTRINSICS
     wide = wide_columns(width);
-    grouped = wide > 0 ? FM_SPARSE_GROUP * x->groups : 0;
-    for (int g = 0; g < grouped / FM_SPARSE_GROUP; g++) {
+    groups = wide > 0 ? x->groups : 0;
+    for (int g = 0; g < groups; g++) {
         int k0 = x->group_start[g], count = x->group_start[g + 1] - k0;
         const float *value[FM_SPARSE_GROUP];
         for (int t = 0; t < FM_SPARSE_GROUP; t++)
@@ -504,7 +502,7 @@ void fm_sparse_forward(float *out, int ld_out, const fm_sparse *rows, const floa
     for (int r = 0; r < x->n; r++) {
         int k0 = x->row_start[r], count = x->row_start[r + 1] - k0;
         float *row = out + (size_t)r * ld_out;
-        int c = r < grouped ? wide : 0;  /* the columns its group took */
+        int c = r < FM_SPARSE_GROUP * groups ? wide : 0;  /* the columns its group took */
 #ifdef FM_AVX2_INTRINSICS
         for (; c < wide; c += WIDE)
             weighted_sum_wide(row + c, x->row_index + k0, x->row_value + k0, count, W + c, ld_w);

@@ -224,10 +224,17 @@ static const int32_t *labels_of(const split *sp, int64_t start)
 
 /* This half of the minibatch's rows into the workspace (sparse: into inputs[turn]), when shuffled
    or sparse; a dense first layer reads them in place otherwise. */
+/* Where the m rows from r0 of the minibatch at `start` come from in X: their entries of the
+   shuffled order, or NULL when they are read in order (or there are none). */
+static const int64_t *rows_in_order(const split *sp, int64_t start, int r0, int m)
+{
+    return sp->order != NULL && m > 0 ? sp->order + start + r0 : NULL;
+}
+
 static void gather_half(split *sp, int part, int64_t start, int n, int turn)
 {
     int r0 = half_begin(n, part), m = half_end(n, part) - r0;
-    const int64_t *rows = sp->order != NULL ? sp->order + start + r0 : NULL;
+    const int64_t *rows = rows_in_order(sp, start, r0, m);
     if (sp->sparse)  /* even when empty: the update reads both halves */
         fm_sparse_gather(&sp->halves[part].inputs[turn], sp->v->labels + r0, sp->X, sp->y, rows,
                          start + r0, m, r0);
@@ -264,13 +271,11 @@ static void first_layer_columns(split *sp, int part, int turn)
 static void backward_product(const split *sp, float *dx, const float *dl, const float *W, int m,
                              int n_in, int n_out, float *scratch)
 {
-    int piece = fm_small_rows(sp->blas, m, n_in, n_out);
-    if (piece == 0 && sp->blas->small_kernels) {  /* too wide for them */
+    int piece = sp->blas->small_kernels ? fm_small_rows(sp->blas, m, n_in, n_out) : m;
+    if (piece == 0) {  /* too wide for the small kernels */
         fm_gemm(sp->blas, 0, 1, m, n_in, n_out, 1.0f, dl, n_out, W, n_out, 0.0f, dx, n_in);
         return;
     }
-    if (piece == 0)
-        piece = m;
     for (int r = 0; r < m; r += piece) {
         int rows = m - r < piece ? m - r : piece;
         float *dl_t = scratch, *dx_t = scratch + (size_t)n_out * rows;
@@ -457,10 +462,7 @@ static void gather_next(split *sp, int step, int64_t start, int n, int turn)
 static void prefetch_next_half(const split *sp, int part, int64_t start, int n)
 {
     int r0 = half_begin(n, part), m = half_end(n, part) - r0;
-    if (m <= 0)  /* past the last minibatch: not even a pointer into order */
-        return;
-    const int64_t *rows = sp->order != NULL ? sp->order + start + r0 : NULL;
-    fm_sparse_prefetch(sp->X, rows, start + r0, m, sp->v->s[0]);
+    fm_sparse_prefetch(sp->X, rows_in_order(sp, start, r0, m), start + r0, m, sp->v->s[0]);
 }
 
 static void count_step(split *sp, double loss, int64_t correct, int n)

@@ -35,11 +35,6 @@ cdef fm_blas make_blas() noexcept:
 # kernels for small matrices (split.c cuts its products for them where it does).
 cdef fm_blas BLAS = make_blas()
 BLAS_SMALL_KERNELS = bool(BLAS.small_kernels)
-
-
-def blas_has_small_kernels(str core_name):
-    """Whether OpenBLAS's kernel set of this name has small-matrix SGEMM kernels (for tests)."""
-    return bool(fm_blas_has_small_kernels(core_name.encode("ascii")))
 # OpenBLAS's thread-count setter (process-wide), when SciPy's BLAS has one.
 cdef fm_set_threads_fn BLAS_SET_THREADS = fm_find_blas_threads_setter(<const void *>sgemm)
 # Whether fastmlp can hold the BLAS to one thread (then steps are split over two threads of ours).
@@ -107,6 +102,11 @@ cdef fm_optimizer make_optimizer(tuple settings):
     opt.eps = settings[7]
     opt.step = settings[8]
     return opt
+
+
+def blas_has_small_kernels(str core_name):
+    """Whether OpenBLAS's kernel set of this name has small-matrix SGEMM kernels (for tests)."""
+    return bool(fm_blas_has_small_kernels(core_name.encode("ascii")))
 
 
 def all_finite(const float[::1] x):
