@@ -12,6 +12,9 @@ import pytest
 
 from fastmlp import _kernels
 
+# the kernel tests' helpers
+from test_kernels import cpu_flags
+
 TESTS = Path(__file__).resolve().parent
 
 
@@ -43,12 +46,7 @@ def test_small_kernels_follow_the_core():
 
 
 def cpu_runs_avx512():
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return False
-    return {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= set(flags)
+    return {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= set(cpu_flags())
 
 
 def other_core():

@@ -20,6 +20,15 @@ WIDTHS = [1, 5, 130]
 COUNTS = [1, 3, 17, 33, 130, 1000]              # flat buffers: odd sizes hit the vector tails
 
 
+def cpu_flags():
+    """The CPU's feature flags as Linux lists them in /proc/cpuinfo (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return []
+
+
 def rng_for(*key):
     """A generator seeded from the test's parameters, so every case has its own fixed data."""
     return np.random.default_rng(zlib.crc32(repr(key).encode()))

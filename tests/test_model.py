@@ -461,7 +461,6 @@ def test_copy_trains_like_the_original():
     assert_same_params(net, twin)
 
 
-
 def test_parameters_and_optimizer_state_start_on_a_cache_line():
     # csrc/'s AVX-512 loads straddle two lines where a layer's rows do not start on one
     X, y = make_data(30, 4, 3)
@@ -474,6 +473,7 @@ def test_parameters_and_optimizer_state_start_on_a_cache_line():
             assert buffer.flags.c_contiguous and buffer.dtype == np.float32
     assert len(net._opt_state) == 2
     assert_same_params(net, twin)
+
 
 # ---- save and load ----------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import fastmlp.model as model_module
 from fastmlp import SGD, Adam, _kernels, reference
 
 # the kernel tolerances and helpers of the kernel tests
-from test_kernels import ATOL, RTOL, activate, close, f32, nan_filled, rng_for
+from test_kernels import ATOL, RTOL, activate, close, cpu_flags, f32, nan_filled, rng_for
 
 KERNEL_ACTIVATIONS = sorted(_kernels.ACTIVATIONS)   # includes "identity", used by the output layer
 
@@ -193,10 +193,7 @@ def test_sparse_forward_rows_in_groups_give_the_same_bits(n, n_in, n_out):
 
 
 def test_rows_are_grouped_where_the_cpu_has_avx512():
-    import subprocess
-    flags = subprocess.run(["grep", "-m1", "-o", "avx512f", "/proc/cpuinfo"], capture_output=True,
-                           text=True).stdout.strip()
-    if not flags:
+    if "avx512f" not in cpu_flags():
         pytest.skip("this CPU has no AVX-512: rows are taken one at a time")
     assert _kernels.sparse_groups_pay(128) and not _kernels.sparse_groups_pay(127)
 
