@@ -233,8 +233,9 @@ typedef struct {
     int max_rows;
     float *split;          /* fm_split_size(...) floats, or NULL: minibatches take the one-part path */
     int sparse;            /* split has room for the first layer's inputs as non-zeros */
-    int private_columns;   /* ... and for each half's copy of its first-layer columns (both
-                              flags as given to fm_split_size for this buffer) */
+    int private_columns;   /* ... and for each half's copy of its first-layer columns */
+    int hidden_lists;      /* ... and for each half's hidden-layer outputs as non-zeros (the
+                              three flags as given to fm_split_size for this buffer) */
 } fm_workspace;
 
 typedef struct {
@@ -249,7 +250,7 @@ enum fm_status { FM_OK = 0, FM_NONFINITE_LOSS = 1, FM_MISSING_STATE = 2 };
 size_t fm_param_count(const int *sizes, int n_layers);
 size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows);
 size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse,
-                     int private_columns);
+                     int private_columns, int hidden_lists);
 
 /* Train on minibatches first_batch .. first_batch + n_batches - 1 of one epoch. Batch i is the
    rows order[i*batch_size ..] of X (n_rows, sizes[0]); order NULL means rows in stored order,

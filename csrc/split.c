@@ -20,6 +20,14 @@
    pass; the inputs are gathered a step ahead, during the update, so the gather needs no barrier
    of its own.
 
+   After a ReLU, a hidden layer's outputs are mostly zeros too (on MNIST, 26-47% of the first
+   hidden layer's units are active in a row). Where the BLAS has no small-matrix kernels
+   (OpenBLAS's Haswell set), each half lists its rows of them as non-zeros and the next layer's
+   forward pass sums only the weight rows of those (fm_sparse_forward, the first layer's kernel),
+   unless more than half are non-zero, when the GEMM takes them as before. Measured on MNIST
+   with Haswell's kernels, the forward pass of the dense layers went from 56k to 21k TSC cycles
+   per thread and step at batch 32; with the small kernels the GEMM stayed the faster.
+
    Inference (fm_infer_split) cuts each block of rows the same way; its halves need nothing from
    each other, so the two threads do not meet until the end. */
 #include <math.h>
@@ -36,6 +44,8 @@
 typedef struct {
     fm_sparse inputs[2];          /* this half of the minibatch as non-zeros, when sparse: this
                                      step's and the next one's, in turns */
+    fm_sparse hidden;             /* this half's rows of a hidden layer's outputs as non-zeros */
+    int32_t *hidden_buffer;       /* its room, for the widest hidden layer, or NULL */
     int col_begin, width;         /* by columns: this half's columns of the first layer */
     float *block;                 /* by columns, private: (s[0] + 1, ld), weights then bias */
     float *velocity_block;        /* by columns, private: the same for their velocity */
@@ -62,6 +72,7 @@ typedef struct {
     int64_t n_rows, first_batch, n_batches;
     int batch_size;
     int sparse;                   /* the first layer reads the inputs as non-zeros */
+    int sparse_hidden;            /* layers after a ReLU may read their inputs as non-zeros */
     int by_columns;               /* ... and is cut by its columns (SGD) */
     int velocity;                 /* SGD keeps a velocity (momentum or weight decay) */
     float *delta[FM_MAX_LAYERS];  /* (max_rows, s[l + 1]): loss gradient at layer l's pre-activation */
@@ -109,19 +120,21 @@ static int widest_hidden(const int *sizes, int n_layers)
 }
 
 size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse,
-                     int private_columns)
+                     int private_columns, int hidden_lists)
 {
     size_t floats = 0;
     for (int l = 1; l <= n_layers; l++)
         floats += (size_t)max_rows * sizes[l];
     floats += PARTS * 2 * (size_t)widest_hidden(sizes, n_layers) * (max_rows - max_rows / 2);
+    if (hidden_lists)
+        floats += PARTS * fm_sparse_size(widest_hidden(sizes, n_layers), max_rows - max_rows / 2);
     if (sparse)
         floats += 2 * PARTS * fm_sparse_size(sizes[0], max_rows - max_rows / 2);
     if (sparse && private_columns) {  /* the blocks and their velocity */
         int cut = column_cut(sizes[1]);
         floats += 2 * ((size_t)sizes[0] + 1) * (block_ld(cut) + block_ld(sizes[1] - cut));
     }
-    size_t regions = (size_t)n_layers + PARTS + 2 * PARTS + 2 * PARTS + 1;  /* carve, and the start */
+    size_t regions = (size_t)n_layers + 2 * PARTS + 2 * PARTS + 2 * PARTS + 1;  /* carve, and the start */
     return floats + FM_ALIGN * regions;
 }
 
@@ -138,6 +151,10 @@ static void carve(split *sp, const fm_workspace *ws)
         sp->halves[part].scratch = p = fm_aligned(p);
         sp->halves[part].scratch_floats = 2 * (size_t)widest_hidden(v->s, v->L) * part_rows;
         p += sp->halves[part].scratch_floats;
+        if (ws->hidden_lists) {
+            sp->halves[part].hidden_buffer = (int32_t *)(p = fm_aligned(p));
+            p += fm_sparse_size(widest_hidden(v->s, v->L), part_rows);
+        }
     }
     if (!sp->sparse)
         return;
@@ -248,6 +265,30 @@ static int activation_of(const split *sp, int l)
     return l == sp->v->L - 1 ? FM_IDENTITY : sp->net->activation;
 }
 
+/* Above this share of non-zero inputs, a hidden layer's rows go to the GEMM: the sparse kernel
+   is for skipping zeros, not a GEMM of our own. */
+#define SPARSE_HIDDEN_MAX_SHARE 0.5
+
+/* Layer l >= 1's forward pass over m rows of its inputs `in` (m, s[l]), when they are mostly
+   zeros: listed as non-zeros and summed as such into out (m, s[l + 1]). Returns 0, having
+   written nothing, where the GEMM is to take them instead. */
+static int sparse_hidden_forward(const split *sp, half *mine, float *out, const float *in, int l,
+                                 int m)
+{
+    const views *v = sp->v;
+    int n_in = v->s[l], n_out = v->s[l + 1];
+    if (!sp->sparse_hidden || l == 0)
+        return 0;
+    fm_sparse *x = &mine->hidden;
+    fm_sparse_init(x, mine->hidden_buffer, n_in, m, n_out);
+    x->columns = 0;  /* the forward pass reads them by rows only */
+    fm_sparse_gather(x, NULL, in, NULL, NULL, 0, m, 0);
+    if (x->nnz > SPARSE_HIDDEN_MAX_SHARE * m * n_in)
+        return 0;
+    fm_sparse_forward(out, n_out, x, v->W[l], n_out, v->b[l], n_out, activation_of(sp, l));
+    return 1;
+}
+
 /* By columns: this half's columns of the first layer's outputs, for every row. */
 static void first_layer_columns(split *sp, int part, int turn)
 {
@@ -319,14 +360,13 @@ static void forward_backward_half(split *sp, int part, int64_t start, int n, int
         return;
     for (int l = sp->by_columns ? 1 : 0; l < L; l++) {
         float *out = v->acts[l + 1] + (size_t)r0 * v->s[l + 1];
+        const float *in = (l == 0 ? dense_inputs(sp, start) : v->acts[l]) + (size_t)r0 * v->s[l];
         if (l == 0 && sp->sparse)
             fm_sparse_forward(out, v->s[1], &mine->inputs[turn], v->W[0], v->s[1], v->b[0],
                               v->s[1], activation_of(sp, 0));
-        else {
-            const float *in = l == 0 ? dense_inputs(sp, start) : v->acts[l];
-            fm_dense_forward(blas, out, in + (size_t)r0 * v->s[l], v->W[l], v->b[l], m, v->s[l],
-                             v->s[l + 1], activation_of(sp, l));
-        }
+        else if (!sparse_hidden_forward(sp, mine, out, in, l, m))
+            fm_dense_forward(blas, out, in, v->W[l], v->b[l], m, v->s[l], v->s[l + 1],
+                             activation_of(sp, l));
     }
     mine->loss = fm_head_loss(v->acts[L] + (size_t)r0 * k, sp->delta[L - 1] + (size_t)r0 * k,
                               labels_of(sp, start) + r0, m, k, sp->net->head, 1.0f / n,
@@ -547,6 +587,7 @@ static void set_up(split *sp, views *v, const fm_blas *blas, const fm_net *net,
     sp->y = y;
     sp->n_rows = n_rows;
     sp->sparse = sparse_inputs && ws->sparse;
+    sp->sparse_hidden = ws->hidden_lists && net->activation == FM_RELU && !blas->small_kernels;
     sp->status = FM_OK;
     carve(sp, ws);
 }
@@ -594,14 +635,13 @@ static void infer_half(split *sp, int part, int64_t start, int n)
     for (int l = 0; l < L; l++) {
         float *dst = l == L - 1 ? logits : v->acts[l + 1] + (size_t)w0 * v->s[l + 1];
         int act = l == L - 1 ? FM_IDENTITY : activation;
+        const float *in = l == 0 ? sp->X + (size_t)(start + r0) * v->s[0]
+                                 : v->acts[l] + (size_t)w0 * v->s[l];
         if (l == 0 && sp->sparse)
             fm_sparse_forward(dst, v->s[1], &mine->inputs[0], v->W[0], v->s[1], v->b[0], v->s[1],
                               act);
-        else {
-            const float *in = l == 0 ? sp->X + (size_t)(start + r0) * v->s[0]
-                                     : v->acts[l] + (size_t)w0 * v->s[l];
+        else if (!sparse_hidden_forward(sp, mine, dst, in, l, m))
             fm_dense_forward(sp->blas, dst, in, v->W[l], v->b[l], m, v->s[l], v->s[l + 1], act);
-        }
     }
     if (sp->out != NULL)
         fm_head_output(logits, m, k, sp->net->head);

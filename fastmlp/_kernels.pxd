@@ -45,6 +45,7 @@ cdef extern from "fastmlp.h" nogil:
         float *split
         int sparse
         int private_columns
+        int hidden_lists
 
     ctypedef struct fm_stats:
         double loss_sum
@@ -83,7 +84,7 @@ cdef extern from "fastmlp.h" nogil:
                           const float *dz, int ld_dz, int row_begin, int row_end, int width,
                           float lr, float mu, float c)
     size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse,
-                         int private_columns)
+                         int private_columns, int hidden_lists)
     int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                        const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
                        int batch_size, int64_t first_batch, int64_t n_batches,

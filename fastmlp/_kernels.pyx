@@ -128,16 +128,18 @@ def workspace_size(int[::1] sizes, int max_rows):
 cdef class Workspace:
     """Activations, deltas and gathered minibatch for up to max_rows rows, in one buffer; with
     split=True also the per-layer deltas of the two-part minibatch path (fm_train_split), with
-    sparse=True room there for the first layer's inputs as non-zeros, and with private_columns
+    sparse=True room there for the first layer's inputs as non-zeros, with private_columns
     also for each half's copy of its columns of the first layer (a copy of its weights and
-    velocity: split.c works in place without it)."""
+    velocity: split.c works in place without it), and with hidden_lists for each half's
+    hidden-layer outputs as non-zeros (ReLU's zeros, which split.c skips where the BLAS has no
+    small-matrix kernels)."""
     cdef float[::1] buffer
     cdef float[::1] split_buffer
     cdef fm_workspace ws
     cdef readonly int max_rows
 
     def __cinit__(self, int[::1] sizes, int max_rows, bint split=False, bint sparse=False,
-                  bint private_columns=False):
+                  bint private_columns=False, bint hidden_lists=False):
         import numpy as np
         self.max_rows = max_rows
         self.buffer = np.empty(fm_workspace_size(&sizes[0], sizes.shape[0] - 1, max_rows), np.float32)
@@ -146,9 +148,11 @@ cdef class Workspace:
         self.ws.split = NULL
         self.ws.sparse = sparse
         self.ws.private_columns = sparse and private_columns
+        self.ws.hidden_lists = split and hidden_lists
         if split:
             self.split_buffer = np.empty(fm_split_size(&sizes[0], sizes.shape[0] - 1, max_rows, sparse,
-                                                       self.ws.private_columns), np.float32)
+                                                       self.ws.private_columns, self.ws.hidden_lists),
+                                         np.float32)
             self.ws.split = &self.split_buffer[0]
 
 

@@ -221,7 +221,9 @@ class MLP:
     def _workspace(self, rows, split=False, sparse=False, training=False):
         # training by columns keeps each thread's copy of its first-layer columns there
         private = training and (self.sizes[0] + 1) * self.sizes[1] <= _PRIVATE_MAX_WEIGHTS
-        return _kernels.Workspace(self._sizes, max(1, rows), split, sparse, private)
+        # ReLU's zeros skipped by the layers after it, where the BLAS lacks small-matrix kernels
+        hidden = self.activation == "relu" and not _kernels.BLAS_SMALL_KERNELS
+        return _kernels.Workspace(self._sizes, max(1, rows), split, sparse, private, hidden)
 
     def predict_proba(self, X):
         """The network's outputs.

@@ -7,6 +7,8 @@ layer over mostly-zero inputs (csrc/sparse.c).
 - the same bits whatever the thread count (fastmlp.model._MAX_THREADS), from run to run, and
   wherever the chunks of minibatches end (fastmlp.model._CHUNK_SECONDS);
 - the sparse first layer agreeing with the dense one (fastmlp.model._SPARSE_MAX_BATCH = 1);
+- hidden layers after a ReLU, mostly zeros or mostly not, against the reference and across
+  thread counts;
 - a diverging fit raising FloatingPointError with finite parameters left behind.
 """
 
@@ -608,6 +610,72 @@ def test_one_row_last_batch_sparse_matches_dense(monkeypatch, momentum):
     # Rows 0 and 4 of W1 have inputs only in the first minibatch: the second must leave them alone
     # (plain SGD) or only decay them (momentum), in both paths alike.
     assert_allclose(nets[0].weights[0], nets[1].weights[0], rtol=1e-6, atol=1e-7)
+
+
+# ---- ReLU's zeros skipped by the hidden layers --------------------------------------------------
+
+# Two hidden layers, so a sparse hidden layer feeds another hidden layer and the output layer.
+HIDDEN_SIZES = [37, 70, 65, 4]
+# The first layer's bias moves the share of active hidden units: well under half of them (the
+# layers after it sum the weight rows of the non-zeros, csrc/split.c), or well over (their GEMM).
+HIDDEN_SHARES = {"few_active": (-0.4, 0.0, 0.3), "most_active": (1.0, 0.7, 1.0)}
+
+
+def hidden_twins(share, schedule, optimizer):
+    """A net and its float64 twin on the same sparse data, the first-layer bias set so that the
+    share of active units is as named (checked on the twin's first hidden layer)."""
+    bias, low, high = HIDDEN_SHARES[share]
+    batch_size, n = SCHEDULES[schedule]
+    X, y = make_data("sparse", n, HIDDEN_SIZES[0], HIDDEN_SIZES[-1], seed=4)
+    net = fastmlp.MLP(HIDDEN_SIZES, seed=4)
+    net.biases[0][...] = bias
+    ref = reference.MLP(HIDDEN_SIZES, seed=4, dtype=np.float64)
+    sync(ref, net)
+    active = np.mean(np.maximum(X @ ref.weights[0] + ref.biases[0], 0.0) > 0)
+    assert low <= active <= high, f"{active:.2f} of the hidden units active, expected {share}"
+    return net, ref, X, y, batch_size, n
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay", "adam"])
+@pytest.mark.parametrize("schedule", ["batch3", "batch32_ragged1"])
+@pytest.mark.parametrize("share", sorted(HIDDEN_SHARES))
+def test_hidden_layers_follow_the_reference(share, schedule, optimizer):
+    net, ref, X, y, batch_size, n = hidden_twins(share, schedule, optimizer)
+    h_net = fit(net, X, y, batch_size, optimizer, True)
+    h_ref = ref.fit(X, y, epochs=EPOCHS, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer](),
+                    shuffle=True, verbose=0)
+    assert_follows_reference(net, ref, h_net, h_ref, n)
+    # inference cuts its blocks of rows the same way
+    assert_allclose(net.predict_proba(X), ref.predict_proba(X), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("share", sorted(HIDDEN_SHARES))
+def test_hidden_layers_bits_do_not_depend_on_the_thread_count(monkeypatch, share):
+    results = []
+    for threads in (1, 2):
+        use_threads(monkeypatch, threads)
+        net, _, X, y, batch_size, _ = hidden_twins(share, "batch32_ragged1", "momentum")
+        history = fit(net, X, y, batch_size, "momentum", True)
+        results.append((net, history, net.predict_proba(X)))
+    assert_same_params(results[0][0], results[1][0])
+    assert results[0][1].history == results[1][1].history
+    assert_array_equal(results[0][2], results[1][2])
+
+
+@pytest.mark.skipif(_kernels.BLAS_SMALL_KERNELS,
+                    reason="with OpenBLAS's small-matrix kernels every dense layer takes the GEMM")
+def test_sparse_hidden_layers_are_taken(monkeypatch):
+    # The sums over non-zeros run in another order than the GEMM's: the second layer's bits differ
+    # when its inputs are mostly zeros, which shows the fit did go through them; they do not when
+    # most units are active, which shows that the GEMM took those.
+    def second_layer(share, small_kernels):
+        monkeypatch.setattr(_kernels, "BLAS_SMALL_KERNELS", small_kernels)  # no room for the lists
+        net, _, X, y, batch_size, _ = hidden_twins(share, "batch32", "momentum")
+        fit(net, X, y, batch_size, "momentum", True)
+        return np.array(net.weights[1])
+
+    assert not np.array_equal(second_layer("few_active", False), second_layer("few_active", True))
+    assert_array_equal(second_layer("most_active", False), second_layer("most_active", True))
 
 
 # ---- divergence -------------------------------------------------------------------------------
