@@ -172,6 +172,12 @@ void fm_sparse_forward(float *out, int ld_out, const fm_sparse *x, const float *
    apart, the loss gradient at the layer's pre-activation: g = x^T dz, v = mu v + c w - lr g, w += v with the velocity vW (same shape);
    w -= lr g when vW is NULL. The bias is fm_bias_step's. */
 #define FM_SPARSE_MAX_PARTS 2
+/* dx (n, n_in), rows ld_dx apart, overwritten with (dz W^T) * relu'(x) for the rows listed, x
+   (n, n_in) a ReLU's outputs: a dot product of dz's row (n_out,) and W's row (W (n_in, n_out),
+   rows ld_w apart) for each input above zero, 0 for the others. A layer's backward product and
+   the derivative of the ReLU before it, together. */
+void fm_sparse_relu_backward(float *dx, int ld_dx, const fm_sparse *x, const float *dz,
+                             int ld_dz, const float *W, int ld_w, int n_out);
 /* gW (n_in, n_out): rows [row_begin, row_end) overwritten with the weight gradient x^T dz (zero
    rows where the minibatch has no input), for optimizers that need the gradient itself. */
 void fm_sparse_gradient(float *gW, const fm_sparse *const *parts, int n_parts, const float *dz,

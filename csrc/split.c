@@ -44,8 +44,8 @@
 typedef struct {
     fm_sparse inputs[2];          /* this half of the minibatch as non-zeros, when sparse: this
                                      step's and the next one's, in turns */
-    fm_sparse hidden;             /* this half's rows of a hidden layer's outputs as non-zeros */
-    int32_t *hidden_buffer;       /* its room, for the widest hidden layer, or NULL */
+    fm_sparse hidden[FM_MAX_LAYERS];  /* [l], l >= 1: this half's rows of layer l's inputs (a
+                                         hidden layer's outputs) as non-zeros, with hidden_lists */
     int col_begin, width;         /* by columns: this half's columns of the first layer */
     float *block;                 /* by columns, private: (s[0] + 1, ld), weights then bias */
     float *velocity_block;        /* by columns, private: the same for their velocity */
@@ -126,15 +126,15 @@ size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse,
     for (int l = 1; l <= n_layers; l++)
         floats += (size_t)max_rows * sizes[l];
     floats += PARTS * 2 * (size_t)widest_hidden(sizes, n_layers) * (max_rows - max_rows / 2);
-    if (hidden_lists)
-        floats += PARTS * fm_sparse_size(widest_hidden(sizes, n_layers), max_rows - max_rows / 2);
+    for (int l = 1; l < n_layers && hidden_lists; l++)
+        floats += PARTS * fm_sparse_size(sizes[l], max_rows - max_rows / 2);
     if (sparse)
         floats += 2 * PARTS * fm_sparse_size(sizes[0], max_rows - max_rows / 2);
     if (sparse && private_columns) {  /* the blocks and their velocity */
         int cut = column_cut(sizes[1]);
         floats += 2 * ((size_t)sizes[0] + 1) * (block_ld(cut) + block_ld(sizes[1] - cut));
     }
-    size_t regions = (size_t)n_layers + 2 * PARTS + 2 * PARTS + 2 * PARTS + 1;  /* carve, and the start */
+    size_t regions = (size_t)n_layers * (1 + PARTS) + PARTS + 2 * PARTS + 2 * PARTS + 1;  /* carve, and the start */
     return floats + FM_ALIGN * regions;
 }
 
@@ -151,9 +151,10 @@ static void carve(split *sp, const fm_workspace *ws)
         sp->halves[part].scratch = p = fm_aligned(p);
         sp->halves[part].scratch_floats = 2 * (size_t)widest_hidden(v->s, v->L) * part_rows;
         p += sp->halves[part].scratch_floats;
-        if (ws->hidden_lists) {
-            sp->halves[part].hidden_buffer = (int32_t *)(p = fm_aligned(p));
-            p += fm_sparse_size(widest_hidden(v->s, v->L), part_rows);
+        for (int l = 1; l < v->L && ws->hidden_lists; l++) {
+            p = fm_aligned(p);
+            fm_sparse_init(&sp->halves[part].hidden[l], (int32_t *)p, v->s[l], part_rows, v->s[l + 1]);
+            p += fm_sparse_size(v->s[l], part_rows);
         }
     }
     if (!sp->sparse)
@@ -265,28 +266,57 @@ static int activation_of(const split *sp, int l)
     return l == sp->v->L - 1 ? FM_IDENTITY : sp->net->activation;
 }
 
-/* Above this share of non-zero inputs, a hidden layer's rows go to the GEMM: the sparse kernel
-   is for skipping zeros, not a GEMM of our own. */
+/* Above this share of non-zero inputs, a hidden layer's rows go to the GEMMs: the sparse kernels
+   are for skipping zeros, not GEMMs of our own. */
 #define SPARSE_HIDDEN_MAX_SHARE 0.5
 
-/* Layer l >= 1's forward pass over m rows of its inputs `in` (m, s[l]), when they are mostly
-   zeros: listed as non-zeros and summed as such into out (m, s[l + 1]). Returns 0, having
-   written nothing, where the GEMM is to take them instead. */
-static int sparse_hidden_forward(const split *sp, half *mine, float *out, const float *in, int l,
-                                 int m)
+/* ... and below this many outputs, the layer too: the sparse kernels keep 64 output columns in
+   registers, and on narrower ones lose to the GEMM (MNIST's output layer of 10: 8.7k against
+   2.6k TSC cycles at batch 32). */
+#define SPARSE_HIDDEN_MIN_OUTPUTS 64
+
+static int mostly_zeros(int64_t nnz, int rows, int n_in)
+{
+    return nnz <= SPARSE_HIDDEN_MAX_SHARE * rows * n_in;
+}
+
+/* Whether each half lists layer l's inputs as non-zeros, for its passes to choose from. */
+static int lists_inputs(const split *sp, int l)
+{
+    return sp->sparse_hidden && l >= 1 && sp->v->s[l + 1] >= SPARSE_HIDDEN_MIN_OUTPUTS;
+}
+
+/* Layer l >= 1's forward pass over rows [r0, r0 + m) of its inputs (the workspace's acts[l]):
+   they are listed as non-zeros in the half's hidden[l] (for the update too), and when mostly
+   zeros, summed as such into those rows of acts[l + 1]. Returns 0, having written no output,
+   where the GEMM is to take them instead. */
+static int sparse_hidden_forward(const split *sp, half *mine, float *out, int l, int r0, int m)
 {
     const views *v = sp->v;
     int n_in = v->s[l], n_out = v->s[l + 1];
-    if (!sp->sparse_hidden || l == 0)
+    if (!lists_inputs(sp, l))
         return 0;
-    fm_sparse *x = &mine->hidden;
-    fm_sparse_init(x, mine->hidden_buffer, n_in, m, n_out);
-    x->columns = 0;  /* the forward pass reads them by rows only */
-    fm_sparse_gather(x, NULL, in, NULL, NULL, 0, m, 0);
-    if (x->nnz > SPARSE_HIDDEN_MAX_SHARE * m * n_in)
+    fm_sparse *x = &mine->hidden[l];
+    fm_sparse_gather(x, NULL, v->acts[l], NULL, NULL, r0, m, r0);
+    if (!mostly_zeros(x->nnz, m, n_in))
         return 0;
     fm_sparse_forward(out, n_out, x, v->W[l], n_out, v->b[l], n_out, activation_of(sp, l));
     return 1;
+}
+
+/* Layer l >= 1's inputs for the whole minibatch as both halves listed them, when the update may
+   read them as non-zeros (nothing else listed in their place since the forward pass): returns
+   0 where the GEMM is to take the weight gradient instead. */
+static int hidden_inputs(const fm_sparse **inputs, split *sp, int l, int n)
+{
+    if (!lists_inputs(sp, l))
+        return 0;
+    int64_t nnz = 0;
+    for (int part = 0; part < PARTS; part++) {
+        inputs[part] = &sp->halves[part].hidden[l];
+        nnz += inputs[part]->nnz;
+    }
+    return mostly_zeros(nnz, n, sp->v->s[l]);
 }
 
 /* By columns: this half's columns of the first layer's outputs, for every row. */
@@ -356,15 +386,19 @@ static void forward_backward_half(split *sp, int part, int64_t start, int n, int
     mine->correct = 0;
     if (!sp->sparse)
         gather_half(sp, part, start, n, 0);
-    if (m == 0)
+    if (m == 0) {  /* no hidden rows either: the update reads both halves' lists */
+        for (int l = 1; l < L; l++)
+            if (lists_inputs(sp, l))
+                fm_sparse_gather(&mine->hidden[l], NULL, v->acts[l], NULL, NULL, r0, 0, r0);
         return;
+    }
     for (int l = sp->by_columns ? 1 : 0; l < L; l++) {
         float *out = v->acts[l + 1] + (size_t)r0 * v->s[l + 1];
         const float *in = (l == 0 ? dense_inputs(sp, start) : v->acts[l]) + (size_t)r0 * v->s[l];
         if (l == 0 && sp->sparse)
             fm_sparse_forward(out, v->s[1], &mine->inputs[turn], v->W[0], v->s[1], v->b[0],
                               v->s[1], activation_of(sp, 0));
-        else if (!sparse_hidden_forward(sp, mine, out, in, l, m))
+        else if (!sparse_hidden_forward(sp, mine, out, l, r0, m))
             fm_dense_forward(blas, out, in, v->W[l], v->b[l], m, v->s[l], v->s[l + 1],
                              activation_of(sp, l));
     }
@@ -374,8 +408,13 @@ static void forward_backward_half(split *sp, int part, int64_t start, int n, int
     for (int l = L - 1; l >= 1; l--) {
         int n_in = v->s[l], n_out = v->s[l + 1];
         float *dx = sp->delta[l - 1] + (size_t)r0 * n_in;
-        backward_product(sp, dx, sp->delta[l] + (size_t)r0 * n_out, v->W[l], m, n_in, n_out,
-                         mine->scratch);
+        const float *dl = sp->delta[l] + (size_t)r0 * n_out;
+        if (lists_inputs(sp, l) && mostly_zeros(mine->hidden[l].nnz, m, n_in)) {
+            /* only the products ReLU lets through */
+            fm_sparse_relu_backward(dx, n_in, &mine->hidden[l], dl, n_out, v->W[l], n_out, n_out);
+            continue;
+        }
+        backward_product(sp, dx, dl, v->W[l], m, n_in, n_out, mine->scratch);
         fm_act_backward(dx, v->acts[l] + (size_t)r0 * n_in, m, n_in, activation);
     }
 }
@@ -416,6 +455,12 @@ static void update_half(split *sp, int part, int64_t start, int n, int turn)
                      t1 - t0, lr, mu, c);
         if (rows == 0)
             continue;
+        const fm_sparse *inputs[PARTS];
+        if (hidden_inputs(inputs, sp, l, n)) {  /* summed over the non-zeros, as the first layer */
+            fm_sparse_update(v->W[l], velocity ? v->vW[l] : NULL, n_out, inputs, PARTS,
+                             sp->delta[l], n_out, j0, j0 + rows, n_out, lr, mu, c);
+            continue;
+        }
         const float *in = (l == 0 ? dense_inputs(sp, start) : v->acts[l]) + j0;
         size_t count = (size_t)rows * n_out;
         /* v = mu v + c w, then v -= lr g straight from the GEMM, then w += v; without weight
@@ -452,10 +497,10 @@ static void gradient_update_half(split *sp, int part, int64_t start, int n, int 
         for (int r = 0; r < n; r++)
             for (int c = 0; c < width; c++)
                 gb[c] += dz[(size_t)r * n_out + t0 + c];
-        if (l == 0 && sp->sparse) {
-            const fm_sparse *inputs[PARTS] = {&sp->halves[0].inputs[turn],
-                                              &sp->halves[1].inputs[turn]};
-            fm_sparse_gradient(v->gW[0], inputs, PARTS, dz, n_out, j0, j0 + rows);
+        const fm_sparse *inputs[PARTS] = {&sp->halves[0].inputs[turn],
+                                          &sp->halves[1].inputs[turn]};
+        if ((l == 0 && sp->sparse) || hidden_inputs(inputs, sp, l, n)) {
+            fm_sparse_gradient(v->gW[l], inputs, PARTS, dz, n_out, j0, j0 + rows);
         } else if (rows > 0) {
             const float *in = (l == 0 ? dense_inputs(sp, start) : v->acts[l]) + j0;
             weight_gradient(sp, &sp->halves[part], v->gW[l] + at, in, n_in, dz, n, rows, n_out, 1.0f,
@@ -640,7 +685,7 @@ static void infer_half(split *sp, int part, int64_t start, int n)
         if (l == 0 && sp->sparse)
             fm_sparse_forward(dst, v->s[1], &mine->inputs[0], v->W[0], v->s[1], v->b[0], v->s[1],
                               act);
-        else if (!sparse_hidden_forward(sp, mine, dst, in, l, m))
+        else if (!sparse_hidden_forward(sp, mine, dst, l, w0, m))
             fm_dense_forward(sp->blas, dst, in, v->W[l], v->b[l], m, v->s[l], v->s[l + 1], act);
     }
     if (sp->out != NULL)
@@ -669,9 +714,12 @@ void fm_infer_split(const fm_blas *blas, const fm_net *net, const fm_workspace *
     views v;
     split sp = {0};
     set_up(&sp, &v, blas, net, ws, X, y, n_rows, sparse_inputs);
-    for (int part = 0; part < PARTS; part++)  /* no weight gradient: no lists by columns (6% of
-                                                 predicting MNIST) */
+    for (int part = 0; part < PARTS; part++) {  /* no weight gradient: no lists by columns (6%
+                                                   of predicting MNIST) */
         sp.halves[part].inputs[0].columns = 0;
+        for (int l = 1; l < v.L; l++)
+            sp.halves[part].hidden[l].columns = 0;
+    }
     sp.batch_size = ws->max_rows;  /* rows per block */
     sp.out = out;
     fm_team_run(&sp.team, infer_thread, &sp, n_threads);

@@ -83,6 +83,8 @@ cdef extern from "fastmlp.h" nogil:
     void fm_sparse_update(float *W, float *vW, int ld_w, const fm_sparse **parts, int n_parts,
                           const float *dz, int ld_dz, int row_begin, int row_end, int width,
                           float lr, float mu, float c)
+    void fm_sparse_relu_backward(float *dx, int ld_dx, const fm_sparse *x, const float *dz,
+                                 int ld_dz, const float *W, int ld_w, int n_out)
     size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse,
                          int private_columns, int hidden_lists)
     int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,

@@ -347,6 +347,19 @@ def sparse_forward(float[:, ::1] out, const float[:, ::1] X, const float[:, ::1]
                           &b[col_begin], end - col_begin, activation)
 
 
+def sparse_relu_backward(float[:, ::1] dx, const float[:, ::1] X, const float[:, ::1] dz,
+                         const float[:, ::1] W):
+    """dx (n, n_in) = (dz W^T) * (X > 0), X (n, n_in) listed as non-zeros as training lists a
+    ReLU's outputs; W (n_in, n_out), dz (n, n_out)."""
+    if not (dx.shape[0] == X.shape[0] == dz.shape[0] and dx.shape[1] == X.shape[1] == W.shape[0]
+            and dz.shape[1] == W.shape[1]):
+        raise ValueError("expected dx and X of shape (n, n_in), dz (n, n_out) and W (n_in, n_out)")
+    cdef _SparseRows rows = _SparseRows(X, 0, X.shape[0])
+    with nogil:
+        fm_sparse_relu_backward(&dx[0, 0], dx.shape[1], &rows.s, &dz[0, 0], dz.shape[1], &W[0, 0],
+                                W.shape[1], W.shape[1])
+
+
 def sparse_update(float[:, ::1] W, float[:, ::1] vW, const float[:, ::1] X, const float[:, ::1] dz,
                   float lr, float mu, float c, int row_begin, int row_end, int split_at,
                   int col_begin=0, col_end=None):

@@ -1,7 +1,8 @@
 """The two-part minibatch path (csrc/split.c, csrc/team.c) and the first
 layer over mostly-zero inputs (csrc/sparse.c).
 
-- fastmlp._kernels.sparse_forward / sparse_update against the same maths in NumPy float64;
+- fastmlp._kernels.sparse_forward / sparse_relu_backward / sparse_update against the same maths
+  in NumPy float64;
 - whole fits through the split path against the float64 twin fastmlp.reference.MLP, on
   sparse-looking and dense inputs;
 - the same bits whatever the thread count (fastmlp.model._MAX_THREADS), from run to run, and
@@ -252,6 +253,33 @@ def test_sparse_kernels_reject_a_bad_column_block(col_begin, col_end):
     with pytest.raises(ValueError, match="columns"):
         _kernels.sparse_update(W, None, X, f32(rng, 3, 7), LR, 0.0, 0.0, 0, N_IN, 1, col_begin,
                                col_end)
+
+
+# ---- sparse_relu_backward --------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["sparse", "dense", "all_zero"])
+@pytest.mark.parametrize("n_out", [1, 7, 8, 31, 32, 33, 64, 130])
+@pytest.mark.parametrize("n", [1, 9])
+def test_sparse_relu_backward(n, n_out, kind):
+    # (dz W^T) * (X > 0): only where the input is above zero, so not at its negative values,
+    # zeros, -0.0 or NaN (relu' of a NaN is 0 in fm_act_backward too)
+    rng = rng_for("sparse_relu_backward", n, n_out, kind)
+    X = kernel_inputs(rng, kind, n, N_IN)
+    if kind != "all_zero":
+        X[0, 4] = np.nan
+    W, dz = f32(rng, N_IN, n_out), f32(rng, n, n_out)
+    dx = nan_filled(n, N_IN)
+    _kernels.sparse_relu_backward(dx, X, dz, W)
+    expected = np.where(X > 0, dz.astype(np.float64) @ W.astype(np.float64).T, 0.0)
+    close(dx, expected)
+    assert np.all(dx[~(X > 0)] == 0.0)
+
+
+def test_sparse_relu_backward_rejects_mismatched_shapes():
+    X = np.ones((3, 4), np.float32)
+    with pytest.raises(ValueError, match="shape"):
+        _kernels.sparse_relu_backward(np.zeros((3, 4), np.float32), X, np.zeros((3, 5), np.float32),
+                                      np.zeros((4, 6), np.float32))
 
 
 # ---- sparse_update ----------------------------------------------------------------------------
