@@ -35,7 +35,7 @@ def parse_args(argv=None):
                              "(OpenBLAS, OpenMP) are idle before the next one starts (default 0.2)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-dense", action="store_true",
-                        help="leave out fastmlp-dense (fastmlp without skipping zero inputs)")
+                        help="leave out fastmlp-dense (fastmlp without skipping zeros)")
     parser.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")
     parser.add_argument("--data", default=None,
                         help="MNIST location for fastmlp.datasets.load_mnist (default: the repository's data/mnist)")
@@ -239,19 +239,21 @@ class FastMLP:
 
 
 class FastMLPDense(FastMLP):
-    """fastmlp with its first layer made to multiply the zero inputs too, as every other contender
-    does: the share of fastmlp's speed that comes from skipping them (mostly-zero inputs switch
-    on the sparse first layer and, at batch size 1, lazy momentum; see csrc/sparse.c)."""
+    """fastmlp made to multiply the zeros too, as every other contender does: the share of
+    fastmlp's speed that comes from skipping them. Mostly-zero inputs switch on the sparse first
+    layer and, at batch size 1, lazy momentum (csrc/sparse.c); with a BLAS without small-matrix
+    kernels, the layers after a ReLU skip its zeros too (csrc/split.c). Both are off here."""
     name = "fastmlp-dense"
 
     def train(self, rows, batch_size, lr):
         from fastmlp import model
-        mostly_zeros = model._mostly_zeros
+        mostly_zeros, skips_hidden_zeros = model._mostly_zeros, model._skips_hidden_zeros
         model._mostly_zeros = lambda X: False
+        model._skips_hidden_zeros = lambda activation: False
         try:
             return super().train(rows, batch_size, lr)
         finally:
-            model._mostly_zeros = mostly_zeros
+            model._mostly_zeros, model._skips_hidden_zeros = mostly_zeros, skips_hidden_zeros
 
 
 class NumPyMLP:
@@ -524,7 +526,7 @@ def print_batch_table(result, flops, peak, n_train):
         notes.append("'-': no full epoch trained (--quick), so no test accuracy")
     gflops = fast["samples_per_s_best"] * flops / 1e9
     notes.append(f"fastmlp: {gflops:.2f} GFLOP/s = {100 * gflops / peak:.1f}% of the SGEMM peak "
-                 f"({peak:.1f} GFLOP/s), counting the dense flops (it skips the zero inputs)")
+                 f"({peak:.1f} GFLOP/s), counting the dense flops (it skips zeros)")
     other = result["other_processes_cpu_fraction"]
     if other is not None:
         notes.append(f"other processes took {100 * other:.0f}% of the CPU meanwhile"

@@ -11,7 +11,10 @@
    - fm_sparse_update sums each weight row's gradient over its input's non-zeros and steps it at
      once, the gradient still in registers.
    Both kernels are bound by the L2 cache: a weight row read per non-zero, and the whole first
-   layer and its velocity streamed once a step. */
+   layer and its velocity streamed once a step.
+   The training loop (split.c) also takes a ReLU's outputs as mostly-zero inputs of the layer
+   after it, where the BLAS has no small-matrix kernels; there, fm_sparse_relu_backward gives
+   that layer's backward product only where the ReLU's derivative is not zero. */
 #include <string.h>
 
 #include "cpu.h"

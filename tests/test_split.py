@@ -696,14 +696,16 @@ def test_sparse_hidden_layers_are_taken(monkeypatch):
     # The sums over non-zeros run in another order than the GEMM's: the second layer's bits differ
     # when its inputs are mostly zeros, which shows the fit did go through them; they do not when
     # most units are active, which shows that the GEMM took those.
-    def second_layer(share, small_kernels):
-        monkeypatch.setattr(_kernels, "BLAS_SMALL_KERNELS", small_kernels)  # no room for the lists
+    def second_layer(share, skips):
+        monkeypatch.setattr(model_module, "_skips_hidden_zeros", lambda activation: skips)
         net, _, X, y, batch_size, _ = hidden_twins(share, "batch32", "momentum")
         fit(net, X, y, batch_size, "momentum", True)
         return np.array(net.weights[1])
 
-    assert not np.array_equal(second_layer("few_active", False), second_layer("few_active", True))
-    assert_array_equal(second_layer("most_active", False), second_layer("most_active", True))
+    assert model_module._skips_hidden_zeros("relu")
+    assert not model_module._skips_hidden_zeros("leaky_relu")
+    assert not np.array_equal(second_layer("few_active", True), second_layer("few_active", False))
+    assert_array_equal(second_layer("most_active", True), second_layer("most_active", False))
 
 
 # ---- divergence -------------------------------------------------------------------------------
