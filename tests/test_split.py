@@ -275,6 +275,23 @@ def test_sparse_relu_backward(n, n_out, kind):
     assert np.all(dx[~(X > 0)] == 0.0)
 
 
+@pytest.mark.parametrize("n_out", [32, 130])
+def test_sparse_relu_backward_entries_do_not_depend_on_the_others(n_out):
+    # With AVX-512 the dot products run 8 at a time: an entry's bits are the same in any company.
+    rng = rng_for("sparse_relu_backward_company", n_out)
+    X = np.abs(f32(rng, 19, N_IN))
+    W, dz = f32(rng, N_IN, n_out), f32(rng, 19, n_out)
+    full = nan_filled(19, N_IN)
+    _kernels.sparse_relu_backward(full, X, dz, W)
+    thinned = X.copy()
+    thinned[rng.random(X.shape) < 0.6] = 0.0
+    some = nan_filled(19, N_IN)
+    _kernels.sparse_relu_backward(some, thinned, dz, W)
+    kept = thinned > 0
+    assert_array_equal(some[kept], full[kept])
+    assert np.all(some[~kept] == 0.0)
+
+
 def test_sparse_relu_backward_rejects_mismatched_shapes():
     X = np.ones((3, 4), np.float32)
     with pytest.raises(ValueError, match="shape"):
