@@ -183,6 +183,9 @@ static size_t compress(int32_t *index, float *value, int32_t *counts, const floa
 #ifdef FM_AVX2_INTRINSICS
 #define AVX512 __attribute__((target("avx512f")))
 
+/* Inputs ahead of the one compressed that the gather fetches into the L1 cache. */
+#define AHEAD 128
+
 /* The lanes of a 16-lane mask below its count of set bits: where a compressed vector's values are. */
 static inline __mmask16 first_lanes(int count)
 {
@@ -212,6 +215,11 @@ AVX512 static void compress_rows_and_group(fm_sparse *s, int r, size_t *nnz, siz
         __m512i where = _mm512_add_epi32(lanes, _mm512_set1_epi32(i));
         __m512i seen = _mm512_maskz_loadu_epi32(inside, counts + i);
         for (int t = 0; t < G; t++) {
+            /* into the L1 cache 8 lines ahead: the rows wait in the L2 (fm_sparse_prefetch), and
+               its latency was half the gather's time (MNIST batch 32: 15.3k TSC cycles per
+               half against 9.5-10.5k with this, 6.6k with the rows in L1); past the row's end it
+               fetches a line that nobody reads, and never faults */
+            _mm_prefetch((const char *)(x[t] + i + AHEAD), _MM_HINT_T0);
             row[t] = _mm512_maskz_loadu_ps(inside, x[t] + i);
             /* NaN is non-zero, -0.0 is zero */
             kept[t] = _mm512_mask_cmp_ps_mask(inside, row[t], _mm512_setzero_ps(), _CMP_NEQ_UQ);
