@@ -699,7 +699,7 @@ AVX512 static inline __m256 dots_of_8(const __m512 *a)
     return _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31));
 }
 
-AVX512 static void dots_into(float *dx, int ld_dx, int i, int *rows, int count, const float *w,
+AVX512 INLINE void dots_into(float *dx, int ld_dx, int i, int *rows, int count, const float *w,
                              const float *dz, int ld_dz, int n_out)
 {
     /* dx[r, i] = dz[r] . w for the `count` (<= 8) rows r: 8 accumulators of 16 lanes that share
