@@ -221,7 +221,9 @@ class MLP:
     def _workspace(self, rows, split=False, sparse=False, training=False):
         # training by columns keeps each thread's copy of its first-layer columns there
         private = training and (self.sizes[0] + 1) * self.sizes[1] <= _PRIVATE_MAX_WEIGHTS
-        hidden = _skips_hidden_zeros(self.activation)
+        # ... and room for each hidden layer's outputs as non-zeros, where the layers after a ReLU
+        # skip its zeros, within the same bounds as the inputs' non-zeros
+        hidden = _skips_hidden_zeros(self.activation) and _sparse_fits(rows, sum(self.sizes[1:-1]))
         return _kernels.Workspace(self._sizes, max(1, rows), split, sparse, private, hidden)
 
     def predict_proba(self, X):

@@ -725,6 +725,24 @@ def test_sparse_hidden_layers_are_taken(monkeypatch):
     assert_array_equal(second_layer("most_active", True), second_layer("most_active", False))
 
 
+@pytest.mark.skipif(_kernels.BLAS_SMALL_KERNELS,
+                    reason="with OpenBLAS's small-matrix kernels every dense layer takes the GEMM")
+def test_hidden_layers_too_big_for_their_lists_take_the_gemm(monkeypatch):
+    # Hidden outputs are held as non-zeros within the bounds of the inputs' (_sparse_fits): past
+    # them, no room for the lists is taken and the GEMMs run, with their bits.
+    def second_layer(**patches):
+        for name, value in patches.items():
+            monkeypatch.setattr(model_module, name, value)
+        net, _, X, y, batch_size, _ = hidden_twins("few_active", "batch32", "momentum")
+        fit(net, X, y, batch_size, "momentum", True)
+        return np.array(net.weights[1])
+
+    gemm = second_layer(_skips_hidden_zeros=lambda activation: False)
+    monkeypatch.undo()
+    assert not np.array_equal(second_layer(), gemm)
+    assert_array_equal(second_layer(_SPARSE_MAX_CELLS=32 * sum(HIDDEN_SIZES[1:-1]) - 1), gemm)
+
+
 # ---- divergence -------------------------------------------------------------------------------
 
 DIVERGING = {   # (activation, optimizer) at lr = 1e6, batch 32: each makes the loss overflow
