@@ -187,7 +187,7 @@ static void axpy(float *y, float a, const float *x, int m)
 }
 
 FM_VECTORIZED
-static float dot(const float *a, const float *b, int m)
+float fm_dot(const float *a, const float *b, int m)
 {
     float sum = 0.0f;
     /* a reduction: the pragma lets the compiler reorder the sum into vector lanes */
@@ -254,7 +254,7 @@ void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, 
             continue;
         }
         if (dx != NULL)
-            dx[i] = dot(w, dz, n_out);
+            dx[i] = fm_dot(w, dz, n_out);
         if (x[i] != 0.0f)
             axpy(w, -lr * x[i], dz, n_out);
     }

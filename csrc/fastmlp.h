@@ -103,6 +103,8 @@ void fm_dense_backward(const fm_blas *blas, float *dx, float *dW, float *db, con
                        const float *x, const float *W, int n, int n_in, int n_out,
                        float alpha, float beta);
 
+/* a . b, both (m,), summed in vector lanes */
+float fm_dot(const float *a, const float *b, int m);
 /* Batch 1, without BLAS. out (n_out,) overwritten with act(x W + b); x (n_in,). */
 void fm_dense_forward_row(float *out, const float *x, const float *W, const float *b, int n_in,
                           int n_out, int activation);

@@ -644,33 +644,12 @@ void fm_sparse_gradient(float *gW, const fm_sparse *const *part_list, int n_part
     }
 }
 
-INLINE float dot(const float *a, const float *b, int n)
-{
-    int t = 0;
-    float sum = 0.0f;
-#ifdef HAVE_VECTORS
-    /* four sums of 8 lanes, so that the multiply-adds do not wait for each other */
-    v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    for (; t + 32 <= n; t += 32) {
-        const v8 *p = (const v8 *)(a + t), *q = (const v8 *)(b + t);
-        s0 += p[0] * q[0]; s1 += p[1] * q[1]; s2 += p[2] * q[2]; s3 += p[3] * q[3];
-    }
-    for (; t + 8 <= n; t += 8)
-        s0 += *(const v8 *)(a + t) * *(const v8 *)(b + t);
-    v8 s = (s0 + s1) + (s2 + s3);
-    sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-#endif
-    for (; t < n; t++)
-        sum += a[t] * b[t];
-    return sum;
-}
-
 static void relu_backward_row(float *out, const fm_sparse *x, int r, const float *g,
                               const float *W, int ld_w, int n_out)
 {
     for (int k = x->row_start[r]; k < x->row_start[r + 1]; k++)
         if (x->row_value[k] > 0.0f)  /* not a NaN, which relu' takes as 0 */
-            out[x->row_index[k]] = dot(g, W + (size_t)x->row_index[k] * ld_w, n_out);
+            out[x->row_index[k]] = fm_dot(g, W + (size_t)x->row_index[k] * ld_w, n_out);
 }
 
 #ifdef FM_AVX2_INTRINSICS
