@@ -707,6 +707,20 @@ def test_hidden_layers_bits_do_not_depend_on_the_thread_count(monkeypatch, share
     assert_array_equal(results[0][2], results[1][2])
 
 
+def second_layer_fitted(monkeypatch, share, **patches):
+    """W2 after a momentum fit at batch 32 of hidden_twins(share), with names of fastmlp.model
+    patched as given."""
+    for name, value in patches.items():
+        monkeypatch.setattr(model_module, name, value)
+    net, _, X, y, batch_size, _ = hidden_twins(share, "batch32", "momentum")
+    fit(net, X, y, batch_size, "momentum", True)
+    return np.array(net.weights[1])
+
+
+def skipping(skips):
+    return lambda activation: skips
+
+
 @pytest.mark.skipif(_kernels.BLAS_SMALL_KERNELS,
                     reason="with OpenBLAS's small-matrix kernels every dense layer takes the GEMM")
 def test_sparse_hidden_layers_are_taken(monkeypatch):
@@ -714,10 +728,7 @@ def test_sparse_hidden_layers_are_taken(monkeypatch):
     # when its inputs are mostly zeros, which shows the fit did go through them; they do not when
     # most units are active, which shows that the GEMM took those.
     def second_layer(share, skips):
-        monkeypatch.setattr(model_module, "_skips_hidden_zeros", lambda activation: skips)
-        net, _, X, y, batch_size, _ = hidden_twins(share, "batch32", "momentum")
-        fit(net, X, y, batch_size, "momentum", True)
-        return np.array(net.weights[1])
+        return second_layer_fitted(monkeypatch, share, _skips_hidden_zeros=skipping(skips))
 
     assert model_module._skips_hidden_zeros("relu")
     assert not model_module._skips_hidden_zeros("leaky_relu")
@@ -730,17 +741,12 @@ def test_sparse_hidden_layers_are_taken(monkeypatch):
 def test_hidden_layers_too_big_for_their_lists_take_the_gemm(monkeypatch):
     # Hidden outputs are held as non-zeros within the bounds of the inputs' (_sparse_fits): past
     # them, no room for the lists is taken and the GEMMs run, with their bits.
-    def second_layer(**patches):
-        for name, value in patches.items():
-            monkeypatch.setattr(model_module, name, value)
-        net, _, X, y, batch_size, _ = hidden_twins("few_active", "batch32", "momentum")
-        fit(net, X, y, batch_size, "momentum", True)
-        return np.array(net.weights[1])
-
-    gemm = second_layer(_skips_hidden_zeros=lambda activation: False)
+    gemm = second_layer_fitted(monkeypatch, "few_active", _skips_hidden_zeros=skipping(False))
     monkeypatch.undo()
-    assert not np.array_equal(second_layer(), gemm)
-    assert_array_equal(second_layer(_SPARSE_MAX_CELLS=32 * sum(HIDDEN_SIZES[1:-1]) - 1), gemm)
+    assert not np.array_equal(second_layer_fitted(monkeypatch, "few_active"), gemm)
+    too_few_cells = 32 * sum(HIDDEN_SIZES[1:-1]) - 1
+    assert_array_equal(second_layer_fitted(monkeypatch, "few_active", _SPARSE_MAX_CELLS=too_few_cells),
+                       gemm)
 
 
 # ---- divergence -------------------------------------------------------------------------------
