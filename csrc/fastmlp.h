@@ -242,8 +242,9 @@ typedef struct {
     float *split;          /* fm_split_size(...) floats, or NULL: minibatches take the one-part path */
     int sparse;            /* split has room for the first layer's inputs as non-zeros */
     int private_columns;   /* ... and for each half's copy of its first-layer columns */
-    int hidden_lists;      /* ... and for each half's hidden-layer outputs as non-zeros (the
-                              three flags as given to fm_split_size for this buffer) */
+    int hidden_lists;      /* ... and for each half's hidden-layer outputs as non-zeros, which
+                              a ReLU network then skips (the three flags as given to
+                              fm_split_size for this buffer) */
 } fm_workspace;
 
 typedef struct {

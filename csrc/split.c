@@ -31,7 +31,9 @@
    non-zero, or it has fewer than 64 outputs, the GEMMs take it as before. Measured on MNIST
    (784-256-128-10) with Haswell's kernels at batch 32, a step went from 260k to 211k TSC cycles
    per thread, and fits from 309k to 400k samples/s (batch 128: 372k to 456k); with the small
-   kernels the GEMMs stayed the faster (445-448k against 421-435k samples/s at batch 32).
+   kernels the GEMMs stayed the faster (445-448k against 421-435k samples/s at batch 32), so the
+   caller gives the workspace room for the lists only without them (fastmlp/model.py); with the
+   room, a ReLU network takes this path.
 
    Inference (fm_infer_split) cuts each block of rows the same way; its halves need nothing from
    each other, so the two threads do not meet until the end. */
@@ -637,7 +639,7 @@ static void set_up(split *sp, views *v, const fm_blas *blas, const fm_net *net,
     sp->y = y;
     sp->n_rows = n_rows;
     sp->sparse = sparse_inputs && ws->sparse;
-    sp->sparse_hidden = ws->hidden_lists && net->activation == FM_RELU && !blas->small_kernels;
+    sp->sparse_hidden = ws->hidden_lists && net->activation == FM_RELU;
     sp->status = FM_OK;
     carve(sp, ws);
 }
