@@ -24,6 +24,7 @@ Example
 (2,)
 """
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,9 +32,9 @@ from fastmlp.callbacks import History
 from fastmlp.init import initial_parameters, resolve_init
 from fastmlp.optim import SGD, Adam
 
-__all__ = ["MLP", "softmax", "sigmoid", "one_hot", "ACTIVATIONS", "OUTPUT_LOSS_PAIRS"]
+__all__ = ["MLP", "softmax", "sigmoid", "one_hot", "Activation", "ACTIVATION_FUNCTIONS", "ACTIVATIONS",
+           "OUTPUT_LOSS_PAIRS"]
 
-ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
 OUTPUT_LOSS_PAIRS = (
     ("softmax", "cross_entropy"),
     ("sigmoid", "mse"),
@@ -77,6 +78,39 @@ def one_hot(y, n_classes, dtype=np.float64):
     Y = np.zeros((len(y), n_classes), dtype=dtype)
     Y[np.arange(len(y)), y] = 1
     return Y
+
+
+# ----------------------------------------------------------------------------------------------
+# The hidden activations: the one table every module of fastmlp reads
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Activation:
+    """A hidden layer's activation ``f`` and its derivative.
+
+    ``derivative(a)`` is ``f'(z)`` written in terms of the output ``a = f(z)``: every activation
+    here can be differentiated from its output alone, so the forward pass keeps only outputs.
+    Both keep the dtype of their argument.
+    """
+
+    name: str
+    f: object
+    derivative: object
+
+    def derivative_at(self, z):
+        """``f'(z)`` at the pre-activation ``z``."""
+        return self.derivative(self.f(z))
+
+
+ACTIVATION_FUNCTIONS = {
+    "relu": Activation("relu", lambda z: np.maximum(z, 0),
+                       lambda a: (a > 0).astype(a.dtype)),
+    "leaky_relu": Activation("leaky_relu", lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
+                             lambda a: np.where(a > 0, 1, LEAKY_SLOPE).astype(a.dtype)),
+    "sigmoid": Activation("sigmoid", lambda z: sigmoid(z), lambda a: a * (1 - a)),
+    "tanh": Activation("tanh", np.tanh, lambda a: 1 - a * a),
+}
+ACTIVATIONS = tuple(ACTIVATION_FUNCTIONS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -151,6 +185,20 @@ class MLP:
         self.history = None
         self.stop_training = False
 
+    @classmethod
+    def from_parameters(cls, weights, biases, activation="relu", output="softmax", loss="cross_entropy",
+                        dtype=np.float64):
+        """A network holding copies of ``weights`` (each ``(n_in, n_out)``) and ``biases``, in ``dtype``.
+
+        The way to check another network's parameters in float64: its forward pass, loss and
+        gradients, computed here.
+        """
+        sizes = [int(np.shape(weights[0])[0])] + [int(np.shape(W)[1]) for W in weights]
+        net = cls(sizes, activation, output, loss, dtype=dtype)
+        net.weights = [np.array(W, dtype=net.dtype) for W in weights]
+        net.biases = [np.array(b, dtype=net.dtype).reshape(-1) for b in biases]
+        return net
+
     def __repr__(self):
         return (f"reference.MLP({self.sizes}, activation={self.activation!r}, "
                 f"output={self.output!r}, loss={self.loss!r}, dtype={self.dtype.name})")
@@ -159,27 +207,11 @@ class MLP:
 
     def _activate(self, z):
         """The hidden activation, applied to pre-activations ``z``."""
-        if self.activation == "relu":
-            return np.maximum(z, 0)
-        if self.activation == "leaky_relu":
-            return np.where(z > 0, z, LEAKY_SLOPE * z)
-        if self.activation == "sigmoid":
-            return sigmoid(z)
-        return np.tanh(z)
+        return ACTIVATION_FUNCTIONS[self.activation].f(z)
 
     def _activation_derivative(self, a):
-        """The derivative of the hidden activation, written in terms of its output ``a``.
-
-        Each activation's derivative can be recovered from its output alone, so the forward
-        pass needs to keep only the activations, not the pre-activations.
-        """
-        if self.activation == "relu":
-            return (a > 0).astype(self.dtype)
-        if self.activation == "leaky_relu":
-            return np.where(a > 0, 1, LEAKY_SLOPE).astype(self.dtype)
-        if self.activation == "sigmoid":
-            return a * (1 - a)
-        return 1 - a * a
+        """The derivative of the hidden activation, from its output ``a`` (see ``Activation``)."""
+        return ACTIVATION_FUNCTIONS[self.activation].derivative(a)
 
     def _forward(self, X):
         """Hidden activations ``[X, a1, ..., a_{L-1}]`` and the output layer's logits."""

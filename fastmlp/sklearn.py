@@ -29,6 +29,7 @@ try:
 except ImportError:  # scikit-learn < 1.6
     _sk_validate_data = None
 
+from fastmlp import reference
 from fastmlp._validation import check_choice, check_float, check_int
 from fastmlp.model import MLP
 from fastmlp.optim import SGD, Adam
@@ -36,7 +37,6 @@ from fastmlp.optim import SGD, Adam
 __all__ = ["MLPClassifier"]
 
 _SOLVERS = ("sgd", "adam")
-_ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
 # scikit-learn's names for the same functions
 _ACTIVATION_ALIASES = {"logistic": "sigmoid"}
 
@@ -52,39 +52,18 @@ def _validate_data(estimator, X, y=_NO_Y, reset=True):
     return estimator._validate_data(X, y, **kwargs)  # pragma: no cover - scikit-learn < 1.6
 
 
-def _hidden_activation(name, z):
-    """In place, in float64: the same functions as the compiled kernels."""
-    if name == "relu":
-        np.maximum(z, 0.0, out=z)
-    elif name == "leaky_relu":
-        np.maximum(z, 0.01 * z, out=z)
-    elif name == "sigmoid":
-        z[...] = 0.5 * (1.0 + np.tanh(0.5 * z))
-    else:
-        np.tanh(z, out=z)
-    return z
-
-
 def _softmax_proba64(net, X):
-    """The network's softmax outputs computed in float64 from its float32 parameters.
+    """The network's softmax outputs computed in float64 (by ``fastmlp.reference``) from its float32
+    parameters.
 
     Each row's result is then independent of which other rows share its batch, which the
     compiled float32 path (whose BLAS may sum in a different order for another batch size)
     guarantees only to about 1e-7; scikit-learn's invariance checks ask for more.
     """
-    weights = [w.astype(np.float64) for w in net.weights]
-    biases = [b.astype(np.float64) for b in net.biases]
+    twin = reference.MLP.from_parameters(net.weights, net.biases, net.activation, net.output, net.loss)
     out = np.empty((len(X), net.sizes[-1]))
     for start in range(0, len(X), _PREDICT_BLOCK_ROWS):
-        a = np.asarray(X[start:start + _PREDICT_BLOCK_ROWS], dtype=np.float64)
-        for layer, (W, b) in enumerate(zip(weights, biases)):
-            a = a @ W + b
-            if layer < len(weights) - 1:
-                _hidden_activation(net.activation, a)
-        a -= a.max(axis=1, keepdims=True)
-        np.exp(a, out=a)
-        a /= a.sum(axis=1, keepdims=True)
-        out[start:start + len(a)] = a
+        out[start:start + _PREDICT_BLOCK_ROWS] = twin.predict_proba(X[start:start + _PREDICT_BLOCK_ROWS])
     return out
 
 
@@ -333,7 +312,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         for size in hidden:
             check_int("hidden_layer_sizes", size, minimum=1)
         activation = _ACTIVATION_ALIASES.get(self.activation, self.activation)
-        check_choice("activation", activation, _ACTIVATIONS)
+        check_choice("activation", activation, reference.ACTIVATIONS)
         check_choice("solver", self.solver, _SOLVERS)
         check_float("learning_rate_init", self.learning_rate_init, low=0.0, low_open=True)
         check_float("momentum", self.momentum, 0.0, 1.0, high_open=True)

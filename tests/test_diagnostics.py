@@ -504,7 +504,7 @@ def test_python_m_fastmlp_cli_doctor(tmp_path):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_the_mistake_catalogue_starts_from_the_true_gradients(activation, output, loss):
     # Every known mistake is computed by one function; without a mistake it must be the truth.
-    from fastmlp.diagnostics import _mistaken_backprop
+    from fastmlp.diagnostics._gradients import _mistaken_backprop
     problem = check_backprop(learner(activation, output, loss), SIZES, activation, output, loss).problem
     dW, db = _mistaken_backprop(problem["weights"], problem["biases"], problem["X"], problem["Y"],
                                 activation, output, loss, None)

@@ -1,0 +1,636 @@
+"""``doctor``: train a copy of a network briefly and report what looks wrong with its setup."""
+import copy as _copy
+import math
+
+import numpy as np
+
+from fastmlp import reference
+from fastmlp._validation import check_int, check_X, check_y
+from fastmlp.diagnostics._report import SEVERITIES, Finding, _count, _describe_net, _table
+from fastmlp.optim import SGD, Adam
+
+# Thresholds. Each is a judgement call, documented in doctor's docstring.
+_SCALE_HIGH = 10.0            # max |x| above this: inputs not scaled (pixels 0..255, raw units)
+_SCALE_LOW = 1e-2             # max |x| below this: inputs squashed towards zero
+_SCALE_SPREAD = 1e3           # ratio of the largest to the smallest column scale: info
+_LOSS_HIGH = 3.0              # initial loss above this many times chance: warning
+_LOSS_HIGH_INFO = 1.5         # ... above this many times: info
+_LOSS_LOW = 0.5               # initial loss below this fraction of chance: the net is already trained
+_SATURATION_MARGIN = 0.01     # an activation this close to a bound of sigmoid/tanh is saturated
+_SATURATED_WARNING = 0.5      # share of saturated activations in a layer: warning
+_SATURATED_INFO = 0.2         # ... info
+_DEAD_WARNING = 0.5           # share of never-active ReLUs in a layer: warning
+_DEAD_INFO = 0.1              # ... info
+_CONSTANT_SHARE = 0.95        # one class in this share of predictions: constant predictions
+_DIVERGING_FACTOR = 1.5       # final loss above this many times the initial: diverging
+_SPIKE_FACTOR = 3.0           # any loss above this many times the initial: diverging
+_DECREASE_FACTOR = 0.95       # final loss above this many times the initial: not decreasing
+_UNSTABLE_SHARE = 0.5         # a rise undoing this share of the progress so far: unstable
+_UNSTABLE_FLOOR = 0.05        # ... and at least this share of the chance loss
+_GRAD_RATIO_LOW = 1e-3        # first/last layer gradient norm: vanishing
+_GRAD_RATIO_HIGH = 1e3        # ... exploding
+_GRAD_TINY = 1e-7             # every layer's gradient norm below this: vanishing
+_GRAD_HUGE = 1e4              # some layer's gradient norm above this: exploding
+_IMBALANCE_WARNING = 10.0     # commonest / rarest class count: warning
+_IMBALANCE_INFO = 3.0         # ... info
+_CHECKPOINTS = 10             # loss measurements during the short run
+_GRAD_ROWS = 256              # rows for the per-layer gradient norms
+_CURVE_ROWS = 500             # rows on which the loss is followed during the short run
+
+
+class DoctorReport:
+    """What :func:`doctor` found.
+
+    Attributes
+    ----------
+    findings : list of Finding
+        Errors first, then warnings, then info.
+    ok : bool
+        True when no finding is a warning or an error.
+    measurements : dict
+        The numbers behind the findings: ``initial_loss``, ``final_loss``, ``loss_curve``
+        (list of ``(step, loss)``), ``chance_loss``, ``final_accuracy``, ``grad_norms``,
+        ``input_max``, ``steps_run``, and so on.
+    """
+
+    def __init__(self, findings, measurements, title):
+        order = {severity: i for i, severity in enumerate(reversed(SEVERITIES))}
+        self.findings = sorted(findings, key=lambda f: order[f.severity])
+        self.measurements = measurements
+        self._title = title
+
+    @property
+    def ok(self):
+        return not any(f.severity in ("warning", "error") for f in self.findings)
+
+    @property
+    def codes(self):
+        """The codes of the findings, in report order."""
+        return [f.code for f in self.findings]
+
+    def __getitem__(self, code):
+        """The first finding with this code; KeyError when there is none."""
+        for finding in self.findings:
+            if finding.code == code:
+                return finding
+        raise KeyError(code)
+
+    def __contains__(self, code):
+        return code in self.codes
+
+    def __iter__(self):
+        return iter(self.findings)
+
+    def __len__(self):
+        return len(self.findings)
+
+    def __repr__(self):
+        inner = ", ".join(f"{f.severity}:{f.code}" for f in self.findings)
+        return f"DoctorReport(ok={self.ok}, findings=[{inner}])"
+
+    def __str__(self):
+        m = self.measurements
+        lines = [self._title]
+        if "initial_loss" in m:
+            curve = f"loss {m['initial_loss']:.4g} -> {m['final_loss']:.4g} over {m['steps_run']} steps"
+            if m.get("nan_at") is not None:
+                curve += f", then NaN by step {m['nan_at']}"
+            if m.get("final_accuracy") is not None:
+                curve += f", accuracy {m['final_accuracy']:.3f} on {m['sample_rows']} training rows"
+            lines.append(curve)
+        lines.append("")
+        if self.findings:
+            rows = [(f.severity, f.code, f"{f.message}\nfix: {f.hint}") for f in self.findings]
+            lines.append(_table(("severity", "code", "finding"), rows, 2))
+            lines.append("")
+        counts = [_count(sum(f.severity == s for f in self.findings), s).replace("infos", "info")
+                  for s in reversed(SEVERITIES)]
+        verdict = "ok" if self.ok else "NOT OK"
+        lines.append(f"{verdict}: " + ", ".join(counts) if self.findings else "ok: no problems found")
+        return "\n".join(lines)
+
+
+def _hidden_activations(net, X):
+    """Every hidden layer's activations for the rows of X, from net.weights and net.biases."""
+    f = reference.ACTIVATION_FUNCTIONS[net.activation].f
+    layers = []
+    a = X
+    with np.errstate(over="ignore", invalid="ignore"):
+        for W, b in zip(net.weights[:-1], net.biases[:-1]):
+            a = f(a @ np.asarray(W, dtype=a.dtype) + np.asarray(b, dtype=a.dtype))
+            layers.append(a)
+    return layers
+
+
+def _chance_loss(output, loss, n_classes):
+    """The loss of a network whose logits are all zero: what an untrained network should show."""
+    if output == "softmax" and loss == "cross_entropy":
+        return math.log(n_classes)
+    if output == "sigmoid" and loss == "cross_entropy":
+        return n_classes * math.log(2.0)
+    if output == "sigmoid":  # mse with every output at 0.5
+        return 0.125 * n_classes
+    return 0.5 * (1 - 1 / n_classes)  # softmax + mse with every output at 1/k
+
+
+def _with_lr(optimizer, lr):
+    twin = _copy.copy(optimizer)
+    twin.lr = lr
+    return twin
+
+
+def _short_run(net, X, y, rows, optimizer, steps, batch_size, X_eval, y_eval):
+    """Train net (a copy) for `steps` minibatches of the given rows, measuring the loss on
+    (X_eval, y_eval) at about _CHECKPOINTS points. Returns (curve, steps_run, nan_at)."""
+    curve = [(0, _loss(net, X_eval, y_eval))]
+    if not np.isfinite(curve[0][1]):
+        return curve, 0, 0
+    per_segment = max(1, -(-steps // _CHECKPOINTS))
+    done = 0
+    while done < steps:
+        todo = min(per_segment, steps - done)
+        batch = rows[done * batch_size:(done + todo) * batch_size]
+        try:
+            with np.errstate(all="ignore"):
+                net.fit(X[batch], y[batch], epochs=1, batch_size=batch_size, optimizer=optimizer,
+                        shuffle=False, verbose=0)
+        except FloatingPointError:
+            return curve, done, done + todo
+        done += todo
+        loss = _loss(net, X_eval, y_eval)
+        curve.append((done, loss))
+        if not np.isfinite(loss) or not _params_finite(net):
+            return curve, done, done
+    return curve, done, None
+
+
+def _loss(net, X, y):
+    with np.errstate(all="ignore"):
+        return float(net.evaluate(X, y)["loss"])
+
+
+def _params_finite(net):
+    return all(np.isfinite(p).all() for p in list(net.weights) + list(net.biases))
+
+
+def _run_verdict(curve, nan_at):
+    """'nan', 'diverging', 'flat' or 'ok' for a loss curve."""
+    if nan_at is not None:
+        return "nan"
+    initial, final = curve[0][1], curve[-1][1]
+    if final > _DIVERGING_FACTOR * initial or max(loss for _, loss in curve) > _SPIKE_FACTOR * initial:
+        return "diverging"
+    if final > _DECREASE_FACTOR * initial:
+        return "flat"
+    return "ok"
+
+
+def _unstable(curve, chance):
+    """The largest jump (step, from, to) back up from the best loss so far, when it undoes more than
+    half of the progress made, or None. A noisy but improving curve never qualifies."""
+    initial = curve[0][1]
+    best = initial
+    worst = None
+    for step, loss in curve[1:]:
+        rise = loss - best
+        big = rise > max(_UNSTABLE_SHARE * (initial - best), _UNSTABLE_FLOOR * chance)
+        if big and (worst is None or rise > worst[2] - worst[1]):
+            worst = (step, best, loss)
+        best = min(best, loss)
+    return worst
+
+
+def _trains_well(curve, nan_at, chance):
+    """A clean run: it ends below both 95% of where it started and the chance loss, never jumping up."""
+    return (_run_verdict(curve, nan_at) == "ok" and curve[-1][1] < chance
+            and _unstable(curve, chance) is None)
+
+
+def _try_rates(net, factors, optimizer, run, chance):
+    """Short runs on fresh copies with lr * factor; the first (lr, curve) that trains well, or None."""
+    for factor in factors:
+        lr = float(f"{optimizer.lr * factor:.6g}")
+        curve, _, nan_at = run(net.copy(), _with_lr(optimizer, lr))
+        if _trains_well(curve, nan_at, chance):
+            return lr, curve
+    return None
+
+
+def _check_inputs(X, findings, m):
+    with np.errstate(all="ignore"):
+        col_max = np.abs(X).max(axis=0)
+    top = float(col_max.max())
+    m["input_max"] = top
+    m["input_min"] = float(X.min())
+    whole = bool(np.all(X == np.round(X)))
+    if top > _SCALE_HIGH:
+        if whole and m["input_min"] >= 0 and top <= 255:
+            hint = ("divide by 255 (X = X / 255.0) so the pixels lie in [0, 1], as "
+                    "fastmlp.datasets.load_mnist returns them")
+        else:
+            hint = ("standardise each feature with statistics of the training rows: "
+                    "X = (X - mean) / std, with mean = X_train.mean(0), std = X_train.std(0) + 1e-8")
+        worst = int(np.argmax(col_max))
+        findings.append(Finding(
+            "inputs-not-scaled", "warning",
+            f"the inputs reach |x| = {top:.4g} (column {worst}); a network trains best on "
+            f"features of order 1" + (" (these look like raw 0..255 pixels)" if whole and top <= 255
+                                      and m["input_min"] >= 0 else ""),
+            hint))
+    elif 0 < top < _SCALE_LOW:
+        findings.append(Finding(
+            "inputs-not-scaled", "warning",
+            f"the inputs are tiny: the largest |x| is {top:.3g}, so the first layer barely sees them",
+            "standardise each feature: X = (X - mean) / std with the training rows' mean and std"))
+    else:
+        used = col_max[col_max > 0]
+        if len(used) > 1 and used.max() / used.min() > _SCALE_SPREAD:
+            big, small = int(np.argmax(np.where(col_max > 0, col_max, -np.inf))), \
+                int(np.argmin(np.where(col_max > 0, col_max, np.inf)))
+            findings.append(Finding(
+                "inputs-not-scaled", "info",
+                f"feature scales differ by a factor {used.max() / used.min():.3g}: column {big} reaches "
+                f"{col_max[big]:.3g}, column {small} only {col_max[small]:.3g}",
+                "standardise each feature so small-scale features are not ignored"))
+
+
+def _check_initial_loss(net, initial, chance, findings):
+    if net.loss != "cross_entropy" or not np.isfinite(initial):
+        return
+    inputs_bad = any(f.code == "inputs-not-scaled" and f.severity == "warning" for f in findings)
+    cause = ("the unscaled inputs make the first layer's outputs, and so the logits, huge: scale "
+             "the inputs first" if inputs_bad else
+             "the initial weights are too large for these inputs: use the default init "
+             "(init='auto': He for relu, Glorot for sigmoid/tanh), biases at zero, and scaled inputs")
+    ratio = initial / chance
+    what = f"ln({net.sizes[-1]})" if net.output == "softmax" else f"{net.sizes[-1]} ln 2"
+    base = (f"the initial loss is {initial:.4g}, {ratio:.3g} times {what} = {chance:.4g}, "
+            "the loss of an untrained network that guesses uniformly")
+    if ratio > _LOSS_HIGH:
+        findings.append(Finding(
+            "initial-loss-off", "warning",
+            base + ": the network starts confidently wrong", cause))
+    elif ratio > _LOSS_HIGH_INFO:
+        findings.append(Finding(
+            "initial-loss-off", "info", base,
+            "slightly large initial weights or unscaled inputs; the default init keeps it near chance"))
+    elif ratio < _LOSS_LOW:
+        findings.append(Finding(
+            "initial-loss-off", "info", base + ": the network looks already trained",
+            "nothing to fix if you meant to pass a trained model; a fresh one should start near chance"))
+
+
+def _check_units(net, layers, when, m):
+    """Saturated sigmoid/tanh or dead ReLU units; layers are hidden activations of the sample."""
+    if net.activation in ("sigmoid", "tanh"):
+        if net.activation == "sigmoid":
+            shares = [float(np.mean((a < _SATURATION_MARGIN) | (a > 1 - _SATURATION_MARGIN))) for a in layers]
+            bounds = "0 or 1"
+        else:
+            shares = [float(np.mean(np.abs(a) > 1 - _SATURATION_MARGIN)) for a in layers]
+            bounds = "-1 or 1"
+        m.setdefault("saturated_share", {})[when] = shares
+        return [("saturated", i, share, bounds) for i, share in enumerate(shares)]
+    if net.activation == "relu":
+        dead = [(int(np.sum(a.max(axis=0) <= 0)), a.shape[1]) for a in layers]
+        m.setdefault("dead_units", {})[when] = dead
+        return [("dead", i, n_dead / n_units, (n_dead, n_units)) for i, (n_dead, n_units) in enumerate(dead)]
+    return []
+
+
+def _report_units(net, measured, n_rows, findings):
+    """One finding for the worst layer, over the start and the end of the short run."""
+    worst = None
+    for when, items in measured:
+        for kind, layer, share, detail in items:
+            if worst is None or share > worst[3]:
+                worst = (when, kind, layer, share, detail)
+    if worst is None:
+        return
+    when, kind, layer, share, detail = worst
+    if kind == "saturated":
+        severity = ("warning" if share > _SATURATED_WARNING else
+                    "info" if share > _SATURATED_INFO else None)
+        if severity:
+            findings.append(Finding(
+                "saturated-units", severity,
+                f"{share:.0%} of the {net.activation} activations of hidden layer {layer + 1} are "
+                f"within {_SATURATION_MARGIN} of {detail} {when} (over {n_rows} rows): their "
+                "derivative is almost zero, so they barely learn",
+                "scale the inputs to order 1, use the default Glorot init for sigmoid/tanh "
+                "(or smaller weights), a lower learning rate, or activation='relu'"))
+    else:
+        n_dead, n_units = detail
+        severity = "warning" if share >= _DEAD_WARNING else "info" if share >= _DEAD_INFO else None
+        if severity:
+            findings.append(Finding(
+                "dead-units", severity,
+                f"{n_dead} of the {n_units} ReLU units of hidden layer {layer + 1} ({share:.0%}) are never "
+                f"active {when} (over {n_rows} rows): a dead ReLU gets no gradient and never recovers",
+                "lower the learning rate, scale the inputs, keep He init (init='auto') with zero biases, "
+                "or use activation='leaky_relu'"))
+
+
+def _check_gradients(net, X, y, findings, m):
+    with np.errstate(all="ignore"):
+        _, grads = net.loss_and_gradients(X, y)
+    norms = [float(np.linalg.norm(np.asarray(dW, dtype=np.float64))) for dW, _ in grads]
+    m["grad_norms"] = norms
+    listing = ", ".join(f"{n:.2g}" for n in norms)
+    first, last = norms[0], norms[-1]
+    ratio = first / last if last > 0 else (math.inf if first > 0 else 1.0)
+    m["grad_ratio"] = ratio
+    if all(np.isfinite(norms)) and max(norms) < _GRAD_TINY:
+        findings.append(Finding(
+            "vanishing-gradients", "warning",
+            f"every layer's weight gradient norm is below {_GRAD_TINY:g} ([{listing}]): "
+            "the signal dies out on the way through the network (too small weights, or dead units)",
+            "use the default init (He for relu, Glorot for sigmoid/tanh) with zero biases"))
+        return norms
+    if not all(np.isfinite(norms)) or max(norms) > _GRAD_HUGE or ratio > _GRAD_RATIO_HIGH:
+        if ratio > _GRAD_RATIO_HIGH:
+            what = (f"the first layer's is {ratio:.3g} times the last layer's, so the early layers "
+                    "get far too large updates")
+        else:
+            what = f"gradients above {_GRAD_HUGE:g} make every update overshoot"
+        findings.append(Finding(
+            "exploding-gradients", "warning",
+            f"the weight gradient norms per layer are [{listing}]: {what}",
+            "scale the inputs, use the default init (He for relu, Glorot for sigmoid/tanh), "
+            "a lower learning rate, or fewer layers"))
+    elif ratio < _GRAD_RATIO_LOW:
+        findings.append(Finding(
+            "vanishing-gradients", "warning",
+            f"the weight gradient norms per layer are [{listing}]: the first layer's is "
+            f"{ratio:.2g} times the last layer's, so the early layers barely learn",
+            "use activation='relu' with He init (init='auto') instead of sigmoid/tanh in a deep "
+            "network, or fewer layers"))
+    return norms
+
+
+def _check_classes(y, n_classes, findings, m):
+    counts = np.bincount(y, minlength=n_classes)
+    m["class_counts"] = counts.tolist()
+    present = counts[counts > 0]
+    missing = [c for c in range(n_classes) if counts[c] == 0]
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        findings.append(Finding(
+            "class-imbalance", "info",
+            f"{len(missing)} of the {n_classes} classes never appear in y (class {shown})",
+            "fine if those outputs are unused on purpose; otherwise check the labels, or size the "
+            "output layer to the number of classes"))
+    if len(present) > 1:
+        ratio = present.max() / present.min()
+        m["imbalance_ratio"] = float(ratio)
+        severity = ("warning" if ratio >= _IMBALANCE_WARNING else
+                    "info" if ratio >= _IMBALANCE_INFO else None)
+        if severity:
+            common = int(np.argmax(counts))
+            rare = int(np.argmin(np.where(counts > 0, counts, np.iinfo(counts.dtype).max)))
+            findings.append(Finding(
+                "class-imbalance", severity,
+                f"the commonest class ({common}, {counts[common]} rows) is {ratio:.3g} times as "
+                f"frequent as the rarest ({rare}, {counts[rare]} rows)",
+                "accuracy will flatter the model: look at per-class recall, and oversample the "
+                "rare classes (or undersample the common ones) when training"))
+
+
+def _tried(found, optimizer, steps):
+    lr, curve = found
+    return (f"use a {'smaller' if lr < optimizer.lr else 'larger'} learning rate: lr={lr:g} "
+            f"({type(optimizer).__name__}) took the loss from {curve[0][1]:.4g} to "
+            f"{curve[-1][1]:.4g} in the same {steps} steps")
+
+
+def _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, findings, m):
+    """Findings about the short run; retry(factors) reruns it with scaled learning rates."""
+    initial, final = curve[0][1], curve[-1][1]
+    m["safer_lr"] = m["better_lr"] = None
+    if not np.isfinite(initial):
+        findings.append(Finding(
+            "nan-loss", "error",
+            f"the loss is {initial} before any training: the outputs overflow",
+            "scale the inputs and use the default init (He for relu, Glorot for sigmoid/tanh)"))
+        return
+    verdict = _run_verdict(curve, nan_at)
+    jump = _unstable(curve, chance) if verdict in ("ok", "flat") else None
+    lower = None
+    if verdict in ("nan", "diverging") or jump is not None:
+        lower = retry((0.1, 0.01, 0.001))
+        m["safer_lr"] = lower[0] if lower else None
+    if lower:
+        fix = _tried(lower, optimizer, steps)
+    else:
+        usual = 1e-3 if isinstance(optimizer, Adam) else 0.1
+        fix = f"even lr={optimizer.lr / 1000:g} did not train well: "
+        if optimizer.lr / 1000 > usual:
+            fix += f"start from a usual learning rate such as lr={usual:g}"
+        else:
+            fix += "scale the inputs and use the default init first, then lower the learning rate"
+    if verdict == "nan":
+        findings.append(Finding(
+            "nan-loss", "error",
+            f"the loss became NaN or infinite by step {nan_at} of {steps} "
+            f"with lr={optimizer.lr:g} (last finite loss {curve[-1][1]:.4g}, at step {steps_run})", fix))
+        return
+    if verdict == "diverging":
+        peak = max(loss for _, loss in curve)
+        findings.append(Finding(
+            "loss-diverging", "error",
+            f"the loss went from {initial:.4g} to {final:.4g} (peak {peak:.4g}) over {steps_run} "
+            f"steps with lr={optimizer.lr:g}", fix))
+        return
+    if jump is not None:
+        step, best, loss = jump
+        findings.append(Finding(
+            "loss-unstable", "warning",
+            f"the loss jumped back up from {best:.4g} to {loss:.4g} by step {step} with "
+            f"lr={optimizer.lr:g}: the steps overshoot", fix))
+    if verdict == "flat":
+        already = initial < _LOSS_LOW * chance
+        if already:
+            hint = "nothing to fix for a trained model"
+        elif jump is not None:
+            hint = "the loss jumps about rather than falls: " + fix
+        else:
+            other = retry((10.0, 0.1, 100.0, 0.01))
+            m["better_lr"] = other[0] if other else None
+            if other:
+                hint = _tried(other, optimizer, steps)
+            else:
+                hint = ("learning rates 100x larger or smaller did not help either: check that each "
+                        "label belongs to its row (shuffle X and y together), the input scale and "
+                        "the init; run fastmlp.gradcheck(net, X, y) if you changed the maths")
+        findings.append(Finding(
+            "loss-not-decreasing", "info" if already else "warning",
+            f"the loss went from {initial:.4g} to {final:.4g} in {steps_run} steps "
+            f"({(final - initial) / initial:+.1%})" +
+            (": the network already fits these rows well" if already else ""),
+            hint))
+
+
+def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, seed=0):
+    """Train a copy of a network briefly and report what looks wrong with the setup.
+
+    The caller's network is never changed: every measurement and all training happen on
+    ``net.copy()``.
+
+    Parameters
+    ----------
+    net : fastmlp.MLP or fastmlp.reference.MLP
+        The network as it would start training (fresh, or already trained).
+    X : array-like of shape (n_samples, n_features)
+        Training inputs, exactly as they would be passed to ``fit``.
+    y : array-like of shape (n_samples,)
+        Integer class labels in ``[0, n_classes)``.
+    optimizer : fastmlp.SGD or fastmlp.Adam, optional
+        The optimizer ``fit`` would use; None means ``SGD(lr=0.1)``. It is not modified.
+    steps : int, default 200
+        Minibatch updates in the short training run.
+    batch_size : int, default 32
+    sample : int, default 2000
+        Rows (drawn at random) on which the inputs, the hidden activations and the predictions
+        are measured; the loss is followed on the first 500 of them, the gradient norms
+        measured on the first 256.
+    seed : int, default 0
+        Seeds which rows are drawn, so two calls give the same report.
+
+    Returns
+    -------
+    DoctorReport
+        ``report.findings`` (each with ``.code``, ``.severity``, ``.message``, ``.hint``),
+        ``report.ok`` (no warning or error) and ``print(report)`` for a table.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For invalid input (labels out of range, NaN in X, a wrong number of features...): those
+        are reported by the same checks as ``fit``.
+
+    Notes
+    -----
+    The findings and when they are raised:
+
+    ``inputs-not-scaled``
+        max |x| over the sample above 10 (e.g. pixels 0..255) or below 0.01 (warning); feature
+        scales differing by more than 1000 (info).
+    ``initial-loss-off``
+        cross-entropy losses only: the initial loss above 3 times (warning) or 1.5 times (info)
+        the loss of uniform guessing (``ln(n_classes)`` for softmax), or below half of it (info:
+        an already trained network).
+    ``saturated-units``
+        sigmoid/tanh: over 50% (warning) or 20% (info) of a hidden layer's activations within
+        0.01 of the bounds, at the start or the end of the short run.
+    ``dead-units``
+        relu: at least 50% (warning) or 10% (info) of a hidden layer's units never active on the
+        sample, at the start or the end of the short run.
+    ``vanishing-gradients`` / ``exploding-gradients``
+        first layer's weight gradient norm below 1e-3 / above 1e3 times the last layer's, or every
+        norm below 1e-7 / some norm above 1e4 (warning).
+    ``nan-loss`` / ``loss-diverging``
+        ``fit`` raised ``FloatingPointError`` (or the loss was not finite), or the loss ended
+        over 1.5 times where it started or rose above 3 times (error).
+    ``loss-unstable``
+        the loss jumped back up, undoing more than half of the progress so far (warning).
+    ``loss-not-decreasing``
+        the loss ended above 95% of where it started (warning; info for an already trained net).
+
+    For the last four, doctor reruns the short run on fresh copies with other learning rates
+    (lr/10, /100, /1000 when it was too high; x10, /10, x100, /100 when the loss did not move)
+    and names in the hint the first that trained cleanly, with the loss it reached.
+    ``constant-predictions``
+        one class in at least 95% of the predictions after the short run (warning), unless it
+        is that common in y.
+    ``class-imbalance``
+        the commonest class over 10 times (warning) or 3 times (info) as frequent as the rarest;
+        classes that never appear (info).
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> (X, y), _ = fastmlp.datasets.load_mnist()
+    >>> net = fastmlp.MLP([784, 128, 10], seed=0)
+    >>> report = fastmlp.doctor(net, X * 255, y)     # doctest: +SKIP
+    >>> report.codes                                  # doctest: +SKIP
+    ['inputs-not-scaled', 'initial-loss-off', ...]
+    >>> print(report)                                 # doctest: +SKIP
+    """
+    for attribute in ("sizes", "activation", "output", "loss", "weights", "biases", "copy", "fit",
+                      "evaluate", "predict", "loss_and_gradients"):
+        if not hasattr(net, attribute):
+            raise TypeError(f"net: got {type(net).__name__}, which has no {attribute!r}; expected a "
+                            "fastmlp.MLP or fastmlp.reference.MLP")
+    sizes = list(net.sizes)
+    n_classes = sizes[-1]
+    X = check_X(X, sizes[0])
+    y = check_y(y, X.shape[0], n_classes).astype(np.int64)
+    optimizer = SGD(lr=0.1) if optimizer is None else optimizer
+    if not isinstance(optimizer, (SGD, Adam)):
+        raise TypeError(f"optimizer: got {optimizer!r}; expected fastmlp.SGD(...) or fastmlp.Adam(...)")
+    steps = check_int("steps", steps, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    sample = check_int("sample", sample, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+
+    rng = np.random.default_rng(seed)
+    n = len(X)
+    batch_size = min(batch_size, n)
+    eval_rows = rng.permutation(n)[:sample]
+    X_eval, y_eval = X[eval_rows], y[eval_rows]
+    need = steps * batch_size
+    train_rows = np.concatenate([rng.permutation(n) for _ in range(-(-need // n))])[:need]
+
+    original = net
+    net = net.copy()
+    findings, m = [], {"rows": n, "sample_rows": len(eval_rows), "steps": steps,
+                       "batch_size": batch_size, "optimizer": repr(optimizer)}
+    chance = _chance_loss(net.output, net.loss, n_classes)
+    m["chance_loss"] = chance
+
+    _check_inputs(X_eval, findings, m)
+    _check_classes(y, n_classes, findings, m)
+    unit_checks = [("at the start", _check_units(net, _hidden_activations(net, X_eval), "start", m))]
+    _check_gradients(net, X_eval[:_GRAD_ROWS], y_eval[:_GRAD_ROWS], findings, m)
+
+    # The loss curve is followed on fewer rows: its noise (about 0.02) is far below every threshold.
+    X_curve, y_curve = X_eval[:_CURVE_ROWS], y_eval[:_CURVE_ROWS]
+    curve, steps_run, nan_at = _short_run(net, X, y, train_rows, optimizer, steps, batch_size, X_curve, y_curve)
+    initial = curve[0][1]
+    m.update(initial_loss=initial, final_loss=curve[-1][1], loss_curve=curve, steps_run=steps_run,
+             nan_at=nan_at)
+    _check_initial_loss(net, initial, chance, findings)
+
+    def retry(factors):
+        return _try_rates(original, factors, optimizer, lambda trial, opt: _short_run(
+            trial, X, y, train_rows, opt, steps, batch_size, X_curve, y_curve), chance)
+
+    _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, findings, m)
+
+    if _params_finite(net):
+        after = f"after {steps_run} steps"
+        unit_checks.append((after, _check_units(net, _hidden_activations(net, X_eval), "end", m)))
+        with np.errstate(all="ignore"):
+            predictions = np.asarray(net.predict(X_eval))
+        m["final_accuracy"] = float(np.mean(predictions == y_eval))
+        counts = np.bincount(predictions, minlength=n_classes)
+        top = int(np.argmax(counts))
+        share = counts[top] / len(predictions)
+        label_share = float(np.mean(y_eval == top))
+        m["top_prediction_share"] = float(share)
+        if share >= _CONSTANT_SHARE and label_share < _CONSTANT_SHARE - 0.05:
+            findings.append(Finding(
+                "constant-predictions", "warning",
+                f"after {steps_run} steps the network predicts class {top} for {share:.1%} of "
+                f"{len(predictions)} rows (only {label_share:.1%} of them are class {top}); "
+                f"accuracy {m['final_accuracy']:.1%}",
+                "the network has collapsed to one answer: check that labels match their rows "
+                "(shuffle X and y together), scale the inputs, use the default init, and try "
+                "a smaller learning rate"))
+    else:
+        m["final_accuracy"] = None
+    _report_units(net, unit_checks, len(eval_rows), findings)
+
+    title = (f"fastmlp doctor: {_describe_net(original)}, {n} rows, {optimizer!r}, "
+             f"{steps} steps of {batch_size}")
+    return DoctorReport(findings, m, title)

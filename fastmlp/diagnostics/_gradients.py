@@ -1,0 +1,245 @@
+"""Judging a learner's gradient against the true one: the verdicts and the textbook mistakes that
+``check_backprop`` and ``diagnose`` both name."""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastmlp import reference
+
+_OK_TOLERANCE = 1e-6
+
+VERDICTS = ("ok", "sign-flipped", "scaled", "transposed", "shape", "zero", "wrong", "invalid", "missing")
+
+
+@dataclass
+class ParamCheck:
+    """The verdict on one gradient returned by a learner's backprop.
+
+    Attributes
+    ----------
+    name : str
+        ``"W1"``, ``"b1"``, ``"W2"``, ...
+    verdict : str
+        ``ok``; ``sign-flipped``; ``scaled`` (see ``factor``); ``transposed`` (their array is
+        the true one transposed: weights stored as ``(n_out, n_in)``); ``shape`` (a shape that
+        is neither right nor transposed); ``zero``; ``wrong`` (see ``rel_error``); ``invalid``
+        (not an array of numbers, or holding NaN/Inf); ``missing`` (not returned).
+    rel_error : float
+        ``||theirs - true|| / ||true||`` (NaN when it cannot be computed).
+    message : str
+        The explanation, with the numbers.
+    factor : float or None
+        For ``scaled`` (and ``sign-flipped``, -1): theirs / true, fitted by least squares.
+    shape : tuple or None
+        The shape they returned.
+    expected_shape : tuple
+    """
+
+    name: str
+    verdict: str
+    rel_error: float
+    message: str
+    factor: float = None
+    shape: tuple = None
+    expected_shape: tuple = None
+
+    @property
+    def ok(self):
+        return self.verdict == "ok"
+
+
+
+# Textbook mistakes, key -> explanation. _mistaken_backprop computes the gradients each one
+# gives, so a gradient that is simply "wrong" can be matched to the mistake that gives exactly it.
+_MISTAKES = {
+    "output-derivative-with-ce": (
+        "it matches multiplying (p - y) by the output activation's derivative p(1 - p): with "
+        "cross-entropy on top of softmax or sigmoid the derivatives cancel, and dLoss/dz is just "
+        "(p - y) / n"),
+    "no-output-derivative-with-mse": (
+        "it matches using (out - y) as dLoss/dz: with the mse loss the output activation's "
+        "derivative must be multiplied in"),
+    "diagonal-softmax-jacobian": (
+        "it matches multiplying (out - y) by p(1 - p), only the diagonal of the softmax "
+        "Jacobian: softmax's Jacobian is diag(p) - p p^T, so dLoss/dz = p * (g - sum(g * p)) with "
+        "g = out - y"),
+    "no-activation-derivative": (
+        "it matches leaving out the hidden activation's derivative f'(z) when passing the error "
+        "back through a hidden layer"),
+    "derivative-of-activation-output": (
+        "it matches applying the derivative to the activation instead of the pre-activation, "
+        "f'(f(z)) instead of f'(z) (e.g. sigmoid_prime(a) where a is already sigmoid(z); write it "
+        "as a * (1 - a))"),
+}
+
+
+def _mistaken_backprop(weights, biases, X, Y, activation, output, loss, mistake):
+    """Gradients ([dW], [db]) in float64, with one textbook mistake (or None for the truth)."""
+    table = reference.ACTIVATION_FUNCTIONS[activation]
+    f, f_prime = table.f, table.derivative_at
+    n = len(X)
+    activations, pre = [X], []
+    for W, b in zip(weights[:-1], biases[:-1]):
+        pre.append(activations[-1] @ W + b)
+        activations.append(f(pre[-1]))
+    logits = activations[-1] @ weights[-1] + biases[-1]
+    out = reference.softmax(logits) if output == "softmax" else reference.sigmoid(logits)
+    g = out - Y
+    if loss == "cross_entropy":
+        delta = g * out * (1 - out) if mistake == "output-derivative-with-ce" else g
+    elif output == "sigmoid":
+        delta = g if mistake == "no-output-derivative-with-mse" else g * out * (1 - out)
+    elif mistake == "no-output-derivative-with-mse":
+        delta = g
+    elif mistake == "diagonal-softmax-jacobian":
+        delta = g * out * (1 - out)
+    else:
+        delta = out * (g - np.sum(g * out, axis=1, keepdims=True))
+    delta = delta / n
+    dW, db = [None] * len(weights), [None] * len(weights)
+    for layer in range(len(weights) - 1, -1, -1):
+        dW[layer] = activations[layer].T @ delta
+        db[layer] = delta.sum(axis=0)
+        if layer > 0:
+            back = delta @ weights[layer].T
+            z = pre[layer - 1]
+            if mistake == "no-activation-derivative":
+                delta = back
+            elif mistake == "derivative-of-activation-output":
+                delta = back * f_prime(f(z))
+            else:
+                delta = back * f_prime(z)
+    return dW, db
+
+
+def _applicable_mistakes(output, loss):
+    keys = ["no-activation-derivative", "derivative-of-activation-output"]
+    if loss == "cross_entropy":
+        keys.insert(0, "output-derivative-with-ce")
+    else:
+        keys.insert(0, "no-output-derivative-with-mse")
+        if output == "softmax":
+            keys.insert(1, "diagonal-softmax-jacobian")
+    return keys
+
+
+def _norm_rel(theirs, truth):
+    scale = np.linalg.norm(truth)
+    return float(np.linalg.norm(theirs - truth) / scale) if scale > 0 else float(np.linalg.norm(theirs))
+
+
+def _compare_values(theirs, truth, n):
+    """(verdict, rel_error, factor, message) for two float64 arrays of the same shape."""
+    truth_norm, their_norm = np.linalg.norm(truth), np.linalg.norm(theirs)
+    rel = _norm_rel(theirs, truth)
+    if rel < _OK_TOLERANCE:
+        return "ok", rel, None, "matches the true gradient"
+    if truth_norm == 0:
+        return "wrong", rel, None, (f"the true gradient is zero here but yours has norm {their_norm:.3g}")
+    if their_norm <= _OK_TOLERANCE * truth_norm:
+        return "zero", rel, 0.0, (f"your gradient is all zeros (the true one has norm {truth_norm:.3g}): "
+                                  "it was never computed, or was overwritten")
+    if truth.ndim == 2 and truth.shape[0] == truth.shape[1] and _norm_rel(theirs, truth.T) < _OK_TOLERANCE:
+        return "transposed", rel, None, ("your gradient is the true one transposed: with rows as "
+                                         "examples, dW = a_prev.T @ delta, shape (n_in, n_out)")
+    factor = float(np.vdot(theirs, truth) / np.vdot(truth, truth))
+    residual = np.linalg.norm(theirs - factor * truth) / their_norm
+    if residual < _OK_TOLERANCE:
+        if abs(factor + 1) < 1e-6:
+            return "sign-flipped", rel, -1.0, ("your gradient is exactly minus the true one: use "
+                                               "out - y, not y - out (or subtract the update, not add it)")
+        return "scaled", rel, factor, _scale_message(factor, n)
+    return "wrong", rel, None, f"differs from the true gradient by {rel:.3g} relative (norm)"
+
+
+def _scale_reason(factor, n):
+    """Why a gradient might be `factor` times the true one, or "" when no common cause fits."""
+    for value, why in ((n, f"n = {n} rows, so a sum over the rows where the mean was meant (divide by n)"),
+                       (-n, f"minus n = {n} rows, so a sum over the rows and a flipped sign"),
+                       (1 / n, f"1/n with n = {n} rows, so divided by n twice"),
+                       (2.0, ("a factor 2, as from differentiating (out - y)^2 without the 0.5 of the "
+                              "loss 0.5 * (out - y)^2")),
+                       (0.5, "a factor 1/2")):
+        if abs(factor - value) <= 1e-6 * abs(value):
+            return why
+    return ""
+
+
+def _scale_message(factor, n):
+    reason = _scale_reason(factor, n)
+    return f"your gradient is {factor:.6g} times the true one" + (f": {reason}" if reason else "")
+
+
+def _judge(arr, truth, n, mistakes):
+    """_compare_values, and for a wrong gradient the textbook mistake (times a factor) it matches."""
+    verdict, rel, factor, message = _compare_values(arr, truth, n)
+    if verdict != "wrong":
+        return verdict, rel, factor, message
+    for key, candidate in mistakes:
+        scale = float(np.vdot(arr, candidate) / np.vdot(candidate, candidate))
+        if np.linalg.norm(arr - scale * candidate) < _OK_TOLERANCE * np.linalg.norm(arr):
+            message += "; " + _MISTAKES[key]
+            if abs(scale - 1) > 1e-6:
+                reason = _scale_reason(scale, n)
+                message += f", and then it is {scale:.6g} times that" + (f" ({reason})" if reason else "")
+            break
+    return verdict, rel, factor, message
+
+
+def _as_float_array(value):
+    """value as a float64 ndarray, or (None, reason) when it is not an array of numbers."""
+    if isinstance(value, np.ndarray):
+        arr = value
+    elif isinstance(value, (list, tuple, int, float, np.number)):
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError):
+            return None, f"a {type(value).__name__} that is not a rectangular array"
+    else:
+        return None, f"a {type(value).__name__}, not a NumPy array"
+    if arr.dtype.kind not in "biuf":
+        return None, f"an array of dtype {arr.dtype}, not of numbers"
+    return arr.astype(np.float64), None
+
+
+def _check_one(name, value, truth, n, mistakes):
+    """The ParamCheck for one returned gradient; mistakes are (key, gradient) pairs to match."""
+    expected = truth.shape
+    if value is None:
+        return ParamCheck(name, "missing", math.nan, "not returned", expected_shape=expected)
+    arr, reason = _as_float_array(value)
+    if arr is None:
+        return ParamCheck(name, "invalid", math.nan, f"got {reason}", expected_shape=expected)
+    shape = arr.shape
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr)))
+        return ParamCheck(name, "invalid", math.nan,
+                          f"{bad} of {arr.size} entries are NaN or infinite (overflow in exp? divide by zero?)",
+                          shape=shape, expected_shape=expected)
+    if shape != expected:
+        if arr.ndim == 2 and shape == expected[::-1]:
+            verdict, rel, factor, message = _judge(arr.T, truth, n, mistakes)
+            if verdict == "ok":
+                return ParamCheck(name, "transposed", _norm_rel(arr.T, truth),
+                                  f"shape {shape} instead of {expected}: your gradient is the true one "
+                                  "transposed, as if the weights were stored (n_out, n_in); with rows as "
+                                  "examples dW = a_prev.T @ delta",
+                                  shape=shape, expected_shape=expected)
+            return ParamCheck(name, "shape", math.nan,
+                              f"shape {shape} instead of {expected} (transposed), and transposed back it "
+                              f"is {verdict}: {message}", factor=factor, shape=shape, expected_shape=expected)
+        message = f"shape {shape} instead of {expected}"
+        if arr.size == truth.size:
+            verdict, rel, _, inner = _judge(arr.reshape(expected), truth, n, mistakes)
+            if verdict == "ok":
+                message += f": the values are right, reshape it to {expected}"
+                if arr.ndim == 2 and 1 in shape:
+                    message += " (a column or row vector; use a 1-D bias gradient, e.g. delta.sum(axis=0))"
+            else:
+                message += f"; reshaped, it is {verdict}: {inner}"
+        elif arr.ndim >= 1 and shape[0] == n and arr.ndim == truth.ndim + 1 and shape[1:] == expected:
+            message += f": one gradient per row; average over the {n} rows (axis=0)"
+        return ParamCheck(name, "shape", math.nan, message, shape=shape, expected_shape=expected)
+    verdict, rel, factor, message = _judge(arr, truth, n, mistakes)
+    return ParamCheck(name, verdict, rel, message, factor=factor, shape=shape, expected_shape=expected)
