@@ -6,10 +6,10 @@
     >>> history = net.fit(X, y, epochs=3, batch_size=64, optimizer=fastmlp.SGD(lr=0.1, momentum=0.9))
 """
 from fastmlp import callbacks, datasets, diagnostics, reference
-from fastmlp.diagnostics import check_backprop, doctor, gradcheck
+from fastmlp.diagnostics import check_backprop, diagnose, doctor, gradcheck
 from fastmlp.model import MLP, load
 from fastmlp.optim import SGD, Adam
 
 __version__ = "0.1.0"
-__all__ = ["MLP", "SGD", "Adam", "load", "doctor", "gradcheck", "check_backprop", "callbacks",
+__all__ = ["MLP", "SGD", "Adam", "load", "diagnose", "doctor", "gradcheck", "check_backprop", "callbacks",
            "datasets", "diagnostics", "reference"]

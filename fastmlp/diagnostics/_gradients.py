@@ -34,6 +34,8 @@ class ParamCheck:
     shape : tuple or None
         The shape they returned.
     expected_shape : tuple
+    mistake : str or None
+        For ``wrong``: the key of the textbook mistake (``_MISTAKES``) the values match.
     """
 
     name: str
@@ -43,6 +45,7 @@ class ParamCheck:
     factor: float = None
     shape: tuple = None
     expected_shape: tuple = None
+    mistake: str = None
 
     @property
     def ok(self):
@@ -71,13 +74,34 @@ _MISTAKES = {
         "it matches applying the derivative to the activation instead of the pre-activation, "
         "f'(f(z)) instead of f'(z) (e.g. sigmoid_prime(a) where a is already sigmoid(z); write it "
         "as a * (1 - a))"),
+    "derivative-formula-at-preactivation": (
+        "it matches applying a derivative written for the activation's output, such as a * (1 - a), "
+        "to the pre-activation z: pass it a = f(z), or use f'(z) written for z"),
+    "softmax-derivative-in-hidden": (
+        "it matches using a softmax's derivative s(1 - s), with s the softmax over the layer's "
+        "units, for the hidden layer"),
+    "ce-non-target-sign": (
+        "it matches a cross-entropy derivative whose non-target terms have the wrong sign: "
+        "dLoss/dz is p - y, which is -p for the classes that are not the label; yours gives +p "
+        "there (check the sign of the (1 - y) / (1 - p) term)"),
+}
+for _name in reference.ACTIVATIONS:
+    _MISTAKES[f"derivative-of-{_name}"] = (
+        f"it matches using {_name}'s derivative for the hidden layer instead of the network's own "
+        "activation's")
+
+# The finding code diagnose reports for each mistake.
+MISTAKE_CODES = {
+    "output-derivative-with-ce": "extra-softmax-derivative",
+    "ce-non-target-sign": "wrong",
+    "diagonal-softmax-jacobian": "wrong",
 }
 
 
 def _mistaken_backprop(weights, biases, X, Y, activation, output, loss, mistake):
     """Gradients ([dW], [db]) in float64, with one textbook mistake (or None for the truth)."""
     table = reference.ACTIVATION_FUNCTIONS[activation]
-    f, f_prime = table.f, table.derivative_at
+    f = table.f
     n = len(X)
     activations, pre = [X], []
     for W, b in zip(weights[:-1], biases[:-1]):
@@ -86,7 +110,9 @@ def _mistaken_backprop(weights, biases, X, Y, activation, output, loss, mistake)
     logits = activations[-1] @ weights[-1] + biases[-1]
     out = reference.softmax(logits) if output == "softmax" else reference.sigmoid(logits)
     g = out - Y
-    if loss == "cross_entropy":
+    if mistake == "ce-non-target-sign":
+        delta = np.where(Y > 0, g, -g)
+    elif loss == "cross_entropy":
         delta = g * out * (1 - out) if mistake == "output-derivative-with-ce" else g
     elif output == "sigmoid":
         delta = g if mistake == "no-output-derivative-with-mse" else g * out * (1 - out)
@@ -104,19 +130,35 @@ def _mistaken_backprop(weights, biases, X, Y, activation, output, loss, mistake)
         if layer > 0:
             back = delta @ weights[layer].T
             z = pre[layer - 1]
-            if mistake == "no-activation-derivative":
-                delta = back
-            elif mistake == "derivative-of-activation-output":
-                delta = back * f_prime(f(z))
-            else:
-                delta = back * f_prime(z)
+            delta = back * _hidden_derivative(mistake, table, z)
     return dW, db
 
 
-def _applicable_mistakes(output, loss):
+def _hidden_derivative(mistake, table, z):
+    """f'(z) of a hidden layer as the mistake computes it."""
+    if mistake == "no-activation-derivative":
+        return 1.0
+    if mistake == "derivative-of-activation-output":
+        return table.derivative_at(table.f(z))
+    if mistake == "derivative-formula-at-preactivation":
+        return table.derivative(z)
+    if mistake == "softmax-derivative-in-hidden":
+        s = reference.softmax(z)
+        return s * (1 - s)
+    if mistake is not None and mistake.startswith("derivative-of-"):
+        return reference.ACTIVATION_FUNCTIONS[mistake[len("derivative-of-"):]].derivative_at(z)
+    return table.derivative_at(z)
+
+
+def _applicable_mistakes(output, loss, activation=None):
+    """The mistakes worth matching; with ``activation``, the hidden-derivative ones too."""
     keys = ["no-activation-derivative", "derivative-of-activation-output"]
+    if activation is not None:
+        keys += ["derivative-formula-at-preactivation", "softmax-derivative-in-hidden"]
+        keys += [f"derivative-of-{name}" for name in reference.ACTIVATIONS if name != activation]
     if loss == "cross_entropy":
         keys.insert(0, "output-derivative-with-ce")
+        keys.insert(1, "ce-non-target-sign")
     else:
         keys.insert(0, "no-output-derivative-with-mse")
         if output == "softmax":
@@ -129,39 +171,48 @@ def _norm_rel(theirs, truth):
     return float(np.linalg.norm(theirs - truth) / scale) if scale > 0 else float(np.linalg.norm(theirs))
 
 
-def _compare_values(theirs, truth, n):
-    """(verdict, rel_error, factor, message) for two float64 arrays of the same shape."""
+def _compare_values(theirs, truth, n, tol=_OK_TOLERANCE):
+    """(verdict, rel_error, factor, message) for two float64 arrays of the same shape; ``tol`` is
+    the relative error (in norm) that still counts as equal."""
     truth_norm, their_norm = np.linalg.norm(truth), np.linalg.norm(theirs)
     rel = _norm_rel(theirs, truth)
-    if rel < _OK_TOLERANCE:
+    if rel < tol:
         return "ok", rel, None, "matches the true gradient"
     if truth_norm == 0:
         return "wrong", rel, None, (f"the true gradient is zero here but yours has norm {their_norm:.3g}")
-    if their_norm <= _OK_TOLERANCE * truth_norm:
+    if their_norm <= tol * truth_norm:
         return "zero", rel, 0.0, (f"your gradient is all zeros (the true one has norm {truth_norm:.3g}): "
                                   "it was never computed, or was overwritten")
-    if truth.ndim == 2 and truth.shape[0] == truth.shape[1] and _norm_rel(theirs, truth.T) < _OK_TOLERANCE:
+    if truth.ndim == 2 and truth.shape[0] == truth.shape[1] and _norm_rel(theirs, truth.T) < tol:
         return "transposed", rel, None, ("your gradient is the true one transposed: with rows as "
                                          "examples, dW = a_prev.T @ delta, shape (n_in, n_out)")
     factor = float(np.vdot(theirs, truth) / np.vdot(truth, truth))
     residual = np.linalg.norm(theirs - factor * truth) / their_norm
-    if residual < _OK_TOLERANCE:
-        if abs(factor + 1) < 1e-6:
+    if residual < tol:
+        if abs(factor + 1) < 10 * tol:
             return "sign-flipped", rel, -1.0, ("your gradient is exactly minus the true one: use "
                                                "out - y, not y - out (or subtract the update, not add it)")
         return "scaled", rel, factor, _scale_message(factor, n)
     return "wrong", rel, None, f"differs from the true gradient by {rel:.3g} relative (norm)"
 
 
-def _scale_reason(factor, n):
+def _scale_reason(factor, n, n_features=None, n_classes=None):
     """Why a gradient might be `factor` times the true one, or "" when no common cause fits."""
-    for value, why in ((n, f"n = {n} rows, so a sum over the rows where the mean was meant (divide by n)"),
+    counts = []
+    if n_features not in (None, n):
+        counts.append((n / n_features, f"n / {n_features}: divided by the number of features "
+                                       f"({n_features}) instead of the number of samples ({n})"))
+    if n_classes not in (None, n, n_features):
+        counts.append((n / n_classes, f"n / {n_classes}: divided by the number of classes "
+                                      f"({n_classes}) instead of the number of samples ({n})"))
+    for value, why in (*counts,
+                       (n, f"n = {n} rows, so a sum over the rows where the mean was meant (divide by n)"),
                        (-n, f"minus n = {n} rows, so a sum over the rows and a flipped sign"),
                        (1 / n, f"1/n with n = {n} rows, so divided by n twice"),
                        (2.0, ("a factor 2, as from differentiating (out - y)^2 without the 0.5 of the "
                               "loss 0.5 * (out - y)^2")),
                        (0.5, "a factor 1/2")):
-        if abs(factor - value) <= 1e-6 * abs(value):
+        if abs(factor - value) <= 1e-4 * abs(value):
             return why
     return ""
 
@@ -171,20 +222,31 @@ def _scale_message(factor, n):
     return f"your gradient is {factor:.6g} times the true one" + (f": {reason}" if reason else "")
 
 
-def _judge(arr, truth, n, mistakes):
-    """_compare_values, and for a wrong gradient the textbook mistake (times a factor) it matches."""
-    verdict, rel, factor, message = _compare_values(arr, truth, n)
-    if verdict != "wrong":
-        return verdict, rel, factor, message
+def _matching_mistake(arr, mistakes, tol=_OK_TOLERANCE):
+    """(key, scale) of the first mistake whose gradient, times some scale, equals arr; or (None, None)."""
     for key, candidate in mistakes:
-        scale = float(np.vdot(arr, candidate) / np.vdot(candidate, candidate))
-        if np.linalg.norm(arr - scale * candidate) < _OK_TOLERANCE * np.linalg.norm(arr):
-            message += "; " + _MISTAKES[key]
-            if abs(scale - 1) > 1e-6:
-                reason = _scale_reason(scale, n)
-                message += f", and then it is {scale:.6g} times that" + (f" ({reason})" if reason else "")
-            break
-    return verdict, rel, factor, message
+        norm = np.vdot(candidate, candidate)
+        if norm == 0:
+            continue
+        scale = float(np.vdot(arr, candidate) / norm)
+        if np.linalg.norm(arr - scale * candidate) < tol * np.linalg.norm(arr):
+            return key, scale
+    return None, None
+
+
+def _judge(arr, truth, n, mistakes, tol=_OK_TOLERANCE):
+    """_compare_values, and for a wrong gradient the textbook mistake (times a factor) it matches:
+    (verdict, rel_error, factor, message, mistake)."""
+    verdict, rel, factor, message = _compare_values(arr, truth, n, tol)
+    if verdict != "wrong":
+        return verdict, rel, factor, message, None
+    key, scale = _matching_mistake(arr, mistakes, tol)
+    if key is not None:
+        message += "; " + _MISTAKES[key]
+        if abs(scale - 1) > 10 * tol:
+            reason = _scale_reason(scale, n)
+            message += f", and then it is {scale:.6g} times that" + (f" ({reason})" if reason else "")
+    return verdict, rel, factor, message, key
 
 
 def _as_float_array(value):
@@ -219,7 +281,7 @@ def _check_one(name, value, truth, n, mistakes):
                           shape=shape, expected_shape=expected)
     if shape != expected:
         if arr.ndim == 2 and shape == expected[::-1]:
-            verdict, rel, factor, message = _judge(arr.T, truth, n, mistakes)
+            verdict, rel, factor, message, _ = _judge(arr.T, truth, n, mistakes)
             if verdict == "ok":
                 return ParamCheck(name, "transposed", _norm_rel(arr.T, truth),
                                   f"shape {shape} instead of {expected}: your gradient is the true one "
@@ -231,7 +293,7 @@ def _check_one(name, value, truth, n, mistakes):
                               f"is {verdict}: {message}", factor=factor, shape=shape, expected_shape=expected)
         message = f"shape {shape} instead of {expected}"
         if arr.size == truth.size:
-            verdict, rel, _, inner = _judge(arr.reshape(expected), truth, n, mistakes)
+            verdict, rel, _, inner, _ = _judge(arr.reshape(expected), truth, n, mistakes)
             if verdict == "ok":
                 message += f": the values are right, reshape it to {expected}"
                 if arr.ndim == 2 and 1 in shape:
@@ -241,5 +303,6 @@ def _check_one(name, value, truth, n, mistakes):
         elif arr.ndim >= 1 and shape[0] == n and arr.ndim == truth.ndim + 1 and shape[1:] == expected:
             message += f": one gradient per row; average over the {n} rows (axis=0)"
         return ParamCheck(name, "shape", math.nan, message, shape=shape, expected_shape=expected)
-    verdict, rel, factor, message = _judge(arr, truth, n, mistakes)
-    return ParamCheck(name, verdict, rel, message, factor=factor, shape=shape, expected_shape=expected)
+    verdict, rel, factor, message, mistake = _judge(arr, truth, n, mistakes)
+    return ParamCheck(name, verdict, rel, message, factor=factor, shape=shape, expected_shape=expected,
+                      mistake=mistake)

@@ -1,4 +1,5 @@
 """Running a learner's own functions: where in their code something happened."""
+import inspect
 import os
 import traceback
 
@@ -27,3 +28,52 @@ def _a(value):
     """'a list', 'an int': the type of value with its article, for messages."""
     name = type(value).__name__
     return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def _location(frame):
+    """'net.py:12 in forward(): a = X @ W1' for a traceback frame."""
+    text = f"{os.path.basename(frame.filename)}:{frame.lineno} in {frame.name}()"
+    return text + (f": {frame.line.strip()}" if frame.line else "")
+
+
+def defined_at(fn):
+    """'net.py:12' where a learner's function is defined, or '' when Python cannot tell."""
+    try:
+        path = inspect.getsourcefile(fn)
+        line = inspect.getsourcelines(fn)[1]
+    except (TypeError, OSError):
+        return ""
+    return f"{os.path.basename(path)}:{line}" if path else ""
+
+
+class Raised(Exception):
+    """A learner's function raised: ``message`` says what and on which line of their code."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+def call(name, fn, *args):
+    """fn(*args) with NumPy's warnings silenced, as the learner ran it; Raised when it raises."""
+    try:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+    except Exception as exc:  # noqa: BLE001 -- the learner's bug is the report's subject, not a crash
+        frame = _learner_frame(exc.__traceback__)
+        where = f" at {_location(frame)}" if frame is not None else ""
+        raise Raised(f"{name} raised {type(exc).__name__}: {exc}{where}") from None
+
+
+def nan_origin(fn, *args):
+    """Where fn first makes a NaN or an infinity from finite numbers (0/0, inf - inf, log(0)...):
+    the learner's line, found by running fn again with NumPy raising on it; '' if it does not."""
+    try:
+        with np.errstate(invalid="raise", divide="raise", over="ignore", under="ignore"):
+            fn(*args)
+    except FloatingPointError as exc:
+        frame = _learner_frame(exc.__traceback__)
+        return f"{exc} at {_location(frame)}" if frame is not None else str(exc)
+    except Exception:  # noqa: BLE001 -- only the floating-point error is of interest here
+        return ""
+    return ""

@@ -1,0 +1,126 @@
+"""diagnose's checks of the setup: the inputs, the initial weights, the rows fed, the learning rate.
+
+These need none of the learner's functions: they run on the arrays, and the learning rate on a
+``fastmlp.MLP`` built from the learner's parameters.
+"""
+import numpy as np
+
+from fastmlp.diagnostics import _doctor as doctor
+from fastmlp.optim import SGD
+
+INPUT_SCALE = doctor._SCALE_HIGH          # max |x| above this: inputs not scaled
+SATURATION_MARGIN = doctor._SATURATION_MARGIN
+SATURATED_SHARE = 0.5                     # share of a hidden layer's activations at a bound
+LR_STEPS = 100                            # steps of each short run that judges the learning rate
+LR_FACTORS = (0.1, 0.01, 0.001)
+MIN_ROWS_FOR_CLASSES = 8                  # fewer rows may cover few classes by chance
+
+
+def check_setup(case):
+    _check_inputs(case)
+    _check_saturation(case)
+    _check_classes(case)
+
+
+def _check_inputs(case):
+    top = float(np.max(np.abs(case.Xc)))
+    case.facts["input_max"] = top
+    if top <= INPUT_SCALE:
+        return
+    pixels = bool(np.all(case.Xc == np.round(case.Xc)) and case.Xc.min() >= 0 and top <= 255)
+    case.add("inputs-not-scaled", "X",
+             f"the inputs reach {top:.4g}" + (" (raw 0..255 pixels)" if pixels else "")
+             + ": a weighted sum of hundreds of such values drives every sigmoid or tanh to its bound and "
+               "makes the gradients huge; a network trains on inputs of order 1",
+             "X = X / 255.0" if pixels else "X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-8), with the "
+                                            "training set's mean and std", severity="warning")
+
+
+def _check_saturation(case):
+    if case.activation not in ("sigmoid", "tanh"):
+        return
+    _, acts = case.true_pass()
+    low = 0.0 if case.activation == "sigmoid" else -1.0
+    for layer, a in enumerate(acts[1:-1], 1):
+        share = float(np.mean((a < low + SATURATION_MARGIN) | (a > 1 - SATURATION_MARGIN)))
+        if share <= SATURATED_SHARE:
+            continue
+        slot = next(s for s in case.structure.slots if s.kind == "W" and s.layer == layer - 1)
+        W = case.weights[layer - 1]
+        n_in, n_out = W.shape
+        shape = f"{n_in}, {n_out}" if case.layout.rows else f"{n_out}, {n_in}"
+        case.add("saturated-units", slot.label,
+                 f"{share:.0%} of hidden layer {layer}'s {case.activation} outputs are within "
+                 f"{SATURATION_MARGIN} of {'0 or 1' if low == 0 else '-1 or 1'} on these {case.n} sample"
+                 f"{'s' if case.n > 1 else ''}: their derivative is almost 0, so almost no gradient passes "
+                 f"and the network cannot learn. {_describe_weights(W, case, layer)}",
+                 f"{slot.label} = np.random.randn({shape}) * np.sqrt(1 / {n_in}), and biases at 0",
+                 severity="warning")
+        return
+
+
+def _describe_weights(W, case, layer):
+    low, high, std = float(W.min()), float(W.max()), float(W.std())
+    scaled = 1 / np.sqrt(W.shape[0])
+    if low >= 0:
+        text = (f"The weights of layer {layer} are all positive, in [{low:.2f}, {high:.2f}] (uniform [0, 1)?), "
+                "so every unit sums its inputs with the same sign")
+    elif std > 3 * scaled:
+        text = (f"The weights of layer {layer} have std {std:.3g}, where 1/sqrt({W.shape[0]}) = {scaled:.3g} "
+                "keeps the sums of order 1 (randn without the scale?)")
+    else:
+        text = f"The weights of layer {layer} have std {std:.3g}"
+    if case.facts.get("input_max", 0) > INPUT_SCALE:
+        text += "; the unscaled inputs add to it"
+    return text + "."
+
+
+def _check_classes(case):
+    k = case.sizes[-1]
+    present = np.unique(case.labels)
+    if case.n >= MIN_ROWS_FOR_CLASSES and k >= 3 and len(present) <= 2:
+        case.add("single-class-batches", "Y",
+                 f"the {case.n} samples given cover only class{'es' if len(present) > 1 else ''} "
+                 f"{', '.join(map(str, present))} of {k}: a network trained on such batches learns to answer "
+                 "those classes whatever the input (data sorted by label, or the same rows every step?)",
+                 "shuffle X and Y together once per epoch: p = np.random.permutation(n); X, Y = X[p], Y[p]",
+                 severity="warning")
+
+
+def check_learning_rate(case):
+    """lr-too-high: the learner's learning rate diverges or stalls on a copy and a lower one trains."""
+    import fastmlp
+
+    sizes = case.sizes
+    net = fastmlp.MLP(sizes, activation=case.activation, output=case.output, loss=case.loss, seed=0)
+    for layer, (W, b) in enumerate(zip(case.weights, case.biases)):
+        net.weights[layer][...] = W
+        net.biases[layer][...] = b
+    X = case.Xc.astype(np.float32)
+    y = case.labels
+    n = len(X)
+    batch = n if n <= 512 else 64
+    rng = np.random.default_rng(0)
+    need = LR_STEPS * batch
+    rows = np.concatenate([rng.permutation(n) for _ in range(-(-need // n))])[:need]
+    X_eval, y_eval = X[:500], y[:500]
+    chance = doctor._chance_loss(case.output, case.loss, sizes[-1])
+
+    def run(trial, optimizer):
+        return doctor._short_run(trial, X, y, rows, optimizer, LR_STEPS, batch, X_eval, y_eval)
+
+    curve, _, nan_at = run(net.copy(), SGD(lr=case.lr))
+    if doctor._trains_well(curve, nan_at, chance) or not np.isfinite(curve[0][1]):
+        return
+    verdict = doctor._run_verdict(curve, nan_at)
+    if verdict == "ok" and curve[-1][1] < chance and doctor._unstable(curve, chance) is None:
+        return
+    found = doctor._try_rates(net, LR_FACTORS, SGD(lr=case.lr), run, chance)
+    if found is None:
+        return
+    lower, better = found
+    what = {"nan": "turns NaN", "diverging": "grows", "flat": "does not fall"}.get(verdict, "jumps back up")
+    case.add("lr-too-high", "lr",
+             f"with lr={case.lr:g}, {LR_STEPS} steps of {batch} sample{'s' if batch > 1 else ''} on a copy of "
+             f"your network: the loss {what} ({curve[0][1]:.3g} -> {curve[-1][1]:.3g}); with lr={lower:g} it "
+             f"falls to {better[-1][1]:.3g}", f"lr = {lower:g}", severity="warning")

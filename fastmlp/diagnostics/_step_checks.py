@@ -1,0 +1,296 @@
+"""diagnose's checks of the learner's training step and of their predict."""
+import numbers
+
+import numpy as np
+
+from fastmlp.diagnostics._diagnose import _scale_cause, as_canonical, where
+from fastmlp.diagnostics._learner import Raised, call
+
+STEP_TOL = {np.float64: 1e-6, np.float32: 1e-3}
+ADAM_EPS = 1e-8
+
+
+def _is_params_like(case, value):
+    """The learner's structure read from value, when it holds an array for every parameter."""
+    try:
+        read = case.structure.read(value)
+    except Exception:  # noqa: BLE001 -- not laid out like params
+        return None
+    if all(isinstance(v, np.ndarray) for v in read.values()):
+        return read
+    return None
+
+
+def _new_parameters(case, returned, passed, before_own):
+    """({slot: array} after the step, note): from the return, the copy passed in, or the learner's own
+    arrays when the step wrote into those instead (they are then put back)."""
+    if returned is not None and not isinstance(returned, numbers.Number) and \
+            not (isinstance(returned, np.ndarray) and returned.ndim == 0):
+        read = _is_params_like(case, returned)
+        if read is None and isinstance(returned, (list, tuple)) and returned:
+            read = _is_params_like(case, returned[0])
+        if read is not None:
+            return read, ""
+    after = case.structure.read(passed)
+    if any(not np.array_equal(after[s], before_own[s]) for s in case.structure.slots):
+        return after, ""
+    own = case.structure.read(case.params)
+    changed = [s for s in case.structure.slots if not np.array_equal(own[s], before_own[s])]
+    if changed:
+        for slot in changed:
+            moved = np.array(own[slot], copy=True)
+            own[slot][...] = before_own[slot]
+            own[slot] = moved
+        return own, ("your step changed your own arrays instead of the params it was given; diagnose read "
+                     "the step from them and put them back")
+    return after, ""
+
+
+def check_step(case, step):
+    """update-not-applied, ascent, step-scaled, step-wrong; and whether the step settles what
+    backprop's sign or scale left open."""
+    place = where("step", step)
+    before = {s: np.array(v, copy=True) for s, v in case.structure.read(case.params).items()}
+    passed = case.copy_params()
+    try:
+        returned = call("step", step, passed, case.learner_X(), case.learner_Y())
+    except Raised as exc:
+        case.add("raised", place, exc.message, "fix the line above")
+        return
+    after, note = _new_parameters(case, returned, passed, before)
+    if note:
+        case.notes.append(note)
+    moves, reshaped = {}, []
+    for slot in case.structure.slots:
+        new = np.asarray(after[slot], dtype=np.float64)
+        if new.shape != before[slot].shape:
+            reshaped.append((slot, before[slot].shape, new.shape))
+            continue
+        moves[slot] = _canonical(case, slot, new - before[slot])
+    if reshaped:
+        text = "; ".join(f"{slot.label} went from shape {old} to {new}" for slot, old, new in reshaped)
+        case.add("step-wrong", place, f"the step changed the shape of parameters: {text} (a gradient of "
+                 "another shape, broadcast against the parameter)",
+                 "give each gradient its parameter's exact shape before the update")
+    if not moves:
+        return
+    _judge_moves(case, moves, place)
+
+
+def _canonical(case, slot, arr):
+    if slot.kind == "W":
+        return case.layout.weight(arr)
+    return arr.reshape(-1)
+
+
+def _true_canonical(case, slot):
+    dW, db = case.true_gradients()[slot.layer]
+    return dW if slot.kind == "W" else db
+
+
+def _judge_moves(case, moves, place):
+    tol = STEP_TOL[case.dtype]
+    still = [s for s, d in moves.items() if not np.any(d) and np.any(_true_canonical(case, s))]
+    if still:
+        every = len(still) == len(case.structure.slots)
+        names = ", ".join(s.label for s in still)
+        case.add("update-not-applied", place,
+                 ("the step leaves every parameter exactly as it was" if every else
+                  f"the step never changes {names}") +
+                 ": the update is computed but not stored (W = W - lr * dW inside a loop or a function only "
+                 "rebinds a local name), or the update function is never called",
+                 "update the arrays in place, params['W1'] -= lr * dW1 (or W -= lr * dW), and call the update "
+                 "every step")
+    rates = {}
+    for slot, d in moves.items():
+        if not np.any(d):
+            continue
+        g = _true_canonical(case, slot)
+        rate = _fit_rate(d, g, tol)
+        if rate is None:
+            rate = _explained_otherwise(case, slot, d, g, tol)
+        rates[slot] = rate
+    wrong = [s for s, r in rates.items() if r is None]
+    if wrong:
+        cosines = ", ".join(f"{s.name}: {_cosine(moves[s], -_true_canonical(case, s)):+.2f}" for s in wrong)
+        case.add("step-wrong", place, f"the step moves {', '.join(s.label for s in wrong)} in a direction that "
+                 f"is not minus the gradient (cosine with -gradient {cosines})",
+                 "W -= lr * dW with dW the gradient of the mean loss")
+    fitted = {s: r for s, r in rates.items() if isinstance(r, float)}
+    if not fitted:
+        return
+    climbing = [s for s, r in fitted.items() if r < 0]
+    if climbing:
+        if _sign_flip_explains(case, climbing):
+            return
+        case.add("ascent", place, f"the step moves {', '.join(s.label for s in climbing)} up the gradient "
+                 f"(by {-min(fitted[s] for s in climbing):.4g} times it): every step increases the loss",
+                 "W -= lr * dW  (not W += lr * dW)")
+        return
+    _check_rates(case, fitted, place)
+
+
+def _fit_rate(d, g, tol):
+    """r with d = -r * g, when d is that exactly; None otherwise."""
+    norm = float(np.vdot(g, g))
+    if norm == 0:
+        return None
+    r = -float(np.vdot(d, g)) / norm
+    if np.linalg.norm(d + r * g) <= tol * np.linalg.norm(d):
+        return r
+    return None
+
+
+def _cosine(a, b):
+    denominator = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(np.vdot(a, b) / denominator) if denominator else 0.0
+
+
+def _explained_otherwise(case, slot, d, g, tol):
+    """A move that is not along the true gradient: along backprop's own gradient (whose fault it
+    then is, already reported), Adam's first step, or SGD with weight decay; else None."""
+    theirs = case.facts.get("their_gradients", {}).get(slot)
+    if theirs is not None:
+        try:
+            t = _canonical(case, slot, np.asarray(theirs, dtype=np.float64).reshape(
+                case.structure.read(case.params)[slot].shape))
+        except ValueError:
+            t = None
+        if t is not None and _fit_rate(d, t, tol) is not None:
+            return "follows backprop"
+    lr = case.lr
+    if lr:
+        adam = -lr * g / (np.abs(g) + ADAM_EPS)
+        if np.linalg.norm(d - adam) <= 1e-3 * np.linalg.norm(d):
+            case.notes.append(f"the step looks like Adam's first step (each parameter moves by lr = {lr:g})")
+            return "adam"
+    W = _canonical(case, slot, np.asarray(case.structure.read(case.params)[slot], dtype=np.float64))
+    A = np.stack([g.reshape(-1), W.reshape(-1)], axis=1)
+    coef, *_ = np.linalg.lstsq(A, -d.reshape(-1), rcond=None)
+    if coef[0] > 0 and coef[1] > 0 and np.linalg.norm(A @ coef + d.reshape(-1)) <= tol * np.linalg.norm(d):
+        case.notes.append(f"the step of {slot.label} includes weight decay ({coef[1] / coef[0]:.3g} * W added "
+                          "to the gradient)")
+        return "weight decay"
+    return None
+
+
+def _sign_flip_explains(case, climbing):
+    """A backprop that returns minus the gradient and a step that subtracts it: the sign-flipped
+    finding already names the cause; say the step climbs there."""
+    flipped = {v.slot for v in case.facts.get("sign_flipped", [])}
+    if not flipped or not set(climbing) <= flipped:
+        return False
+    for i, finding in enumerate(case.findings):
+        if finding.code == "sign-flipped":
+            message = finding.message.split(". That is right")[0] + \
+                ", and your step subtracts them: every step climbs the loss"
+            case.findings[i] = type(finding)(finding.code, finding.severity, message,
+                                             "dZ = out - Y (not Y - out)", finding.where)
+    return True
+
+
+def _check_rates(case, fitted, place):
+    """The step is along -gradient: settle backprop's sign and scale, and compare its size with lr."""
+    flipped = case.facts.get("sign_flipped", [])
+    if flipped:
+        _drop(case, "sign-flipped")
+        case.notes.append("backprop returns minus the gradient and step adds it: that is right")
+    scaled = case.facts.get("scaled", [])
+    if case.lr is None:
+        rates = sorted({round(r, 6) for r in fitted.values()})
+        case.notes.append(f"the step's effective learning rate is {', '.join(f'{r:g}' for r in rates)} "
+                          "(pass lr= to have it checked)")
+        return
+    off = {s: r for s, r in fitted.items() if abs(r / case.lr - 1) > 1e-3}
+    if scaled and all(abs(fitted[v.slot] / case.lr - 1) <= 1e-3 for v in scaled if v.slot in fitted):
+        _drop(case, "scaled")
+        case.notes.append("backprop's gradients are scaled, and step undoes it: the step is right")
+    if not off:
+        return
+    factors = {round(r / case.lr, 6) for r in off.values()}
+    scaled_by = {v.slot: v.factor for v in scaled}
+    if all(s in scaled_by and abs(off[s] / case.lr - scaled_by[s]) <= 1e-3 * abs(scaled_by[s]) for s in off):
+        for i, finding in enumerate(case.findings):
+            if finding.code == "scaled":
+                rate = max(off.values())
+                case.findings[i] = type(finding)(
+                    finding.code, finding.severity, finding.message + f"; your step applies them with "
+                    f"lr={case.lr:g}, an effective learning rate of {rate:.4g}", finding.hint, finding.where)
+        return
+    factor = sorted(factors)[-1]
+    reason = _scale_cause(case, factor)
+    names = ", ".join(s.label for s in off)
+    case.add("step-scaled", place, f"the step moves {names} along minus the gradient, but by "
+             f"{factor:.4g} x lr (an effective learning rate of {factor * case.lr:.4g} for lr={case.lr:g})"
+             + (f": {reason}" if reason else ""),
+             "W -= lr * dW, with dW the gradient of the mean loss over the batch")
+
+
+def _drop(case, code):
+    case.findings[:] = [f for f in case.findings if f.code != code]
+
+
+# ----------------------------------------------------------------------------------------------
+# predict
+# ----------------------------------------------------------------------------------------------
+
+def check_predict(case, predict):
+    place = where("predict", predict)
+    try:
+        value = call("predict", predict, case.copy_params(), case.learner_X())
+    except Raised as exc:
+        case.add("raised", place, exc.message, "fix the line above")
+        return
+    labels, problem = _read_labels(case, value)
+    pre, acts = case.true_pass()
+    truth = np.argmax(acts[-1], axis=1)
+    if problem:
+        hint = _hidden_argmax(case, value)
+        case.add("predict-wrong", place, problem + (f"; {hint}" if hint else ""),
+                 f"np.argmax(out, axis={case.layout.fix_axis()}) with out the output layer's activations")
+        return
+    top2 = np.sort(acts[-1], axis=1)[:, -2:] if acts[-1].shape[1] > 1 else None
+    decided = np.ones(case.n, bool) if top2 is None else (top2[:, 1] - top2[:, 0]) > 1e-9
+    disagree = (labels != truth) & decided
+    if not np.any(disagree):
+        return
+    their_out = case.facts.get("forward_output")
+    if their_out is not None and their_out.shape == acts[-1].shape and \
+            np.array_equal(labels, np.argmax(their_out, axis=1)):
+        return          # predict follows forward, whose finding is the cause
+    hint = _hidden_argmax(case, labels)
+    case.add("predict-wrong", place,
+             f"predict's labels differ from the argmax of the network's output for {int(disagree.sum())} of "
+             f"{case.n} samples" + (f": {hint}" if hint else ""),
+             f"np.argmax(out, axis={case.layout.fix_axis()}) with out the output layer's activations")
+
+
+def _read_labels(case, value):
+    """(labels (n,), "") or (None, what is wrong)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        return None, f"predict returned {type(value).__name__}; expected integer labels"
+    k = case.sizes[-1]
+    if arr.size == case.n:
+        return arr.reshape(-1).astype(np.int64), ""
+    if arr.size == case.n * k:
+        try:
+            return np.argmax(as_canonical(case, arr, "predict's return"), axis=1), ""
+        except ValueError:
+            pass
+    if arr.ndim <= 2 and arr.size == k and case.n != k:
+        return None, (f"predict returned {k} labels for {case.n} samples: the argmax is taken over the "
+                      "samples instead of the classes")
+    return None, f"predict returned shape {arr.shape} for {case.n} samples"
+
+
+def _hidden_argmax(case, labels):
+    """'they are the argmax of hidden layer 1' when they are; '' otherwise."""
+    _, acts = case.true_pass()
+    labels = np.asarray(labels).reshape(-1)
+    for layer, a in enumerate(acts[1:-1], 1):
+        if labels.size == case.n and np.array_equal(labels, np.argmax(a, axis=1)):
+            return (f"they are the argmax of hidden layer {layer}'s {a.shape[1]} activations, not of the "
+                    f"{case.sizes[-1]} outputs (accuracy computed from a hidden layer)")
+    return ""
+
