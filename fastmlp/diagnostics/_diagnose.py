@@ -791,10 +791,11 @@ def _bias_axis(case, slot, arr):
         candidates.append((flat, delta.sum(axis=1), "one value per sample: summed over the units"))
     if flat.size == 1 or (k > 1 and flat.size == k and np.all(flat == flat[0])):
         candidates.append((flat[:1], np.array([delta.sum()]), "one number: summed over everything"))
+    tiny = 1e-9 * float(np.abs(delta).sum())      # a sum that cancels to rounding is zero
     for values, candidate, what in candidates:
         norm = float(np.vdot(candidate, candidate))
-        if norm < 1e-30:
-            if np.all(values == 0):
+        if np.max(np.abs(candidate)) <= tiny:
+            if np.max(np.abs(values)) <= tiny:
                 return Verdict(slot, "bias-gradient-axis", detail=what + " (for softmax + cross-entropy that "
                                "sum is exactly zero, so the bias never moves)")
             continue

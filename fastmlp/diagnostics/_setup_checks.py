@@ -27,13 +27,15 @@ def _check_inputs(case):
     case.facts["input_max"] = top
     if top <= INPUT_SCALE:
         return
+    axis = case.layout.sample_axis()
     pixels = bool(np.all(case.Xc == np.round(case.Xc)) and case.Xc.min() >= 0 and top <= 255)
     case.add("inputs-not-scaled", "X",
              f"the inputs reach {top:.4g}" + (" (raw 0..255 pixels)" if pixels else "")
              + ": a weighted sum of hundreds of such values drives every sigmoid or tanh to its bound and "
                "makes the gradients huge; a network trains on inputs of order 1",
-             "X = X / 255.0" if pixels else "X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-8), with the "
-                                            "training set's mean and std", severity="warning")
+             "X = X / 255.0" if pixels else f"X = (X - X.mean(axis={axis}, keepdims=True)) / (X.std(axis={axis}, "
+                                            "keepdims=True) + 1e-8), with the training set's mean and std",
+             severity="warning")
 
 
 def _check_saturation(case):

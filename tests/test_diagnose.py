@@ -1,0 +1,282 @@
+"""fastmlp.diagnose: reading a learner's network in their layout, their functions' failures, the report.
+
+The bugs themselves are tested on the corpus of learner-style programs (test_learner_code.py);
+this file tests the machinery around them on one small network written in every layout.
+"""
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp.reference import sigmoid, softmax
+
+N, SIZES = 12, (7, 5, 3)
+
+
+def problem(seed=0):
+    """Canonical float64 (weights (n_in, n_out), biases (n_out,), X (n, n_in), labels)."""
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(0, 1 / np.sqrt(a), (a, b)) for a, b in zip(SIZES[:-1], SIZES[1:])]
+    biases = [rng.normal(0, 0.1, b) for b in SIZES[1:]]
+    X = rng.uniform(0, 1, (N, SIZES[0]))
+    labels = np.arange(N) % SIZES[-1]
+    return weights, biases, X, labels
+
+
+def true_grads(weights, biases, X, labels):
+    net = fastmlp.reference.MLP.from_parameters(weights, biases, "sigmoid", "softmax", "cross_entropy")
+    return net.loss_and_gradients(X, labels)[1]
+
+
+class RowsNet:
+    """A learner's network with samples in rows, written against plain lists."""
+
+    def __init__(self, bias_shape="flat"):
+        self.bias_shape = bias_shape
+
+    def forward(self, params, X):
+        W1, b1, W2, b2 = params
+        A1 = sigmoid(X @ W1 + b1.reshape(1, -1))
+        return softmax(A1 @ W2 + b2.reshape(1, -1))
+
+    def backprop(self, params, X, Y):
+        W1, b1, W2, b2 = params
+        A1 = sigmoid(X @ W1 + b1.reshape(1, -1))
+        A2 = softmax(A1 @ W2 + b2.reshape(1, -1))
+        dZ2 = (A2 - Y) / len(X)
+        dZ1 = dZ2 @ W2.T * A1 * (1 - A1)
+        return [X.T @ dZ1, dZ1.sum(0).reshape(b1.shape), A1.T @ dZ2, dZ2.sum(0).reshape(b2.shape)]
+
+    def step(self, params, X, Y):
+        for p, g in zip(params, self.backprop(params, X, Y)):
+            p -= 0.5 * g
+
+
+def rows_params(bias_shape="flat", seed=0):
+    weights, biases, X, labels = problem(seed)
+    shape = {"flat": lambda b: b, "row": lambda b: b.reshape(1, -1)}[bias_shape]
+    return [weights[0], shape(biases[0]), weights[1], shape(biases[1])], X, np.eye(SIZES[-1])[labels]
+
+
+@pytest.mark.parametrize("bias_shape", ["flat", "row"])
+def test_correct_rows_network_is_ok(bias_shape):
+    net = RowsNet()
+    params, X, Y = rows_params(bias_shape)
+    report = fastmlp.diagnose(params, X, Y, forward=net.forward, backprop=net.backprop, step=net.step, lr=0.5)
+    assert report.ok, str(report)
+    assert report.codes == [] and len(report) == 0
+    assert "samples in rows" in report.notes[0]
+    assert "ok" in str(report).splitlines()[-1]
+
+
+def test_labels_and_one_hot_are_the_same_targets():
+    net = RowsNet()
+    params, X, Y = rows_params()
+
+    def backprop(p, X, y):          # takes labels or one-hot, as some learners' code does
+        return net.backprop(p, X, y if y.ndim == 2 else np.eye(SIZES[-1])[y.astype(int)])
+
+    for targets in (Y, Y.argmax(1), Y.argmax(1).astype(float)):
+        assert fastmlp.diagnose(params, X, targets, backprop=backprop).ok
+
+
+def test_columns_dict_and_pair_read_the_same_network():
+    weights, biases, X, labels = problem()
+    Yc = np.eye(SIZES[-1])[labels].T
+    columns = {"W1": weights[0].T, "b1": biases[0][:, None], "W2": weights[1].T, "b2": biases[1][:, None]}
+
+    def backprop(p, X, Y):
+        A1 = sigmoid(p["W1"] @ X + p["b1"])
+        A2 = softmax((p["W2"] @ A1 + p["b2"]).T).T
+        dZ2 = (A2 - Y) / X.shape[1]
+        dZ1 = p["W2"].T @ dZ2 * A1 * (1 - A1)
+        return {"dW1": dZ1 @ X.T, "db1": dZ1.sum(1, keepdims=True), "dW2": dZ2 @ A1.T,
+                "db2": dZ2.sum(1, keepdims=True)}
+
+    report = fastmlp.diagnose(columns, X.T, Yc, backprop=backprop)
+    assert report.ok, str(report)
+    assert "samples in columns" in report.notes[0]
+
+    def pair_backprop(params, X, Y):
+        (W1, W2), (b1, b2) = params
+        g = backprop({"W1": W1, "b1": b1, "W2": W2, "b2": b2}, X, Y)
+        return (g["dW1"], g["dW2"]), (g["db1"], g["db2"])
+
+    pair = ([columns["W1"], columns["W2"]], [columns["b1"], columns["b2"]])
+    assert fastmlp.diagnose(pair, X.T, Yc, backprop=pair_backprop).ok
+
+
+def test_network_without_biases():
+    weights, _, X, labels = problem()
+    zeros = [np.zeros(b) for b in SIZES[1:]]
+    truth = true_grads(weights, zeros, X, labels)
+
+    def backprop(params, X, Y):
+        return [dW for dW, _ in truth]
+
+    assert fastmlp.diagnose(list(weights), X, labels, backprop=backprop).ok
+    report = fastmlp.diagnose({"w1": weights[0], "w2": weights[1]}, X, labels,
+                              backprop=lambda p, X, Y: {"dw1": truth[0][0], "dw2": 2 * truth[1][0]})
+    assert report.codes == ["scaled"], str(report)
+    assert "no biases" in report.notes[0]
+
+
+@pytest.mark.parametrize("shape", [(SIZES[0],), (SIZES[0], 1)])
+def test_one_sample_as_a_column_or_a_vector(shape):
+    weights, biases, X, labels = problem()
+    params = [weights[0].T, biases[0][:, None], weights[1].T, biases[1][:, None]]
+    x = X[0].reshape(shape)
+    y = np.eye(SIZES[-1])[labels[0]].reshape(-1 if len(shape) == 1 else (SIZES[-1], 1))
+
+    def forward(p, x):
+        a = sigmoid(p[0] @ x.reshape(-1, 1) + p[1])
+        return softmax((p[2] @ a + p[3]).T).T.reshape(y.shape)
+
+    assert fastmlp.diagnose(params, x, y, forward=forward).ok
+    assert fastmlp.diagnose(params, x, int(labels[0]), forward=forward).ok
+
+
+def test_square_network_with_as_many_samples_as_features_is_reported_ambiguous():
+    rng = np.random.default_rng(0)
+    params = [rng.normal(size=(4, 4)), rng.normal(size=(4, 4))]
+    X = rng.uniform(size=(4, 4))
+    report = fastmlp.diagnose(params, X, np.arange(4))
+    assert report.codes == ["layout-ambiguous"]
+    assert not report.ok
+
+
+def test_the_learner_arrays_are_never_modified():
+    net = RowsNet()
+    params, X, Y = rows_params()
+    kept = [p.copy() for p in params], X.copy(), Y.copy()
+
+    def scribbling_forward(p, X):
+        X *= 2
+        p[0][:] = 0
+        return net.forward(p, X)
+
+    fastmlp.diagnose(params, X, Y, forward=scribbling_forward, backprop=net.backprop, step=net.step)
+    for before, after in zip(kept[0], params):
+        np.testing.assert_array_equal(before, after)
+    np.testing.assert_array_equal(kept[1], X)
+    np.testing.assert_array_equal(kept[2], Y)
+
+
+def test_a_step_that_writes_into_the_learners_own_arrays_is_read_and_undone():
+    net = RowsNet()
+    params, X, Y = rows_params()
+    kept = [p.copy() for p in params]
+    report = fastmlp.diagnose(params, X, Y, step=lambda _p, X, Y: net.step(params, X, Y), lr=0.5)
+    assert report.ok, str(report)
+    for before, after in zip(kept, params):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_a_raise_in_learner_code_is_a_finding_with_their_line():
+    params, X, Y = rows_params()
+
+    def forward(p, X):
+        W1, b1, W2, b2 = p
+        return sigmoid(X @ W2)              # the learner's line
+
+    report = fastmlp.diagnose(params, X, Y, forward=forward)
+    assert report.codes == ["raised"]
+    finding = report.findings[0]
+    assert "ValueError" in finding.message and "test_diagnose.py" in finding.message
+    assert "X @ W2" in finding.message
+    assert finding.where.startswith("forward")
+
+
+def test_nan_in_learner_code_points_at_the_line_that_made_it():
+    params, X, Y = rows_params()
+
+    def forward(p, X):
+        W1, b1, W2, b2 = p
+        A1 = sigmoid(X @ W1 + b1)
+        z = A1 @ W2 + b2
+        return np.exp(z) / (np.exp(z).sum(1, keepdims=True) * 0)     # 0 / 0 somewhere
+
+    report = fastmlp.diagnose(params, X, Y, forward=forward)
+    assert report.codes == ["not-finite"], str(report)
+    assert "test_diagnose.py" in report.findings[0].message
+
+
+def test_unreadable_returns_are_findings_not_exceptions():
+    params, X, Y = rows_params()
+    report = fastmlp.diagnose(params, X, Y, forward=lambda p, X: "probabilities",
+                              backprop=lambda p, X, Y: 3.0, predict=lambda p, X: None)
+    assert set(report.codes) == {"bad-return", "predict-wrong"}, str(report)
+
+
+def test_sign_flipped_backprop_is_settled_by_a_step_that_adds_it():
+    net = RowsNet()
+    params, X, Y = rows_params()
+
+    def flipped(p, X, Y):
+        return [-g for g in net.backprop(p, X, Y)]
+
+    def adding_step(p, X, Y):
+        for a, g in zip(p, flipped(p, X, Y)):
+            a += 0.5 * g
+
+    def subtracting_step(p, X, Y):
+        for a, g in zip(p, flipped(p, X, Y)):
+            a -= 0.5 * g
+
+    assert fastmlp.diagnose(params, X, Y, backprop=flipped).codes == ["sign-flipped"]
+    report = fastmlp.diagnose(params, X, Y, backprop=flipped, step=adding_step, lr=0.5)
+    assert report.ok, str(report)
+    assert any("minus the gradient" in note for note in report.notes)
+    report = fastmlp.diagnose(params, X, Y, backprop=flipped, step=subtracting_step, lr=0.5)
+    assert report.codes == ["sign-flipped"], str(report)
+    assert "climbs" in report.findings[0].message
+
+
+def test_summed_gradient_with_the_learning_rate_reports_the_effective_rate():
+    net = RowsNet()
+    params, X, Y = rows_params()
+
+    def summed(p, X, Y):
+        return [g * len(X) for g in net.backprop(p, X, Y)]
+
+    def step(p, X, Y):
+        for a, g in zip(p, summed(p, X, Y)):
+            a -= 2.0 * g
+
+    def step_dividing(p, X, Y):
+        for a, g in zip(p, summed(p, X, Y)):
+            a -= 2.0 / len(X) * g
+
+    report = fastmlp.diagnose(params, X, Y, backprop=summed, step=step, lr=2.0)
+    assert report.codes == ["scaled"], str(report)
+    assert f"{2.0 * N:g}" in report.findings[0].message and "sum over the rows" in report.findings[0].message
+    assert fastmlp.diagnose(params, X, Y, backprop=summed, step=step_dividing, lr=2.0).ok
+
+
+@pytest.mark.parametrize("bad, error", [
+    (dict(params=42), TypeError),
+    (dict(params=["a", "b"]), TypeError),
+    (dict(X=np.zeros((N, 6))), ValueError),
+    (dict(Y=np.zeros((N, 4))), ValueError),
+    (dict(Y=np.full(N, 7)), ValueError),
+    (dict(forward=3), TypeError),
+    (dict(activation="swish"), ValueError),
+    (dict(lr=-1.0), ValueError),
+    (dict(lr=float("nan")), ValueError),
+])
+def test_bad_arguments_raise_naming_them(bad, error):
+    params, X, Y = rows_params()
+    kwargs = dict(params=params, X=X, Y=Y)
+    kwargs.update(bad)
+    with pytest.raises(error):
+        fastmlp.diagnose(**kwargs)
+
+
+def test_report_interface():
+    params, X, Y = rows_params()
+    report = fastmlp.diagnose(params, np.round(X * 255), Y)
+    assert "inputs-not-scaled" in report
+    finding = report["inputs-not-scaled"]
+    assert finding.fix == finding.hint and "255" in finding.fix and finding.where == "X"
+    assert repr(report).startswith("DiagnoseReport(ok=False")
+    with pytest.raises(KeyError):
+        report["zero"]
