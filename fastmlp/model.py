@@ -7,12 +7,14 @@ validates and converts the data once, then hands the compiled loop chunks of min
 to about a tenth of a second of work; between chunks it updates the progress bar, keeps a
 snapshot for divergence recovery and lets Ctrl-C through.
 """
+import contextlib
 import copy as _copy
 import json
 import math
 import os
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -38,6 +40,19 @@ _PRIVATE_MAX_WEIGHTS = 1 << 23  # first-layer weights the two threads copy (with
                                 # 64 MB); a bigger layer is worked on in place (csrc/split.c)
 _SPLIT_MIN_ROWS = 64          # predict / evaluate on fewer rows stays on one thread
 _BATCH1_MAX_CHUNK = 4096      # FM_LAZY_MAX_STEPS in csrc/fastmlp.h
+
+# fit's advice (UserWarnings), each kind at most once per call
+_SCALE_HIGH = 10.0            # max |x| above this: X looks unscaled (pixels 0..255, raw units)
+_SCALE_SAMPLE_ROWS = 1024     # rows spread over X that judge it, not a second full pass (which
+                              # took a tenth of a one-epoch MNIST fit)
+_AT_CHANCE = 0.99             # an epoch loss above this share of chance is at chance: a network
+                              # stuck on the class frequencies sits a hair below (MNIST: 0.9986)
+_CHANCE_STEPS = 100           # updates of this fit before the middle of the epoch, for that warning
+_NOT_FALLING = 0.99           # ... and not below this share of the previous epoch's loss
+_GROWTH = 100.0               # an epoch loss this many times the first epoch's: diverging
+_GROWTH_FLOOR = 0.1           # ... once it is this share of chance: below, it is a near-perfect fit
+                              # wobbling, not divergence
+_ADVICE = r"fit: (X reaches|the training loss)"   # how every advice message starts
 
 
 _MAX_INT32 = 2**31 - 1
@@ -353,6 +368,24 @@ class MLP:
         FloatingPointError
             When the loss turns NaN or infinite; the parameters are restored to the last finite
             ones first, so the model stays usable.
+
+        Warns
+        -----
+        UserWarning
+            Each of these at most once per call, pointing at the line that called ``fit``:
+
+            - X looks unscaled: some ``|x|`` exceeds 10 (judged on about a thousand rows spread
+              over X). Whole numbers in 0..255 are taken for pixels (divide by 255); other
+              features should be standardised, ``(X - mean) / std``.
+            - The network is not learning: an epoch's loss is still at chance (within 1%) or
+              above it, and no longer falling by 1% an epoch, once at least half of the epoch's
+              batches were trained after the first 100 updates of this call. Chance is the loss
+              of all-zero logits: ``ln(n_classes)`` for softmax + cross_entropy.
+            - The loss is diverging: an epoch's loss is a hundred times the first epoch's (and
+              at least a tenth of chance).
+
+            ``fastmlp.doctor(net, X, y, optimizer=...)`` finds out why. Silence them with
+            ``warnings.filterwarnings("ignore", message="fit: ", category=UserWarning)``.
         """
         X = self._checked_X(X)
         y = check_y(y, X.shape[0], self.n_classes)
@@ -366,6 +399,7 @@ class MLP:
         if verbose not in (0, 1, 2) or isinstance(verbose, bool):
             raise ValueError(f"verbose: got {verbose!r}; expected 0, 1 or 2")
         callbacks = self._checked_callbacks(callbacks)
+        _warn_if_unscaled(X)
         X, y, validation = self._split_validation(X, y, validation_data, validation_split)
         batch_size = min(batch_size, len(X))
         self._attach_optimizer(optimizer)
@@ -396,12 +430,19 @@ class MLP:
 
     def _run_epochs(self, X, y, epochs, batch_size, shuffle, validation, workspace, sparse_inputs,
                     optimizer, verbose, callbacks):
+        chance = _chance_loss(self.output, self.loss, self.n_classes)
+        steps_per_epoch = -(-len(X) // batch_size)
+        losses, warned = [], set()
         for epoch in range(epochs):
             for callback in callbacks:
                 callback.on_epoch_begin(epoch, {})
             order = self._rng.permutation(len(X)) if shuffle else None
             logs = self._train_epoch(X, y, order, batch_size, workspace, sparse_inputs, optimizer, epoch,
                                      epochs, verbose)
+            losses.append(logs["loss"])
+            for kind, message in _loss_advice(losses, steps_per_epoch, chance, optimizer.lr, warned):
+                warned.add(kind)
+                warnings.warn(message, UserWarning, stacklevel=3)  # at the line calling fit
             if validation is not None:
                 val = self.evaluate(*validation)
                 logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
@@ -562,12 +603,81 @@ def _skips_hidden_zeros(activation):
     return activation == "relu" and not _kernels.BLAS_SMALL_KERNELS
 
 
+def _spread_rows(X, count):
+    """Between count and 2 * count rows of X (all of them if fewer), evenly spaced: a view."""
+    return X[:: max(1, len(X) // count)]
+
+
 def _mostly_zeros(X):
     """Whether most inputs are exactly zero (as in images), judged on up to 256 rows spread over X
     (1000 took 4% of predicting 10000 MNIST rows; the answer only picks the faster path, both
     give the same results)."""
-    sample = X[:: max(1, len(X) // 256)]
+    sample = _spread_rows(X, 256)
     return np.count_nonzero(sample) < 0.5 * sample.size
+
+
+def _chance_loss(output, loss, n_classes):
+    """The loss of a network whose logits are all zero: what an untrained network should show."""
+    if output == "softmax" and loss == "cross_entropy":
+        return math.log(n_classes)
+    if output == "sigmoid" and loss == "cross_entropy":
+        return n_classes * math.log(2.0)
+    if output == "sigmoid":  # mse with every output at 0.5
+        return 0.125 * n_classes
+    return 0.5 * (1 - 1 / n_classes)  # softmax + mse with every output at 1/k
+
+
+def _looks_like_pixels(X, low, high):
+    """Whole numbers reaching past 127 within 0..255 (small whole numbers, like 0..16, are counts)."""
+    return low >= 0 and 127 < high <= 255 and np.array_equal(X, np.rint(X))
+
+
+def _warn_if_unscaled(X):
+    """fit's warning when X (float32, checked) reaches beyond +-_SCALE_HIGH on a sample of rows."""
+    sample = _spread_rows(X, _SCALE_SAMPLE_ROWS)
+    low, high = float(sample.min()), float(sample.max())
+    if max(high, -low) <= _SCALE_HIGH:
+        return
+    reach = high if high >= -low else low
+    if _looks_like_pixels(sample, low, high):
+        advice = "its values look like 0..255 pixels: divide by 255 (X = X / 255.0)"
+    else:
+        advice = ("standardise each feature with the training rows' statistics: X = (X - mean) / std, "
+                  "with mean = X.mean(axis=0) and std = X.std(axis=0) + 1e-8")
+    warnings.warn(f"fit: X reaches {reach:.4g}, and a network trains best on inputs of order 1; {advice}",
+                  UserWarning, stacklevel=3)  # at the line calling fit
+
+
+def _loss_advice(losses, steps_per_epoch, chance, lr, warned):
+    """fit's warnings after an epoch, as (kind, message) pairs: losses are this fit's epoch losses
+    so far, warned the kinds given already. A diverging loss is also above chance: one warning says it."""
+    epoch, loss = len(losses), losses[-1]
+    if "growth" in warned:
+        return []
+    if loss >= _GROWTH * losses[0] and loss >= _GROWTH_FLOOR * chance:
+        return [("growth", f"fit: the training loss grew a hundredfold, from {losses[0]:.4g} in epoch 1 to "
+                           f"{loss:.4g} in epoch {epoch}: training is diverging. A lower learning rate than "
+                           f"lr={lr:g} often helps; fastmlp.doctor(net, X, y, optimizer=...) finds out why.")]
+    # An epoch's loss averages its batches as they were trained. Once half of them came after the
+    # first _CHANCE_STEPS updates, a working setup has that average clearly below chance, unless it
+    # started far above it and is still coming down (Adam at lr=1e-3 on iris: 135 updates).
+    trained = (epoch - 0.5) * steps_per_epoch >= _CHANCE_STEPS
+    falling = epoch > 1 and loss < _NOT_FALLING * losses[-2]
+    if "chance" not in warned and trained and not falling and loss >= _AT_CHANCE * chance:
+        return [("chance", f"fit: the training loss is {loss:.4g} in epoch {epoch}, after "
+                           f"{epoch * steps_per_epoch} updates: no better than chance ({chance:.4g}, the "
+                           "loss of all-zero logits). The network is not learning; "
+                           "fastmlp.doctor(net, X, y, optimizer=...) finds out why.")]
+    return []
+
+
+@contextlib.contextmanager
+def _advice_silenced():
+    """Silence fit's advice: for callers that train on the user's behalf and report their own way
+    (the scikit-learn wrapper, doctor)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_ADVICE, category=UserWarning)
+        yield
 
 
 def _progress_bar(total, epoch, epochs):

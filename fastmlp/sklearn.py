@@ -31,7 +31,7 @@ except ImportError:  # scikit-learn < 1.6
 
 from fastmlp import reference
 from fastmlp._validation import check_choice, check_float, check_int
-from fastmlp.model import MLP
+from fastmlp.model import MLP, _advice_silenced
 from fastmlp.optim import SGD, Adam
 
 __all__ = ["MLPClassifier"]
@@ -431,8 +431,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         best_params = None
         epochs = 1 if incremental else int(self.max_iter)
         for _ in range(epochs):
-            history = self.model_.fit(X, y, epochs=1, batch_size=batch_size, optimizer=optimizer,
-                                      shuffle=bool(self.shuffle), verbose=0)
+            # scikit-learn's users hear from its conventions (ConvergenceWarning), not fit's advice
+            with _advice_silenced():
+                history = self.model_.fit(X, y, epochs=1, batch_size=batch_size, optimizer=optimizer,
+                                          shuffle=bool(self.shuffle), verbose=0)
             loss = float(history.history["loss"][-1])
             self.n_iter_ += 1
             self.t_ += len(X)

@@ -6,6 +6,7 @@ These need none of the learner's functions: they run on the arrays, and the lear
 import numpy as np
 
 from fastmlp.diagnostics import _doctor as doctor
+from fastmlp.model import _looks_like_pixels
 from fastmlp.optim import SGD
 
 INPUT_SCALE = doctor._SCALE_HIGH          # max |x| above this: inputs not scaled
@@ -28,7 +29,7 @@ def _check_inputs(case):
     if top <= INPUT_SCALE:
         return
     axis = case.layout.sample_axis()
-    pixels = bool(np.all(case.Xc == np.round(case.Xc)) and case.Xc.min() >= 0 and top <= 255)
+    pixels = _looks_like_pixels(case.Xc, float(case.Xc.min()), top)
     case.add("inputs-not-scaled", "X",
              f"the inputs reach {top:.4g}" + (" (raw 0..255 pixels)" if pixels else "")
              + ": a weighted sum of hundreds of such values drives every sigmoid or tanh to its bound and "
