@@ -799,6 +799,8 @@ def _bias_axis(case, slot, arr):
                 return Verdict(slot, "bias-gradient-axis", detail=what + " (for softmax + cross-entropy that "
                                "sum is exactly zero, so the bias never moves)")
             continue
+        if not np.any(values):
+            continue
         scale = float(np.vdot(values, candidate) / norm)
         if np.linalg.norm(values - scale * candidate) <= GRADIENT_TOL[case.dtype] * np.linalg.norm(values):
             return Verdict(slot, "bias-gradient-axis", factor=scale, detail=what)
@@ -827,7 +829,7 @@ def _true_delta(case, layer):
 
 
 def _names(verdicts):
-    return ", ".join(v.slot.name for v in verdicts)
+    return ", ".join(v.slot.name for v in sorted(verdicts, key=lambda v: (v.slot.layer, v.slot.kind != "W")))
 
 
 def _group(verdicts, key):
@@ -848,15 +850,21 @@ def report_gradients(case, verdicts, place):
         code = gradients.MISTAKE_CODES.get(mistake, "activation-derivative")
         text = gradients._MISTAKES[mistake].replace("it matches", f"the gradients of {_names(group)} match", 1)
         scale = group[0].factor
-        if scale is not None and abs(scale - 1) > 1e-3:
+        if scale is not None and abs(scale + 1) <= 1e-3:
+            text += ", with the sign flipped (right only if your update adds it)"
+        elif scale is not None and abs(scale - 1) > 1e-3:
             reason = _scale_cause(case, scale)
             text += f", times {scale:.4g}" + (f" ({reason})" if reason else "")
         case.add(code, place, text + forward_note, _mistake_fix(case, mistake))
-    for v in [v for v in bad if v.verdict == "bias-gradient-axis"]:
-        case.add("bias-gradient-axis", f"{place}: d{v.slot.name}",
-                 f"the gradient of {v.slot.label} is {v.detail}, where it needs one value per unit: "
-                 "the sum over the samples", f"d{v.slot.name} = dZ.sum(axis={case.layout.sample_axis()}"
-                 f"{', keepdims=True' if len(case.layout.bias_shapes[v.slot.layer] or ()) == 2 else ''})")
+    axis_bugs = [v for v in bad if v.verdict == "bias-gradient-axis"]
+    if axis_bugs:
+        keep = len(case.layout.bias_shapes[axis_bugs[0].slot.layer] or ()) == 2
+        parts = [f"{_names(group)} {'is' if len(group) == 1 else 'are each'} {detail}"
+                 for detail, group in _group(axis_bugs, lambda v: v.detail).items()]
+        case.add("bias-gradient-axis", place,
+                 "the bias gradient " + "; ".join(parts) + ". A bias needs one value per unit: the sum over "
+                 "the samples",
+                 f"db = dZ.sum(axis={case.layout.sample_axis()}{', keepdims=True' if keep else ''})")
     flips = [v for v in bad if v.verdict == "sign-flipped" and not v.mistake]
     if flips:
         case.facts["sign_flipped"] = flips
@@ -864,8 +872,9 @@ def report_gradients(case, verdicts, place):
                  "(y - out where out - y was meant). That is right only if your update adds them "
                  "(W += lr * dW); with W -= lr * dW every step climbs the loss. Pass step= to settle it",
                  "dZ = out - Y (not Y - out), and W -= lr * dW")
-    for factor, group in _group([v for v in bad if v.verdict == "scaled" and not v.mistake],
-                                lambda v: round(v.factor, 6)).items():
+    for group in _group([v for v in bad if v.verdict == "scaled" and not v.mistake],
+                        lambda v: round(v.factor, 6)).values():
+        factor = group[0].factor
         case.facts.setdefault("scaled", []).extend(group)
         reason = _scale_cause(case, factor)
         case.add("scaled", place, f"the gradients of {_names(group)} are {factor:.6g} times the true ones"

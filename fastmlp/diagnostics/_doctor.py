@@ -1,12 +1,15 @@
 """``doctor``: train a copy of a network briefly and report what looks wrong with its setup."""
 import copy as _copy
 import math
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from fastmlp import reference
 from fastmlp._validation import check_int, check_X, check_y
 from fastmlp.diagnostics._report import SEVERITIES, Finding, _count, _describe_net, _table
+from fastmlp.init import draw_weights, resolve_init
 from fastmlp.optim import SGD, Adam
 
 # Thresholds. Each is a judgement call, documented in doctor's docstring.
@@ -36,6 +39,46 @@ _IMBALANCE_INFO = 3.0         # ... info
 _CHECKPOINTS = 10             # loss measurements during the short run
 _GRAD_ROWS = 256              # rows for the per-layer gradient norms
 _CURVE_ROWS = 500             # rows on which the loss is followed during the short run
+_INIT_OFF = 3.0               # weights this many times larger (or smaller) than the default init's
+_BIAS_OFF = 1.0               # a bias beyond this at the start: far from the default init's zero
+
+# Root causes first, then what they cause: a finding's place is that of its (code, stage) here.
+# "start" is measured on the network as given, "run" during the short run, "end" after it. Units
+# saturated or dead from the start are a cause (the inputs, the init); the same code found only
+# after the run is a symptom of the run (steps too large), listed after the loss findings.
+_CAUSAL_ORDER = (
+    ("inputs-not-scaled", "start"),
+    ("saturated-units", "start"), ("dead-units", "start"),
+    ("nan-loss", "start"), ("initial-loss-off", "start"),
+    ("exploding-gradients", "start"), ("vanishing-gradients", "start"),
+    ("class-imbalance", "start"),
+    ("nan-loss", "run"), ("loss-diverging", "run"), ("loss-unstable", "run"),
+    ("loss-not-decreasing", "run"),
+    ("saturated-units", "end"), ("dead-units", "end"),
+    ("constant-predictions", "end"),
+)
+_INIT_NAMES = {"he": "He", "glorot": "Glorot", "lecun": "LeCun"}
+
+
+@dataclass(frozen=True)
+class DoctorFinding(Finding):
+    """A :class:`Finding` of :func:`doctor`'s, with the stage at which it was measured.
+
+    Attributes
+    ----------
+    stage : {"start", "run", "end"}
+        ``"start"``: on the network and data as given, before any training (a root cause);
+        ``"run"``: during the short training run; ``"end"``: after it (a symptom of the run).
+    """
+
+    stage: str = "start"
+
+
+def _causal_key(finding):
+    """Root cause first (see _CAUSAL_ORDER); within one place, errors before warnings before info."""
+    where = (finding.code, getattr(finding, "stage", "start"))
+    rank = _CAUSAL_ORDER.index(where) if where in _CAUSAL_ORDER else len(_CAUSAL_ORDER)
+    return rank, -SEVERITIES.index(finding.severity)
 
 
 class DoctorReport:
@@ -43,8 +86,13 @@ class DoctorReport:
 
     Attributes
     ----------
-    findings : list of Finding
-        Errors first, then warnings, then info.
+    findings : list of DoctorFinding
+        Root causes first, then their symptoms: the inputs, then the initial parameters (units
+        saturated or dead from the start, the initial loss, the gradients), the classes, then
+        the short run (NaN, diverging, unstable, flat loss), then what the run left behind
+        (units saturated or dead only after it, constant predictions). Within one place,
+        errors before warnings before info. Each finding's ``.stage`` says when it was
+        measured: ``"start"``, ``"run"`` or ``"end"``.
     ok : bool
         True when no finding is a warning or an error.
     measurements : dict
@@ -54,8 +102,7 @@ class DoctorReport:
     """
 
     def __init__(self, findings, measurements, title):
-        order = {severity: i for i, severity in enumerate(reversed(SEVERITIES))}
-        self.findings = sorted(findings, key=lambda f: order[f.severity])
+        self.findings = sorted(findings, key=_causal_key)
         self.measurements = measurements
         self._title = title
 
@@ -151,7 +198,9 @@ def _short_run(net, X, y, rows, optimizer, steps, batch_size, X_eval, y_eval):
         todo = min(per_segment, steps - done)
         batch = rows[done * batch_size:(done + todo) * batch_size]
         try:
-            with np.errstate(all="ignore"):
+            # fit's own advice ("fit: X reaches 255 ...") is what doctor reports in its findings.
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="fit: ", category=UserWarning)
                 net.fit(X[batch], y[batch], epochs=1, batch_size=batch_size, optimizer=optimizer,
                         shuffle=False, verbose=0)
         except FloatingPointError:
@@ -216,6 +265,72 @@ def _try_rates(net, factors, optimizer, run, chance):
     return None
 
 
+def _rms(a):
+    return float(np.sqrt(np.mean(np.square(np.asarray(a, dtype=np.float64))))) if np.size(a) else 0.0
+
+
+class _Setup:
+    """What the hints may rely on: the network, its initial parameters, the inputs, and the run.
+
+    Each hint is phrased from these measurements, so that it fits the network it is about: no
+    advice about depth for one hidden layer, about sigmoid for a ReLU network, or about the
+    learning rate when the run did not show it too high."""
+
+    def __init__(self, net, optimizer, inputs_unscaled):
+        self.activation = net.activation
+        self.n_hidden = len(net.sizes) - 2
+        self.optimizer = optimizer
+        self.inputs_unscaled = inputs_unscaled
+        # Each layer's weights against a draw of the default init for the same shape.
+        auto = resolve_init("auto", net.activation)
+        rng = np.random.default_rng(0)
+        self.weight_ratio = [_rms(W) / max(_rms(draw_weights(rng, auto, *np.shape(W))), 1e-30)
+                             for W in net.weights]
+        self.bias_extreme = [float(np.asarray(b, dtype=np.float64).reshape(-1)[np.argmax(np.abs(b))])
+                             if np.size(b) else 0.0 for b in net.biases]
+        self.units_at_start = None      # "saturated" or "dead" when a hidden layer is at warning level
+        self.lr_high = None             # the run's finding when it showed the steps too large
+        self.safer_lr = None            # a learning rate that trained well instead
+
+    @property
+    def default_init(self):
+        return f"init='auto' ({_INIT_NAMES[resolve_init('auto', self.activation)[0]]} for {self.activation})"
+
+    def setup_fixes(self, layers=None, weights="large"):
+        """The fixes to the inputs and the initial parameters of `layers` (default all) that the
+        measurements call for; weights="large" flags only weights above the default's size,
+        "either" also those below it. [] when inputs and parameters look as they should."""
+        layers = list(range(len(self.weight_ratio)) if layers is None else layers)
+        fixes = ["scale the inputs to order 1 (see inputs-not-scaled)"] if self.inputs_unscaled else []
+        off = [k for k in layers if self.weight_ratio[k] > _INIT_OFF or
+               (weights == "either" and self.weight_ratio[k] < 1 / _INIT_OFF)]
+        if off:
+            k = max(off, key=lambda k: abs(math.log(max(self.weight_ratio[k], 1e-30))))
+            fixes.append(f"use the default init, {self.default_init}: layer {k + 1}'s weights are "
+                         f"{self.weight_ratio[k]:.2g} times the size it gives")
+        far = [k for k in layers if abs(self.bias_extreme[k]) > _BIAS_OFF]
+        if far:
+            k = max(far, key=lambda k: abs(self.bias_extreme[k]))
+            fixes.append(f"start the biases at zero (layer {k + 1}'s reach {self.bias_extreme[k]:.3g})")
+        return fixes
+
+    def fix_or(self, fallback, layers=None, weights="large"):
+        return "; ".join(self.setup_fixes(layers, weights)) or fallback
+
+    def slow_depth(self, grad_ratio):
+        """Advice for sigmoid/tanh layers that learn slowly because of their number, or ''."""
+        if self.n_hidden < 2 or self.activation not in ("sigmoid", "tanh") or not grad_ratio < 1e-2:
+            return ""
+        return (f"{self.n_hidden} {self.activation} hidden layers learn slowly (the first layer's "
+                f"gradient is {grad_ratio:.2g} times the last's): activation='relu' with its default "
+                "He init (init='auto') learns faster")
+
+    def run_fix(self):
+        """For a symptom of steps too large: the finding that says so, and the rate that helped."""
+        better = f" (lr={self.safer_lr:g} trained well)" if self.safer_lr else ""
+        return f"a symptom of steps too large: fix {self.lr_high} first{better}"
+
+
 def _check_inputs(X, findings, m):
     with np.errstate(all="ignore"):
         col_max = np.abs(X).max(axis=0)
@@ -231,14 +346,14 @@ def _check_inputs(X, findings, m):
             hint = ("standardise each feature with statistics of the training rows: "
                     "X = (X - mean) / std, with mean = X_train.mean(0), std = X_train.std(0) + 1e-8")
         worst = int(np.argmax(col_max))
-        findings.append(Finding(
+        findings.append(DoctorFinding(
             "inputs-not-scaled", "warning",
             f"the inputs reach |x| = {top:.4g} (column {worst}); a network trains best on "
             f"features of order 1" + (" (these look like raw 0..255 pixels)" if whole and top <= 255
                                       and m["input_min"] >= 0 else ""),
             hint))
     elif 0 < top < _SCALE_LOW:
-        findings.append(Finding(
+        findings.append(DoctorFinding(
             "inputs-not-scaled", "warning",
             f"the inputs are tiny: the largest |x| is {top:.3g}, so the first layer barely sees them",
             "standardise each feature: X = (X - mean) / std with the training rows' mean and std"))
@@ -247,35 +362,33 @@ def _check_inputs(X, findings, m):
         if len(used) > 1 and used.max() / used.min() > _SCALE_SPREAD:
             big, small = int(np.argmax(np.where(col_max > 0, col_max, -np.inf))), \
                 int(np.argmin(np.where(col_max > 0, col_max, np.inf)))
-            findings.append(Finding(
+            findings.append(DoctorFinding(
                 "inputs-not-scaled", "info",
                 f"feature scales differ by a factor {used.max() / used.min():.3g}: column {big} reaches "
                 f"{col_max[big]:.3g}, column {small} only {col_max[small]:.3g}",
                 "standardise each feature so small-scale features are not ignored"))
 
 
-def _check_initial_loss(net, initial, chance, findings):
+def _check_initial_loss(net, initial, chance, setup, findings):
     if net.loss != "cross_entropy" or not np.isfinite(initial):
         return
-    inputs_bad = any(f.code == "inputs-not-scaled" and f.severity == "warning" for f in findings)
-    cause = ("the unscaled inputs make the first layer's outputs, and so the logits, huge: scale "
-             "the inputs first" if inputs_bad else
-             "the initial weights are too large for these inputs: use the default init "
-             "(init='auto': He for relu, Glorot for sigmoid/tanh), biases at zero, and scaled inputs")
     ratio = initial / chance
     what = f"ln({net.sizes[-1]})" if net.output == "softmax" else f"{net.sizes[-1]} ln 2"
     base = (f"the initial loss is {initial:.4g}, {ratio:.3g} times {what} = {chance:.4g}, "
             "the loss of an untrained network that guesses uniformly")
     if ratio > _LOSS_HIGH:
-        findings.append(Finding(
+        findings.append(DoctorFinding(
             "initial-loss-off", "warning",
-            base + ": the network starts confidently wrong", cause))
+            base + ": the network starts confidently wrong",
+            setup.fix_or("the initial parameters are too large for these inputs: use the default "
+                         f"init, {setup.default_init}, with zero biases")))
     elif ratio > _LOSS_HIGH_INFO:
-        findings.append(Finding(
+        findings.append(DoctorFinding(
             "initial-loss-off", "info", base,
-            "slightly large initial weights or unscaled inputs; the default init keeps it near chance"))
+            setup.fix_or(f"slightly large initial parameters: the default init, {setup.default_init}, "
+                         "with zero biases starts near chance")))
     elif ratio < _LOSS_LOW:
-        findings.append(Finding(
+        findings.append(DoctorFinding(
             "initial-loss-off", "info", base + ": the network looks already trained",
             "nothing to fix if you meant to pass a trained model; a fresh one should start near chance"))
 
@@ -298,74 +411,121 @@ def _check_units(net, layers, when, m):
     return []
 
 
-def _report_units(net, measured, n_rows, findings):
-    """One finding for the worst layer, over the start and the end of the short run."""
-    worst = None
-    for when, items in measured:
-        for kind, layer, share, detail in items:
-            if worst is None or share > worst[3]:
-                worst = (when, kind, layer, share, detail)
-    if worst is None:
-        return
-    when, kind, layer, share, detail = worst
+def _unit_severity(kind, share):
     if kind == "saturated":
-        severity = ("warning" if share > _SATURATED_WARNING else
-                    "info" if share > _SATURATED_INFO else None)
-        if severity:
-            findings.append(Finding(
-                "saturated-units", severity,
-                f"{share:.0%} of the {net.activation} activations of hidden layer {layer + 1} are "
-                f"within {_SATURATION_MARGIN} of {detail} {when} (over {n_rows} rows): their "
-                "derivative is almost zero, so they barely learn",
-                "scale the inputs to order 1, use the default Glorot init for sigmoid/tanh "
-                "(or smaller weights), a lower learning rate, or activation='relu'"))
+        return "warning" if share > _SATURATED_WARNING else "info" if share > _SATURATED_INFO else None
+    return "warning" if share >= _DEAD_WARNING else "info" if share >= _DEAD_INFO else None
+
+
+def _worst_units(items):
+    """(severity, item) for the worst layer of one measurement, or (None, None)."""
+    worst = max(items, key=lambda item: item[2], default=None)
+    return (_unit_severity(worst[0], worst[2]), worst) if worst else (None, None)
+
+
+def _report_units(net, measured, n_rows, setup, findings):
+    """One finding for the worst layer: at the start when the units are already saturated or dead
+    there (a root cause: the inputs or the init), otherwise after the run (a symptom of the run).
+    measured is [(stage, "at the start" / "after N steps", items)], the start first."""
+    by_stage = {stage: (when, items, *_worst_units(items)) for stage, when, items in measured}
+    level = {None: -1, **{severity: i for i, severity in enumerate(SEVERITIES)}}
+    start, end = by_stage.get("start"), by_stage.get("end")
+    if start and start[2] and level[start[2]] >= level[end[2] if end else None]:
+        stage, (when, _, severity, item), other = "start", start, end
+    elif end and end[2]:
+        stage, (when, _, severity, item), other = "end", end, start
     else:
-        n_dead, n_units = detail
-        severity = "warning" if share >= _DEAD_WARNING else "info" if share >= _DEAD_INFO else None
-        if severity:
-            findings.append(Finding(
-                "dead-units", severity,
-                f"{n_dead} of the {n_units} ReLU units of hidden layer {layer + 1} ({share:.0%}) are never "
-                f"active {when} (over {n_rows} rows): a dead ReLU gets no gradient and never recovers",
-                "lower the learning rate, scale the inputs, keep He init (init='auto') with zero biases, "
-                "or use activation='leaky_relu'"))
+        return
+    kind, layer, share, detail = item
+    elsewhere = ""
+    if other:
+        other_share = next(i[2] for i in other[1] if i[1] == layer)
+        elsewhere = f"; {other_share:.0%} {other[0]}"
+    if kind == "saturated":
+        message = (f"{share:.0%} of the {net.activation} activations of hidden layer {layer + 1} are "
+                   f"within {_SATURATION_MARGIN} of {detail} {when}{elsewhere} (over {n_rows} rows): "
+                   "their derivative is almost zero, so they barely learn")
+        if stage == "start":
+            hint = setup.fix_or(f"use smaller initial weights: the default init, {setup.default_init}",
+                                range(layer + 1))
+        elif setup.lr_high:
+            hint = "they saturated during the run, " + setup.run_fix()
+        elif setup.setup_fixes():
+            hint = "they saturated during the run: " + "; ".join(setup.setup_fixes())
+        else:
+            hint = (f"the weights grew into saturation during the run: weight decay "
+                    f"({type(setup.optimizer).__name__}(..., weight_decay=1e-4)) keeps them small")
+        findings.append(DoctorFinding("saturated-units", severity, message, hint, stage=stage))
+        return
+    n_dead, n_units = detail
+    message = (f"{n_dead} of the {n_units} ReLU units of hidden layer {layer + 1} ({share:.0%}) are never "
+               f"active {when}{elsewhere} (over {n_rows} rows): a dead ReLU gets no gradient and never "
+               "recovers")
+    leaky = "activation='leaky_relu' keeps a small gradient for inactive units, so they can recover"
+    if stage == "start":
+        hint = setup.fix_or(f"use the default init, {setup.default_init}, with zero biases",
+                            range(layer + 1)) + "; or " + leaky
+    elif setup.lr_high:
+        hint = "they died during the run, " + setup.run_fix()
+    else:
+        hint = "they died during the run: " + "; ".join(setup.setup_fixes() + [leaky])
+    findings.append(DoctorFinding("dead-units", severity, message, hint, stage=stage))
 
 
-def _check_gradients(net, X, y, findings, m):
+def _gradient_norms(net, X, y, m):
     with np.errstate(all="ignore"):
         _, grads = net.loss_and_gradients(X, y)
     norms = [float(np.linalg.norm(np.asarray(dW, dtype=np.float64))) for dW, _ in grads]
-    m["grad_norms"] = norms
-    listing = ", ".join(f"{n:.2g}" for n in norms)
     first, last = norms[0], norms[-1]
-    ratio = first / last if last > 0 else (math.inf if first > 0 else 1.0)
-    m["grad_ratio"] = ratio
+    m["grad_norms"] = norms
+    m["grad_ratio"] = first / last if last > 0 else (math.inf if first > 0 else 1.0)
+    return norms
+
+
+def _check_gradients(norms, ratio, setup, findings):
+    listing = ", ".join(f"{n:.2g}" for n in norms)
+    units = {"sigmoid": "saturated units", "tanh": "saturated units", "relu": "dead units"}
     if all(np.isfinite(norms)) and max(norms) < _GRAD_TINY:
-        findings.append(Finding(
+        cause = "too small weights or inputs"
+        if setup.n_hidden and setup.activation in units:
+            cause = f"{units[setup.activation]}, or too small weights"
+        findings.append(DoctorFinding(
             "vanishing-gradients", "warning",
             f"every layer's weight gradient norm is below {_GRAD_TINY:g} ([{listing}]): "
-            "the signal dies out on the way through the network (too small weights, or dead units)",
-            "use the default init (He for relu, Glorot for sigmoid/tanh) with zero biases"))
-        return norms
+            f"the signal dies out on the way through the network ({cause})",
+            setup.fix_or(f"use the default init, {setup.default_init}, with zero biases", weights="either")))
+        return
     if not all(np.isfinite(norms)) or max(norms) > _GRAD_HUGE or ratio > _GRAD_RATIO_HIGH:
         if ratio > _GRAD_RATIO_HIGH:
-            what = (f"the first layer's is {ratio:.3g} times the last layer's, so the early layers "
-                    "get far too large updates")
+            what = (f"the first layer's is {ratio:.3g} times the last layer's, so the first layer "
+                    "gets far too large updates")
         else:
             what = f"gradients above {_GRAD_HUGE:g} make every update overshoot"
-        findings.append(Finding(
+        fixes = setup.setup_fixes() or [f"use the default init, {setup.default_init}"]
+        if setup.lr_high:
+            fixes.append(f"a smaller learning rate (see {setup.lr_high})")
+        findings.append(DoctorFinding(
             "exploding-gradients", "warning",
-            f"the weight gradient norms per layer are [{listing}]: {what}",
-            "scale the inputs, use the default init (He for relu, Glorot for sigmoid/tanh), "
-            "a lower learning rate, or fewer layers"))
+            f"the weight gradient norms per layer are [{listing}]: {what}", "; ".join(fixes)))
     elif ratio < _GRAD_RATIO_LOW:
-        findings.append(Finding(
+        if setup.n_hidden >= 2 and setup.activation in ("sigmoid", "tanh"):
+            bound = ("sigmoid's derivative is at most 0.25" if setup.activation == "sigmoid" else
+                     "tanh's derivative is below 1 away from 0")
+            depth = (f"{bound}, so each of the {setup.n_hidden} hidden layers shrinks the gradient on "
+                     "its way back: use activation='relu' with its default He init (init='auto'), "
+                     "or fewer layers")
+            hint = "; ".join(setup.setup_fixes() + [depth])
+        elif setup.units_at_start:
+            hint = (f"the {setup.units_at_start} units at the start (see {setup.units_at_start}-units) pass "
+                    "back almost no gradient: " + setup.fix_or(
+                        f"use the default init, {setup.default_init}, with zero biases", weights="either"))
+        else:
+            hint = setup.fix_or(f"use the default init, {setup.default_init}, with zero biases",
+                                weights="either")
+        findings.append(DoctorFinding(
             "vanishing-gradients", "warning",
             f"the weight gradient norms per layer are [{listing}]: the first layer's is "
-            f"{ratio:.2g} times the last layer's, so the early layers barely learn",
-            "use activation='relu' with He init (init='auto') instead of sigmoid/tanh in a deep "
-            "network, or fewer layers"))
-    return norms
+            f"{ratio:.2g} times the last layer's, so the first layers barely learn", hint))
 
 
 def _check_classes(y, n_classes, findings, m):
@@ -375,7 +535,7 @@ def _check_classes(y, n_classes, findings, m):
     missing = [c for c in range(n_classes) if counts[c] == 0]
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
-        findings.append(Finding(
+        findings.append(DoctorFinding(
             "class-imbalance", "info",
             f"{len(missing)} of the {n_classes} classes never appear in y (class {shown})",
             "fine if those outputs are unused on purpose; otherwise check the labels, or size the "
@@ -388,7 +548,7 @@ def _check_classes(y, n_classes, findings, m):
         if severity:
             common = int(np.argmax(counts))
             rare = int(np.argmin(np.where(counts > 0, counts, np.iinfo(counts.dtype).max)))
-            findings.append(Finding(
+            findings.append(DoctorFinding(
                 "class-imbalance", severity,
                 f"the commonest class ({common}, {counts[common]} rows) is {ratio:.3g} times as "
                 f"frequent as the rarest ({rare}, {counts[rare]} rows)",
@@ -403,15 +563,19 @@ def _tried(found, optimizer, steps):
             f"{curve[-1][1]:.4g} in the same {steps} steps")
 
 
-def _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, findings, m):
+_NOT_THE_RATE = ("check that each label belongs to its row (shuffle X and y together); run "
+                 "fastmlp.gradcheck(net, X, y) if you changed the maths")
+
+
+def _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, setup, findings, m):
     """Findings about the short run; retry(factors) reruns it with scaled learning rates."""
     initial, final = curve[0][1], curve[-1][1]
     m["safer_lr"] = m["better_lr"] = None
     if not np.isfinite(initial):
-        findings.append(Finding(
+        findings.append(DoctorFinding(
             "nan-loss", "error",
             f"the loss is {initial} before any training: the outputs overflow",
-            "scale the inputs and use the default init (He for relu, Glorot for sigmoid/tanh)"))
+            setup.fix_or(f"use the default init, {setup.default_init}, with zero biases")))
         return
     verdict = _run_verdict(curve, nan_at)
     jump = _unstable(curve, chance) if verdict in ("ok", "flat") else None
@@ -426,27 +590,34 @@ def _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, findin
         fix = f"even lr={optimizer.lr / 1000:g} did not train well: "
         if optimizer.lr / 1000 > usual:
             fix += f"start from a usual learning rate such as lr={usual:g}"
+        elif setup.setup_fixes():
+            fix += "; ".join(setup.setup_fixes()) + "; then lower the learning rate"
         else:
-            fix += "scale the inputs and use the default init first, then lower the learning rate"
+            fix += "the learning rate is not the only problem: " + _NOT_THE_RATE
+    if verdict in ("nan", "diverging") or jump is not None:
+        setup.lr_high = {"nan": "nan-loss", "diverging": "loss-diverging"}.get(verdict, "loss-unstable")
+        setup.safer_lr = m["safer_lr"]
     if verdict == "nan":
-        findings.append(Finding(
+        last_step, last = [(step, loss) for step, loss in curve if np.isfinite(loss)][-1]
+        findings.append(DoctorFinding(
             "nan-loss", "error",
             f"the loss became NaN or infinite by step {nan_at} of {steps} "
-            f"with lr={optimizer.lr:g} (last finite loss {curve[-1][1]:.4g}, at step {steps_run})", fix))
+            f"with lr={optimizer.lr:g} (last finite loss {last:.4g}, at step {last_step})", fix,
+            stage="run"))
         return
     if verdict == "diverging":
         peak = max(loss for _, loss in curve)
-        findings.append(Finding(
+        findings.append(DoctorFinding(
             "loss-diverging", "error",
             f"the loss went from {initial:.4g} to {final:.4g} (peak {peak:.4g}) over {steps_run} "
-            f"steps with lr={optimizer.lr:g}", fix))
+            f"steps with lr={optimizer.lr:g}", fix, stage="run"))
         return
     if jump is not None:
         step, best, loss = jump
-        findings.append(Finding(
+        findings.append(DoctorFinding(
             "loss-unstable", "warning",
             f"the loss jumped back up from {best:.4g} to {loss:.4g} by step {step} with "
-            f"lr={optimizer.lr:g}: the steps overshoot", fix))
+            f"lr={optimizer.lr:g}: the steps overshoot", fix, stage="run"))
     if verdict == "flat":
         already = initial < _LOSS_LOW * chance
         if already:
@@ -459,15 +630,20 @@ def _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, findin
             if other:
                 hint = _tried(other, optimizer, steps)
             else:
-                hint = ("learning rates 100x larger or smaller did not help either: check that each "
-                        "label belongs to its row (shuffle X and y together), the input scale and "
-                        "the init; run fastmlp.gradcheck(net, X, y) if you changed the maths")
-        findings.append(Finding(
+                fixes = setup.setup_fixes(weights="either")
+                if setup.slow_depth(m["grad_ratio"]):
+                    fixes.append(setup.slow_depth(m["grad_ratio"]))
+                if setup.units_at_start and not fixes:
+                    kind = setup.units_at_start
+                    fixes = [f"the {kind} hidden units (see {kind}-units) barely learn"]
+                hint = ("learning rates 100x larger or smaller did not help either: " +
+                        ("; ".join(fixes) if fixes else _NOT_THE_RATE))
+        findings.append(DoctorFinding(
             "loss-not-decreasing", "info" if already else "warning",
             f"the loss went from {initial:.4g} to {final:.4g} in {steps_run} steps "
             f"({(final - initial) / initial:+.1%})" +
             (": the network already fits these rows well" if already else ""),
-            hint))
+            hint, stage="run"))
 
 
 def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, seed=0):
@@ -499,8 +675,9 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
     Returns
     -------
     DoctorReport
-        ``report.findings`` (each with ``.code``, ``.severity``, ``.message``, ``.hint``),
-        ``report.ok`` (no warning or error) and ``print(report)`` for a table.
+        ``report.findings`` (each with ``.code``, ``.severity``, ``.message``, ``.hint`` and
+        ``.stage``), root cause first; ``report.ok`` (no warning or error) and ``print(report)``
+        for a table.
 
     Raises
     ------
@@ -510,6 +687,29 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
 
     Notes
     -----
+    The findings are ordered root cause first, then what it causes, so that the first finding
+    is the one to fix first:
+
+    1. ``inputs-not-scaled``: the data as given;
+    2. the initial parameters, measured before any training: ``saturated-units`` and
+       ``dead-units`` present from the start, ``nan-loss`` before any step,
+       ``initial-loss-off``, ``exploding-gradients``, ``vanishing-gradients``;
+    3. ``class-imbalance``;
+    4. the short run: ``nan-loss``, ``loss-diverging``, ``loss-unstable``,
+       ``loss-not-decreasing``;
+    5. what the run left behind: ``saturated-units`` and ``dead-units`` that appeared only
+       during the run (a symptom of steps too large), then ``constant-predictions``.
+
+    Within one place, errors come before warnings before info. Each finding's ``stage``
+    (``"start"``, ``"run"`` or ``"end"``) says when it was measured: units saturated or dead
+    at the start are reported at the start (a cause), with their share after the run. The
+    hints are phrased from the measurements of this network: they name its activation's
+    default init, the layer whose weights or biases are off and by how much (weights whose
+    root mean square is over 3 times, or under a third of, that of the default init's draw for
+    the same shape; biases beyond +-1), depth only for
+    a network with several hidden layers, a smaller learning rate only when the run showed the
+    steps too large; a symptom's hint names the findings above it that explain it.
+
     The findings and when they are raised:
 
     ``inputs-not-scaled``
@@ -521,10 +721,11 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
         an already trained network).
     ``saturated-units``
         sigmoid/tanh: over 50% (warning) or 20% (info) of a hidden layer's activations within
-        0.01 of the bounds, at the start or the end of the short run.
+        0.01 of the bounds, at the start or the end of the short run (reported as at the start
+        unless the end reaches a higher severity).
     ``dead-units``
         relu: at least 50% (warning) or 10% (info) of a hidden layer's units never active on the
-        sample, at the start or the end of the short run.
+        sample, at the start or the end of the short run (as for ``saturated-units``).
     ``vanishing-gradients`` / ``exploding-gradients``
         first layer's weight gradient norm below 1e-3 / above 1e3 times the last layer's, or every
         norm below 1e-7 / some norm above 1e4 (warning).
@@ -588,10 +789,17 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
     chance = _chance_loss(net.output, net.loss, n_classes)
     m["chance_loss"] = chance
 
+    # What the network and data are before any training: the root causes.
     _check_inputs(X_eval, findings, m)
     _check_classes(y, n_classes, findings, m)
-    unit_checks = [("at the start", _check_units(net, _hidden_activations(net, X_eval), "start", m))]
-    _check_gradients(net, X_eval[:_GRAD_ROWS], y_eval[:_GRAD_ROWS], findings, m)
+    setup = _Setup(net, optimizer, any(f.code == "inputs-not-scaled" and f.severity == "warning"
+                                       for f in findings))
+    m["weight_scale"] = setup.weight_ratio
+    start = _check_units(net, _hidden_activations(net, X_eval), "start", m)
+    severity, item = _worst_units(start)
+    setup.units_at_start = item[0] if severity == "warning" else None
+    units = [("start", "at the start", start)]
+    norms = _gradient_norms(net, X_eval[:_GRAD_ROWS], y_eval[:_GRAD_ROWS], m)
 
     # The loss curve is followed on fewer rows: its noise (about 0.02) is far below every threshold.
     X_curve, y_curve = X_eval[:_CURVE_ROWS], y_eval[:_CURVE_ROWS]
@@ -599,17 +807,19 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
     initial = curve[0][1]
     m.update(initial_loss=initial, final_loss=curve[-1][1], loss_curve=curve, steps_run=steps_run,
              nan_at=nan_at)
-    _check_initial_loss(net, initial, chance, findings)
 
     def retry(factors):
         return _try_rates(original, factors, optimizer, lambda trial, opt: _short_run(
             trial, X, y, train_rows, opt, steps, batch_size, X_curve, y_curve), chance)
 
-    _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, findings, m)
+    # The run first, so that every hint knows whether it showed the learning rate too high.
+    _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, setup, findings, m)
+    _check_initial_loss(net, initial, chance, setup, findings)
+    _check_gradients(norms, m["grad_ratio"], setup, findings)
 
+    collapsed = None
     if _params_finite(net):
-        after = f"after {steps_run} steps"
-        unit_checks.append((after, _check_units(net, _hidden_activations(net, X_eval), "end", m)))
+        units.append(("end", f"after {steps_run} steps", _check_units(net, _hidden_activations(net, X_eval), "end", m)))
         with np.errstate(all="ignore"):
             predictions = np.asarray(net.predict(X_eval))
         m["final_accuracy"] = float(np.mean(predictions == y_eval))
@@ -619,17 +829,24 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
         label_share = float(np.mean(y_eval == top))
         m["top_prediction_share"] = float(share)
         if share >= _CONSTANT_SHARE and label_share < _CONSTANT_SHARE - 0.05:
-            findings.append(Finding(
-                "constant-predictions", "warning",
-                f"after {steps_run} steps the network predicts class {top} for {share:.1%} of "
-                f"{len(predictions)} rows (only {label_share:.1%} of them are class {top}); "
-                f"accuracy {m['final_accuracy']:.1%}",
-                "the network has collapsed to one answer: check that labels match their rows "
-                "(shuffle X and y together), scale the inputs, use the default init, and try "
-                "a smaller learning rate"))
+            collapsed = (f"after {steps_run} steps the network predicts class {top} for {share:.1%} of "
+                         f"{len(predictions)} rows (only {label_share:.1%} of them are class {top}); "
+                         f"accuracy {m['final_accuracy']:.1%}")
     else:
         m["final_accuracy"] = None
-    _report_units(net, unit_checks, len(eval_rows), findings)
+    _report_units(net, units, len(eval_rows), setup, findings)
+    if collapsed:
+        # The last symptom: it names the findings that explain it rather than repeat their fixes.
+        causes = [f.code for f in sorted(findings, key=_causal_key) if f.severity != "info"]
+        if causes:
+            hint = (f"the network has collapsed to one answer, a symptom of {', '.join(causes)}: "
+                    f"fix {'that' if len(causes) == 1 else 'those'} first")
+        else:
+            hint = ("the network has collapsed to one answer: check that each label belongs to its "
+                    "row (shuffle X and y together)")
+            if setup.slow_depth(m["grad_ratio"]):
+                hint += "; " + setup.slow_depth(m["grad_ratio"])
+        findings.append(DoctorFinding("constant-predictions", "warning", collapsed, hint, stage="end"))
 
     title = (f"fastmlp doctor: {_describe_net(original)}, {n} rows, {optimizer!r}, "
              f"{steps} steps of {batch_size}")

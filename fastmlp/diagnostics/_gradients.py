@@ -90,6 +90,15 @@ for _name in reference.ACTIVATIONS:
         f"it matches using {_name}'s derivative for the hidden layer instead of the network's own "
         "activation's")
 
+_MISTAKES["derivative-formula-at-preactivation, output too"] = (
+    "it matches applying a derivative written for the activation's output, such as a * (1 - a), to "
+    "the pre-activation z, in the output layer as well as the hidden ones: pass it a = f(z), or use "
+    "f'(z) written for z")
+_MISTAKES["derivative-of-activation-output, output too"] = (
+    "it matches applying the derivative to the activation instead of the pre-activation, f'(f(z)) "
+    "instead of f'(z), in the output layer as well as the hidden ones (e.g. sigmoid_prime(a) where a "
+    "is already sigmoid(z); write it as a * (1 - a))")
+
 # The finding code diagnose reports for each mistake.
 MISTAKE_CODES = {
     "output-derivative-with-ce": "extra-softmax-derivative",
@@ -114,6 +123,10 @@ def _mistaken_backprop(weights, biases, X, Y, activation, output, loss, mistake)
         delta = np.where(Y > 0, g, -g)
     elif loss == "cross_entropy":
         delta = g * out * (1 - out) if mistake == "output-derivative-with-ce" else g
+    elif output == "sigmoid" and mistake in _EVERYWHERE:
+        # The hidden layers' mistake made at the sigmoid output too, as code that uses one
+        # sigmoid_prime for every layer does.
+        delta = g * _hidden_derivative(_EVERYWHERE[mistake], reference.ACTIVATION_FUNCTIONS["sigmoid"], logits)
     elif output == "sigmoid":
         delta = g if mistake == "no-output-derivative-with-mse" else g * out * (1 - out)
     elif mistake == "no-output-derivative-with-mse":
@@ -130,8 +143,13 @@ def _mistaken_backprop(weights, biases, X, Y, activation, output, loss, mistake)
         if layer > 0:
             back = delta @ weights[layer].T
             z = pre[layer - 1]
-            delta = back * _hidden_derivative(mistake, table, z)
+            delta = back * _hidden_derivative(_EVERYWHERE.get(mistake, mistake), table, z)
     return dW, db
+
+
+# Mistakes in the activation's derivative that sigmoid + mse code makes at the output as well.
+_EVERYWHERE = {f"{key}, output too": key for key in ("derivative-formula-at-preactivation",
+                                                     "derivative-of-activation-output")}
 
 
 def _hidden_derivative(mistake, table, z):
@@ -156,6 +174,8 @@ def _applicable_mistakes(output, loss, activation=None):
     if activation is not None:
         keys += ["derivative-formula-at-preactivation", "softmax-derivative-in-hidden"]
         keys += [f"derivative-of-{name}" for name in reference.ACTIVATIONS if name != activation]
+    if loss == "mse" and output == "sigmoid":
+        keys += [key for key, hidden in _EVERYWHERE.items() if hidden in keys]
     if loss == "cross_entropy":
         keys.insert(0, "output-derivative-with-ce")
         keys.insert(1, "ce-non-target-sign")
@@ -205,10 +225,11 @@ def _scale_reason(factor, n, n_features=None, n_classes=None):
     if n_classes not in (None, n, n_features):
         counts.append((n / n_classes, f"n / {n_classes}: divided by the number of classes "
                                       f"({n_classes}) instead of the number of samples ({n})"))
+    if n > 1:
+        counts += [(n, f"n = {n} rows, so a sum over the rows where the mean was meant (divide by n)"),
+                   (-n, f"minus n = {n} rows, so a sum over the rows and a flipped sign"),
+                   (1 / n, f"1/n with n = {n} rows, so divided by n twice")]
     for value, why in (*counts,
-                       (n, f"n = {n} rows, so a sum over the rows where the mean was meant (divide by n)"),
-                       (-n, f"minus n = {n} rows, so a sum over the rows and a flipped sign"),
-                       (1 / n, f"1/n with n = {n} rows, so divided by n twice"),
                        (2.0, ("a factor 2, as from differentiating (out - y)^2 without the 0.5 of the "
                               "loss 0.5 * (out - y)^2")),
                        (0.5, "a factor 1/2")):

@@ -6,7 +6,7 @@ These need none of the learner's functions: they run on the arrays, and the lear
 import numpy as np
 
 from fastmlp.diagnostics import _doctor as doctor
-from fastmlp.model import _looks_like_pixels
+from fastmlp.model import _advice_silenced, _looks_like_pixels
 from fastmlp.optim import SGD
 
 INPUT_SCALE = doctor._SCALE_HIGH          # max |x| above this: inputs not scaled
@@ -110,7 +110,8 @@ def check_learning_rate(case):
     chance = doctor._chance_loss(case.output, case.loss, sizes[-1])
 
     def run(trial, optimizer):
-        return doctor._short_run(trial, X, y, rows, optimizer, LR_STEPS, batch, X_eval, y_eval)
+        with _advice_silenced():
+            return doctor._short_run(trial, X, y, rows, optimizer, LR_STEPS, batch, X_eval, y_eval)
 
     curve, _, nan_at = run(net.copy(), SGD(lr=case.lr))
     if doctor._trains_well(curve, nan_at, chance) or not np.isfinite(curve[0][1]):

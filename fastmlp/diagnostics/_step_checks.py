@@ -6,7 +6,10 @@ import numpy as np
 from fastmlp.diagnostics._diagnose import _scale_cause, as_canonical, where
 from fastmlp.diagnostics._learner import Raised, call
 
-STEP_TOL = {np.float64: 1e-6, np.float32: 1e-3}
+# A step is along the gradient when it is within this relative distance of some multiple of it:
+# a learner's step is exact arithmetic, but the gradient of a saturated network is not.
+STEP_TOL = 1e-4
+MAX_DECAY = 0.1        # weight decay shrinks W by at most this share per step
 ADAM_EPS = 1e-8
 
 
@@ -89,8 +92,10 @@ def _true_canonical(case, slot):
 
 
 def _judge_moves(case, moves, place):
-    tol = STEP_TOL[case.dtype]
-    still = [s for s, d in moves.items() if not np.any(d) and np.any(_true_canonical(case, s))]
+    tol = STEP_TOL
+    zero_from_backprop = {slot for slot, v in case.facts.get("gradients", {}).items() if v.verdict == "zero"}
+    still = [s for s, d in moves.items() if not np.any(d) and np.any(_true_canonical(case, s))
+             and s not in zero_from_backprop]
     if still:
         every = len(still) == len(case.structure.slots)
         names = ", ".join(s.label for s in still)
@@ -152,8 +157,8 @@ def _explained_otherwise(case, slot, d, g, tol):
     theirs = case.facts.get("their_gradients", {}).get(slot)
     if theirs is not None:
         try:
-            t = _canonical(case, slot, np.asarray(theirs, dtype=np.float64).reshape(
-                case.structure.read(case.params)[slot].shape))
+            shape = np.shape(case.structure.read(case.params)[slot])
+            t = _canonical(case, slot, np.broadcast_to(np.asarray(theirs, dtype=np.float64), shape))
         except ValueError:
             t = None
         if t is not None and _fit_rate(d, t, tol) is not None:
@@ -167,7 +172,7 @@ def _explained_otherwise(case, slot, d, g, tol):
     W = _canonical(case, slot, np.asarray(case.structure.read(case.params)[slot], dtype=np.float64))
     A = np.stack([g.reshape(-1), W.reshape(-1)], axis=1)
     coef, *_ = np.linalg.lstsq(A, -d.reshape(-1), rcond=None)
-    if coef[0] > 0 and coef[1] > 0 and np.linalg.norm(A @ coef + d.reshape(-1)) <= tol * np.linalg.norm(d):
+    if coef[0] > 0 and 0 < coef[1] <= MAX_DECAY and np.linalg.norm(A @ coef + d.reshape(-1)) <= tol * np.linalg.norm(d):
         case.notes.append(f"the step of {slot.label} includes weight decay ({coef[1] / coef[0]:.3g} * W added "
                           "to the gradient)")
         return "weight decay"
@@ -255,8 +260,7 @@ def check_predict(case, predict):
     if not np.any(disagree):
         return
     their_out = case.facts.get("forward_output")
-    if their_out is not None and their_out.shape == acts[-1].shape and \
-            np.array_equal(labels, np.argmax(their_out, axis=1)):
+    if their_out is not None and np.array_equal(labels, np.argmax(their_out, axis=1)):
         return          # predict follows forward, whose finding is the cause
     hint = _hidden_argmax(case, labels)
     case.add("predict-wrong", place,
