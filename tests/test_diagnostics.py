@@ -149,7 +149,7 @@ def test_too_high_learning_rate_hint_names_a_rate_that_trains(data):
 def test_nan_loss_is_reported_not_raised(data):
     X, y = data
     report = doctor(fastmlp.MLP([784, 32, 10], seed=0), X, y, optimizer=fastmlp.SGD(1e15))
-    assert report.findings[0].code == "nan-loss"              # errors come first
+    assert report.findings[0].code == "nan-loss"              # the setup is sound: the rate leads
     assert "step" in report["nan-loss"].message and "lr=" in report["nan-loss"].hint
 
 
@@ -194,7 +194,7 @@ def test_report_str_and_repr(data):
     assert all(len(line) <= 140 for line in text.splitlines()[1:])
     assert repr(report).startswith("DoctorReport(ok=False, findings=[")
     assert "warning:inputs-not-scaled" in repr(report)
-    assert report.findings == sorted(report.findings, key=lambda f: ("error", "warning", "info").index(f.severity))
+    assert report.codes[0] == "inputs-not-scaled"      # the root cause before the error it causes
     with pytest.raises(KeyError):
         report["no-such-code"]
 
@@ -510,3 +510,180 @@ def test_the_mistake_catalogue_starts_from_the_true_gradients(activation, output
                                 activation, output, loss, None)
     for mine, true in zip(dW + db, problem["grads"][0] + problem["grads"][1]):
         np.testing.assert_allclose(mine, true, rtol=1e-12, atol=1e-15)
+
+
+# ----------------------------------------------------------------------------------------------
+# issue 17: gradcheck says "inconclusive" where float64 central differences cannot judge
+# ----------------------------------------------------------------------------------------------
+
+def _saturated(output="softmax", loss="cross_entropy"):
+    """A sigmoid 784-30-10 network whose every hidden unit sits at 0 or 1 on raw pixels."""
+    net = fastmlp.MLP([784, 30, 10], "sigmoid", output, loss, init=("normal", 1.0), seed=0)
+    for W in net.weights:
+        W *= 1000
+    return net
+
+
+def test_gradcheck_of_a_saturated_network_is_inconclusive_not_1(data):
+    X, y = data
+    result, per_parameter = gradcheck(_saturated(), X * 255, y, per_parameter=True)
+    assert result.verdict == "inconclusive", result
+    assert result.inconclusive == ("W1", "b1")
+    assert np.isnan(per_parameter["W1"]) and np.isnan(per_parameter["b1"])
+    assert float(result) < 1e-2                   # the output layer is judged, and right
+    assert "inconclusive" in str(result) and "W1, b1" in str(result)
+    assert "inconclusive" in repr(result)
+    assert result.resolution > 0
+
+
+def test_gradcheck_with_nothing_to_judge_is_nan():
+    # Saturated sigmoid outputs under MSE: every gradient is ~0, the loss is not.
+    X = np.random.default_rng(0).uniform(0, 255, size=(16, 784))
+    y = np.arange(16) % 10
+    result = gradcheck(_saturated("sigmoid", "mse"), X, y)
+    assert result.verdict == "inconclusive"
+    assert result.inconclusive == ("W1", "b1", "W2", "b2")
+    assert np.isnan(result)
+    assert not result < 1e-4 and not result > 1e-2     # neither passes nor fails a float test
+
+
+def test_gradcheck_of_an_ordinary_network_is_a_float_and_ok(data):
+    X, y = data
+    result = gradcheck(fastmlp.MLP([784, 16, 10], "sigmoid", seed=0), X, y)
+    assert isinstance(result, float) and result < 1e-4
+    assert result.verdict == "ok" and result.inconclusive == ()
+    assert f"{result:.1e}" == f"{float(result):.1e}"
+    assert str(result).startswith("ok: ")
+    import pickle
+    again = pickle.loads(pickle.dumps(result))
+    assert again == result and again.verdict == "ok" and again.per_parameter == result.per_parameter
+
+
+def _double_the_gradients(net, monkeypatch):
+    true = net.loss_and_gradients
+
+    def doubled(X, y):
+        loss, grads = true(X, y)
+        return loss, [(2 * dW, 2 * db) for dW, db in grads]
+
+    monkeypatch.setattr(net, "loss_and_gradients", doubled, raising=False)
+    return net
+
+
+def test_gradcheck_still_catches_a_doubled_gradient(data, monkeypatch):
+    X, y = data
+    result = gradcheck(_double_the_gradients(reference.MLP([784, 16, 10], "sigmoid", seed=0), monkeypatch),
+                       X, y)
+    assert result.verdict == "wrong" and result == pytest.approx(0.5, abs=1e-3)
+    assert str(result).startswith("wrong: ")
+    # Wrong where it can be judged (the output layer) beats inconclusive where it cannot.
+    saturated = gradcheck(_double_the_gradients(_saturated(), monkeypatch), X * 255, y)
+    assert saturated.verdict == "wrong" and saturated.inconclusive == ("W1", "b1")
+
+
+# ----------------------------------------------------------------------------------------------
+# issue 17: doctor lists root causes first, with advice that fits the network
+# ----------------------------------------------------------------------------------------------
+
+# The causal order the findings must follow, written out here independently of _doctor.py.
+ORDER = [("inputs-not-scaled", "start"), ("saturated-units", "start"), ("dead-units", "start"),
+         ("nan-loss", "start"), ("initial-loss-off", "start"), ("exploding-gradients", "start"),
+         ("vanishing-gradients", "start"), ("class-imbalance", "start"), ("nan-loss", "run"),
+         ("loss-diverging", "run"), ("loss-unstable", "run"), ("loss-not-decreasing", "run"),
+         ("saturated-units", "end"), ("dead-units", "end"), ("constant-predictions", "end")]
+LOSS_CODES = {"initial-loss-off", "nan-loss", "loss-diverging", "loss-unstable", "loss-not-decreasing"}
+LR_CODES = {"nan-loss", "loss-diverging", "loss-unstable"}
+
+
+def assert_causal_order(report):
+    keys = [(ORDER.index((f.code, f.stage)), ("error", "warning", "info").index(f.severity))
+            for f in report.findings]
+    assert keys == sorted(keys), str(report)
+
+
+ONE_HIDDEN_LAYER = {"nielsen-pixels": "sigmoid", "tanh-pixels": "tanh", "fully-saturated": "sigmoid",
+                    "relu-pixels": "relu", "uniform-init": "relu", "negative-biases": "relu", "lr-50": "relu"}
+
+
+def one_hidden_layer_setups(X, y):
+    """Reports on the bad setups of one-hidden-layer networks named in ONE_HIDDEN_LAYER."""
+    pixels = np.round(X * 255)
+    return {
+        "nielsen-pixels": doctor(fastmlp.MLP([784, 30, 10], "sigmoid", init=("normal", 1.0), seed=0),
+                                 pixels, y, steps=100),
+        "tanh-pixels": doctor(fastmlp.MLP([784, 30, 10], "tanh", init=("normal", 1.0), seed=0),
+                              pixels, y, steps=50),
+        "fully-saturated": doctor(_saturated(), pixels, y, steps=50),
+        "relu-pixels": doctor(fastmlp.MLP([784, 32, 10], seed=0), pixels, y, steps=20),
+        "uniform-init": doctor(fastmlp.MLP([784, 32, 10], init=("uniform", 0.0, 1.0), seed=0), X, y,
+                               steps=100),
+        "negative-biases": doctor(_dead_biases(fastmlp.MLP([784, 32, 10], seed=0)), X, y, steps=20),
+        "lr-50": doctor(fastmlp.MLP([784, 32, 10], seed=0), X, y, optimizer=fastmlp.SGD(50.0), steps=100),
+    }
+
+
+@pytest.fixture(scope="module")
+def one_hidden_layer_reports(data):
+    return one_hidden_layer_setups(*data)
+
+
+def test_doctor_names_unscaled_pixels_before_the_saturation_they_cause(one_hidden_layer_reports):
+    report = one_hidden_layer_reports["nielsen-pixels"]
+    assert report.codes[0] == "inputs-not-scaled", str(report)
+    assert report["saturated-units"].stage == "start"
+    first_loss = min((i for i, code in enumerate(report.codes) if code in LOSS_CODES), default=len(report))
+    assert report.codes.index("saturated-units") < first_loss, str(report)
+    assert "scale the inputs" in report["saturated-units"].hint
+    assert "Glorot for sigmoid" in report["saturated-units"].hint          # the weights are 20x it
+
+
+@pytest.mark.parametrize("name", sorted(ONE_HIDDEN_LAYER))
+def test_doctor_findings_follow_the_causal_order(one_hidden_layer_reports, name):
+    assert_causal_order(one_hidden_layer_reports[name])
+
+
+@pytest.mark.parametrize("name", sorted(ONE_HIDDEN_LAYER))
+def test_doctor_advice_fits_a_one_hidden_layer_network(one_hidden_layer_reports, name):
+    report, activation = one_hidden_layer_reports[name], ONE_HIDDEN_LAYER[name]
+    assert not report.ok
+    lr_shown = bool(set(report.codes) & LR_CODES)
+    for finding in report.findings:
+        hint = finding.hint
+        assert "deep" not in hint and "fewer layers" not in hint, (finding.code, hint)
+        if activation == "relu":
+            assert not any(word in hint for word in ("sigmoid", "tanh", "Glorot")), (finding.code, hint)
+        else:
+            assert not any(word in hint for word in ("relu", "He init", "He for")), (finding.code, hint)
+            assert activation in hint or "Glorot" not in hint, (finding.code, hint)
+        if not lr_shown:
+            assert "smaller learning rate" not in hint and "lower the learning rate" not in hint, \
+                (finding.code, hint)
+
+
+def test_dead_units_from_the_start_are_a_cause_and_after_a_diverging_run_a_symptom(one_hidden_layer_reports):
+    at_start = one_hidden_layer_reports["negative-biases"]
+    assert at_start.codes[0] == "dead-units" and at_start["dead-units"].stage == "start"
+    assert "biases at zero" in at_start["dead-units"].hint
+    assert at_start.codes[-1] == "constant-predictions"
+    after_run = one_hidden_layer_reports["lr-50"]
+    assert after_run.codes[:3] == ["loss-diverging", "dead-units", "constant-predictions"], str(after_run)
+    assert after_run["dead-units"].stage == "end"
+    assert "loss-diverging" in after_run["dead-units"].hint
+    assert "loss-diverging" in after_run["constant-predictions"].hint
+
+
+def test_vanishing_gradients_of_one_saturated_layer_blame_the_saturation_not_depth(one_hidden_layer_reports):
+    report = one_hidden_layer_reports["fully-saturated"]
+    hint = report["vanishing-gradients"].hint
+    assert "saturated-units" in hint and "scale the inputs" in hint, hint
+    assert report.codes[:2] == ["inputs-not-scaled", "saturated-units"], str(report)
+
+
+def test_a_deep_sigmoid_network_may_be_told_about_its_depth(data):
+    X, y = data
+    report = doctor(fastmlp.MLP([784] + [32] * 5 + [10], "sigmoid", init=("normal", 0.1), seed=0), X, y,
+                    steps=20)
+    assert "vanishing-gradients" in report.codes, str(report)
+    hint = report["vanishing-gradients"].hint
+    assert "5 hidden layers" in hint and "activation='relu'" in hint and "fewer layers" in hint
+    assert_causal_order(report)

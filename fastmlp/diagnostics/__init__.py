@@ -16,10 +16,10 @@
 """
 from fastmlp.diagnostics._check_backprop import BackpropReport, check_backprop
 from fastmlp.diagnostics._diagnose import DiagnoseReport, diagnose
-from fastmlp.diagnostics._doctor import DoctorReport, doctor
-from fastmlp.diagnostics._gradcheck import gradcheck
+from fastmlp.diagnostics._doctor import DoctorFinding, DoctorReport, doctor
+from fastmlp.diagnostics._gradcheck import GradcheckResult, gradcheck
 from fastmlp.diagnostics._gradients import ParamCheck
 from fastmlp.diagnostics._report import Finding
 
 __all__ = ["diagnose", "doctor", "gradcheck", "check_backprop", "Finding", "DiagnoseReport", "DoctorReport",
-           "ParamCheck", "BackpropReport"]
+           "DoctorFinding", "GradcheckResult", "ParamCheck", "BackpropReport"]

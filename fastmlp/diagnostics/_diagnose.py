@@ -388,7 +388,18 @@ def read_forward(case, value):
                  or str(k).lower() in ("out", "output", "probs", "y_hat", "yhat", "a_out")]
         if named:
             return named[0], arrays
-    return arrays[-1], arrays[:-1]
+    last, first = arrays[-1], arrays[0]
+    if isinstance(value, (list, tuple)) and _width(case, last) != case.sizes[-1] and \
+            _width(case, first) == case.sizes[-1]:
+        return first, arrays[1:]                          # (output, hidden...)
+    return last, arrays[:-1]
+
+
+def _width(case, a):
+    try:
+        return as_canonical(case, a, "").shape[1]
+    except ValueError:
+        return None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -876,6 +887,11 @@ def report_gradients(case, verdicts, place):
                         lambda v: round(v.factor, 6)).values():
         factor = group[0].factor
         case.facts.setdefault("scaled", []).extend(group)
+        convention = _mse_convention(case, factor)
+        if convention:
+            case.notes.append(f"the gradients of {_names(group)} are {factor:.4g} times those of fastmlp's mse "
+                              f"(0.5 * sum over the classes): {convention}; your learning rate absorbs it")
+            continue
         reason = _scale_cause(case, factor)
         case.add("scaled", place, f"the gradients of {_names(group)} are {factor:.6g} times the true ones"
                  + (f": {reason}" if reason else ""), _scale_fix(case, factor))
@@ -912,6 +928,19 @@ def _verdict_text(case, verdict, group, details):
                 "compute them from dZ, and return the arrays you computed")
     return f"backprop gave no usable gradient for {_names(group)}: {details}", \
         "return one gradient per parameter, in the structure of params"
+
+
+def _mse_convention(case, factor):
+    """Which other way of writing the squared error gives gradients `factor` times fastmlp's, or ''."""
+    if case.loss != "mse":
+        return ""
+    k = case.sizes[-1]
+    for value, what in ((2.0, "the loss is (out - y)^2 without the 0.5"),
+                        (1 / k, "the loss is averaged over the classes too"),
+                        (2 / k, "the loss is the mean of (out - y)^2 over the classes too")):
+        if abs(factor - value) <= 1e-4 * value:
+            return what
+    return ""
 
 
 def _scale_cause(case, factor):

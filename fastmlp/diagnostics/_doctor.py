@@ -10,10 +10,10 @@ from fastmlp import reference
 from fastmlp._validation import check_int, check_X, check_y
 from fastmlp.diagnostics._report import SEVERITIES, Finding, _count, _describe_net, _table
 from fastmlp.init import draw_weights, resolve_init
+from fastmlp.model import _SCALE_HIGH, _chance_loss, _looks_like_pixels
 from fastmlp.optim import SGD, Adam
 
 # Thresholds. Each is a judgement call, documented in doctor's docstring.
-_SCALE_HIGH = 10.0            # max |x| above this: inputs not scaled (pixels 0..255, raw units)
 _SCALE_LOW = 1e-2             # max |x| below this: inputs squashed towards zero
 _SCALE_SPREAD = 1e3           # ratio of the largest to the smallest column scale: info
 _LOSS_HIGH = 3.0              # initial loss above this many times chance: warning
@@ -167,17 +167,6 @@ def _hidden_activations(net, X):
             a = f(a @ np.asarray(W, dtype=a.dtype) + np.asarray(b, dtype=a.dtype))
             layers.append(a)
     return layers
-
-
-def _chance_loss(output, loss, n_classes):
-    """The loss of a network whose logits are all zero: what an untrained network should show."""
-    if output == "softmax" and loss == "cross_entropy":
-        return math.log(n_classes)
-    if output == "sigmoid" and loss == "cross_entropy":
-        return n_classes * math.log(2.0)
-    if output == "sigmoid":  # mse with every output at 0.5
-        return 0.125 * n_classes
-    return 0.5 * (1 - 1 / n_classes)  # softmax + mse with every output at 1/k
 
 
 def _with_lr(optimizer, lr):
@@ -337,9 +326,9 @@ def _check_inputs(X, findings, m):
     top = float(col_max.max())
     m["input_max"] = top
     m["input_min"] = float(X.min())
-    whole = bool(np.all(X == np.round(X)))
+    pixels = _looks_like_pixels(X, m["input_min"], top)
     if top > _SCALE_HIGH:
-        if whole and m["input_min"] >= 0 and top <= 255:
+        if pixels:
             hint = ("divide by 255 (X = X / 255.0) so the pixels lie in [0, 1], as "
                     "fastmlp.datasets.load_mnist returns them")
         else:
@@ -349,8 +338,7 @@ def _check_inputs(X, findings, m):
         findings.append(DoctorFinding(
             "inputs-not-scaled", "warning",
             f"the inputs reach |x| = {top:.4g} (column {worst}); a network trains best on "
-            f"features of order 1" + (" (these look like raw 0..255 pixels)" if whole and top <= 255
-                                      and m["input_min"] >= 0 else ""),
+            f"features of order 1" + (" (these look like raw 0..255 pixels)" if pixels else ""),
             hint))
     elif 0 < top < _SCALE_LOW:
         findings.append(DoctorFinding(

@@ -6,10 +6,10 @@ These need none of the learner's functions: they run on the arrays, and the lear
 import numpy as np
 
 from fastmlp.diagnostics import _doctor as doctor
-from fastmlp.model import _advice_silenced, _looks_like_pixels
+from fastmlp.model import _SCALE_HIGH, _advice_silenced, _chance_loss, _looks_like_pixels
 from fastmlp.optim import SGD
 
-INPUT_SCALE = doctor._SCALE_HIGH          # max |x| above this: inputs not scaled
+INPUT_SCALE = _SCALE_HIGH                 # max |x| above this: inputs not scaled
 SATURATION_MARGIN = doctor._SATURATION_MARGIN
 SATURATED_SHARE = 0.5                     # share of a hidden layer's activations at a bound
 LR_STEPS = 100                            # steps of each short run that judges the learning rate
@@ -107,7 +107,7 @@ def check_learning_rate(case):
     need = LR_STEPS * batch
     rows = np.concatenate([rng.permutation(n) for _ in range(-(-need // n))])[:need]
     X_eval, y_eval = X[:500], y[:500]
-    chance = doctor._chance_loss(case.output, case.loss, sizes[-1])
+    chance = _chance_loss(case.output, case.loss, sizes[-1])
 
     def run(trial, optimizer):
         with _advice_silenced():
