@@ -3,7 +3,8 @@ import numbers
 
 import numpy as np
 
-from fastmlp.diagnostics._diagnose import _scale_cause, as_canonical, where
+from fastmlp.diagnostics._case import as_canonical, where
+from fastmlp.diagnostics._gradient_checks import _scale_cause
 from fastmlp.diagnostics._learner import Raised, call
 
 # A step is along the gradient when it is within this relative distance of some multiple of it:
