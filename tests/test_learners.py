@@ -7,6 +7,9 @@ configuration must come within 2 points with fastmlp. The scripts in examples/le
 each bug; this file repeats the configurations instead of importing them.
 """
 import os
+import re
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,7 +116,8 @@ def test_net2_uniform_01_init_gives_one_class(mnist):
         return net
 
     net = uniform_01()
-    net.fit(X, y, epochs=1, batch_size=learner.batch_size, optimizer=fastmlp.SGD(lr=learner.lr), verbose=0)
+    with pytest.warns(UserWarning, match="no better than chance"):      # fit says it does not learn
+        net.fit(X, y, epochs=1, batch_size=learner.batch_size, optimizer=fastmlp.SGD(lr=learner.lr), verbose=0)
     assert top_class_share(net, X_test) >= 0.95
     codes, report = doctor_codes(uniform_01(), X, y, learner.lr, batch_size=learner.batch_size)
     assert codes & {"constant-predictions", "saturated-units"}, str(report)
@@ -135,8 +139,9 @@ def test_net1_labels_that_are_not_their_images_stay_at_chance(mnist):
     learner = LEARNERS["net1"]
     (X, y), test = mnist
     net = build(learner)
-    net.fit(X, np.random.default_rng(0).permutation(y), epochs=1, batch_size=1,
-            optimizer=fastmlp.SGD(lr=learner.lr), verbose=0)
+    with pytest.warns(UserWarning, match="no better than chance"):
+        net.fit(X, np.random.default_rng(0).permutation(y), epochs=1, batch_size=1,
+                optimizer=fastmlp.SGD(lr=learner.lr), verbose=0)
     assert net.evaluate(*test)["accuracy"] < 0.15
     assert top_class_share(net, test[0]) >= 0.9     # it answers the commonest label, "1"
 
@@ -271,3 +276,28 @@ def test_check_backprop_finds_net5_batch_size_taken_as_the_feature_count():
 
 def test_check_backprop_finds_net5_bias_gradients_over_the_wrong_axis():
     assert check("net5", "bias-wrong-axis").verdicts == {"W1": "ok", "b1": "shape", "W2": "ok", "b2": "shape"}
+
+
+# ---- fastmlp.diagnose on the learners' own code, as the example scripts run it ----
+
+EXAMPLES = os.path.join(REPO, "examples", "learners")
+DECISIVE_BUGS = {
+    "net1_sigmoid_softmax_per_sample.py": "wrong",                 # the cross-entropy sign on the other classes
+    "net2_sigmoid_mse_minibatch.py": "scaled",                     # summed over a batch of 10 at lr 2.0
+    "net3_relu_full_batch.py": "predict-wrong",                    # accuracy from a hidden layer
+    "net4_sigmoid_deep_per_sample.py": "update-not-applied",       # update() defined, never called
+    "net5_tanh_full_batch.py": "softmax-axis",                     # axis=0 with samples in rows
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(DECISIVE_BUGS))
+def test_example_names_the_learners_bug_first_and_passes_the_fix(script):
+    """The script is run as a user runs it (tests never import examples/)."""
+    done = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), "--diagnose"], capture_output=True,
+                          text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    as_written, fixed = done.stdout.split("with the one-line fix")
+    first = re.search(r"^\s+1\. (\S+)", as_written, re.MULTILINE)
+    assert first and first.group(1) == DECISIVE_BUGS[script], as_written
+    assert "ok: nothing wrong found" in fixed, fixed

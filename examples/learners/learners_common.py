@@ -1,19 +1,24 @@
 """Shared plumbing for the learners' networks: arguments, data, training both models, printing.
 
-Each ``net*.py`` script in this folder describes one network and its bugs; this module only
-keeps the repetitive parts (loading MNIST, timing a run, printing a result line, printing what
-``fastmlp.doctor`` and ``fastmlp.check_backprop`` say) out of the way.
+Each ``net*.py`` script in this folder describes one network and its bugs, and each
+``net*_learner_code.py`` is that network as the learner wrote it, bug included; this module only
+keeps the repetitive parts (loading MNIST, timing a run, printing a result line, loading the
+learner's code with or without its one-line fix, printing what ``fastmlp.diagnose`` and
+``fastmlp.doctor`` say) out of the way.
 """
 import argparse
 import os
 import time
+import types
 
 import numpy as np
 
 import fastmlp
 from fastmlp import reference
 
-BUNDLED_MNIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "data", "mnist")
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUNDLED_MNIST = os.path.join(HERE, os.pardir, os.pardir, "data", "mnist")
+BUG_MARK = "# the bug"      # marks the line of a learner's code that its one-line fix replaces
 
 
 def parse_args(doc, reference_rows=None, reference_steps=None):
@@ -23,8 +28,11 @@ def parse_args(doc, reference_rows=None, reference_steps=None):
     parser.add_argument("--seed", type=int, default=0, help="seed for both models (default 0)")
     parser.add_argument("--data", default=None, help="MNIST location (default: the bundled copy)")
     parser.add_argument("--show-bug", action="store_true",
-                        help="also reproduce the learner's bugs where fastmlp can, with fastmlp.doctor's "
-                             "and fastmlp.check_backprop's verdicts")
+                        help="also show the learner's bugs: fastmlp.diagnose on their own code, as written "
+                             "and with the fix, then what the other bugs do in training")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="only run fastmlp.diagnose on the learner's own code, as written and with the "
+                             "fix (no training)")
     parser.add_argument("--skip-reference", action="store_true", help="train only the compiled model")
     if reference_rows is not None:
         parser.add_argument("--reference-rows", type=int, default=reference_rows,
@@ -158,22 +166,53 @@ def show_doctor(net, X, y, optimizer, title, **kwargs):
     return report
 
 
-def show_check_backprop(fn, sizes, activation, title, **kwargs):
-    """Print what fastmlp.check_backprop says about a learner's gradient function ``fn``."""
-    from fastmlp.diagnostics import check_backprop
-    print(f"fastmlp.check_backprop, {title}:")
-    report = check_backprop(fn, sizes, activation=activation, **kwargs)
+def _read_learner_code(name):
+    """``<name>.py`` in this folder: its path, its lines, and the index of the line marked ``# the bug``."""
+    path = os.path.join(HERE, name + ".py")
+    with open(path) as f:
+        lines = f.read().splitlines(keepends=True)
+    [row] = [i for i, text in enumerate(lines) if BUG_MARK in text]
+    return path, lines, row
+
+
+def learner_code(name, fix=None):
+    """The learner's code ``<name>.py`` from this folder, imported as a module.
+
+    With ``fix`` (one or more lines of code), the line marked ``# the bug`` is replaced by it,
+    at the same indentation, and nothing else changes.
+    """
+    path, lines, row = _read_learner_code(name)
+    if fix is not None:
+        indent = lines[row][:len(lines[row]) - len(lines[row].lstrip())]
+        lines[row] = "".join(indent + part + "\n" for part in fix.splitlines())
+    module = types.ModuleType(name)
+    module.__file__ = path
+    exec(compile("".join(lines), path, "exec"), module.__dict__)
+    return module
+
+
+def show_diagnose(name, fix, diagnose, data):
+    """Print ``fastmlp.diagnose``'s report on the learner's code, then on it with the one-line fix.
+
+    ``diagnose(code, X, y)`` runs ``fastmlp.diagnose`` on a learner module, given MNIST's
+    training rows as fastmlp keeps them; it holds the glue between the learner's code and
+    ``diagnose``. Returns the two reports.
+    """
+    (X, y), _ = data
+    _, lines, row = _read_learner_code(name)
+    heading(f"fastmlp.diagnose on the learner's own code ({name}.py)")
+    report = diagnose(learner_code(name), X, y)
     print(_indent(str(report)))
-    return report
+    heading("The same code with the one-line fix")
+    print(f"  line {row + 1}: {lines[row].strip()}")
+    print("  becomes:  " + "\n            ".join(fix.splitlines()))
+    fixed = diagnose(learner_code(name, fix), X, y)
+    print(_indent(str(fixed)))
+    return report, fixed
 
 
 def _indent(text):
     return "\n".join("    " + row for row in text.splitlines())
-
-
-def softmax(z):
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def sigmoid(z):

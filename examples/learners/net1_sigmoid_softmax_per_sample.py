@@ -1,50 +1,61 @@
 """Network 1: 784-15-10, sigmoid hidden layer, softmax + cross-entropy, per-sample SGD, lr 0.01, one epoch.
 
-    python examples/learners/net1_sigmoid_softmax_per_sample.py [--show-bug] [--seed 0]
+    python examples/learners/net1_sigmoid_softmax_per_sample.py [--show-bug | --diagnose] [--seed 0]
 
 Trained correctly, this small network reaches about 92% on the MNIST test set after a single
 pass over the 60000 training images, one image per update. The learner's version stayed at
-chance. It had five bugs, any one of which is enough to stop learning or to hide it:
+chance.
+
+The learner's code is ``net1_learner_code.py``: images as (784, 1) columns, W of shape
+(out, in), biases as (k, 1) columns. It differentiates the cross-entropy through the softmax by
+hand, ``dloss/dz[j] = -(1 / p[t]) * dp[t]/dz[j]``, and gets the sign of
+``dp[t]/dz[j] = -p[t] * p[j]`` wrong for every class j other than the target t: the error it
+backpropagates is ``-p[j]`` there instead of ``+p[j]``. So every wrong class is pushed *up*, in
+proportion to how much the network already believes in it. Whichever class the network
+favours at the start is pushed up on every image that is not its own, about as hard as the
+right class, and the more it wins the harder it is pushed: within a few hundred images it is
+the answer for every image (about 10%). And as every component of the error is now negative,
+the output logits only ever grow: after some thousands of images the winner's bias is in the
+tens, ``p[t]`` underflows to 0, ``1 / p[t]`` is infinite and the weights turn NaN. The fix is
+the sign (``dz2[j] = p[j]``); the whole derivative is simply ``p - onehot``.
+
+``fastmlp.diagnose`` reads the learner's parameters and functions as they are; the only glue is
+one line that hands it an image in the learner's layout (see ``diagnose`` below).
+``--diagnose`` prints its report on the learner's code and on the code with the fix.
+
+Other bugs learners posted with this network:
 
 1. A softmax derivative multiplied onto the cross-entropy derivative. For softmax followed by
    cross-entropy, the gradient of the loss with respect to the logits is exactly ``p - y``: the
-   softmax's Jacobian has already been used to get there (it cancels against the ``1/p`` of the
-   log). Multiplying by ``p * (1 - p)`` once more uses the Jacobian twice, and only its
-   diagonal. Each component shrinks by a factor of at most 1/4, and the factor is almost zero
-   precisely where the network is confidently wrong (``p`` near 0 for the true class): the
-   examples it most needs to learn from barely move it. Learning slows to a crawl, in a wrong
-   direction.
-2. A softmax derivative used for the sigmoid hidden layer. The hidden units are sigmoids, whose
-   derivative is ``h * (1 - h)``. Taking a softmax over the 15 hidden pre-activations and using
-   ``s * (1 - s)`` instead mixes the units together (each ``s`` depends on all 15) and gives
+   softmax's Jacobian has already been used to get there. Multiplying by ``p * (1 - p)`` once
+   more shrinks each component by a factor of at most 1/4, and almost to zero precisely where
+   the network is confidently wrong (``p`` near 0 for the true class): the examples it most
+   needs to learn from barely move it.
+2. A softmax derivative used for the sigmoid hidden layer: ``s * (1 - s)`` of a softmax over
+   the 15 hidden pre-activations instead of ``h * (1 - h)`` mixes the units together and gives
    factors near 1/15 instead of up to 1/4: the first layer's gradient is wrong in size and in
    direction.
-3. The weights moved with ``+=``. The gradient points uphill; ``W += lr * dW`` climbs the loss
-   instead of descending it. The network learns to make the correct class as *unlikely* as it
-   can, the logits grow without bound and accuracy ends at or below chance.
+3. The weights moved with ``+=``: ``W += lr * dW`` climbs the loss instead of descending it;
+   the logits grow without bound and accuracy ends at or below chance.
 4. The same sample every step (the loop index never reached the indexing). Trained on one
    image 60000 times, the network learns one fact, "the answer is that label", and predicts
    that one class for every input: accuracy is that class's share of the test set, about 10%.
-5. 6000 labels for 60000 images. The issue does not record how the two were paired, and both
-   usual outcomes are bad. Paired with ``zip``, the loop silently stops after 6000 images: one
-   tenth of the data, several points lost. Paired any other way (an index taken modulo 6000,
-   labels read from the wrong offset), image ``i`` gets a label that is not its own, and then
-   there is nothing to learn: the best the network can do is to answer the most common label,
-   "1", for (nearly) everything, which scores about 11% on the test set, where 11.35% of the
-   digits are ones: the famous "stuck at 11%". ``fastmlp.doctor`` cannot tell such labels from
-   real ones in a short run (the loss still falls a little as the network learns how common
-   each class is), so check the pairing by eye: print a few images with their labels.
+5. 6000 labels for 60000 images. Paired with ``zip``, the loop silently stops after 6000
+   images: one tenth of the data, several points lost. Paired any other way (an index taken
+   modulo 6000, labels read from the wrong offset), image ``i`` gets a label that is not its
+   own, and then there is nothing to learn: the best the network can do is to answer the most
+   common label, "1", for (nearly) everything, which scores about 11% on the test set, where
+   11.35% of the digits are ones: the famous "stuck at 11%". ``fastmlp.doctor`` cannot tell
+   such labels from real ones in a short run (the loss still falls a little as the network
+   learns how common each class is), so check the pairing by eye: print a few images with
+   their labels.
 
-With ``--show-bug`` the script reproduces what fastmlp's building blocks can: ascent (a manual
-loop over ``net.loss_and_gradients`` that adds the gradient, since ``fastmlp.SGD`` refuses a
-negative learning rate), the same sample every step and misaligned labels (both through
-``fit`` on the data the learner's loop actually saw). The two derivative bugs live inside the
-learner's own backprop, which fastmlp cannot be made to compute; ``fastmlp.check_backprop``
-finds them by comparing the learner's gradients with the true ones, so the script writes the
-learner's backprop (with each bug behind a switch) and prints its verdicts.
+``fastmlp.diagnose`` names bugs 1 to 3 too, in code written like ``net1_learner_code.py``:
+``extra-softmax-derivative``, ``activation-derivative``, and ``ascent`` when the update is a
+function it can call.
+With ``--show-bug`` the script prints diagnose's reports, then reproduces bugs 4 and 5 with
+``fit`` on the data the learner's loop actually saw, with ``fastmlp.doctor``'s reports.
 """
-import time
-
 import learners_common as common
 import numpy as np
 
@@ -54,6 +65,7 @@ SIZES = [784, 15, 10]
 EPOCHS, BATCH_SIZE, LR = 1, 1, 0.01
 TARGET = "about 92%"
 DOCTOR = {"batch_size": 1, "steps": 2000}       # doctor's short run, one image per step like the setup
+LEARNER_CODE, FIX = "net1_learner_code", "dz2[j] = (1 / p[label]) * p[label] * p[j]"
 
 
 def build(module, seed, **kwargs):
@@ -62,61 +74,19 @@ def build(module, seed, **kwargs):
                       init="glorot", seed=seed, **kwargs)
 
 
-def learner_gradients(weights, biases, X, Y, bug=None):
-    """The learner's backprop for this network; ``bug`` switches one of their mistakes on.
-
-    Returns the gradients of the mean loss over the rows, ``([dW1, dW2], [db1, db2])``, or, for
-    ``bug="ascent"``, the direction their update actually descends along.
-    """
-    (W1, W2), (b1, b2) = weights, biases
-    n = len(X)
-    z1 = X @ W1 + b1
-    h = common.sigmoid(z1)
-    p = common.softmax(h @ W2 + b2)
-    d2 = (p - Y) / n                            # softmax + cross-entropy, differentiated together
-    if bug == "softmax-derivative-on-ce":
-        d2 = d2 * p * (1 - p)                   # the softmax's derivative a second time
-    if bug == "softmax-derivative-in-hidden":
-        s = common.softmax(z1)
-        d1 = (d2 @ W2.T) * s * (1 - s)          # a softmax's derivative for a sigmoid layer
-    else:
-        d1 = (d2 @ W2.T) * h * (1 - h)
-    dW, db = [X.T @ d1, h.T @ d2], [d1.sum(axis=0), d2.sum(axis=0)]
-    if bug == "ascent":
-        # W += lr * dW is W -= lr * (-dW): the update descends along -dW.
-        dW, db = [-g for g in dW], [-g for g in db]
-    return dW, db
+def diagnose(code, X, y):
+    """fastmlp.diagnose on the learner's code ``code`` (a module), given fastmlp's rows of MNIST."""
+    x, label = X[0].reshape(784, 1), y[0]         # glue: one image as the learner's (784, 1) column
+    return fastmlp.diagnose(code.init_params(), x, label, forward=code.forward, backprop=code.backprop,
+                            lr=code.LR)
 
 
 def show_bugs(data, seed):
+    common.show_diagnose(LEARNER_CODE, FIX, diagnose, data)
     (X, y), (X_test, y_test) = data
 
     common.heading("The correct setup, for comparison")
     common.show_doctor(build(fastmlp, seed), X, y, fastmlp.SGD(lr=LR), "the correct setup", **DOCTOR)
-
-    common.heading("Bugs 1-3 as fastmlp.check_backprop sees them")
-    for bug, what in [("softmax-derivative-on-ce", "bug 1: softmax derivative on top of cross-entropy"),
-                      ("softmax-derivative-in-hidden", "bug 2: softmax derivative for the sigmoid layer"),
-                      ("ascent", "bug 3: the direction W += lr * dW descends along")]:
-        common.show_check_backprop(lambda W, b, X_, Y_, bug=bug: learner_gradients(W, b, X_, Y_, bug),
-                                   SIZES, "sigmoid", what)
-
-    common.heading("Bug 3 in training: W += lr * dW, one sample at a time")
-    net = build(fastmlp, seed)
-    before = net.evaluate(X_test, y_test)
-    started = time.perf_counter()
-    for i in np.random.default_rng(seed).permutation(len(X)):
-        _, grads = net.loss_and_gradients(X[i:i + 1], y[i:i + 1])
-        for W, b, (dW, db) in zip(net.weights, net.biases, grads):
-            W += LR * dW                        # the learner's sign
-            b += LR * db
-    after = net.evaluate(X_test, y_test)
-    print(f"  test loss {before['loss']:.3f} before, {after['loss']:.3f} after one epoch of ascent "
-          f"({time.perf_counter() - started:.1f} s, a Python loop)")
-    common.line("accuracy after ascent", after["accuracy"])
-    print(f"  {common.predicted_classes(net, X_test)}")
-    print("  (fastmlp.SGD refuses a negative learning rate, and fastmlp.doctor only descends, so it "
-          "cannot see this bug; check_backprop's sign-flipped verdict above does.)")
 
     common.heading("Bug 4: the same sample every step")
     X_same, y_same = np.repeat(X[:1], len(X), axis=0), np.repeat(y[:1], len(X))
@@ -146,6 +116,9 @@ def main():
     args = common.parse_args(__doc__)
     data = common.load(args.data)
     print(__doc__.strip().splitlines()[0])
+    if args.diagnose:
+        common.show_diagnose(LEARNER_CODE, FIX, diagnose, data)
+        return
     common.compare_per_sample(build, data, EPOCHS, BATCH_SIZE, LR, TARGET, args.seed,
                               skip_reference=args.skip_reference)
     if args.show_bug:

@@ -1,11 +1,30 @@
 """Network 5: 784-64-10, tanh, softmax + cross-entropy, N(0, 0.01) weights, full batch on 10000 rows, 100 steps.
 
-    python examples/learners/net5_tanh_full_batch.py [--show-bug] [--seed 0] [--reference-steps 100]
+    python examples/learners/net5_tanh_full_batch.py [--show-bug | --diagnose] [--seed 0] [--reference-steps 100]
 
 Every step uses the first 10000 training images, so one step is one epoch
 (``batch_size=10000, shuffle=False``); the weights start normal with standard deviation 0.01
 (``init=("normal", 0.01)``) and the biases at zero. Trained correctly this reaches about 88.6%
-on the MNIST test set. The learner's version jumped about and reported nonsense. Three bugs:
+on the MNIST test set. The learner's version jumped about and reported nonsense.
+
+The learner's code is ``net5_learner_code.py``: samples as rows (X is (10000, 784)), W of
+shape (in, out), biases as (1, k) rows, the parameters in a dict and ``forward`` returning the
+output with a cache for ``backward``. Its softmax normalises over ``axis=0``, which with samples
+in rows is the 10000 images, not the 10 classes: each column sums to 1 over the batch, so a
+"probability" is that image's share of the class over the whole batch. Every value is then
+about 1/10000 whatever the weights, the loss sits at log(10000) = 9.2 and cannot fall, and the
+error ``P - Y`` is almost exactly ``-Y``: the same push towards the right class on every image,
+whether the network already gets it right or not, so nothing tells it what it gets wrong. And
+a row's argmax no longer compares the classes for that image, so the accuracy printed from it
+(from about 25% down to about 8% as training goes on) says nothing either. The fix is
+``axis=1``.
+
+``fastmlp.diagnose`` reads the learner's dict and functions as they are; the glue is two lines:
+the labels one-hot, as the learner's code takes them, and an adapter that passes ``forward``'s
+cache to ``backward`` (see ``diagnose`` below). ``--diagnose`` prints its report on the
+learner's code and on the code with the fix.
+
+Other bugs learners posted with this network:
 
 1. The batch size taken as the feature count. The gradients were divided by
    ``X.shape[1]`` (784, the features) instead of ``X.shape[0]`` (10000, the rows), so every
@@ -28,12 +47,10 @@ on the MNIST test set. The learner's version jumped about and reported nonsense.
    only (and, divided by 10000, comes out near 0.1%). The number printed says nothing about
    the network either way.
 
-With ``--show-bug`` the script trains with the 12.8 times larger learning rate that bug 1
-amounts to, prints the loss per step and ``fastmlp.doctor``'s report on that setup; prints
-``fastmlp.check_backprop``'s verdicts on the learner's backprop with bug 1 (a gradient scaled by
-n / 784) and with bug 2 (a bias gradient of the wrong shape); and computes the learner's
-accuracy loop on the correctly trained network. Bug 2's broadcast bias matrix is not a model
-fastmlp can build, so it is not trained.
+With ``--show-bug`` the script prints diagnose's reports, then trains with the 12.8 times
+larger learning rate that bug 1 amounts to, prints the loss per step and ``fastmlp.doctor``'s
+report on that setup, and computes the learner's accuracy loop (bug 3) on the correctly
+trained network.
 """
 import learners_common as common
 import numpy as np
@@ -45,6 +62,7 @@ ROWS, STEPS, LR = 10000, 100, 0.3
 INIT = ("normal", 0.01)
 TARGET = "about 88.6%"
 DOCTOR = {"batch_size": ROWS, "steps": 20}      # doctor's short run: 20 full-batch steps
+LEARNER_CODE, FIX = "net5_learner_code", "return e / np.sum(e, axis=1, keepdims=True)"
 
 
 def build(module, seed, **kwargs):
@@ -53,19 +71,16 @@ def build(module, seed, **kwargs):
                       seed=seed, **kwargs)
 
 
-def learner_gradients(weights, biases, X, Y, bug):
-    """The learner's backprop (rows as examples) with one of their bugs switched on."""
-    (W1, W2), (b1, b2) = weights, biases
-    h = np.tanh(X @ W1 + b1)
-    p = common.softmax(h @ W2 + b2)
-    batch = X.shape[1] if bug == "batch-is-features" else X.shape[0]
-    d2 = (p - Y) / batch
-    d1 = (d2 @ W2.T) * (1 - h * h)
-    axis = 1 if bug == "bias-wrong-axis" else 0
-    return [X.T @ d1, h.T @ d2], [d1.sum(axis=axis), d2.sum(axis=axis)]
+def diagnose(code, X, y):
+    """fastmlp.diagnose on the learner's code ``code`` (a module), given fastmlp's rows of MNIST."""
+    X, Y = X[:ROWS], np.eye(10)[y[:ROWS]]                                      # glue: one-hot labels
+    backprop = lambda p, X, Y: code.backward(p, X, Y, code.forward(p, X)[1])   # glue
+    return fastmlp.diagnose(code.init_params(), X, Y, forward=code.forward, backprop=backprop,
+                            step=code.train_step, activation="tanh", lr=LR)
 
 
 def show_bugs(data, net, seed):
+    common.show_diagnose(LEARNER_CODE, FIX, diagnose, data)
     (X, y), (X_test, y_test) = data
     X, y = X[:ROWS], y[:ROWS]
 
@@ -73,10 +88,6 @@ def show_bugs(data, net, seed):
     common.show_doctor(build(fastmlp, seed), X, y, fastmlp.SGD(lr=LR), "the correct setup", **DOCTOR)
 
     common.heading("Bug 1: the gradients divided by 784 (the features) instead of 10000 (the rows)")
-    common.show_check_backprop(lambda W, b, X_, Y_: learner_gradients(W, b, X_, Y_, "batch-is-features"),
-                               SIZES, "tanh", "the learner's gradients, divided by X.shape[1]")
-    print(f"  (check_backprop's problem has 8 rows, so dividing by 784 gives 8 / 784 = {8 / 784:.4g} times "
-          "the true gradient)")
     lr = LR * ROWS / SIZES[0]
     print(f"  on the real problem the gradients are {ROWS / SIZES[0]:.1f} times too large: "
           f"the same as lr = {LR} * {ROWS} / {SIZES[0]} = {lr:.2f}")
@@ -87,10 +98,6 @@ def show_bugs(data, net, seed):
     print("  training loss every 10 steps: " + ", ".join(f"{loss:.3g}" for loss in losses[::10]))
     common.line(f"after {STEPS} steps at lr {lr:.2f}", common.accuracy(buggy, X_test, y_test))
     common.show_doctor(build(fastmlp, seed), X, y, fastmlp.SGD(lr=lr), f"lr {lr:.2f}", **DOCTOR)
-
-    common.heading("Bug 2: bias gradients summed over the wrong axis")
-    common.show_check_backprop(lambda W, b, X_, Y_: learner_gradients(W, b, X_, Y_, "bias-wrong-axis"),
-                               SIZES, "tanh", "the learner's gradients, biases summed over axis=1")
 
     common.heading("Bug 3: the accuracy loop over the wrong dimension")
     P = net.predict_proba(X_test)
@@ -105,6 +112,9 @@ def main():
     args = common.parse_args(__doc__, reference_steps=STEPS)
     data = common.load(args.data)
     print(__doc__.strip().splitlines()[0])
+    if args.diagnose:
+        common.show_diagnose(LEARNER_CODE, FIX, diagnose, data)
+        return
     net = common.compare_full_batch(build, data, ROWS, STEPS, LR, TARGET, args.seed,
                                     reference_steps=args.reference_steps, skip_reference=args.skip_reference)
     if args.show_bug:

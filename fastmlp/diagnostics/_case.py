@@ -85,9 +85,12 @@ def output_activation(output, z):
     return reference.softmax(z) if output == "softmax" else reference.sigmoid(z)
 
 
-def where(name, fn):
-    place = defined_at(fn)
-    return f"{name}, {place}" if place else name
+def where(role, fn):
+    """'backprop, net.py:37' (and the function's name when it is not the role's): for Finding.where."""
+    name, place = defined_at(fn)
+    if not place:
+        return role
+    return f"{role}, {place}" + (f" {name}()" if name not in (role, "<lambda>") else "")
 
 
 def as_canonical(case, value, what):

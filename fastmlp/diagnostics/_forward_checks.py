@@ -56,13 +56,14 @@ def _close(a, b, case):
 
 def check_forward(case, forward):
     """Findings about what forward returns: its output, and its hidden layers when it returns them."""
-    place = where("forward", forward)
     try:
         value = call("forward", forward, case.copy_params(), case.learner_X())
     except Raised as exc:
-        case.add("raised", place, exc.message, "fix the line above; the shapes diagnose read are in the notes")
+        case.add("raised", where("forward", forward), exc.message,
+                 "fix the line above; the shapes diagnose read are in the notes")
         case.facts["forward_broken"] = True
         return
+    place = where("forward", forward)
     try:
         out, others = read_forward(case, value)
         theirs = as_canonical(case, out, "forward's output")

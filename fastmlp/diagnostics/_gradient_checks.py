@@ -23,12 +23,13 @@ class Verdict:
 
 def check_gradients(case, backprop):
     """Findings about the gradients backprop returns, grouped so that one mistake is one finding."""
-    place = where("backprop", backprop)
     try:
         value = call("backprop", backprop, case.copy_params(), case.learner_X(), case.learner_Y())
     except Raised as exc:
-        case.add("raised", place, exc.message, "fix the line above; the shapes diagnose read are in the notes")
+        case.add("raised", where("backprop", backprop), exc.message,
+                 "fix the line above; the shapes diagnose read are in the notes")
         return
+    place = where("backprop", backprop)
     grads, note = read_gradients(case, value)
     if grads is None:
         case.add("bad-return", place, note, "return the gradients in the structure of params, or a pair "

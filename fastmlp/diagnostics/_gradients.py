@@ -82,7 +82,7 @@ _MISTAKES = {
         "units, for the hidden layer"),
     "ce-non-target-sign": (
         "it matches a cross-entropy derivative whose non-target terms have the wrong sign: "
-        "dLoss/dz is p - y, which is -p for the classes that are not the label; yours gives +p "
+        "dLoss/dz is p - y, which is +p for the classes that are not the label; yours gives -p "
         "there (check the sign of the (1 - y) / (1 - p) term)"),
 }
 for _name in reference.ACTIVATIONS:

@@ -1,7 +1,10 @@
 """Running a learner's own functions: where in their code something happened."""
+import contextlib
 import inspect
 import os
+import sys
 import traceback
+import weakref
 
 import numpy as np
 
@@ -37,13 +40,42 @@ def _location(frame):
 
 
 def defined_at(fn):
-    """'net.py:12' where a learner's function is defined, or '' when Python cannot tell."""
+    """(name, 'net.py:12'): a learner's function and where it is defined ('' when Python cannot tell).
+    For a glue lambda that ``call`` has run, the learner's function it called first."""
+    if fn in _CALLEES:
+        return _CALLEES[fn]
     try:
         path = inspect.getsourcefile(fn)
         line = inspect.getsourcelines(fn)[1]
     except (TypeError, OSError):
-        return ""
-    return f"{os.path.basename(path)}:{line}" if path else ""
+        return getattr(fn, "__name__", ""), ""
+    return fn.__name__, f"{os.path.basename(path)}:{line}" if path else ""
+
+
+# glue lambda -> the learner's function it called first: (name, 'file.py:line')
+_CALLEES = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def _watching_callees(fn):
+    """Note in _CALLEES which of the learner's functions a glue lambda ``fn`` calls first."""
+    code = getattr(fn, "__code__", None)
+    if code is None or fn.__name__ != "<lambda>" or fn in _CALLEES:
+        yield
+        return
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_back is not None and frame.f_back.f_code is code \
+                and not _library_file(frame.f_code.co_filename) and fn not in _CALLEES:
+            callee = frame.f_code
+            _CALLEES[fn] = callee.co_name, f"{os.path.basename(callee.co_filename)}:{callee.co_firstlineno}"
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
 
 
 class Raised(Exception):
@@ -57,7 +89,7 @@ class Raised(Exception):
 def call(name, fn, *args):
     """fn(*args) with NumPy's warnings silenced, as the learner ran it; Raised when it raises."""
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), _watching_callees(fn):
             return fn(*args)
     except Exception as exc:  # noqa: BLE001 -- the learner's bug is the report's subject, not a crash
         frame = _learner_frame(exc.__traceback__)

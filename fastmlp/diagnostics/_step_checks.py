@@ -53,14 +53,14 @@ def _new_parameters(case, returned, passed, before_own):
 def check_step(case, step):
     """update-not-applied, ascent, step-scaled, step-wrong; and whether the step settles what
     backprop's sign or scale left open."""
-    place = where("step", step)
     before = {s: np.array(v, copy=True) for s, v in case.structure.read(case.params).items()}
     passed = case.copy_params()
     try:
         returned = call("step", step, passed, case.learner_X(), case.learner_Y())
     except Raised as exc:
-        case.add("raised", place, exc.message, "fix the line above")
+        case.add("raised", where("step", step), exc.message, "fix the line above")
         return
+    place = where("step", step)
     after, note = _new_parameters(case, returned, passed, before)
     if note:
         case.notes.append(note)
@@ -105,8 +105,7 @@ def _judge_moves(case, moves, place):
                   f"the step never changes {names}") +
                  ": the update is computed but not stored (W = W - lr * dW inside a loop or a function only "
                  "rebinds a local name), or the update function is never called",
-                 "update the arrays in place, params['W1'] -= lr * dW1 (or W -= lr * dW), and call the update "
-                 "every step")
+                 f"update the arrays in place, {_first_weight(case)} -= lr * dW1, and call the update every step")
     rates = {}
     for slot, d in moves.items():
         if not np.any(d):
@@ -134,6 +133,10 @@ def _judge_moves(case, moves, place):
                  "W -= lr * dW  (not W += lr * dW)")
         return
     _check_rates(case, fitted, place)
+
+
+def _first_weight(case):
+    return next(s.label for s in case.structure.slots if s.kind == "W")
 
 
 def _fit_rate(d, g, tol):
@@ -241,12 +244,12 @@ def _drop(case, code):
 # ----------------------------------------------------------------------------------------------
 
 def check_predict(case, predict):
-    place = where("predict", predict)
     try:
         value = call("predict", predict, case.copy_params(), case.learner_X())
     except Raised as exc:
-        case.add("raised", place, exc.message, "fix the line above")
+        case.add("raised", where("predict", predict), exc.message, "fix the line above")
         return
+    place = where("predict", predict)
     labels, problem = _read_labels(case, value)
     pre, acts = case.true_pass()
     truth = np.argmax(acts[-1], axis=1)
