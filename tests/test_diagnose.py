@@ -3,6 +3,8 @@
 The bugs themselves are tested on the corpus of learner-style programs (test_learner_code.py);
 this file tests the machinery around them on one small network written in every layout.
 """
+import warnings
+
 import numpy as np
 import pytest
 
@@ -280,3 +282,27 @@ def test_report_interface():
     assert repr(report).startswith("DiagnoseReport(ok=False")
     with pytest.raises(KeyError):
         report["zero"]
+
+
+WEIRD = [None, 3, "x", [], {}, [None], np.array(1.0), np.zeros(0), np.zeros((2, 3)), np.full((N, 3), np.nan),
+         np.array(["a"] * N), [np.zeros((N, 3)), "b"], np.zeros((N, 3), dtype=object), np.zeros((N, 3), dtype=complex),
+         [np.zeros((7, 5)), np.zeros(5), np.zeros((5, 3))], [[np.zeros((7, 5))], [np.zeros(5)]], lambda: 1]
+
+
+@pytest.mark.parametrize("role", ["forward", "backprop", "step", "predict"])
+@pytest.mark.parametrize("value", WEIRD, ids=lambda v: type(v).__name__)
+def test_whatever_a_learner_function_returns_never_escapes(role, value):
+    params, X, Y = rows_params()
+    fn = (lambda p, X: value) if role in ("forward", "predict") else (lambda p, X, Y: value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = fastmlp.diagnose(params, X, Y, **{role: fn}, lr=0.5)
+    str(report)
+
+
+def test_weights_that_start_equal_for_every_unit_are_symmetric_init():
+    params, X, Y = rows_params()
+    zeros = [np.zeros_like(p) for p in params]
+    assert fastmlp.diagnose(zeros, X, Y).codes == ["symmetric-init"]
+    params[0][:] = 0.01                        # the hidden units' outgoing weights still differ: fine
+    assert "symmetric-init" not in fastmlp.diagnose(params, X, Y)

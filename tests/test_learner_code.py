@@ -23,7 +23,7 @@ BUGS = [(style, index) for style, module in STYLES.items() for index in range(le
 CODES = {"softmax-axis", "not-probabilities", "hidden-layer-output", "forward-wrong", "sign-flipped",
          "scaled", "transposed", "shape", "zero", "wrong", "extra-softmax-derivative",
          "activation-derivative", "bias-gradient-axis", "update-not-applied", "ascent", "step-scaled",
-         "step-wrong", "saturated-units", "inputs-not-scaled", "lr-too-high", "single-class-batches",
+         "step-wrong", "symmetric-init", "saturated-units", "inputs-not-scaled", "lr-too-high", "single-class-batches",
          "predict-wrong"}
 
 

@@ -13,6 +13,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 import fastmlp
 from fastmlp import SGD, Adam, reference
 
+# These tests feed raw, unscaled or unlearnable data on purpose; fit's advice about it is expected.
+pytestmark = pytest.mark.filterwarnings("ignore:fit. :UserWarning")
+
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
 HEADS = (("softmax", "cross_entropy"), ("sigmoid", "mse"), ("sigmoid", "cross_entropy"), ("softmax", "mse"))
 

@@ -2,12 +2,16 @@
 with its float64 NumPy twin (fastmlp.reference) on predict_proba and loss_and_gradients, and any
 layout or dtype of X gives the same bits as its float32 C-contiguous conversion."""
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import fastmlp
 from fastmlp import reference
+
+# These tests feed raw, unscaled or unlearnable data on purpose; fit's advice about it is expected.
+pytestmark = pytest.mark.filterwarnings("ignore:fit. :UserWarning")
 
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
 HEADS = (("softmax", "cross_entropy"), ("sigmoid", "mse"), ("sigmoid", "cross_entropy"),

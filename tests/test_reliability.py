@@ -28,6 +28,9 @@ import fastmlp
 from fastmlp import MLP, SGD, Adam
 from fastmlp.datasets import load_mnist, read_idx
 
+# These tests feed raw, unscaled or unlearnable data on purpose; fit's advice about it is expected.
+pytestmark = pytest.mark.filterwarnings("ignore:fit. :UserWarning")
+
 REPO = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 

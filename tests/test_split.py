@@ -24,6 +24,9 @@ from fastmlp import SGD, Adam, _kernels, reference
 # the kernel tolerances and helpers of the kernel tests
 from test_kernels import ATOL, RTOL, activate, close, cpu_flags, f32, nan_filled, rng_for
 
+# These tests feed raw, unscaled or unlearnable data on purpose; fit's advice about it is expected.
+pytestmark = pytest.mark.filterwarnings("ignore:fit. :UserWarning")
+
 KERNEL_ACTIVATIONS = sorted(_kernels.ACTIVATIONS)   # includes "identity", used by the output layer
 
 

@@ -8,6 +8,7 @@ Each of the learner's functions is run on copies and compared with it, one modul
 and the report, which orders the findings root cause first.
 """
 import textwrap
+import warnings
 
 import numpy as np
 
@@ -16,12 +17,12 @@ from fastmlp._validation import check_choice
 from fastmlp.diagnostics import _forward_checks, _gradient_checks, _setup_checks, _step_checks
 from fastmlp.diagnostics._case import Case
 from fastmlp.diagnostics._layout import LayoutError, labels_of, read_layout, read_structure
-from fastmlp.diagnostics._report import Finding, _terminal_width
+from fastmlp.diagnostics._report import Finding, FindingsReport, _terminal_width
 
 # Root cause first: the setup, then each function in the order the data flows through them.
 CODE_ORDER = (
     "layout-ambiguous",
-    "inputs-not-scaled", "saturated-units", "single-class-batches",
+    "inputs-not-scaled", "symmetric-init", "saturated-units", "single-class-batches",
     "softmax-axis", "hidden-layer-output", "not-probabilities", "forward-wrong",
     "extra-softmax-derivative", "activation-derivative", "bias-gradient-axis", "sign-flipped", "scaled",
     "transposed", "shape", "zero", "wrong",
@@ -31,7 +32,7 @@ CODE_ORDER = (
 STAGES = ("setup", "forward", "backprop", "step", "learning rate", "predict")
 
 
-class DiagnoseReport:
+class DiagnoseReport(FindingsReport):
     """What :func:`diagnose` found in a learner's network.
 
     Attributes
@@ -55,25 +56,6 @@ class DiagnoseReport:
     @property
     def ok(self):
         return not self.findings
-
-    @property
-    def codes(self):
-        return [f.code for f in self.findings]
-
-    def __contains__(self, code):
-        return code in self.codes
-
-    def __getitem__(self, code):
-        for finding in self.findings:
-            if finding.code == code:
-                return finding
-        raise KeyError(code)
-
-    def __iter__(self):
-        return iter(self.findings)
-
-    def __len__(self):
-        return len(self.findings)
 
     def __repr__(self):
         return f"DiagnoseReport(ok={self.ok}, codes={self.codes})"
@@ -114,8 +96,8 @@ def _stage(finding):
 
 
 _STAGE_OF_CODE = {
-    "layout-ambiguous": "setup", "inputs-not-scaled": "setup", "saturated-units": "setup",
-    "single-class-batches": "setup",
+    "layout-ambiguous": "setup", "inputs-not-scaled": "setup", "symmetric-init": "setup",
+    "saturated-units": "setup", "single-class-batches": "setup",
     "softmax-axis": "forward", "hidden-layer-output": "forward", "not-probabilities": "forward",
     "forward-wrong": "forward",
     "update-not-applied": "step", "ascent": "step", "step-scaled": "step", "step-wrong": "step",
@@ -183,7 +165,8 @@ def diagnose(params, X, Y, forward=None, backprop=None, step=None, predict=None,
 
     Notes
     -----
-    The finding codes. Setup: ``inputs-not-scaled``, ``saturated-units``, ``single-class-batches``,
+    The finding codes. Setup: ``inputs-not-scaled``, ``symmetric-init`` (every unit of a hidden
+    layer starts the same, as with ``np.zeros``), ``saturated-units``, ``single-class-batches``,
     ``lr-too-high``. Forward: ``softmax-axis``, ``hidden-layer-output``, ``not-probabilities``,
     ``forward-wrong``. Gradients: ``extra-softmax-derivative``, ``activation-derivative``,
     ``bias-gradient-axis``, ``sign-flipped``, ``scaled``, ``transposed``, ``shape``, ``zero``,
@@ -217,17 +200,27 @@ def diagnose(params, X, Y, forward=None, backprop=None, step=None, predict=None,
         return DiagnoseReport([finding], [], "fastmlp.diagnose: the layout could not be read")
     case = _make_case(structure, layout, params, X, Y, activation, output, loss, lr)
     _setup_checks.check_setup(case)
-    if forward is not None:
-        _forward_checks.check_forward(case, forward)
-    if backprop is not None:
-        _gradient_checks.check_gradients(case, backprop)
-    if step is not None:
-        _step_checks.check_step(case, step)
-    if lr is not None:
-        _setup_checks.check_learning_rate(case)
-    if predict is not None:
-        _step_checks.check_predict(case, predict)
+    for role, fn, check in (("forward", forward, _forward_checks.check_forward),
+                            ("backprop", backprop, _gradient_checks.check_gradients),
+                            ("step", step, _step_checks.check_step),
+                            ("predict", predict, _step_checks.check_predict)):
+        if fn is not None:
+            _checked(case, role, fn, check)
+        if role == "step" and lr is not None:
+            _setup_checks.check_learning_rate(case)
     return DiagnoseReport(case.findings, case.notes, _title(case))
+
+
+def _checked(case, role, fn, check):
+    """check(case, fn), where whatever the learner's function returned that the check could not
+    read becomes a finding instead of an exception."""
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check(case, fn)
+    except Exception as exc:  # noqa: BLE001 -- the learner's value is the subject, not a crash
+        case.add("bad-return", role, f"diagnose could not read what {role} returned: {type(exc).__name__}: {exc}",
+                 f"return what diagnose expects of {role} (see help(fastmlp.diagnose))")
 
 
 def _make_case(structure, layout, params, X, Y, activation, output, loss, lr):

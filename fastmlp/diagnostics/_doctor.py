@@ -8,7 +8,7 @@ import numpy as np
 
 from fastmlp import reference
 from fastmlp._validation import check_int, check_X, check_y
-from fastmlp.diagnostics._report import SEVERITIES, Finding, _count, _describe_net, _table
+from fastmlp.diagnostics._report import SEVERITIES, Finding, FindingsReport, _count, _describe_net, _table
 from fastmlp.init import draw_weights, resolve_init
 from fastmlp.model import _SCALE_HIGH, _chance_loss, _looks_like_pixels
 from fastmlp.optim import SGD, Adam
@@ -81,7 +81,7 @@ def _causal_key(finding):
     return rank, -SEVERITIES.index(finding.severity)
 
 
-class DoctorReport:
+class DoctorReport(FindingsReport):
     """What :func:`doctor` found.
 
     Attributes
@@ -109,27 +109,6 @@ class DoctorReport:
     @property
     def ok(self):
         return not any(f.severity in ("warning", "error") for f in self.findings)
-
-    @property
-    def codes(self):
-        """The codes of the findings, in report order."""
-        return [f.code for f in self.findings]
-
-    def __getitem__(self, code):
-        """The first finding with this code; KeyError when there is none."""
-        for finding in self.findings:
-            if finding.code == code:
-                return finding
-        raise KeyError(code)
-
-    def __contains__(self, code):
-        return code in self.codes
-
-    def __iter__(self):
-        return iter(self.findings)
-
-    def __len__(self):
-        return len(self.findings)
 
     def __repr__(self):
         inner = ", ".join(f"{f.severity}:{f.code}" for f in self.findings)

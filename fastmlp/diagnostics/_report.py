@@ -69,3 +69,31 @@ def _count(n, word):
 def _describe_net(net):
     return (f"{type(net).__name__}({list(net.sizes)}, activation={net.activation!r}, "
             f"output={net.output!r}, loss={net.loss!r})")
+
+
+class FindingsReport:
+    """A report made of findings: looked up by code, iterated, counted. ``findings`` is set by the
+    subclass, already in report order."""
+
+    findings = ()
+
+    @property
+    def codes(self):
+        """The codes of the findings, in report order."""
+        return [f.code for f in self.findings]
+
+    def __getitem__(self, code):
+        """The first finding with this code; KeyError when there is none."""
+        for finding in self.findings:
+            if finding.code == code:
+                return finding
+        raise KeyError(code)
+
+    def __contains__(self, code):
+        return code in self.codes
+
+    def __iter__(self):
+        return iter(self.findings)
+
+    def __len__(self):
+        return len(self.findings)

@@ -19,8 +19,30 @@ MIN_ROWS_FOR_CLASSES = 8                  # fewer rows may cover few classes by 
 
 def check_setup(case):
     _check_inputs(case)
+    _check_symmetry(case)
     _check_saturation(case)
     _check_classes(case)
+
+
+def _check_symmetry(case):
+    """symmetric-init: a hidden layer whose units all have the same weights in and out (np.zeros,
+    np.ones, a constant) compute the same thing and get the same gradient: they never differ."""
+    for layer in range(1, len(case.weights)):
+        W_in, b, W_out = case.weights[layer - 1], case.biases[layer - 1], case.weights[layer]
+        if W_in.shape[1] < 2:
+            continue
+        same = (np.all(W_in == W_in[:, :1]) and np.all(b == b[0]) and np.all(W_out == W_out[:1, :]))
+        if not same:
+            continue
+        slot = next(s for s in case.structure.slots if s.kind == "W" and s.layer == layer - 1)
+        n_in, n_out = W_in.shape
+        shape = f"{n_in}, {n_out}" if case.layout.rows else f"{n_out}, {n_in}"
+        value = f"all {W_in.flat[0]:g}" if np.all(W_in == W_in.flat[0]) else "the same for every unit"
+        case.add("symmetric-init", slot.label,
+                 f"the {n_out} units of hidden layer {layer} start with the same weights ({value}), in and out: "
+                 "they compute the same output and get the same gradient, so they stay copies of one unit "
+                 "forever", f"{slot.label} = np.random.randn({shape}) * np.sqrt(1 / {n_in})", severity="warning")
+        return
 
 
 def _check_inputs(case):

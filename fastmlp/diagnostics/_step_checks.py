@@ -16,11 +16,10 @@ ADAM_EPS = 1e-8
 
 def _is_params_like(case, value):
     """The learner's structure read from value, when it holds an array for every parameter."""
-    try:
-        read = case.structure.read(value)
-    except Exception:  # noqa: BLE001 -- not laid out like params
+    if not isinstance(value, (list, tuple, dict)):
         return None
-    if all(isinstance(v, np.ndarray) for v in read.values()):
+    read = case.structure.read(value)
+    if all(isinstance(v, np.ndarray) and v.dtype.kind in "biuf" for v in read.values()):
         return read
     return None
 
@@ -275,7 +274,10 @@ def check_predict(case, predict):
 
 def _read_labels(case, value):
     """(labels (n,), "") or (None, what is wrong)."""
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError):
+        arr = np.asarray(None)
     if arr.dtype.kind not in "biuf":
         return None, f"predict returned {type(value).__name__}; expected integer labels"
     k = case.sizes[-1]

@@ -91,7 +91,13 @@ def gradients_m_rows(weights, X, Y):
     return [d1 @ X.T / m, d2 @ H.T / m]
 
 
+def init_weights_zeros():
+    return [np.zeros((40, 784)), np.zeros((10, 40))]
+
+
 BUGS = [
+    Bug("symmetric-init", "every weight starts at zero: the 40 hidden units stay copies of one",
+        init_weights=init_weights_zeros),
     Bug("hidden-layer-output", "feedforward returns A, the 40 hidden units, instead of out",
         feedforward=feedforward_returns_hidden),
     Bug("scaled", "m = len(X): divided by the 784 features, not the 64 samples in columns",
