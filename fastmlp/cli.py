@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fastmlp import reference
+
 PROG = "fastmlp"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 _IMAGE_SIDE = 28
@@ -99,7 +101,7 @@ def build_parser():
                       help="every layer size, inputs first and classes last, e.g. 784,128,10")
     spec.add_argument("--hidden", type=_int_list, default=[128], metavar="H[,H...]",
                       help="hidden layer sizes; inputs and classes come from the data (default: 128)")
-    train.add_argument("--activation", choices=["relu", "leaky_relu", "sigmoid", "tanh"], default="relu",
+    train.add_argument("--activation", choices=reference.ACTIVATIONS, default="relu",
                        help="hidden activation")
     train.add_argument("--output", choices=["softmax", "sigmoid"], default="softmax", help="output function")
     train.add_argument("--loss", choices=["cross_entropy", "mse"], default="cross_entropy", help="loss")

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 
+from fastmlp import reference
 from fastmlp.cli import _positive_float, _positive_int
 
 DESCRIPTION = ("Train a copy of a network briefly on MNIST and report what looks wrong: "
@@ -53,7 +54,7 @@ def configure(parser):
     source.add_argument("--model", metavar="PATH", help="a model saved with net.save(path)")
     source.add_argument("--sizes", type=_sizes, metavar="N,N,...",
                         help="layer sizes, e.g. 784,128,10 (default)")
-    net.add_argument("--activation", default="relu", choices=("relu", "leaky_relu", "sigmoid", "tanh"))
+    net.add_argument("--activation", default="relu", choices=reference.ACTIVATIONS)
     net.add_argument("--output", default="softmax", choices=("softmax", "sigmoid"))
     net.add_argument("--loss", default="cross_entropy", choices=("cross_entropy", "mse"))
     net.add_argument("--init", type=_init, default="auto",

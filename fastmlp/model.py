@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from fastmlp import _kernels
+from fastmlp import _kernels, reference
 from fastmlp._threads import ThreadTuner, tuner_for
 from fastmlp._validation import (check_choice, check_float, check_int, check_sizes,
                                  check_validation_data, check_X, check_y)
@@ -26,7 +26,6 @@ from fastmlp.callbacks import Callback, History
 from fastmlp.init import initial_parameters, resolve_init
 from fastmlp.optim import SGD, Adam
 
-ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
 OUTPUTS = ("softmax", "sigmoid")
 LOSSES = ("cross_entropy", "mse")
 FORMAT_VERSION = 1
@@ -144,7 +143,7 @@ class MLP:
         if self.sizes[-1] < 2:
             raise ValueError(f"sizes: got an output layer of {self.sizes[-1]} unit; expected at least 2, "
                              "one per class (use 2 outputs for a yes/no problem)")
-        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.activation = check_choice("activation", activation, reference.ACTIVATIONS)
         self.output = check_choice("output", output, OUTPUTS)
         self.loss = check_choice("loss", loss, LOSSES)
         self.init = init
