@@ -228,7 +228,9 @@ def _make_case(structure, layout, params, X, Y, activation, output, loss, lr):
     weights = [layout.weight(values[s]) for s in structure.slots if s.kind == "W"]
     by_layer = {s.layer: values[s] for s in structure.slots if s.kind == "b"}
     biases = [layout.bias(by_layer.get(i), i) for i in range(len(weights))]
-    dtype = np.float64 if all(np.asarray(a).dtype == np.float64 for a in [X, *values.values()]) else np.float32
+    # The precision the learner's code computes in: float64 unless a float32 (or smaller) array pulls it down.
+    computed = np.result_type(*[np.asarray(a).dtype for a in [X, *values.values()]])
+    dtype = np.float64 if computed == np.float64 else np.float32
     Xc = layout.samples(X)
     case = Case(structure, layout, params, X, Y, activation, output, loss, None if lr is None else float(lr),
                 weights, biases, Xc, labels_of(Y, layout), dtype)
