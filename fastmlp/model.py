@@ -51,7 +51,7 @@ _NOT_FALLING = 0.99           # ... and not below this share of the previous epo
 _GROWTH = 100.0               # an epoch loss this many times the first epoch's: diverging
 _GROWTH_FLOOR = 0.1           # ... once it is this share of chance: below, it is a near-perfect fit
                               # wobbling, not divergence
-_ADVICE = r"fit: (X reaches|the training loss)"   # how every advice message starts
+_ADVICE = r"fit: "              # how every advice message starts
 
 
 _MAX_INT32 = 2**31 - 1
@@ -631,19 +631,49 @@ def _looks_like_pixels(X, low, high):
     return low >= 0 and 127 < high <= 255 and np.array_equal(X, np.rint(X))
 
 
-def _warn_if_unscaled(X):
-    """fit's warning when X (float32, checked) reaches beyond +-_SCALE_HIGH on a sample of rows."""
-    sample = _spread_rows(X, _SCALE_SAMPLE_ROWS)
-    low, high = float(sample.min()), float(sample.max())
+_COLUMN_ROWS = 20            # rows enough for a column's median to say what its values are like
+
+
+def _unscaled_inputs(X):
+    """How the rows X are unscaled: ("pixels", max), ("feature", column, median |x|), or None.
+
+    Whole numbers in 128..255 are pixels. Otherwise a feature is unscaled when its typical value,
+    the median |x| over the rows, passes _SCALE_HIGH: a standardised feature reaches past it in a
+    rare row (a pixel lit in one image of a hundred), and that is what standardising is meant to
+    give, not a reason to warn. With few rows the median is taken over all their values.
+    """
+    if X.size == 0:
+        return None
+    low, high = float(X.min()), float(X.max())
     if max(high, -low) <= _SCALE_HIGH:
+        return None
+    if _looks_like_pixels(X, low, high):
+        return "pixels", high
+    magnitude = np.abs(X)
+    if len(X) < _COLUMN_ROWS:
+        typical = float(np.median(magnitude))
+        return ("feature", None, typical) if typical > _SCALE_HIGH else None
+    medians = np.median(magnitude, axis=0)
+    column = int(np.argmax(medians))
+    return ("feature", column, float(medians[column])) if medians[column] > _SCALE_HIGH else None
+
+
+def _describe_unscaled(found):
+    """(what was measured, the fix) for what _unscaled_inputs found."""
+    if found[0] == "pixels":
+        return f"X reaches {found[1]:.4g}: raw 0..255 pixels", "divide by 255 (X = X / 255.0)"
+    column = "" if found[1] is None else f" of feature {found[1]}"
+    return (f"the typical value{column} is {found[2]:.4g} (the median |x|)",
+            "X = (X - mean) / std, with the training set's mean and std for each feature")
+
+
+def _warn_if_unscaled(X):
+    """fit's warning when X (float32, checked) looks unscaled, judged on a sample of rows."""
+    found = _unscaled_inputs(_spread_rows(X, _SCALE_SAMPLE_ROWS))
+    if found is None:
         return
-    reach = high if high >= -low else low
-    if _looks_like_pixels(sample, low, high):
-        advice = "its values look like 0..255 pixels: divide by 255 (X = X / 255.0)"
-    else:
-        advice = ("standardise each feature with the training rows' statistics: X = (X - mean) / std, "
-                  "with mean = X.mean(axis=0) and std = X.std(axis=0) + 1e-8")
-    warnings.warn(f"fit: X reaches {reach:.4g}, and a network trains best on inputs of order 1; {advice}",
+    measured, fix = _describe_unscaled(found)
+    warnings.warn(f"fit: {measured}; a network trains best on inputs of order 1: {fix}",
                   UserWarning, stacklevel=3)  # at the line calling fit
 
 

@@ -10,7 +10,7 @@ from fastmlp import reference
 from fastmlp._validation import check_int, check_X, check_y
 from fastmlp.diagnostics._report import SEVERITIES, Finding, FindingsReport, _count, _describe_net, _table
 from fastmlp.init import draw_weights, resolve_init
-from fastmlp.model import _SCALE_HIGH, _chance_loss, _looks_like_pixels
+from fastmlp.model import _chance_loss, _describe_unscaled, _unscaled_inputs
 from fastmlp.optim import SGD, Adam
 
 # Thresholds. Each is a judgement call, documented in doctor's docstring.
@@ -305,34 +305,31 @@ def _check_inputs(X, findings, m):
     top = float(col_max.max())
     m["input_max"] = top
     m["input_min"] = float(X.min())
-    pixels = _looks_like_pixels(X, m["input_min"], top)
-    if top > _SCALE_HIGH:
-        if pixels:
-            hint = ("divide by 255 (X = X / 255.0) so the pixels lie in [0, 1], as "
-                    "fastmlp.datasets.load_mnist returns them")
-        else:
-            hint = ("standardise each feature with statistics of the training rows: "
-                    "X = (X - mean) / std, with mean = X_train.mean(0), std = X_train.std(0) + 1e-8")
-        worst = int(np.argmax(col_max))
+    found = _unscaled_inputs(X)
+    if found is not None:
+        measured, fix = _describe_unscaled(found)
         findings.append(DoctorFinding(
-            "inputs-not-scaled", "warning",
-            f"the inputs reach |x| = {top:.4g} (column {worst}); a network trains best on "
-            f"features of order 1" + (" (these look like raw 0..255 pixels)" if pixels else ""),
-            hint))
+            "inputs-not-scaled", "warning", f"{measured}; a network trains best on features of order 1", fix))
     elif 0 < top < _SCALE_LOW:
         findings.append(DoctorFinding(
             "inputs-not-scaled", "warning",
             f"the inputs are tiny: the largest |x| is {top:.3g}, so the first layer barely sees them",
             "standardise each feature: X = (X - mean) / std with the training rows' mean and std"))
     else:
-        used = col_max[col_max > 0]
-        if len(used) > 1 and used.max() / used.min() > _SCALE_SPREAD:
-            big, small = int(np.argmax(np.where(col_max > 0, col_max, -np.inf))), \
-                int(np.argmin(np.where(col_max > 0, col_max, np.inf)))
+        # Scales differ when both each feature's reach and its typical size (root mean square)
+        # do: a standardised feature's typical size is 1 however far its rare values reach, and a
+        # pixel lit in few images is typically small though it reaches 1.
+        with np.errstate(all="ignore"):
+            col_rms = np.sqrt(np.mean(np.square(X, dtype=np.float64), axis=0))
+        used = col_rms[col_rms > 0]
+        reach = col_max[col_max > 0]
+        if len(used) > 1 and min(used.max() / used.min(), reach.max() / reach.min()) > _SCALE_SPREAD:
+            big, small = int(np.argmax(np.where(col_rms > 0, col_rms, -np.inf))), \
+                int(np.argmin(np.where(col_rms > 0, col_rms, np.inf)))
             findings.append(DoctorFinding(
                 "inputs-not-scaled", "info",
-                f"feature scales differ by a factor {used.max() / used.min():.3g}: column {big} reaches "
-                f"{col_max[big]:.3g}, column {small} only {col_max[small]:.3g}",
+                f"feature scales differ by a factor {used.max() / used.min():.3g}: column {big} is typically "
+                f"{col_rms[big]:.3g} (root mean square), column {small} only {col_rms[small]:.3g}",
                 "standardise each feature so small-scale features are not ignored"))
 
 

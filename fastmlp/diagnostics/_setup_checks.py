@@ -6,10 +6,9 @@ These need none of the learner's functions: they run on the arrays, and the lear
 import numpy as np
 
 from fastmlp.diagnostics import _doctor as doctor
-from fastmlp.model import _SCALE_HIGH, _advice_silenced, _chance_loss, _looks_like_pixels
+from fastmlp.model import _advice_silenced, _chance_loss, _describe_unscaled, _unscaled_inputs
 from fastmlp.optim import SGD
 
-INPUT_SCALE = _SCALE_HIGH                 # max |x| above this: inputs not scaled
 SATURATION_MARGIN = doctor._SATURATION_MARGIN
 SATURATED_SHARE = 0.5                     # share of a hidden layer's activations at a bound
 LR_STEPS = 100                            # steps of each short run that judges the learning rate
@@ -48,19 +47,20 @@ def _check_symmetry(case):
 
 
 def _check_inputs(case):
-    top = float(np.max(np.abs(case.Xc)))
-    case.facts["input_max"] = top
-    if top <= INPUT_SCALE:
+    found = _unscaled_inputs(case.Xc)
+    case.facts["inputs_unscaled"] = found is not None
+    if found is None:
         return
-    axis = case.layout.sample_axis()
-    pixels = _looks_like_pixels(case.Xc, float(case.Xc.min()), top)
+    measured, fix = _describe_unscaled(found)
+    if found[0] == "pixels":
+        fix = "X = X / 255.0"
+    else:
+        axis = case.layout.sample_axis()
+        fix = (f"X = (X - X.mean(axis={axis}, keepdims=True)) / (X.std(axis={axis}, keepdims=True) + 1e-8), "
+               "with the training set's mean and std")
     case.add("inputs-not-scaled", "X",
-             f"the inputs reach {top:.4g}" + (" (raw 0..255 pixels)" if pixels else "")
-             + ": a weighted sum of hundreds of such values drives every sigmoid or tanh to its bound and "
-               "makes the gradients huge; a network trains on inputs of order 1",
-             "X = X / 255.0" if pixels else f"X = (X - X.mean(axis={axis}, keepdims=True)) / (X.std(axis={axis}, "
-                                            "keepdims=True) + 1e-8), with the training set's mean and std",
-             severity="warning")
+             f"{measured}: a weighted sum of hundreds of such values drives every sigmoid or tanh to its bound "
+             "and makes the gradients huge; a network trains on inputs of order 1", fix, severity="warning")
 
 
 def _check_saturation(case):
@@ -97,7 +97,7 @@ def _describe_weights(W, case, layer):
                 "keeps the sums of order 1 (randn without the scale?)")
     else:
         text = f"The weights of layer {layer} have std {std:.3g}"
-    if case.facts.get("input_max", 0) > INPUT_SCALE:
+    if case.facts.get("inputs_unscaled"):
         text += "; the unscaled inputs add to it"
     return text + "."
 
