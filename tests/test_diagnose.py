@@ -306,3 +306,126 @@ def test_weights_that_start_equal_for_every_unit_are_symmetric_init():
     assert fastmlp.diagnose(zeros, X, Y).codes == ["symmetric-init"]
     params[0][:] = 0.01                        # the hidden units' outgoing weights still differ: fine
     assert "symmetric-init" not in fastmlp.diagnose(params, X, Y)
+
+
+# ---- correct code in less common styles (found by a false-alarm hunt) ----
+
+def _steps(net, params, X, Y, update):
+    """A step function applying ``update(index, param, grad)`` to every parameter."""
+    def step(p, X, Y):
+        for i, (a, g) in enumerate(zip(p, net.backprop(p, X, Y))):
+            update(i, a, g)
+    return step
+
+
+def test_first_steps_of_momentum_and_adaptive_methods_are_not_step_findings():
+    net = RowsNet()
+    params, X, Y = rows_params()
+    velocity, cache = {}, {}
+
+    def ng_momentum(i, a, g):           # v = 0.9 v + 0.1 g: the first step is 0.1 lr g
+        velocity[i] = 0.9 * velocity.get(i, 0) + 0.1 * g
+        a -= 0.5 * velocity[i]
+
+    def rmsprop(i, a, g):
+        cache[i] = 0.9 * cache.get(i, 0) + 0.1 * g * g
+        a -= 0.01 * g / (np.sqrt(cache[i]) + 1e-7)
+
+    for update in (ng_momentum, rmsprop):
+        velocity.clear(), cache.clear()
+        report = fastmlp.diagnose(params, X, Y, step=_steps(net, params, X, Y, update), lr=0.5)
+        assert report.ok, str(report)
+        assert any("first step" in note for note in report.notes)
+
+
+def test_a_step_returning_loss_and_new_params_is_read():
+    net = RowsNet()
+    params, X, Y = rows_params()
+
+    def step(p, X, Y):
+        return 1.23, [a - 0.5 * g for a, g in zip(p, net.backprop(p, X, Y))]
+
+    assert fastmlp.diagnose(params, X, Y, step=step, lr=0.5).ok
+
+
+def test_float32_step_at_a_small_rate_is_along_the_gradient():
+    net = RowsNet()
+    params, X, Y = rows_params()
+    params, X, Y = [p.astype(np.float32) for p in params], X.astype(np.float32), Y.astype(np.float32)
+
+    def step(p, X, Y):
+        for a, g in zip(p, net.backprop(p, X, Y)):
+            a -= np.float32(1e-4) * g
+
+    assert fastmlp.diagnose(params, X, Y, step=step, lr=1e-4).ok
+
+
+def test_forward_returning_log_probabilities_or_output_then_hidden_is_ok():
+    net = RowsNet()
+    params, X, Y = rows_params()
+    hidden = lambda p, X: sigmoid(X @ p[0] + p[1])
+    assert fastmlp.diagnose(params, X, Y, forward=lambda p, X: np.log(net.forward(p, X))).ok
+    assert fastmlp.diagnose(params, X, Y, forward=lambda p, X: (net.forward(p, X), hidden(p, X))).ok
+
+
+def test_l2_regularised_backprop_is_a_note():
+    net = RowsNet()
+    params, X, Y = rows_params()
+
+    def backprop(p, X, Y):
+        g = net.backprop(p, X, Y)
+        return [g[0] + 0.01 * p[0], g[1], g[2] + 0.01 * p[2], g[3]]
+
+    report = fastmlp.diagnose(params, X, Y, backprop=backprop)
+    assert report.ok, str(report)
+    assert any("L2" in note for note in report.notes)
+
+
+def test_pytorch_layout_samples_in_rows_with_weights_out_by_in():
+    net = RowsNet()
+    params, X, Y = rows_params()
+    torch_params = [params[0].T.copy(), params[1], params[2].T.copy(), params[3]]
+
+    def forward(p, X):
+        return net.forward([p[0].T, p[1], p[2].T, p[3]], X)
+
+    def backprop(p, X, Y):
+        g = net.backprop([p[0].T, p[1], p[2].T, p[3]], X, Y)
+        return [g[0].T, g[1], g[2].T, g[3]]
+
+    report = fastmlp.diagnose(torch_params, X, Y, forward=forward, backprop=backprop)
+    assert report.ok, str(report)
+    assert "PyTorch" in report.notes[0]
+    report = fastmlp.diagnose(torch_params, X, Y, backprop=lambda p, X, Y: [g.T for g in backprop(p, X, Y)])
+    assert report.codes == ["transposed"], str(report)
+
+
+def test_true_gradients_that_are_zero_match_zeros():
+    params, X, Y = rows_params()
+    params[2][:] = 0                    # output weights at zero: no gradient reaches layer 1
+    net = RowsNet()
+    assert fastmlp.diagnose(params, X, Y, backprop=net.backprop).ok
+
+
+def test_a_hidden_layer_as_wide_as_the_output_is_told_by_its_values():
+    rng = np.random.default_rng(0)
+    params = [rng.normal(0, 0.3, (7, 3)), np.zeros(3), rng.normal(0, 0.5, (3, 3)), np.zeros(3)]
+    X, labels = rng.uniform(size=(N, 7)), np.arange(N) % 3
+    hidden = lambda p, X: sigmoid(X @ p[0] + p[1])
+    report = fastmlp.diagnose(params, X, labels, forward=hidden)
+    assert report.codes == ["hidden-layer-output"], str(report)
+
+
+def test_another_activations_derivative_formula_is_activation_derivative():
+    params, X, Y = rows_params()
+
+    def backprop(p, X, Y):                  # a tanh network with sigmoid's a * (1 - a)
+        A1 = np.tanh(X @ p[0] + p[1])
+        A2 = softmax(A1 @ p[2] + p[3])
+        dZ2 = (A2 - Y) / len(X)
+        dZ1 = dZ2 @ p[2].T * A1 * (1 - A1)
+        return [X.T @ dZ1, dZ1.sum(0), A1.T @ dZ2, dZ2.sum(0)]
+
+    report = fastmlp.diagnose(params, X, Y, backprop=backprop, activation="tanh")
+    assert report.codes == ["activation-derivative"], str(report)
+    assert "a * (1 - a)" in report.findings[0].message

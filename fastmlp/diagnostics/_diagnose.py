@@ -124,12 +124,14 @@ def diagnose(params, X, Y, forward=None, backprop=None, step=None, predict=None,
     params : list, tuple or dict of ndarray
         Your network's parameters as your code keeps them: ``[W1, b1, W2, b2]`` (or
         ``[W1, W2]`` without biases), a dict with any key names (``{"W1": ..., "b1": ...}``,
-        ``{"w1": ..., "w2": ...}``), or a pair ``(weights, biases)`` of lists. Never modified.
+        ``{"w1": ..., "w2": ...}``), a pair ``(weights, biases)`` of lists, or a list of
+        ``(W, b)`` pairs. Never modified.
     X : ndarray
         A batch of inputs as your code takes it: samples in rows ``(n, n_in)`` with weights
-        ``(n_in, n_out)``, or samples in columns ``(n_in, n)`` with weights ``(n_out, n_in)``;
-        or one sample, ``(n_in, 1)``, ``(1, n_in)`` or ``(n_in,)``, for per-sample code.
-        Biases may be ``(k,)``, ``(k, 1)`` or ``(1, k)``.
+        ``(n_in, n_out)`` (or ``(n_out, n_in)``, as PyTorch keeps them), or samples in columns
+        ``(n_in, n)`` with weights ``(n_out, n_in)``; or one sample, ``(n_in, 1)``,
+        ``(1, n_in)`` or ``(n_in,)``, for per-sample code. Biases may be ``(k,)``, ``(k, 1)`` or
+        ``(1, k)``. A few dozen samples are enough.
     Y : ndarray or int
         The targets as your code takes them: one-hot in the samples' layout, or integer labels.
     forward : callable, optional
@@ -140,14 +142,18 @@ def diagnose(params, X, Y, forward=None, backprop=None, step=None, predict=None,
         structure of ``params`` (a dict's keys may carry a ``d`` prefix, ``dW1`` for ``W1``), or
         a pair ``(weight_grads, bias_grads)``.
     step : callable, optional
-        ``step(params, X, Y)``: one training step, in place or returning the new parameters.
+        ``step(params, X, Y)``: one training step on the parameters it is given, in place or
+        returning the new parameters (alone or with the loss). A class whose update rebinds its
+        attributes (``self.W = self.W - lr * dW``) needs glue that returns them. The first step
+        of momentum, Adam, RMSprop or Adagrad is recognised; its later steps are not checked.
     predict : callable, optional
         ``predict(params, X)``: the labels your accuracy is computed from.
     activation : {"sigmoid", "tanh", "relu", "leaky_relu"}, default "sigmoid"
-        The hidden layers' activation your network means to use.
+        The hidden layers' activation your network means to use (``leaky_relu`` has slope 0.01).
     output : {"softmax", "sigmoid"}, default "softmax"
     loss : {"cross_entropy", "mse"}, default "cross_entropy"
-        ``mse`` is ``0.5 * sum over classes of (out - y)**2``, averaged over the samples.
+        ``mse`` is ``0.5 * sum over classes of (out - y)**2``, averaged over the samples; a
+        squared error written without the 0.5 or averaged over the classes too is accepted.
     lr : float, optional
         Your learning rate: checked on a copy of the network, and against the size of the step.
 

@@ -66,6 +66,7 @@ def check_forward(case, forward):
     place = where("forward", forward)
     try:
         out, others = read_forward(case, value)
+        out, others = _output_by_value(case, out, others)
         theirs = as_canonical(case, out, "forward's output")
     except ValueError as exc:
         case.add("bad-return", place, str(exc), "return the output array (or the list of every layer's activations)")
@@ -89,7 +90,13 @@ def check_forward(case, forward):
         case.notes.append("forward returns the logits (before the output activation); fine if your loss "
                           "and predict apply it")
         return
+    if case.output == "softmax" and _close(theirs, _log_softmax(pre[-1]), case):
+        case.notes.append("forward returns log-probabilities (log softmax); fine with a negative "
+                          "log-likelihood loss")
+        return
     case.facts["forward_broken"] = True
+    if _hidden_layer(case, theirs, place):
+        return
     if _softmax_axis(case, theirs, pre[-1], place):
         return
     hidden = [as_canonical(case, a, "an activation") for a in others
@@ -106,6 +113,42 @@ def check_forward(case, forward):
                                                 ": return the list of every layer's activations to find "
                                                 "the first layer that differs"),
              explanation[1] if explanation else "")
+
+
+def _log_softmax(z):
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def _output_by_value(case, out, others):
+    """When forward returned several arrays, the one that is the network's true output, whatever its
+    place: a hidden layer as wide as the output could be taken for it."""
+    if not others:
+        return out, others
+    _, acts = case.true_pass()
+    arrays = [out] + list(others)
+    for i, a in enumerate(arrays):
+        try:
+            canonical = as_canonical(case, a, "")
+        except ValueError:
+            continue
+        if _close(canonical, acts[-1], case):
+            return a, arrays[:i] + arrays[i + 1:]
+    return out, others
+
+
+def _hidden_layer(case, theirs, place):
+    """hidden-layer-output for an output as wide as the classes that is a hidden layer's activations."""
+    _, acts = case.true_pass()
+    for layer in range(1, len(case.weights)):
+        if acts[layer].shape == theirs.shape and _close(theirs, acts[layer], case):
+            case.add("hidden-layer-output", place,
+                     f"forward returns hidden layer {layer}'s activations (its {theirs.shape[1]} units happen to be "
+                     "as many as the classes), not the output layer's",
+                     f"return the last layer's output, computed from layer {layer}'s activations through the "
+                     "output weights")
+            return True
+    return False
 
 
 def _axis(case):
@@ -216,6 +259,12 @@ def _variants(case, layer):
     if case.structure.has_biases and np.any(b != 0):
         out.append((f"layer {layer} leaves out its bias {bias}",
                     f"z = {_product(case, layer)} + {bias}", lambda a: fns[wanted](a @ W)))
+    if wanted == "leaky_relu":
+        for slope in LEAKY_SLOPES:
+            out.append((f"layer {layer} uses a leaky ReLU of slope {slope:g}; fastmlp's leaky_relu, which "
+                        "diagnose checks against, has slope 0.01 (fine if you meant it, but diagnose cannot "
+                        "check the rest)", "np.where(z > 0, z, 0.01 * z)",
+                        lambda a, slope=slope: _leaky(a @ W + b, slope)))
     for other, fn in fns.items():
         if other != wanted and not (last and other in ("relu", "leaky_relu")):
             used = "no activation" if other == "identity" else other
@@ -224,10 +273,19 @@ def _variants(case, layer):
     return out
 
 
+LEAKY_SLOPES = (0.02, 0.05, 0.1, 0.2, 0.3)     # the slopes tutorials and Keras use
+
+
+def _leaky(z, slope):
+    return np.where(z > 0, z, slope * z)
+
+
 def _product(case, layer):
     name = _param_name(case, "W", layer)
     prev = "X" if layer == 1 else f"A{layer - 1}"
-    return f"{prev} @ {name}" if case.layout.rows else f"{name} @ {prev}"
+    if not case.layout.rows:
+        return f"{name} @ {prev}"
+    return f"{prev} @ {name}" if case.layout.weights_in_out else f"{prev} @ {name}.T"
 
 
 def _param_name(case, kind, layer):

@@ -85,10 +85,16 @@ _MISTAKES = {
         "dLoss/dz is p - y, which is +p for the classes that are not the label; yours gives -p "
         "there (check the sign of the (1 - y) / (1 - p) term)"),
 }
+# Each activation's derivative written in terms of its output a, as learners write it.
+DERIVATIVE_FORMULAS = {"relu": "(a > 0)", "leaky_relu": "np.where(a > 0, 1, 0.01)", "sigmoid": "a * (1 - a)",
+                       "tanh": "1 - a ** 2"}
 for _name in reference.ACTIVATIONS:
     _MISTAKES[f"derivative-of-{_name}"] = (
         f"it matches using {_name}'s derivative for the hidden layer instead of the network's own "
         "activation's")
+    _MISTAKES[f"formula-of-{_name}"] = (
+        f"it matches using {_name}'s derivative formula, {DERIVATIVE_FORMULAS[_name]}, on the hidden "
+        "layer's output instead of the network's own activation's")
 
 _MISTAKES["derivative-formula-at-preactivation, output too"] = (
     "it matches applying a derivative written for the activation's output, such as a * (1 - a), to "
@@ -165,6 +171,8 @@ def _hidden_derivative(mistake, table, z):
         return s * (1 - s)
     if mistake is not None and mistake.startswith("derivative-of-"):
         return reference.ACTIVATION_FUNCTIONS[mistake[len("derivative-of-"):]].derivative_at(z)
+    if mistake is not None and mistake.startswith("formula-of-"):
+        return reference.ACTIVATION_FUNCTIONS[mistake[len("formula-of-"):]].derivative(table.f(z))
     return table.derivative_at(z)
 
 
@@ -174,6 +182,7 @@ def _applicable_mistakes(output, loss, activation=None):
     if activation is not None:
         keys += ["derivative-formula-at-preactivation", "softmax-derivative-in-hidden"]
         keys += [f"derivative-of-{name}" for name in reference.ACTIVATIONS if name != activation]
+        keys += [f"formula-of-{name}" for name in reference.ACTIVATIONS if name != activation]
     if loss == "mse" and output == "sigmoid":
         keys += [key for key, hidden in _EVERYWHERE.items() if hidden in keys]
     if loss == "cross_entropy":

@@ -2,18 +2,29 @@
 
 A learner keeps parameters in a list (``[W1, b1, W2, b2]``, or weights only), a dict with their
 own key names, or a pair ``(weights, biases)``; samples in rows (``X (n, n_in)``, ``W (n_in,
-n_out)``) or in columns (``X (n_in, n)``, ``W (n_out, n_in)``); biases as ``(k,)``, ``(k, 1)``,
-``(1, k)`` or not at all. :class:`Structure` knows where each parameter sits in the container and
-can read any object built the same way (their gradients, their updated parameters);
-:class:`Layout` converts between the learner's arrays and the canonical float64 ones
-(``X (n, n_in)``, ``W (n_in, n_out)``, ``b (n_out,)``) that the truth is computed on.
+n_out)``), in columns (``X (n_in, n)``, ``W (n_out, n_in)``), or in rows with ``W (n_out, n_in)``
+as PyTorch keeps it; biases as ``(k,)``, ``(k, 1)``, ``(1, k)`` or not at all. :class:`Structure`
+knows where each parameter sits in the container and can read any object built the same way
+(their gradients, their updated parameters); :class:`Layout` converts between the learner's
+arrays and the canonical float64 ones (``X (n, n_in)``, ``W (n_in, n_out)``, ``b (n_out,)``)
+that the truth is computed on.
 """
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
-ROWS, COLUMNS = "rows", "columns"
+# Samples in rows with W (n_in, n_out); in columns with W (n_out, n_in); in rows with W (n_out, n_in),
+# as PyTorch's nn.Linear keeps it (X @ W.T).
+ROWS, COLUMNS, ROWS_OUT_IN = "rows", "columns", "rows, W (out, in)"
+
+
+def _samples_in_rows(orientation):
+    return orientation != COLUMNS
+
+
+def _weights_in_out(orientation):
+    return orientation == ROWS
 
 
 @dataclass(frozen=True)
@@ -219,17 +230,23 @@ class Layout:
 
     @property
     def rows(self):
-        return self.orientation == ROWS
+        """Samples in rows."""
+        return _samples_in_rows(self.orientation)
+
+    @property
+    def weights_in_out(self):
+        """W of shape (n_in, n_out): Z = X @ W."""
+        return _weights_in_out(self.orientation)
 
     @property
     def n_classes(self):
         return self.sizes[-1]
 
     def describe(self):
-        if self.rows:
-            text = "samples in rows: X (n, n_in), W (n_in, n_out)"
-        else:
-            text = "samples in columns: X (n_in, n), W (n_out, n_in)"
+        text = {ROWS: "samples in rows: X (n, n_in), W (n_in, n_out)",
+                COLUMNS: "samples in columns: X (n_in, n), W (n_out, n_in)",
+                ROWS_OUT_IN: "samples in rows with W (n_out, n_in), as PyTorch keeps it: Z = X @ W.T",
+                }[self.orientation]
         shapes = {shape for shape in self.bias_shapes if shape is not None}
         if not shapes:
             text += ", no biases"
@@ -241,7 +258,7 @@ class Layout:
     # learner -> canonical
     def weight(self, W):
         W = np.asarray(W, dtype=np.float64)
-        return W if self.rows else W.T
+        return W if self.weights_in_out else W.T
 
     def bias(self, b, layer):
         return np.zeros(self.sizes[layer + 1]) if b is None else np.asarray(b, dtype=np.float64).reshape(-1)
@@ -254,7 +271,7 @@ class Layout:
 
     # canonical -> learner
     def learner_weight(self, W):
-        return W if self.rows else W.T
+        return W if self.weights_in_out else W.T
 
     def learner_bias(self, b, layer):
         return b.reshape(self.bias_shapes[layer])
@@ -294,31 +311,34 @@ def read_layout(structure, params, X, Y):
         raise LayoutError(f"X: got an array of shape {X.shape} and dtype {X.dtype}; expected numbers, "
                           "one sample (1-D) or a batch (2-D)")
     fits, reasons = [], []
-    for orientation in (ROWS, COLUMNS):
+    for orientation in (ROWS, COLUMNS, ROWS_OUT_IN):
         reason = _misfit(orientation, weights, biases, X, Y)
         if reason is None:
             fits.append(orientation)
         else:
             reasons.append(f"samples in {orientation}: {reason}")
+    if X.ndim == 1 and COLUMNS in fits:
+        fits = [o for o in fits if o != ROWS_OUT_IN]    # W @ x either way for one 1-D sample
     shapes = ", ".join(str(W.shape) for W in weights)
     if not fits:
         raise LayoutError(f"params, X and Y fit neither layout (weights {shapes}, X {X.shape}, Y "
                           f"{np.shape(Y)}): " + "; ".join(reasons))
-    if len(fits) == 2:
-        raise LayoutError(f"the weights {shapes} and X {X.shape} fit both samples in rows and samples in "
-                          "columns, so diagnose cannot tell which way your code multiplies; pass a batch "
-                          "whose number of samples differs from the number of features", ambiguous=True)
+    if len(fits) > 1:
+        raise LayoutError(f"the weights {shapes} and X {X.shape} fit more than one layout ({'; '.join(fits)}), "
+                          "so diagnose cannot tell which way your code multiplies; pass a batch whose number of "
+                          "samples differs from the number of features", ambiguous=True)
     orientation = fits[0]
-    dims = [W.shape if orientation == ROWS else W.shape[::-1] for W in weights]
+    dims = [W.shape if _weights_in_out(orientation) else W.shape[::-1] for W in weights]
     sizes = [dims[0][0]] + [d[1] for d in dims]
     bias_shapes = [biases[i].shape if i in biases else None for i in range(len(weights))]
-    n = 1 if X.ndim == 1 else (X.shape[0] if orientation == ROWS else X.shape[1])
+    n = 1 if X.ndim == 1 else (X.shape[0] if _samples_in_rows(orientation) else X.shape[1])
     return Layout(orientation, sizes, bias_shapes, X.shape, _y_form(Y, n, sizes[-1], orientation))
 
 
 def _misfit(orientation, weights, biases, X, Y):
     """Why the arrays do not fit this orientation, or None when they do."""
-    dims = [W.shape if orientation == ROWS else W.shape[::-1] for W in weights]
+    dims = [W.shape if _weights_in_out(orientation) else W.shape[::-1] for W in weights]
+    rows = _samples_in_rows(orientation)
     for i in range(len(dims) - 1):
         if dims[i][1] != dims[i + 1][0]:
             return f"layer {i + 1} gives {dims[i][1]} outputs but layer {i + 2} takes {dims[i + 1][0]} inputs"
@@ -328,14 +348,14 @@ def _misfit(orientation, weights, biases, X, Y):
             return f"one sample of {len(X)} values for {n_in} inputs"
         n = 1
     else:
-        features = X.shape[1] if orientation == ROWS else X.shape[0]
+        features = X.shape[1] if rows else X.shape[0]
         if features != n_in:
             return f"X has {features} features where the first layer takes {n_in}"
-        n = X.shape[0] if orientation == ROWS else X.shape[1]
+        n = X.shape[0] if rows else X.shape[1]
     for i, b in biases.items():
         if b.size != dims[i][1]:
             return f"the bias of layer {i + 1} has {b.size} values for {dims[i][1]} units"
-        if b.ndim == 2 and b.shape[0 if orientation == ROWS else 1] != 1:
+        if b.ndim == 2 and b.shape[0 if rows else 1] != 1:
             return f"a bias of shape {b.shape} does not broadcast over samples in {orientation}"
         if b.ndim > 2:
             return f"the bias of layer {i + 1} has shape {b.shape}"
@@ -363,7 +383,7 @@ def _y_form(Y, n, k, orientation):
         if np.all(flat == np.round(flat)) and flat.min() >= 0 and flat.max() < k:
             return "labels"
         raise LayoutError(f"Y holds {n} values that are not labels in [0, {k})")
-    expected = (n, k) if orientation == ROWS else (k, n)
+    expected = (n, k) if _samples_in_rows(orientation) else (k, n)
     if Y.shape == expected:
         return "one-hot"
     raise LayoutError(f"Y has shape {Y.shape}; expected labels ({n},) or one-hot {expected} "

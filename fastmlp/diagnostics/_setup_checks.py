@@ -37,7 +37,7 @@ def _check_symmetry(case):
             continue
         slot = next(s for s in case.structure.slots if s.kind == "W" and s.layer == layer - 1)
         n_in, n_out = W_in.shape
-        shape = f"{n_in}, {n_out}" if case.layout.rows else f"{n_out}, {n_in}"
+        shape = f"{n_in}, {n_out}" if case.layout.weights_in_out else f"{n_out}, {n_in}"
         value = f"all {W_in.flat[0]:g}" if np.all(W_in == W_in.flat[0]) else "the same for every unit"
         case.add("symmetric-init", slot.label,
                  f"the {n_out} units of hidden layer {layer} start with the same weights ({value}), in and out: "
@@ -75,7 +75,7 @@ def _check_saturation(case):
         slot = next(s for s in case.structure.slots if s.kind == "W" and s.layer == layer - 1)
         W = case.weights[layer - 1]
         n_in, n_out = W.shape
-        shape = f"{n_in}, {n_out}" if case.layout.rows else f"{n_out}, {n_in}"
+        shape = f"{n_in}, {n_out}" if case.layout.weights_in_out else f"{n_out}, {n_in}"
         case.add("saturated-units", slot.label,
                  f"{share:.0%} of hidden layer {layer}'s {case.activation} outputs are within "
                  f"{SATURATION_MARGIN} of {'0 or 1' if low == 0 else '-1 or 1'} on these {case.n} sample"
@@ -137,7 +137,9 @@ def check_learning_rate(case):
         with _advice_silenced():
             return doctor._short_run(trial, X, y, rows, optimizer, LR_STEPS, batch, X_eval, y_eval)
 
-    curve, _, nan_at = run(net.copy(), SGD(lr=case.lr))
+    # The learner's rate on fastmlp's loss: their squared error may be written with another factor.
+    rate = case.lr * case.facts.get("convention", 1.0)
+    curve, _, nan_at = run(net.copy(), SGD(lr=rate))
     initial = curve[0][1]
     final = np.inf if nan_at is not None else curve[-1][1]
     if not np.isfinite(initial) or final <= TRAINED * chance:
@@ -145,12 +147,13 @@ def check_learning_rate(case):
     # Too high only when a lower rate does clearly better in the same steps: a slow rate never
     # loses to a slower one, and a bumpy start that ends well is not reported.
     for factor in LR_FACTORS:
-        lower = float(f"{case.lr * factor:.6g}")
+        lower = float(f"{rate * factor:.6g}")
         better, _, lower_nan = run(net.copy(), SGD(lr=lower))
         if doctor._trains_well(better, lower_nan, chance) and better[-1][1] < CLEARLY_BETTER * final:
             break
     else:
         return
+    suggested = float(f"{lower / case.facts.get('convention', 1.0):.6g}")
     peak = max(loss for _, loss in curve)
     if nan_at is not None:
         what = f"turns NaN by step {nan_at}"
@@ -160,5 +163,5 @@ def check_learning_rate(case):
         what = f"goes from {initial:.3g} to {final:.3g}"
     case.add("lr-too-high", "lr",
              f"with lr={case.lr:g}, {LR_STEPS} steps of {batch} sample{'s' if batch > 1 else ''} on a copy of "
-             f"your network: the loss {what}; with lr={lower:g} it falls to {better[-1][1]:.3g}",
-             f"lr = {lower:g}", severity="warning")
+             f"your network: the loss {what}; with lr={suggested:g} it falls to {better[-1][1]:.3g}",
+             f"lr = {suggested:g}", severity="warning")

@@ -3,15 +3,20 @@ import numbers
 
 import numpy as np
 
+from fastmlp.diagnostics import _gradients as gradients
 from fastmlp.diagnostics._case import as_canonical, where
-from fastmlp.diagnostics._gradient_checks import _scale_cause
+from fastmlp.diagnostics._gradient_checks import _mse_convention, _scale_cause
 from fastmlp.diagnostics._learner import Raised, call
 
 # A step is along the gradient when it is within this relative distance of some multiple of it:
 # a learner's step is exact arithmetic, but the gradient of a saturated network is not.
 STEP_TOL = 1e-4
 MAX_DECAY = 0.1        # weight decay shrinks W by at most this share per step
-ADAM_EPS = 1e-8
+ROUNDING = 8           # W - lr * dW rounds each entry by up to this many of the dtype's eps times |W|
+# The first step of the usual momentum methods, from zero velocity, is lr * g times one of these:
+# 1 - beta for an average of gradients (Andrew Ng's course), 1 + mu for Nesterov's (CS231n).
+MOMENTUM_FACTORS = {1 - beta: f"1 - {beta:g}" for beta in (0.9, 0.95, 0.99, 0.999)}
+MOMENTUM_FACTORS.update({1 + mu: f"1 + {mu:g}" for mu in (0.5, 0.9, 0.95, 0.99)})
 
 
 def _is_params_like(case, value):
@@ -29,11 +34,11 @@ def _new_parameters(case, returned, passed, before_own):
     arrays when the step wrote into those instead (they are then put back)."""
     if returned is not None and not isinstance(returned, numbers.Number) and \
             not (isinstance(returned, np.ndarray) and returned.ndim == 0):
-        read = _is_params_like(case, returned)
-        if read is None and isinstance(returned, (list, tuple)) and returned:
-            read = _is_params_like(case, returned[0])
-        if read is not None:
-            return read, ""
+        candidates = [returned] + (list(returned) if isinstance(returned, tuple) else [])
+        for candidate in candidates:           # the parameters, or (params, loss), or (loss, params)
+            read = _is_params_like(case, candidate)
+            if read is not None:
+                return read, ""
     after = case.structure.read(passed)
     if any(not np.array_equal(after[s], before_own[s]) for s in case.structure.slots):
         return after, ""
@@ -92,10 +97,13 @@ def _true_canonical(case, slot):
 
 
 def _judge_moves(case, moves, place):
-    tol = STEP_TOL
-    zero_from_backprop = {slot for slot, v in case.facts.get("gradients", {}).items() if v.verdict == "zero"}
-    still = [s for s, d in moves.items() if not np.any(d) and np.any(_true_canonical(case, s))
-             and s not in zero_from_backprop]
+    # A parameter whose gradient backprop already got wrong (zero, summed over the wrong axis...)
+    # moves as that gradient says: the backprop finding is the cause, not the step.
+    settled_later = ("ok", "sign-flipped", "scaled")
+    blamed = {slot for slot, v in case.facts.get("gradients", {}).items() if v.verdict not in settled_later
+              or v.mistake}
+    moves = {s: d for s, d in moves.items() if s not in blamed and np.any(_true_canonical(case, s))}
+    still = [s for s, d in moves.items() if not np.any(d)]
     if still:
         every = len(still) == len(case.structure.slots)
         names = ", ".join(s.label for s in still)
@@ -105,15 +113,18 @@ def _judge_moves(case, moves, place):
                  ": the update is computed but not stored (W = W - lr * dW inside a loop or a function only "
                  "rebinds a local name), or the update function is never called",
                  f"update the arrays in place, {_first_weight(case)} -= lr * dW1, and call the update every step")
-    rates = {}
+    rates, tols = {}, {}
+    before = case.structure.read(case.params)
     for slot, d in moves.items():
         if not np.any(d):
             continue
         g = _true_canonical(case, slot)
+        W = _canonical(case, slot, np.asarray(before[slot], dtype=np.float64))
+        tol = STEP_TOL + ROUNDING * np.finfo(case.dtype).eps * float(np.linalg.norm(W) / np.linalg.norm(d))
         rate = _fit_rate(d, g, tol)
         if rate is None:
-            rate = _explained_otherwise(case, slot, d, g, tol)
-        rates[slot] = rate
+            rate = _explained_otherwise(case, slot, d, g, W, tol)
+        rates[slot], tols[slot] = rate, tol
     wrong = [s for s, r in rates.items() if r is None]
     if wrong:
         cosines = ", ".join(f"{s.name}: {_cosine(moves[s], -_true_canonical(case, s)):+.2f}" for s in wrong)
@@ -131,7 +142,7 @@ def _judge_moves(case, moves, place):
                  f"(by {-min(fitted[s] for s in climbing):.4g} times it): every step increases the loss",
                  "W -= lr * dW  (not W += lr * dW)")
         return
-    _check_rates(case, fitted, place)
+    _check_rates(case, fitted, tols, place)
 
 
 def _first_weight(case):
@@ -154,9 +165,10 @@ def _cosine(a, b):
     return float(np.vdot(a, b) / denominator) if denominator else 0.0
 
 
-def _explained_otherwise(case, slot, d, g, tol):
+def _explained_otherwise(case, slot, d, g, W, tol):
     """A move that is not along the true gradient: along backprop's own gradient (whose fault it
-    then is, already reported), Adam's first step, or SGD with weight decay; else None."""
+    then is, already reported), the first step of an adaptive method, or SGD with weight decay;
+    else None."""
     theirs = case.facts.get("their_gradients", {}).get(slot)
     if theirs is not None:
         try:
@@ -166,13 +178,10 @@ def _explained_otherwise(case, slot, d, g, tol):
             t = None
         if t is not None and _fit_rate(d, t, tol) is not None:
             return "follows backprop"
-    lr = case.lr
-    if lr:
-        adam = -lr * g / (np.abs(g) + ADAM_EPS)
-        if np.linalg.norm(d - adam) <= 1e-3 * np.linalg.norm(d):
-            case.notes.append(f"the step looks like Adam's first step (each parameter moves by lr = {lr:g})")
-            return "adam"
-    W = _canonical(case, slot, np.asarray(case.structure.read(case.params)[slot], dtype=np.float64))
+    if _adaptive_first_step(d, g):
+        case.notes.append("the step moves every parameter by about the same amount against its gradient's "
+                          "sign, as the first step of Adam, RMSprop or Adagrad does; its size is not checked")
+        return "adaptive"
     A = np.stack([g.reshape(-1), W.reshape(-1)], axis=1)
     coef, *_ = np.linalg.lstsq(A, -d.reshape(-1), rcond=None)
     if coef[0] > 0 and 0 < coef[1] <= MAX_DECAY and np.linalg.norm(A @ coef + d.reshape(-1)) <= tol * np.linalg.norm(d):
@@ -180,6 +189,16 @@ def _explained_otherwise(case, slot, d, g, tol):
                           "to the gradient)")
         return "weight decay"
     return None
+
+
+def _adaptive_first_step(d, g):
+    """Whether d moves each parameter with a sizeable gradient by the same amount against the
+    gradient's sign: lr * g / (|g| + eps), the first step of Adam, RMSprop and Adagrad."""
+    big = np.abs(g) > 1e-3 * np.max(np.abs(g))
+    if big.sum() < 2:
+        return False
+    sizes = np.abs(d[big])
+    return bool(np.all(np.sign(d[big]) == -np.sign(g[big])) and sizes.min() >= 0.95 * sizes.max())
 
 
 def _sign_flip_explains(case, climbing):
@@ -197,8 +216,9 @@ def _sign_flip_explains(case, climbing):
     return True
 
 
-def _check_rates(case, fitted, place):
-    """The step is along -gradient: settle backprop's sign and scale, and compare its size with lr."""
+def _check_rates(case, fitted, tols, place):
+    """The step is along -gradient: settle backprop's sign and scale, and compare its size with lr.
+    tols: how far each parameter's rate may be off by rounding (float32 at a small rate)."""
     flipped = case.facts.get("sign_flipped", [])
     if flipped:
         _drop(case, "sign-flipped")
@@ -209,15 +229,18 @@ def _check_rates(case, fitted, place):
         case.notes.append(f"the step's effective learning rate is {', '.join(f'{r:g}' for r in rates)} "
                           "(pass lr= to have it checked)")
         return
-    off = {s: r for s, r in fitted.items() if abs(r / case.lr - 1) > 1e-3}
-    if scaled and all(abs(fitted[v.slot] / case.lr - 1) <= 1e-3 for v in scaled if v.slot in fitted):
+    def near(rate, target, slot):
+        return abs(rate / target - 1) <= max(1e-3, 10 * tols[slot])
+
+    off = {s: r for s, r in fitted.items() if not near(r, case.lr, s)}
+    if scaled and all(near(fitted[v.slot], case.lr, v.slot) for v in scaled if v.slot in fitted):
         _drop(case, "scaled")
         case.notes.append("backprop's gradients are scaled, and step undoes it: the step is right")
     if not off:
         return
     factors = {round(r / case.lr, 6) for r in off.values()}
     scaled_by = {v.slot: v.factor for v in scaled}
-    if all(s in scaled_by and abs(off[s] / case.lr - scaled_by[s]) <= 1e-3 * abs(scaled_by[s]) for s in off):
+    if all(s in scaled_by and near(off[s], case.lr * scaled_by[s], s) for s in off):
         for i, finding in enumerate(case.findings):
             if finding.code == "scaled":
                 rate = max(off.values())
@@ -227,6 +250,18 @@ def _check_rates(case, fitted, place):
         return
     factor = sorted(factors)[-1]
     reason = _scale_cause(case, factor)
+    convention = _mse_convention(case, factor)
+    momentum = next((text for value, text in MOMENTUM_FACTORS.items() if abs(factor - value) <= 1e-4 * value),
+                    None)
+    if convention and len(factors) == 1:
+        case.facts["convention"] = factor
+        case.notes.append(f"the step is {factor:.4g} x lr x the gradient of fastmlp's mse: {convention}")
+        return
+    strong = gradients._scale_reason(factor, case.n, case.sizes[0], case.sizes[-1])
+    if momentum and not strong and len(factors) == 1:
+        case.notes.append(f"the step is {factor:.4g} x lr x the gradient, as the first step of momentum is "
+                          f"({momentum}); its later steps are not checked")
+        return
     names = ", ".join(s.label for s in off)
     case.add("step-scaled", place, f"the step moves {names} along minus the gradient, but by "
              f"{factor:.4g} x lr (an effective learning rate of {factor * case.lr:.4g} for lr={case.lr:g})"
