@@ -429,3 +429,11 @@ def test_another_activations_derivative_formula_is_activation_derivative():
     report = fastmlp.diagnose(params, X, Y, backprop=backprop, activation="tanh")
     assert report.codes == ["activation-derivative"], str(report)
     assert "a * (1 - a)" in report.findings[0].message
+
+
+def test_gradient_keys_named_by_kind_and_layer_match_other_param_names():
+    weights, biases, X, labels = problem()
+    params = {"weights1": weights[0], "bias1": biases[0], "weights2": weights[1], "bias2": biases[1]}
+    truth = true_grads(weights, biases, X, labels)
+    grads = {"dW1": truth[0][0], "db1": truth[0][1], "dW2": truth[1][0], "db2": truth[1][1]}
+    assert fastmlp.diagnose(params, X, labels, backprop=lambda p, X, Y: grads).ok

@@ -7,6 +7,7 @@ import numpy as np
 from fastmlp import reference
 from fastmlp.diagnostics import _gradients as gradients
 from fastmlp.diagnostics._case import GRADIENT_TOL, where
+from fastmlp.diagnostics._layout import _dict_kind, _layer_number
 from fastmlp.diagnostics._learner import Raised, call, nan_origin
 
 
@@ -71,6 +72,9 @@ def read_gradients(case, value):
         out = {}
         for slot in slots:
             keys = [k for k in value if _grad_key_matches(slot.key if structure.kind == "dict" else slot.name, k)]
+            # else by kind and layer number: dW1 for weights1, db2 for bias2
+            keys = keys or [k for k in value if _dict_kind(str(k)[1:], None) == slot.kind
+                            and str(k)[:1].lower() == "d" and _layer_number(k) == slot.layer + 1]
             out[slot] = value[keys[0]] if keys else None
         if all(v is None for v in out.values()):
             return None, (f"backprop returned a dict with keys {list(value)[:8]}; expected the keys of params "

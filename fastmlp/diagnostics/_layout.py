@@ -69,7 +69,8 @@ class Structure:
         self.has_biases = any(s.kind == "b" for s in slots)
 
     def describe(self):
-        shown = {"list": "a list", "pair": "a pair (weights, biases)", "pairs": "a list of (W, b) pairs",
+        container = "a tuple" if self.container is tuple else "a list"
+        shown = {"list": container, "pair": "a pair (weights, biases)", "pairs": f"{container} of (W, b) pairs",
                  "dict": "a dict"}[self.kind]
         names = ", ".join(s.label for s in self.slots)
         return f"{shown}: {names}"
