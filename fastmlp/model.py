@@ -632,6 +632,7 @@ def _looks_like_pixels(X, low, high):
 
 
 _COLUMN_ROWS = 20            # rows enough for a column's median to say what its values are like
+_MEDIAN_ROWS = 256           # rows the medians are taken on (1024 took 8.5 ms on MNIST's 784 columns)
 
 
 def _unscaled_inputs(X):
@@ -653,7 +654,7 @@ def _unscaled_inputs(X):
     if len(X) < _COLUMN_ROWS:
         typical = float(np.median(magnitude))
         return ("feature", None, typical) if typical > _SCALE_HIGH else None
-    medians = np.median(magnitude, axis=0)
+    medians = np.median(_spread_rows(magnitude, _MEDIAN_ROWS), axis=0)
     column = int(np.argmax(medians))
     return ("feature", column, float(medians[column])) if medians[column] > _SCALE_HIGH else None
 
