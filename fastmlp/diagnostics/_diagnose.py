@@ -50,7 +50,7 @@ class DiagnoseReport(FindingsReport):
 
     def __init__(self, findings, notes, title):
         self.findings = sorted(findings, key=_rank)
-        self.notes = notes
+        self.notes = list(dict.fromkeys(notes))
         self._title = title
 
     @property
