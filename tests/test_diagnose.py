@@ -437,3 +437,63 @@ def test_gradient_keys_named_by_kind_and_layer_match_other_param_names():
     truth = true_grads(weights, biases, X, labels)
     grads = {"dW1": truth[0][0], "db1": truth[0][1], "dW2": truth[1][0], "db2": truth[1][1]}
     assert fastmlp.diagnose(params, X, labels, backprop=lambda p, X, Y: grads).ok
+
+
+def test_steps_that_loop_over_samples_or_draw_minibatches_are_notes():
+    net = RowsNet()
+    params, X, Y = rows_params()
+    rng = np.random.default_rng(0)
+
+    def online(p, X, Y):                    # one update per sample
+        for i in range(len(X)):
+            for a, g in zip(p, net.backprop(p, X[i:i + 1], Y[i:i + 1])):
+                a -= 0.1 * g
+
+    def drawn(p, X, Y):                     # a minibatch drawn inside the step
+        rows = rng.choice(len(X), 4, replace=False)
+        for a, g in zip(p, net.backprop(p, X[rows], Y[rows])):
+            a -= 0.1 * g
+
+    def last_sample_only(p, X, Y):          # a bug: the accumulator reset inside the loop
+        for i in range(len(X)):
+            grads = net.backprop(p, X[i:i + 1], Y[i:i + 1])
+        for a, g in zip(p, grads):
+            a -= 0.1 * g / len(X)
+
+    for step in (online, drawn):
+        report = fastmlp.diagnose(params, X, Y, step=step, lr=0.1)
+        assert report.ok, str(report)
+    assert fastmlp.diagnose(params, X, Y, step=last_sample_only, lr=0.1).codes == ["step-wrong"]
+
+
+def test_dropout_in_backprop_is_a_note():
+    net = RowsNet()
+    params, X, Y = rows_params()
+    rng = np.random.default_rng(0)
+
+    def backprop(p, X, Y):
+        return [g * (rng.random(g.shape) > 0.2) for g in net.backprop(p, X, Y)]
+
+    report = fastmlp.diagnose(params, X, Y, backprop=backprop)
+    assert report.ok and any("different gradients" in note for note in report.notes), str(report)
+
+
+@pytest.mark.parametrize("mistake, activation", [("activation", "sigmoid"), ("target", "sigmoid"),
+                                                 ("tanh-output", "tanh")])
+def test_more_textbook_mistakes_are_named_with_a_fix_that_is_numpy(mistake, activation):
+    params, X, Y = rows_params()
+    f = np.tanh if activation == "tanh" else sigmoid
+
+    def backprop(p, X, Y):
+        A1 = f(X @ p[0] + p[1])
+        A2 = softmax(A1 @ p[2] + p[3])
+        dZ2 = (A2 if mistake == "target" else A2 - Y) / len(X)
+        back = dZ2 @ p[2].T
+        dZ1 = {"activation": back * A1, "target": back * A1 * (1 - A1), "tanh-output": back * (1 - f(A1) ** 2)}[mistake]
+        return [X.T @ dZ1, dZ1.sum(0), A1.T @ dZ2, dZ2.sum(0)]
+
+    report = fastmlp.diagnose(params, X, Y, backprop=backprop, activation=activation)
+    expected = {"activation": "activation-derivative", "target": "wrong", "tanh-output": "activation-derivative"}
+    assert report.codes == [expected[mistake]], str(report)
+    if mistake == "tanh-output":
+        assert "dA * (1 - A ** 2)" in report.findings[0].fix

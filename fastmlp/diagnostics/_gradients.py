@@ -72,8 +72,14 @@ _MISTAKES = {
         "back through a hidden layer"),
     "derivative-of-activation-output": (
         "it matches applying the derivative to the activation instead of the pre-activation, "
-        "f'(f(z)) instead of f'(z) (e.g. sigmoid_prime(a) where a is already sigmoid(z); write it "
-        "as a * (1 - a))"),
+        "f'(f(z)) instead of f'(z) (e.g. sigmoid_prime(a) where a is already sigmoid(z)): write the "
+        "derivative from the output a, as the fix below does"),
+    "activation-as-derivative": (
+        "it matches multiplying by the activation f(z) itself where its derivative f'(z) was meant, "
+        "when passing the error back through a hidden layer"),
+    "target-not-subtracted": (
+        "it matches dLoss/dz = p / n without the target: the 1 at each sample's label was never "
+        "subtracted (dscores[range(N), y] -= 1)"),
     "derivative-formula-at-preactivation": (
         "it matches applying a derivative written for the activation's output, such as a * (1 - a), "
         "to the pre-activation z: pass it a = f(z), or use f'(z) written for z"),
@@ -109,6 +115,7 @@ _MISTAKES["derivative-of-activation-output, output too"] = (
 MISTAKE_CODES = {
     "output-derivative-with-ce": "extra-softmax-derivative",
     "ce-non-target-sign": "wrong",
+    "target-not-subtracted": "wrong",
     "diagonal-softmax-jacobian": "wrong",
 }
 
@@ -127,6 +134,8 @@ def _mistaken_backprop(weights, biases, X, Y, activation, output, loss, mistake)
     g = out - Y
     if mistake == "ce-non-target-sign":
         delta = np.where(Y > 0, g, -g)
+    elif mistake == "target-not-subtracted":
+        delta = out
     elif loss == "cross_entropy":
         delta = g * out * (1 - out) if mistake == "output-derivative-with-ce" else g
     elif output == "sigmoid" and mistake in _EVERYWHERE:
@@ -162,6 +171,8 @@ def _hidden_derivative(mistake, table, z):
     """f'(z) of a hidden layer as the mistake computes it."""
     if mistake == "no-activation-derivative":
         return 1.0
+    if mistake == "activation-as-derivative":
+        return table.f(z)
     if mistake == "derivative-of-activation-output":
         return table.derivative_at(table.f(z))
     if mistake == "derivative-formula-at-preactivation":
@@ -180,6 +191,7 @@ def _applicable_mistakes(output, loss, activation=None):
     """The mistakes worth matching; with ``activation``, the hidden-derivative ones too."""
     keys = ["no-activation-derivative", "derivative-of-activation-output"]
     if activation is not None:
+        keys.append("activation-as-derivative")
         keys += ["derivative-formula-at-preactivation", "softmax-derivative-in-hidden"]
         keys += [f"derivative-of-{name}" for name in reference.ACTIVATIONS if name != activation]
         keys += [f"formula-of-{name}" for name in reference.ACTIVATIONS if name != activation]
@@ -188,6 +200,7 @@ def _applicable_mistakes(output, loss, activation=None):
     if loss == "cross_entropy":
         keys.insert(0, "output-derivative-with-ce")
         keys.insert(1, "ce-non-target-sign")
+        keys.insert(2, "target-not-subtracted")
     else:
         keys.insert(0, "no-output-derivative-with-mse")
         if output == "softmax":

@@ -57,17 +57,13 @@ def _new_parameters(case, returned, passed, before_own):
 def check_step(case, step):
     """update-not-applied, ascent, step-scaled, step-wrong; and whether the step settles what
     backprop's sign or scale left open."""
-    before = {s: np.array(v, copy=True) for s, v in case.structure.read(case.params).items()}
-    passed = case.copy_params()
     try:
-        returned = call("step", step, passed, case.learner_X(), case.learner_Y())
+        after, before = _run_step(case, step, case.learner_X(), case.learner_Y())
     except Raised as exc:
         case.add("raised", where("step", step), exc.message, "fix the line above")
         return
     place = where("step", step)
-    after, note = _new_parameters(case, returned, passed, before)
-    if note:
-        case.notes.append(note)
+    case.facts["first_move"] = after
     moves, reshaped = {}, []
     for slot in case.structure.slots:
         new = np.asarray(after[slot], dtype=np.float64)
@@ -82,7 +78,91 @@ def check_step(case, step):
                  "give each gradient its parameter's exact shape before the update")
     if not moves:
         return
-    _judge_moves(case, moves, place)
+    _judge_moves(case, moves, place, step)
+
+
+def _run_step(case, step, X, Y):
+    """({slot: array} after one call of the step on a copy of the parameters, {slot: array} before)."""
+    before = {s: np.array(v, copy=True) for s, v in case.structure.read(case.params).items()}
+    passed = case.copy_params()
+    returned = call("step", step, passed, X, Y)
+    after, note = _new_parameters(case, returned, passed, before)
+    if note:
+        case.notes.append(note)
+    return after, before
+
+
+def _moves_differently(case, step):
+    """Whether a second call of the step, on the same arguments, moves the parameters elsewhere."""
+    try:
+        again, _ = _run_step(case, step, case.learner_X(), case.learner_Y())
+    except Raised:
+        return True
+    first = case.facts["first_move"]
+    return any(not np.array_equal(first[s], again[s]) for s in case.structure.slots)
+
+
+def _several_updates(case, step, slots):
+    """Whether the step makes several updates per call (a loop over the samples or minibatches of
+    X): on two samples it is then either one plain step on their mean gradient (minibatches of two
+    or more) or two plain steps, one per sample, in turn."""
+    if case.n < 3:
+        return False
+    X2, Y2 = _first_samples(case, 2)
+    try:
+        after, before = _run_step(case, step, X2, Y2)
+    except Raised:
+        return False
+    moves = {}
+    for slot in slots:
+        new = np.asarray(after[slot], dtype=np.float64)
+        if new.shape != before[slot].shape:
+            return False
+        moves[slot] = _canonical(case, slot, new - before[slot])
+    twin = case.truth()
+    mean = twin.loss_and_gradients(case.Xc[:2], case.labels[:2])[1]
+    rates = [_fit_rate(moves[s], mean[s.layer][0 if s.kind == "W" else 1], STEP_TOL) for s in slots]
+    if all(r is not None and r > 0 for r in rates):
+        return True
+    rate = _one_sample_rate(case, step, slots[0])
+    if rate is None or rate <= 0:
+        return False
+    start = [p.copy() for p in twin._parameters()]
+    for i in range(2):                     # one plain step per sample, in turn
+        grads = twin.loss_and_gradients(case.Xc[i:i + 1], case.labels[i:i + 1])[1]
+        for p, g in zip(twin._parameters(), [g for pair in grads for g in pair]):
+            p -= rate * g
+    moved = [p - p0 for p, p0 in zip(twin._parameters(), start)]
+    return all(np.linalg.norm(moves[s] - moved[2 * s.layer + (s.kind == "b")]) <= 1e-3 * np.linalg.norm(moves[s])
+               for s in slots)
+
+
+def _one_sample_rate(case, step, slot):
+    """r when the step on the first sample alone moves slot by exactly -r times its gradient."""
+    X1, Y1 = _first_samples(case, 1)
+    try:
+        after, before = _run_step(case, step, X1, Y1)
+    except Raised:
+        return None
+    new = np.asarray(after[slot], dtype=np.float64)
+    if new.shape != before[slot].shape:
+        return None
+    grads = case.truth().loss_and_gradients(case.Xc[:1], case.labels[:1])[1]
+    return _fit_rate(_canonical(case, slot, new - before[slot]), grads[slot.layer][0 if slot.kind == "W" else 1],
+                     STEP_TOL)
+
+
+def _first_samples(case, m):
+    """The learner's X and Y cut to their first m samples, in their layout."""
+    X, Y = np.array(case.X, copy=True), np.array(case.Y, copy=True)
+    X1 = X[:m] if case.layout.rows else X[:, :m]
+    if case.layout.y_form == "labels" and Y.ndim == 2 and Y.shape[0] == 1:
+        Y1 = Y[:, :m]                      # labels as a (1, n) row
+    elif case.layout.y_form == "labels" or case.layout.rows:
+        Y1 = Y[:m]
+    else:
+        Y1 = Y[:, :m]
+    return X1, Y1
 
 
 def _canonical(case, slot, arr):
@@ -96,7 +176,7 @@ def _true_canonical(case, slot):
     return dW if slot.kind == "W" else db
 
 
-def _judge_moves(case, moves, place):
+def _judge_moves(case, moves, place, step):
     # A parameter whose gradient backprop already got wrong (zero, summed over the wrong axis...)
     # moves as that gradient says: the backprop finding is the cause, not the step.
     settled_later = ("ok", "sign-flipped", "scaled")
@@ -126,6 +206,15 @@ def _judge_moves(case, moves, place):
             rate = _explained_otherwise(case, slot, d, g, W, tol)
         rates[slot], tols[slot] = rate, tol
     wrong = [s for s, r in rates.items() if r is None]
+    if wrong and _moves_differently(case, step):
+        case.notes.append("step moves the parameters differently on two calls with the same arguments (it "
+                          "draws a minibatch, shuffles, uses dropout or keeps a state): diagnose cannot check "
+                          "it; make one step on the X and Y it is given, without randomness, to have it checked")
+        return
+    if wrong and _several_updates(case, step, wrong):
+        case.notes.append("step makes several updates per call (one per sample or minibatch of X): on one "
+                          "sample it is a plain step along minus the gradient; its size is not checked")
+        return
     if wrong:
         cosines = ", ".join(f"{s.name}: {_cosine(moves[s], -_true_canonical(case, s)):+.2f}" for s in wrong)
         case.add("step-wrong", place, f"the step moves {', '.join(s.label for s in wrong)} in a direction that "
