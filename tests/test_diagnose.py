@@ -310,6 +310,11 @@ def test_weights_that_start_equal_for_every_unit_are_symmetric_init():
 
 # ---- correct code in less common styles (found by a false-alarm hunt) ----
 
+def hidden(p, X):
+    """The first hidden layer of a rows-layout sigmoid network [W1, b1, ...]."""
+    return sigmoid(X @ p[0] + p[1])
+
+
 def _steps(net, params, X, Y, update):
     """A step function applying ``update(index, param, grad)`` to every parameter."""
     def step(p, X, Y):
@@ -363,7 +368,6 @@ def test_float32_step_at_a_small_rate_is_along_the_gradient():
 def test_forward_returning_log_probabilities_or_output_then_hidden_is_ok():
     net = RowsNet()
     params, X, Y = rows_params()
-    hidden = lambda p, X: sigmoid(X @ p[0] + p[1])
     assert fastmlp.diagnose(params, X, Y, forward=lambda p, X: np.log(net.forward(p, X))).ok
     assert fastmlp.diagnose(params, X, Y, forward=lambda p, X: (net.forward(p, X), hidden(p, X))).ok
 
@@ -411,7 +415,6 @@ def test_a_hidden_layer_as_wide_as_the_output_is_told_by_its_values():
     rng = np.random.default_rng(0)
     params = [rng.normal(0, 0.3, (7, 3)), np.zeros(3), rng.normal(0, 0.5, (3, 3)), np.zeros(3)]
     X, labels = rng.uniform(size=(N, 7)), np.arange(N) % 3
-    hidden = lambda p, X: sigmoid(X @ p[0] + p[1])
     report = fastmlp.diagnose(params, X, labels, forward=hidden)
     assert report.codes == ["hidden-layer-output"], str(report)
 
@@ -497,3 +500,57 @@ def test_more_textbook_mistakes_are_named_with_a_fix_that_is_numpy(mistake, acti
     assert report.codes == [expected[mistake]], str(report)
     if mistake == "tanh-output":
         assert "dA * (1 - A ** 2)" in report.findings[0].fix
+
+
+def test_pixels_scaled_inside_forward_are_compared_on_x_over_255():
+    net = RowsNet()
+    params, X, Y = rows_params()
+    pixels = np.round(X * 255).astype(np.uint8)
+    report = fastmlp.diagnose(params, pixels, Y, forward=lambda p, X: net.forward(p, X / 255.0),
+                              backprop=lambda p, X, Y: net.backprop(p, X / 255.0, Y))
+    assert report.ok, str(report)
+    assert fastmlp.diagnose(params, pixels, Y, forward=net.forward).codes[0] == "inputs-not-scaled"
+
+
+def test_a_bias_left_out_of_forward_shows_though_biases_start_at_zero():
+    net = RowsNet()
+    params, X, Y = rows_params()
+    params[1][:] = 0
+    params[3][:] = 0
+
+    def forward(p, X):
+        return net.forward([p[0], np.zeros_like(p[1]), p[2], p[3]], X)
+
+    report = fastmlp.diagnose(params, X, Y, forward=forward)
+    assert report.codes == ["forward-wrong"] and "params[1]" in report.findings[0].message, str(report)
+    assert fastmlp.diagnose(params, X, Y, forward=net.forward).ok
+
+
+@pytest.mark.parametrize("Y_bad, words", [
+    (lambda Y: np.ones_like(Y), "not one-hot"),
+    (lambda Y: Y.T.copy(), "transpose"),
+    (lambda Y: 0.9 * Y + 0.1 / Y.shape[1], "soft targets"),
+])
+def test_targets_that_are_not_one_hot_say_how_to_build_them(Y_bad, words):
+    params, X, Y = rows_params()
+    with pytest.raises(ValueError, match=words):
+        fastmlp.diagnose(params, X, Y_bad(Y))
+
+
+def test_initial_weights_that_saturate_the_outputs_are_named_before_the_learning_rate():
+    rng = np.random.default_rng(0)
+    params = [rng.standard_normal((50, 40)), np.zeros(40), rng.standard_normal((40, 3)), np.zeros(3)]
+    X, labels = rng.uniform(size=(N, 50)), np.arange(N) % 3       # randn without its scale, ReLU
+    report = fastmlp.diagnose(params, X, labels, activation="relu", lr=0.1)
+    assert report.codes == ["saturated-units"], str(report)
+    assert "np.sqrt(2 / 50)" in report.findings[0].fix
+
+
+def test_unsupported_networks_are_refused_clearly():
+    params, X, Y = rows_params()
+    with pytest.raises(TypeError, match="float32"):
+        fastmlp.diagnose([p.astype(np.float16) for p in params], X, Y)
+    with pytest.raises(TypeError, match="pairs"):
+        fastmlp.diagnose([{"W": params[0], "b": params[1]}, {"W": params[2], "b": params[3]}], X, Y)
+    with pytest.raises(ValueError, match="one output unit"):
+        fastmlp.diagnose([params[0], params[1], params[2][:, :1], params[3][:1]], X, np.arange(N) % 2)

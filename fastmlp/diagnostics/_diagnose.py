@@ -197,6 +197,8 @@ def diagnose(params, X, Y, forward=None, backprop=None, step=None, predict=None,
                                and np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr: got {lr!r}; expected a positive number or None")
     structure = read_structure(params)
+    _refuse_float16(structure, params, X)
+    _refuse_one_output(structure, params)
     try:
         layout = read_layout(structure, params, X, Y)
     except LayoutError as exc:
@@ -205,7 +207,7 @@ def diagnose(params, X, Y, forward=None, backprop=None, step=None, predict=None,
         finding = Finding("layout-ambiguous", "error", str(exc), "call diagnose with a batch of another size", "X")
         return DiagnoseReport([finding], [], "fastmlp.diagnose: the layout could not be read")
     case = _make_case(structure, layout, params, X, Y, activation, output, loss, lr)
-    _setup_checks.check_setup(case)
+    _setup_checks.check_setup(case, forward)
     for role, fn, check in (("forward", forward, _forward_checks.check_forward),
                             ("backprop", backprop, _gradient_checks.check_gradients),
                             ("step", step, _step_checks.check_step),
@@ -227,6 +229,21 @@ def _checked(case, role, fn, check):
     except Exception as exc:  # noqa: BLE001 -- the learner's value is the subject, not a crash
         case.add("bad-return", role, f"diagnose could not read what {role} returned: {type(exc).__name__}: {exc}",
                  f"return what diagnose expects of {role} (see help(fastmlp.diagnose))")
+
+
+def _refuse_float16(structure, params, X):
+    arrays = [np.asarray(X), *[np.asarray(v) for v in structure.read(params).values()]]
+    if any(a.dtype == np.float16 for a in arrays):
+        raise TypeError("params, X: got float16 arrays; diagnose compares with float32 or float64 precision: "
+                        "cast them with .astype(np.float32)")
+
+
+def _refuse_one_output(structure, params):
+    last = [v for s, v in structure.read(params).items() if s.kind == "W"][-1]
+    if np.ndim(last) == 2 and min(np.shape(last)) == 1:
+        raise ValueError(f"params: the output layer's weights have shape {np.shape(last)}, one output unit; "
+                         "diagnose checks networks with one output per class (2 for a yes/no problem, with "
+                         "labels 0 and 1)")
 
 
 def _make_case(structure, layout, params, X, Y, activation, output, loss, lr):

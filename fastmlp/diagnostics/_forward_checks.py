@@ -89,6 +89,7 @@ def check_forward(case, forward):
         _wrong_width(case, theirs, place)
         return
     if _close(theirs, acts[-1], case):
+        _check_biases_used(case, forward, place)
         return
     if _close(theirs, pre[-1], case):
         case.notes.append("forward returns the logits (before the output activation); fine if your loss "
@@ -127,6 +128,37 @@ def _random(case, forward, theirs):
         return not np.array_equal(as_canonical(case, out, ""), theirs)
     except (Raised, ValueError):
         return True
+
+
+def _check_biases_used(case, forward, place):
+    """forward-wrong for a bias left out, which biases that start at zero hide: forward runs again
+    with small random biases and must follow them."""
+    values = case.structure.read(case.params)
+    bias_slots = [slot for slot in case.structure.slots if slot.kind == "b"]
+    if not bias_slots or any(np.any(values[slot]) for slot in bias_slots):
+        return
+    rng = np.random.default_rng(0)
+    trial = {slot: (rng.normal(0, 0.1, np.shape(v)) if slot.kind == "b" else np.array(v, copy=True))
+             for slot, v in values.items()}
+    biases = [case.layout.bias(trial[slot], slot.layer) for slot in bias_slots]
+    try:
+        out, others = read_forward(case, call("forward", forward, case.structure.build(trial), case.learner_X()))
+        theirs = as_canonical(case, _output_by_value(case, out, others)[0], "")
+    except (Raised, ValueError):
+        return
+    twin = reference.MLP.from_parameters(case.weights, biases, case.activation, case.output, case.loss)
+    if _close(theirs, twin.predict_proba(case.Xc), case):
+        return
+    for layer, slot in enumerate(bias_slots, 1):
+        without = [np.zeros_like(b) if i == layer - 1 else b for i, b in enumerate(biases)]
+        twin = reference.MLP.from_parameters(case.weights, without, case.activation, case.output, case.loss)
+        if _close(theirs, twin.predict_proba(case.Xc), case):
+            case.facts["forward_broken"] = True
+            case.add("forward-wrong", place,
+                     f"forward leaves out layer {layer}'s bias {slot.label}: run with small random biases, its output "
+                     "does not change with them (yours start at zero, so it shows only once training moves them)",
+                     f"z = {_product(case, layer)} + {slot.label}")
+            return
 
 
 def _log_softmax(z):

@@ -154,6 +154,9 @@ def read_structure(params):
         slots = [Slot(kind, i, (i, j), f"params[{i}][{j}]") for i in range(len(params))
                  for j, kind in enumerate("Wb")]
         return Structure("pairs", slots, container)
+    if all(isinstance(p, dict) for p in params):
+        raise TypeError("params: got a list of dicts, one per layer; pass them as (W, b) pairs, e.g. "
+                        "[(layer['W'], layer['b']) for layer in layers], with backprop and step glued alike")
     _require_arrays("params", params)
     arrays = [np.asarray(p) for p in params]
     interleaved = (len(arrays) % 2 == 0 and all(a.ndim == 2 for a in arrays[::2])
@@ -311,16 +314,23 @@ def read_layout(structure, params, X, Y):
     if X.dtype.kind not in "biuf" or X.ndim not in (1, 2):
         raise LayoutError(f"X: got an array of shape {X.shape} and dtype {X.dtype}; expected numbers, "
                           "one sample (1-D) or a batch (2-D)")
-    fits, reasons = [], []
+    fits, reasons, about_y = [], [], []
     for orientation in (ROWS, COLUMNS, ROWS_OUT_IN):
-        reason = _misfit(orientation, weights, biases, X, Y)
+        reason = _misfit(orientation, weights, biases, X, None)
         if reason is None:
+            try:
+                _y_form(Y, _n_samples(orientation, X), _out_size(orientation, weights), orientation)
+            except LayoutError as exc:
+                about_y.append(str(exc))
+                continue
             fits.append(orientation)
         else:
             reasons.append(f"samples in {orientation}: {reason}")
     if X.ndim == 1 and COLUMNS in fits:
         fits = [o for o in fits if o != ROWS_OUT_IN]    # W @ x either way for one 1-D sample
     shapes = ", ".join(str(W.shape) for W in weights)
+    if not fits and about_y:
+        raise LayoutError(about_y[0])           # params and X fit: Y is the one that does not
     if not fits:
         raise LayoutError(f"params, X and Y fit neither layout (weights {shapes}, X {X.shape}, Y "
                           f"{np.shape(Y)}): " + "; ".join(reasons))
@@ -360,11 +370,20 @@ def _misfit(orientation, weights, biases, X, Y):
             return f"a bias of shape {b.shape} does not broadcast over samples in {orientation}"
         if b.ndim > 2:
             return f"the bias of layer {i + 1} has shape {b.shape}"
-    try:
-        _y_form(Y, n, dims[-1][1], orientation)
-    except LayoutError as exc:
-        return str(exc)
+    if Y is not None:
+        try:
+            _y_form(Y, n, dims[-1][1], orientation)
+        except LayoutError as exc:
+            return str(exc)
     return None
+
+
+def _n_samples(orientation, X):
+    return 1 if X.ndim == 1 else (X.shape[0] if _samples_in_rows(orientation) else X.shape[1])
+
+
+def _out_size(orientation, weights):
+    return weights[-1].shape[1] if _weights_in_out(orientation) else weights[-1].shape[0]
 
 
 def _y_form(Y, n, k, orientation):
@@ -386,9 +405,28 @@ def _y_form(Y, n, k, orientation):
         raise LayoutError(f"Y holds {n} values that are not labels in [0, {k})")
     expected = (n, k) if _samples_in_rows(orientation) else (k, n)
     if Y.shape == expected:
+        _check_one_hot(Y, 1 if _samples_in_rows(orientation) else 0)
         return "one-hot"
+    if Y.shape == expected[::-1]:
+        raise LayoutError(f"Y has shape {Y.shape} where the samples' layout wants {expected}: transpose it (Y = Y.T)")
     raise LayoutError(f"Y has shape {Y.shape}; expected labels ({n},) or one-hot {expected} "
                       f"for {n} samples and {k} classes")
+
+
+def _check_one_hot(Y, class_axis):
+    """LayoutError unless Y holds one 1 per sample, along class_axis, and 0 elsewhere."""
+    sums = Y.sum(axis=class_axis)
+    if np.all((Y == 0) | (Y == 1)) and np.all(sums == 1):
+        return
+    if np.all((Y == 0) | (Y == 1)) and Y.shape[0] == Y.shape[1] and np.all(Y.sum(axis=1 - class_axis) == 1):
+        raise LayoutError("Y is one-hot along the wrong axis: it has one 1 per class instead of one per "
+                          "sample; transpose it (Y = Y.T)")
+    if np.all((Y >= 0) & (Y <= 1)) and np.allclose(sums, 1):
+        raise LayoutError("Y holds soft targets (label smoothing?): diagnose compares with hard one-hot targets; "
+                          "pass the labels, Y.argmax(axis), and smooth them only in your training")
+    raise LayoutError(f"Y is not one-hot: a sample's values sum to {sums.min():g}..{sums.max():g}, where each "
+                      "sample needs a single 1 at its label; build it with Y = np.eye(n_classes)[labels] "
+                      "(transposed for samples in columns)")
 
 
 def _one_hot_vector(v):

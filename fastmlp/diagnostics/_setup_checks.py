@@ -6,6 +6,8 @@ These need none of the learner's functions: they run on the arrays, and the lear
 import numpy as np
 
 from fastmlp.diagnostics import _doctor as doctor
+from fastmlp.diagnostics._case import as_canonical
+from fastmlp.diagnostics._learner import Raised, call
 from fastmlp.model import _advice_silenced, _chance_loss, _describe_unscaled, _unscaled_inputs
 from fastmlp.optim import SGD
 
@@ -14,15 +16,41 @@ SATURATED_SHARE = 0.5                     # share of a hidden layer's activation
 LR_STEPS = 100                            # steps of each short run that judges the learning rate
 LR_FACTORS = (0.1, 0.01, 0.001)
 TRAINED = 0.1                             # a run ending below this share of chance has trained
+SPIKE = 5.0                               # a loss jumping past this many times its start overshoots
+OUTPUT_SATURATED = 10.0                   # an initial loss this many times chance: outputs saturated
 CLEARLY_BETTER = 0.5                      # a lower rate must end below this share of the loss
 MIN_ROWS_FOR_CLASSES = 8                  # fewer rows may cover few classes by chance
 
 
-def check_setup(case):
-    _check_inputs(case)
+def check_setup(case, forward=None):
+    _check_inputs(case, forward)
     _check_symmetry(case)
-    _check_saturation(case)
+    _check_saturation(case) or _check_output_saturation(case)
     _check_classes(case)
+
+
+def _init_fix(case, layer):
+    """The one line that initialises layer (1-based) as the activation wants: He for ReLU, else 1/n_in."""
+    slot = next(s for s in case.structure.slots if s.kind == "W" and s.layer == layer - 1)
+    n_in, n_out = case.weights[layer - 1].shape
+    shape = f"{n_in}, {n_out}" if case.layout.weights_in_out else f"{n_out}, {n_in}"
+    gain = 2 if case.activation in ("relu", "leaky_relu") and layer < len(case.weights) else 1
+    return slot, f"{slot.label} = np.random.randn({shape}) * np.sqrt({gain} / {n_in})"
+
+
+def _scales_inside(case, forward):
+    """Whether forward's output is the true network's on X / 255: pixels scaled inside the code."""
+    if forward is None:
+        return False
+    from fastmlp.diagnostics._forward_checks import _close, read_forward
+    try:
+        out, others = read_forward(case, call("forward", forward, case.copy_params(), case.learner_X()))
+        theirs = as_canonical(case, out, "")
+    except (Raised, ValueError):
+        return False
+    twin = case.truth()
+    with np.errstate(all="ignore"):
+        return _close(theirs, twin.predict_proba(case.Xc / 255.0), case)
 
 
 def _check_symmetry(case):
@@ -35,19 +63,23 @@ def _check_symmetry(case):
         same = (np.all(W_in == W_in[:, :1]) and np.all(b == b[0]) and np.all(W_out == W_out[:1, :]))
         if not same:
             continue
-        slot = next(s for s in case.structure.slots if s.kind == "W" and s.layer == layer - 1)
-        n_in, n_out = W_in.shape
-        shape = f"{n_in}, {n_out}" if case.layout.weights_in_out else f"{n_out}, {n_in}"
+        slot, fix = _init_fix(case, layer)
         value = f"all {W_in.flat[0]:g}" if np.all(W_in == W_in.flat[0]) else "the same for every unit"
         case.add("symmetric-init", slot.label,
-                 f"the {n_out} units of hidden layer {layer} start with the same weights ({value}), in and out: "
-                 "they compute the same output and get the same gradient, so they stay copies of one unit "
-                 "forever", f"{slot.label} = np.random.randn({shape}) * np.sqrt(1 / {n_in})", severity="warning")
+                 f"the {W_in.shape[1]} units of hidden layer {layer} start with the same weights ({value}), in and "
+                 "out: they compute the same output and get the same gradient, so they stay copies of one unit "
+                 "forever", fix, severity="warning")
+        case.facts["init_broken"] = True
         return
 
 
-def _check_inputs(case):
+def _check_inputs(case, forward):
     found = _unscaled_inputs(case.Xc)
+    if found is not None and found[0] == "pixels" and _scales_inside(case, forward):
+        case.Xc = case.Xc / 255.0
+        case.notes.append("X holds raw 0..255 pixels and forward divides them by 255 itself: diagnose "
+                          "compares on X / 255")
+        found = None
     case.facts["inputs_unscaled"] = found is not None
     if found is None:
         return
@@ -64,26 +96,53 @@ def _check_inputs(case):
 
 
 def _check_saturation(case):
+    """saturated-units: sigmoid or tanh hidden units at their bounds from the start. True when found."""
     if case.activation not in ("sigmoid", "tanh"):
-        return
+        return False
     _, acts = case.true_pass()
     low = 0.0 if case.activation == "sigmoid" else -1.0
     for layer, a in enumerate(acts[1:-1], 1):
         share = float(np.mean((a < low + SATURATION_MARGIN) | (a > 1 - SATURATION_MARGIN)))
         if share <= SATURATED_SHARE:
             continue
-        slot = next(s for s in case.structure.slots if s.kind == "W" and s.layer == layer - 1)
         W = case.weights[layer - 1]
-        n_in, n_out = W.shape
-        shape = f"{n_in}, {n_out}" if case.layout.weights_in_out else f"{n_out}, {n_in}"
+        if case.facts.get("inputs_unscaled") and not _too_large(W) and W.min() < 0:
+            return True         # the weights are fine: the unscaled inputs, reported first, saturate them
+        slot, fix = _init_fix(case, layer)
         case.add("saturated-units", slot.label,
                  f"{share:.0%} of hidden layer {layer}'s {case.activation} outputs are within "
                  f"{SATURATION_MARGIN} of {'0 or 1' if low == 0 else '-1 or 1'} on these {case.n} sample"
                  f"{'s' if case.n > 1 else ''}: their derivative is almost 0, so almost no gradient passes "
                  f"and the network cannot learn. {_describe_weights(W, case, layer)}",
-                 f"{slot.label} = np.random.randn({shape}) * np.sqrt(1 / {n_in}), and biases at 0",
-                 severity="warning")
+                 fix + ", and biases at 0", severity="warning")
+        case.facts["init_broken"] = True
+        return True
+    return False
+
+
+def _too_large(W):
+    """Weights whose spread is over 3 times the 1/sqrt(n_in) that keeps a layer's sums of order 1."""
+    return W.std() > 3 * np.sqrt(2 / W.shape[0])
+
+
+def _check_output_saturation(case):
+    """saturated-units at the output: initial weights so large (randn without its scale, in a ReLU
+    network say) that the outputs start confidently wrong, a loss far above chance."""
+    if case.loss != "cross_entropy" or case.facts.get("inputs_unscaled"):
         return
+    with np.errstate(all="ignore"):
+        loss = case.truth().evaluate(case.Xc, case.labels)["loss"]
+    chance = _chance_loss(case.output, case.loss, case.sizes[-1])
+    large = [layer for layer, W in enumerate(case.weights, 1) if _too_large(W)]
+    if not (loss > OUTPUT_SATURATED * chance and large):
+        return
+    slot, fix = _init_fix(case, large[0])
+    case.add("saturated-units", slot.label,
+             f"the initial loss is {loss:.4g}, {loss / chance:.0f} times chance ({chance:.3g}): the outputs start "
+             "saturated, confidently wrong, and np.log of them underflows. "
+             + _describe_weights(case.weights[large[0] - 1], case, large[0]),
+             fix + ", and biases at 0", severity="warning")
+    case.facts["init_broken"] = True
 
 
 def _describe_weights(W, case, layer):
@@ -92,7 +151,7 @@ def _describe_weights(W, case, layer):
     if low >= 0:
         text = (f"The weights of layer {layer} are all positive, in [{low:.2f}, {high:.2f}] (uniform [0, 1)?), "
                 "so every unit sums its inputs with the same sign")
-    elif std > 3 * scaled:
+    elif _too_large(W):
         text = (f"The weights of layer {layer} have std {std:.3g}, where 1/sqrt({W.shape[0]}) = {scaled:.3g} "
                 "keeps the sums of order 1 (randn without the scale?)")
     else:
@@ -105,7 +164,9 @@ def _describe_weights(W, case, layer):
 def _check_classes(case):
     k = case.sizes[-1]
     present = np.unique(case.labels)
-    if case.n >= MIN_ROWS_FOR_CLASSES and k >= 3 and len(present) <= 2:
+    # n random rows cover about k (1 - (1 - 1/k)^n) classes; far fewer means sorted or repeated rows
+    expected = k * (1 - (1 - 1 / k) ** case.n)
+    if case.n >= MIN_ROWS_FOR_CLASSES and k >= 3 and len(present) < max(3, expected / 2):
         case.add("single-class-batches", "Y",
                  f"the {case.n} samples given cover only class{'es' if len(present) > 1 else ''} "
                  f"{', '.join(map(str, present))} of {k}: a network trained on such batches learns to answer "
@@ -117,6 +178,13 @@ def _check_classes(case):
 def check_learning_rate(case):
     """lr-too-high: the learner's learning rate diverges or stalls on a copy and a lower one trains."""
     import fastmlp
+
+    if case.facts.get("init_broken"):
+        return              # a broken init is the cause; a learning rate tried on it says nothing
+    if case.n < MIN_ROWS_FOR_CLASSES:
+        case.notes.append(f"lr was not checked: {case.n} sample{'s' if case.n > 1 else ''} say little about a "
+                          "learning rate; pass a batch of a few dozen to have it checked")
+        return
 
     sizes = case.sizes
     net = fastmlp.MLP(sizes, activation=case.activation, output=case.output, loss=case.loss, seed=0)
@@ -142,14 +210,18 @@ def check_learning_rate(case):
     curve, _, nan_at = run(net.copy(), SGD(lr=rate))
     initial = curve[0][1]
     final = np.inf if nan_at is not None else curve[-1][1]
-    if not np.isfinite(initial) or final <= TRAINED * chance:
+    spiky = max(loss for _, loss in curve) > SPIKE * initial
+    if not np.isfinite(initial) or (final <= TRAINED * chance and not spiky):
         return
-    # Too high only when a lower rate does clearly better in the same steps: a slow rate never
-    # loses to a slower one, and a bumpy start that ends well is not reported.
+    # Too high only when a lower rate does clearly better in the same steps: it ends far lower, or
+    # falls smoothly where this one jumps far up first (then memorising a small batch can hide it,
+    # but real training ends worse). A slow rate never loses to a slower one.
     for factor in LR_FACTORS:
         lower = float(f"{rate * factor:.6g}")
         better, _, lower_nan = run(net.copy(), SGD(lr=lower))
-        if doctor._trains_well(better, lower_nan, chance) and better[-1][1] < CLEARLY_BETTER * final:
+        smooth = max(loss for _, loss in better) <= 1.5 * better[0][1]
+        if doctor._trains_well(better, lower_nan, chance) and (
+                better[-1][1] < CLEARLY_BETTER * final or (spiky and smooth)):
             break
     else:
         return

@@ -17,6 +17,7 @@ ROUNDING = 8           # W - lr * dW rounds each entry by up to this many of the
 # 1 - beta for an average of gradients (Andrew Ng's course), 1 + mu for Nesterov's (CS231n).
 MOMENTUM_FACTORS = {1 - beta: f"1 - {beta:g}" for beta in (0.9, 0.95, 0.99, 0.999)}
 MOMENTUM_FACTORS.update({1 + mu: f"1 + {mu:g}" for mu in (0.5, 0.9, 0.95, 0.99)})
+MILD = (0.5, 2.0)      # a rate off by less than this, without a count to explain it: clipping, a schedule
 
 
 def _is_params_like(case, value):
@@ -347,6 +348,10 @@ def _check_rates(case, fitted, tols, place):
         case.notes.append(f"the step is {factor:.4g} x lr x the gradient of fastmlp's mse: {convention}")
         return
     strong = gradients._scale_reason(factor, case.n, case.sizes[0], case.sizes[-1])
+    if not strong and len(factors) == 1 and not momentum and MILD[0] <= factor <= MILD[1]:
+        case.notes.append(f"the step is {factor:.4g} x lr x the gradient (clipping, a schedule?): an effective "
+                          f"learning rate of {factor * case.lr:.4g}")
+        return
     if momentum and not strong and len(factors) == 1:
         case.notes.append(f"the step is {factor:.4g} x lr x the gradient, as the first step of momentum is "
                           f"({momentum}); its later steps are not checked")
