@@ -5,10 +5,12 @@ write it, with its correct program (CORRECT) and its bugs (BUGS). A buggy progra
 by its first finding; every correct program must come out ok; and diagnose must leave the arrays
 of every program as make() returned them, whatever the learner's step does to its copies.
 """
+import ast
 import copy
 import functools
 import importlib
 import pkgutil
+import re
 
 import numpy as np
 import pytest
@@ -82,3 +84,16 @@ def test_diagnose_leaves_the_arrays_alone(style, index):
 def test_bug_is_named_first(style, index):
     report = diagnosed(style, index)[2]
     assert report.codes and report.codes[0] == STYLES[style].BUGS[index].code, str(report)
+
+
+CODE_LINE = re.compile(r"^[A-Za-z_][\w\[\]'.]*(\s*,\s*[A-Za-z_][\w\[\]'.]*)*\s*(=|-=|\+=)\s")
+
+
+def test_every_fix_that_is_code_is_python():
+    """A fix written as a line of NumPy must parse as one (a trailing '# ...' comment aside)."""
+    fixes = set()
+    for style, index in [(style, None) for style in STYLES] + BUGS:
+        fixes.update(f.fix for f in diagnosed(style, index)[2].findings if CODE_LINE.match(f.fix))
+    assert len(fixes) >= 10
+    for fix in fixes:
+        ast.parse(fix)

@@ -197,7 +197,7 @@ def diagnose(params, X, Y, forward=None, backprop=None, step=None, predict=None,
                                and np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr: got {lr!r}; expected a positive number or None")
     structure = read_structure(params)
-    _refuse_float16(structure, params, X)
+    _refuse_unreadable_arrays(structure, params, X)
     _refuse_one_output(structure, params)
     try:
         layout = read_layout(structure, params, X, Y)
@@ -231,8 +231,13 @@ def _checked(case, role, fn, check):
                  f"return what diagnose expects of {role} (see help(fastmlp.diagnose))")
 
 
-def _refuse_float16(structure, params, X):
-    arrays = [np.asarray(X), *[np.asarray(v) for v in structure.read(params).values()]]
+def _refuse_unreadable_arrays(structure, params, X):
+    try:
+        X = np.asarray(X)
+    except (ValueError, TypeError):
+        raise TypeError(f"X: got a {type(X).__name__} that is not a rectangular array (a list of (x, y) "
+                        "pairs?); expected the inputs as one array, e.g. X = np.hstack([x for x, y in data])") from None
+    arrays = [X, *[np.asarray(v) for v in structure.read(params).values()]]
     if any(a.dtype == np.float16 for a in arrays):
         raise TypeError("params, X: got float16 arrays; diagnose compares with float32 or float64 precision: "
                         "cast them with .astype(np.float32)")
@@ -264,5 +269,6 @@ def _make_case(structure, layout, params, X, Y, activation, output, loss, lr):
 
 def _title(case):
     sizes = "-".join(map(str, case.sizes))
-    return (f"fastmlp.diagnose: {sizes} network, {case.activation} hidden layers, {case.output} + "
+    hidden = f"{case.activation} hidden layers" if len(case.sizes) > 2 else "no hidden layer"
+    return (f"fastmlp.diagnose: {sizes} network, {hidden}, {case.output} + "
             f"{case.loss}, {case.n} sample{'s' if case.n > 1 else ''}")

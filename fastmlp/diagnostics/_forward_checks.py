@@ -75,7 +75,8 @@ def check_forward(case, forward):
     if not np.all(np.isfinite(theirs)):
         origin = nan_origin(forward, case.copy_params(), case.learner_X())
         case.add("not-finite", place, "forward's output holds NaN or infinity" + (f": {origin}" if origin else ""),
-                 "subtract the row's maximum before np.exp, and keep np.log away from 0")
+                 f"e = np.exp(z - z.max(axis={case.layout.fix_axis()}, keepdims=True))  "
+                 "# and keep np.log away from 0")
         case.facts["forward_broken"] = True
         return
     if _random(case, forward, theirs):
@@ -117,7 +118,8 @@ def check_forward(case, forward):
     case.add("forward-wrong", place, message + (f": {explanation[0]}" if explanation else
                                                 ": return the list of every layer's activations to find "
                                                 "the first layer that differs"),
-             explanation[1] if explanation else "")
+             explanation[1] if explanation and explanation[1] else
+             "return [A1, A2, ..., out] from forward, and diagnose names the first layer that differs")
 
 
 def _random(case, forward, theirs):
@@ -228,8 +230,7 @@ def _softmax_axis(case, theirs, logits, place):
         measured = (f"the outputs sum to 1 over the {case.n} samples for each of the {case.sizes[-1]} classes, "
                     f"instead of over the classes for each sample: the softmax is taken over axis={wrong}")
     case.add("softmax-axis", place, measured,
-             f"np.exp(z) / np.exp(z).sum(axis={axis}, keepdims=True)  (subtract z.max(axis={axis}, "
-             "keepdims=True) first to avoid overflow)")
+             f"e = np.exp(z - z.max(axis={axis}, keepdims=True)); out = e / e.sum(axis={axis}, keepdims=True)")
     return True
 
 
@@ -309,7 +310,7 @@ def _variants(case, layer):
         for slope in LEAKY_SLOPES:
             out.append((f"layer {layer} uses a leaky ReLU of slope {slope:g}; fastmlp's leaky_relu, which "
                         "diagnose checks against, has slope 0.01 (fine if you meant it, but diagnose cannot "
-                        "check the rest)", "np.where(z > 0, z, 0.01 * z)",
+                        "check the rest)", "np.where(z > 0, z, 0.01 * z)  # only to check it with diagnose",
                         lambda a, slope=slope: _leaky(a @ W + b, slope)))
     for other, fn in fns.items():
         if other != wanted and not (last and other in ("relu", "leaky_relu")):

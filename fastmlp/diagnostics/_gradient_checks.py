@@ -70,7 +70,7 @@ def _same(a, b):
     if a is None or b is None:
         return a is b
     try:
-        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+        return bool(np.array_equal(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), equal_nan=True))
     except (TypeError, ValueError):
         return False
 
@@ -246,8 +246,8 @@ def judge_values(case, slot, arr, truth, tol):
     if mistake is not None:
         candidate = dict(mistakes)[mistake]
         scale = float(np.vdot(arr, candidate) / np.vdot(candidate, candidate))
-    return Verdict(slot, verdict, factor=factor if mistake is None else scale, mistake=mistake,
-                   detail=f"{rel:.2g}")
+    detail = "it equals the true one transposed" if verdict == "transposed" else f"{rel:.2g}"
+    return Verdict(slot, verdict, factor=factor if mistake is None else scale, mistake=mistake, detail=detail)
 
 
 def _bias_axis(case, slot, arr):
@@ -323,7 +323,7 @@ def report_gradients(case, verdicts, place):
         if scale is not None and abs(scale + 1) <= 1e-3:
             text += ", with the sign flipped (right only if your update adds it)"
         elif scale is not None and abs(scale - 1) > 1e-3:
-            reason = _scale_cause(case, scale)
+            reason = _mse_convention(case, scale) or _scale_cause(case, scale)
             text += f", times {scale:.4g}" + (f" ({reason})" if reason else "")
         case.add(code, place, text + forward_note, _mistake_fix(case, mistake))
     axis_bugs = [v for v in bad if v.verdict == "bias-gradient-axis"]
@@ -341,9 +341,9 @@ def report_gradients(case, verdicts, place):
         case.add("sign-flipped", place, f"the gradients of {_names(flips)} are exactly minus the true ones "
                  "(y - out where out - y was meant). That is right only if your update adds them "
                  "(W += lr * dW); with W -= lr * dW every step climbs the loss. Pass step= to settle it",
-                 "dZ = out - Y (not Y - out), and W -= lr * dW")
+                 "dZ = out - Y  # not Y - out; then W -= lr * dW")
     for group in _group([v for v in bad if v.verdict == "scaled" and not v.mistake],
-                        lambda v: f"{v.factor:.4g}").values():
+                        lambda v: f"{v.factor:.3g}").values():
         factor = group[0].factor
         case.facts.setdefault("scaled", []).extend(group)
         convention = _mse_convention(case, factor)
@@ -371,14 +371,15 @@ def report_gradients(case, verdicts, place):
         wrong = [v for v in wrong if v not in following]
     if wrong:
         last = len(case.weights) - 1
-        hidden_only = all(v.slot.layer < last for v in wrong)
+        hidden_only = all(v.slot.layer < last for v in bad)
         hint = (" The output layer's gradients are right, so the error is in passing it back through a "
                 "hidden layer (the activation's derivative, or the transpose of the weights)"
                 if hidden_only else "")
         errors = ", ".join(f"{v.slot.name} {v.detail}" for v in wrong)
         case.add("wrong", place, f"the gradients of {_names(wrong)} differ from the true ones (relative "
                  f"error {errors}).{hint}{forward_note}",
-                 "compare each step of your backprop with fastmlp.reference.MLP.loss_and_gradients")
+                 "print each layer's dZ next to the one fastmlp.reference.MLP.from_parameters(...)"
+                 ".loss_and_gradients gives on the same parameters, and fix the first that differs")
 
 
 def _follows_forward(case, slot):
@@ -424,7 +425,8 @@ def _verdict_text(case, verdict, group, details):
         right = ("dZ @ a_prev.T" if not case.layout.rows else
                  "a_prev.T @ dZ" if case.layout.weights_in_out else "dZ.T @ a_prev")
         return (f"the gradients of {_names(group)} are the true ones transposed ({details})",
-                f"dW = {right}, the shape of W")
+                f"dW = {right}  # the shape of W" if len(case.layout.x_shape) > 1 else
+                "dW = np.outer(dZ, a_prev)  # the shape of W")
     if verdict == "shape":
         return f"the gradients of {_names(group)} have the wrong shape: {details}", \
             "give each gradient its parameter's shape"
@@ -460,22 +462,25 @@ def _scale_cause(case, factor):
 
 
 def _scale_fix(case, factor):
-    axis = case.layout.sample_axis()
     n_expr = "X.shape[0]" if case.layout.rows else "X.shape[1]"
     if abs(factor - case.n) < 1e-4 * case.n:
-        return f"divide by the number of samples: dW = ... / {n_expr}"
-    return f"divide the sums by the number of samples in this batch, m = {n_expr} (axis {axis})"
+        return f"m = {n_expr}; dZ = (out - Y) / m  # the mean over the samples, not their sum"
+    if abs(factor * case.n - 1) < 1e-3:
+        return "divide by the number of samples once: remove the second division"
+    return f"m = {n_expr}  # divide by the samples of this batch, not another count"
 
 
 def _mistake_fix(case, mistake):
     axis = case.layout.fix_axis()
     fixes = {
-        "output-derivative-with-ce": "dZ_out = out - Y  (no softmax or sigmoid derivative on top)",
+        "output-derivative-with-ce": "dZ_out = out - Y  # no softmax or sigmoid derivative on top",
         "ce-non-target-sign": "dZ_out = out - Y",
         "no-output-derivative-with-mse": "dZ_out = (out - Y) * out * (1 - out)",
         "diagonal-softmax-jacobian": f"dZ_out = out * (g - (g * out).sum(axis={axis}, keepdims=True)), g = out - Y",
-        "target-not-subtracted": "dZ_out = out - Y  (subtract 1 at each sample's label)",
+        "target-not-subtracted": (
+            "dZ_out = out - Y  # subtract 1 at each sample's label" if case.layout.y_form != "labels"
+            else "dZ_out = out.copy(); dZ_out[np.arange(len(y)), y] -= 1  # samples in rows"),
     }
     derivative = {"sigmoid": "A * (1 - A)", "tanh": "(1 - A ** 2)", "relu": "(Z > 0)",
                   "leaky_relu": "np.where(Z > 0, 1, 0.01)"}[case.activation]
-    return fixes.get(mistake, f"dZ = dA * {derivative}, with A = {case.activation}(Z) the layer's activation")
+    return fixes.get(mistake, f"dZ = dA * {derivative}  # A = {case.activation}(Z), the layer's activation")

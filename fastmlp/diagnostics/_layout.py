@@ -312,8 +312,9 @@ def read_layout(structure, params, X, Y):
                               "a 2-D array")
     X = np.asarray(X)
     if X.dtype.kind not in "biuf" or X.ndim not in (1, 2):
+        hint = "; flatten images first: X = X.reshape(len(X), -1)" if X.ndim > 2 else ""
         raise LayoutError(f"X: got an array of shape {X.shape} and dtype {X.dtype}; expected numbers, "
-                          "one sample (1-D) or a batch (2-D)")
+                          f"one sample (1-D) or a batch (2-D){hint}")
     fits, reasons, about_y = [], [], []
     for orientation in (ROWS, COLUMNS, ROWS_OUT_IN):
         reason = _misfit(orientation, weights, biases, X, None)
@@ -424,7 +425,8 @@ def _check_one_hot(Y, class_axis):
     if np.all((Y >= 0) & (Y <= 1)) and np.allclose(sums, 1):
         raise LayoutError("Y holds soft targets (label smoothing?): diagnose compares with hard one-hot targets; "
                           "pass the labels, Y.argmax(axis), and smooth them only in your training")
-    raise LayoutError(f"Y is not one-hot: a sample's values sum to {sums.min():g}..{sums.max():g}, where each "
+    total = f"{sums.min():g}" if sums.min() == sums.max() else f"{sums.min():g} to {sums.max():g}"
+    raise LayoutError(f"Y is not one-hot: a sample's values sum to {total}, where each "
                       "sample needs a single 1 at its label; build it with Y = np.eye(n_classes)[labels] "
                       "(transposed for samples in columns)")
 

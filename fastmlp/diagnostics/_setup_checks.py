@@ -8,6 +8,7 @@ import numpy as np
 from fastmlp.diagnostics import _doctor as doctor
 from fastmlp.diagnostics._case import as_canonical
 from fastmlp.diagnostics._learner import Raised, call
+from fastmlp.diagnostics._report import _count
 from fastmlp.model import _advice_silenced, _chance_loss, _describe_unscaled, _unscaled_inputs
 from fastmlp.optim import SGD
 
@@ -27,6 +28,10 @@ def check_setup(case, forward=None):
     _check_symmetry(case)
     _check_saturation(case) or _check_output_saturation(case)
     _check_classes(case)
+
+
+def _biases_at_zero(case):
+    return "  # and biases at 0" if case.structure.has_biases else ""
 
 
 def _init_fix(case, layer):
@@ -50,7 +55,9 @@ def _scales_inside(case, forward):
         return False
     twin = case.truth()
     with np.errstate(all="ignore"):
-        return _close(theirs, twin.predict_proba(case.Xc / 255.0), case)
+        raw, scaled = twin.predict_proba(case.Xc), twin.predict_proba(case.Xc / 255.0)
+    # A saturated network answers the same on both: then forward's output tells nothing.
+    return _close(theirs, scaled, case) and not _close(raw, scaled, case)
 
 
 def _check_symmetry(case):
@@ -91,8 +98,9 @@ def _check_inputs(case, forward):
         fix = (f"X = (X - X.mean(axis={axis}, keepdims=True)) / (X.std(axis={axis}, keepdims=True) + 1e-8), "
                "with the training set's mean and std")
     case.add("inputs-not-scaled", "X",
-             f"{measured}: a weighted sum of hundreds of such values drives every sigmoid or tanh to its bound "
-             "and makes the gradients huge; a network trains on inputs of order 1", fix, severity="warning")
+             f"{measured}: a weighted sum of hundreds of such values makes the pre-activations huge ("
+             + ("every unit at its bound" if case.activation in ("sigmoid", "tanh") else "and the outputs saturate")
+             + ") and the gradients with them; a network trains on inputs of order 1", fix, severity="warning")
 
 
 def _check_saturation(case):
@@ -111,10 +119,10 @@ def _check_saturation(case):
         slot, fix = _init_fix(case, layer)
         case.add("saturated-units", slot.label,
                  f"{share:.0%} of hidden layer {layer}'s {case.activation} outputs are within "
-                 f"{SATURATION_MARGIN} of {'0 or 1' if low == 0 else '-1 or 1'} on these {case.n} sample"
-                 f"{'s' if case.n > 1 else ''}: their derivative is almost 0, so almost no gradient passes "
+                 f"{SATURATION_MARGIN} of {'0 or 1' if low == 0 else '-1 or 1'} on {_count(case.n, 'sample')}"
+                 ": their derivative is almost 0, so almost no gradient passes "
                  f"and the network cannot learn. {_describe_weights(W, case, layer)}",
-                 fix + ", and biases at 0", severity="warning")
+                 fix + _biases_at_zero(case), severity="warning")
         case.facts["init_broken"] = True
         return True
     return False
@@ -141,7 +149,7 @@ def _check_output_saturation(case):
              f"the initial loss is {loss:.4g}, {loss / chance:.0f} times chance ({chance:.3g}): the outputs start "
              "saturated, confidently wrong, and np.log of them underflows. "
              + _describe_weights(case.weights[large[0] - 1], case, large[0]),
-             fix + ", and biases at 0", severity="warning")
+             fix + _biases_at_zero(case), severity="warning")
     case.facts["init_broken"] = True
 
 
@@ -171,7 +179,9 @@ def _check_classes(case):
                  f"the {case.n} samples given cover only class{'es' if len(present) > 1 else ''} "
                  f"{', '.join(map(str, present))} of {k}: a network trained on such batches learns to answer "
                  "those classes whatever the input (data sorted by label, or the same rows every step?)",
-                 "shuffle X and Y together once per epoch: p = np.random.permutation(n); X, Y = X[p], Y[p]",
+                 ("p = np.random.permutation(len(X)); X, Y = X[p], Y[p]  # shuffle once per epoch"
+                  if case.layout.rows else
+                  "p = np.random.permutation(X.shape[1]); X, Y = X[:, p], Y[:, p]  # shuffle once per epoch"),
                  severity="warning")
 
 
@@ -182,8 +192,8 @@ def check_learning_rate(case):
     if case.facts.get("init_broken"):
         return              # a broken init is the cause; a learning rate tried on it says nothing
     if case.n < MIN_ROWS_FOR_CLASSES:
-        case.notes.append(f"lr was not checked: {case.n} sample{'s' if case.n > 1 else ''} say little about a "
-                          "learning rate; pass a batch of a few dozen to have it checked")
+        case.notes.append(f"lr was not checked: {_count(case.n, 'sample')} say{'s' if case.n == 1 else ''} "
+                          "little about a learning rate; pass a batch of a few dozen to have it checked")
         return
 
     sizes = case.sizes
@@ -230,10 +240,12 @@ def check_learning_rate(case):
     if nan_at is not None:
         what = f"turns NaN by step {nan_at}"
     elif peak > doctor._SPIKE_FACTOR * initial:
-        what = f"jumps from {initial:.3g} to {peak:.3g} and ends at {final:.3g}"
+        what = (f"jumps from {initial:.3g} to {peak:.3g}, {peak / initial:.0f} times its start, before it falls "
+                f"(to {final:.3g}): each step overshoots")
     else:
         what = f"goes from {initial:.3g} to {final:.3g}"
     case.add("lr-too-high", "lr",
              f"with lr={case.lr:g}, {LR_STEPS} steps of {batch} sample{'s' if batch > 1 else ''} on a copy of "
-             f"your network: the loss {what}; with lr={suggested:g} it falls to {better[-1][1]:.3g}",
+             f"your network: the loss {what}; with lr={suggested:g} it falls {'smoothly ' if spiky else ''}to "
+             f"{better[-1][1]:.3g}",
              f"lr = {suggested:g}", severity="warning")

@@ -100,7 +100,7 @@ def _moves_differently(case, step):
     except Raised:
         return True
     first = case.facts["first_move"]
-    return any(not np.array_equal(first[s], again[s]) for s in case.structure.slots)
+    return any(not np.array_equal(first[s], again[s], equal_nan=True) for s in case.structure.slots)
 
 
 def _several_updates(case, step, slots):
@@ -192,8 +192,10 @@ def _judge_moves(case, moves, place, step):
                  ("the step leaves every parameter exactly as it was" if every else
                   f"the step never changes {names}") +
                  ": the update is computed but not stored (W = W - lr * dW inside a loop or a function only "
-                 "rebinds a local name), or the update function is never called",
-                 f"update the arrays in place, {_first_weight(case)} -= lr * dW1, and call the update every step")
+                 "rebinds a local name), or the update function is never called"
+                 + (" (a class whose update sets self.W = ... needs glue that returns the new arrays)"
+                    if every else ""),
+                 f"{still[0].label} -= lr * d{still[0].name}  # in place, every step")
     rates, tols = {}, {}
     before = case.structure.read(case.params)
     for slot, d in moves.items():
@@ -220,7 +222,7 @@ def _judge_moves(case, moves, place, step):
         cosines = ", ".join(f"{s.name}: {_cosine(moves[s], -_true_canonical(case, s)):+.2f}" for s in wrong)
         case.add("step-wrong", place, f"the step moves {', '.join(s.label for s in wrong)} in a direction that "
                  f"is not minus the gradient (cosine with -gradient {cosines})",
-                 "W -= lr * dW with dW the gradient of the mean loss")
+                 "W -= lr * dW  # dW the gradient of the mean loss, for this same W")
     fitted = {s: r for s, r in rates.items() if isinstance(r, float)}
     if not fitted:
         return
@@ -230,13 +232,9 @@ def _judge_moves(case, moves, place, step):
             return
         case.add("ascent", place, f"the step moves {', '.join(s.label for s in climbing)} up the gradient "
                  f"(by {-min(fitted[s] for s in climbing):.4g} times it): every step increases the loss",
-                 "W -= lr * dW  (not W += lr * dW)")
+                 "W -= lr * dW  # not W += lr * dW")
         return
     _check_rates(case, fitted, tols, place)
-
-
-def _first_weight(case):
-    return next(s.label for s in case.structure.slots if s.kind == "W")
 
 
 def _fit_rate(d, g, tol):
@@ -302,7 +300,7 @@ def _sign_flip_explains(case, climbing):
             message = finding.message.split(". That is right")[0] + \
                 ", and your step subtracts them: every step climbs the loss"
             case.findings[i] = type(finding)(finding.code, finding.severity, message,
-                                             "dZ = out - Y (not Y - out)", finding.where)
+                                             "dZ = out - Y  # not Y - out", finding.where)
     return True
 
 
@@ -360,7 +358,7 @@ def _check_rates(case, fitted, tols, place):
     case.add("step-scaled", place, f"the step moves {names} along minus the gradient, but by "
              f"{factor:.4g} x lr (an effective learning rate of {factor * case.lr:.4g} for lr={case.lr:g})"
              + (f": {reason}" if reason else ""),
-             "W -= lr * dW, with dW the gradient of the mean loss over the batch")
+             "W -= lr * dW  # dW the gradient of the mean loss over the batch")
 
 
 def _drop(case, code):
@@ -384,7 +382,7 @@ def check_predict(case, predict):
     if problem:
         hint = _hidden_argmax(case, value)
         case.add("predict-wrong", place, problem + (f"; {hint}" if hint else ""),
-                 f"np.argmax(out, axis={case.layout.fix_axis()}) with out the output layer's activations")
+                 f"labels = np.argmax(out, axis={case.layout.fix_axis()})  # out: the output layer's activations")
         return
     top2 = np.sort(acts[-1], axis=1)[:, -2:] if acts[-1].shape[1] > 1 else None
     margin = 1e-9 if case.dtype == np.float64 else 1e-5     # closer than this, float32 may rank them either way
@@ -399,7 +397,7 @@ def check_predict(case, predict):
     case.add("predict-wrong", place,
              f"predict's labels differ from the argmax of the network's output for {int(disagree.sum())} of "
              f"{case.n} samples" + (f": {hint}" if hint else ""),
-             f"np.argmax(out, axis={case.layout.fix_axis()}) with out the output layer's activations")
+             f"labels = np.argmax(out, axis={case.layout.fix_axis()})  # out: the output layer's activations")
 
 
 def _read_labels(case, value):
