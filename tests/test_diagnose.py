@@ -554,3 +554,15 @@ def test_unsupported_networks_are_refused_clearly():
         fastmlp.diagnose([{"W": params[0], "b": params[1]}, {"W": params[2], "b": params[3]}], X, Y)
     with pytest.raises(ValueError, match="one output unit"):
         fastmlp.diagnose([params[0], params[1], params[2][:, :1], params[3][:1]], X, np.arange(N) % 2)
+
+
+def test_a_one_hot_built_one_label_off_is_named():
+    net = RowsNet()
+    params, X, Y = rows_params()
+    labels = Y.argmax(1)
+
+    def backprop(p, X, y):                  # integer labels, one-hot built with the index off by one
+        return net.backprop(p, X, np.eye(SIZES[-1])[(y - 1) % SIZES[-1]])
+
+    report = fastmlp.diagnose(params, X, labels, backprop=backprop)
+    assert report.codes == ["wrong"] and "label - 1" in report.findings[0].message, str(report)

@@ -477,6 +477,8 @@ def _mistake_fix(case, mistake):
         "ce-non-target-sign": "dZ_out = out - Y",
         "no-output-derivative-with-mse": "dZ_out = (out - Y) * out * (1 - out)",
         "diagonal-softmax-jacobian": f"dZ_out = out * (g - (g * out).sum(axis={axis}, keepdims=True)), g = out - Y",
+        "labels-shifted-up": "Y[np.arange(n), labels] = 1  # the 1 at each sample's own label",
+        "labels-shifted-down": "Y[np.arange(n), labels] = 1  # the 1 at each sample's own label",
         "target-not-subtracted": (
             "dZ_out = out - Y  # subtract 1 at each sample's label" if case.layout.y_form != "labels"
             else "dZ_out = out.copy(); dZ_out[np.arange(len(y)), y] -= 1  # samples in rows"),

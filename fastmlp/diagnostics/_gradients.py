@@ -77,6 +77,12 @@ _MISTAKES = {
     "activation-as-derivative": (
         "it matches multiplying by the activation f(z) itself where its derivative f'(z) was meant, "
         "when passing the error back through a hidden layer"),
+    "labels-shifted-up": (
+        "it matches the true gradient for labels one higher than the ones given: the one-hot puts its 1 "
+        "at label + 1 (an index off by one?)"),
+    "labels-shifted-down": (
+        "it matches the true gradient for labels one lower than the ones given: the one-hot puts its 1 "
+        "at label - 1 (labels counted from 1?)"),
     "target-not-subtracted": (
         "it matches dLoss/dz = p / n without the target: the 1 at each sample's label was never "
         "subtracted (dscores[range(N), y] -= 1)"),
@@ -116,6 +122,8 @@ MISTAKE_CODES = {
     "output-derivative-with-ce": "extra-softmax-derivative",
     "ce-non-target-sign": "wrong",
     "target-not-subtracted": "wrong",
+    "labels-shifted-up": "wrong",
+    "labels-shifted-down": "wrong",
     "diagonal-softmax-jacobian": "wrong",
 }
 
@@ -131,6 +139,8 @@ def _mistaken_backprop(weights, biases, X, Y, activation, output, loss, mistake)
         activations.append(f(pre[-1]))
     logits = activations[-1] @ weights[-1] + biases[-1]
     out = reference.softmax(logits) if output == "softmax" else reference.sigmoid(logits)
+    if mistake in ("labels-shifted-up", "labels-shifted-down"):
+        Y = np.roll(Y, 1 if mistake.endswith("up") else -1, axis=1)
     g = out - Y
     if mistake == "ce-non-target-sign":
         delta = np.where(Y > 0, g, -g)
@@ -205,7 +215,7 @@ def _applicable_mistakes(output, loss, activation=None):
         keys.insert(0, "no-output-derivative-with-mse")
         if output == "softmax":
             keys.insert(1, "diagonal-softmax-jacobian")
-    return keys
+    return keys + ["labels-shifted-up", "labels-shifted-down"]
 
 
 def _norm_rel(theirs, truth):
