@@ -3,16 +3,24 @@ laid out like its parameters, and the compiled code updates the parameters in pl
 import math
 import numbers
 
+import numpy as np
+
 
 def _check_rate(name, value, low, high, low_open=False, high_open=False):
+    """value as a float, checked against the bounds both as given and in float32, the precision the
+    compiled updates use (lr=1e-46 is 0 there, beta2=0.99999999 is 1)."""
     ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
           and type(value).__name__ != "bool_" and math.isfinite(value))
+    with np.errstate(over="ignore"):
+        single = float(np.float32(value)) if ok else None
     if ok:
-        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+        ok = all((v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+                 and math.isfinite(v) for v in (float(value), single))
     if not ok:
         lo = "(" if low_open else "["
         hi = ")" if high_open else "]"
-        raise ValueError(f"{name}: got {value!r}; expected a finite number in {lo}{low}, {high}{hi}")
+        in_float32 = f" ({single!r} in float32, the precision training uses)" if single is not None else ""
+        raise ValueError(f"{name}: got {value!r}{in_float32}; expected a finite number in {lo}{low}, {high}{hi}")
     return float(value)
 
 

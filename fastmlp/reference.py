@@ -515,7 +515,11 @@ class MLP:
             raise ValueError(f"{name}: got shape {X.shape}; expected (n, {self.sizes[0]})")
         if X.shape[0] == 0:
             raise ValueError(f"{name}: got 0 rows; expected at least one")
-        return np.ascontiguousarray(X, dtype=self.dtype)
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        if not np.all(np.isfinite(X)):
+            bad = int(np.count_nonzero(~np.isfinite(X)))
+            raise ValueError(f"{name}: got {bad} non-finite values (NaN or Inf); expected finite numbers")
+        return X
 
     def _check_y(self, y, n, name="y"):
         y = np.asarray(y)

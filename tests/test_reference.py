@@ -577,3 +577,14 @@ def test_bad_inputs_raise_with_the_argument_named():
         net.fit(X, y, optimizer="sgd")
     with pytest.raises(ValueError, match="validation_data"):
         net.fit(X, y, validation_data=X)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_reference_refuses_non_finite_inputs_as_the_compiled_model_does(bad):
+    net = MLP([3, 4, 2], seed=0, dtype=np.float64)
+    X = np.zeros((5, 3))
+    X[2, 1] = bad
+    y = np.zeros(5, int)
+    for call in (lambda: net.fit(X, y), lambda: net.predict(X), lambda: net.evaluate(X, y)):
+        with pytest.raises(ValueError, match="non-finite"):
+            call()

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
+from fastmlp.optim import SGD, Adam
+
 from fastmlp._validation import (check_choice, check_float, check_int, check_sizes,
                                  check_validation_data, check_X, check_y)
 
@@ -403,3 +405,14 @@ def test_check_validation_data_accepts_tuple_and_list():
 ])
 def test_check_validation_data_errors(data, cls, match):
     _raises(cls, check_validation_data, data, 4, 3, match=match)
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: SGD(lr=1e-46), "lr"),          # positive in float64, 0 in float32
+    (lambda: SGD(lr=1e39), "lr"),           # finite in float64, inf in float32
+    (lambda: Adam(eps=1e-50), "eps"),
+    (lambda: Adam(beta2=0.99999999), "beta2"),   # 1.0 in float32: Adam's correction divides by 0
+])
+def test_hyperparameters_are_checked_in_the_float32_the_updates_use(make, name):
+    with pytest.raises(ValueError, match=rf"^{name}: got .* in float32"):
+        make()

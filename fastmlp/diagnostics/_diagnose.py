@@ -237,6 +237,9 @@ def _refuse_unreadable_arrays(structure, params, X):
     except (ValueError, TypeError):
         raise TypeError(f"X: got a {type(X).__name__} that is not a rectangular array (a list of (x, y) "
                         "pairs?); expected the inputs as one array, e.g. X = np.hstack([x for x, y in data])") from None
+    if X.dtype.kind in "biuf" and not np.all(np.isfinite(X)):
+        raise ValueError(f"X: got {int(np.count_nonzero(~np.isfinite(X)))} non-finite values (NaN or Inf); "
+                         "expected finite numbers: find where they come from before training on them")
     arrays = [X, *[np.asarray(v) for v in structure.read(params).values()]]
     if any(a.dtype == np.float16 for a in arrays):
         raise TypeError("params, X: got float16 arrays; diagnose compares with float32 or float64 precision: "
