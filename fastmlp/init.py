@@ -54,8 +54,20 @@ def draw_weights(rng, init, n_in, n_out):
     return rng.uniform(init[1], init[2], size=(n_in, n_out))
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def initial_parameters(sizes, init, rng):
-    """Weights (float64, (n_in, n_out)) and zero biases for every layer, drawn in order from rng."""
+    """Weights (float64, (n_in, n_out)) and zero biases for every layer, drawn in order from rng.
+
+    Raises ValueError when a drawn weight does not fit float32, the compiled model's precision
+    (("uniform", -1e300, 1e300) or ("normal", 1e39) would start it at infinity)."""
     weights = [draw_weights(rng, init, n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    for layer, W in enumerate(weights, 1):
+        with np.errstate(invalid="ignore"):
+            largest = float(np.max(np.abs(W))) if W.size else 0.0
+        if not largest < _FLOAT32_MAX:
+            raise ValueError(f"init: got {init!r}; its layer {layer} weights reach {largest:.3g}, beyond float32's "
+                             f"range ({_FLOAT32_MAX:.3g}); expected an init whose weights fit float32")
     biases = [np.zeros(n_out) for n_out in sizes[1:]]
     return weights, biases

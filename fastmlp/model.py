@@ -568,6 +568,11 @@ class MLP:
         path = os.fspath(path)
         if not path.endswith(".npz"):
             path += ".npz"
+        for name, array in zip((f"{kind}{layer}" for layer in range(1, len(self.weights) + 1) for kind in "Wb"),
+                               (a for pair in zip(self.weights, self.biases) for a in pair)):
+            if not np.all(np.isfinite(array)):
+                raise ValueError(f"save: parameter {name} holds {int(np.count_nonzero(~np.isfinite(array)))} "
+                                 "non-finite values (NaN or Inf); expected finite parameters, which load can read")
         directory = os.path.dirname(os.path.abspath(path))
         handle, temporary = tempfile.mkstemp(suffix=".npz", dir=directory)
         try:

@@ -416,3 +416,21 @@ def test_check_validation_data_errors(data, cls, match):
 def test_hyperparameters_are_checked_in_the_float32_the_updates_use(make, name):
     with pytest.raises(ValueError, match=rf"^{name}: got .* in float32"):
         make()
+
+
+@pytest.mark.parametrize("init", [("uniform", -1e300, 1e300), ("normal", 1e39)])
+@pytest.mark.parametrize("module", ["fastmlp", "reference"])
+def test_inits_that_overflow_float32_are_refused(init, module):
+    import fastmlp
+    make = fastmlp.MLP if module == "fastmlp" else fastmlp.reference.MLP
+    with pytest.raises(ValueError, match=r"^init: got .*beyond float32's range"):
+        make([4, 3, 2], init=init)
+
+
+def test_save_refuses_non_finite_parameters_naming_them(tmp_path):
+    import fastmlp
+    net = fastmlp.MLP([4, 3, 2], seed=0)
+    net.biases[1][0] = np.inf
+    with pytest.raises(ValueError, match=r"^save: parameter b2 holds 1 non-finite"):
+        net.save(tmp_path / "model.npz")
+    assert not list(tmp_path.iterdir())
