@@ -170,7 +170,7 @@ def read_idx(path):
 def _pixels(a, source, what):
     """Integer pixels 0..255, shape (n, 28, 28) or (n, 784) -> float32 (n, 784) C-contiguous in [0, 1]."""
     a = np.asarray(a)
-    if a.ndim not in (2, 3) or math.prod(a.shape[1:]) != 784 or a.shape[0] == 0:
+    if a.shape[1:] not in ((28, 28), (784,)) or a.shape[0] == 0:
         raise ValueError(f"{source}: {what}: shape {a.shape}; "
                          "expected (n, 28, 28) or (n, 784) with n >= 1")
     if a.dtype != np.uint8:
@@ -310,10 +310,9 @@ def _load_pickle(path):
 def _load_csv_file(path):
     with open(path, "rb") as f:
         first = f.readline()
-    # A header such as "label,1x1,1x2,..." has letters; data lines have only digits and commas.
-    skip = 1 if first.strip() and not first.strip().replace(b",", b"").isdigit() else 0
+    skip = 1 if _is_header(first) else 0
     try:
-        table = np.loadtxt(path, dtype=np.uint8, delimiter=",", skiprows=skip, ndmin=2)
+        table = np.loadtxt(path, dtype=np.uint8, delimiter=",", skiprows=skip, ndmin=2, encoding="utf-8-sig")
     except ValueError as exc:
         raise ValueError(f"{path}: cannot read as MNIST CSV, a label then 784 pixels 0..255 per line "
                          f"({exc})") from exc
@@ -322,6 +321,19 @@ def _load_csv_file(path):
                          "(a label then 784 pixels)")
     X = _pixels(table[:, 1:], path, "the pixels")
     return X, _labels(table[:, 0], len(X), path, "the labels")
+
+
+def _is_header(line):
+    """Whether a CSV's first line is a header ("label,1x1,1x2,..."): some field is not a number, once
+    a UTF-8 byte-order mark and the spaces around fields are set aside (" 0", "+3" are data)."""
+    fields = line.removeprefix(b"\xef\xbb\xbf").strip().split(b",")
+    if fields == [b""]:
+        return False
+    try:
+        [float(field) for field in fields]
+    except ValueError:
+        return True
+    return False
 
 
 def _load_csv(train_path, test_path):

@@ -415,3 +415,27 @@ def test_download_verifies_and_fills_the_cache(monkeypatch, nowhere):
     assert len(served) == 8  # each file: the first mirror fails the check, the second one passes
     monkeypatch.setattr(urllib.request, "urlopen", _no_network)
     assert_array_equal(load_mnist()[1][1], data[1][1])
+
+
+@pytest.mark.parametrize("style", ["bom", "space", "sign"])
+def test_headerless_csv_keeps_its_first_row_whatever_its_formatting(tmp_path, digits, style):
+    """A first row with a UTF-8 BOM, a space after each comma or a sign is data, not a header."""
+    folder = make_csv(tmp_path / "csv", digits)
+    for name in ("mnist_train.csv", "mnist_test.csv"):
+        lines = (folder / name).read_text().splitlines()
+        if style == "bom":
+            lines[0] = "\ufeff" + lines[0]
+        elif style == "space":
+            lines[0] = lines[0].replace(",", ", ")
+        else:
+            lines[0] = "+" + lines[0]
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (X, y), (X_test, y_test) = load_mnist(folder)
+    assert len(X) == N_TRAIN and len(X_test) == N_TEST
+    assert_array_equal(y, digits["labels"][:N_TRAIN])
+
+
+def test_images_whose_pixels_only_multiply_to_784_are_refused(tmp_path, digits):
+    npz = make_npz(tmp_path / "odd-shape", digits, x_train=digits["images"][:N_TRAIN].reshape(N_TRAIN, 4, 196))
+    with pytest.raises(ValueError, match=r"x_train: shape \(50, 4, 196\); expected \(n, 28, 28\) or \(n, 784\)"):
+        load_mnist(npz)
