@@ -64,6 +64,14 @@ _positive_float = _number(float, 0, inclusive=False)
 _non_negative_float = _number(float, 0, inclusive=True)
 
 
+def _fraction(text):
+    """An argparse type: a number in [0, 1), as momentum and a validation split are."""
+    value = _non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected a number in [0, 1)")
+    return value
+
+
 # ------------------------------------------------------------------------------------------- parser
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -110,7 +118,7 @@ def build_parser():
     train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="optimizer")
     train.add_argument("--lr", type=_positive_float, default=None,
                        help="learning rate (default: 0.1 for sgd, 0.001 for adam)")
-    train.add_argument("--momentum", type=_non_negative_float, default=None,
+    train.add_argument("--momentum", type=_fraction, default=None,
                        help="SGD momentum, in [0, 1) (default: 0.9)")
     train.add_argument("--nesterov", action="store_true", help="Nesterov momentum (sgd)")
     train.add_argument("--weight-decay", type=_non_negative_float, default=0.0, help="L2 weight decay")
@@ -119,7 +127,7 @@ def build_parser():
     train.add_argument("--seed", type=_non_negative_int, default=None, help="seed for a reproducible run")
     train.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                        help="train on the first N training rows only")
-    train.add_argument("--validation-split", type=_non_negative_float, default=None, metavar="F",
+    train.add_argument("--validation-split", type=_fraction, default=None, metavar="F",
                        help="hold out this fraction of the training rows for validation "
                             "(default: validate on the test set)")
     _add_data_argument(train)
@@ -194,8 +202,6 @@ def _load_data(path):
 def _optimizer(args):
     import fastmlp
     if args.optimizer == "adam":
-        if args.momentum is not None or args.nesterov:
-            raise CommandError("--momentum and --nesterov apply to --optimizer sgd only")
         return fastmlp.Adam(lr=args.lr or 1e-3, weight_decay=args.weight_decay)
     momentum = 0.9 if args.momentum is None else args.momentum
     return fastmlp.SGD(lr=args.lr or 0.1, momentum=momentum, nesterov=args.nesterov,
@@ -206,6 +212,9 @@ def _train(args):
     import fastmlp
     if args.plot is not None:
         _pyplot_for_files()  # fail before training, not after
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        raise CommandError(f"--out: got {args.out!r}, whose folder {folder} does not exist; create it first")
     (X, y), (X_test, y_test) = _load_data(args.data)
     if args.limit is not None:
         X, y = X[:args.limit], y[:args.limit]
@@ -494,6 +503,7 @@ def main(argv=None):
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        _check_combinations(parser, args)
     except SystemExit as exc:  # --help, --version, usage errors: argparse has printed the message
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
@@ -501,13 +511,32 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except (CommandError, ValueError, TypeError, OSError, ImportError, FloatingPointError) as exc:
-        message = str(exc) or type(exc).__name__
-        if isinstance(exc, OSError) and exc.filename and exc.filename not in message:
-            message = f"{exc.filename}: {message}"
-        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 -- every failure is one line on stderr, never a traceback
+        print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     return 0 if status is None else int(status)
+
+
+def _one_line(exc):
+    """What went wrong, in a line: the message, the file of an OSError, the kind of a bare error."""
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
+        message = f"{exc.filename}: {message}"
+    if isinstance(exc, MemoryError):
+        message = f"out of memory ({message}): a smaller network, batch or file?"
+    elif not isinstance(exc, (CommandError, ValueError, TypeError, OSError, ImportError, FloatingPointError)):
+        message = f"{type(exc).__name__}: {message}"
+    return " ".join(message.split())
+
+
+def _check_combinations(parser, args):
+    """Usage errors (exit 2) that one option alone cannot show."""
+    if args.command != "train":
+        return
+    if args.optimizer == "adam" and (args.momentum is not None or args.nesterov):
+        parser.error("--momentum and --nesterov apply to --optimizer sgd only")
+    if args.nesterov and args.momentum == 0:
+        parser.error("--nesterov: Nesterov momentum needs --momentum > 0")
 
 
 if __name__ == "__main__":

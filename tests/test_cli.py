@@ -1,6 +1,7 @@
 """The fastmlp command line: every subcommand, its exit status and its messages."""
 import os
 import struct
+import gzip
 import subprocess
 import sys
 
@@ -142,9 +143,6 @@ def test_train_sizes_and_sgd_options(small_mnist, tmp_path, capsys):
     (["--sizes", "100,10"], "784 features"),
     (["--sizes", "784,10,5"], "10 classes"),
     (["--sizes", "784"], "at least inputs and classes"),
-    (["--optimizer", "adam", "--momentum", "0.9"], "sgd only"),
-    (["--momentum", "1.5"], "momentum"),
-    (["--validation-split", "1.0"], "validation_split"),
 ])
 def test_train_failures_exit_1_with_one_line(small_mnist, tmp_path, capsys, argv, fragment):
     status, _, err = _run(capsys, "train", "--data", str(small_mnist), "--verbose", "0", "--epochs", "1",
@@ -295,3 +293,33 @@ def test_python_m_fastmlp(tmp_path):
                           text=True, cwd=tmp_path, env=env, timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("fastmlp evaluate: error:")
+
+
+# ---------------------------------------------------------------------------------- issue 18's cases
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--momentum", "1.5"],
+    ["train", "--validation-split", "1.0"],
+    ["train", "--momentum", "0", "--nesterov"],
+    ["train", "--optimizer", "adam", "--momentum", "0.5"],
+])
+def test_bad_option_values_are_usage_errors(capsys, argv):
+    status, _, err = _run(capsys, *argv)
+    assert status == 2, err
+    assert "Traceback" not in err
+
+
+def test_out_into_a_missing_folder_fails_before_training(capsys, small_mnist, tmp_path):
+    missing = tmp_path / "no" / "such" / "model.npz"
+    status, out, err = _run(capsys, "train", "--data", str(small_mnist), "--out", str(missing), "--verbose", "0")
+    assert status == 1 and "test accuracy" not in out
+    assert str(missing) in _one_line_error(err, "train")
+
+
+@pytest.mark.parametrize("content", [b"", gzip.compress(b"1,2,3\n")[:12]])
+def test_unreadable_inputs_to_predict_are_one_line_errors(capsys, model_file, tmp_path, content):
+    path = tmp_path / ("empty.npy" if not content else "cut.csv.gz")
+    path.write_bytes(content)
+    status, _, err = _run(capsys, "predict", str(model_file), str(path))
+    assert status == 1
+    _one_line_error(err, "predict")
