@@ -55,6 +55,14 @@ def _as_array(value, name, expected):
                      f"{expected}, every row of the same length") from exc
 
 
+def _fits_float(number):
+    try:
+        float(number)
+    except OverflowError:
+        return False
+    return True
+
+
 def _as_real(arr, original, name, hint=None):
     """arr if its dtype is real (bool, int, uint, float); object arrays of numbers as float64.
 
@@ -67,7 +75,12 @@ def _as_real(arr, original, name, hint=None):
             if not isinstance(item, numbers.Real):
                 got = f"an object array holding {type(item).__name__} {_repr.repr(item)} at {index}"
                 raise _error(TypeError, name, got, "real numbers")
-        return arr.astype(np.float64)
+        try:
+            return arr.astype(np.float64)
+        except OverflowError:       # an int such as 10**400 that no float holds
+            index = next(i for i, item in np.ndenumerate(arr) if not _fits_float(item))
+            raise _error(ValueError, name, f"a number too large for a float at {index}",
+                         "finite numbers") from None
     if kind == "O":  # a 0-d object array: something NumPy could not see as an array at all
         sparse = hasattr(original, "toarray")
         raise _error(TypeError, name, _describe(original), "an array of real numbers",

@@ -395,7 +395,7 @@ class MLP:
             raise TypeError(f"optimizer: got {optimizer!r}; expected fastmlp.SGD(...) or fastmlp.Adam(...)")
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle: got {shuffle!r}; expected True or False")
-        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        if not isinstance(verbose, (int, np.integer)) or isinstance(verbose, bool) or verbose not in (0, 1, 2):
             raise ValueError(f"verbose: got {verbose!r}; expected 0, 1 or 2")
         callbacks = self._checked_callbacks(callbacks)
         _warn_if_unscaled(X)
@@ -460,6 +460,9 @@ class MLP:
             return [callbacks]
         callbacks = list(callbacks)
         for callback in callbacks:
+            if isinstance(callback, type) and issubclass(callback, Callback):
+                raise TypeError(f"callbacks: got the class {callback.__name__} itself; expected an instance, "
+                                f"{callback.__name__}(...)")
             if not isinstance(callback, Callback):
                 raise TypeError(f"callbacks: got {callback!r}; expected instances of fastmlp.callbacks.Callback")
         return callbacks
@@ -554,6 +557,11 @@ class MLP:
         from fastmlp.onnx import export
         return export(self, path)
 
+    def __reduce__(self):
+        """pickle and copy.deepcopy carry the network's settings and parameters, as ``save`` does;
+        ``net.copy()`` also keeps the optimizer state and the generator."""
+        return _unpickle, (self._metadata(), np.array(self._params, copy=True))
+
     def _metadata(self):
         return {"format": "fastmlp", "version": FORMAT_VERSION, "sizes": self.sizes,
                 "activation": self.activation, "output": self.output, "loss": self.loss,
@@ -565,7 +573,11 @@ class MLP:
         The file is written beside its destination and renamed into place, so an interrupted
         save never leaves a truncated model behind. ``.npz`` is appended when missing.
         """
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise TypeError(f"path: got {path!r}; expected a file path (str or os.PathLike)")
         path = os.fspath(path)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
         if not path.endswith(".npz"):
             path += ".npz"
         for name, array in zip((f"{kind}{layer}" for layer in range(1, len(self.weights) + 1) for kind in "Wb"),
@@ -718,6 +730,14 @@ def _advice_silenced():
 def _progress_bar(total, epoch, epochs):
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=f"Epoch {epoch + 1}/{epochs}", unit=" rows", leave=True, dynamic_ncols=True)
+
+
+def _unpickle(metadata, params):
+    init = metadata.get("init", "auto")
+    net = MLP(metadata["sizes"], metadata["activation"], metadata["output"], metadata["loss"],
+              tuple(init) if isinstance(init, list) else init, metadata.get("seed"))
+    net._params[...] = params
+    return net
 
 
 def load(path):

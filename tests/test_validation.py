@@ -434,3 +434,30 @@ def test_save_refuses_non_finite_parameters_naming_them(tmp_path):
     with pytest.raises(ValueError, match=r"^save: parameter b2 holds 1 non-finite"):
         net.save(tmp_path / "model.npz")
     assert not list(tmp_path.iterdir())
+
+
+def test_arguments_are_named_in_their_errors(tmp_path):
+    import fastmlp
+    from fastmlp.callbacks import EarlyStopping
+    net = fastmlp.MLP([4, 3, 2], seed=0)
+    X, y = np.random.default_rng(0).uniform(size=(10, 4)), np.arange(10) % 2
+    with pytest.raises(TypeError, match=r"^callbacks: got the class EarlyStopping itself"):
+        net.fit(X, y, callbacks=[EarlyStopping], verbose=0)
+    with pytest.raises(TypeError, match=r"^path: got None"):
+        net.save(None)
+    with pytest.raises(ValueError, match=r"^X: got a number too large for a float at \(0, 0\)"):
+        net.fit(np.array([[10**400, 1, 2, 3]] * 10, dtype=object), y, verbose=0)
+    with pytest.raises(ValueError, match=r"^verbose: got 1.0"):
+        net.fit(X, y, verbose=1.0)
+
+
+def test_pickle_and_deepcopy_carry_the_parameters_as_save_does():
+    import copy
+    import pickle
+    import fastmlp
+    net = fastmlp.MLP([4, 3, 2], activation="tanh", seed=0)
+    X, y = np.random.default_rng(0).uniform(size=(10, 4)), np.arange(10) % 2
+    net.fit(X, y, epochs=2, verbose=0)
+    for twin in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
+        assert twin.activation == "tanh" and twin.weights[0] is not net.weights[0]
+        assert_array_equal(twin.predict_proba(X), net.predict_proba(X))
