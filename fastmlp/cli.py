@@ -352,6 +352,9 @@ def read_inputs(path, n_features):
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
+    if not p.is_dir():
+        from fastmlp.datasets import check_regular_file
+        check_regular_file(p)
     if p.is_dir():
         images = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         if not images:

@@ -9,6 +9,7 @@ import io
 import math
 import os
 import pickle
+import stat
 import struct
 import tempfile
 import urllib.error
@@ -101,7 +102,18 @@ def _gunzip(data, path):
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+def check_regular_file(path):
+    """Raise ValueError unless path names a regular file: /dev/zero or a FIFO would be read until
+    memory runs out, or block forever."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = ("a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        raise ValueError(f"{os.fspath(path)}: {kind}; expected a regular file to read")
+
+
 def _read_maybe_gzipped(path):
+    check_regular_file(path)
     with open(path, "rb") as f:
         data = f.read()
     if data[:2] == _GZIP_MAGIC:
@@ -220,6 +232,7 @@ def _load_idx(files):
 
 
 def _load_npz(path):
+    check_regular_file(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in z.files]
@@ -280,6 +293,7 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
 
 
 def _load_pickle(path):
+    check_regular_file(path)
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -308,6 +322,7 @@ def _load_pickle(path):
 
 
 def _load_csv_file(path):
+    check_regular_file(path)
     with open(path, "rb") as f:
         first = f.readline()
     skip = 1 if _is_header(first) else 0

@@ -65,6 +65,9 @@ def history(history_or_dict, title=None):
     if not isinstance(logs, dict):
         raise TypeError(f"history_or_dict: got {type(history_or_dict).__name__}; expected a History "
                         "(what fit returns) or a dict of per-epoch lists")
+    for key, values in logs.items():
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+            raise TypeError(f"history_or_dict[{key!r}]: got {values!r}; expected a list of per-epoch values")
     logs = {key: list(values) for key, values in logs.items() if len(values) > 0}
     if not logs:
         raise ValueError("history_or_dict: got no epochs; expected at least one epoch of metrics")

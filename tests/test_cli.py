@@ -323,3 +323,8 @@ def test_unreadable_inputs_to_predict_are_one_line_errors(capsys, model_file, tm
     status, _, err = _run(capsys, "predict", str(model_file), str(path))
     assert status == 1
     _one_line_error(err, "predict")
+
+
+def test_predict_refuses_a_device_in_one_line(capsys, model_file):
+    status, _, err = _run(capsys, "predict", str(model_file), os.devnull)
+    assert status == 1 and "a device" in _one_line_error(err, "predict")

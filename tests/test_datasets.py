@@ -439,3 +439,12 @@ def test_images_whose_pixels_only_multiply_to_784_are_refused(tmp_path, digits):
     npz = make_npz(tmp_path / "odd-shape", digits, x_train=digits["images"][:N_TRAIN].reshape(N_TRAIN, 4, 196))
     with pytest.raises(ValueError, match=r"x_train: shape \(50, 4, 196\); expected \(n, 28, 28\) or \(n, 784\)"):
         load_mnist(npz)
+
+
+def test_non_regular_files_are_refused_not_read(tmp_path):
+    """/dev/zero would be read until memory runs out, a FIFO would block forever."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, kind in ((os.devnull, "a device"), (fifo, "a FIFO")):
+        with pytest.raises(ValueError, match=rf"{kind}; expected a regular file"):
+            read_idx(path)

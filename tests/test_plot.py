@@ -141,3 +141,10 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r'pip install "fastmlp\[plot\]"'):
         fastmlp.plot.history({"loss": [1.0]})
+
+
+def test_history_names_a_metric_that_is_not_a_list():
+    pytest.importorskip("matplotlib")
+    import fastmlp.plot
+    with pytest.raises(TypeError, match=r"history_or_dict\['loss'\]: got 5"):
+        fastmlp.plot.history({"loss": 5})
