@@ -13,6 +13,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 import time
 import warnings
 
@@ -166,6 +167,8 @@ class MLP:
         self._opt_step = 0
         self._chunk_steps = {}      # batch size -> steps per call, adapted to _CHUNK_SECONDS
         self._snapshots = None     # divergence recovery during fit
+        self._fit_lock = threading.Lock()   # held while fit runs: one fit at a time per network
+        self._fitting = None                # the thread running fit, while it runs
         self.stop_training = False
         self.history = None
 
@@ -186,6 +189,7 @@ class MLP:
 
     @weights.setter
     def weights(self, values):
+        self._refuse_while_fitting("weights")
         self._set_all(self._weights, values, "weights")
 
     @property
@@ -194,6 +198,7 @@ class MLP:
 
     @biases.setter
     def biases(self, values):
+        self._refuse_while_fitting("biases")
         self._set_all(self._biases, values, "biases")
 
     def _set_all(self, views, values, name):
@@ -220,8 +225,22 @@ class MLP:
         twin._optimizer, twin._opt_state, twin._opt_step = None, (), 0
         twin._chunk_steps = dict(self._chunk_steps)
         twin._snapshots = None
+        twin._fit_lock, twin._fitting = threading.Lock(), None
         twin.history = None
         return twin
+
+    def _refuse_while_fitting(self, what, callbacks_may=False):
+        """RuntimeError when fit is running on this network: from another thread always (the
+        compiled loop is writing the parameters), from fit's own callbacks unless callbacks_may."""
+        fitting = self._fitting
+        if fitting is None:
+            return
+        elsewhere = fitting != threading.get_ident()
+        if callbacks_may and not elsewhere:
+            return
+        where = "in another thread" if elsewhere else "and this call comes from one of its callbacks"
+        raise RuntimeError(f"{what}: this network is training (fit is running {where}); call it after fit "
+                           "returns, or on net.copy()")
 
     def __repr__(self):
         return (f"MLP({self.sizes}, activation={self.activation!r}, output={self.output!r}, "
@@ -253,6 +272,7 @@ class MLP:
         ndarray of float32, shape (n_samples, n_classes)
             Softmax probabilities, or the per-unit sigmoids for ``output="sigmoid"``.
         """
+        self._refuse_while_fitting("predict", callbacks_may=True)
         X = self._checked_X(X)
         out = np.empty((X.shape[0], self.n_classes), dtype=np.float32)
         workspace, X, sparse_inputs, threads = self._inference_setup(X)
@@ -271,6 +291,7 @@ class MLP:
         dict
             ``{"loss": float, "accuracy": float}``.
         """
+        self._refuse_while_fitting("evaluate", callbacks_may=True)
         X = self._checked_X(X)
         y = check_y(y, X.shape[0], self.n_classes)
         workspace, X, sparse_inputs, threads = self._inference_setup(X)
@@ -296,6 +317,7 @@ class MLP:
         gradients : list of (dW, db)
             float32 arrays shaped like ``weights[l]`` and ``biases[l]``.
         """
+        self._refuse_while_fitting("loss_and_gradients")
         X = self._checked_X(X)
         y = check_y(y, X.shape[0], self.n_classes)
         loss = self._engine.loss_and_gradients(self._workspace(len(X)), X, y)
@@ -367,6 +389,12 @@ class MLP:
         FloatingPointError
             When the loss turns NaN or infinite; the parameters are restored to the last finite
             ones first, so the model stays usable.
+        RuntimeError
+            When this network is training already: a second ``fit`` from another thread or from
+            a callback is refused, and so, while ``fit`` runs, are ``loss_and_gradients`` and
+            assigning ``weights`` or ``biases``. ``predict`` and ``evaluate`` work from fit's
+            callbacks (the parameters are consistent between chunks) and are refused from other
+            threads (the compiled loop is writing them). ``net.copy()`` can be used anywhere.
 
         Warns
         -----
@@ -386,6 +414,20 @@ class MLP:
             ``fastmlp.doctor(net, X, y, optimizer=...)`` finds out why. Silence them with
             ``warnings.filterwarnings("ignore", message="fit: ", category=UserWarning)``.
         """
+        if not self._fit_lock.acquire(blocking=False):
+            self._refuse_while_fitting("fit")
+            raise RuntimeError("fit: this network is training already (in another thread, or this call comes "
+                               "from one of its callbacks); call fit after it returns, or on net.copy()")
+        try:
+            self._fitting = threading.get_ident()
+            return self._fit(X, y, epochs, batch_size, optimizer, shuffle, validation_data, validation_split,
+                             verbose, callbacks)
+        finally:
+            self._fitting = None
+            self._fit_lock.release()
+
+    def _fit(self, X, y, epochs, batch_size, optimizer, shuffle, validation_data, validation_split, verbose,
+             callbacks):
         X = self._checked_X(X)
         y = check_y(y, X.shape[0], self.n_classes)
         epochs = check_int("epochs", epochs, minimum=0)
@@ -441,7 +483,7 @@ class MLP:
             losses.append(logs["loss"])
             for kind, message in _loss_advice(losses, steps_per_epoch, chance, optimizer.lr, warned):
                 warned.add(kind)
-                warnings.warn(message, UserWarning, stacklevel=3)  # at the line calling fit
+                warnings.warn(message, UserWarning, stacklevel=4)  # at the line calling fit (fit, _fit, here)
             if validation is not None:
                 val = self.evaluate(*validation)
                 logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
@@ -692,7 +734,7 @@ def _warn_if_unscaled(X):
         return
     measured, fix = _describe_unscaled(found)
     warnings.warn(f"fit: {measured}; a network trains best on inputs of order 1: {fix}",
-                  UserWarning, stacklevel=3)  # at the line calling fit
+                  UserWarning, stacklevel=4)  # at the line calling fit (fit, _fit, here)
 
 
 def _loss_advice(losses, steps_per_epoch, chance, lr, warned):

@@ -102,3 +102,4 @@ def test_a_try_runs_a_third_of_a_chunk():
 def test_a_try_runs_at_least_one_step_and_one_thread_never_tries():
     assert ThreadTuner(2).plan(2) == (1, 1)
     assert [ThreadTuner(1).plan(90) for _ in range(3)] == [(1, 90)] * 3
+
