@@ -355,7 +355,12 @@ def check_y(y, n_samples, n_classes, name="y", x_name="X"):
         raise _error(ValueError, name, f"label {highest}", expected, hint)
     if highest > np.iinfo(np.int32).max:
         raise _error(ValueError, name, f"label {highest}", "labels that fit in int32")
-    return np.ascontiguousarray(arr, dtype=np.int32)
+    # A private copy, checked again: the compiled code indexes with these labels, so a callback
+    # or another thread writing into the caller's array must not reach them.
+    labels = np.array(arr, dtype=np.int32, order="C", copy=True)
+    if labels.min() < 0 or (n_classes is not None and labels.max() >= n_classes):
+        raise _error(ValueError, name, "labels that changed while they were checked", expected)
+    return labels
 
 
 def check_validation_data(validation_data, n_features, n_classes):

@@ -77,3 +77,22 @@ def test_a_network_refuses_calls_from_another_thread_while_it_trains():
     for name, outcome in outcomes.items():
         assert "another thread" in outcome or "training already" in outcome, (name, outcome)
     assert net.predict(X[:5]).shape == (5,)
+
+
+def test_labels_rewritten_by_a_callback_during_fit_cannot_reach_the_kernels():
+    """fit indexes with the labels in C: it owns a copy, so the caller's array may change freely."""
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(size=(300, 8)).astype(np.float32), rng.integers(0, 3, 300).astype(np.int32)
+    y_val = y[:50].copy()
+    clean = fastmlp.MLP([8, 6, 3], seed=0)
+    clean.fit(X, y.copy(), epochs=3, batch_size=16, verbose=0, validation_data=(X[:50], y_val.copy()))
+
+    class Vandal(fastmlp.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            y[:] = 10**6                        # far out of bounds
+            y_val[:] = -10**6
+
+    net = fastmlp.MLP([8, 6, 3], seed=0)
+    net.fit(X, y, epochs=3, batch_size=16, verbose=0, validation_data=(X[:50], y_val), callbacks=[Vandal()])
+    for mine, theirs in zip(net.weights, clean.weights):
+        np.testing.assert_array_equal(mine, theirs)

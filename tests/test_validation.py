@@ -213,9 +213,10 @@ def test_check_y_bool_labels_are_0_and_1():
     assert_array_equal(check_y(np.array([True, False, True]), 3, 2), [1, 0, 1])
 
 
-def test_check_y_int32_input_is_not_copied():
+def test_check_y_returns_a_private_copy_even_of_int32_labels():
+    """The compiled code indexes with the labels: the caller's array must not reach it."""
     y = np.array([0, 1, 2], dtype=np.int32)
-    assert np.shares_memory(check_y(y, 3, 3), y)
+    assert not np.shares_memory(check_y(y, 3, 3), y)
 
 
 def test_check_y_none_skips_length_and_class_checks():
