@@ -267,8 +267,16 @@ def _pickle_globals():
         from numpy.core import multiarray, numeric
     table = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
              ("_codecs", "encode"): _latin1_encode}
+    def reconstruct(subtype, shape, dtype):
+        # NumPy pickles an array as an empty one, (0,), and then its data: a larger shape here
+        # is memory the file does not hold (a 540-byte file could ask for gigabytes of zeros).
+        if math.prod(np.atleast_1d(shape).tolist()) > 1:
+            raise pickle.UnpicklingError(f"an array of shape {tuple(np.atleast_1d(shape).tolist())} whose data "
+                                         "is not in the file")
+        return multiarray._reconstruct(subtype, shape, dtype)
+
     for prefix in ("numpy.core", "numpy._core"):
-        table[(prefix + ".multiarray", "_reconstruct")] = multiarray._reconstruct
+        table[(prefix + ".multiarray", "_reconstruct")] = reconstruct
         table[(prefix + ".multiarray", "scalar")] = multiarray.scalar
         table[(prefix + ".numeric", "_frombuffer")] = numeric._frombuffer  # arrays pickled at protocol 5
     for container in (list, tuple, dict, set, frozenset):
@@ -301,8 +309,10 @@ def _load_pickle(path):
             data = _gunzip(data, path)
         parts = _ArraysOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
     except pickle.UnpicklingError as exc:
-        raise ValueError(f"{path}: refused to load this pickle: it references {exc}, and only NumPy arrays "
-                         "and plain containers are allowed") from None
+        if str(exc).startswith("global"):
+            raise ValueError(f"{path}: refused to load this pickle: it references {exc}, and only NumPy arrays "
+                             "and plain containers are allowed") from None
+        raise ValueError(f"{path}: refused to load this pickle: it declares {exc}") from None
     except (EOFError, AttributeError, ImportError, IndexError, TypeError, ValueError, KeyError,
             OverflowError, MemoryError) as exc:
         if isinstance(exc, ValueError) and str(exc).startswith(str(path)):

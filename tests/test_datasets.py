@@ -448,3 +448,20 @@ def test_non_regular_files_are_refused_not_read(tmp_path):
     for path, kind in ((os.devnull, "a device"), (fifo, "a FIFO")):
         with pytest.raises(ValueError, match=rf"{kind}; expected a regular file"):
             read_idx(path)
+
+
+class _ArrayWithoutData:
+    """Pickles as NumPy's array reconstruction declaring 300M bytes that the file does not hold."""
+
+    def __reduce__(self):
+        reconstruct = np.zeros(0).__reduce__()[0]       # NumPy's own _reconstruct
+        return reconstruct, (np.ndarray, (300_000_000,), b"b")
+
+
+def test_pickle_declaring_an_array_without_its_data_is_refused(tmp_path):
+    """A few hundred bytes must not be able to ask for gigabytes of zeros."""
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(_ArrayWithoutData(), protocol=2)))
+    assert path.stat().st_size < 1000
+    with pytest.raises(ValueError, match="whose data is not in the file"):
+        load_mnist(path)
