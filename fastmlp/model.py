@@ -782,6 +782,19 @@ def _unpickle(metadata, params):
     return net
 
 
+_MAX_METADATA_BYTES = 1 << 20      # a model's JSON metadata is a few hundred bytes
+
+
+def _npy_header(archive, name):
+    """(shape, dtype) of an array in an open .npz, from its .npy header alone: nothing is
+    decompressed beyond it."""
+    with archive.zip.open(name + ".npy") as member:
+        version = np.lib.format.read_magic(member)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(member)
+    return shape, dtype
+
+
 def load(path):
     """Load a model written by ``MLP.save``.
 
@@ -799,8 +812,11 @@ def load(path):
         with np.load(path, allow_pickle=False) as archive:
             if set(archive.files) != {"params", "metadata"}:
                 raise ValueError(f"holds {sorted(archive.files)}, not the arrays a fastmlp model has")
+            shape, dtype = _npy_header(archive, "metadata")
+            if shape != () or dtype.kind != "U" or dtype.itemsize > _MAX_METADATA_BYTES:
+                raise ValueError(f"its metadata is {shape} {dtype}, not a short JSON string")
             metadata = json.loads(str(archive["metadata"]))
-            params = archive["params"]
+            params_shape, params_dtype = _npy_header(archive, "params")
     except (OSError, EOFError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
@@ -821,9 +837,15 @@ def load(path):
         expected = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"load: {path!r} has invalid model metadata: {exc}") from exc
-    if params.shape != (expected,):  # checked before the network is built and allocated
-        raise ValueError(f"load: {path!r} holds {params.shape} parameters; the network {sizes} "
-                         f"needs ({expected},)")
+    # checked on the header, before the data are read and the network is built and allocated
+    if params_shape != (expected,) or params_dtype != np.float32:
+        raise ValueError(f"load: {path!r} holds {params_shape} {params_dtype} parameters; the network {sizes} "
+                         f"needs ({expected},) float32")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            params = archive["params"]
+    except Exception as exc:  # noqa: BLE001 -- a corrupt data stream behind a valid header
+        raise ValueError(f"load: {path!r} is not a valid fastmlp model file ({type(exc).__name__}: {exc})") from exc
     try:
         net = MLP(metadata["sizes"], metadata["activation"], metadata["output"], metadata["loss"],
                   tuple(init) if isinstance(init, list) else init, metadata.get("seed"))

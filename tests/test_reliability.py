@@ -993,3 +993,19 @@ def test_fit_copies_X_at_most_once():
     assert extra < 0.3 * X32.nbytes, f"validation_split: fit allocated {extra / 1e6:.1f} MB"
     extra = _peak_extra_bytes(lambda: net.predict_proba(X32))
     assert extra < 0.3 * X32.nbytes, f"predict_proba allocated {extra / 1e6:.1f} MB"
+
+
+def test_load_refuses_a_parameter_array_of_the_wrong_size_before_decompressing_it(tmp_path):
+    """A small file may hold a huge compressed array of zeros: its header is read first."""
+    path = tmp_path / "bomb.npz"
+    metadata = MLP([4, 3, 2], seed=0)._metadata()
+    np.savez_compressed(path, params=np.zeros(20_000_000, np.float32), metadata=np.array(json.dumps(metadata)))
+    assert path.stat().st_size < 1_000_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"holds \(20000000,\) float32 parameters"):
+            fastmlp.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000, f"load allocated {peak} bytes for a refused file"
