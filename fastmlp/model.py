@@ -774,10 +774,15 @@ def _progress_bar(total, epoch, epochs):
     return tqdm(total=total, desc=f"Epoch {epoch + 1}/{epochs}", unit=" rows", leave=True, dynamic_ncols=True)
 
 
-def _unpickle(metadata, params):
+def _from_metadata(metadata):
+    """A network with the settings save wrote (its parameters still the initial ones)."""
     init = metadata.get("init", "auto")
-    net = MLP(metadata["sizes"], metadata["activation"], metadata["output"], metadata["loss"],
-              tuple(init) if isinstance(init, list) else init, metadata.get("seed"))
+    return MLP(metadata["sizes"], metadata["activation"], metadata["output"], metadata["loss"],
+               tuple(init) if isinstance(init, list) else init, metadata.get("seed"))
+
+
+def _unpickle(metadata, params):
+    net = _from_metadata(metadata)
     net._params[...] = params
     return net
 
@@ -830,7 +835,6 @@ def load(path):
     if metadata.get("version") != FORMAT_VERSION:
         raise ValueError(f"load: {path!r} has format version {metadata.get('version')!r}; "
                          f"this fastmlp reads version {FORMAT_VERSION}")
-    init = metadata.get("init", "auto")
     try:
         sizes = check_sizes(metadata["sizes"])
         _check_size_limits(sizes)
@@ -847,13 +851,9 @@ def load(path):
     except Exception as exc:  # noqa: BLE001 -- a corrupt data stream behind a valid header
         raise ValueError(f"load: {path!r} is not a valid fastmlp model file ({type(exc).__name__}: {exc})") from exc
     try:
-        net = MLP(metadata["sizes"], metadata["activation"], metadata["output"], metadata["loss"],
-                  tuple(init) if isinstance(init, list) else init, metadata.get("seed"))
+        net = _from_metadata(metadata)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"load: {path!r} has invalid model metadata: {exc}") from exc
-    if params.dtype != np.float32 or params.shape != net._params.shape:
-        raise ValueError(f"load: {path!r} holds {params.shape} {params.dtype} parameters; the network "
-                         f"{metadata['sizes']} needs {net._params.shape} float32")
     if not np.isfinite(params).all():
         raise ValueError(f"load: {path!r} holds non-finite parameters")
     net._params[...] = params

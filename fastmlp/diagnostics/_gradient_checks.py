@@ -98,7 +98,7 @@ def read_gradients(case, value):
         for slot in slots:
             keys = [k for k in value if _grad_key_matches(slot.key if structure.kind == "dict" else slot.name, k)]
             # else by kind and layer number: dW1 for weights1, db2 for bias2
-            keys = keys or [k for k in value if _dict_kind(str(k)[1:], None) == slot.kind
+            keys = keys or [k for k in value if _dict_kind(str(k)[1:]) == slot.kind
                             and str(k)[:1].lower() == "d" and _layer_number(k) == slot.layer + 1]
             out[slot] = value[keys[0]] if keys else None
         if all(v is None for v in out.values()):
@@ -280,22 +280,32 @@ def _bias_axis(case, slot, arr):
 def _true_delta(case, layer):
     """dLoss/dz of a layer (0-based), canonical (n, k), for the mean loss."""
     if "deltas" not in case.facts:
-        pre, acts = case.true_pass()
-        out, Y = acts[-1], reference.one_hot(case.labels, case.sizes[-1])
-        g = out - Y
-        if case.loss == "cross_entropy":
-            delta = g
-        elif case.output == "sigmoid":
-            delta = g * out * (1 - out)
-        else:
-            delta = out * (g - np.sum(g * out, axis=1, keepdims=True))
-        deltas = [None] * len(case.weights)
-        deltas[-1] = delta / case.n
-        table = reference.ACTIVATION_FUNCTIONS[case.activation]
-        for i in range(len(case.weights) - 1, 0, -1):
-            deltas[i - 1] = (deltas[i] @ case.weights[i].T) * table.derivative(acts[i])
-        case.facts["deltas"] = deltas
+        _, acts = case.true_pass()
+        case.facts["deltas"] = _back_through(case, _output_delta(case, acts[-1]))
     return case.facts["deltas"][layer]
+
+
+def _output_delta(case, out):
+    """dLoss/dz of the output layer, for the mean loss, from the output activations out."""
+    g = out - reference.one_hot(case.labels, case.sizes[-1])
+    if case.loss == "cross_entropy":
+        delta = g
+    elif case.output == "sigmoid":
+        delta = g * out * (1 - out)
+    else:
+        delta = out * (g - np.sum(g * out, axis=1, keepdims=True))
+    return delta / case.n
+
+
+def _back_through(case, delta):
+    """dLoss/dz of every layer, from the output layer's delta back through the true network."""
+    _, acts = case.true_pass()
+    table = reference.ACTIVATION_FUNCTIONS[case.activation]
+    deltas = [None] * len(case.weights)
+    deltas[-1] = delta
+    for i in range(len(case.weights) - 1, 0, -1):
+        deltas[i - 1] = (deltas[i] @ case.weights[i].T) * table.derivative(acts[i])
+    return deltas
 
 
 def _names(verdicts):
@@ -404,18 +414,10 @@ def _gradients_from_their_output(case):
         result = None
         if case.facts.get("forward_broken") and out is not None and out.shape[1] == case.sizes[-1]:
             _, acts = case.true_pass()
-            Y = reference.one_hot(case.labels, case.sizes[-1])
-            delta = (out - Y) if case.loss == "cross_entropy" else (out - Y) * out * (1 - out)
-            delta = delta / case.n
-            table = reference.ACTIVATION_FUNCTIONS[case.activation]
-            result = {}
-            for layer in range(len(case.weights) - 1, -1, -1):
-                for slot in case.structure.slots:
-                    if slot.layer == layer:
-                        result[slot] = (case.layout.learner_weight(acts[layer].T @ delta) if slot.kind == "W"
-                                        else case.layout.learner_bias(delta.sum(axis=0), layer))
-                if layer > 0:
-                    delta = (delta @ case.weights[layer].T) * table.derivative(acts[layer])
+            deltas = _back_through(case, _output_delta(case, out))
+            result = {slot: (case.layout.learner_weight(acts[slot.layer].T @ deltas[slot.layer]) if slot.kind == "W"
+                             else case.layout.learner_bias(deltas[slot.layer].sum(axis=0), slot.layer))
+                      for slot in case.structure.slots}
         case.facts["following_forward"] = result
     return case.facts["following_forward"]
 

@@ -113,7 +113,7 @@ def _get(obj, key):
         return None
 
 
-def _dict_kind(key, value):
+def _dict_kind(key):
     """"W", "b" or None from a dict key's letters (W1, w_1, weights1, b2, bias2...)."""
     letters = re.sub(r"[^a-z]", "", str(key).lower())
     if letters in ("w", "weight", "weights", "theta", "wh", "wo"):
@@ -186,7 +186,7 @@ def _dict_structure(params):
                         "e.g. {'W1': ..., 'b1': ..., 'W2': ..., 'b2': ...}")
     kinds = {}
     for key, value in entries:
-        kind = _dict_kind(key, value)
+        kind = _dict_kind(key)
         if kind is None:
             kind = "b" if _is_vector(value) else "W"
         kinds[key] = kind
