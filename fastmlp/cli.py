@@ -17,12 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from fastmlp import reference
+from fastmlp.datasets import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, check_regular_file, read_idx, read_image
+from fastmlp.datasets._files import GZIP_MAGIC, MAX_UNDECLARED_BYTES, gunzip, read_regular_file
 
 PROG = "fastmlp"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
-_IMAGE_SIDE = 28
-_DIGIT_BOX = 20        # MNIST digits fit a 20 x 20 box, centred by mass in the 28 x 28 image
-_INK = 0.1             # pixels brighter than this (after inversion) are the digit
 
 
 class CommandError(Exception):
@@ -162,6 +160,8 @@ def build_parser():
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder, IDX, .npy or .csv file")
     predict.add_argument("--proba", action="store_true",
                          help="print each class's probability after the label, tab-separated")
+    predict.add_argument("--max-pixels", type=_positive_int, default=MAX_IMAGE_PIXELS, metavar="N",
+                         help="refuse images of more than N pixels, before decoding them")
     predict.set_defaults(func=_predict)
 
     _add_doctor(commands)
@@ -311,7 +311,7 @@ def _evaluate(args):
 
 def _predict(args):
     net = _load_model(args.model)
-    blocks = [read_inputs(path, net.sizes[0]) for path in args.inputs]
+    blocks = [read_inputs(path, net.sizes[0], max_pixels=args.max_pixels) for path in args.inputs]
     X = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
     proba = net.predict_proba(X)
     labels = np.argmax(proba, axis=1)
@@ -327,7 +327,7 @@ def _predict(args):
 
 # --------------------------------------------------------------------------------------- reading inputs
 
-def read_inputs(path, n_features):
+def read_inputs(path, n_features, *, max_pixels=MAX_IMAGE_PIXELS):
     """Rows for a network with ``n_features`` inputs, float32 in [0, 1] for pixel data.
 
     Parameters
@@ -337,6 +337,8 @@ def read_inputs(path, n_features):
         see ``fastmlp predict --help``.
     n_features : int
         The network's input size.
+    max_pixels : int, default MAX_IMAGE_PIXELS
+        Refuse images of more pixels than this, before decoding them.
 
     Returns
     -------
@@ -353,22 +355,24 @@ def read_inputs(path, n_features):
     if not p.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     if not p.is_dir():
-        from fastmlp.datasets import check_regular_file
         check_regular_file(p)
     if p.is_dir():
         images = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         if not images:
             raise CommandError(f"{path}: a folder with no images ({', '.join(IMAGE_SUFFIXES)})")
-        return np.stack([_read_image(f, n_features) for f in images])
+        return np.stack([_read_image(f, n_features, max_pixels) for f in images])
     name = p.name.lower()
     if name.endswith(IMAGE_SUFFIXES):
-        return _read_image(p, n_features)[None, :]
+        return _read_image(p, n_features, max_pixels)[None, :]
     if name.endswith(".npy"):
-        return _rows(np.load(p, allow_pickle=False), n_features, path)
+        try:  # mapped, so a header cannot make NumPy allocate more than the file holds
+            array = np.load(p, mmap_mode="r", allow_pickle=False)
+        except (ValueError, EOFError, OSError) as exc:
+            raise CommandError(f"{path}: cannot read as a .npy array ({exc})") from None
+        return _rows(array, n_features, path)
     if name.endswith((".csv", ".csv.gz", ".txt")):
         return _read_csv(p, n_features)
     if "idx" in name or "ubyte" in name:
-        from fastmlp.datasets import read_idx
         return _rows(read_idx(p), n_features, path)
     raise CommandError(f"{path}: unrecognised input; expected an image ({', '.join(IMAGE_SUFFIXES)}), a folder "
                        "of images, an IDX file, a .npy array or a .csv file")
@@ -396,10 +400,10 @@ def _rows(array, n_features, source):
 
 
 def _read_csv(path, n_features):
-    import gzip
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt") as file:
-        lines = [line for line in file if line.strip()]
+    data = read_regular_file(path)
+    if data[:2] == GZIP_MAGIC:
+        data = gunzip(data, path, MAX_UNDECLARED_BYTES)
+    lines = [line for line in data.decode("utf-8-sig").splitlines() if line.strip()]
     if not lines:
         raise CommandError(f"{path}: an empty CSV file")
     try:
@@ -418,79 +422,12 @@ def _read_csv(path, n_features):
     return _rows(array, n_features, path)
 
 
-def _read_image(path, n_features):
+def _read_image(path, n_features, max_pixels):
     """One image file -> a float32 row like an MNIST sample: light digit on black, in [0, 1]."""
     side = math.isqrt(n_features)
     if side * side != n_features:
         raise CommandError(f"{path}: the model takes {n_features} features, not a square image")
-    try:
-        import matplotlib.image
-    except ImportError:
-        raise CommandError('reading images needs matplotlib: pip install "fastmlp[plot]"') from None
-    try:
-        image = np.asarray(matplotlib.image.imread(path))
-    except (OSError, ValueError, SyntaxError) as exc:  # PIL reports some corrupt files as SyntaxError
-        raise CommandError(f"{path}: cannot read the image ({exc})") from None
-    return to_mnist(image, side).reshape(-1)
-
-
-def to_mnist(image, side=_IMAGE_SIDE):
-    """Make an image look like an MNIST digit: float32 ``(side, side)``, light digit on black.
-
-    Colour becomes gray; transparency is laid over white; a light background is inverted. An
-    image already ``side`` x ``side`` is otherwise kept as it is; any other is cropped to its
-    digit, scaled so the longer side fills a 20/28 box and centred by its centre of mass, as
-    MNIST's digits were.
-    """
-    image = np.asarray(image)
-    if image.dtype.kind in "biu":
-        image = image / (65535.0 if image.max() > 255 else 255.0)
-    image = image.astype(np.float64)
-    if image.ndim == 3:
-        if image.shape[2] in (2, 4):  # gray or colour with alpha: lay it over white
-            alpha = image[..., -1:]
-            image = image[..., :-1] * alpha + (1.0 - alpha)
-        image = image[..., :3].mean(axis=2)
-    if image.ndim != 2:
-        raise CommandError(f"got an image of shape {image.shape}; expected a 2-D grayscale or colour image")
-    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-    if border.mean() > 0.5:
-        image = 1.0 - image
-    if image.shape == (side, side):
-        return image.astype(np.float32)
-    ink = np.argwhere(image > _INK)
-    if len(ink) == 0:
-        return np.zeros((side, side), np.float32)
-    (top, left), (bottom, right) = ink.min(axis=0), ink.max(axis=0) + 1
-    digit = image[top:bottom, left:right]
-    box = max(1, round(_DIGIT_BOX * side / _IMAGE_SIDE))
-    scale = box / max(digit.shape)
-    height, width = max(1, round(digit.shape[0] * scale)), max(1, round(digit.shape[1] * scale))
-    digit = _area_resize(digit, height, width)
-    out = np.zeros((side, side))
-    rows, cols = np.indices(digit.shape)
-    mass = digit.sum() or 1.0
-    centre_row, centre_col = (rows * digit).sum() / mass, (cols * digit).sum() / mass
-    top = int(np.clip(round(side / 2 - centre_row), 0, side - height))
-    left = int(np.clip(round(side / 2 - centre_col), 0, side - width))
-    out[top:top + height, left:left + width] = digit
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
-
-
-def _area_matrix(n_in, n_out):
-    """(n_out, n_in): each output pixel averages the input pixels it covers, by overlap."""
-    edges = np.linspace(0.0, n_in, n_out + 1)
-    matrix = np.zeros((n_out, n_in))
-    for i in range(n_out):
-        low, high = edges[i], edges[i + 1]
-        for j in range(int(math.floor(low)), min(n_in, int(math.ceil(high)))):
-            matrix[i, j] = min(high, j + 1) - max(low, j)
-        matrix[i] /= high - low
-    return matrix
-
-
-def _area_resize(image, height, width):
-    return _area_matrix(image.shape[0], height) @ image @ _area_matrix(image.shape[1], width).T
+    return read_image(path, side, max_pixels=max_pixels).reshape(-1)
 
 
 # ------------------------------------------------------------------------------------------------ main

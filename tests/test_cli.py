@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastmlp
-from fastmlp import cli
+from fastmlp import cli, datasets
 
 N_TRAIN, N_TEST = 600, 200
 
@@ -247,13 +247,13 @@ def test_to_mnist_normalises_a_drawn_digit(digits):
     drawn = 1.0 - np.kron(digit, np.ones((5, 5)))            # 140 x 140, dark ink on white paper
     drawn = np.pad(drawn, ((10, 40), (60, 5)), constant_values=1.0)  # off-centre
     rgba = np.dstack([drawn, drawn, drawn, np.ones_like(drawn)])
-    result = cli.to_mnist(rgba)
+    result = datasets.to_mnist(rgba)
     assert result.shape == (28, 28) and result.dtype == np.float32
     assert 0.0 <= result.min() and result.max() <= 1.0
     assert np.corrcoef(result.ravel(), digit.ravel())[0, 1] > 0.8
     transparent = np.zeros((50, 50, 4))
     transparent[10:40, 24:27, 3] = 1.0  # a black stroke on a transparent background
-    stroke = cli.to_mnist(transparent)
+    stroke = datasets.to_mnist(transparent)
     assert stroke.max() > 0.5 and stroke[0, 0] == 0.0
 
 

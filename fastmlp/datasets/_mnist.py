@@ -1,180 +1,28 @@
-"""MNIST on disk (IDX files, Nielsen's ``mnist.pkl.gz``, Keras' ``mnist.npz``, CSV) and a verified download.
-
-Only the standard library and NumPy are imported here (tqdm lazily, for the download's progress bar), so
-the datasets can be read without the compiled extension.
+"""MNIST on disk: the four IDX files, Nielsen's ``mnist.pkl.gz``, Keras' ``mnist.npz`` or a CSV pair,
+found in the usual places and validated into float32 pixels and int64 labels.
 """
-import hashlib
-import http.client
 import io
 import math
 import os
 import pickle
-import stat
+import pickletools
 import struct
-import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_mnist", "read_idx", "download_mnist", "DownloadError", "MIRRORS"]
-
-#: Where ``download_mnist`` looks for the four ``.gz`` files, in order.
-MIRRORS = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
-
-# SHA-256 and size of each file's *decompressed* IDX content. The digest is taken after gunzip because the
-# same data travels in differently compressed archives (the mirrors' .gz and the repository's copies differ
-# byte for byte); pinning the content accepts any faithful copy, and a plain http mirror is safe to use.
-_IDX_SHA256 = {
-    "train-images-idx3-ubyte": ("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", 47040016),
-    "train-labels-idx1-ubyte": ("65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", 60008),
-    "t10k-images-idx3-ubyte": ("0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", 7840016),
-    "t10k-labels-idx1-ubyte": ("ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", 10008),
-}
-_IDX_NAMES = tuple(_IDX_SHA256)   # train images, train labels, test images, test labels
-_MAX_DOWNLOAD = 64 * 1024 * 1024  # the largest archive is under 10 MB: anything far bigger is not MNIST
+from fastmlp.datasets._download import HOW_TO_PASS, DownloadError, cache_dir, download_mnist
+from fastmlp.datasets._files import (GZIP_MAGIC, MAX_UNDECLARED_BYTES, ZIP_MAGIC, as_path, check_regular_file,
+                                     gunzip, npz_member, read_regular_file)
+from fastmlp.datasets._idx import IDX_NAMES, find_idx_file, idx_variants, read_idx_view
 
 # The repository's bundled copy: a developer install finds it from any working directory. Tests patch this.
-_REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
+_REPO_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "mnist"
 
 _EXPECTED = ("expected a folder with the four MNIST IDX files, mnist.pkl.gz, mnist.npz or "
              "mnist_train.csv/mnist_test.csv, or the path of mnist.pkl.gz or mnist.npz itself")
-_HOW_TO_PASS = ("Pass the data yourself: load_mnist(path=...) with a folder holding the four IDX files "
-                f"({', '.join(n + '[.gz]' for n in _IDX_NAMES)}), mnist.pkl.gz, mnist.npz or "
-                "mnist_train.csv/mnist_test.csv, or set the environment variable FASTMLP_DATA to such a "
-                "place.")
-
-_GZIP_MAGIC = b"\x1f\x8b"
-_ZIP_MAGIC = b"PK\x03\x04"
-
-
-class DownloadError(OSError):
-    """MNIST could not be found locally nor downloaded; the message lists every place and URL tried.
-
-    Attributes
-    ----------
-    attempts : list of (str, str)
-        Each URL tried, with the error it gave.
-    """
-
-    def __init__(self, message, attempts=()):
-        super().__init__(message)
-        self.attempts = list(attempts)
-
-
-# --------------------------------------------------------------------------------------------- IDX files
-
-_IDX_DTYPES = {
-    0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8"),
-}
-
-
-def _as_path(value, name):
-    if isinstance(value, (str, os.PathLike)):
-        return Path(value).expanduser()
-    raise TypeError(f"{name}: got {value!r} ({type(value).__name__}); expected a str or os.PathLike")
-
-
-def _gunzip(data, path):
-    """Decompress every gzip member in ``data``; CRC and length trailers are checked by zlib."""
-    parts = []
-    while True:
-        d = zlib.decompressobj(wbits=31)
-        try:
-            parts.append(d.decompress(data))
-        except zlib.error as exc:
-            raise ValueError(f"{path}: corrupt gzip data ({exc})") from exc
-        if not d.eof:
-            raise ValueError(f"{path}: corrupt gzip data (the stream is truncated)")
-        data = d.unused_data
-        if not data.strip(b"\0"):  # gzip allows zero padding after the last member
-            break
-        if data[:2] != _GZIP_MAGIC:
-            raise ValueError(f"{path}: corrupt gzip data ({len(data)} stray bytes after the stream)")
-    return parts[0] if len(parts) == 1 else b"".join(parts)
-
-
-def check_regular_file(path):
-    """Raise ValueError unless path names a regular file: /dev/zero or a FIFO would be read until
-    memory runs out, or block forever."""
-    mode = os.stat(path).st_mode
-    if not stat.S_ISREG(mode):
-        kind = ("a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
-                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
-        raise ValueError(f"{os.fspath(path)}: {kind}; expected a regular file to read")
-
-
-def _read_maybe_gzipped(path):
-    check_regular_file(path)
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:2] == _GZIP_MAGIC:
-        return _gunzip(data, path), True
-    return data, False
-
-
-def _read_idx_view(path):
-    """The IDX array as a read-only, possibly big-endian view of the file's bytes."""
-    data, gzipped = _read_maybe_gzipped(path)
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
-        raise ValueError(
-            f"{path}: not an IDX file: expected it to start with 00 00, a type code (08, 09, 0B, 0C, 0D "
-            f"or 0E) and the number of dimensions; got {data[:4].hex(' ') or 'an empty file'}")
-    dtype, ndim = _IDX_DTYPES[data[2]], data[3]
-    header = 4 + 4 * ndim
-    where = "decompressed " if gzipped else ""
-    if len(data) < header:
-        raise ValueError(f"{path}: truncated IDX header: expected {header} bytes for {ndim} dimensions, "
-                         f"got {len(data)} {where}bytes")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected = header + math.prod(dims) * dtype.itemsize
-    if len(data) != expected:
-        problem = "truncated" if len(data) < expected else "has trailing bytes"
-        raise ValueError(
-            f"{path}: IDX file {problem}: its header gives shape {dims} of {dtype.name}, so expected "
-            f"{expected} {where}bytes, got {len(data)}")
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
-
-
-def read_idx(path):
-    """Read one IDX file (the format of the original MNIST files), gzipped or not.
-
-    Gzip is recognised by its magic bytes, not by the file name. The header is checked against the
-    length of the data: a truncated file or trailing bytes are errors.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The IDX file, e.g. ``train-images-idx3-ubyte.gz``.
-
-    Returns
-    -------
-    numpy.ndarray
-        A new, writable, native-endian array of the shape and dtype the header gives
-        (uint8, int8, int16, int32, float32 or float64).
-
-    Raises
-    ------
-    ValueError
-        If the file is not IDX, its length does not match its header, or its gzip stream is corrupt.
-        The message names the file (and the expected and actual byte counts where they differ).
-
-    Examples
-    --------
-    >>> images = read_idx("data/mnist/train-images-idx3-ubyte.gz")   # doctest: +SKIP
-    >>> images.shape, images.dtype                                    # doctest: +SKIP
-    ((60000, 28, 28), dtype('uint8'))
-    """
-    view = _read_idx_view(_as_path(path, "path"))
-    return view.astype(view.dtype.newbyteorder("="))
 
 
 # ------------------------------------------------------------------------------------- validated pieces
@@ -223,10 +71,10 @@ def _labels(a, n, source, what):
 
 def _load_idx(files):
     out = []
-    for images_name, labels_name in ((_IDX_NAMES[0], _IDX_NAMES[1]), (_IDX_NAMES[2], _IDX_NAMES[3])):
+    for images_name, labels_name in ((IDX_NAMES[0], IDX_NAMES[1]), (IDX_NAMES[2], IDX_NAMES[3])):
         img_path, lab_path = files[images_name], files[labels_name]
-        X = _pixels(_read_idx_view(img_path), img_path, "the images")
-        y = _labels(_read_idx_view(lab_path), len(X), lab_path, "the labels")
+        X = _pixels(read_idx_view(img_path), img_path, "the images")
+        y = _labels(read_idx_view(lab_path), len(X), lab_path, "the labels")
         out.append((X, y))
     return tuple(out)
 
@@ -239,7 +87,7 @@ def _load_npz(path):
             if missing:
                 raise ValueError(f"{path}: missing arrays {missing}; expected x_train, y_train, x_test, "
                                  f"y_test as in Keras' mnist.npz (found {z.files})")
-            arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+            arrays = {k: npz_member(z, k, path) for k in ("x_train", "y_train", "x_test", "y_test")}
     except ValueError as exc:
         if str(exc).startswith(str(path)):
             raise
@@ -300,13 +148,48 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"global '{module}.{name}'") from None
 
 
+# Bytes of the length prefix of each kind of counted argument, and whether it is signed.
+_COUNT_PREFIX = {pickletools.TAKEN_FROM_ARGUMENT1: (1, False), pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
+                 pickletools.TAKEN_FROM_ARGUMENT4U: (4, False), pickletools.TAKEN_FROM_ARGUMENT8U: (8, False)}
+
+
+def _check_lengths(data):
+    """Raise ValueError where an opcode declares more bytes than follow it: the unpickler allocates
+    the declared size before it finds the data missing. Walks the opcodes without decoding them."""
+    pos, end = 0, len(data)
+    while pos < end:
+        op = pickletools.code2op.get(chr(data[pos]))
+        if op is None:
+            raise ValueError(f"unknown pickle opcode {data[pos]:#04x} at byte {pos}")
+        start, pos = pos, pos + 1
+        if op.name == "STOP":
+            return
+        n = op.arg.n if op.arg is not None else 0
+        if n >= 0:
+            pos += n
+        elif n == pickletools.UP_TO_NEWLINE:
+            for _ in range(2 if op.name in ("GLOBAL", "INST") else 1):
+                newline = data.find(b"\n", pos)
+                if newline < 0:
+                    raise ValueError(f"{op.name} at byte {start} has no end of line")
+                pos = newline + 1
+        else:
+            width, signed = _COUNT_PREFIX[n]
+            size = int.from_bytes(data[pos:pos + width], "little", signed=signed)
+            pos += width
+            if size < 0 or pos + size > end:
+                raise ValueError(f"{op.name} at byte {start} declares {size} bytes, "
+                                 f"but {max(end - pos, 0)} follow")
+            pos += size
+    raise ValueError("the pickle ends before its STOP opcode")
+
+
 def _load_pickle(path):
-    check_regular_file(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-        if data[:2] == _GZIP_MAGIC:
-            data = _gunzip(data, path)
+        data = read_regular_file(path)
+        if data[:2] == GZIP_MAGIC:
+            data = gunzip(data, path, MAX_UNDECLARED_BYTES)
+        _check_lengths(data)
         parts = _ArraysOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
     except pickle.UnpicklingError as exc:
         if str(exc).startswith("global"):
@@ -367,35 +250,23 @@ def _load_csv(train_path, test_path):
 
 # --------------------------------------------------------------------------------------- finding the data
 
-def _idx_variants(stem):
-    dotted = stem.replace("-idx", ".idx")  # 'train-images.idx3-ubyte', as some redistributions name them
-    return [stem, stem + ".gz", dotted, dotted + ".gz"]
-
-
-def _find_idx_file(folder, stem):
-    for name in _idx_variants(stem):
-        if (folder / name).is_file():
-            return folder / name
-    return None
-
-
 def _locate(p):
     """What to load from ``p``: a (loader, args) pair, or a string saying why there is nothing to load."""
     if p.is_file():
         with open(p, "rb") as f:
             magic = f.read(4)
-        if p.name.endswith(".npz") or magic == _ZIP_MAGIC:
+        if p.name.endswith(".npz") or magic == ZIP_MAGIC:
             return _load_npz, (p,)
-        siblings = [v for stem in _IDX_NAMES for v in _idx_variants(stem)]
+        siblings = [v for stem in IDX_NAMES for v in idx_variants(stem)]
         siblings += ["mnist_train.csv", "mnist_test.csv"]
         if p.name in siblings:
             return f"it is one of several files; pass the folder that holds it ({p.parent})"
-        if ".pkl" in p.name or ".pickle" in p.name or magic[:2] == _GZIP_MAGIC or magic[:1] == b"\x80":
+        if ".pkl" in p.name or ".pickle" in p.name or magic[:2] == GZIP_MAGIC or magic[:1] == b"\x80":
             return _load_pickle, (p,)
         return "it is not a .npz, .pkl or .pkl.gz file"
     if not p.is_dir():
         return "it is neither a file nor a folder"
-    idx = {stem: _find_idx_file(p, stem) for stem in _IDX_NAMES}
+    idx = {stem: find_idx_file(p, stem) for stem in IDX_NAMES}
     if all(idx.values()):
         return _load_idx, (idx,)
     for name in ("mnist.npz", "mnist.pkl.gz", "mnist.pkl"):
@@ -413,13 +284,6 @@ def _locate(p):
     return "it holds none of the MNIST files"
 
 
-def _cache_dir():
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    # The XDG spec says to ignore a relative $XDG_CACHE_HOME.
-    base = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-    return base / "fastmlp" / "mnist"
-
-
 def _search_paths():
     """The places ``load_mnist()`` looks, in order, as (description, path or None)."""
     env = os.environ.get("FASTMLP_DATA", "")
@@ -427,7 +291,7 @@ def _search_paths():
         ("$FASTMLP_DATA", Path(env).expanduser() if env else None),
         ("./data/mnist", Path.cwd() / "data" / "mnist"),
         ("the repository's data/mnist", _REPO_DATA_DIR),
-        ("the user cache", _cache_dir()),
+        ("the user cache", cache_dir()),
     ]
 
 
@@ -481,7 +345,7 @@ def load_mnist(path=None):
     ((60000, 784), dtype('float32'), dtype('int64'))
     """
     if path is not None:
-        p = _as_path(path, "path")
+        p = as_path(path, "path")
         if not p.exists():
             raise FileNotFoundError(f"path: got {str(p)!r}, which does not exist; {_EXPECTED}")
         found = _locate(p)
@@ -508,7 +372,7 @@ def load_mnist(path=None):
         loader, args = found
         return loader(*args)
 
-    cache = _cache_dir()
+    cache = cache_dir()
     try:
         download_mnist(cache)
     except DownloadError as exc:
@@ -516,138 +380,8 @@ def load_mnist(path=None):
         lines += [f"  {s}" for s in searched]
         lines += [f"Then tried to download into {cache}:"]
         lines += [f"  {url}: {err}" for url, err in exc.attempts] or [f"  {exc}"]
-        lines.append(_HOW_TO_PASS)
+        lines.append(HOW_TO_PASS)
         raise DownloadError("\n".join(lines), exc.attempts) from None
     return load_mnist(cache)
 
 
-# ------------------------------------------------------------------------------------------- downloading
-
-class _NoBar:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def update(self, n):
-        pass
-
-
-def _progress_bar(total, desc, enabled):
-    try:
-        from tqdm import tqdm
-    except ImportError:  # a missing progress bar should not stop the download
-        return _NoBar()
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not enabled,
-                leave=False)
-
-
-def _check_content(path, stem):
-    """None if the .gz at ``path`` decompresses to the expected IDX file, else what is wrong."""
-    digest, size = _IDX_SHA256[stem]
-    with open(path, "rb") as f:
-        data = f.read()
-    d = zlib.decompressobj(wbits=31)
-    try:
-        content = d.decompress(data, size + 1)  # bounded: a hostile archive cannot expand without limit
-    except zlib.error as exc:
-        return f"not a valid gzip file ({exc})"
-    if not d.eof or len(content) != size or d.unused_data.strip(b"\0"):
-        return f"decompresses to something other than the {size}-byte {stem}"
-    got = hashlib.sha256(content).hexdigest()
-    if got != digest:
-        return f"SHA-256 mismatch: got {got}, expected {digest}"
-    return None
-
-
-def _fetch(url, dest, stem, timeout, progress):
-    """Download ``url`` to ``dest`` via a temporary file; None on success, else what went wrong."""
-    tmp = None
-    try:
-        request = urllib.request.Request(url, headers={"User-Agent": "fastmlp"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-            with os.fdopen(fd, "wb") as f, _progress_bar(total, dest.name, progress) as bar:
-                received = 0
-                while True:
-                    chunk = response.read(1 << 16)
-                    if not chunk:
-                        break
-                    received += len(chunk)
-                    if received > _MAX_DOWNLOAD:
-                        return f"more than {_MAX_DOWNLOAD} bytes, far more than the MNIST file"
-                    f.write(chunk)
-                    bar.update(len(chunk))
-        problem = _check_content(tmp, stem)
-        if problem:
-            return problem
-        os.replace(tmp, dest)  # atomic: the cache never holds a partial or unverified file
-        tmp = None
-        return None
-    except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError and timeouts are OSErrors
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) and not isinstance(
-            exc, urllib.error.HTTPError) else exc
-        return f"{type(exc).__name__}: {reason}"
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-
-
-def download_mnist(directory=None, *, mirrors=None, timeout=30.0, progress=True):
-    """Download the four MNIST IDX files (``.gz``) and verify them by SHA-256.
-
-    Each file is fetched from the first mirror that serves it correctly, into a temporary file that
-    is renamed into ``directory`` only once its decompressed content matches the pinned SHA-256
-    digest; a mismatch deletes it and tries the next mirror. Files already in ``directory`` are kept.
-
-    Parameters
-    ----------
-    directory : str, os.PathLike or None, default None
-        Where to put the files; created if needed. ``None`` means the user cache,
-        ``~/.cache/fastmlp/mnist`` (``$XDG_CACHE_HOME/fastmlp/mnist`` where that is set).
-    mirrors : sequence of str or None, default None
-        Base URLs, each ending in ``/``, tried in order. ``None`` means :data:`MIRRORS`.
-    timeout : float, default 30.0
-        Seconds to wait on the network before giving up on a mirror.
-    progress : bool, default True
-        Show a tqdm progress bar per file.
-
-    Returns
-    -------
-    pathlib.Path
-        The folder holding the four files, ready for ``load_mnist(path=...)``.
-
-    Raises
-    ------
-    DownloadError
-        (an ``OSError``) If a file cannot be had from any mirror. The message lists each URL and its
-        error; ``.attempts`` holds them as (url, error) pairs.
-    """
-    directory = _cache_dir() if directory is None else _as_path(directory, "directory")
-    mirrors = MIRRORS if mirrors is None else tuple(mirrors)
-    if not mirrors or not all(isinstance(m, str) for m in mirrors):
-        raise ValueError(f"mirrors: got {mirrors!r}; expected a non-empty sequence of base URLs")
-    if not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0):
-        raise ValueError(f"timeout: got {timeout!r}; expected a positive number of seconds")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DownloadError(f"directory: cannot create {str(directory)!r} ({exc}). {_HOW_TO_PASS}") from exc
-    for stem in _IDX_NAMES:
-        if _find_idx_file(directory, stem):
-            continue
-        attempts = []
-        for base in mirrors:
-            url = base + stem + ".gz"
-            problem = _fetch(url, directory / (stem + ".gz"), stem, timeout, progress)
-            if problem is None:
-                break
-            attempts.append((url, problem))
-        else:
-            tried = "\n".join(f"  {url}: {err}" for url, err in attempts)
-            raise DownloadError(f"could not download {stem}.gz into {directory}:\n{tried}\n{_HOW_TO_PASS}",
-                                attempts)
-    return directory
