@@ -207,3 +207,25 @@ def test_gzip_of_many_members_reads_in_linear_time(tmp_path):
     np.testing.assert_array_equal(read_idx(large), labels)
     # 8 times the members: linear time is about 8 times as long, quadratic about 64.
     assert _seconds_to_read(large) < 24 * _seconds_to_read(small)
+
+
+def test_a_photograph_at_the_pixel_limit_is_read_within_the_memory_limit(tmp_path):
+    # 24 megapixels of RGBA took 2.5 GB in float64 before large images were shrunk by Pillow first.
+    pil = pytest.importorskip("PIL.Image")
+    path = tmp_path / "photo.png"
+    photo = pil.new("RGBA", (6000, 4000), (255, 255, 255, 255))
+    photo.paste((0, 0, 0, 255), (2800, 1000, 3200, 3000))  # a dark "1" on white
+    photo.save(path, compress_level=1)
+    code = textwrap.dedent(f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE_LIMIT}, {ADDRESS_SPACE_LIMIT}))
+        from fastmlp import datasets
+        digit = datasets.read_image({str(path)!r})
+        rows, cols = (digit > 0.5).nonzero()
+        print(digit.shape, rows.min(), rows.max(), cols.min(), cols.max())
+    """)
+    done = run_capped(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(")")[0] == "(28, 28"
+    top, bottom, left, right = map(int, done.stdout.split(")")[1].split())
+    assert (top, bottom) == (4, 23) and right - left <= 4  # a 20-pixel-tall bar, centred

@@ -16,6 +16,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 #: The most pixels ``read_image`` decodes unless told otherwise: a 24-megapixel photograph (6000 x 4000).
 MAX_IMAGE_PIXELS = 24_000_000
 
+_WORKING_PIXELS = 1 << 21  # larger images are shrunk to about this many pixels before to_mnist
 _IMAGE_SIDE = 28
 _DIGIT_BOX = 20        # MNIST digits fit a 20 x 20 box, centred by mass in the 28 x 28 image
 _INK = 0.1             # pixels brighter than this (after inversion) are the digit
@@ -50,7 +51,7 @@ def read_image(path, side=_IMAGE_SIDE, *, max_pixels=MAX_IMAGE_PIXELS):
     side = _check_count(side, "side", 1, 4096)
     max_pixels = _check_count(max_pixels, "max_pixels", 1, 2**62)
     try:
-        import matplotlib.image
+        import matplotlib.image  # noqa: F401 -- Pillow's pixels become arrays as matplotlib makes them
         from PIL import Image
     except ImportError:
         raise ImportError('reading images needs matplotlib and Pillow: pip install "fastmlp[plot]"') from None
@@ -58,22 +59,39 @@ def read_image(path, side=_IMAGE_SIDE, *, max_pixels=MAX_IMAGE_PIXELS):
     try:
         with warnings.catch_warnings():  # Pillow warns of a large image: it is refused below, or wanted
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as probe:  # reads the header only
-                width, height = probe.size
-        if width * height > max_pixels:
-            raise ValueError(f"{path}: an image of {width} x {height} = {width * height} pixels, more than "
-                             f"max_pixels={max_pixels}; pass a larger max_pixels (fastmlp predict --max-pixels) "
-                             "to read it")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = np.asarray(matplotlib.image.imread(path))
+            with Image.open(path) as image:  # reads the header only
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise ValueError(f"{path}: an image of {width} x {height} = {width * height} pixels, more "
+                                     f"than max_pixels={max_pixels}; pass a larger max_pixels (fastmlp predict "
+                                     "--max-pixels) to read it")
+                pixels = _decode_small(image)
     except Image.DecompressionBombError as exc:
         raise ValueError(f"{path}: {str(exc).rstrip('.')}, more than max_pixels={max_pixels}; to read it, pass a "
                          "larger max_pixels (fastmlp predict --max-pixels) and raise Pillow's "
                          "PIL.Image.MAX_IMAGE_PIXELS") from None
     except (OSError, SyntaxError) as exc:  # Pillow reports some corrupt files as SyntaxError
         raise ValueError(f"{path}: cannot read the image ({exc})") from None
-    return to_mnist(image, side)
+    return to_mnist(pixels, side)
+
+
+def _decode_small(image):
+    """The image's pixels as an array of at most about _WORKING_PIXELS: a larger one is shrunk by
+    Pillow, in its own 8-bit pixels (a JPEG while it decodes), by an integer factor, averaging
+    blocks as to_mnist's area resizing does; to_mnist works in float64, 32 bytes a pixel in colour."""
+    width, height = image.size
+    factor = math.ceil(math.sqrt(width * height / _WORKING_PIXELS))
+    if factor > 1:
+        image.draft("RGB" if image.mode not in ("L", "1") else "L", (width // factor, height // factor))
+        if image.mode not in ("L", "LA", "RGB", "RGBA"):
+            image = image.convert("RGBA")
+        factor = math.ceil(math.sqrt(image.size[0] * image.size[1] / _WORKING_PIXELS))
+        if factor > 1:
+            image = image.reduce(factor)
+    if image.mode.startswith("I"):  # 16- or 32-bit gray: to_mnist scales integers by their range
+        return np.asarray(image)
+    import matplotlib.image
+    return matplotlib.image.pil_to_array(image)
 
 
 def _check_count(value, name, low, high):
