@@ -49,6 +49,7 @@ _AT_CHANCE = 0.99             # an epoch loss above this share of chance is at c
                               # stuck on the class frequencies sits a hair below (MNIST: 0.9986)
 _CHANCE_STEPS = 100           # updates of this fit before the middle of the epoch, for that warning
 _NOT_FALLING = 0.99           # ... and not below this share of the previous epoch's loss
+_SMALLEST_SAFE_EPS = 1e-12      # Adam's eps below this, not lr, is the likely cause of a NaN
 _GROWTH = 100.0               # an epoch loss this many times the first epoch's: diverging
 _GROWTH_FLOOR = 0.1           # ... once it is this share of chance: below, it is a near-perfect fit
                               # wobbling, not divergence
@@ -67,20 +68,22 @@ def _check_size_limits(sizes):
 
 
 class _ParamList(list):
-    """The live parameter views: ``net.weights[0] = W`` copies W into the model's arena."""
+    """The live parameter views: ``net.weights[0] = W`` copies W into the model's arena (refused
+    while the model trains, as assigning ``net.weights`` is)."""
 
-    def __init__(self, views, name):
+    def __init__(self, views, name, owner):
         super().__init__(views)
-        self._name = name
+        self._name, self._owner = name, owner
 
     def __setitem__(self, index, value):
         if not isinstance(index, (int, np.integer)):
             raise TypeError(f"{self._name}: assign one layer at a time, e.g. net.{self._name}[0] = array")
         target = list.__getitem__(self, index)
-        _copy_into(target, value, f"{self._name}[{index}]")
+        self._owner._assign([target], [value], [f"{self._name}[{index}]"], f"{self._name}[{index}]")
 
 
-def _copy_into(target, value, name):
+def _converted(target, value, name):
+    """value as a float32 array to copy into the parameter view target, checked."""
     value = np.asarray(value)
     if value.shape != target.shape:
         raise ValueError(f"{name}: got an array of shape {value.shape}; expected shape {target.shape}")
@@ -90,7 +93,7 @@ def _copy_into(target, value, name):
         value = value.astype(np.float32)  # beyond float32's range becomes inf, caught below
     if not np.all(np.isfinite(value)):
         raise ValueError(f"{name}: got NaN, infinite or beyond-float32 values; expected finite numbers")
-    target[...] = value
+    return value
 
 
 class MLP:
@@ -169,6 +172,11 @@ class MLP:
         self._snapshots = None     # divergence recovery during fit
         self._fit_lock = threading.Lock()   # held while fit runs: one fit at a time per network
         self._fitting = None                # the thread running fit, while it runs
+        # guards _fitting and the calls under way in other threads (see _begin): fit waits for
+        # them to end before it starts; reads wait for a write, a write for the reads
+        self._guard = threading.Condition(threading.Lock())
+        self._readers, self._writing = 0, False
+        self._grads_lock = threading.Lock()  # loss_and_gradients in several threads take turns
         self.stop_training = False
         self.history = None
 
@@ -185,28 +193,38 @@ class MLP:
 
     @property
     def weights(self):
-        return _ParamList(self._weights, "weights")
+        return _ParamList(self._weights, "weights", self)
 
     @weights.setter
     def weights(self, values):
-        self._refuse_while_fitting("weights")
         self._set_all(self._weights, values, "weights")
 
     @property
     def biases(self):
-        return _ParamList(self._biases, "biases")
+        return _ParamList(self._biases, "biases", self)
 
     @biases.setter
     def biases(self, values):
-        self._refuse_while_fitting("biases")
         self._set_all(self._biases, values, "biases")
 
     def _set_all(self, views, values, name):
+        self._refuse_while_fitting(name)
         values = list(values)
         if len(values) != len(views):
             raise ValueError(f"{name}: got {len(values)} arrays; expected {len(views)}, one per layer")
-        for index, (view, value) in enumerate(zip(views, values)):
-            _copy_into(view, value, f"{name}[{index}]")
+        self._assign(views, values, [f"{name}[{index}]" for index in range(len(views))], name)
+
+    def _assign(self, views, values, names, what):
+        """Copy values into the parameter views, all checked first: refused while fit runs, and
+        never half done as seen by predict, evaluate or loss_and_gradients in another thread."""
+        self._refuse_while_fitting(what)
+        arrays = [_converted(view, value, name) for view, value, name in zip(views, values, names)]
+        self._begin(what, writes=True)
+        try:
+            for view, array in zip(views, arrays):
+                view[...] = array
+        finally:
+            self._end(writes=True)
 
     @property
     def n_classes(self):
@@ -214,18 +232,22 @@ class MLP:
 
     def copy(self):
         """An independent model: same settings, parameters and random state, no shared memory."""
-        twin = _copy.copy(self)
+        twin = object.__new__(type(self))  # not copy.copy: that would go through __reduce__, as pickle does
+        twin.__dict__.update(self.__dict__)
         twin._params = _aligned_zeros(len(self._params))
-        twin._params[...] = self._params
+        with self._reading("copy"):
+            twin._params[...] = self._params
+            twin._rng = _copy.deepcopy(self._rng)
         twin._grads = _aligned_zeros(len(self._params))
         twin._weights, twin._biases = twin._views(twin._params)
         twin._engine = _kernels.Network(self._sizes, _kernels.ACTIVATIONS[self.activation],
                                         _kernels.HEADS[(self.output, self.loss)], twin._params, twin._grads)
-        twin._rng = _copy.deepcopy(self._rng)
         twin._optimizer, twin._opt_state, twin._opt_step = None, (), 0
         twin._chunk_steps = dict(self._chunk_steps)
         twin._snapshots = None
         twin._fit_lock, twin._fitting = threading.Lock(), None
+        twin._guard, twin._readers, twin._writing = threading.Condition(threading.Lock()), 0, False
+        twin._grads_lock = threading.Lock()
         twin.history = None
         return twin
 
@@ -239,8 +261,57 @@ class MLP:
         if callbacks_may and not elsewhere:
             return
         where = "in another thread" if elsewhere else "and this call comes from one of its callbacks"
+        advice = ("or on a net.copy() made in one of fit's callbacks" if elsewhere
+                  else "or on net.copy()")
         raise RuntimeError(f"{what}: this network is training (fit is running {where}); call it after fit "
-                           "returns, or on net.copy()")
+                           f"returns, {advice}")
+
+    def _begin(self, what, writes=False, callbacks_may=False):
+        """Start a call's use of the parameters (in C, without the GIL); _end(writes) ends it
+        when this returns True (False: from fit's own callbacks, between chunks, nothing to end).
+
+        Refused as by _refuse_while_fitting, decided under the lock fit starts under: no call
+        reaches the parameters once fit has started, and fit waits for the ones begun before.
+        Reads (writes=False) run together; a write waits for them, and they for it. None of them
+        runs the caller's code in between, so each wait is as short as one such call."""
+        with self._guard:
+            self._refuse_while_fitting(what, callbacks_may)
+            while self._fitting is None and self._writing:
+                self._guard.wait()
+                self._refuse_while_fitting(what, callbacks_may)
+            if self._fitting is not None:
+                return False
+            if not writes:
+                self._readers += 1
+                return True
+            self._writing = True
+            try:
+                self._guard.wait_for(lambda: not self._readers)
+            except BaseException:  # Ctrl-C while waiting: the reads must not wait for this write
+                self._writing = False
+                self._guard.notify_all()
+                raise
+            return True
+
+    def _end(self, writes=False):
+        with self._guard:
+            if writes:
+                self._writing = False
+            else:
+                self._readers -= 1
+            if writes or self._writing or self._fitting is not None:  # else no one waits
+                self._guard.notify_all()
+
+    @contextlib.contextmanager
+    def _reading(self, what):
+        """Read the parameters as predict does: refused from other threads while fit runs, allowed
+        from its callbacks, never in the middle of an assignment."""
+        counted = self._begin(what, callbacks_may=True)
+        try:
+            yield
+        finally:
+            if counted:
+                self._end()
 
     def __repr__(self):
         return (f"MLP({self.sizes}, activation={self.activation!r}, output={self.output!r}, "
@@ -276,7 +347,12 @@ class MLP:
         X = self._checked_X(X)
         out = np.empty((X.shape[0], self.n_classes), dtype=np.float32)
         workspace, X, sparse_inputs, threads = self._inference_setup(X)
-        self._engine.predict(workspace, X, out, sparse_inputs, threads)
+        counted = self._begin("predict", callbacks_may=True)
+        try:
+            self._engine.predict(workspace, X, out, sparse_inputs, threads)
+        finally:
+            if counted:
+                self._end()
         return out
 
     def predict(self, X):
@@ -295,7 +371,12 @@ class MLP:
         X = self._checked_X(X)
         y = check_y(y, X.shape[0], self.n_classes)
         workspace, X, sparse_inputs, threads = self._inference_setup(X)
-        loss_sum, correct = self._engine.evaluate(workspace, X, y, sparse_inputs, threads)
+        counted = self._begin("evaluate", callbacks_may=True)
+        try:
+            loss_sum, correct = self._engine.evaluate(workspace, X, y, sparse_inputs, threads)
+        finally:
+            if counted:
+                self._end()
         return {"loss": loss_sum / len(X), "accuracy": correct / len(X)}
 
     def _inference_setup(self, X):
@@ -320,9 +401,15 @@ class MLP:
         self._refuse_while_fitting("loss_and_gradients")
         X = self._checked_X(X)
         y = check_y(y, X.shape[0], self.n_classes)
-        loss = self._engine.loss_and_gradients(self._workspace(len(X)), X, y)
-        grad_w, grad_b = self._views(self._grads)
-        return loss, [(dW.copy(), db.copy()) for dW, db in zip(grad_w, grad_b)]
+        workspace = self._workspace(len(X))
+        with self._grads_lock:      # the gradients buffer is the network's: one call fills it at a time
+            self._begin("loss_and_gradients")
+            try:            # copied out before _end: a fit starting then writes the same buffer
+                loss = self._engine.loss_and_gradients(workspace, X, y)
+                grad_w, grad_b = self._views(self._grads)
+                return loss, [(dW.copy(), db.copy()) for dW, db in zip(grad_w, grad_b)]
+            finally:
+                self._end()
 
     # ---- training ----
 
@@ -392,9 +479,11 @@ class MLP:
         RuntimeError
             When this network is training already: a second ``fit`` from another thread or from
             a callback is refused, and so, while ``fit`` runs, are ``loss_and_gradients`` and
-            assigning ``weights`` or ``biases``. ``predict`` and ``evaluate`` work from fit's
-            callbacks (the parameters are consistent between chunks) and are refused from other
-            threads (the compiled loop is writing them). ``net.copy()`` can be used anywhere.
+            assigning ``weights`` or ``biases`` (or one layer of them). ``predict`` and
+            ``evaluate`` work from fit's callbacks (the parameters are consistent between chunks)
+            and are refused from other threads (the compiled loop is writing them); such calls
+            begun before ``fit`` end before it starts. So are ``copy``, ``save`` and pickling: a
+            callback's ``net.copy()`` is a network other threads can use while ``fit`` runs.
 
         Warns
         -----
@@ -419,11 +508,15 @@ class MLP:
             raise RuntimeError("fit: this network is training already (in another thread, or this call comes "
                                "from one of its callbacks); call fit after it returns, or on net.copy()")
         try:
-            self._fitting = threading.get_ident()
+            # from here on other threads' calls are refused; the ones begun before end first (_begin)
+            with self._guard:
+                self._fitting = threading.get_ident()
+                self._guard.wait_for(lambda: not self._readers and not self._writing)
             return self._fit(X, y, epochs, batch_size, optimizer, shuffle, validation_data, validation_split,
                              verbose, callbacks)
         finally:
-            self._fitting = None
+            with self._guard:
+                self._fitting = None
             self._fit_lock.release()
 
     def _fit(self, X, y, epochs, batch_size, optimizer, shuffle, validation_data, validation_split, verbose,
@@ -584,8 +677,8 @@ class MLP:
         self._reset_optimizer_state()
         raise FloatingPointError(
             f"fit: the loss became NaN or infinite at epoch {epoch + 1}, batch {batch + 1}; the parameters "
-            f"were restored to the last finite values. Try a lower learning rate than lr={optimizer.lr}, "
-            "check that the inputs are scaled (e.g. pixels / 255), or run fastmlp.doctor(net, X, y).")
+            f"were restored to the last finite values. {_divergence_advice(optimizer)}; check that the inputs "
+            "are scaled (e.g. pixels / 255), or run fastmlp.doctor(net, X, y).")
 
     # ---- files ----
 
@@ -602,7 +695,8 @@ class MLP:
     def __reduce__(self):
         """pickle and copy.deepcopy carry the network's settings and parameters, as ``save`` does;
         ``net.copy()`` also keeps the optimizer state and the generator."""
-        return _unpickle, (self._metadata(), np.array(self._params, copy=True))
+        with self._reading("pickle"):
+            return _unpickle, (self._metadata(), np.array(self._params, copy=True))
 
     def _metadata(self):
         return {"format": "fastmlp", "version": FORMAT_VERSION, "sizes": self.sizes,
@@ -622,8 +716,11 @@ class MLP:
             path = os.fsdecode(path)
         if not path.endswith(".npz"):
             path += ".npz"
-        for name, array in zip((f"{kind}{layer}" for layer in range(1, len(self.weights) + 1) for kind in "Wb"),
-                               (a for pair in zip(self.weights, self.biases) for a in pair)):
+        with self._reading("save"):
+            params = np.array(self._params, copy=True)
+        weights, biases = self._views(params)
+        for name, array in zip((f"{kind}{layer}" for layer in range(1, len(weights) + 1) for kind in "Wb"),
+                               (a for pair in zip(weights, biases) for a in pair)):
             if not np.all(np.isfinite(array)):
                 raise ValueError(f"save: parameter {name} holds {int(np.count_nonzero(~np.isfinite(array)))} "
                                  "non-finite values (NaN or Inf); expected finite parameters, which load can read")
@@ -631,13 +728,23 @@ class MLP:
         handle, temporary = tempfile.mkstemp(suffix=".npz", dir=directory)
         try:
             with os.fdopen(handle, "wb") as file:
-                np.savez(file, params=self._params, metadata=np.array(json.dumps(self._metadata())))
+                np.savez(file, params=params, metadata=np.array(json.dumps(self._metadata())))
             os.replace(temporary, path)
         except BaseException:
             if os.path.exists(temporary):
                 os.remove(temporary)
             raise
         return path
+
+
+def _divergence_advice(optimizer):
+    """What to change first: Adam's eps when it is so small that a step, m / (sqrt(v) + eps), can
+    divide a small gradient by almost nothing; else the learning rate."""
+    eps = getattr(optimizer, "eps", None)
+    if eps is not None and eps < _SMALLEST_SAFE_EPS:
+        return (f"Adam's eps={eps} is tiny, and where gradients are small its steps divide by about eps: "
+                f"try eps=1e-8 (the default), then a lower learning rate than lr={optimizer.lr}")
+    return f"Try a lower learning rate than lr={optimizer.lr}"
 
 
 def _aligned_zeros(count):

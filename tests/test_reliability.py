@@ -417,6 +417,21 @@ def test_divergence_in_a_later_epoch_keeps_the_completed_epochs_in_history():
     _assert_still_usable(net, X_, y_)
 
 
+@pytest.mark.parametrize("eps, first_advice", [(1e-30, "Adam's eps=1e-30 is tiny"),
+                                               (1e-8, "Try a lower learning rate than lr=1e+30")])
+def test_divergence_message_names_a_tiny_adam_eps_before_the_learning_rate(eps, first_advice):
+    rng = np.random.default_rng(0)
+    X_ = rng.uniform(0, 1, size=(100, 6)).astype(np.float32)
+    y_ = rng.integers(0, 3, 100)
+    net = MLP([6, 8, 3], seed=0)
+    with pytest.raises(FloatingPointError) as excinfo:
+        net.fit(X_, y_, epochs=5, batch_size=1, optimizer=Adam(lr=1e30, eps=eps), verbose=0)
+    advice = str(excinfo.value).split("last finite values. ")[1]
+    assert advice.startswith(first_advice), advice
+    _assert_divergence_message(excinfo, 1e30)
+    _assert_still_usable(net, X_, y_)
+
+
 DIVERGING = {
     "sigmoid-mse-huge-lr": (dict(activation="sigmoid", output="sigmoid", loss="mse"),
                             [784, 30, 10], lambda: SGD(lr=1e10, weight_decay=1.0), False, 10),
