@@ -24,6 +24,7 @@ from fastmlp._threads import ThreadTuner, tuner_for
 from fastmlp._validation import (check_choice, check_float, check_int, check_sizes,
                                  check_validation_data, check_X, check_y)
 from fastmlp.callbacks import Callback, History
+from fastmlp.datasets._files import check_regular_file, npy_header, npz_member
 from fastmlp.init import initial_parameters, resolve_init
 from fastmlp.optim import SGD, Adam
 
@@ -897,16 +898,6 @@ def _unpickle(metadata, params):
 _MAX_METADATA_BYTES = 1 << 20      # a model's JSON metadata is a few hundred bytes
 
 
-def _npy_header(archive, name):
-    """(shape, dtype) of an array in an open .npz, from its .npy header alone: nothing is
-    decompressed beyond it."""
-    with archive.zip.open(name + ".npy") as member:
-        version = np.lib.format.read_magic(member)
-        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read(member)
-    return shape, dtype
-
-
 def load(path):
     """Load a model written by ``MLP.save``.
 
@@ -921,14 +912,15 @@ def load(path):
         raise TypeError(f"path: got {path!r}; expected a file path (str or os.PathLike)")
     path = os.fspath(path)
     try:
+        check_regular_file(path)
         with np.load(path, allow_pickle=False) as archive:
             if set(archive.files) != {"params", "metadata"}:
                 raise ValueError(f"holds {sorted(archive.files)}, not the arrays a fastmlp model has")
-            shape, dtype = _npy_header(archive, "metadata")
+            shape, dtype = npy_header(archive, "metadata")
             if shape != () or dtype.kind != "U" or dtype.itemsize > _MAX_METADATA_BYTES:
                 raise ValueError(f"its metadata is {shape} {dtype}, not a short JSON string")
-            metadata = json.loads(str(archive["metadata"]))
-            params_shape, params_dtype = _npy_header(archive, "params")
+            metadata = json.loads(str(npz_member(archive, "metadata")))
+            params_shape, params_dtype = npy_header(archive, "params")
     except (OSError, EOFError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
@@ -954,7 +946,7 @@ def load(path):
                          f"needs ({expected},) float32")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            params = archive["params"]
+            params = npz_member(archive, "params")
     except Exception as exc:  # noqa: BLE001 -- a corrupt data stream behind a valid header
         raise ValueError(f"load: {path!r} is not a valid fastmlp model file ({type(exc).__name__}: {exc})") from exc
     try:

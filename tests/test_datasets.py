@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
+import fastmlp
 import fastmlp.datasets as datasets
 from fastmlp.datasets import load_mnist, read_idx
 
@@ -446,8 +447,11 @@ def test_non_regular_files_are_refused_not_read(tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     for path, kind in ((os.devnull, "a device"), (fifo, "a FIFO")):
-        with pytest.raises(ValueError, match=rf"{kind}; expected a regular file"):
-            read_idx(path)
+        for reader in (read_idx, fastmlp.load, datasets.read_image):
+            with pytest.raises(ValueError, match=rf"{kind}; expected a regular file"):
+                reader(path)
+        with pytest.raises(ValueError, match=r"neither a file nor a folder"):
+            load_mnist(path)
 
 
 class _ArrayWithoutData:

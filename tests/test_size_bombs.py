@@ -55,6 +55,23 @@ def npz_declaring(shape):
     return buffer.getvalue()
 
 
+def model_declaring(sizes):
+    """A fastmlp model file for ``sizes`` whose params.npy header declares all their parameters
+    (8.6 GB for the sizes below) but holds 64 bytes."""
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    header = io.BytesIO()
+    np.lib.format.write_array_header_2_0(header, {"descr": "<f4", "fortran_order": False, "shape": (n_params,)})
+    metadata = io.BytesIO()
+    np.save(metadata, np.array(json.dumps({"format": "fastmlp", "version": 1, "sizes": sizes, "activation": "relu",
+                                           "output": "softmax", "loss": "cross_entropy", "init": "auto",
+                                           "seed": 0})))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("params.npy", header.getvalue() + b"\0" * 64)
+        z.writestr("metadata.npy", metadata.getvalue())
+    return buffer.getvalue()
+
+
 def png_header_only(width, height):
     """A PNG whose header declares ``width`` x ``height`` pixels, with almost no image data."""
     def chunk(kind, body):
@@ -82,6 +99,8 @@ def bombs(tmp_path_factory):
                             b"\x85R\x87R."),
         # .npy headers inside an .npz declaring 10**12 bytes
         "mnist.npz": npz_declaring((10**6, 10**6)),
+        # a model whose parameter header declares 8.6 GB
+        "model.npz": model_declaring([46340, 46340, 10]),
         # a CSV that expands to 2 GB
         "rows.csv.gz": gzip_members(b"0," * (32 * MB), 32),
         # a .npy declaring 784 GB in 200 bytes
@@ -104,6 +123,8 @@ READER_CASES = {
     "reconstruct.pkl": ("load_mnist", r"shape \(1000000, 1000000\) whose data is not in the file"),
     "mnist.npz": ("load_mnist", r"declares .*more than its \d+ compressed bytes can hold|"
                                 r"declares shape \(1000000, 1000000\)"),
+    "model.npz": ("load", r"params: its header declares shape \(2147905350,\) of float32 \(8591621400 bytes\), "
+                          r"but the archive holds 64 bytes"),
     "huge.png": ("read_image", r"max_pixels"),
     "large.png": ("read_image", r"6001 x 4000 = 24004000 pixels, more than max_pixels=24000000"),
 }
@@ -111,11 +132,12 @@ READER_CASES = {
 _RUNNER = textwrap.dedent("""
     import json, resource, sys
     resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+    import fastmlp
     from fastmlp import datasets
     outcomes = {{}}
     for path, reader in json.loads(sys.argv[1]).items():
         try:
-            getattr(datasets, reader)(path)
+            (getattr(datasets, reader, None) or getattr(fastmlp, reader))(path)
             outcomes[path] = ["returned", ""]
         except BaseException as exc:
             outcomes[path] = [type(exc).__name__, str(exc)]

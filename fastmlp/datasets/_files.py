@@ -114,22 +114,23 @@ def gunzip(data, path, limit=MAX_UNDECLARED_BYTES):
     return out
 
 
-def npz_member(archive, name, source):
+def npz_member(archive, name, source=None):
     """``archive[name]`` after checking that its .npy header declares plain data of exactly the size
     the zip holds: NumPy allocates what the header says before it reads the data."""
+    where = f"{source}: {name}" if source else name
     info = archive.zip.getinfo(name + ".npy")
     with archive.zip.open(info) as member:
         shape, dtype = _npy_header(member)
         header_bytes = member.tell()
     if dtype.hasobject:
-        raise ValueError(f"{source}: {name}: holds Python objects ({dtype}); expected an array of numbers")
+        raise ValueError(f"{where}: holds Python objects ({dtype}); expected an array of numbers")
     declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
     held = info.file_size - header_bytes
     if info.file_size > max(info.compress_size, 1) * MAX_DEFLATE_RATIO:
-        raise ValueError(f"{source}: {name}: the archive declares {info.file_size} bytes, more than its "
+        raise ValueError(f"{where}: the archive declares {info.file_size} bytes, more than its "
                          f"{info.compress_size} compressed bytes can hold")
     if declared != held:
-        raise ValueError(f"{source}: {name}: its header declares shape {shape} of {dtype} ({declared} bytes), "
+        raise ValueError(f"{where}: its header declares shape {shape} of {dtype} ({declared} bytes), "
                          f"but the archive holds {held} bytes of data")
     return archive[name]
 
