@@ -14,16 +14,62 @@ Exit status: 0 when the report is ok, 1 when it has warnings or errors, 2 for us
 """
 import argparse
 import json
+import math
 import sys
 
 from fastmlp import reference
-from fastmlp.cli import _positive_float, _positive_int
+from fastmlp._kernels import MAX_LAYERS
+from fastmlp.diagnostics._doctor import _MAX_BATCH, _MAX_PARAMETERS, _MAX_SAMPLE, _MAX_STEPS
 
 DESCRIPTION = ("Train a copy of a network briefly on MNIST and report what looks wrong: "
                "unscaled inputs, a bad init, saturated or dead units, a diverging or flat loss, "
                "vanishing gradients, constant predictions.")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+_MAX_INPUT_SCALE = 1e6          # --input-scale: raw 16-bit pixels are 65535; beyond, overflow is all it shows
+
+
+# argparse types: a bad value exits 2 with argparse's usage message, naming the option.
+
+def _int_in(low, high=None):
+    """An argparse type: an int from low to high (no upper bound when high is None)."""
+    expected = f"an int from {low} to {high}" if high is not None else f"an int >= {low}"
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"got {text!r}; expected {expected}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"got {text!r}; expected {expected}")
+        return value
+
+    return parse
+
+
+def _float_in(low, high, low_open=False, high_open=False):
+    """An argparse type: a finite number in [low, high], each end open when asked."""
+    if math.isinf(high):
+        expected = f"a finite number {'>' if low_open else '>='} {low:g}"
+    else:
+        expected = f"a finite number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"got {text!r}; expected {expected}") from None
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
+        if not (math.isfinite(value) and above and below):
+            raise argparse.ArgumentTypeError(f"got {text!r}; expected {expected}")
+        return value
+
+    return parse
+
+
+_positive_float = _float_in(0, math.inf, low_open=True, high_open=True)
 
 
 def _sizes(text):
@@ -33,6 +79,14 @@ def _sizes(text):
         raise argparse.ArgumentTypeError(f"got {text!r}; expected comma-separated ints such as 784,128,10") from None
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"got {text!r}; expected at least two positive ints such as 784,128,10")
+    if len(sizes) - 1 > MAX_LAYERS:
+        raise argparse.ArgumentTypeError(f"got {len(sizes)} sizes, {len(sizes) - 1} weight layers; expected at "
+                                         f"most {MAX_LAYERS} weight layers")
+    parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    if parameters > _MAX_PARAMETERS:
+        raise argparse.ArgumentTypeError(
+            f"got {text!r}, a network of {parameters} parameters; expected at most {_MAX_PARAMETERS}, "
+            "as fastmlp.doctor takes (784,2048,2048,10 has 5.8 million)")
     return sizes
 
 
@@ -59,23 +113,31 @@ def configure(parser):
     net.add_argument("--loss", default="cross_entropy", choices=("cross_entropy", "mse"))
     net.add_argument("--init", type=_init, default="auto",
                      help="auto, he, glorot, lecun, normal:STD or uniform:LOW:HIGH (default auto)")
-    net.add_argument("--seed", type=int, default=0, help="seed for the network and the rows drawn (default 0)")
+    net.add_argument("--seed", type=_int_in(0), default=0,
+                     help="seed for the network and the rows drawn, an int >= 0 (default 0)")
 
     train = parser.add_argument_group("the short training run")
     train.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"))
     train.add_argument("--lr", type=_positive_float, default=None,
                        help="learning rate (default 0.1 for sgd, 0.001 for adam)")
-    train.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
-    train.add_argument("--steps", type=_positive_int, default=200, help="minibatch steps (default 200)")
-    train.add_argument("--batch-size", type=_positive_int, default=32, help="default 32")
-    train.add_argument("--sample", type=_positive_int, default=2000,
-                       help="rows on which activations and predictions are measured (default 2000)")
+    train.add_argument("--momentum", type=_float_in(0, 1, high_open=True), default=0.0,
+                       help="SGD momentum, in [0, 1) (default 0)")
+    train.add_argument("--steps", type=_int_in(1, _MAX_STEPS), default=200,
+                       help=f"minibatch steps, 1 to {_MAX_STEPS} (default 200)")
+    train.add_argument("--batch-size", type=_int_in(1, _MAX_BATCH), default=32,
+                       help=f"rows per step, 1 to {_MAX_BATCH} (default 32); steps x batch size is bounded "
+                            "too, see fastmlp.doctor")
+    train.add_argument("--sample", type=_int_in(1, _MAX_SAMPLE), default=2000,
+                       help=f"rows on which activations and predictions are measured, 1 to {_MAX_SAMPLE} "
+                            "(default 2000)")
 
     data = parser.add_argument_group("data")
     data.add_argument("--data", metavar="PATH", default=None,
                       help="MNIST in any form fastmlp.datasets.load_mnist reads (default: the bundled copy)")
-    data.add_argument("--input-scale", type=float, default=1.0, metavar="FACTOR",
-                      help="multiply the inputs by this, e.g. 255 to see what raw pixels do (default 1)")
+    data.add_argument("--input-scale", type=_float_in(1 / _MAX_INPUT_SCALE, _MAX_INPUT_SCALE), default=1.0,
+                      metavar="FACTOR",
+                      help="multiply the inputs by this, e.g. 255 to see what raw pixels do; from 1e-06 to "
+                           "1e+06 (default 1)")
 
     parser.add_argument("--json", action="store_true", help="print the findings as JSON instead of a table")
     return parser
@@ -107,6 +169,9 @@ def run(args):
             net = fastmlp.MLP(args.sizes or [784, 128, 10], activation=args.activation, output=args.output,
                               loss=args.loss, init=args.init, seed=args.seed)
         if args.optimizer == "adam":
+            if args.momentum:
+                return _usage_error(f"--momentum: got {args.momentum:g} with --optimizer adam; expected it "
+                                    "only with sgd (Adam has no momentum setting)")
             optimizer = fastmlp.Adam(lr=args.lr or 1e-3)
         else:
             optimizer = fastmlp.SGD(lr=args.lr or 0.1, momentum=args.momentum)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastmlp import reference
-from fastmlp._validation import check_int, check_X, check_y
+from fastmlp._validation import _describe, _error, _is_int, check_int, check_X, check_y
 from fastmlp.diagnostics._report import SEVERITIES, Finding, FindingsReport, _count, _describe_net, _table
 from fastmlp.init import draw_weights, resolve_init
 from fastmlp.model import _chance_loss, _describe_unscaled, _unscaled_inputs
@@ -41,6 +41,19 @@ _GRAD_ROWS = 256              # rows for the per-layer gradient norms
 _CURVE_ROWS = 500             # rows on which the loss is followed during the short run
 _INIT_OFF = 3.0               # weights this many times larger (or smaller) than the default init's
 _BIAS_OFF = 1.0               # a bias beyond this at the start: far from the default init's zero
+
+# Bounds on the sizes a caller passes, documented in doctor's docstring. doctor makes up to five
+# short runs (the run, then up to four reruns at other learning rates), so its time grows with
+# steps x batch_size x the network's parameters; these keep the worst case under a minute on two
+# cores (the measurements are in docs/diagnostics.md).
+_MAX_STEPS = 20_000           # steps: each costs a fit call's overhead besides its rows
+_MAX_BATCH = 1_000_000        # batch_size: in effect at most len(X), and _MAX_ROWS with steps
+_MAX_ROWS = 500_000           # steps x batch_size, the rows of one run
+_MAX_WORK = 30e9              # rows x parameters in one run
+_MAX_PARAMETERS = 8_000_000   # the network: its measurements alone take seconds beyond this
+_MAX_SAMPLE = 10_000          # sample: shares measured on 10000 rows are within about 1% of all rows'
+_COPY_BYTES = 1 << 25         # rows of X copied for one fit call (at least one batch): 32 MiB
+_ACTIVATION_BYTES = 1 << 25   # hidden activations held at once while counting saturated/dead units
 
 # Root causes first, then what they cause: a finding's place is that of its (code, stage) here.
 # "start" is measured on the network as given, "run" during the short run, "end" after it. Units
@@ -136,6 +149,23 @@ class DoctorReport(FindingsReport):
         return "\n".join(lines)
 
 
+def _bounded_count(name, value, maximum, hint):
+    """value as an int from 1 to maximum, or a TypeError/ValueError naming the argument; hint says
+    how to get what a value above maximum was meant for."""
+    expected = f"an int from 1 to {maximum}"
+    if not _is_int(value):
+        whole = isinstance(value, (float, np.floating)) and float(value).is_integer()
+        raise _error(TypeError, name, _describe(value), expected,
+                     f"Write {int(value)}, not {value!r}" if whole and abs(value) < 1e18 else None)
+    if not 1 <= value <= maximum:
+        raise _error(ValueError, name, repr(int(value)), expected, hint if value > maximum else None)
+    return int(value)
+
+
+def _n_parameters(net):
+    return sum(int(np.size(W)) + int(np.size(b)) for W, b in zip(net.weights, net.biases))
+
+
 def _hidden_activations(net, X):
     """Every hidden layer's activations for the rows of X, from net.weights and net.biases."""
     f = reference.ACTIVATION_FUNCTIONS[net.activation].f
@@ -146,6 +176,15 @@ def _hidden_activations(net, X):
             a = f(a @ np.asarray(W, dtype=a.dtype) + np.asarray(b, dtype=a.dtype))
             layers.append(a)
     return layers
+
+
+def _activation_blocks(net, X):
+    """_hidden_activations for blocks of X's rows, each holding at most _ACTIVATION_BYTES of
+    activations (at least one row): the memory stays bounded however wide the hidden layers."""
+    widest = sum(net.sizes[1:-1]) or 1
+    rows = max(1, _ACTIVATION_BYTES // (4 * widest))
+    for start in range(0, len(X), rows):
+        yield _hidden_activations(net, X[start:start + rows])
 
 
 def _with_lr(optimizer, lr):
@@ -161,16 +200,21 @@ def _short_run(net, X, y, rows, optimizer, steps, batch_size, X_eval, y_eval):
     if not np.isfinite(curve[0][1]):
         return curve, 0, 0
     per_segment = max(1, -(-steps // _CHECKPOINTS))
+    # One fit call copies X[rows] for whole batches of at most _COPY_BYTES (at least one batch):
+    # the same optimizer object carries its state from one call to the next, so where the calls
+    # split the run changes nothing.
+    per_call = max(1, _COPY_BYTES // (batch_size * X.shape[1] * X.itemsize))
     done = 0
     while done < steps:
         todo = min(per_segment, steps - done)
-        batch = rows[done * batch_size:(done + todo) * batch_size]
         try:
             # fit's own advice ("fit: X reaches 255 ...") is what doctor reports in its findings.
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="fit: ", category=UserWarning)
-                net.fit(X[batch], y[batch], epochs=1, batch_size=batch_size, optimizer=optimizer,
-                        shuffle=False, verbose=0)
+                for first in range(done, done + todo, per_call):
+                    batch = rows[first * batch_size:min(first + per_call, done + todo) * batch_size]
+                    net.fit(X[batch], y[batch], epochs=1, batch_size=batch_size, optimizer=optimizer,
+                            shuffle=False, verbose=0)
         except FloatingPointError:
             return curve, done, done + todo
         done += todo
@@ -357,19 +401,24 @@ def _check_initial_loss(net, initial, chance, setup, findings):
             "nothing to fix if you meant to pass a trained model; a fresh one should start near chance"))
 
 
-def _check_units(net, layers, when, m):
-    """Saturated sigmoid/tanh or dead ReLU units; layers are hidden activations of the sample."""
+def _check_units(net, X, when, m):
+    """Saturated sigmoid/tanh or dead ReLU units over the rows of X (the sample), counted block
+    by block of rows (see _activation_blocks)."""
     if net.activation in ("sigmoid", "tanh"):
-        if net.activation == "sigmoid":
-            shares = [float(np.mean((a < _SATURATION_MARGIN) | (a > 1 - _SATURATION_MARGIN))) for a in layers]
-            bounds = "0 or 1"
-        else:
-            shares = [float(np.mean(np.abs(a) > 1 - _SATURATION_MARGIN)) for a in layers]
-            bounds = "-1 or 1"
+        low = _SATURATION_MARGIN if net.activation == "sigmoid" else -1 + _SATURATION_MARGIN
+        bounds = "0 or 1" if net.activation == "sigmoid" else "-1 or 1"
+        saturated = np.zeros(len(net.sizes) - 2, dtype=np.int64)
+        for layers in _activation_blocks(net, X):
+            saturated += [np.count_nonzero((a < low) | (a > 1 - _SATURATION_MARGIN)) for a in layers]
+        shares = [float(count / (len(X) * units)) for count, units in zip(saturated, net.sizes[1:-1])]
         m.setdefault("saturated_share", {})[when] = shares
         return [("saturated", i, share, bounds) for i, share in enumerate(shares)]
     if net.activation == "relu":
-        dead = [(int(np.sum(a.max(axis=0) <= 0)), a.shape[1]) for a in layers]
+        peak = [np.full(units, -np.inf, dtype=np.float32) for units in net.sizes[1:-1]]
+        for layers in _activation_blocks(net, X):
+            for top, a in zip(peak, layers):
+                np.maximum(top, a.max(axis=0), out=top)
+        dead = [(int(np.sum(top <= 0)), len(top)) for top in peak]
         m.setdefault("dead_units", {})[when] = dead
         return [("dead", i, n_dead / n_units, (n_dead, n_units)) for i, (n_dead, n_units) in enumerate(dead)]
     return []
@@ -610,6 +659,24 @@ def _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, setup,
             hint, stage="run"))
 
 
+def _check_run_size(steps, batch_size, n_parameters):
+    """Refuse a short run of more than _MAX_ROWS rows, or of more than _MAX_WORK rows x parameters."""
+    rows = steps * batch_size
+    limit = max(1, min(_MAX_ROWS, int(_MAX_WORK // n_parameters)))
+    if rows <= limit:
+        return
+    why = f"at most {limit} rows"
+    if limit < _MAX_ROWS:
+        why += f" for a network of {n_parameters} parameters"
+    if batch_size <= limit:
+        hint = f"Pass steps={limit // batch_size} or fewer"
+    else:
+        hint = f"Pass a batch_size of at most {limit}"
+    raise _error(ValueError, "steps * batch_size", f"{steps} * {batch_size} = {rows} rows",
+                 f"{why} in the short run (doctor may make it five times, at other learning rates, "
+                 f"and each run is bounded to about ten seconds). {hint}")
+
+
 def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, seed=0):
     """Train a copy of a network briefly and report what looks wrong with the setup.
 
@@ -627,14 +694,25 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
     optimizer : fastmlp.SGD or fastmlp.Adam, optional
         The optimizer ``fit`` would use; None means ``SGD(lr=0.1)``. It is not modified.
     steps : int, default 200
-        Minibatch updates in the short training run.
+        Minibatch updates in the short training run, from 1 to 20000.
     batch_size : int, default 32
+        Rows per update, from 1 to 1000000; as in ``fit``, a batch_size above ``len(X)`` is
+        ``len(X)`` (full-batch descent).
     sample : int, default 2000
         Rows (drawn at random) on which the inputs, the hidden activations and the predictions
-        are measured; the loss is followed on the first 500 of them, the gradient norms
-        measured on the first 256.
+        are measured, from 1 to 10000 (all rows when X has fewer); the loss is followed on the
+        first 500 of them, the gradient norms measured on the first 256.
     seed : int, default 0
         Seeds which rows are drawn, so two calls give the same report.
+
+    The short run trains ``steps * batch_size`` rows (X's rows drawn again when it has fewer),
+    and doctor may make it five times (the reruns at other learning rates, see Notes), so the
+    sizes are bounded: at most 500000 rows in the run, and at most 3e10 rows x parameters
+    (294000 rows for 784-128-10, 16000 for 784-1024-1024-10); the network at most 8 million
+    parameters. The worst case then takes under a minute on two cores with ``fastmlp.MLP``
+    (``fastmlp.reference.MLP`` is far slower). The memory doctor adds is bounded too: a copy
+    of the sample, the batches of 32 MiB (or one batch) it hands ``fit``, and a few copies of
+    the network.
 
     Returns
     -------
@@ -647,7 +725,9 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
     ------
     ValueError, TypeError
         For invalid input (labels out of range, NaN in X, a wrong number of features...): those
-        are reported by the same checks as ``fit``.
+        are reported by the same checks as ``fit``. steps, batch_size and sample must be ints
+        (not bools or floats) within the bounds above, seed an int >= 0; a ValueError beyond a
+        bound (the run's size, the network's) names the argument and what to pass instead.
 
     Notes
     -----
@@ -726,21 +806,34 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
         if not hasattr(net, attribute):
             raise TypeError(f"net: got {type(net).__name__}, which has no {attribute!r}; expected a "
                             "fastmlp.MLP or fastmlp.reference.MLP")
+    # The sizes first: a bad one fails at once, before X is converted.
+    n_parameters = _n_parameters(net)
+    if n_parameters > _MAX_PARAMETERS:
+        raise _error(ValueError, "net", f"a network of {n_parameters} parameters, sizes {list(net.sizes)}",
+                     f"at most {_MAX_PARAMETERS}: doctor's measurements would take minutes on a larger one",
+                     "Diagnose a narrower network of the same depth and activation: what doctor finds "
+                     "(the inputs, the init, the learning rate) carries over")
+    steps = _bounded_count("steps", steps, _MAX_STEPS,
+                           "A few hundred steps show whether a setup learns (the default is 200); "
+                           "to train longer, call net.fit")
+    batch_size = _bounded_count("batch_size", batch_size, _MAX_BATCH,
+                                "For full-batch descent pass batch_size=len(X)")
+    sample = _bounded_count("sample", sample, _MAX_SAMPLE,
+                            f"The shares doctor measures on {_MAX_SAMPLE} rows are within about 1% "
+                            "of those on all rows")
+    seed = check_int("seed", seed, minimum=0)
+    optimizer = SGD(lr=0.1) if optimizer is None else optimizer
+    if not isinstance(optimizer, (SGD, Adam)):
+        raise TypeError(f"optimizer: got {optimizer!r}; expected fastmlp.SGD(...) or fastmlp.Adam(...)")
     sizes = list(net.sizes)
     n_classes = sizes[-1]
     X = check_X(X, sizes[0])
     y = check_y(y, X.shape[0], n_classes).astype(np.int64)
-    optimizer = SGD(lr=0.1) if optimizer is None else optimizer
-    if not isinstance(optimizer, (SGD, Adam)):
-        raise TypeError(f"optimizer: got {optimizer!r}; expected fastmlp.SGD(...) or fastmlp.Adam(...)")
-    steps = check_int("steps", steps, minimum=1)
-    batch_size = check_int("batch_size", batch_size, minimum=1)
-    sample = check_int("sample", sample, minimum=1)
-    seed = check_int("seed", seed, minimum=0)
 
-    rng = np.random.default_rng(seed)
     n = len(X)
     batch_size = min(batch_size, n)
+    _check_run_size(steps, batch_size, n_parameters)
+    rng = np.random.default_rng(seed)
     eval_rows = rng.permutation(n)[:sample]
     X_eval, y_eval = X[eval_rows], y[eval_rows]
     need = steps * batch_size
@@ -759,7 +852,7 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
     setup = _Setup(net, optimizer, any(f.code == "inputs-not-scaled" and f.severity == "warning"
                                        for f in findings))
     m["weight_scale"] = setup.weight_ratio
-    start = _check_units(net, _hidden_activations(net, X_eval), "start", m)
+    start = _check_units(net, X_eval, "start", m)
     severity, item = _worst_units(start)
     setup.units_at_start = item[0] if severity == "warning" else None
     units = [("start", "at the start", start)]
@@ -783,7 +876,7 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
 
     collapsed = None
     if _params_finite(net):
-        units.append(("end", f"after {steps_run} steps", _check_units(net, _hidden_activations(net, X_eval), "end", m)))
+        units.append(("end", f"after {steps_run} steps", _check_units(net, X_eval, "end", m)))
         with np.errstate(all="ignore"):
             predictions = np.asarray(net.predict(X_eval))
         m["final_accuracy"] = float(np.mean(predictions == y_eval))
