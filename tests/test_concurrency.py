@@ -136,8 +136,9 @@ def _run_in_subprocess(function_name):
             "spec.loader.exec_module(module)\n"
             f"module.{function_name}()\n")
     try:
+        # run from elsewhere: from the repository, "-c" would import its uncompiled fastmlp/
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              timeout=_CHILD_SECONDS + 30)
+                              timeout=_CHILD_SECONDS + 30, cwd=tempfile.gettempdir())
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"{function_name} hung (killed after {exc.timeout} s)\nstdout:\n{_text(exc.stdout)}\n"
                     f"stderr:\n{_text(exc.stderr)}")

@@ -12,6 +12,7 @@ import re
 import struct
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import zipfile
@@ -146,8 +147,10 @@ _RUNNER = textwrap.dedent("""
 
 
 def run_capped(code, *args, timeout=120):
-    """Run Python ``code`` under the address-space cap; the completed process."""
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout)
+    """Run Python ``code`` (which sets the address-space cap); the completed process. It runs from
+    elsewhere: from the repository, "-c" would import its uncompiled fastmlp/ instead of the installed one."""
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=tempfile.gettempdir())
 
 
 def test_every_reader_refuses_its_bomb_under_a_memory_limit(bombs):
