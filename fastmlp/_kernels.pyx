@@ -14,6 +14,7 @@ ACTIVATIONS = {"relu": FM_RELU, "leaky_relu": FM_LEAKY_RELU, "sigmoid": FM_SIGMO
 HEADS = {("softmax", "cross_entropy"): FM_SOFTMAX_CE, ("sigmoid", "mse"): FM_SIGMOID_MSE,
          ("sigmoid", "cross_entropy"): FM_SIGMOID_CE, ("softmax", "mse"): FM_SOFTMAX_MSE}
 MAX_LAYERS = FM_MAX_LAYERS
+OPTIMIZER_KINDS = {"sgd": FM_SGD, "adam": FM_ADAM}
 STATUS_OK = FM_OK
 STATUS_NONFINITE_LOSS = FM_NONFINITE_LOSS
 
@@ -89,21 +90,6 @@ cdef class _HeldBLAS:
             release_blas()
 
 
-cdef fm_optimizer make_optimizer(tuple settings):
-    """settings: (kind, lr, momentum, weight_decay, nesterov, beta1, beta2, eps, step)"""
-    cdef fm_optimizer opt
-    opt.kind = FM_ADAM if settings[0] == "adam" else FM_SGD
-    opt.lr = settings[1]
-    opt.momentum = settings[2]
-    opt.weight_decay = settings[3]
-    opt.nesterov = 1 if settings[4] else 0
-    opt.beta1 = settings[5]
-    opt.beta2 = settings[6]
-    opt.eps = settings[7]
-    opt.step = settings[8]
-    return opt
-
-
 def blas_has_small_kernels(str core_name):
     """Whether OpenBLAS's kernel set of this name has small-matrix SGEMM kernels (for tests)."""
     return bool(fm_blas_has_small_kernels(core_name.encode("ascii")))
@@ -119,10 +105,6 @@ def all_finite(const float[::1] x):
 
 def param_count(int[::1] sizes):
     return fm_param_count(&sizes[0], sizes.shape[0] - 1)
-
-
-def workspace_size(int[::1] sizes, int max_rows):
-    return fm_workspace_size(&sizes[0], sizes.shape[0] - 1, max_rows)
 
 
 cdef class Workspace:
@@ -182,16 +164,16 @@ cdef class Network:
         self.net.state1 = &state1[0] if state1 is not None else NULL
         self.net.state2 = &state2[0] if state2 is not None else NULL
 
-    def train_chunk(self, tuple optimizer, Workspace ws, const float[:, ::1] X, const int32_t[::1] y,
+    def train_chunk(self, fm_optimizer opt, Workspace ws, const float[:, ::1] X, const int32_t[::1] y,
                     const int64_t[::1] order, int batch_size, int64_t first_batch, int64_t n_batches,
                     double loss_sum=0.0, bint sparse_inputs=False, int n_threads=1):
         """Train minibatches [first_batch, first_batch + n_batches) of an epoch.
 
         Returns (status, loss_sum, correct, rows, steps, optimizer_step, threads); loss_sum
         continues from the one passed in, so the epoch's sum does not depend on where chunks end;
-        threads is how many ran it (up to n_threads, on the split path only).
+        threads is how many ran it (up to n_threads, on the split path only). opt is a dict with
+        fm_optimizer's fields (fastmlp.optim's c_struct), which Cython turns into the C struct.
         """
-        cdef fm_optimizer opt = make_optimizer(optimizer)
         # the split path (csrc/train.c decides the same way): minibatches
         cdef bint split = ws.ws.split != NULL and batch_size > 1
         cdef fm_stats stats
@@ -295,16 +277,14 @@ def head_loss(float[:, ::1] z, float[:, ::1] dz, const int32_t[::1] y, int head,
     return loss, correct
 
 
-def sgd_update(float[::1] p, float[::1] v, const float[::1] g, tuple optimizer):
-    cdef fm_optimizer opt = make_optimizer(optimizer)
+def sgd_update(float[::1] p, float[::1] v, const float[::1] g, fm_optimizer opt):
     cdef float *v_ptr = &v[0] if v is not None else NULL
     with nogil:
         fm_sgd_update(&p[0], v_ptr, &g[0], p.shape[0], &opt)
 
 
-def adam_update(float[::1] p, float[::1] m, float[::1] v, const float[::1] g, tuple optimizer,
+def adam_update(float[::1] p, float[::1] m, float[::1] v, const float[::1] g, fm_optimizer opt,
                 float bc1, float bc2):
-    cdef fm_optimizer opt = make_optimizer(optimizer)
     with nogil:
         fm_adam_update(&p[0], &m[0], &v[0], &g[0], p.shape[0], &opt, bc1, bc2)
 

@@ -414,13 +414,6 @@ class MLP:
 
     # ---- training ----
 
-    def _optimizer_settings(self, optimizer):
-        if isinstance(optimizer, Adam):
-            return ("adam", optimizer.lr, 0.0, optimizer.weight_decay, False,
-                    optimizer.beta1, optimizer.beta2, optimizer.eps, self._opt_step)
-        return ("sgd", optimizer.lr, optimizer.momentum, optimizer.weight_decay, optimizer.nesterov,
-                0.9, 0.999, 1e-8, self._opt_step)
-
     def _attach_optimizer(self, optimizer):
         """Reuse the optimizer's state when the same object trains again; else start fresh.
 
@@ -628,7 +621,7 @@ class MLP:
                 started = time.perf_counter()
                 (status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step,
                  threads_run) = self._engine.train_chunk(
-                    self._optimizer_settings(optimizer), workspace, X, y, order, batch_size, batch, steps,
+                    _optimizer_struct(optimizer, self._opt_step), workspace, X, y, order, batch_size, batch, steps,
                     loss_sum, sparse_inputs, threads)
                 seconds = time.perf_counter() - started
                 self._adapt_chunk(batch_size, done, seconds)
@@ -736,6 +729,15 @@ class MLP:
                 os.remove(temporary)
             raise
         return path
+
+
+def _optimizer_struct(optimizer, step):
+    """The optimizer as the fields of csrc's fm_optimizer, which Cython makes into the struct."""
+    adam = isinstance(optimizer, Adam)
+    return {"kind": _kernels.OPTIMIZER_KINDS["adam" if adam else "sgd"], "lr": optimizer.lr,
+            "momentum": 0.0 if adam else optimizer.momentum, "weight_decay": optimizer.weight_decay,
+            "nesterov": 0 if adam else int(optimizer.nesterov), "beta1": optimizer.beta1 if adam else 0.9,
+            "beta2": optimizer.beta2 if adam else 0.999, "eps": optimizer.eps if adam else 1e-8, "step": step}
 
 
 def _divergence_advice(optimizer):

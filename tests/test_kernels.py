@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+import fastmlp
 from fastmlp import _kernels
+from fastmlp.model import _optimizer_struct
 from fastmlp.reference import LEAKY_SLOPE, one_hot, sigmoid, softmax
 
 RTOL, ATOL = 1e-5, 1e-6
@@ -102,12 +104,13 @@ def head_maths(z, y, output, loss):
     return out, total, grad
 
 
-def sgd_tuple(lr=0.1, momentum=0.0, weight_decay=0.0, nesterov=False):
-    return ("sgd", lr, momentum, weight_decay, nesterov, 0.9, 0.999, 1e-8, 0)
+def sgd_struct(lr=0.1, momentum=0.0, weight_decay=0.0, nesterov=False):
+    """The fm_optimizer the model passes to C for this SGD."""
+    return _optimizer_struct(fastmlp.SGD(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov), 0)
 
 
-def adam_tuple(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, step=0):
-    return ("adam", lr, 0.0, weight_decay, False, beta1, beta2, eps, step)
+def adam_struct(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, step=0):
+    return _optimizer_struct(fastmlp.Adam(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay), step)
 
 
 # ---- gemm -------------------------------------------------------------------------------------
@@ -384,7 +387,7 @@ def test_sgd_update(count, case):
     uses_velocity = settings.get("momentum", 0.0) > 0
     for _ in range(4):
         g = f32(rng, count)
-        _kernels.sgd_update(p, v if uses_velocity else None, g, sgd_tuple(**settings))
+        _kernels.sgd_update(p, v if uses_velocity else None, g, sgd_struct(**settings))
         sgd_maths(p64, v64, g.astype(np.float64), **settings)
         close(p, p64, err_msg="p")
         if uses_velocity:
@@ -397,7 +400,7 @@ def test_sgd_update_plain_with_velocity_buffer(count):
     rng = rng_for("sgd_plain_v", count)
     p, g, v = f32(rng, count), f32(rng, count), np.zeros(count, np.float32)
     expected = p.astype(np.float64) - 0.3 * g
-    _kernels.sgd_update(p, v, g, sgd_tuple(lr=0.3))
+    _kernels.sgd_update(p, v, g, sgd_struct(lr=0.3))
     close(p, expected)
 
 
@@ -412,7 +415,7 @@ def test_adam_update(count, lr, beta1, beta2, eps, weight_decay):
     for t in range(1, 6):
         g = f32(rng, count)
         bc1, bc2 = 1 - beta1 ** t, 1 - beta2 ** t
-        settings = adam_tuple(lr, beta1, beta2, eps, weight_decay, step=t)
+        settings = adam_struct(lr, beta1, beta2, eps, weight_decay, step=t)
         _kernels.adam_update(p, m, v, g, settings, bc1, bc2)
         g64 = g.astype(np.float64) + weight_decay * p64
         m64 = beta1 * m64 + (1 - beta1) * g64
@@ -428,7 +431,7 @@ def test_adam_first_step_is_lr_times_sign():
     g = np.array([3.0, -0.5, 1e-3, -20.0, 0.0], dtype=np.float32)
     p = np.zeros(5, np.float32)
     m, v = np.zeros(5, np.float32), np.zeros(5, np.float32)
-    _kernels.adam_update(p, m, v, g, adam_tuple(lr=0.01, step=1), 1 - 0.9, 1 - 0.999)
+    _kernels.adam_update(p, m, v, g, adam_struct(lr=0.01, step=1), 1 - 0.9, 1 - 0.999)
     expected = -0.01 * g.astype(np.float64) / (np.abs(g) + 1e-8)
     close(p, expected)
 
