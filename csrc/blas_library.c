@@ -62,7 +62,7 @@ int fm_blas_has_small_kernels(const char *core_name)
     /* OpenBLAS's x86-64 kernel sets with small-matrix SGEMM kernels: SkylakeX's, which Cooperlake
        and Sapphire Rapids reuse. The others (Haswell's, which OPENBLAS_CORETYPE=Haswell also
        gives an AVX-512 CPU) pack both operands of every product, so a product cut in pieces
-       packs its shared operand once per piece: whole products ran 5.5% faster there at batch 128. */
+       packs its shared operand once per piece: whole products run faster there. */
     static const char *const with_small[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
     if (core_name == NULL)
         return 0;

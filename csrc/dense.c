@@ -12,9 +12,8 @@ void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K,
     blas->sgemm(&ta, &tb, &N, &M, &K, &alpha, (float *)B, &ldb, (float *)A, &lda, &beta, C, &ldc);
 }
 
-/* Rows per piece for fm_gemm_rows: the most of 32 or 16 whose product is small. Pieces
-   of 16 rows ran at 105 GFLOP/s on one Zen 4 core, 64x128x256 at once at 82 (OpenBLAS 0.3.30);
-   a multiple of 16 rows suits the kernels: pieces of 22 or 30 rows ran at 90. */
+/* Rows per piece for fm_gemm_rows: the most of 32 or 16 whose product is small. Small pieces
+   outrun the whole product in the small kernels, and a multiple of 16 rows suits them best. */
 int fm_small_rows(const fm_blas *blas, int M, int N, int K)
 {
     if (!blas->small_kernels)
@@ -39,7 +38,7 @@ void fm_gemm_rows(const fm_blas *blas, int M, int N, int K, float alpha, const f
 }
 
 /* x86-64 with GCC or Clang: the transpose moves 8 x 8 tiles in AVX2 registers where the CPU has
-   AVX2, picked at run time; one float at a time it took 2.5% of a batch-32 step. */
+   AVX2, picked at run time; one float at a time it was a visible share of a minibatch step. */
 #ifdef FM_AVX2_INTRINSICS
 __attribute__((target("avx2"))) static void transpose_tiles_avx2(float *dst, const float *src,
                                                                  int rows, int cols, int ld)
@@ -266,7 +265,7 @@ void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, 
         axpy(b, -lr, dz, n_out);
 }
 
-FM_VECTORIZED  /* a third of a batch-1 fit on MNIST: the AVX2 clone took it from 4 floats at a time */
+FM_VECTORIZED  /* much of a batch-1 fit: the AVX2 clone takes 8 floats at a time, not 4 */
 void fm_lazy_catch_up(float *W, float *vW, int32_t *stamp, const float *x, int n_in, int n_out,
                       int32_t step, const float *powers)
 {

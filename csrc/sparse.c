@@ -1,7 +1,6 @@
-/* The first layer over inputs that are mostly zero. An MNIST digit is about 80% zeros, and the
-   first layer holds 80% of a 784-256-128-10 network's work: its forward product and its weight
-   gradient become sums over the non-zero inputs only. Same terms as the dense GEMMs, with the
-   zero ones left out.
+/* The first layer over inputs that are mostly zero (images), where most of such a network's
+   work is: its forward product and its weight gradient become sums over the non-zero inputs
+   only. Same terms as the dense GEMMs, with the zero ones left out.
 
    - fm_sparse_gather lists a minibatch's non-zeros by rows (for the forward pass) and by columns
      (for the weight gradient, one weight row per input); with AVX-512, also by groups of four
@@ -144,7 +143,7 @@ __attribute__((target("avx2"))) static size_t compress_row_avx2(int32_t *index, 
        looked up by the mask) and all 8 lanes stored, of which the next ones overwrite the rest.
        Never past the row's room: count + 8 <= i + 8 <= n_in. NaN is non-zero, -0.0 is zero.
        No branch on an all-zero mask: which groups are empty changes from row to row, and the
-       mispredictions cost more (10% of the gather) than the stores they spare. */
+       mispredictions cost more than the stores they spare. */
     size_t count = 0;
     int i = 0;
     for (; i + 8 <= n_in; i += 8) {
@@ -215,10 +214,9 @@ AVX512 static void compress_rows_and_group(fm_sparse *s, int r, size_t *nnz, siz
         __m512i where = _mm512_add_epi32(lanes, _mm512_set1_epi32(i));
         __m512i seen = _mm512_maskz_loadu_epi32(inside, counts + i);
         for (int t = 0; t < G; t++) {
-            /* into the L1 cache 8 lines ahead: the rows wait in the L2 (fm_sparse_prefetch), and
-               its latency was half the gather's time (MNIST batch 32: 15.3k TSC cycles per
-               half against 9.5-10.5k with this, 6.6k with the rows in L1); past the row's end it
-               fetches a line that nobody reads, and never faults */
+            /* into the L1 cache 8 lines ahead: the rows wait in the L2 (fm_sparse_prefetch),
+               whose latency the gather would otherwise wait on; past the row's end it fetches
+               a line that nobody reads, and never faults */
             _mm_prefetch((const char *)(x[t] + i + AHEAD), _MM_HINT_T0);
             row[t] = _mm512_maskz_loadu_ps(inside, x[t] + i);
             /* NaN is non-zero, -0.0 is zero */
@@ -276,8 +274,7 @@ static void prefetch_row(const float *x, int n_in)
 {
 #if defined(__GNUC__)
     /* one 64-byte line at a time, into the L2 cache (prefetcht1): a row is 49 lines on MNIST,
-       more than the L1's queue of misses holds, and prefetches to L1 (as before) stalled on it;
-       the gather took a tenth less (harness, batch 32 and 128) */
+       more than the L1's queue of misses holds, and prefetches to L1 stall on it */
     for (int i = 0; i < n_in; i += 16)
         __builtin_prefetch(x + i, 0, 2);
 #else
@@ -445,9 +442,9 @@ AVX512 static void weighted_sum_group(float *out, int ld_out, const int32_t *ind
 {
     /* weighted_sum over GROUP_COLUMNS columns for the four rows of a group at once (out, rows
        ld_out apart), over the inputs non-zero in any of them: each row of W read once for four
-       (on MNIST four digits have about 300 such inputs, against 150 each and 230 for two), at
-       the price of multiplying it by the other rows' zeros. Adding an exact zero (0 * w, w
-       finite) leaves a sum's bits as they were, so each row gets the same bits as on its own. */
+       (digits share most of their non-zero inputs), at the price of multiplying it by the other
+       rows' zeros. Adding an exact zero (0 * w, w finite) leaves a sum's bits as they were, so
+       each row gets the same bits as on its own. */
     enum { G = FM_SPARSE_GROUP, V = GROUP_COLUMNS / 16 };
     v16 sum[G][V];
     for (int t = 0; t < G; t++)
@@ -708,9 +705,9 @@ AVX512 static void relu_backward_avx512(float *dx, int ld_dx, const fm_sparse *x
 {
     /* fm_sparse_relu_backward for n_out a multiple of 16, over x's lists by columns: each row of
        W is read once, for the dot products of all its entries, against rows of dz in the L1
-       cache. (By rows, reading W's row once per entry, it ran as fast with W in the L2 cache:
-       20k against 20-22k TSC cycles per half at MNIST batch 32.) An entry's sum takes the same
-       steps in any company: its bits do not depend on the others. */
+       cache. (By rows, reading W's row once per entry, it ran about as fast, with W in the L2
+       cache.) An entry's sum takes the same steps in any company: its bits do not depend on the
+       others. */
     for (int i = 0; i < x->n_in; i++) {
         const float *w = W + (size_t)i * ld_w;
         int rows[DOTS], count = 0;

@@ -1,42 +1,16 @@
-/* Minibatch training with every step cut in two fixed halves, which two threads run at once:
-   - the rows of the minibatch for the forward pass, the loss and the deltas going back (each
-     row's work needs only its own row and the weights, which nobody writes meanwhile);
-   - then, after a barrier, the rows of each layer's weights for the update (each weight row's
-     gradient sums over all minibatch rows, but touches only that row).
-   A second barrier and the next step begins. The cut never depends on the thread count: one
-   thread runs both halves one after the other and gets the same bits. The caller holds the BLAS
-   to one thread meanwhile (fastmlp/_kernels.pyx), so the two halves never fight over the cores.
+/* Minibatch training (fm_train_split) and blocked inference (fm_infer_split) on two threads,
+   and the layout of their buffers in the workspace (fm_split_size, carve).
 
-   The first layer reads inputs that are mostly zero (images) as their non-zeros (sparse.c). With
-   SGD it is cut by its output columns instead, in its forward pass and in its update, and each
-   half works on a private copy of its columns (weights, bias, velocity), taken at the start of
-   the call and given back at its end (unless the workspace has no room for the copies: a first
-   layer too big for the caches anyway). Each core then keeps to its own part of the largest
-   weight matrix, and neither reads rows the other has just written, as it did with the rows cut.
-   Measured on MNIST at batch 32, a step took 3% fewer cycles than with the rows cut (the same at
-   batch 128). Without the copies, the two halves of each row of the shared matrix sat next to
-   each other, and the cores' prefetchers fetched each other's lines: the update alone took half
-   as long again. The scheme costs a third barrier per step, after the first layer's forward
-   pass; the inputs are gathered a step ahead, during the update, so the gather needs no barrier
-   of its own.
-
-   After a ReLU, a hidden layer's outputs are mostly zeros too (on MNIST, 26-47% of the first
-   hidden layer's units are active in a row). Where the BLAS has no small-matrix kernels
-   (OpenBLAS's Haswell set), each half lists its rows of them as non-zeros in its forward pass,
-   and the layer after it skips the zeros three times: its forward pass sums only the weight
-   rows of the non-zeros (fm_sparse_forward, the first layer's kernel), its backward product
-   computes only the entries that ReLU's derivative lets through (fm_sparse_relu_backward), and
-   its update sums each weight row's gradient over its input's non-zeros (fm_sparse_update or
-   fm_sparse_gradient, the first layer's too). Where more than half of a layer's inputs are
-   non-zero, or it has fewer than 64 outputs, the GEMMs take it as before. Measured on MNIST
-   (784-256-128-10) with Haswell's kernels at batch 32, a step went from 260k to 211k TSC cycles
-   per thread, and fits from 309k to 400k samples/s (batch 128: 372k to 456k); with the small
-   kernels the GEMMs stayed the faster (445-448k against 421-435k samples/s at batch 32), so the
-   caller gives the workspace room for the lists only without them (fastmlp/model.py); with the
-   room, a ReLU network takes this path.
-
-   Inference (fm_infer_split) cuts each block of rows the same way; its halves need nothing from
-   each other, so the two threads do not meet until the end. */
+   Each step is cut in two fixed halves that two threads run at once: the minibatch's rows for the
+   forward pass, the loss and the deltas; then, after a barrier, each layer's weight rows for the
+   update (a weight row's gradient touches only that row). The cut never depends on the thread
+   count, so one thread running both halves gets the same bits; the caller holds the BLAS to one
+   thread meanwhile (fastmlp/_kernels.pyx). With SGD over mostly-zero inputs (sparse.c) the first
+   layer is cut by its output columns instead, each half on a private copy of its columns, so that
+   neither core reads lines the other has just written. Where the BLAS has no small-matrix kernels,
+   the layer after a ReLU skips the zeros it is handed, as the first layer does (with them the GEMMs
+   are faster, and fastmlp/model.py gives no room for the lists). Inference cuts each block of rows
+   the same way; its halves meet only at the end. Measurements: benchmarks/README.md. */
 #include <math.h>
 #include <string.h>
 
@@ -45,8 +19,8 @@
 
 #define PARTS 2
 
-/* What each half writes during a step sits on cache lines of its own: two threads writing
-   neighbouring words (false sharing) made the second half a quarter slower. */
+/* What each half writes during a step sits on cache lines of its own, so that the two threads
+   never write neighbouring words (false sharing). */
 #define CACHE_LINE 64
 typedef struct {
     fm_sparse inputs[2];          /* this half of the minibatch as non-zeros, when sparse: this
@@ -187,7 +161,10 @@ static void carve(split *sp, const fm_workspace *ws)
     }
 }
 
-/* By columns: where each half finds its weights, bias and their velocity. */
+/* By columns: where each half finds its weights, bias and their velocity. In a private block,
+   copied in at the start of the call and back at its end, so that the prefetchers of the two
+   cores do not fetch each other's halves of the shared rows; in place where the workspace has no
+   room for the blocks (a first layer too big for the caches anyway). */
 static void point_columns(split *sp)
 {
     const views *v = sp->v;
@@ -278,8 +255,7 @@ static int activation_of(const split *sp, int l)
 #define SPARSE_HIDDEN_MAX_SHARE 0.5
 
 /* ... and below this many outputs, the layer too: the sparse kernels keep 64 output columns in
-   registers, and on narrower ones lose to the GEMM (MNIST's output layer of 10: 8.7k against
-   2.6k TSC cycles at batch 32). */
+   registers, and on narrower layers lose to the GEMM. */
 #define SPARSE_HIDDEN_MIN_OUTPUTS 64
 
 static int mostly_zeros(int64_t nnz, int rows, int n_in)
@@ -341,11 +317,9 @@ static void first_layer_columns(split *sp, int part, int turn)
 
 /* dx (m, n_in) = dl (m, n_out) W^T, W (n_in, n_out), for OpenBLAS's small-matrix kernels
    (fm_gemm_rows): in pieces of rows small enough for them, each taken as dx^T = W dl^T between
-   transposed copies of its two small operands, since the kernels take A B but not A B^T. At
-   batch 32 (halves of 16 rows, 784-256-128-10) that took 6% off a step. A BLAS without those
-   kernels (OpenBLAS's Haswell set) gets the whole product the same way: it packs A B faster
-   than A B^T there too (batch 32: 89k TSC cycles per thread and step for the forward and
-   backward passes, against 108k). */
+   transposed copies of its two small operands, since the kernels take A B but not A B^T. A BLAS
+   without those kernels (OpenBLAS's Haswell set) gets the whole product the same way: it packs
+   A B faster than A B^T there too. */
 static void backward_product(const split *sp, float *dx, const float *dl, const float *W, int m,
                              int n_in, int n_out, float *scratch)
 {
@@ -365,12 +339,12 @@ static void backward_product(const split *sp, float *dx, const float *dl, const 
 
 /* C (rows, n_out) = alpha in^T dz + beta C: the weight gradient of `rows` weight rows, from in
    (n, rows), rows ld_in apart, and dz (n, n_out). A product too big for OpenBLAS's small kernels
-   goes to them in pieces after all, from a transposed copy of in (A^T B is not a form they take):
-   at batch 128 (784-256-128-10) pieces of 32 rows ran at 105 GFLOP/s, the whole at 85. */
+   goes to them in pieces after all, from a transposed copy of in (A^T B is not a form they
+   take): the pieces outrun the whole product. */
 static void weight_gradient(const split *sp, half *mine, float *C, const float *in, int ld_in,
                             const float *dz, int n, int rows, int n_out, float alpha, float beta)
 {
-    /* small as a whole, A^T B ran as fast as A B (100 GFLOP/s at batch 32): no copy then */
+    /* small as a whole, A^T B runs as fast as A B: no copy then */
     int piece = fm_small_rows(sp->blas, rows, n_out, n);
     if (piece == rows || piece == 0 || (size_t)rows * n > mine->scratch_floats) {
         fm_gemm(sp->blas, 1, 0, rows, n_out, n, alpha, in, ld_in, dz, n_out, beta, C, n_out);
@@ -549,8 +523,8 @@ static void gather_next(split *sp, int step, int64_t start, int n, int turn)
 
 /* The next minibatch's half of rows, fetched towards the caches a step before gather_next reads
    them: shuffled, they come from anywhere in X, mostly from memory, and the gather waited on
-   them (harness, MNIST at batch 32: the gather a fifth faster). Whoever gathers the half later,
-   the lines are near: in this core's L2 cache, or in the L3 cache both cores share. */
+   them. Whoever gathers the half later, the lines are near: in this core's L2 cache, or in the
+   L3 cache both cores share. */
 static void prefetch_next_half(const split *sp, int part, int64_t start, int n)
 {
     int r0 = half_begin(n, part), m = half_end(n, part) - r0;
@@ -593,7 +567,7 @@ static void run_thread(void *arg, int thread, int n_threads)
             for (int part = first; part <= last; part++)
                 prefetch_next_half(sp, part, start + sp->batch_size,
                                    fm_rows_in_batch(sp->n_rows, sp->batch_size, batch + 1));
-        if (sp->by_columns) {
+        if (sp->by_columns) {  /* a third barrier; the gather a step ahead needs none */
             for (int part = first; part <= last; part++)
                 first_layer_columns(sp, part, turn);
             fm_team_barrier(&sp->team);
@@ -721,8 +695,8 @@ void fm_infer_split(const fm_blas *blas, const fm_net *net, const fm_workspace *
     views v;
     split sp = {0};
     set_up(&sp, &v, blas, net, ws, X, y, n_rows, sparse_inputs);
-    for (int part = 0; part < PARTS; part++) {  /* no weight gradient: no lists by columns (6%
-                                                   of predicting MNIST) */
+    for (int part = 0; part < PARTS; part++) {  /* no weight gradient: no lists by columns,
+                                                   which would cost time for nothing */
         sp.halves[part].inputs[0].columns = 0;
         for (int l = 1; l < v.L; l++)
             sp.halves[part].hidden[l].columns = 0;

@@ -8,8 +8,8 @@
 #include "team.h"
 
 /* Spins before a wait goes to sleep: about a millisecond (a pause is some 30 ns). Waking a
-   sleeper costs more than the wait it saves unless the partner is really gone: measured at batch
-   32, sleeping after 0.1 ms instead lost a fifth of the speed. */
+   sleeper costs more than the wait it saves unless the partner is really gone, so a shorter
+   spin loses speed. */
 #define SPINS_BEFORE_SLEEP 40000
 
 static void relax(void)

@@ -25,8 +25,8 @@ typedef struct {
 } views;
 
 /* Floats in 64 bytes, a cache line: each region of the workspace starts on one, so that rows of
-   16-float multiples keep whole lines and an AVX-512 load never straddles two. A region that
-   straddled them cost a fifth more in the sparse first layer's kernels (harness, 16 bytes off). */
+   16-float multiples keep whole lines and an AVX-512 load never straddles two (which slows the
+   sparse first layer's kernels). */
 #define FM_ALIGN 16
 
 static inline float *fm_aligned(float *p)
