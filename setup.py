@@ -5,8 +5,7 @@ element-wise loops carry GCC's target_clones (see csrc/fastmlp.h), so an AVX2/FM
 picked at load time where the CPU has one; the GEMMs are OpenBLAS's, as shipped with SciPy.
 -fno-trapping-math changes no value (nothing here reads the floating-point exception flags); it
 lets GCC turn a select such as leaky ReLU's, v > 0 ? v : 0.01 v, into vector code, where it kept
-a branch per float to spare the flags of the product (15% of a sparse first layer's forward
-pass, mispredicted).
+a branch per float to spare the flags of the product.
 """
 import glob
 import sys
