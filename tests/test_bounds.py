@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastmlp
-from fastmlp import cli_doctor
+from fastmlp.cli import _doctor as cli_doctor
 from fastmlp.diagnostics import _doctor, doctor
 
 matplotlib = pytest.importorskip("matplotlib")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import fastmlp
-from fastmlp import cli_doctor, reference
+from fastmlp import reference
+from fastmlp.cli import _doctor as cli_doctor
 from fastmlp.diagnostics import check_backprop, doctor, gradcheck
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -493,7 +494,7 @@ def test_cli_doctor_plugs_into_a_subcommand_parser():
 @pytest.mark.slow
 def test_python_m_fastmlp_cli_doctor(tmp_path):
     # run outside the source tree, so the installed (compiled) package is the one imported
-    result = subprocess.run([sys.executable, "-m", "fastmlp.cli_doctor", "--data", MNIST_DIR,
+    result = subprocess.run([sys.executable, "-m", "fastmlp", "doctor", "--data", MNIST_DIR,
                              "--sizes", "784,32,10", "--lr", "1e-5", "--steps", "50"],
                             capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
     assert result.returncode == 1, result.stderr

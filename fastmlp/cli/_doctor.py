@@ -4,21 +4,22 @@
     fastmlp doctor --model mnist.npz --lr 0.5
     fastmlp doctor --sizes 784,30,10 --activation sigmoid --output sigmoid --loss mse --lr 3
     fastmlp doctor --init uniform:0:1                  # see what a bad init looks like
-    python -m fastmlp.cli_doctor --input-scale 255     # ... or raw 0..255 pixels
+    fastmlp doctor --input-scale 255                   # ... or raw 0..255 pixels
 
 Exit status: 0 when the report is ok, 1 when it has warnings or errors, 2 for usage errors
 (bad arguments, a model or data file that cannot be read, a network that does not fit the data).
-
-``fastmlp/cli.py`` plugs this in with ``add_parser(subparsers)``; the parser it adds sets
-``func=run``, so the main program can call ``args.func(args)``.
+``add_parser`` plugs the subcommand into the ``fastmlp`` command, with ``func=run``; ``main`` runs
+it on its own, with a parser of the doctor options only.
 """
 import argparse
 import json
-import math
 import sys
 
+import fastmlp
 from fastmlp import reference
 from fastmlp._kernels import MAX_LAYERS
+from fastmlp.cli._options import (add_optimizer_arguments, build_optimizer, float_in, int_in, layer_sizes,
+                                  optimizer_misuse)
 from fastmlp.diagnostics._doctor import _MAX_BATCH, _MAX_PARAMETERS, _MAX_SAMPLE, _MAX_STEPS
 
 DESCRIPTION = ("Train a copy of a network briefly on MNIST and report what looks wrong: "
@@ -28,66 +29,7 @@ DESCRIPTION = ("Train a copy of a network briefly on MNIST and report what looks
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 _MAX_INPUT_SCALE = 1e6          # --input-scale: raw 16-bit pixels are 65535; beyond, overflow is all it shows
-
-
-# argparse types: a bad value exits 2 with argparse's usage message, naming the option.
-
-def _int_in(low, high=None):
-    """An argparse type: an int from low to high (no upper bound when high is None)."""
-    expected = f"an int from {low} to {high}" if high is not None else f"an int >= {low}"
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"got {text!r}; expected {expected}") from None
-        if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"got {text!r}; expected {expected}")
-        return value
-
-    return parse
-
-
-def _float_in(low, high, low_open=False, high_open=False):
-    """An argparse type: a finite number in [low, high], each end open when asked."""
-    if math.isinf(high):
-        expected = f"a finite number {'>' if low_open else '>='} {low:g}"
-    else:
-        expected = f"a finite number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"got {text!r}; expected {expected}") from None
-        above = value > low if low_open else value >= low
-        below = value < high if high_open else value <= high
-        if not (math.isfinite(value) and above and below):
-            raise argparse.ArgumentTypeError(f"got {text!r}; expected {expected}")
-        return value
-
-    return parse
-
-
-_positive_float = _float_in(0, math.inf, low_open=True, high_open=True)
-
-
-def _sizes(text):
-    try:
-        sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected comma-separated ints such as 784,128,10") from None
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected at least two positive ints such as 784,128,10")
-    if len(sizes) - 1 > MAX_LAYERS:
-        raise argparse.ArgumentTypeError(f"got {len(sizes)} sizes, {len(sizes) - 1} weight layers; expected at "
-                                         f"most {MAX_LAYERS} weight layers")
-    parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
-    if parameters > _MAX_PARAMETERS:
-        raise argparse.ArgumentTypeError(
-            f"got {text!r}, a network of {parameters} parameters; expected at most {_MAX_PARAMETERS}, "
-            "as fastmlp.doctor takes (784,2048,2048,10 has 5.8 million)")
-    return sizes
+_DEFAULT_SIZES = [784, 128, 10]
 
 
 def _init(text):
@@ -106,35 +48,31 @@ def configure(parser):
     net = parser.add_argument_group("network (a saved model, or a spec; default 784,128,10 relu)")
     source = net.add_mutually_exclusive_group()
     source.add_argument("--model", metavar="PATH", help="a model saved with net.save(path)")
-    source.add_argument("--sizes", type=_sizes, metavar="N,N,...",
+    source.add_argument("--sizes", type=layer_sizes(2, MAX_LAYERS, _MAX_PARAMETERS), metavar="N,N,...",
                         help="layer sizes, e.g. 784,128,10 (default)")
     net.add_argument("--activation", default="relu", choices=reference.ACTIVATIONS)
     net.add_argument("--output", default="softmax", choices=("softmax", "sigmoid"))
     net.add_argument("--loss", default="cross_entropy", choices=("cross_entropy", "mse"))
     net.add_argument("--init", type=_init, default="auto",
                      help="auto, he, glorot, lecun, normal:STD or uniform:LOW:HIGH (default auto)")
-    net.add_argument("--seed", type=_int_in(0), default=0,
+    net.add_argument("--seed", type=int_in(0), default=0,
                      help="seed for the network and the rows drawn, an int >= 0 (default 0)")
 
     train = parser.add_argument_group("the short training run")
-    train.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"))
-    train.add_argument("--lr", type=_positive_float, default=None,
-                       help="learning rate (default 0.1 for sgd, 0.001 for adam)")
-    train.add_argument("--momentum", type=_float_in(0, 1, high_open=True), default=0.0,
-                       help="SGD momentum, in [0, 1) (default 0)")
-    train.add_argument("--steps", type=_int_in(1, _MAX_STEPS), default=200,
+    add_optimizer_arguments(train)
+    train.add_argument("--steps", type=int_in(1, _MAX_STEPS), default=200,
                        help=f"minibatch steps, 1 to {_MAX_STEPS} (default 200)")
-    train.add_argument("--batch-size", type=_int_in(1, _MAX_BATCH), default=32,
+    train.add_argument("--batch-size", type=int_in(1, _MAX_BATCH), default=32,
                        help=f"rows per step, 1 to {_MAX_BATCH} (default 32); steps x batch size is bounded "
                             "too, see fastmlp.doctor")
-    train.add_argument("--sample", type=_int_in(1, _MAX_SAMPLE), default=2000,
+    train.add_argument("--sample", type=int_in(1, _MAX_SAMPLE), default=2000,
                        help=f"rows on which activations and predictions are measured, 1 to {_MAX_SAMPLE} "
                             "(default 2000)")
 
     data = parser.add_argument_group("data")
     data.add_argument("--data", metavar="PATH", default=None,
                       help="MNIST in any form fastmlp.datasets.load_mnist reads (default: the bundled copy)")
-    data.add_argument("--input-scale", type=_float_in(1 / _MAX_INPUT_SCALE, _MAX_INPUT_SCALE), default=1.0,
+    data.add_argument("--input-scale", type=float_in(1 / _MAX_INPUT_SCALE, _MAX_INPUT_SCALE), default=1.0,
                       metavar="FACTOR",
                       help="multiply the inputs by this, e.g. 255 to see what raw pixels do; from 1e-06 to "
                            "1e+06 (default 1)")
@@ -159,22 +97,12 @@ def _usage_error(message):
 
 def run(args):
     """Run ``fastmlp doctor`` with parsed arguments; returns the exit status (0, 1 or 2)."""
-    import fastmlp
-    from fastmlp.diagnostics import doctor
-
+    misuse = optimizer_misuse(args.optimizer, args.momentum)
+    if misuse:
+        return _usage_error(misuse)
     try:
-        if args.model:
-            net = fastmlp.load(args.model)
-        else:
-            net = fastmlp.MLP(args.sizes or [784, 128, 10], activation=args.activation, output=args.output,
-                              loss=args.loss, init=args.init, seed=args.seed)
-        if args.optimizer == "adam":
-            if args.momentum:
-                return _usage_error(f"--momentum: got {args.momentum:g} with --optimizer adam; expected it "
-                                    "only with sgd (Adam has no momentum setting)")
-            optimizer = fastmlp.Adam(lr=args.lr or 1e-3)
-        else:
-            optimizer = fastmlp.SGD(lr=args.lr or 0.1, momentum=args.momentum)
+        net = _network(args)
+        optimizer = build_optimizer(args.optimizer, args.lr, args.momentum)
     except (OSError, ValueError, TypeError) as exc:
         return _usage_error(exc)
     try:
@@ -188,24 +116,32 @@ def run(args):
     if args.input_scale != 1.0:
         X = X * args.input_scale
     try:
-        report = doctor(net, X, y, optimizer=optimizer, steps=args.steps, batch_size=args.batch_size,
-                        sample=args.sample, seed=args.seed)
+        report = fastmlp.doctor(net, X, y, optimizer=optimizer, steps=args.steps, batch_size=args.batch_size,
+                                sample=args.sample, seed=args.seed)
     except (ValueError, TypeError) as exc:
         return _usage_error(exc)
-    if args.json:
+    _print_report(report, as_json=args.json)
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
+def _network(args):
+    """The saved model of --model, else a new network from --sizes and the other network options."""
+    if args.model:
+        return fastmlp.load(args.model)
+    return fastmlp.MLP(args.sizes or _DEFAULT_SIZES, activation=args.activation, output=args.output,
+                       loss=args.loss, init=args.init, seed=args.seed)
+
+
+def _print_report(report, as_json):
+    if as_json:
         print(json.dumps({"ok": report.ok,
                           "findings": [{"code": f.code, "severity": f.severity, "message": f.message,
                                         "hint": f.hint} for f in report.findings]}, indent=2))
     else:
         print(report)
-    return EXIT_OK if report.ok else EXIT_FINDINGS
 
 
 def main(argv=None):
-    """``python -m fastmlp.cli_doctor [options]``: the doctor subcommand on its own."""
+    """The doctor subcommand on its own: parse ``argv`` (default ``sys.argv[1:]``), return the exit status."""
     parser = configure(argparse.ArgumentParser(prog="fastmlp doctor", description=DESCRIPTION))
     return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
