@@ -6,15 +6,15 @@ and float64, and in the compiled model and its NumPy twin.
 """
 import numpy as np
 
-_AUTO = {"relu": "he", "leaky_relu": "he", "sigmoid": "glorot", "tanh": "glorot"}
+def resolve_init(init, auto):
+    """Return init as a tuple: ("he",), ("glorot",), ("lecun",), ("normal", std) or ("uniform", low, high).
 
-
-def resolve_init(init, activation):
-    """Return init as a tuple: ("he",), ("glorot",), ("lecun",), ("normal", std) or ("uniform", low, high)."""
+    ``auto`` is what ``init="auto"`` stands for: the activation's own, its ``auto_init`` in
+    ``fastmlp.reference.ACTIVATION_FUNCTIONS``."""
     if isinstance(init, str):
         name = init.lower()
         if name == "auto":
-            name = _AUTO[activation]
+            name = auto
         if name == "xavier":
             name = "glorot"
         if name not in ("he", "glorot", "lecun"):

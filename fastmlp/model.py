@@ -152,7 +152,7 @@ class MLP:
         self.output = check_choice("output", output, OUTPUTS)
         self.loss = check_choice("loss", loss, LOSSES)
         self.init = init
-        self._init = resolve_init(init, self.activation)
+        self._init = resolve_init(init, reference.ACTIVATION_FUNCTIONS[self.activation].auto_init)
         if seed is not None:
             seed = check_int("seed", seed, minimum=0)
         self.seed = seed

@@ -96,6 +96,8 @@ class Activation:
     name: str
     f: object
     derivative: object
+    auto_init: str          # what init="auto" draws for it: He for the ReLUs, Glorot for the S-curves
+    derivative_code: str    # the derivative as a learner writes it, in terms of the output {a}
 
     def derivative_at(self, z):
         """``f'(z)`` at the pre-activation ``z``."""
@@ -104,11 +106,12 @@ class Activation:
 
 ACTIVATION_FUNCTIONS = {
     "relu": Activation("relu", lambda z: np.maximum(z, 0),
-                       lambda a: (a > 0).astype(a.dtype)),
+                       lambda a: (a > 0).astype(a.dtype), "he", "({a} > 0)"),
     "leaky_relu": Activation("leaky_relu", lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
-                             lambda a: np.where(a > 0, 1, LEAKY_SLOPE).astype(a.dtype)),
-    "sigmoid": Activation("sigmoid", lambda z: sigmoid(z), lambda a: a * (1 - a)),
-    "tanh": Activation("tanh", np.tanh, lambda a: 1 - a * a),
+                             lambda a: np.where(a > 0, 1, LEAKY_SLOPE).astype(a.dtype), "he",
+                             f"np.where({{a}} > 0, 1, {LEAKY_SLOPE})"),
+    "sigmoid": Activation("sigmoid", lambda z: sigmoid(z), lambda a: a * (1 - a), "glorot", "{a} * (1 - {a})"),
+    "tanh": Activation("tanh", np.tanh, lambda a: 1 - a * a, "glorot", "(1 - {a} ** 2)"),
 }
 ACTIVATIONS = tuple(ACTIVATION_FUNCTIONS)
 
@@ -176,7 +179,8 @@ class MLP:
         # One generator serves initialisation and then shuffling, in this order, exactly as in
         # the compiled model: that is what makes the two comparable step by step.
         self._rng = np.random.default_rng(seed)
-        weights, biases = initial_parameters(self.sizes, resolve_init(init, activation), self._rng)
+        weights, biases = initial_parameters(self.sizes, resolve_init(init, ACTIVATION_FUNCTIONS[activation].auto_init),
+                                             self._rng)
         self.weights = [np.ascontiguousarray(W, dtype=dtype) for W in weights]
         self.biases = [np.ascontiguousarray(b, dtype=dtype) for b in biases]
 

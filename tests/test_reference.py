@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from fastmlp import SGD, Adam
 from fastmlp.callbacks import Callback, History
 from fastmlp.init import initial_parameters, resolve_init
-from fastmlp.reference import ACTIVATIONS, MLP, OUTPUT_LOSS_PAIRS, one_hot, sigmoid, softmax
+from fastmlp.reference import ACTIVATION_FUNCTIONS, ACTIVATIONS, MLP, OUTPUT_LOSS_PAIRS, one_hot, sigmoid, softmax
 
 MNIST_DIR = os.path.join(os.path.dirname(__file__), os.pardir, "data", "mnist")
 
@@ -163,7 +163,7 @@ def test_initial_weights_follow_the_shared_sequence():
     # The compiled model draws exactly this way; the reference must too.
     sizes = [4, 6, 3]
     rng = np.random.default_rng(9)
-    expected, _ = initial_parameters(sizes, resolve_init("auto", "sigmoid"), rng)
+    expected, _ = initial_parameters(sizes, resolve_init("auto", ACTIVATION_FUNCTIONS["sigmoid"].auto_init), rng)
     net = MLP(sizes, activation="sigmoid", seed=9, dtype=np.float64)
     for W, E in zip(net.weights, expected):
         assert_array_equal(W, E)
@@ -282,7 +282,7 @@ def test_fit_replays_by_hand_with_the_shared_shuffle():
     history = net.fit(X, y, epochs=2, batch_size=16, optimizer=SGD(lr=0.2))
 
     rng = np.random.default_rng(7)
-    weights, biases = initial_parameters([2, 5, 2], resolve_init("auto", "relu"), rng)
+    weights, biases = initial_parameters([2, 5, 2], resolve_init("auto", ACTIVATION_FUNCTIONS["relu"].auto_init), rng)
     hand = MLP([2, 5, 2], seed=0, dtype=np.float64)
     hand.weights, hand.biases = weights, biases
     for epoch in range(2):

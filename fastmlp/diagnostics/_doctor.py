@@ -294,7 +294,7 @@ class _Setup:
         self.optimizer = optimizer
         self.inputs_unscaled = inputs_unscaled
         # Each layer's weights against a draw of the default init for the same shape.
-        auto = resolve_init("auto", net.activation)
+        auto = resolve_init("auto", reference.ACTIVATION_FUNCTIONS[net.activation].auto_init)
         rng = np.random.default_rng(0)
         self.weight_ratio = [_rms(W) / max(_rms(draw_weights(rng, auto, *np.shape(W))), 1e-30)
                              for W in net.weights]
@@ -306,7 +306,8 @@ class _Setup:
 
     @property
     def default_init(self):
-        return f"init='auto' ({_INIT_NAMES[resolve_init('auto', self.activation)[0]]} for {self.activation})"
+        auto = reference.ACTIVATION_FUNCTIONS[self.activation].auto_init
+        return f"init='auto' ({_INIT_NAMES[auto]} for {self.activation})"
 
     def setup_fixes(self, layers=None, weights="large"):
         """The fixes to the inputs and the initial parameters of `layers` (default all) that the
@@ -683,6 +684,15 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
     The caller's network is never changed: every measurement and all training happen on
     ``net.copy()``.
 
+    The short run trains ``steps * batch_size`` rows (X's rows drawn again when it has fewer),
+    and doctor may make it five times (the reruns at other learning rates, see Notes), so the
+    sizes are bounded: at most 500000 rows in the run, and at most 3e10 rows x parameters
+    (294000 rows for 784-128-10, 16000 for 784-1024-1024-10); the network at most 8 million
+    parameters. The worst case then takes under a minute on two cores with ``fastmlp.MLP``
+    (``fastmlp.reference.MLP`` is far slower). The memory doctor adds is bounded too: a copy
+    of the sample, the batches of 32 MiB (or one batch) it hands ``fit``, and a few copies of
+    the network.
+
     Parameters
     ----------
     net : fastmlp.MLP or fastmlp.reference.MLP
@@ -704,15 +714,6 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
         first 500 of them, the gradient norms measured on the first 256.
     seed : int, default 0
         Seeds which rows are drawn, so two calls give the same report.
-
-    The short run trains ``steps * batch_size`` rows (X's rows drawn again when it has fewer),
-    and doctor may make it five times (the reruns at other learning rates, see Notes), so the
-    sizes are bounded: at most 500000 rows in the run, and at most 3e10 rows x parameters
-    (294000 rows for 784-128-10, 16000 for 784-1024-1024-10); the network at most 8 million
-    parameters. The worst case then takes under a minute on two cores with ``fastmlp.MLP``
-    (``fastmlp.reference.MLP`` is far slower). The memory doctor adds is bounded too: a copy
-    of the sample, the batches of 32 MiB (or one batch) it hands ``fit``, and a few copies of
-    the network.
 
     Returns
     -------

@@ -485,6 +485,5 @@ def _mistake_fix(case, mistake):
             "dZ_out = out - Y  # subtract 1 at each sample's label" if case.layout.y_form != "labels"
             else "dZ_out = out.copy(); dZ_out[np.arange(len(y)), y] -= 1  # samples in rows"),
     }
-    derivative = {"sigmoid": "A * (1 - A)", "tanh": "(1 - A ** 2)", "relu": "(Z > 0)",
-                  "leaky_relu": "np.where(Z > 0, 1, 0.01)"}[case.activation]
+    derivative = reference.ACTIVATION_FUNCTIONS[case.activation].derivative_code.format(a='A')
     return fixes.get(mistake, f"dZ = dA * {derivative}  # A = {case.activation}(Z), the layer's activation")

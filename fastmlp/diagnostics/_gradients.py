@@ -97,15 +97,13 @@ _MISTAKES = {
         "dLoss/dz is p - y, which is +p for the classes that are not the label; yours gives -p "
         "there (check the sign of the (1 - y) / (1 - p) term)"),
 }
-# Each activation's derivative written in terms of its output a, as learners write it.
-DERIVATIVE_FORMULAS = {"relu": "(a > 0)", "leaky_relu": "np.where(a > 0, 1, 0.01)", "sigmoid": "a * (1 - a)",
-                       "tanh": "1 - a ** 2"}
 for _name in reference.ACTIVATIONS:
     _MISTAKES[f"derivative-of-{_name}"] = (
         f"it matches using {_name}'s derivative for the hidden layer instead of the network's own "
         "activation's")
     _MISTAKES[f"formula-of-{_name}"] = (
-        f"it matches using {_name}'s derivative formula, {DERIVATIVE_FORMULAS[_name]}, on the hidden "
+        f"it matches using {_name}'s derivative formula, "
+        f"{reference.ACTIVATION_FUNCTIONS[_name].derivative_code.format(a='a')}, on the hidden "
         "layer's output instead of the network's own activation's")
 
 _MISTAKES["derivative-formula-at-preactivation, output too"] = (
