@@ -33,4 +33,5 @@ extension = Extension(
     libraries=libraries,
 )
 
-setup(ext_modules=cythonize([extension], language_level=3, compiler_directives={"boundscheck": False, "wraparound": False}))
+setup(ext_modules=cythonize([extension], language_level=3,
+                            compiler_directives={"boundscheck": False, "wraparound": False}))

@@ -22,7 +22,7 @@ import fastmlp.model as model_module
 from fastmlp import SGD, Adam, _kernels, reference
 
 # the kernel tolerances and helpers of the kernel tests
-from test_kernels import ATOL, RTOL, activate, close, cpu_flags, f32, nan_filled, rng_for
+from test_kernels import activate, close, cpu_flags, f32, nan_filled, rng_for
 
 # These tests feed raw, unscaled or unlearnable data on purpose; fit's advice about it is expected.
 pytestmark = pytest.mark.filterwarnings("ignore:fit. :UserWarning")

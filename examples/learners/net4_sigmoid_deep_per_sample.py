@@ -1,6 +1,7 @@
 """Network 4: 784-128-64-10, sigmoid hidden layers, softmax + cross-entropy, per-sample SGD, lr 0.05, one epoch.
 
-    python examples/learners/net4_sigmoid_deep_per_sample.py [--show-bug | --diagnose] [--seed 0] [--reference-rows 60000]
+    python examples/learners/net4_sigmoid_deep_per_sample.py [--show-bug | --diagnose] [--seed 0]
+        [--reference-rows 60000]
 
 Trained correctly (Glorot init, biases, one image per update) this network reaches about 95%
 on the MNIST test set after one epoch. The learner's version never improved.
