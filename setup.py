@@ -7,6 +7,7 @@ picked at load time where the CPU has one; the GEMMs are OpenBLAS's, as shipped 
 lets GCC turn a select such as leaky ReLU's, v > 0 ? v : 0.01 v, into vector code, where it kept
 a branch per float to spare the flags of the product.
 """
+
 import glob
 import sys
 
@@ -17,9 +18,17 @@ from setuptools import Extension, setup
 if sys.platform == "win32":
     compile_args, link_args, libraries = ["/O2"], [], []
 else:
-    compile_args = ["-O3", "-std=c99", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=fast",
-                    "-fopenmp-simd", "-pthread",
-                    "-Wall", "-Wno-unused-function"]
+    compile_args = [
+        "-O3",
+        "-std=c99",
+        "-fno-math-errno",
+        "-fno-trapping-math",
+        "-ffp-contract=fast",
+        "-fopenmp-simd",
+        "-pthread",
+        "-Wall",
+        "-Wno-unused-function",
+    ]
     link_args = ["-pthread"]
     libraries = ["dl"] if sys.platform.startswith("linux") else []  # dladdr: csrc/blas_library.c
 
@@ -33,5 +42,8 @@ extension = Extension(
     libraries=libraries,
 )
 
-setup(ext_modules=cythonize([extension], language_level=3,
-                            compiler_directives={"boundscheck": False, "wraparound": False}))
+setup(
+    ext_modules=cythonize(
+        [extension], language_level=3, compiler_directives={"boundscheck": False, "wraparound": False}
+    )
+)

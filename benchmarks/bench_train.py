@@ -15,6 +15,7 @@ machine's SGEMM peak measured in the same run. Prediction on the 10000 test rows
 
 Only numpy, scipy and fastmlp are needed; torch and scikit-learn are used when importable.
 """
+
 import argparse
 import os
 import sys
@@ -22,23 +23,37 @@ import sys
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="about a minute: two repeats, fewer rows at batch size 1 and for sklearn")
-    parser.add_argument("--batch-sizes", default="1,32,128",
-                        help="comma-separated batch sizes (default 1,32,128)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="BLAS / torch threads for every contender (default: os.cpu_count())")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed runs per contender and batch size (default 3, 2 with --quick)")
-    parser.add_argument("--settle", type=float, default=0.2, metavar="SECONDS",
-                        help="pause before each timed run, so the threads a contender leaves spinning "
-                             "(OpenBLAS, OpenMP) are idle before the next one starts (default 0.2)")
+    parser.add_argument(
+        "--quick", action="store_true", help="about a minute: two repeats, fewer rows at batch size 1 and for sklearn"
+    )
+    parser.add_argument("--batch-sizes", default="1,32,128", help="comma-separated batch sizes (default 1,32,128)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="BLAS / torch threads for every contender (default: os.cpu_count())",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed runs per contender and batch size (default 3, 2 with --quick)"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.2,
+        metavar="SECONDS",
+        help="pause before each timed run, so the threads a contender leaves spinning "
+        "(OpenBLAS, OpenMP) are idle before the next one starts (default 0.2)",
+    )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    parser.add_argument("--no-dense", action="store_true",
-                        help="leave out fastmlp-dense (fastmlp without skipping zeros)")
+    parser.add_argument(
+        "--no-dense", action="store_true", help="leave out fastmlp-dense (fastmlp without skipping zeros)"
+    )
     parser.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")
-    parser.add_argument("--data", default=None,
-                        help="MNIST location for fastmlp.datasets.load_mnist (default: the repository's data/mnist)")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="MNIST location for fastmlp.datasets.load_mnist (default: the repository's data/mnist)",
+    )
     parser.add_argument("--json", metavar="PATH", default=None, help="also write the results as JSON")
     args = parser.parse_args(argv)
     try:
@@ -79,8 +94,8 @@ import fastmlp  # noqa: E402
 SIZES = [784, 256, 128, 10]
 MOMENTUM = 0.9
 SEED = 0
-MAX_EPOCH_SECONDS = 120     # longest extra full epoch trained only for the accuracy
-OTHER_LOAD_WARNING = 0.05   # other processes' share of the CPU above which results are flagged
+MAX_EPOCH_SECONDS = 120  # longest extra full epoch trained only for the accuracy
+OTHER_LOAD_WARNING = 0.05  # other processes' share of the CPU above which results are flagged
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -106,11 +121,12 @@ def flops_per_sample(sizes):
 
 # ---------------------------------------------------------------- data and machine
 
+
 def _read_idx_gz(path):
     with gzip.open(path, "rb") as f:
         data = f.read()
     ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -151,9 +167,15 @@ def blas_libraries():
     except ImportError:
         return f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} (threadpoolctl not installed)"
     info = threadpoolctl.threadpool_info()
-    return ", ".join(f"{Path(i['filepath']).name.split('-')[0]} {i.get('version')} "
-                     f"{i.get('architecture', '')} {i['num_threads']} threads"
-                     for i in info if i["user_api"] == "blas") or "none found"
+    return (
+        ", ".join(
+            f"{Path(i['filepath']).name.split('-')[0]} {i.get('version')} "
+            f"{i.get('architecture', '')} {i['num_threads']} threads"
+            for i in info
+            if i["user_api"] == "blas"
+        )
+        or "none found"
+    )
 
 
 def openblas_coretype():
@@ -162,8 +184,10 @@ def openblas_coretype():
     value = os.environ.get("OPENBLAS_CORETYPE")
     if not value:
         return "not set (OpenBLAS picks its kernels for this CPU)"
-    return (f"{value}, set in the environment: OpenBLAS runs its {value} kernels for fastmlp, NumPy "
-            f"and scikit-learn whatever the CPU; PyTorch's own kernels do not follow it")
+    return (
+        f"{value}, set in the environment: OpenBLAS runs its {value} kernels for fastmlp, NumPy "
+        f"and scikit-learn whatever the CPU; PyTorch's own kernels do not follow it"
+    )
 
 
 class OtherLoad:
@@ -180,7 +204,7 @@ class OtherLoad:
                 fields = [int(v) for v in f.readline().split()[1:]]
         except (OSError, ValueError):
             return None
-        busy = sum(fields[:8]) - fields[3] - fields[4]       # all but idle and iowait
+        busy = sum(fields[:8]) - fields[3] - fields[4]  # all but idle and iowait
         own = os.times()
         return time.perf_counter(), busy / os.sysconf("SC_CLK_TCK"), own.user + own.system
 
@@ -206,19 +230,20 @@ def sgemm_peak(n=2048, repeats=5):
     a = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
     b = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
     c = np.zeros((n, n), dtype=np.float32, order="F")
-    sgemm(1.0, a, b, beta=0.0, c=c, overwrite_c=True)            # warm-up
+    sgemm(1.0, a, b, beta=0.0, c=c, overwrite_c=True)  # warm-up
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         sgemm(1.0, a, b, beta=0.0, c=c, overwrite_c=True)
         best = min(best, time.perf_counter() - start)
-    return 2.0 * n ** 3 / best / 1e9
+    return 2.0 * n**3 / best / 1e9
 
 
 # ---------------------------------------------------------------- contenders
 #
 # Each contender has  train(rows, batch_size, lr) -> model, timed from its first to its last
 # update and starting from INITIAL, and  proba(model, X) -> class probabilities.
+
 
 class FastMLP:
     name = "fastmlp"
@@ -227,11 +252,10 @@ class FastMLP:
         self.template, self.X, self.y = template, X, y
 
     def train(self, rows, batch_size, lr):
-        net = self.template.copy()          # same weights and same shuffling seed every run
+        net = self.template.copy()  # same weights and same shuffling seed every run
         X, y = self.X[:rows], self.y[:rows]
         start = time.perf_counter()
-        net.fit(X, y, epochs=1, batch_size=batch_size,
-                optimizer=fastmlp.SGD(lr=lr, momentum=MOMENTUM), verbose=0)
+        net.fit(X, y, epochs=1, batch_size=batch_size, optimizer=fastmlp.SGD(lr=lr, momentum=MOMENTUM), verbose=0)
         return net, time.perf_counter() - start
 
     def proba(self, net, X):
@@ -243,10 +267,12 @@ class FastMLPDense(FastMLP):
     fastmlp's speed that comes from skipping them. Mostly-zero inputs switch on the sparse first
     layer and, at batch size 1, lazy momentum (csrc/sparse.c); with a BLAS without small-matrix
     kernels, the layers after a ReLU skip its zeros too (csrc/split.c). Both are off here."""
+
     name = "fastmlp-dense"
 
     def train(self, rows, batch_size, lr):
         from fastmlp import model
+
         mostly_zeros, skips_hidden_zeros = model._mostly_zeros, model._skips_hidden_zeros
         model._mostly_zeros = lambda X: False
         model._skips_hidden_zeros = lambda activation: False
@@ -258,6 +284,7 @@ class FastMLPDense(FastMLP):
 
 class NumPyMLP:
     """The same algorithm as a competent NumPy user writes it: vectorised, float32, in place."""
+
     name = "numpy"
 
     def __init__(self, weights, biases, X, y):
@@ -274,7 +301,7 @@ class NumPyMLP:
         order = rng.permutation(rows)
         loss_sum = 0.0
         for lo in range(0, rows, batch_size):
-            idx = order[lo:lo + batch_size]
+            idx = order[lo : lo + batch_size]
             n = len(idx)
             # forward: keep every layer's output for the backward pass
             acts = [X[idx]]
@@ -290,7 +317,7 @@ class NumPyMLP:
             np.exp(p, out=p)
             p /= p.sum(axis=1, keepdims=True)
             rows_n, target = np.arange(n), y[idx]
-            loss_sum -= float(np.log(p[rows_n, target] + 1e-30).sum())     # the training loss, as fit reports
+            loss_sum -= float(np.log(p[rows_n, target] + 1e-30).sum())  # the training loss, as fit reports
             p[rows_n, target] -= 1.0
             p *= np.float32(1.0 / n)
             delta = p
@@ -329,6 +356,7 @@ class NumPyMLP:
 
 class TorchMLP:
     """nn.Sequential + CrossEntropyLoss + optim.SGD, float32 on the CPU, no DataLoader."""
+
     name = "torch"
 
     def __init__(self, torch, weights, biases, X, y):
@@ -342,7 +370,7 @@ class TorchMLP:
         for layer, (w, c) in enumerate(zip(self.weights, self.biases)):
             linear = nn.Linear(w.shape[0], w.shape[1])
             with self.torch.no_grad():
-                linear.weight.copy_(self.torch.from_numpy(np.ascontiguousarray(w.T)))   # (out, in)
+                linear.weight.copy_(self.torch.from_numpy(np.ascontiguousarray(w.T)))  # (out, in)
                 linear.bias.copy_(self.torch.from_numpy(c))
             layers.append(linear)
             if layer < len(self.weights) - 1:
@@ -359,7 +387,7 @@ class TorchMLP:
         start = time.perf_counter()
         order = torch.randperm(rows, generator=generator)
         for lo in range(0, rows, batch_size):
-            idx = order[lo:lo + batch_size]
+            idx = order[lo : lo + batch_size]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(X[idx]), y[idx])
             loss.backward()
@@ -373,6 +401,7 @@ class TorchMLP:
 
 class SklearnMLP:
     """MLPClassifier with the same settings; started from the same weights through warm_start."""
+
     name = "sklearn"
 
     def __init__(self, MLPClassifier, weights, biases, X, y):
@@ -382,15 +411,25 @@ class SklearnMLP:
         self.setup_rows = np.array([np.flatnonzero(y == k)[0] for k in range(SIZES[-1])])
 
     def _model(self, batch_size, lr):
-        clf = self.MLPClassifier(hidden_layer_sizes=tuple(SIZES[1:-1]), activation="relu",
-                                 solver="sgd", momentum=MOMENTUM, nesterovs_momentum=False,
-                                 learning_rate="constant", learning_rate_init=lr,
-                                 batch_size=batch_size, max_iter=1, alpha=0.0, shuffle=True,
-                                 random_state=SEED, tol=0.0)
+        clf = self.MLPClassifier(
+            hidden_layer_sizes=tuple(SIZES[1:-1]),
+            activation="relu",
+            solver="sgd",
+            momentum=MOMENTUM,
+            nesterovs_momentum=False,
+            learning_rate="constant",
+            learning_rate_init=lr,
+            batch_size=batch_size,
+            max_iter=1,
+            alpha=0.0,
+            shuffle=True,
+            random_state=SEED,
+            tol=0.0,
+        )
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")     # batch_size larger than these 10 rows
+            warnings.simplefilter("ignore")  # batch_size larger than these 10 rows
             clf.partial_fit(self.X[self.setup_rows], self.y[self.setup_rows], classes=np.arange(SIZES[-1]))
-        clf.set_params(warm_start=True)     # fit continues from coefs_ with a fresh optimizer
+        clf.set_params(warm_start=True)  # fit continues from coefs_ with a fresh optimizer
         clf.coefs_ = [w.copy() for w in self.weights]
         clf.intercepts_ = [c.copy() for c in self.biases]
         return clf
@@ -399,7 +438,7 @@ class SklearnMLP:
         clf = self._model(batch_size, lr)
         X, y = self.X[:rows], self.y[:rows]
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")     # ConvergenceWarning: max_iter=1 is on purpose
+            warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter=1 is on purpose
             start = time.perf_counter()
             clf.fit(X, y)
             elapsed = time.perf_counter() - start
@@ -410,6 +449,7 @@ class SklearnMLP:
 
 
 # ---------------------------------------------------------------- the runs
+
 
 def plan(contender, batch_size, quick, n_train):
     """Rows per timed run: the full epoch, except at batch size 1 and for sklearn in --quick."""
@@ -436,7 +476,7 @@ def bench_batch_size(contenders, batch_size, args, n_train, X_test, y_test):
     times = {c.name: [] for c in contenders}
     accs = {c.name: [] for c in contenders}
     for _ in range(args.repeats):
-        for c in contenders:                            # interleaved: each takes its turn
+        for c in contenders:  # interleaved: each takes its turn
             time.sleep(args.settle)
             model, seconds = c.train(rows[c.name], batch_size, lr)
             times[c.name].append(seconds)
@@ -468,15 +508,20 @@ def bench_batch_size(contenders, batch_size, args, n_train, X_test, y_test):
             "test_accuracy": statistics.median(accs[c.name]) if accs[c.name] else None,
             "full_epoch_samples_per_s": epoch_runs.get(c.name),
         }
-    return {"batch_size": batch_size, "lr": lr, "momentum": MOMENTUM, "contenders": results,
-            "other_processes_cpu_fraction": other_load.fraction()}
+    return {
+        "batch_size": batch_size,
+        "lr": lr,
+        "momentum": MOMENTUM,
+        "contenders": results,
+        "other_processes_cpu_fraction": other_load.fraction(),
+    }
 
 
 def bench_predict(contenders, models, X_test, repeats, settle):
     """Best rows/s of class probabilities for all test rows, contenders interleaved."""
     best = {c.name: float("inf") for c in contenders}
     for c in contenders:
-        c.proba(models[c.name], X_test[:1000])         # warm-up
+        c.proba(models[c.name], X_test[:1000])  # warm-up
     for _ in range(repeats):
         for c in contenders:
             time.sleep(settle)
@@ -488,6 +533,7 @@ def bench_predict(contenders, models, X_test, repeats, settle):
 
 # ---------------------------------------------------------------- output
 
+
 def fmt_rate(x):
     return f"{x:,.0f}"
 
@@ -496,41 +542,52 @@ def print_batch_table(result, flops, peak, n_train):
     bs, res = result["batch_size"], result["contenders"]
     fast = res["fastmlp"]
     print(f"\nbatch size {bs}  (lr {result['lr']:g}, momentum {result['momentum']})")
-    header = (f"  {'contender':<13} {'rows/run':>8} {'runs':>4} {'samples/s best':>15} {'median':>10} "
-              f"{'GFLOP/s':>8} {'test acc':>8}   {'fastmlp/this (best, median)':>27}")
+    header = (
+        f"  {'contender':<13} {'rows/run':>8} {'runs':>4} {'samples/s best':>15} {'median':>10} "
+        f"{'GFLOP/s':>8} {'test acc':>8}   {'fastmlp/this (best, median)':>27}"
+    )
     print(header)
     print("  " + "-" * (len(header) - 2))
     for name, r in res.items():
         acc = f"{r['test_accuracy']:.4f}" if r["test_accuracy"] is not None else "-"
-        ratio = "" if name == "fastmlp" else (
-            f"{fast['samples_per_s_best'] / r['samples_per_s_best']:.2f}x, "
-            f"{fast['samples_per_s_median'] / r['samples_per_s_median']:.2f}x")
-        print(f"  {name:<13} {r['rows_per_run']:>8} {r['runs']:>4} {fmt_rate(r['samples_per_s_best']):>15} "
-              f"{fmt_rate(r['samples_per_s_median']):>10} {r['samples_per_s_best'] * flops / 1e9:>8.2f} "
-              f"{acc:>8}   {ratio:>27}")
+        ratio = (
+            ""
+            if name == "fastmlp"
+            else (
+                f"{fast['samples_per_s_best'] / r['samples_per_s_best']:.2f}x, "
+                f"{fast['samples_per_s_median'] / r['samples_per_s_median']:.2f}x"
+            )
+        )
+        print(
+            f"  {name:<13} {r['rows_per_run']:>8} {r['runs']:>4} {fmt_rate(r['samples_per_s_best']):>15} "
+            f"{fmt_rate(r['samples_per_s_median']):>10} {r['samples_per_s_best'] * flops / 1e9:>8.2f} "
+            f"{acc:>8}   {ratio:>27}"
+        )
     notes = []
     subset = [n for n, r in res.items() if r["rows_per_run"] < n_train]
     if subset:
-        notes.append("timed on the first rows only: " + ", ".join(
-            f"{n} {res[n]['rows_per_run']}" for n in subset))
-    extra = [f"{n} {fmt_rate(r['full_epoch_samples_per_s'])}" for n, r in res.items()
-             if r["full_epoch_samples_per_s"]]
+        notes.append("timed on the first rows only: " + ", ".join(f"{n} {res[n]['rows_per_run']}" for n in subset))
+    extra = [f"{n} {fmt_rate(r['full_epoch_samples_per_s'])}" for n, r in res.items() if r["full_epoch_samples_per_s"]]
     if extra:
-        notes.append("their 'test acc' comes from one more run over the full epoch, whose samples/s were: "
-                     + ", ".join(extra))
-    skipped = [f"{n} (~{r['epoch_skipped_estimate_s']:.0f} s)" for n, r in res.items()
-               if r["epoch_skipped_estimate_s"]]
+        notes.append(
+            "their 'test acc' comes from one more run over the full epoch, whose samples/s were: " + ", ".join(extra)
+        )
+    skipped = [f"{n} (~{r['epoch_skipped_estimate_s']:.0f} s)" for n, r in res.items() if r["epoch_skipped_estimate_s"]]
     if skipped:
         notes.append(f"no full epoch for the accuracy, longer than {MAX_EPOCH_SECONDS} s: " + ", ".join(skipped))
     if any(r["test_accuracy"] is None for r in res.values()) and not skipped:
         notes.append("'-': no full epoch trained (--quick), so no test accuracy")
     gflops = fast["samples_per_s_best"] * flops / 1e9
-    notes.append(f"fastmlp: {gflops:.2f} GFLOP/s = {100 * gflops / peak:.1f}% of the SGEMM peak "
-                 f"({peak:.1f} GFLOP/s), counting the dense flops (it skips zeros)")
+    notes.append(
+        f"fastmlp: {gflops:.2f} GFLOP/s = {100 * gflops / peak:.1f}% of the SGEMM peak "
+        f"({peak:.1f} GFLOP/s), counting the dense flops (it skips zeros)"
+    )
     other = result["other_processes_cpu_fraction"]
     if other is not None:
-        notes.append(f"other processes took {100 * other:.0f}% of the CPU meanwhile"
-                     + (": these numbers are disturbed" if other > OTHER_LOAD_WARNING else ""))
+        notes.append(
+            f"other processes took {100 * other:.0f}% of the CPU meanwhile"
+            + (": these numbers are disturbed" if other > OTHER_LOAD_WARNING else "")
+        )
     for note in notes:
         print(f"  note: {note}")
 
@@ -551,11 +608,13 @@ def print_summary(results):
     for result in results:
         res = result["contenders"]
         fast = res["fastmlp"]["samples_per_s_best"]
-        print(f"  {result['batch_size']:>5} " + " ".join(
-            f"{fast / res[n]['samples_per_s_best']:>12.2f}x" for n in names))
+        print(
+            f"  {result['batch_size']:>5} " + " ".join(f"{fast / res[n]['samples_per_s_best']:>12.2f}x" for n in names)
+        )
 
 
 # ---------------------------------------------------------------- main
+
 
 def optional_contenders(args, weights, biases, X, y):
     extra, versions = [], {}
@@ -599,24 +658,38 @@ def main(args):
     flops = flops_per_sample(SIZES)
     peak = sgemm_peak()
     machine = {
-        "cpu": cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
-        "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-        "fastmlp": fastmlp.__version__, **versions, "blas": blas_libraries(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "threads": args.threads,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "fastmlp": fastmlp.__version__,
+        **versions,
+        "blas": blas_libraries(),
         "openblas_core": openblas_coretype(),
         "load_average": load_average(),
     }
     whole_run = OtherLoad()
-    print(f"fastmlp training benchmark: {'-'.join(map(str, SIZES))} relu, softmax + cross-entropy, "
-          f"SGD momentum {MOMENTUM}, MNIST {len(X)} train / {len(X_test)} test rows")
+    print(
+        f"fastmlp training benchmark: {'-'.join(map(str, SIZES))} relu, softmax + cross-entropy, "
+        f"SGD momentum {MOMENTUM}, MNIST {len(X)} train / {len(X_test)} test rows"
+    )
     for key, value in machine.items():
         print(f"  {key:<13} {value}")
-    print(f"  {'mode':<13} {'quick' if args.quick else 'full'}, {args.repeats} timed run(s) per contender "
-          f"and batch size, interleaved, after an untimed warm-up")
-    print(f"  {'work':<13} {flops / 1e6:.3f} MFLOP per training row (forward 2*sum(n_in*n_out), "
-          f"backward 2*sum + 2*sum without the first layer)")
+    print(
+        f"  {'mode':<13} {'quick' if args.quick else 'full'}, {args.repeats} timed run(s) per contender "
+        f"and batch size, interleaved, after an untimed warm-up"
+    )
+    print(
+        f"  {'work':<13} {flops / 1e6:.3f} MFLOP per training row (forward 2*sum(n_in*n_out), "
+        f"backward 2*sum + 2*sum without the first layer)"
+    )
     print(f"  {'SGEMM peak':<13} {peak:.1f} GFLOP/s (scipy.linalg.blas.sgemm, 2048x2048 float32, best of 5)")
-    print("  every contender starts from fastmlp.MLP(sizes, seed=0)'s weights "
-          "(sklearn's are written into coefs_ with warm_start)")
+    print(
+        "  every contender starts from fastmlp.MLP(sizes, seed=0)'s weights "
+        "(sklearn's are written into coefs_ with warm_start)"
+    )
     sys.stdout.flush()
 
     results = []
@@ -629,26 +702,40 @@ def main(args):
 
     predictors = [c for c in contenders if c.name in ("fastmlp", "numpy", "torch")]
     models = {c.name: c.train(2000, 32, 0.1)[0] for c in predictors}
-    predict = bench_predict(predictors, models, X_test, repeats=3 if args.quick else 10,
-                            settle=args.settle)
+    predict = bench_predict(predictors, models, X_test, repeats=3 if args.quick else 10, settle=args.settle)
     print_predict(predict, len(X_test))
     peak_end = sgemm_peak()
-    print(f"\nSGEMM peak at the end: {peak_end:.1f} GFLOP/s (at the start: {peak:.1f}; "
-          "a large difference means the machine's speed changed during the run)")
+    print(
+        f"\nSGEMM peak at the end: {peak_end:.1f} GFLOP/s (at the start: {peak:.1f}; "
+        "a large difference means the machine's speed changed during the run)"
+    )
     elapsed = time.perf_counter() - started
     other = whole_run.fraction()
     print(f"total time {elapsed:.0f} s")
     if other is not None:
-        print(f"other processes took {100 * other:.0f}% of the CPU during the run"
-              + (f"; above {100 * OTHER_LOAD_WARNING:.0f}% the timings are low and noisy: rerun on a quiet "
-                 "machine" if other > OTHER_LOAD_WARNING else ""))
+        print(
+            f"other processes took {100 * other:.0f}% of the CPU during the run"
+            + (
+                f"; above {100 * OTHER_LOAD_WARNING:.0f}% the timings are low and noisy: rerun on a quiet machine"
+                if other > OTHER_LOAD_WARNING
+                else ""
+            )
+        )
 
     if args.json:
-        report = {"machine": machine, "mode": "quick" if args.quick else "full", "repeats": args.repeats,
-                  "sizes": SIZES, "flops_per_sample": flops, "sgemm_peak_gflops": peak,
-                  "sgemm_peak_gflops_end": peak_end,
-                  "training": results, "predict_rows_per_s": predict, "seconds": elapsed,
-                  "other_processes_cpu_fraction": other}
+        report = {
+            "machine": machine,
+            "mode": "quick" if args.quick else "full",
+            "repeats": args.repeats,
+            "sizes": SIZES,
+            "flops_per_sample": flops,
+            "sgemm_peak_gflops": peak,
+            "sgemm_peak_gflops_end": peak_end,
+            "training": results,
+            "predict_rows_per_s": predict,
+            "seconds": elapsed,
+            "other_processes_cpu_fraction": other,
+        }
         Path(args.json).write_text(json.dumps(report, indent=2))
         print(f"results written to {args.json}")
 

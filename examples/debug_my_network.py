@@ -12,6 +12,7 @@ what is wrong; again we fix one thing at a time until the report is clean.
 
 Runs in well under 30 seconds on the bundled MNIST.
 """
+
 import argparse
 import functools
 
@@ -44,9 +45,9 @@ def backprop(weights, biases, X, Y, fixed=()):
         activations.append(sigmoid(activations[-1] @ W + b))
     p = softmax(activations[-1] @ weights[-1] + biases[-1])
 
-    delta = p - Y                                   # dLoss/dz for softmax + cross-entropy, per row
+    delta = p - Y  # dLoss/dz for softmax + cross-entropy, per row
     if "softmax-derivative" not in fixed:
-        delta = delta * p * (1 - p)                 # BUG 1: "don't forget the output derivative!"
+        delta = delta * p * (1 - p)  # BUG 1: "don't forget the output derivative!"
 
     dW, db = [None] * len(weights), [None] * len(weights)
     for layer in reversed(range(len(weights))):
@@ -57,7 +58,7 @@ def backprop(weights, biases, X, Y, fixed=()):
         if "bias-mean" in fixed:
             db[layer] = delta.sum(axis=0) / n
         else:
-            db[layer] = delta.sum(axis=0)               # BUG 2: summed over the rows, not averaged
+            db[layer] = delta.sum(axis=0)  # BUG 2: summed over the rows, not averaged
         if layer > 0:
             a = activations[layer]
             delta = (delta @ weights[layer].T) * a * (1 - a)
@@ -73,7 +74,7 @@ def train_numpy(X, y, X_test, y_test, fixed, sizes=(784, 30, 10), lr=0.5, epochs
     for _ in range(epochs):
         order = rng.permutation(len(X))
         for start in range(0, len(X), batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             dW, db = backprop(weights, biases, X[rows], Y[rows], fixed)
             for W, b, gW, gb in zip(weights, biases, dW, db):
                 W -= lr * gW
@@ -88,9 +89,11 @@ def part1(X, y, X_test, y_test):
     print("=" * 100)
     print("Part 1: check_backprop on a from-scratch NumPy backprop")
     print("=" * 100)
-    fixes = [("softmax-derivative", "BUG 1: with cross-entropy, dLoss/dz is just p - y: drop the * p * (1 - p)"),
-             ("bias-mean", "BUG 2: the bias gradient is the mean over the rows: divide by n"),
-             ("transpose", "BUG 3: with rows as examples, dW = a_prev.T @ delta, shape (n_in, n_out)")]
+    fixes = [
+        ("softmax-derivative", "BUG 1: with cross-entropy, dLoss/dz is just p - y: drop the * p * (1 - p)"),
+        ("bias-mean", "BUG 2: the bias gradient is the mean over the rows: divide by n"),
+        ("transpose", "BUG 3: with rows as examples, dW = a_prev.T @ delta, shape (n_in, n_out)"),
+    ]
     fixed = []
     report = fastmlp.check_backprop(functools.partial(backprop, fixed=tuple(fixed)), [6, 5, 4], n=8)
     print("\nThe learner's backprop, as written:\n")
@@ -106,8 +109,10 @@ def part1(X, y, X_test, y_test):
     rows = slice(0, 10000)
     buggy = train_numpy(X[rows], y[rows], X_test, y_test, fixed=("bias-mean", "transpose"))
     good = train_numpy(X[rows], y[rows], X_test, y_test, fixed=tuple(fixed))
-    print(f"\nOne epoch on 10000 rows, 784-30-10 sigmoid, SGD lr=0.5: test accuracy {buggy:.1%} with "
-          f"BUG 1 left in, {good:.1%} with every bug fixed.")
+    print(
+        f"\nOne epoch on 10000 rows, 784-30-10 sigmoid, SGD lr=0.5: test accuracy {buggy:.1%} with "
+        f"BUG 1 left in, {good:.1%} with every bug fixed."
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -120,22 +125,24 @@ def part2(X, y):
     print("=" * 100)
     print("Part 2: doctor on a badly set-up fastmlp.MLP")
     print("=" * 100)
-    pixels = np.round(X * 255)                      # what the IDX files hold: 0..255
+    pixels = np.round(X * 255)  # what the IDX files hold: 0..255
     optimizer = fastmlp.SGD(lr=0.1)
 
-    net = fastmlp.MLP([784, 64, 10], init=("uniform", 0.0, 1.0), seed=0)   # like np.random.rand
+    net = fastmlp.MLP([784, 64, 10], init=("uniform", 0.0, 1.0), seed=0)  # like np.random.rand
     print("\nRaw pixels and weights from np.random.rand:\n")
     print(fastmlp.doctor(net, pixels, y, optimizer=optimizer))
 
     print("\nPixels divided by 255, the same weights:\n")
     print(fastmlp.doctor(net, pixels / 255.0, y, optimizer=optimizer))
 
-    net = fastmlp.MLP([784, 64, 10], seed=0)          # init="auto": He for relu
+    net = fastmlp.MLP([784, 64, 10], seed=0)  # init="auto": He for relu
     print("\nPixels divided by 255 and the default init:\n")
     report = fastmlp.doctor(net, pixels / 255.0, y, optimizer=optimizer)
     print(report)
-    print(f"\nAnd the compiled gradients agree with float64 finite differences: "
-          f"gradcheck = {fastmlp.gradcheck(net, X, y):.1e}")
+    print(
+        f"\nAnd the compiled gradients agree with float64 finite differences: "
+        f"gradcheck = {fastmlp.gradcheck(net, X, y):.1e}"
+    )
 
 
 def main():

@@ -6,6 +6,7 @@ Prints the loss and accuracy of every epoch (on the training rows, and on the te
 validation), then the final test accuracy. Expect 97.7-97.8% after 3 epochs (the last bits
 depend on the kernels OpenBLAS runs), in under a second of training on a 2-core machine.
 """
+
 import argparse
 import time
 
@@ -27,12 +28,18 @@ def main():
     net = fastmlp.MLP([784, args.hidden, 10], activation="relu", seed=args.seed)
     optimizer = fastmlp.SGD(lr=args.lr, momentum=args.momentum)
     started = time.perf_counter()
-    net.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
-            validation_data=(X_test, y_test), verbose=2)
+    net.fit(
+        X_train,
+        y_train,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=optimizer,
+        validation_data=(X_test, y_test),
+        verbose=2,
+    )
     seconds = time.perf_counter() - started
     result = net.evaluate(X_test, y_test)
-    print(f"trained {args.epochs} epochs in {seconds:.2f} s "
-          f"({args.epochs * len(X_train) / seconds:,.0f} samples/s)")
+    print(f"trained {args.epochs} epochs in {seconds:.2f} s ({args.epochs * len(X_train) / seconds:,.0f} samples/s)")
     print(f"test accuracy: {result['accuracy']:.4f}  test loss: {result['loss']:.4f}")
 
 

@@ -1,15 +1,28 @@
 """fastmlp: a fast multilayer perceptron for the CPU, with a plain NumPy twin to learn from.
 
-    >>> import fastmlp
-    >>> (X, y), (X_test, y_test) = fastmlp.datasets.load_mnist()
-    >>> net = fastmlp.MLP([784, 128, 10], seed=0)
-    >>> history = net.fit(X, y, epochs=3, batch_size=64, optimizer=fastmlp.SGD(lr=0.1, momentum=0.9))
+>>> import fastmlp
+>>> (X, y), (X_test, y_test) = fastmlp.datasets.load_mnist()
+>>> net = fastmlp.MLP([784, 128, 10], seed=0)
+>>> history = net.fit(X, y, epochs=3, batch_size=64, optimizer=fastmlp.SGD(lr=0.1, momentum=0.9))
 """
+
 from fastmlp import callbacks, datasets, diagnostics, reference
 from fastmlp.diagnostics import check_backprop, diagnose, doctor, gradcheck
 from fastmlp.model import MLP, load
 from fastmlp.optim import SGD, Adam
 
 __version__ = "0.1.0"
-__all__ = ["MLP", "SGD", "Adam", "load", "diagnose", "doctor", "gradcheck", "check_backprop", "callbacks",
-           "datasets", "diagnostics", "reference"]
+__all__ = [
+    "MLP",
+    "SGD",
+    "Adam",
+    "load",
+    "diagnose",
+    "doctor",
+    "gradcheck",
+    "check_backprop",
+    "callbacks",
+    "datasets",
+    "diagnostics",
+    "reference",
+]

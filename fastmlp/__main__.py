@@ -1,4 +1,5 @@
 """``python -m fastmlp``: the ``fastmlp`` command (see ``fastmlp.cli``)."""
+
 import sys
 
 from fastmlp.cli import main

@@ -12,16 +12,17 @@ that a 1-thread try within a one-epoch fit of MNIST at batch 32 no longer takes 
 What it learns is kept per kind of work (network, batch size), across fits: the load belongs to
 the machine, not to one model.
 """
+
 import threading
 
-PROBE_EVERY = 8           # chunks (of about 0.1 s) between tries of the count not in use, at first
+PROBE_EVERY = 8  # chunks (of about 0.1 s) between tries of the count not in use, at first
 PROBE_AT_MOST_EVERY = 64  # ... and after tries that kept the choice
-TRY_SHARE = 3             # a try runs this fraction (1 / TRY_SHARE) of a chunk's steps
-SLOWED = 0.5              # a chunk below this share of its count's best: the load changed (a chunk
-                          # is often 30% off on a busy host; a process taking a core halves it)
-REMEMBERED = 3            # chunk speeds kept per count; the best of them is what counts
+TRY_SHARE = 3  # a try runs this fraction (1 / TRY_SHARE) of a chunk's steps
+SLOWED = 0.5  # a chunk below this share of its count's best: the load changed (a chunk
+# is often 30% off on a busy host; a process taking a core halves it)
+REMEMBERED = 3  # chunk speeds kept per count; the best of them is what counts
 FEWER_MUST_WIN_BY = 1.15  # a chunk's speed is noisy: fewer threads must be clearly faster
-MIN_SECONDS = 0.02        # shorter chunks (the first of a fit) mostly time the start of a thread
+MIN_SECONDS = 0.02  # shorter chunks (the first of a fit) mostly time the start of a thread
 
 _tuners = {}
 _lock = threading.Lock()
@@ -33,9 +34,9 @@ class ThreadTuner:
         # handicap falls on the count that has to prove itself
         self.choices = list(range(1, max(1, max_threads) + 1))
         self.rates = {}  # threads -> rows per second of the latest chunks run with them
-        self.interval = PROBE_EVERY   # chunks from one try of the other count to the next
+        self.interval = PROBE_EVERY  # chunks from one try of the other count to the next
         self.since_probe = 0
-        self.probe = None             # (count tried, the choice before) until its chunk is in
+        self.probe = None  # (count tried, the choice before) until its chunk is in
 
     def next(self):
         """The thread count for the next chunk."""

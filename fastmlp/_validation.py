@@ -11,6 +11,7 @@ Arrays are described by shape and dtype, never printed in full. Hints address th
 learners make most often: one sample passed as a 1-D row, images not flattened, one-hot labels.
 Every function here is pure: it returns the checked (and, for arrays, converted) value.
 """
+
 import difflib
 import numbers
 import reprlib
@@ -23,8 +24,14 @@ _repr = reprlib.Repr()
 _repr.maxstring = 40
 _repr.maxother = 60
 
-_KIND_NAMES = {"U": "strings", "S": "bytes", "c": "complex numbers", "M": "datetimes",
-               "m": "timedeltas", "V": "structured records"}
+_KIND_NAMES = {
+    "U": "strings",
+    "S": "bytes",
+    "c": "complex numbers",
+    "M": "datetimes",
+    "m": "timedeltas",
+    "V": "structured records",
+}
 
 
 def _describe(value):
@@ -51,8 +58,7 @@ def _as_array(value, name, expected):
     try:
         return np.asarray(value)
     except (ValueError, TypeError) as exc:
-        raise _error(ValueError, name, _describe(value),
-                     f"{expected}, every row of the same length") from exc
+        raise _error(ValueError, name, _describe(value), f"{expected}, every row of the same length") from exc
 
 
 def _fits_float(number):
@@ -77,16 +83,25 @@ def _as_real(arr, original, name, hint=None):
                 raise _error(TypeError, name, got, "real numbers")
         try:
             return arr.astype(np.float64)
-        except OverflowError:       # an int such as 10**400 that no float holds
+        except OverflowError:  # an int such as 10**400 that no float holds
             index = next(i for i, item in np.ndenumerate(arr) if not _fits_float(item))
-            raise _error(ValueError, name, f"a number too large for a float at {index}",
-                         "finite numbers") from None
+            raise _error(ValueError, name, f"a number too large for a float at {index}", "finite numbers") from None
     if kind == "O":  # a 0-d object array: something NumPy could not see as an array at all
         sparse = hasattr(original, "toarray")
-        raise _error(TypeError, name, _describe(original), "an array of real numbers",
-                     f"Sparse matrices are not supported: pass {name}.toarray()" if sparse else None)
-    raise _error(TypeError, name, f"{_describe(arr)} holding {_KIND_NAMES.get(kind, 'non-numbers')}",
-                 "real numbers (bool, int or float)", hint if kind in "US" else None)
+        raise _error(
+            TypeError,
+            name,
+            _describe(original),
+            "an array of real numbers",
+            f"Sparse matrices are not supported: pass {name}.toarray()" if sparse else None,
+        )
+    raise _error(
+        TypeError,
+        name,
+        f"{_describe(arr)} holding {_KIND_NAMES.get(kind, 'non-numbers')}",
+        "real numbers (bool, int or float)",
+        hint if kind in "US" else None,
+    )
 
 
 def check_sizes(sizes):
@@ -118,15 +133,21 @@ def check_sizes(sizes):
     shown = _repr.repr(items)
     for i, item in enumerate(items):
         if not _is_int(item):
-            raise _error(TypeError, "sizes", shown,
-                         f"a list of ints, but sizes[{i}] is {item!r} ({type(item).__name__})")
+            raise _error(
+                TypeError, "sizes", shown, f"a list of ints, but sizes[{i}] is {item!r} ({type(item).__name__})"
+            )
     if len(items) < 2:
-        raise _error(ValueError, "sizes", shown,
-                     "at least two sizes, [n_features, hidden..., n_classes], such as [784, 30, 10]")
+        raise _error(
+            ValueError, "sizes", shown, "at least two sizes, [n_features, hidden..., n_classes], such as [784, 30, 10]"
+        )
     for i, item in enumerate(items):
         if item < 1:
-            raise _error(ValueError, "sizes", shown,
-                         f"positive ints, but sizes[{i}] is {item}: every layer needs at least one unit")
+            raise _error(
+                ValueError,
+                "sizes",
+                shown,
+                f"positive ints, but sizes[{i}] is {item}: every layer needs at least one unit",
+            )
     return [int(item) for item in items]
 
 
@@ -241,16 +262,14 @@ def check_X(X, n_features=None, name="X"):
         NaN or Inf (float64 values beyond float32's range count: they would become Inf).
     """
     arr = _as_array(X, name, "a 2-D array of shape (n_samples, n_features)")
-    arr = _as_real(arr, X, name,
-                   f"If the strings hold numbers, convert them with {name}.astype(np.float32)")
+    arr = _as_real(arr, X, name, f"If the strings hold numbers, convert them with {name}.astype(np.float32)")
     if arr.ndim != 2:
         hint = None
         if arr.ndim == 1:
             hint = f"Use {name}.reshape(1, -1) for one sample or {name}.reshape(-1, 1) for one feature"
         elif arr.ndim >= 3:
             hint = f"Use {name}.reshape(len({name}), -1) to flatten images into rows"
-        raise _error(ValueError, name, _describe(arr), "a 2-D array of shape (n_samples, n_features)",
-                     hint)
+        raise _error(ValueError, name, _describe(arr), "a 2-D array of shape (n_samples, n_features)", hint)
     n_rows, n_cols = arr.shape
     if n_rows == 0:
         raise _error(ValueError, name, _describe(arr), f"at least one row ({name} is empty)")
@@ -260,8 +279,9 @@ def check_X(X, n_features=None, name="X"):
         hint = None
         if n_rows == n_features:
             hint = f"{name} looks transposed: samples go in rows, so pass {name}.T"
-        raise _error(ValueError, name, f"{n_cols} features (shape {arr.shape})",
-                     f"{n_features}, the network's input size", hint)
+        raise _error(
+            ValueError, name, f"{n_cols} features (shape {arr.shape})", f"{n_features}, the network's input size", hint
+        )
 
     # Casting float64 beyond float32's range gives Inf, which the check below reports.
     with np.errstate(over="ignore", invalid="ignore"):
@@ -277,8 +297,13 @@ def check_X(X, n_features=None, name="X"):
             if n_overflow:
                 got += f", {n_overflow} of them {arr.dtype} values too large for float32 (|x| > 3.4e38)"
             got += f", the first {arr[row, col].item()!r} at (row {row}, col {col})"
-            raise _error(ValueError, name, got, "finite numbers",
-                         "Fill or drop missing values first, and scale large values down")
+            raise _error(
+                ValueError,
+                name,
+                got,
+                "finite numbers",
+                "Fill or drop missing values first, and scale large values down",
+            )
     return out
 
 
@@ -310,9 +335,9 @@ def check_y(y, n_samples, n_classes, name="y", x_name="X"):
         labels >= n_classes, a length different from n_samples, or an empty y.
     """
     arr = _as_array(y, name, "a 1-D array of class labels")
-    arr = _as_real(arr, y, name,
-                   f"Map class names to integers first: classes, {name} = np.unique({name}, "
-                   "return_inverse=True)")
+    arr = _as_real(
+        arr, y, name, f"Map class names to integers first: classes, {name} = np.unique({name}, return_inverse=True)"
+    )
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
@@ -325,8 +350,12 @@ def check_y(y, n_samples, n_classes, name="y", x_name="X"):
     if arr.size == 0:
         raise _error(ValueError, name, _describe(arr), f"at least one label ({name} is empty)")
     if n_samples is not None and len(arr) != n_samples:
-        raise _error(ValueError, f"{x_name} and {name}",
-                     f"{n_samples} rows in {x_name} and {len(arr)} labels in {name}", "the same number")
+        raise _error(
+            ValueError,
+            f"{x_name} and {name}",
+            f"{n_samples} rows in {x_name} and {len(arr)} labels in {name}",
+            "the same number",
+        )
     if arr.dtype.kind == "f":
         finite = np.isfinite(arr)
         if not finite.all():
@@ -336,8 +365,7 @@ def check_y(y, n_samples, n_classes, name="y", x_name="X"):
         fractional = arr != np.round(arr)
         if fractional.any():
             i = int(np.argmax(fractional))
-            raise _error(ValueError, name, f"{arr[i].item()!r} at index {i}",
-                         "integer class labels (whole numbers)")
+            raise _error(ValueError, name, f"{arr[i].item()!r} at index {i}", "integer class labels (whole numbers)")
     lowest, highest = int(arr.min()), int(arr.max())
     if n_classes is None:
         expected = "labels >= 0"
@@ -382,6 +410,5 @@ def check_validation_data(validation_data, n_features, n_classes):
         got = f"a {type(validation_data).__name__} of length {len(validation_data)}"
         raise _error(ValueError, "validation_data", got, expected, hint)
     X = check_X(validation_data[0], n_features, name="validation_data[0]")
-    y = check_y(validation_data[1], X.shape[0], n_classes,
-                name="validation_data[1]", x_name="validation_data[0]")
+    y = check_y(validation_data[1], X.shape[0], n_classes, name="validation_data[1]", x_name="validation_data[0]")
     return X, y

@@ -4,6 +4,7 @@ A callback's hooks receive ``logs``, a dict of the epoch's metrics (``loss``, ``
 with validation data, ``val_loss``, ``val_accuracy``). ``self.model`` is the network being
 trained; setting ``self.model.stop_training = True`` ends ``fit`` after the current epoch.
 """
+
 import math
 import os
 
@@ -77,10 +78,14 @@ def _monitored_value(owner, monitor, logs):
         available = ", ".join(repr(key) for key in sorted(logs)) or "none"
         hint = ""
         if monitor.startswith("val_"):
-            hint = (". Validation metrics need validation_data=(X_val, y_val) or validation_split in "
-                    "fit(), or monitor a training metric such as 'loss'")
-        raise ValueError(f"monitor: got {monitor!r} ({owner}), which is not in this epoch's logs; "
-                         f"expected one of the logged keys: {available}{hint}")
+            hint = (
+                ". Validation metrics need validation_data=(X_val, y_val) or validation_split in "
+                "fit(), or monitor a training metric such as 'loss'"
+            )
+        raise ValueError(
+            f"monitor: got {monitor!r} ({owner}), which is not in this epoch's logs; "
+            f"expected one of the logged keys: {available}{hint}"
+        )
     return float(logs[monitor])
 
 
@@ -134,13 +139,13 @@ class EarlyStopping(Callback):
     >>> history = net.fit(X, y, epochs=100, validation_split=0.1, callbacks=[stop])  # doctest: +SKIP
     """
 
-    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto",
-                 restore_best_weights=False, verbose=0):
+    def __init__(
+        self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto", restore_best_weights=False, verbose=0
+    ):
         if not isinstance(monitor, str):
             raise TypeError(f"monitor: got {monitor!r}; expected a metric name such as 'val_loss'")
         if not isinstance(restore_best_weights, bool):
-            raise TypeError(f"restore_best_weights: got {restore_best_weights!r}; "
-                            "expected True or False")
+            raise TypeError(f"restore_best_weights: got {restore_best_weights!r}; expected True or False")
         self.monitor = monitor
         self.patience = check_int("patience", patience, minimum=0)
         self.min_delta = check_float("min_delta", min_delta, low=0.0)
@@ -191,8 +196,10 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
             self.model.stop_training = True
             if self.verbose:
-                print(f"Epoch {epoch + 1}: early stopping ({self.monitor} has not improved on "
-                      f"{self.best:.6g} for {self.wait} epochs)")
+                print(
+                    f"Epoch {epoch + 1}: early stopping ({self.monitor} has not improved on "
+                    f"{self.best:.6g} for {self.wait} epochs)"
+                )
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self._best_params is not None:
@@ -201,9 +208,11 @@ class EarlyStopping(Callback):
             self._restore()
 
     def __repr__(self):
-        return (f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
-                f"min_delta={self.min_delta}, mode={self.mode!r}, "
-                f"restore_best_weights={self.restore_best_weights})")
+        return (
+            f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
+            f"min_delta={self.min_delta}, mode={self.mode!r}, "
+            f"restore_best_weights={self.restore_best_weights})"
+        )
 
 
 class ModelCheckpoint(Callback):
@@ -262,8 +271,10 @@ class ModelCheckpoint(Callback):
             return os.fspath(self.path).format_map(fields)
         except (KeyError, IndexError, ValueError) as exc:
             available = ", ".join(repr(key) for key in sorted(fields))
-            raise ValueError(f"path: got {os.fspath(self.path)!r}, whose format fields could not be "
-                             f"filled ({exc!r}); expected fields among {available}") from exc
+            raise ValueError(
+                f"path: got {os.fspath(self.path)!r}, whose format fields could not be "
+                f"filled ({exc!r}); expected fields among {available}"
+            ) from exc
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -287,8 +298,10 @@ class ModelCheckpoint(Callback):
             print(f"Epoch {epoch + 1}: {message}saving model to {path}")
 
     def __repr__(self):
-        return (f"ModelCheckpoint({os.fspath(self.path)!r}, monitor={self.monitor!r}, "
-                f"save_best_only={self.save_best_only}, mode={self.mode!r})")
+        return (
+            f"ModelCheckpoint({os.fspath(self.path)!r}, monitor={self.monitor!r}, "
+            f"save_best_only={self.save_best_only}, mode={self.mode!r})"
+        )
 
 
 def _check_verbose(verbose):

@@ -4,7 +4,9 @@ Both models draw their weights here, from one NumPy generator, layer by layer, i
 and only then cast: that is why the same seed gives the same starting weights in float32
 and float64, and in the compiled model and its NumPy twin.
 """
+
 import numpy as np
+
 
 def resolve_init(init, auto):
     """Return init as a tuple: ("he",), ("glorot",), ("lecun",), ("normal", std) or ("uniform", low, high).
@@ -20,19 +22,25 @@ def resolve_init(init, auto):
         if name not in ("he", "glorot", "lecun"):
             raise ValueError(
                 f"init: got {init!r}; expected 'auto', 'he', 'glorot' (alias 'xavier'), 'lecun', "
-                "('normal', std) or ('uniform', low, high)")
+                "('normal', std) or ('uniform', low, high)"
+            )
         return (name,)
     if isinstance(init, (tuple, list)) and len(init) >= 1 and isinstance(init[0], str):
         name = init[0].lower()
         args = init[1:]
         if name == "normal" and len(args) == 1 and _is_real(args[0]) and np.isfinite(args[0]) and args[0] >= 0:
             return ("normal", float(args[0]))
-        if (name == "uniform" and len(args) == 2 and all(_is_real(a) and np.isfinite(a) for a in args)
-                and args[0] <= args[1]):
+        if (
+            name == "uniform"
+            and len(args) == 2
+            and all(_is_real(a) and np.isfinite(a) for a in args)
+            and args[0] <= args[1]
+        ):
             return ("uniform", float(args[0]), float(args[1]))
     raise ValueError(
         f"init: got {init!r}; expected 'auto', 'he', 'glorot' (alias 'xavier'), 'lecun', "
-        "('normal', std) with std >= 0, or ('uniform', low, high) with low <= high")
+        "('normal', std) with std >= 0, or ('uniform', low, high) with low <= high"
+    )
 
 
 def _is_real(value):
@@ -67,7 +75,9 @@ def initial_parameters(sizes, init, rng):
         with np.errstate(invalid="ignore"):
             largest = float(np.max(np.abs(W))) if W.size else 0.0
         if not largest < _FLOAT32_MAX:
-            raise ValueError(f"init: got {init!r}; its layer {layer} weights reach {largest:.3g}, beyond float32's "
-                             f"range ({_FLOAT32_MAX:.3g}); expected an init whose weights fit float32")
+            raise ValueError(
+                f"init: got {init!r}; its layer {layer} weights reach {largest:.3g}, beyond float32's "
+                f"range ({_FLOAT32_MAX:.3g}); expected an init whose weights fit float32"
+            )
     biases = [np.zeros(n_out) for n_out in sizes[1:]]
     return weights, biases

@@ -7,6 +7,7 @@ validates and converts the data once, then hands the compiled loop chunks of min
 to about a tenth of a second of work; between chunks it updates the progress bar, keeps a
 snapshot for divergence recovery and lets Ctrl-C through.
 """
+
 import contextlib
 import copy as _copy
 import json
@@ -21,8 +22,15 @@ import numpy as np
 
 from fastmlp import _kernels, reference
 from fastmlp._threads import ThreadTuner, tuner_for
-from fastmlp._validation import (check_choice, check_float, check_int, check_sizes,
-                                 check_validation_data, check_X, check_y)
+from fastmlp._validation import (
+    check_choice,
+    check_float,
+    check_int,
+    check_sizes,
+    check_validation_data,
+    check_X,
+    check_y,
+)
 from fastmlp.callbacks import Callback, History
 from fastmlp.datasets._files import check_regular_file, npy_header, npz_member
 from fastmlp.init import initial_parameters, resolve_init
@@ -31,30 +39,30 @@ from fastmlp.optim import SGD, Adam
 OUTPUTS = ("softmax", "sigmoid")
 LOSSES = ("cross_entropy", "mse")
 FORMAT_VERSION = 1
-_CHUNK_SECONDS = 0.1          # work per call into the compiled loop: Ctrl-C answers within this
-_PREDICT_BLOCK_ROWS = 512     # rows per block in predict / evaluate: activations stay in cache
-_MAX_THREADS = 2              # a minibatch step is cut in two halves (csrc/split.c)
-_SPARSE_MAX_BATCH = 2048      # above this, the non-zeros of a minibatch take too much memory
-_SPARSE_MAX_CELLS = 1 << 21   # rows x features held as non-zeros at most: 64 MB of room (16
-                              # bytes a cell, twice: a step's and the next one's)
+_CHUNK_SECONDS = 0.1  # work per call into the compiled loop: Ctrl-C answers within this
+_PREDICT_BLOCK_ROWS = 512  # rows per block in predict / evaluate: activations stay in cache
+_MAX_THREADS = 2  # a minibatch step is cut in two halves (csrc/split.c)
+_SPARSE_MAX_BATCH = 2048  # above this, the non-zeros of a minibatch take too much memory
+_SPARSE_MAX_CELLS = 1 << 21  # rows x features held as non-zeros at most: 64 MB of room (16
+# bytes a cell, twice: a step's and the next one's)
 _PRIVATE_MAX_WEIGHTS = 1 << 23  # first-layer weights the two threads copy (with their velocity:
-                                # 64 MB); a bigger layer is worked on in place (csrc/split.c)
-_SPLIT_MIN_ROWS = 64          # predict / evaluate on fewer rows stays on one thread
-_BATCH1_MAX_CHUNK = 4096      # FM_LAZY_MAX_STEPS in csrc/fastmlp.h
+# 64 MB); a bigger layer is worked on in place (csrc/split.c)
+_SPLIT_MIN_ROWS = 64  # predict / evaluate on fewer rows stays on one thread
+_BATCH1_MAX_CHUNK = 4096  # FM_LAZY_MAX_STEPS in csrc/fastmlp.h
 
 # fit's advice (UserWarnings), each kind at most once per call
-_SCALE_HIGH = 10.0            # max |x| above this: X looks unscaled (pixels 0..255, raw units)
-_SCALE_SAMPLE_ROWS = 1024     # rows spread over X that judge it, not a second full pass (which
-                              # took a tenth of a one-epoch MNIST fit)
-_AT_CHANCE = 0.99             # an epoch loss above this share of chance is at chance: a network
-                              # stuck on the class frequencies sits a hair below (MNIST: 0.9986)
-_CHANCE_STEPS = 100           # updates of this fit before the middle of the epoch, for that warning
-_NOT_FALLING = 0.99           # ... and not below this share of the previous epoch's loss
-_SMALLEST_SAFE_EPS = 1e-12      # Adam's eps below this, not lr, is the likely cause of a NaN
-_GROWTH = 100.0               # an epoch loss this many times the first epoch's: diverging
-_GROWTH_FLOOR = 0.1           # ... once it is this share of chance: below, it is a near-perfect fit
-                              # wobbling, not divergence
-_ADVICE = r"fit: "              # how every advice message starts
+_SCALE_HIGH = 10.0  # max |x| above this: X looks unscaled (pixels 0..255, raw units)
+_SCALE_SAMPLE_ROWS = 1024  # rows spread over X that judge it, not a second full pass (which
+# took a tenth of a one-epoch MNIST fit)
+_AT_CHANCE = 0.99  # an epoch loss above this share of chance is at chance: a network
+# stuck on the class frequencies sits a hair below (MNIST: 0.9986)
+_CHANCE_STEPS = 100  # updates of this fit before the middle of the epoch, for that warning
+_NOT_FALLING = 0.99  # ... and not below this share of the previous epoch's loss
+_SMALLEST_SAFE_EPS = 1e-12  # Adam's eps below this, not lr, is the likely cause of a NaN
+_GROWTH = 100.0  # an epoch loss this many times the first epoch's: diverging
+_GROWTH_FLOOR = 0.1  # ... once it is this share of chance: below, it is a near-perfect fit
+# wobbling, not divergence
+_ADVICE = r"fit: "  # how every advice message starts
 
 
 _MAX_INT32 = 2**31 - 1
@@ -64,8 +72,9 @@ def _check_size_limits(sizes):
     """The C kernels index a layer with 32-bit ints: refuse what they could not address."""
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         if n_in * n_out > _MAX_INT32:
-            raise ValueError(f"sizes: got a layer of {n_in} x {n_out} weights; expected at most "
-                             f"{_MAX_INT32} weights per layer")
+            raise ValueError(
+                f"sizes: got a layer of {n_in} x {n_out} weights; expected at most {_MAX_INT32} weights per layer"
+            )
 
 
 class _ParamList(list):
@@ -139,15 +148,16 @@ class MLP:
     0.975
     """
 
-    def __init__(self, sizes, activation="relu", output="softmax", loss="cross_entropy",
-                 init="auto", seed=None):
+    def __init__(self, sizes, activation="relu", output="softmax", loss="cross_entropy", init="auto", seed=None):
         self.sizes = check_sizes(sizes)
         _check_size_limits(self.sizes)
         if len(self.sizes) - 1 > _kernels.MAX_LAYERS:
             raise ValueError(f"sizes: got {len(self.sizes) - 1} weight layers; expected at most {_kernels.MAX_LAYERS}")
         if self.sizes[-1] < 2:
-            raise ValueError(f"sizes: got an output layer of {self.sizes[-1]} unit; expected at least 2, "
-                             "one per class (use 2 outputs for a yes/no problem)")
+            raise ValueError(
+                f"sizes: got an output layer of {self.sizes[-1]} unit; expected at least 2, "
+                "one per class (use 2 outputs for a yes/no problem)"
+            )
         self.activation = check_choice("activation", activation, reference.ACTIVATIONS)
         self.output = check_choice("output", output, OUTPUTS)
         self.loss = check_choice("loss", loss, LOSSES)
@@ -161,18 +171,23 @@ class MLP:
         self._params = _aligned_zeros(_kernels.param_count(self._sizes))
         self._grads = _aligned_zeros(len(self._params))
         self._weights, self._biases = self._views(self._params)
-        self._engine = _kernels.Network(self._sizes, _kernels.ACTIVATIONS[self.activation],
-                                        _kernels.HEADS[(self.output, self.loss)], self._params, self._grads)
+        self._engine = _kernels.Network(
+            self._sizes,
+            _kernels.ACTIVATIONS[self.activation],
+            _kernels.HEADS[(self.output, self.loss)],
+            self._params,
+            self._grads,
+        )
         weights, _ = initial_parameters(self.sizes, self._init, self._rng)
         for view, value in zip(self._weights, weights):
             view[...] = value
-        self._optimizer = None      # the optimizer object whose state the buffers hold
+        self._optimizer = None  # the optimizer object whose state the buffers hold
         self._opt_state = ()
         self._opt_step = 0
-        self._chunk_steps = {}      # batch size -> steps per call, adapted to _CHUNK_SECONDS
-        self._snapshots = None     # divergence recovery during fit
-        self._fit_lock = threading.Lock()   # held while fit runs: one fit at a time per network
-        self._fitting = None                # the thread running fit, while it runs
+        self._chunk_steps = {}  # batch size -> steps per call, adapted to _CHUNK_SECONDS
+        self._snapshots = None  # divergence recovery during fit
+        self._fit_lock = threading.Lock()  # held while fit runs: one fit at a time per network
+        self._fitting = None  # the thread running fit, while it runs
         # guards _fitting and the calls under way in other threads (see _begin): fit waits for
         # them to end before it starts; reads wait for a write, a write for the reads
         self._guard = threading.Condition(threading.Lock())
@@ -186,9 +201,9 @@ class MLP:
     def _views(self, arena):
         weights, biases, at = [], [], 0
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            weights.append(arena[at:at + n_in * n_out].reshape(n_in, n_out))
+            weights.append(arena[at : at + n_in * n_out].reshape(n_in, n_out))
             at += n_in * n_out
-            biases.append(arena[at:at + n_out])
+            biases.append(arena[at : at + n_out])
             at += n_out
         return weights, biases
 
@@ -241,8 +256,13 @@ class MLP:
             twin._rng = _copy.deepcopy(self._rng)
         twin._grads = _aligned_zeros(len(self._params))
         twin._weights, twin._biases = twin._views(twin._params)
-        twin._engine = _kernels.Network(self._sizes, _kernels.ACTIVATIONS[self.activation],
-                                        _kernels.HEADS[(self.output, self.loss)], twin._params, twin._grads)
+        twin._engine = _kernels.Network(
+            self._sizes,
+            _kernels.ACTIVATIONS[self.activation],
+            _kernels.HEADS[(self.output, self.loss)],
+            twin._params,
+            twin._grads,
+        )
         twin._optimizer, twin._opt_state, twin._opt_step = None, (), 0
         twin._chunk_steps = dict(self._chunk_steps)
         twin._snapshots = None
@@ -262,10 +282,10 @@ class MLP:
         if callbacks_may and not elsewhere:
             return
         where = "in another thread" if elsewhere else "and this call comes from one of its callbacks"
-        advice = ("or on a net.copy() made in one of fit's callbacks" if elsewhere
-                  else "or on net.copy()")
-        raise RuntimeError(f"{what}: this network is training (fit is running {where}); call it after fit "
-                           f"returns, {advice}")
+        advice = "or on a net.copy() made in one of fit's callbacks" if elsewhere else "or on net.copy()"
+        raise RuntimeError(
+            f"{what}: this network is training (fit is running {where}); call it after fit returns, {advice}"
+        )
 
     def _begin(self, what, writes=False, callbacks_may=False):
         """Start a call's use of the parameters (in C, without the GIL); _end(writes) ends it
@@ -315,8 +335,10 @@ class MLP:
                 self._end()
 
     def __repr__(self):
-        return (f"MLP({self.sizes}, activation={self.activation!r}, output={self.output!r}, "
-                f"loss={self.loss!r}, init={self.init!r}, seed={self.seed!r})")
+        return (
+            f"MLP({self.sizes}, activation={self.activation!r}, output={self.output!r}, "
+            f"loss={self.loss!r}, init={self.init!r}, seed={self.seed!r})"
+        )
 
     # ---- inference ----
 
@@ -403,9 +425,9 @@ class MLP:
         X = self._checked_X(X)
         y = check_y(y, X.shape[0], self.n_classes)
         workspace = self._workspace(len(X))
-        with self._grads_lock:      # the gradients buffer is the network's: one call fills it at a time
+        with self._grads_lock:  # the gradients buffer is the network's: one call fills it at a time
             self._begin("loss_and_gradients")
-            try:            # copied out before _end: a fit starting then writes the same buffer
+            try:  # copied out before _end: a fit starting then writes the same buffer
                 loss = self._engine.loss_and_gradients(workspace, X, y)
                 grad_w, grad_b = self._views(self._grads)
                 return loss, [(dW.copy(), db.copy()) for dW, db in zip(grad_w, grad_b)]
@@ -435,8 +457,19 @@ class MLP:
             buffer[...] = 0.0
         self._opt_step = 0
 
-    def fit(self, X, y, epochs=1, batch_size=32, optimizer=None, shuffle=True, validation_data=None,
-            validation_split=0.0, verbose=1, callbacks=None):
+    def fit(
+        self,
+        X,
+        y,
+        epochs=1,
+        batch_size=32,
+        optimizer=None,
+        shuffle=True,
+        validation_data=None,
+        validation_split=0.0,
+        verbose=1,
+        callbacks=None,
+    ):
         """Train from the current parameters.
 
         Parameters
@@ -499,22 +532,24 @@ class MLP:
         """
         if not self._fit_lock.acquire(blocking=False):
             self._refuse_while_fitting("fit")
-            raise RuntimeError("fit: this network is training already (in another thread, or this call comes "
-                               "from one of its callbacks); call fit after it returns, or on net.copy()")
+            raise RuntimeError(
+                "fit: this network is training already (in another thread, or this call comes "
+                "from one of its callbacks); call fit after it returns, or on net.copy()"
+            )
         try:
             # from here on other threads' calls are refused; the ones begun before end first (_begin)
             with self._guard:
                 self._fitting = threading.get_ident()
                 self._guard.wait_for(lambda: not self._readers and not self._writing)
-            return self._fit(X, y, epochs, batch_size, optimizer, shuffle, validation_data, validation_split,
-                             verbose, callbacks)
+            return self._fit(
+                X, y, epochs, batch_size, optimizer, shuffle, validation_data, validation_split, verbose, callbacks
+            )
         finally:
             with self._guard:
                 self._fitting = None
             self._fit_lock.release()
 
-    def _fit(self, X, y, epochs, batch_size, optimizer, shuffle, validation_data, validation_split, verbose,
-             callbacks):
+    def _fit(self, X, y, epochs, batch_size, optimizer, shuffle, validation_data, validation_split, verbose, callbacks):
         X = self._checked_X(X)
         y = check_y(y, X.shape[0], self.n_classes)
         epochs = check_int("epochs", epochs, minimum=0)
@@ -545,19 +580,26 @@ class MLP:
         sparse_inputs = _mostly_zeros(X)
         # minibatches take the split path (csrc/split.c)
         split = batch_size > 1
-        workspace = self._workspace(batch_size, split=split, training=True,
-                                    sparse=split and sparse_inputs and _sparse_fits(batch_size, self.sizes[0]))
+        workspace = self._workspace(
+            batch_size,
+            split=split,
+            training=True,
+            sparse=split and sparse_inputs and _sparse_fits(batch_size, self.sizes[0]),
+        )
         self._snapshots = (self._params.copy(), self._params.copy())
-        self._thread_tuner = (tuner_for((tuple(self.sizes), batch_size, sparse_inputs), _MAX_THREADS)
-                              if split else ThreadTuner(1))
-        self._run_epochs(X, y, epochs, batch_size, shuffle, validation, workspace, sparse_inputs,
-                         optimizer, verbose, callbacks)
+        self._thread_tuner = (
+            tuner_for((tuple(self.sizes), batch_size, sparse_inputs), _MAX_THREADS) if split else ThreadTuner(1)
+        )
+        self._run_epochs(
+            X, y, epochs, batch_size, shuffle, validation, workspace, sparse_inputs, optimizer, verbose, callbacks
+        )
         for callback in callbacks:
             callback.on_train_end({})
         return history
 
-    def _run_epochs(self, X, y, epochs, batch_size, shuffle, validation, workspace, sparse_inputs,
-                    optimizer, verbose, callbacks):
+    def _run_epochs(
+        self, X, y, epochs, batch_size, shuffle, validation, workspace, sparse_inputs, optimizer, verbose, callbacks
+    ):
         chance = _chance_loss(self.output, self.loss, self.n_classes)
         steps_per_epoch = -(-len(X) // batch_size)
         losses, warned = [], set()
@@ -565,8 +607,9 @@ class MLP:
             for callback in callbacks:
                 callback.on_epoch_begin(epoch, {})
             order = self._rng.permutation(len(X)) if shuffle else None
-            logs = self._train_epoch(X, y, order, batch_size, workspace, sparse_inputs, optimizer, epoch,
-                                     epochs, verbose)
+            logs = self._train_epoch(
+                X, y, order, batch_size, workspace, sparse_inputs, optimizer, epoch, epochs, verbose
+            )
             losses.append(logs["loss"])
             for kind, message in _loss_advice(losses, steps_per_epoch, chance, optimizer.lr, warned):
                 warned.add(kind)
@@ -590,8 +633,10 @@ class MLP:
         callbacks = list(callbacks)
         for callback in callbacks:
             if isinstance(callback, type) and issubclass(callback, Callback):
-                raise TypeError(f"callbacks: got the class {callback.__name__} itself; expected an instance, "
-                                f"{callback.__name__}(...)")
+                raise TypeError(
+                    f"callbacks: got the class {callback.__name__} itself; expected an instance, "
+                    f"{callback.__name__}(...)"
+                )
             if not isinstance(callback, Callback):
                 raise TypeError(f"callbacks: got {callback!r}; expected instances of fastmlp.callbacks.Callback")
         return callbacks
@@ -604,13 +649,14 @@ class MLP:
             return X, y, None
         n_val = int(len(X) * validation_split)
         if n_val == 0 or n_val == len(X):
-            raise ValueError(f"validation_split: got {validation_split} of {len(X)} rows, which leaves "
-                             f"{n_val} rows for validation; expected a split leaving rows on both sides")
+            raise ValueError(
+                f"validation_split: got {validation_split} of {len(X)} rows, which leaves "
+                f"{n_val} rows for validation; expected a split leaving rows on both sides"
+            )
         cut = len(X) - n_val
         return X[:cut], y[:cut], (X[cut:], y[cut:])
 
-    def _train_epoch(self, X, y, order, batch_size, workspace, sparse_inputs, optimizer, epoch, epochs,
-                     verbose):
+    def _train_epoch(self, X, y, order, batch_size, workspace, sparse_inputs, optimizer, epoch, epochs, verbose):
         n_batches = -(-len(X) // batch_size)
         progress = _progress_bar(len(X), epoch, epochs) if verbose == 1 else None
         loss_sum, correct, rows, batch = 0.0, 0, 0, 0
@@ -619,10 +665,21 @@ class MLP:
                 threads, steps = self._thread_tuner.plan(self._chunk_length(batch_size))
                 steps = min(steps, n_batches - batch)
                 started = time.perf_counter()
-                (status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step,
-                 threads_run) = self._engine.train_chunk(
-                    _optimizer_struct(optimizer, self._opt_step), workspace, X, y, order, batch_size, batch, steps,
-                    loss_sum, sparse_inputs, threads)
+                (status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step, threads_run) = (
+                    self._engine.train_chunk(
+                        _optimizer_struct(optimizer, self._opt_step),
+                        workspace,
+                        X,
+                        y,
+                        order,
+                        batch_size,
+                        batch,
+                        steps,
+                        loss_sum,
+                        sparse_inputs,
+                        threads,
+                    )
+                )
                 seconds = time.perf_counter() - started
                 self._adapt_chunk(batch_size, done, seconds)
                 self._thread_tuner.record(threads_run, chunk_rows, seconds)
@@ -672,7 +729,8 @@ class MLP:
         raise FloatingPointError(
             f"fit: the loss became NaN or infinite at epoch {epoch + 1}, batch {batch + 1}; the parameters "
             f"were restored to the last finite values. {_divergence_advice(optimizer)}; check that the inputs "
-            "are scaled (e.g. pixels / 255), or run fastmlp.doctor(net, X, y).")
+            "are scaled (e.g. pixels / 255), or run fastmlp.doctor(net, X, y)."
+        )
 
     # ---- files ----
 
@@ -684,6 +742,7 @@ class MLP:
         ``predict_proba`` within 1e-5, and ``"label"`` (int64 argmax). Returns the path written.
         """
         from fastmlp.onnx import export
+
         return export(self, path)
 
     def __reduce__(self):
@@ -693,9 +752,16 @@ class MLP:
             return _unpickle, (self._metadata(), np.array(self._params, copy=True))
 
     def _metadata(self):
-        return {"format": "fastmlp", "version": FORMAT_VERSION, "sizes": self.sizes,
-                "activation": self.activation, "output": self.output, "loss": self.loss,
-                "init": list(self.init) if isinstance(self.init, tuple) else self.init, "seed": self.seed}
+        return {
+            "format": "fastmlp",
+            "version": FORMAT_VERSION,
+            "sizes": self.sizes,
+            "activation": self.activation,
+            "output": self.output,
+            "loss": self.loss,
+            "init": list(self.init) if isinstance(self.init, tuple) else self.init,
+            "seed": self.seed,
+        }
 
     def save(self, path):
         """Save the model as ``.npz`` (parameters plus JSON metadata), readable with allow_pickle=False.
@@ -713,11 +779,15 @@ class MLP:
         with self._reading("save"):
             params = np.array(self._params, copy=True)
         weights, biases = self._views(params)
-        for name, array in zip((f"{kind}{layer}" for layer in range(1, len(weights) + 1) for kind in "Wb"),
-                               (a for pair in zip(weights, biases) for a in pair)):
+        for name, array in zip(
+            (f"{kind}{layer}" for layer in range(1, len(weights) + 1) for kind in "Wb"),
+            (a for pair in zip(weights, biases) for a in pair),
+        ):
             if not np.all(np.isfinite(array)):
-                raise ValueError(f"save: parameter {name} holds {int(np.count_nonzero(~np.isfinite(array)))} "
-                                 "non-finite values (NaN or Inf); expected finite parameters, which load can read")
+                raise ValueError(
+                    f"save: parameter {name} holds {int(np.count_nonzero(~np.isfinite(array)))} "
+                    "non-finite values (NaN or Inf); expected finite parameters, which load can read"
+                )
         directory = os.path.dirname(os.path.abspath(path))
         handle, temporary = tempfile.mkstemp(suffix=".npz", dir=directory)
         try:
@@ -734,10 +804,17 @@ class MLP:
 def _optimizer_struct(optimizer, step):
     """The optimizer as the fields of csrc's fm_optimizer, which Cython makes into the struct."""
     adam = isinstance(optimizer, Adam)
-    return {"kind": _kernels.OPTIMIZER_KINDS["adam" if adam else "sgd"], "lr": optimizer.lr,
-            "momentum": 0.0 if adam else optimizer.momentum, "weight_decay": optimizer.weight_decay,
-            "nesterov": 0 if adam else int(optimizer.nesterov), "beta1": optimizer.beta1 if adam else 0.9,
-            "beta2": optimizer.beta2 if adam else 0.999, "eps": optimizer.eps if adam else 1e-8, "step": step}
+    return {
+        "kind": _kernels.OPTIMIZER_KINDS["adam" if adam else "sgd"],
+        "lr": optimizer.lr,
+        "momentum": 0.0 if adam else optimizer.momentum,
+        "weight_decay": optimizer.weight_decay,
+        "nesterov": 0 if adam else int(optimizer.nesterov),
+        "beta1": optimizer.beta1 if adam else 0.9,
+        "beta2": optimizer.beta2 if adam else 0.999,
+        "eps": optimizer.eps if adam else 1e-8,
+        "step": step,
+    }
 
 
 def _divergence_advice(optimizer):
@@ -745,8 +822,10 @@ def _divergence_advice(optimizer):
     divide a small gradient by almost nothing; else the learning rate."""
     eps = getattr(optimizer, "eps", None)
     if eps is not None and eps < _SMALLEST_SAFE_EPS:
-        return (f"Adam's eps={eps} is tiny, and where gradients are small its steps divide by about eps: "
-                f"try eps=1e-8 (the default), then a lower learning rate than lr={optimizer.lr}")
+        return (
+            f"Adam's eps={eps} is tiny, and where gradients are small its steps divide by about eps: "
+            f"try eps=1e-8 (the default), then a lower learning rate than lr={optimizer.lr}"
+        )
     return f"Try a lower learning rate than lr={optimizer.lr}"
 
 
@@ -755,7 +834,7 @@ def _aligned_zeros(count):
     keeps them whole (AVX-512 loads in csrc/ never straddle two); NumPy only promises 16 bytes."""
     lines = np.zeros(count + 16, dtype=np.float32)
     skip = (-lines.ctypes.data % 64) // 4
-    return lines[skip:skip + count]
+    return lines[skip : skip + count]
 
 
 def _sparse_fits(rows, n_features):
@@ -800,8 +879,8 @@ def _looks_like_pixels(X, low, high):
     return low >= 0 and 127 < high <= 255 and np.array_equal(X, np.rint(X))
 
 
-_COLUMN_ROWS = 20            # rows enough for a column's median to say what its values are like
-_MEDIAN_ROWS = 256           # rows the medians are taken on (1024 took 8.5 ms on MNIST's 784 columns)
+_COLUMN_ROWS = 20  # rows enough for a column's median to say what its values are like
+_MEDIAN_ROWS = 256  # rows the medians are taken on (1024 took 8.5 ms on MNIST's 784 columns)
 
 
 def _unscaled_inputs(X):
@@ -833,8 +912,10 @@ def _describe_unscaled(found):
     if found[0] == "pixels":
         return f"X reaches {found[1]:.4g}: raw 0..255 pixels", "divide by 255 (X = X / 255.0)"
     column = "" if found[1] is None else f" of feature {found[1]}"
-    return (f"the typical value{column} is {found[2]:.4g} (the median |x|)",
-            "X = (X - mean) / std, with the training set's mean and std for each feature")
+    return (
+        f"the typical value{column} is {found[2]:.4g} (the median |x|)",
+        "X = (X - mean) / std, with the training set's mean and std for each feature",
+    )
 
 
 def _warn_if_unscaled(X):
@@ -843,8 +924,9 @@ def _warn_if_unscaled(X):
     if found is None:
         return
     measured, fix = _describe_unscaled(found)
-    warnings.warn(f"fit: {measured}; a network trains best on inputs of order 1: {fix}",
-                  UserWarning, stacklevel=4)  # at the line calling fit (fit, _fit, here)
+    warnings.warn(
+        f"fit: {measured}; a network trains best on inputs of order 1: {fix}", UserWarning, stacklevel=4
+    )  # at the line calling fit (fit, _fit, here)
 
 
 def _loss_advice(losses, steps_per_epoch, chance, lr, warned):
@@ -854,19 +936,29 @@ def _loss_advice(losses, steps_per_epoch, chance, lr, warned):
     if "growth" in warned:
         return []
     if loss >= _GROWTH * losses[0] and loss >= _GROWTH_FLOOR * chance:
-        return [("growth", f"fit: the training loss grew a hundredfold, from {losses[0]:.4g} in epoch 1 to "
-                           f"{loss:.4g} in epoch {epoch}: training is diverging. A lower learning rate than "
-                           f"lr={lr:g} often helps; fastmlp.doctor(net, X, y, optimizer=...) finds out why.")]
+        return [
+            (
+                "growth",
+                f"fit: the training loss grew a hundredfold, from {losses[0]:.4g} in epoch 1 to "
+                f"{loss:.4g} in epoch {epoch}: training is diverging. A lower learning rate than "
+                f"lr={lr:g} often helps; fastmlp.doctor(net, X, y, optimizer=...) finds out why.",
+            )
+        ]
     # An epoch's loss averages its batches as they were trained. Once half of them came after the
     # first _CHANCE_STEPS updates, a working setup has that average clearly below chance, unless it
     # started far above it and is still coming down (Adam at lr=1e-3 on iris: 135 updates).
     trained = (epoch - 0.5) * steps_per_epoch >= _CHANCE_STEPS
     falling = epoch > 1 and loss < _NOT_FALLING * losses[-2]
     if "chance" not in warned and trained and not falling and loss >= _AT_CHANCE * chance:
-        return [("chance", f"fit: the training loss is {loss:.4g} in epoch {epoch}, after "
-                           f"{epoch * steps_per_epoch} updates: no better than chance ({chance:.4g}, the "
-                           "loss of all-zero logits). The network is not learning; "
-                           "fastmlp.doctor(net, X, y, optimizer=...) finds out why.")]
+        return [
+            (
+                "chance",
+                f"fit: the training loss is {loss:.4g} in epoch {epoch}, after "
+                f"{epoch * steps_per_epoch} updates: no better than chance ({chance:.4g}, the "
+                "loss of all-zero logits). The network is not learning; "
+                "fastmlp.doctor(net, X, y, optimizer=...) finds out why.",
+            )
+        ]
     return []
 
 
@@ -881,14 +973,21 @@ def _advice_silenced():
 
 def _progress_bar(total, epoch, epochs):
     from tqdm.auto import tqdm
+
     return tqdm(total=total, desc=f"Epoch {epoch + 1}/{epochs}", unit=" rows", leave=True, dynamic_ncols=True)
 
 
 def _from_metadata(metadata):
     """A network with the settings save wrote (its parameters still the initial ones)."""
     init = metadata.get("init", "auto")
-    return MLP(metadata["sizes"], metadata["activation"], metadata["output"], metadata["loss"],
-               tuple(init) if isinstance(init, list) else init, metadata.get("seed"))
+    return MLP(
+        metadata["sizes"],
+        metadata["activation"],
+        metadata["output"],
+        metadata["loss"],
+        tuple(init) if isinstance(init, list) else init,
+        metadata.get("seed"),
+    )
 
 
 def _unpickle(metadata, params):
@@ -897,7 +996,7 @@ def _unpickle(metadata, params):
     return net
 
 
-_MAX_METADATA_BYTES = 1 << 20      # a model's JSON metadata is a few hundred bytes
+_MAX_METADATA_BYTES = 1 << 20  # a model's JSON metadata is a few hundred bytes
 
 
 def load(path):
@@ -934,8 +1033,10 @@ def load(path):
     if not isinstance(metadata, dict) or metadata.get("format") != "fastmlp":
         raise ValueError(f"load: {path!r} is not a fastmlp model file (no fastmlp metadata)")
     if metadata.get("version") != FORMAT_VERSION:
-        raise ValueError(f"load: {path!r} has format version {metadata.get('version')!r}; "
-                         f"this fastmlp reads version {FORMAT_VERSION}")
+        raise ValueError(
+            f"load: {path!r} has format version {metadata.get('version')!r}; "
+            f"this fastmlp reads version {FORMAT_VERSION}"
+        )
     try:
         sizes = check_sizes(metadata["sizes"])
         _check_size_limits(sizes)
@@ -944,8 +1045,10 @@ def load(path):
         raise ValueError(f"load: {path!r} has invalid model metadata: {exc}") from exc
     # checked on the header, before the data are read and the network is built and allocated
     if params_shape != (expected,) or params_dtype != np.float32:
-        raise ValueError(f"load: {path!r} holds {params_shape} {params_dtype} parameters; the network {sizes} "
-                         f"needs ({expected},) float32")
+        raise ValueError(
+            f"load: {path!r} holds {params_shape} {params_dtype} parameters; the network {sizes} "
+            f"needs ({expected},) float32"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             params = npz_member(archive, "params")

@@ -9,6 +9,7 @@ dynamic batch size; its outputs are ``probabilities`` (float32 ``[N, n_classes]`
 
 The ``onnx`` package is an optional dependency: ``pip install "fastmlp[onnx]"``.
 """
+
 import json
 import os
 
@@ -22,8 +23,12 @@ OPSET = 17
 #: IR version 8 (ONNX 1.10+) rather than the newest, so that older runtimes load the file too.
 IR_VERSION = 8
 
-_HIDDEN_OPS = {"relu": ("Relu", {}), "leaky_relu": ("LeakyRelu", {"alpha": 0.01}),
-               "sigmoid": ("Sigmoid", {}), "tanh": ("Tanh", {})}
+_HIDDEN_OPS = {
+    "relu": ("Relu", {}),
+    "leaky_relu": ("LeakyRelu", {"alpha": 0.01}),
+    "sigmoid": ("Sigmoid", {}),
+    "tanh": ("Tanh", {}),
+}
 
 
 def _import_onnx():
@@ -31,8 +36,10 @@ def _import_onnx():
         import onnx
         from onnx import helper, numpy_helper
     except ImportError as exc:
-        raise ImportError('ONNX export needs the onnx package: pip install "fastmlp[onnx]" '
-                          "(or pip install onnx; onnxruntime runs the exported model)") from exc
+        raise ImportError(
+            'ONNX export needs the onnx package: pip install "fastmlp[onnx]" '
+            "(or pip install onnx; onnxruntime runs the exported model)"
+        ) from exc
     return onnx, helper, numpy_helper
 
 
@@ -81,8 +88,9 @@ def to_model(net, name="fastmlp"):
         nodes.append(helper.make_node("Gemm", [current, w_name, b_name], [z_name], name=f"dense{layer}"))
         if layer < n_layers:
             current = f"a{layer}"
-            nodes.append(helper.make_node(hidden_op, [z_name], [current], name=f"{net.activation}{layer}",
-                                          **hidden_attrs))
+            nodes.append(
+                helper.make_node(hidden_op, [z_name], [current], name=f"{net.activation}{layer}", **hidden_attrs)
+            )
         else:
             current = z_name
     if net.output == "softmax":
@@ -92,18 +100,28 @@ def to_model(net, name="fastmlp"):
     nodes.append(helper.make_node("ArgMax", ["probabilities"], ["label"], name="argmax", axis=1, keepdims=0))
 
     graph = helper.make_graph(
-        nodes, name,
+        nodes,
+        name,
         inputs=[helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, ["N", sizes[0]])],
-        outputs=[helper.make_tensor_value_info("probabilities", onnx.TensorProto.FLOAT, ["N", sizes[-1]]),
-                 helper.make_tensor_value_info("label", onnx.TensorProto.INT64, ["N"])],
-        initializer=initializers)
+        outputs=[
+            helper.make_tensor_value_info("probabilities", onnx.TensorProto.FLOAT, ["N", sizes[-1]]),
+            helper.make_tensor_value_info("label", onnx.TensorProto.INT64, ["N"]),
+        ],
+        initializer=initializers,
+    )
     from fastmlp import __version__
-    model = helper.make_model(graph, producer_name="fastmlp", producer_version=__version__,
-                              opset_imports=[helper.make_opsetid("", OPSET)],
-                              doc_string=f"fastmlp MLP {sizes}, {net.activation} hidden, {net.output} output")
+
+    model = helper.make_model(
+        graph,
+        producer_name="fastmlp",
+        producer_version=__version__,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        doc_string=f"fastmlp MLP {sizes}, {net.activation} hidden, {net.output} output",
+    )
     model.ir_version = IR_VERSION
-    helper.set_model_props(model, {"fastmlp": json.dumps({"sizes": sizes, "activation": net.activation,
-                                                          "output": net.output})})
+    helper.set_model_props(
+        model, {"fastmlp": json.dumps({"sizes": sizes, "activation": net.activation, "output": net.output})}
+    )
     onnx.checker.check_model(model)
     return model
 

@@ -1,5 +1,6 @@
 """Optimizer settings. The state (velocity, Adam moments) lives in flat buffers the model owns,
 laid out like its parameters, and the compiled code updates the parameters in place."""
+
 import math
 import numbers
 
@@ -9,13 +10,19 @@ import numpy as np
 def _check_rate(name, value, low, high, low_open=False, high_open=False):
     """value as a float, checked against the bounds both as given and in float32, the precision the
     compiled updates use (lr=1e-46 is 0 there, beta2=0.99999999 is 1)."""
-    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
-          and type(value).__name__ != "bool_" and math.isfinite(value))
+    ok = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and type(value).__name__ != "bool_"
+        and math.isfinite(value)
+    )
     with np.errstate(over="ignore"):
         single = float(np.float32(value)) if ok else None
     if ok:
-        ok = all((v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-                 and math.isfinite(v) for v in (float(value), single))
+        ok = all(
+            (v > low if low_open else v >= low) and (v < high if high_open else v <= high) and math.isfinite(v)
+            for v in (float(value), single)
+        )
     if not ok:
         lo = "(" if low_open else "["
         hi = ")" if high_open else "]"
@@ -81,8 +88,12 @@ class SGD(_Validated):
         L2 penalty coefficient added to the gradient, >= 0 (biases included).
     """
 
-    _checks = {"lr": _rate("lr", *_POSITIVE), "momentum": _momentum, "nesterov": _nesterov,
-               "weight_decay": _rate("weight_decay", *_NON_NEGATIVE)}
+    _checks = {
+        "lr": _rate("lr", *_POSITIVE),
+        "momentum": _momentum,
+        "nesterov": _nesterov,
+        "weight_decay": _rate("weight_decay", *_NON_NEGATIVE),
+    }
 
     def __init__(self, lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0):
         self.lr = lr
@@ -91,8 +102,9 @@ class SGD(_Validated):
         self.weight_decay = weight_decay
 
     def __repr__(self):
-        return (f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
-                f"weight_decay={self.weight_decay})")
+        return (
+            f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, weight_decay={self.weight_decay})"
+        )
 
 
 class Adam(_Validated):
@@ -111,9 +123,13 @@ class Adam(_Validated):
         L2 penalty coefficient added to the gradient, >= 0.
     """
 
-    _checks = {"lr": _rate("lr", *_POSITIVE), "beta1": _rate("beta1", *_UNIT),
-               "beta2": _rate("beta2", *_UNIT), "eps": _rate("eps", *_POSITIVE),
-               "weight_decay": _rate("weight_decay", *_NON_NEGATIVE)}
+    _checks = {
+        "lr": _rate("lr", *_POSITIVE),
+        "beta1": _rate("beta1", *_UNIT),
+        "beta2": _rate("beta2", *_UNIT),
+        "eps": _rate("eps", *_POSITIVE),
+        "weight_decay": _rate("weight_decay", *_NON_NEGATIVE),
+    }
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         self.lr = lr
@@ -123,5 +139,7 @@ class Adam(_Validated):
         self.weight_decay = weight_decay
 
     def __repr__(self):
-        return (f"Adam(lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}, "
-                f"weight_decay={self.weight_decay})")
+        return (
+            f"Adam(lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}, "
+            f"weight_decay={self.weight_decay})"
+        )

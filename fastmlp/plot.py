@@ -10,6 +10,7 @@ matplotlib is an optional dependency: ``pip install "fastmlp[plot]"``.
     >>> history = net.fit(X, y, epochs=5, validation_data=(X_test, y_test))  # doctest: +SKIP
     >>> fastmlp.plot.history(history).savefig("history.png")                  # doctest: +SKIP
 """
+
 import math
 
 import numpy as np
@@ -21,13 +22,13 @@ __all__ = ["history", "confusion_matrix", "misclassified", "weights"]
 # Bounds on the sizes a caller passes: beyond them a figure is unreadable, or slow and large to
 # draw. Each is documented in its function's docstring (times measured with the Agg backend,
 # building the figure and saving it as a PNG).
-_MAX_CLASSES = 1000         # confusion_matrix: 1000 x 1000 cells are about one pixel each already
-_ANNOTATED_CLASSES = 20     # ... numbers in the cells up to this many classes (400 texts)
-_NAMED_CLASSES = 30         # ... a tick per class up to this many; beyond, about 20 ticks
-_MATRIX_INCHES = 12.0       # ... the figure's side stops growing here (reached at 20 classes)
-_MAX_IMAGES = 100           # misclassified, weights: a 10 x 10 grid, about 3 s to draw
-_SHOWN_SIDE = 256           # images above this many pixels a side are shown block-averaged
-_MAX_PANELS = 12            # history: metrics, in rows of at most _PANELS_PER_ROW panels
+_MAX_CLASSES = 1000  # confusion_matrix: 1000 x 1000 cells are about one pixel each already
+_ANNOTATED_CLASSES = 20  # ... numbers in the cells up to this many classes (400 texts)
+_NAMED_CLASSES = 30  # ... a tick per class up to this many; beyond, about 20 ticks
+_MATRIX_INCHES = 12.0  # ... the figure's side stops growing here (reached at 20 classes)
+_MAX_IMAGES = 100  # misclassified, weights: a 10 x 10 grid, about 3 s to draw
+_SHOWN_SIDE = 256  # images above this many pixels a side are shown block-averaged
+_MAX_PANELS = 12  # history: metrics, in rows of at most _PANELS_PER_ROW panels
 _PANELS_PER_ROW = 3
 _MAX_HISTORY_VALUES = 200_000  # history: values in all the series together, about 2 s to draw
 
@@ -36,8 +37,9 @@ def _pyplot():
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise ImportError('fastmlp.plot needs matplotlib: pip install "fastmlp[plot]" '
-                          "(or pip install matplotlib)") from exc
+        raise ImportError(
+            'fastmlp.plot needs matplotlib: pip install "fastmlp[plot]" (or pip install matplotlib)'
+        ) from exc
     return plt
 
 
@@ -47,8 +49,13 @@ def _count(name, value, maximum, hint):
     expected = f"an int from 1 to {maximum}"
     if not _is_int(value):
         whole = isinstance(value, (float, np.floating)) and float(value).is_integer()
-        raise _error(TypeError, name, _describe(value), expected,
-                     f"Write {int(value)}, not {value!r}" if whole and abs(value) < 1e18 else None)
+        raise _error(
+            TypeError,
+            name,
+            _describe(value),
+            expected,
+            f"Write {int(value)}, not {value!r}" if whole and abs(value) < 1e18 else None,
+        )
     if not 1 <= value <= maximum:
         raise _error(ValueError, name, repr(int(value)), expected, hint if value > maximum else None)
     return int(value)
@@ -62,8 +69,9 @@ def _check_title(title):
 def _image_side(n_features, name):
     side = math.isqrt(n_features)
     if side * side != n_features:
-        raise ValueError(f"{name}: got {n_features} features per sample; expected a square image such as "
-                         "784 = 28 x 28 pixels")
+        raise ValueError(
+            f"{name}: got {n_features} features per sample; expected a square image such as 784 = 28 x 28 pixels"
+        )
     return side
 
 
@@ -123,8 +131,10 @@ def history(history_or_dict, title=None):
     """
     logs = getattr(history_or_dict, "history", history_or_dict)
     if not isinstance(logs, dict):
-        raise TypeError(f"history_or_dict: got {type(history_or_dict).__name__}; expected a History "
-                        "(what fit returns) or a dict of per-epoch lists")
+        raise TypeError(
+            f"history_or_dict: got {type(history_or_dict).__name__}; expected a History "
+            "(what fit returns) or a dict of per-epoch lists"
+        )
     for key, values in logs.items():
         if not isinstance(key, str):
             raise _error(TypeError, "history_or_dict", f"the key {key!r}", "metric names (str) as keys")
@@ -133,10 +143,13 @@ def history(history_or_dict, title=None):
     total = sum(len(values) for values in logs.values())
     if total > _MAX_HISTORY_VALUES:
         longest = max(logs, key=lambda key: len(logs[key]))
-        raise _error(ValueError, "history_or_dict",
-                     f"{total} values in {len(logs)} lists (history_or_dict[{longest!r}] has {len(logs[longest])})",
-                     f"at most {_MAX_HISTORY_VALUES} values in all",
-                     "Plot every k-th epoch: {key: values[::k] for key, values in history.items()}")
+        raise _error(
+            ValueError,
+            "history_or_dict",
+            f"{total} values in {len(logs)} lists (history_or_dict[{longest!r}] has {len(logs[longest])})",
+            f"at most {_MAX_HISTORY_VALUES} values in all",
+            "Plot every k-th epoch: {key: values[::k] for key, values in history.items()}",
+        )
     series = {}
     for key, values in logs.items():
         if len(values) == 0:
@@ -144,11 +157,13 @@ def history(history_or_dict, title=None):
         try:
             array = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
-            raise _error(TypeError, f"history_or_dict[{key!r}]", _describe(values),
-                         "a list of numbers, one per epoch") from None
+            raise _error(
+                TypeError, f"history_or_dict[{key!r}]", _describe(values), "a list of numbers, one per epoch"
+            ) from None
         if array.ndim != 1:
-            raise _error(ValueError, f"history_or_dict[{key!r}]", _describe(array),
-                         "a flat list of numbers, one per epoch")
+            raise _error(
+                ValueError, f"history_or_dict[{key!r}]", _describe(array), "a flat list of numbers, one per epoch"
+            )
         series[key] = array
     if not series:
         raise ValueError("history_or_dict: got no epochs; expected at least one epoch of metrics")
@@ -158,10 +173,14 @@ def history(history_or_dict, title=None):
         panels.setdefault(metric, []).append(key)
     if len(panels) > _MAX_PANELS:
         names = sorted(panels)
-        listed = ", ".join(names[:_MAX_PANELS + 1]) + (", ..." if len(names) > _MAX_PANELS + 1 else "")
-        raise _error(ValueError, "history_or_dict", f"{len(panels)} metrics ({listed})",
-                     f"at most {_MAX_PANELS}, one panel each",
-                     "Pass a dict of the ones to plot: {key: history.history[key] for key in (...)}")
+        listed = ", ".join(names[: _MAX_PANELS + 1]) + (", ..." if len(names) > _MAX_PANELS + 1 else "")
+        raise _error(
+            ValueError,
+            "history_or_dict",
+            f"{len(panels)} metrics ({listed})",
+            f"at most {_MAX_PANELS}, one panel each",
+            "Pass a dict of the ones to plot: {key: history.history[key] for key in (...)}",
+        )
     order = sorted(panels, key=lambda m: (m != "loss", m != "accuracy", m))
     _check_title(title)
 
@@ -169,7 +188,7 @@ def history(history_or_dict, title=None):
     cols = min(len(order), _PANELS_PER_ROW)
     rows = -(-len(order) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.8 * rows), squeeze=False)
-    for ax in axes.ravel()[len(order):]:
+    for ax in axes.ravel()[len(order) :]:
         fig.delaxes(ax)
     for ax, metric in zip(axes.ravel(), order):
         for key in sorted(panels[metric], key=lambda k: k.startswith("val_")):
@@ -204,8 +223,13 @@ def _class_labels(name, values):
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
             i = int(np.argmax(bad))
-            raise _error(ValueError, name, f"{arr[i].item()!r} at index {i}", "class labels (whole numbers)",
-                         "Pass predicted labels (net.predict(X)), not probabilities")
+            raise _error(
+                ValueError,
+                name,
+                f"{arr[i].item()!r} at index {i}",
+                "class labels (whole numbers)",
+                "Pass predicted labels (net.predict(X)), not probabilities",
+            )
     return arr
 
 
@@ -252,13 +276,21 @@ def confusion_matrix(y_true, y_pred, labels=None, normalize=False, title=None):
     if y_true.size == 0:
         raise ValueError("y_true: got no labels; expected at least one")
     if not isinstance(normalize, (bool, np.bool_)):
-        raise _error(TypeError, "normalize", _describe(normalize),
-                     "True (each row as fractions of its true class) or False (counts)")
+        raise _error(
+            TypeError,
+            "normalize",
+            _describe(normalize),
+            "True (each row as fractions of its true class) or False (counts)",
+        )
     _check_title(title)
     strings = [name for name, arr in (("y_true", y_true), ("y_pred", y_pred)) if arr.dtype.kind in "US"]
     if len(strings) == 1:
-        raise _error(TypeError, "y_true and y_pred", f"{y_true.dtype} and {y_pred.dtype} labels",
-                     "labels of one kind: numbers in both, or strings in both")
+        raise _error(
+            TypeError,
+            "y_true and y_pred",
+            f"{y_true.dtype} and {y_pred.dtype} labels",
+            "labels of one kind: numbers in both, or strings in both",
+        )
     if labels is None:
         labels = np.unique(np.concatenate([y_true, y_pred]))
         where = "in y_true and y_pred"
@@ -267,8 +299,12 @@ def confusion_matrix(y_true, y_pred, labels=None, normalize=False, title=None):
         if len(labels) == 0:
             raise _error(ValueError, "labels", "no classes", "at least one class")
         if (labels.dtype.kind in "US") != bool(strings):
-            raise _error(TypeError, "labels", f"{labels.dtype} labels for {y_true.dtype} y_true",
-                         "labels of the same kind as y_true and y_pred")
+            raise _error(
+                TypeError,
+                "labels",
+                f"{labels.dtype} labels for {y_true.dtype} y_true",
+                "labels of the same kind as y_true and y_pred",
+            )
         values, counts = np.unique(labels, return_counts=True)
         if (counts > 1).any():
             repeated = values[np.argmax(counts > 1)]
@@ -276,9 +312,13 @@ def confusion_matrix(y_true, y_pred, labels=None, normalize=False, title=None):
         where = "in labels"
     k = len(labels)
     if k > _MAX_CLASSES:
-        raise _error(ValueError, "labels", f"{k} classes {where}",
-                     f"at most {_MAX_CLASSES} classes: beyond, each cell of the matrix is smaller than a pixel",
-                     "Pass labels=[...] to show a subset of the classes")
+        raise _error(
+            ValueError,
+            "labels",
+            f"{k} classes {where}",
+            f"at most {_MAX_CLASSES} classes: beyond, each cell of the matrix is smaller than a pixel",
+            "Pass labels=[...] to show a subset of the classes",
+        )
 
     # Each label's row (or column) in the matrix, or -1 when it is not among labels.
     order = np.argsort(labels, kind="stable")
@@ -318,8 +358,15 @@ def confusion_matrix(y_true, y_pred, labels=None, normalize=False, title=None):
         for i in range(k):
             for j in range(k):
                 text = f"{shown[i, j]:.2f}" if normalize else str(counts[i, j])
-                ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                        color="white" if shown[i, j] > threshold else "black")
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if shown[i, j] > threshold else "black",
+                )
     accuracy = float(np.mean(y_true == y_pred))
     ax.set_title(title if title is not None else f"accuracy {accuracy:.2%} on {y_true.size} samples")
     fig.tight_layout()
@@ -356,8 +403,12 @@ def misclassified(X, y_true, y_pred, n=25, title=None):
         If n is out of bounds, X is not 2-D (or 3-D square images), its rows are not square
         images, or X, y_true and y_pred have different numbers of rows.
     """
-    n = _count("n", n, _MAX_IMAGES,
-               "Draw several figures: misclassified(X[i:j], y_true[i:j], y_pred[i:j]) for slices of the samples")
+    n = _count(
+        "n",
+        n,
+        _MAX_IMAGES,
+        "Draw several figures: misclassified(X[i:j], y_true[i:j], y_pred[i:j]) for slices of the samples",
+    )
     _check_title(title)
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
@@ -369,8 +420,9 @@ def misclassified(X, y_true, y_pred, n=25, title=None):
     y_true = np.asarray(y_true).ravel()
     y_pred = np.asarray(y_pred).ravel()
     if not len(X) == len(y_true) == len(y_pred):
-        raise ValueError(f"X, y_true and y_pred: got {len(X)}, {len(y_true)} and {len(y_pred)} rows; "
-                         "expected the same number")
+        raise ValueError(
+            f"X, y_true and y_pred: got {len(X)}, {len(y_true)} and {len(y_pred)} rows; expected the same number"
+        )
     side = _image_side(X.shape[1], "X")
     wrong = np.flatnonzero(y_true != y_pred)
     shown = wrong[:n]
@@ -428,7 +480,7 @@ def weights(net, n=64, title=None):
         raise _error(ValueError, "net.weights[0]", _describe(first), "a 2-D array (n_inputs, n_units)")
     side = _image_side(first.shape[0], "net.weights[0]")
     count = min(n, first.shape[1])
-    images = _shown(first[:, :count], side)     # only the columns shown, never a copy of them all
+    images = _shown(first[:, :count], side)  # only the columns shown, never a copy of them all
     rows, cols = _grid(count)
 
     plt = _pyplot()

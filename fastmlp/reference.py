@@ -23,6 +23,7 @@ Example
 >>> net.predict(X).shape
 (2,)
 """
+
 import numbers
 from dataclasses import dataclass
 
@@ -32,8 +33,16 @@ from fastmlp.callbacks import History
 from fastmlp.init import initial_parameters, resolve_init
 from fastmlp.optim import SGD, Adam
 
-__all__ = ["MLP", "softmax", "sigmoid", "one_hot", "Activation", "ACTIVATION_FUNCTIONS", "ACTIVATIONS",
-           "OUTPUT_LOSS_PAIRS"]
+__all__ = [
+    "MLP",
+    "softmax",
+    "sigmoid",
+    "one_hot",
+    "Activation",
+    "ACTIVATION_FUNCTIONS",
+    "ACTIVATIONS",
+    "OUTPUT_LOSS_PAIRS",
+]
 
 OUTPUT_LOSS_PAIRS = (
     ("softmax", "cross_entropy"),
@@ -47,6 +56,7 @@ LEAKY_SLOPE = 0.01
 # ----------------------------------------------------------------------------------------------
 # Small functions on arrays
 # ----------------------------------------------------------------------------------------------
+
 
 def softmax(z):
     """Row-wise softmax of logits ``z`` of shape ``(n, k)``, computed without overflow.
@@ -84,6 +94,7 @@ def one_hot(y, n_classes, dtype=np.float64):
 # The hidden activations: the one table every module of fastmlp reads
 # ----------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Activation:
     """A hidden layer's activation ``f`` and its derivative.
@@ -96,8 +107,8 @@ class Activation:
     name: str
     f: object
     derivative: object
-    auto_init: str          # what init="auto" draws for it: He for the ReLUs, Glorot for the S-curves
-    derivative_code: str    # the derivative as a learner writes it, in terms of the output {a}
+    auto_init: str  # what init="auto" draws for it: He for the ReLUs, Glorot for the S-curves
+    derivative_code: str  # the derivative as a learner writes it, in terms of the output {a}
 
     def derivative_at(self, z):
         """``f'(z)`` at the pre-activation ``z``."""
@@ -105,11 +116,14 @@ class Activation:
 
 
 ACTIVATION_FUNCTIONS = {
-    "relu": Activation("relu", lambda z: np.maximum(z, 0),
-                       lambda a: (a > 0).astype(a.dtype), "he", "({a} > 0)"),
-    "leaky_relu": Activation("leaky_relu", lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
-                             lambda a: np.where(a > 0, 1, LEAKY_SLOPE).astype(a.dtype), "he",
-                             f"np.where({{a}} > 0, 1, {LEAKY_SLOPE})"),
+    "relu": Activation("relu", lambda z: np.maximum(z, 0), lambda a: (a > 0).astype(a.dtype), "he", "({a} > 0)"),
+    "leaky_relu": Activation(
+        "leaky_relu",
+        lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
+        lambda a: np.where(a > 0, 1, LEAKY_SLOPE).astype(a.dtype),
+        "he",
+        f"np.where({{a}} > 0, 1, {LEAKY_SLOPE})",
+    ),
     "sigmoid": Activation("sigmoid", lambda z: sigmoid(z), lambda a: a * (1 - a), "glorot", "{a} * (1 - {a})"),
     "tanh": Activation("tanh", np.tanh, lambda a: 1 - a * a, "glorot", "(1 - {a} ** 2)"),
 }
@@ -119,6 +133,7 @@ ACTIVATIONS = tuple(ACTIVATION_FUNCTIONS)
 # ----------------------------------------------------------------------------------------------
 # The model
 # ----------------------------------------------------------------------------------------------
+
 
 class MLP:
     """A fully connected network in plain NumPy, the twin of ``fastmlp.MLP``.
@@ -158,14 +173,14 @@ class MLP:
         What the last ``fit`` returned.
     """
 
-    def __init__(self, sizes, activation="relu", output="softmax", loss="cross_entropy",
-                 init="auto", seed=None, dtype=np.float32):
+    def __init__(
+        self, sizes, activation="relu", output="softmax", loss="cross_entropy", init="auto", seed=None, dtype=np.float32
+    ):
         self.sizes = _check_sizes(sizes)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation: got {activation!r}; expected one of {ACTIVATIONS}")
         if (output, loss) not in OUTPUT_LOSS_PAIRS:
-            raise ValueError(f"output, loss: got ({output!r}, {loss!r}); expected one of "
-                             f"{OUTPUT_LOSS_PAIRS}")
+            raise ValueError(f"output, loss: got ({output!r}, {loss!r}); expected one of {OUTPUT_LOSS_PAIRS}")
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype: got {dtype}; expected float32 or float64")
@@ -179,19 +194,21 @@ class MLP:
         # One generator serves initialisation and then shuffling, in this order, exactly as in
         # the compiled model: that is what makes the two comparable step by step.
         self._rng = np.random.default_rng(seed)
-        weights, biases = initial_parameters(self.sizes, resolve_init(init, ACTIVATION_FUNCTIONS[activation].auto_init),
-                                             self._rng)
+        weights, biases = initial_parameters(
+            self.sizes, resolve_init(init, ACTIVATION_FUNCTIONS[activation].auto_init), self._rng
+        )
         self.weights = [np.ascontiguousarray(W, dtype=dtype) for W in weights]
         self.biases = [np.ascontiguousarray(b, dtype=dtype) for b in biases]
 
-        self._optimizer = None      # the optimizer object the state below belongs to
+        self._optimizer = None  # the optimizer object the state below belongs to
         self._optimizer_state = None
         self.history = None
         self.stop_training = False
 
     @classmethod
-    def from_parameters(cls, weights, biases, activation="relu", output="softmax", loss="cross_entropy",
-                        dtype=np.float64):
+    def from_parameters(
+        cls, weights, biases, activation="relu", output="softmax", loss="cross_entropy", dtype=np.float64
+    ):
         """A network holding copies of ``weights`` (each ``(n_in, n_out)``) and ``biases``, in ``dtype``.
 
         The way to check another network's parameters in float64: its forward pass, loss and
@@ -204,8 +221,10 @@ class MLP:
         return net
 
     def __repr__(self):
-        return (f"reference.MLP({self.sizes}, activation={self.activation!r}, "
-                f"output={self.output!r}, loss={self.loss!r}, dtype={self.dtype.name})")
+        return (
+            f"reference.MLP({self.sizes}, activation={self.activation!r}, "
+            f"output={self.output!r}, loss={self.loss!r}, dtype={self.dtype.name})"
+        )
 
     # ------------------------------------------------------------------ forward pass
 
@@ -324,8 +343,18 @@ class MLP:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, y, epochs=1, batch_size=32, optimizer=None, shuffle=True,
-            validation_data=None, verbose=0, callbacks=None):
+    def fit(
+        self,
+        X,
+        y,
+        epochs=1,
+        batch_size=32,
+        optimizer=None,
+        shuffle=True,
+        validation_data=None,
+        verbose=0,
+        callbacks=None,
+    ):
         """Train by minibatch gradient descent, continuing from the current parameters.
 
         Each epoch visits the rows in the order of a fresh permutation drawn from the model's
@@ -392,7 +421,7 @@ class MLP:
             order = self._rng.permutation(n) if shuffle else np.arange(n)
             summed_loss, correct = 0.0, 0
             for start in range(0, n, batch_size):
-                batch = order[start:start + batch_size]
+                batch = order[start : start + batch_size]
                 loss, grads, out = self._loss_gradients_and_output(X[batch], y[batch])
                 # Metrics come from the same forward pass as the gradients, before the update.
                 summed_loss += loss * len(batch)
@@ -453,8 +482,8 @@ class MLP:
         state["t"] += 1
         t = state["t"]
         # The moments start at zero, so early on they underestimate; these undo that bias.
-        correction1 = 1 - opt.beta1 ** t
-        correction2 = 1 - opt.beta2 ** t
+        correction1 = 1 - opt.beta1**t
+        correction2 = 1 - opt.beta2**t
         for p, g, m, v in zip(self._parameters(), gradients, state["m"], state["v"]):
             if opt.weight_decay:
                 g = g + opt.weight_decay * p
@@ -503,8 +532,10 @@ class MLP:
         new._rng = np.random.default_rng()
         new._rng.bit_generator.state = self._rng.bit_generator.state
         if self._optimizer_state is not None:
-            new._optimizer_state = {key: [a.copy() for a in value] if isinstance(value, list) else value
-                                    for key, value in self._optimizer_state.items()}
+            new._optimizer_state = {
+                key: [a.copy() for a in value] if isinstance(value, list) else value
+                for key, value in self._optimizer_state.items()
+            }
         new.history = None
         new.stop_training = False
         return new
@@ -534,8 +565,7 @@ class MLP:
         if y.dtype.kind not in "iu":
             raise TypeError(f"{name}: got dtype {y.dtype}; expected integer class labels")
         if n and (y.min() < 0 or y.max() >= self.n_classes):
-            raise ValueError(f"{name}: got labels in [{y.min()}, {y.max()}]; expected labels in "
-                             f"[0, {self.n_classes})")
+            raise ValueError(f"{name}: got labels in [{y.min()}, {y.max()}]; expected labels in [0, {self.n_classes})")
         return y.astype(np.int64, copy=False)
 
 
@@ -544,10 +574,10 @@ def _check_sizes(sizes):
         sizes = list(sizes)
     except TypeError:
         raise TypeError(f"sizes: got {sizes!r}; expected a list of ints like [784, 30, 10]") from None
-    if len(sizes) < 2 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
-                                 for s in sizes):
-        raise ValueError(f"sizes: got {sizes!r}; expected at least two positive ints, "
-                         "[n_features, hidden..., n_classes]")
+    if len(sizes) < 2 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+        raise ValueError(
+            f"sizes: got {sizes!r}; expected at least two positive ints, [n_features, hidden..., n_classes]"
+        )
     return [int(s) for s in sizes]
 
 

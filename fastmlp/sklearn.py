@@ -8,6 +8,7 @@ optimizer object kept between calls so that momentum and Adam's moments carry ov
 
 scikit-learn is an optional dependency: ``pip install "fastmlp[sklearn]"``.
 """
+
 import numbers
 import warnings
 
@@ -21,8 +22,9 @@ try:
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted
 except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
-    raise ImportError('fastmlp.sklearn needs scikit-learn: pip install "fastmlp[sklearn]" '
-                      "(or pip install scikit-learn)") from exc
+    raise ImportError(
+        'fastmlp.sklearn needs scikit-learn: pip install "fastmlp[sklearn]" (or pip install scikit-learn)'
+    ) from exc
 
 try:
     from sklearn.utils.validation import validate_data as _sk_validate_data
@@ -63,7 +65,7 @@ def _softmax_proba64(net, X):
     twin = reference.MLP.from_parameters(net.weights, net.biases, net.activation, net.output, net.loss)
     out = np.empty((len(X), net.sizes[-1]))
     for start in range(0, len(X), _PREDICT_BLOCK_ROWS):
-        out[start:start + _PREDICT_BLOCK_ROWS] = twin.predict_proba(X[start:start + _PREDICT_BLOCK_ROWS])
+        out[start : start + _PREDICT_BLOCK_ROWS] = twin.predict_proba(X[start : start + _PREDICT_BLOCK_ROWS])
     return out
 
 
@@ -77,8 +79,14 @@ class _NetState:
     """A picklable copy of a fastmlp.MLP (the compiled model itself holds C buffers)."""
 
     def __init__(self, net):
-        self.config = dict(sizes=list(net.sizes), activation=net.activation, output=net.output,
-                           loss=net.loss, init=net.init, seed=net.seed)
+        self.config = dict(
+            sizes=list(net.sizes),
+            activation=net.activation,
+            output=net.output,
+            loss=net.loss,
+            init=net.init,
+            seed=net.seed,
+        )
         self.weights = [w.copy() for w in net.weights]
         self.biases = [b.copy() for b in net.biases]
 
@@ -194,11 +202,29 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     0.97...
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", solver="sgd",
-                 learning_rate_init=0.01, momentum=0.9, nesterovs_momentum=False, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, batch_size="auto", max_iter=200, alpha=0.0001,
-                 shuffle=True, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 tol=1e-4, random_state=None, verbose=False, warm_start=False):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        solver="sgd",
+        learning_rate_init=0.01,
+        momentum=0.9,
+        nesterovs_momentum=False,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        batch_size="auto",
+        max_iter=200,
+        alpha=0.0001,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -306,8 +332,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
             hidden = [hidden]
         if not isinstance(hidden, (list, tuple, np.ndarray)):
-            raise TypeError(f"hidden_layer_sizes: got {hidden!r}; expected an int or a sequence of ints "
-                            "such as (100,) or (128, 64)")
+            raise TypeError(
+                f"hidden_layer_sizes: got {hidden!r}; expected an int or a sequence of ints such as (100,) or (128, 64)"
+            )
         hidden = list(np.asarray(hidden).ravel().tolist()) if isinstance(hidden, np.ndarray) else list(hidden)
         for size in hidden:
             check_int("hidden_layer_sizes", size, minimum=1)
@@ -337,18 +364,30 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def _make_optimizer(self, batch_size):
         weight_decay = float(self.alpha) / batch_size
         if self.solver == "adam":
-            return Adam(lr=float(self.learning_rate_init), beta1=float(self.beta_1), beta2=float(self.beta_2),
-                        eps=float(self.epsilon), weight_decay=weight_decay)
+            return Adam(
+                lr=float(self.learning_rate_init),
+                beta1=float(self.beta_1),
+                beta2=float(self.beta_2),
+                eps=float(self.epsilon),
+                weight_decay=weight_decay,
+            )
         nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
-        return SGD(lr=float(self.learning_rate_init), momentum=float(self.momentum), nesterov=nesterov,
-                   weight_decay=weight_decay)
+        return SGD(
+            lr=float(self.learning_rate_init),
+            momentum=float(self.momentum),
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+        )
 
     def _batch_size(self, n_samples):
         if isinstance(self.batch_size, str):
             return min(200, n_samples)
         if self.batch_size > n_samples:
-            warnings.warn(f"batch_size: got {self.batch_size}, more than the {n_samples} training rows; "
-                          f"using {n_samples}", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"batch_size: got {self.batch_size}, more than the {n_samples} training rows; using {n_samples}",
+                UserWarning,
+                stacklevel=3,
+            )
         return min(int(self.batch_size), n_samples)
 
     def _encode(self, y):
@@ -357,17 +396,21 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         index = np.clip(index, 0, len(self.classes_) - 1)
         unknown = self.classes_[index] != y
         if np.any(unknown):
-            raise ValueError(f"y: got labels {np.unique(np.asarray(y)[unknown])[:5].tolist()} that are not among "
-                             f"classes_ {self.classes_.tolist()}; expected only known classes")
+            raise ValueError(
+                f"y: got labels {np.unique(np.asarray(y)[unknown])[:5].tolist()} that are not among "
+                f"classes_ {self.classes_.tolist()}; expected only known classes"
+            )
         return index.astype(np.int32)
 
     def _validation_split(self, X, y):
         """Hold out validation_fraction of the rows, stratified when every class allows it."""
         n_val = int(np.ceil(self.validation_fraction * len(X)))
         if n_val < 1 or n_val >= len(X):
-            raise ValueError(f"validation_fraction: got {self.validation_fraction} of {len(X)} rows, which "
-                             "leaves no rows on one side; expected a fraction leaving rows for both "
-                             "training and validation (or early_stopping=False)")
+            raise ValueError(
+                f"validation_fraction: got {self.validation_fraction} of {len(X)} rows, which "
+                "leaves no rows on one side; expected a fraction leaving rows for both "
+                "training and validation (or early_stopping=False)"
+            )
         try:
             return train_test_split(X, y, test_size=n_val, stratify=y, random_state=self._rng)
         except ValueError:  # a class too small to appear on both sides
@@ -381,14 +424,18 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
         if incremental and not continuing:
             if classes is None:
-                raise ValueError("classes: got None on the first call to partial_fit; expected every class "
-                                 "that will ever be seen, e.g. classes=np.unique(y_all)")
+                raise ValueError(
+                    "classes: got None on the first call to partial_fit; expected every class "
+                    "that will ever be seen, e.g. classes=np.unique(y_all)"
+                )
             classes = np.unique(np.asarray(classes))
         elif continuing:
             classes = self.classes_
             if not incremental and not np.array_equal(np.unique(y), classes):
-                raise ValueError(f"y: got classes {np.unique(y).tolist()}; expected the classes of the previous "
-                                 f"fit {classes.tolist()}: warm_start keeps the network's outputs")
+                raise ValueError(
+                    f"y: got classes {np.unique(y).tolist()}; expected the classes of the previous "
+                    f"fit {classes.tolist()}: warm_start keeps the network's outputs"
+                )
         else:
             classes = np.unique(y)
         if len(classes) < 2:
@@ -433,8 +480,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         for _ in range(epochs):
             # scikit-learn's users hear from its conventions (ConvergenceWarning), not fit's advice
             with _advice_silenced():
-                history = self.model_.fit(X, y, epochs=1, batch_size=batch_size, optimizer=optimizer,
-                                          shuffle=bool(self.shuffle), verbose=0)
+                history = self.model_.fit(
+                    X, y, epochs=1, batch_size=batch_size, optimizer=optimizer, shuffle=bool(self.shuffle), verbose=0
+                )
             loss = float(history.history["loss"][-1])
             self.n_iter_ += 1
             self.t_ += len(X)
@@ -447,8 +495,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 improved = score >= self.best_validation_score_ + self.tol
                 if score > self.best_validation_score_:
                     self.best_validation_score_ = score
-                    best_params = ([w.copy() for w in self.model_.weights],
-                                   [b.copy() for b in self.model_.biases])
+                    best_params = ([w.copy() for w in self.model_.weights], [b.copy() for b in self.model_.biases])
             else:
                 if self.verbose:
                     print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
@@ -461,13 +508,19 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             if self._no_improvement_count > self.n_iter_no_change:
                 if self.verbose:
                     what = "Validation score" if early_stopping else "Training loss"
-                    print(f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
-                          "consecutive epochs. Stopping.")
+                    print(
+                        f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
+                        "consecutive epochs. Stopping."
+                    )
                 break
         else:
             if not incremental:
-                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                              "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                    "optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
         if early_stopping and best_params is not None:
             self.model_.weights, self.model_.biases = best_params
         return self

@@ -1,4 +1,5 @@
 """Shared fixtures: the bundled MNIST, loaded once per test session."""
+
 import os
 
 import pytest
@@ -13,4 +14,5 @@ def mnist():
     if not os.path.isdir(MNIST_DIR):
         pytest.skip("data/mnist is not present")
     from fastmlp.datasets import load_mnist
+
     return load_mnist(MNIST_DIR)

@@ -10,6 +10,7 @@ writes the wall-clock time at which it sends SIGINT into SIGNAL_TIME_FILE just b
 On catching the interrupt the script checks the model and prints one JSON line; any other outcome
 exits non-zero.
 """
+
 import json
 import os
 import sys
@@ -52,8 +53,7 @@ def main():
     initial = [w.copy() for w in net.weights]
     tracker = Tracker(marker)
     try:
-        net.fit(X, y, epochs=epochs, batch_size=1, optimizer=fastmlp.SGD(lr=0.01), verbose=0,
-                callbacks=[tracker])
+        net.fit(X, y, epochs=epochs, batch_size=1, optimizer=fastmlp.SGD(lr=0.01), verbose=0, callbacks=[tracker])
     except KeyboardInterrupt:
         caught = time.time()
     else:
@@ -68,16 +68,20 @@ def main():
     loss, _ = net.loss_and_gradients(X_test[:100], y_test[:100])
     # The model keeps training after the interruption.
     net.fit(X_test[:200], y_test[:200], epochs=1, batch_size=20, verbose=0)
-    print(json.dumps({
-        "latency": caught - sent,
-        "finite": bool(finite),
-        "trained": bool(trained),
-        "history_len": history_len,
-        "completed": tracker.completed,
-        "predict_ok": bool(predictions.shape == (100,) and 0 <= predictions.min() and predictions.max() < 10),
-        "loss_finite": bool(np.isfinite(loss)),
-        "after_fit_finite": bool(all(np.isfinite(a).all() for a in net.weights + net.biases)),
-    }))
+    print(
+        json.dumps(
+            {
+                "latency": caught - sent,
+                "finite": bool(finite),
+                "trained": bool(trained),
+                "history_len": history_len,
+                "completed": tracker.completed,
+                "predict_ok": bool(predictions.shape == (100,) and 0 <= predictions.min() and predictions.max() < 10),
+                "loss_finite": bool(np.isfinite(loss)),
+                "after_fit_finite": bool(all(np.isfinite(a).all() for a in net.weights + net.biases)),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ OpenBLAS runs, and whether it has kernels for small matrices, for which the spli
 (csrc/split.c) cuts its products into pieces of rows. The split path's tests run again under
 the other kind of kernel set, in a subprocess with OPENBLAS_CORETYPE set, since OpenBLAS picks
 its kernels once, when it is loaded."""
+
 import os
 import subprocess
 import sys
@@ -21,8 +22,12 @@ TESTS = Path(__file__).resolve().parent
 def scipy_openblas():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     import scipy.linalg  # noqa: F401  (loads SciPy's OpenBLAS)
-    found = [info for info in threadpoolctl.threadpool_info()
-             if info["internal_api"] == "openblas" and "scipy_openblas-" in info["filepath"]]
+
+    found = [
+        info
+        for info in threadpoolctl.threadpool_info()
+        if info["internal_api"] == "openblas" and "scipy_openblas-" in info["filepath"]
+    ]
     if not found:
         pytest.skip("SciPy's OpenBLAS is not loaded under its usual name")
     return found[0]
@@ -32,10 +37,19 @@ def test_core_is_the_one_openblas_reports():
     assert _kernels.BLAS_CORE == scipy_openblas()["architecture"]
 
 
-@pytest.mark.parametrize("core, small", [("SkylakeX", True), ("Cooperlake", True),
-                                         ("SapphireRapids", True), ("skylakex", True),
-                                         ("Haswell", False), ("Zen", False), ("Prescott", False),
-                                         ("", False)])
+@pytest.mark.parametrize(
+    "core, small",
+    [
+        ("SkylakeX", True),
+        ("Cooperlake", True),
+        ("SapphireRapids", True),
+        ("skylakex", True),
+        ("Haswell", False),
+        ("Zen", False),
+        ("Prescott", False),
+        ("", False),
+    ],
+)
 def test_kernel_sets_with_small_kernels(core, small):
     assert _kernels.blas_has_small_kernels(core) is small
 
@@ -64,14 +78,35 @@ def test_split_path_under_the_other_kernel_set():
     core = other_core()
     env = dict(os.environ, OPENBLAS_CORETYPE=core)
     # from the tests' folder, where `import fastmlp` finds the installed package, not the source
-    check = subprocess.run([sys.executable, "-c", "from fastmlp import _kernels; print(_kernels.BLAS_CORE)"],
-                           env=env, cwd=TESTS, capture_output=True, text=True, timeout=120)
+    check = subprocess.run(
+        [sys.executable, "-c", "from fastmlp import _kernels; print(_kernels.BLAS_CORE)"],
+        env=env,
+        cwd=TESTS,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert check.stdout.strip().lower() == core.lower(), check.stderr
     # the fits against the float64 reference, and the bits against thread counts and chunks,
     # wide batches included (their products are cut into pieces where the kernels are small),
     # and the hidden layers that skip a ReLU's zeros where the kernels are not
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          str(TESTS / "test_split.py"), "-k", "reference or bits or hidden"],
-                         env=env, cwd=TESTS, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(TESTS / "test_split.py"),
+            "-k",
+            "reference or bits or hidden",
+        ],
+        env=env,
+        cwd=TESTS,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert " passed" in run.stdout

@@ -4,6 +4,7 @@ Each bound is tested at its edge (just inside works, just outside raises an erro
 argument), with the wrong types, and with a size bomb that used to take minutes or gigabytes
 and now fails at once.
 """
+
 import argparse
 import re
 import time
@@ -30,6 +31,7 @@ def _close_figures():
 
 def _fast(seconds=1.0):
     """A context manager asserting that its body takes under `seconds`."""
+
     class Timer:
         def __enter__(self):
             self.start = time.perf_counter()
@@ -37,10 +39,12 @@ def _fast(seconds=1.0):
         def __exit__(self, *exc):
             took = time.perf_counter() - self.start
             assert took < seconds, f"took {took:.2f} s"
+
     return Timer()
 
 
 # ------------------------------------------------------------------------------------- doctor
+
 
 @pytest.fixture(scope="module")
 def small():
@@ -55,25 +59,36 @@ def _net():
     return fastmlp.MLP([16, 8, 3], seed=0)
 
 
-@pytest.mark.parametrize("name, limit, inside", [
-    ("steps", _doctor._MAX_STEPS, dict(batch_size=1)),
-    ("batch_size", _doctor._MAX_BATCH, dict(steps=1)),
-    ("sample", _doctor._MAX_SAMPLE, dict(steps=5)),
-])
+@pytest.mark.parametrize(
+    "name, limit, inside",
+    [
+        ("steps", _doctor._MAX_STEPS, dict(batch_size=1)),
+        ("batch_size", _doctor._MAX_BATCH, dict(steps=1)),
+        ("sample", _doctor._MAX_SAMPLE, dict(steps=5)),
+    ],
+)
 def test_doctor_counts_at_their_bounds(small, name, limit, inside):
     X, y = small
-    report = doctor(_net(), X, y, **{name: limit}, **inside)     # just inside: runs
+    report = doctor(_net(), X, y, **{name: limit}, **inside)  # just inside: runs
     assert report.measurements["steps_run"] >= 1
     with pytest.raises(ValueError, match=rf"^{name}: got {limit + 1}; expected an int from 1 to {limit}\. "):
         doctor(_net(), X, y, **{name: limit + 1}, **inside)
 
 
 @pytest.mark.parametrize("name", ["steps", "batch_size", "sample"])
-@pytest.mark.parametrize("value, error, got", [
-    (True, TypeError, "True"), (200.0, TypeError, "200.0"), (2.5, TypeError, "2.5"),
-    (float("nan"), TypeError, "nan"), ("200", TypeError, "'200'"), (None, TypeError, "None"),
-    (0, ValueError, "0"), (-3, ValueError, "-3"),
-])
+@pytest.mark.parametrize(
+    "value, error, got",
+    [
+        (True, TypeError, "True"),
+        (200.0, TypeError, "200.0"),
+        (2.5, TypeError, "2.5"),
+        (float("nan"), TypeError, "nan"),
+        ("200", TypeError, "'200'"),
+        (None, TypeError, "None"),
+        (0, ValueError, "0"),
+        (-3, ValueError, "-3"),
+    ],
+)
 def test_doctor_counts_refuse_bad_values(small, name, value, error, got):
     X, y = small
     with pytest.raises(error, match=rf"^{name}: got {re.escape(got)}; expected an int from 1 to \d+") as info:
@@ -100,8 +115,11 @@ def test_doctor_rows_bound_at_its_edge():
     steps = _doctor._MAX_ROWS // 1000
     report = doctor(fastmlp.MLP([4, 2, 2], seed=0), X, y, steps=steps, batch_size=1000)
     assert report.measurements["steps_run"] == steps
-    with pytest.raises(ValueError, match=rf"^steps \* batch_size: got {steps + 1} \* 1000 = {(steps + 1) * 1000} "
-                                         rf"rows; expected at most 500000 rows .*Pass steps={steps} or fewer"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^steps \* batch_size: got {steps + 1} \* 1000 = {(steps + 1) * 1000} "
+        rf"rows; expected at most 500000 rows .*Pass steps={steps} or fewer",
+    ):
         doctor(fastmlp.MLP([4, 2, 2], seed=0), X, y, steps=steps + 1, batch_size=1000)
 
 
@@ -117,13 +135,19 @@ def test_doctor_work_bound_scales_with_the_network():
     net = fastmlp.MLP([784, 1024, 10], seed=0)
     parameters = 785 * 1024 + 1025 * 10
     limit = int(_doctor._MAX_WORK // parameters)
-    _doctor._check_run_size(limit // 64, 64, parameters)            # just inside
+    _doctor._check_run_size(limit // 64, 64, parameters)  # just inside
     with pytest.raises(ValueError, match=r"^steps \* batch_size: .*for a network of 814090 parameters"):
         _doctor._check_run_size(limit // 64 + 1, 64, parameters)
     X = np.zeros((64, 784), dtype=np.float32)
     y = np.arange(64) % 10
-    with _fast(), pytest.raises(ValueError, match=rf"expected at most {limit} rows for a network of "
-                                                  rf"{parameters} parameters.*Pass steps={limit // 64} or fewer"):
+    with (
+        _fast(),
+        pytest.raises(
+            ValueError,
+            match=rf"expected at most {limit} rows for a network of "
+            rf"{parameters} parameters.*Pass steps={limit // 64} or fewer",
+        ),
+    ):
         doctor(net, X, y, steps=limit // 64 + 1, batch_size=64)
     # a batch larger than the whole budget is told to shrink
     with pytest.raises(ValueError, match=rf"Pass a batch_size of at most {limit}$"):
@@ -132,12 +156,15 @@ def test_doctor_work_bound_scales_with_the_network():
 
 def test_doctor_network_size_at_its_bound(small, monkeypatch):
     X, y = small
-    parameters = 17 * 8 + 9 * 3                                     # the tiny 16-8-3 network's
+    parameters = 17 * 8 + 9 * 3  # the tiny 16-8-3 network's
     monkeypatch.setattr(_doctor, "_MAX_PARAMETERS", parameters)
-    doctor(_net(), X, y, steps=5)                                   # just inside
+    doctor(_net(), X, y, steps=5)  # just inside
     monkeypatch.setattr(_doctor, "_MAX_PARAMETERS", parameters - 1)
-    with pytest.raises(ValueError, match=rf"^net: got a network of {parameters} parameters, sizes \[16, 8, 3\]; "
-                                         rf"expected at most {parameters - 1}: .*Diagnose a narrower network"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^net: got a network of {parameters} parameters, sizes \[16, 8, 3\]; "
+        rf"expected at most {parameters - 1}: .*Diagnose a narrower network",
+    ):
         doctor(_net(), X, y, steps=5)
     monkeypatch.undo()
     # the real bound, 8 million: 784-10200-10 has 8.1 million parameters
@@ -176,8 +203,8 @@ def test_doctor_splits_its_fit_calls_without_changing_the_report(small, monkeypa
             return fit(self, X, *args, **kwargs)
 
         monkeypatch.setattr(fastmlp.MLP, "fit", recording_fit)
-        monkeypatch.setattr(_doctor, "_COPY_BYTES", 3 * 8 * 16 * 4)         # 3 batches a call
-        monkeypatch.setattr(_doctor, "_ACTIVATION_BYTES", 7 * 16 * 4)       # 7 rows a block
+        monkeypatch.setattr(_doctor, "_COPY_BYTES", 3 * 8 * 16 * 4)  # 3 batches a call
+        monkeypatch.setattr(_doctor, "_ACTIVATION_BYTES", 7 * 16 * 4)  # 7 rows a block
         pieces = doctor(make(), X * 20, y, steps=40, batch_size=8, optimizer=fastmlp.SGD(0.05, momentum=0.9))
         monkeypatch.undo()
         assert rows and max(rows) == 3 * 8
@@ -186,6 +213,7 @@ def test_doctor_splits_its_fit_calls_without_changing_the_report(small, monkeypa
 
 
 # ----------------------------------------------------------------------------- fastmlp doctor
+
 
 def _parse(*argv):
     return cli_doctor.configure(argparse.ArgumentParser(prog="fastmlp doctor")).parse_args(list(argv))
@@ -198,8 +226,10 @@ def _usage_error(capsys, *argv):
     return capsys.readouterr().err
 
 
-@pytest.mark.parametrize("option, limit", [
-    ("--steps", _doctor._MAX_STEPS), ("--batch-size", _doctor._MAX_BATCH), ("--sample", _doctor._MAX_SAMPLE)])
+@pytest.mark.parametrize(
+    "option, limit",
+    [("--steps", _doctor._MAX_STEPS), ("--batch-size", _doctor._MAX_BATCH), ("--sample", _doctor._MAX_SAMPLE)],
+)
 def test_cli_counts_at_their_bounds(capsys, option, limit):
     args = _parse(option, str(limit))
     assert getattr(args, option[2:].replace("-", "_")) == limit
@@ -209,13 +239,20 @@ def test_cli_counts_at_their_bounds(capsys, option, limit):
         assert f"argument {option}: got {bad!r}" in _usage_error(capsys, option, bad)
 
 
-@pytest.mark.parametrize("option, good, bad, expected", [
-    ("--seed", ["0", "12345678901234567890"], ["-1", "1.0", "x"], "an int >= 0"),
-    ("--momentum", ["0", "0.99"], ["1", "-0.1", "nan", "inf", "x"], "a finite number in [0, 1)"),
-    ("--input-scale", ["255", "1e6", "1e-6"], ["0", "-255", "1e7", "1e-7", "inf", "nan"],
-     "a finite number in [1e-06, 1e+06]"),
-    ("--lr", ["0.1", "1e15"], ["0", "-1", "inf", "nan"], "a finite number > 0"),
-])
+@pytest.mark.parametrize(
+    "option, good, bad, expected",
+    [
+        ("--seed", ["0", "12345678901234567890"], ["-1", "1.0", "x"], "an int >= 0"),
+        ("--momentum", ["0", "0.99"], ["1", "-0.1", "nan", "inf", "x"], "a finite number in [0, 1)"),
+        (
+            "--input-scale",
+            ["255", "1e6", "1e-6"],
+            ["0", "-255", "1e7", "1e-7", "inf", "nan"],
+            "a finite number in [1e-06, 1e+06]",
+        ),
+        ("--lr", ["0.1", "1e15"], ["0", "-1", "inf", "nan"], "a finite number > 0"),
+    ],
+)
 def test_cli_numbers(capsys, option, good, bad, expected):
     for text in good:
         _parse(option, text)
@@ -225,11 +262,13 @@ def test_cli_numbers(capsys, option, good, bad, expected):
 
 def test_cli_sizes_bound_the_parameters(capsys):
     limit = cli_doctor._MAX_PARAMETERS
-    hidden = (limit - 10) // (785 + 10)            # 784,hidden,10 has 795 * hidden + 10 parameters
+    hidden = (limit - 10) // (785 + 10)  # 784,hidden,10 has 795 * hidden + 10 parameters
     assert _parse("--sizes", f"784,{hidden},10").sizes == [784, hidden, 10]
     err = _usage_error(capsys, "--sizes", f"784,{hidden + 1},10")
-    assert f"argument --sizes: got '784,{hidden + 1},10', a network of {795 * (hidden + 1) + 10} parameters; " \
-           f"expected at most {limit}" in err
+    assert (
+        f"argument --sizes: got '784,{hidden + 1},10', a network of {795 * (hidden + 1) + 10} parameters; "
+        f"expected at most {limit}" in err
+    )
     assert limit == _doctor._MAX_PARAMETERS
     # before the bound, this built 2 x 7.8 GB of weights and gradients before anything else
     with _fast():
@@ -255,6 +294,7 @@ def test_cli_run_bound_is_a_usage_error(capsys, monkeypatch):
 
 # ------------------------------------------------------------------------------------- plots
 
+
 def _classes(k, n=20_000, seed=0):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, k, n)
@@ -269,8 +309,11 @@ def test_confusion_matrix_classes_at_the_bound(tmp_path):
         fig.savefig(tmp_path / "cm.png")
     ax = fig.axes[0]
     assert ax.images[0].get_array().shape == (limit, limit) and not ax.texts
-    with pytest.raises(ValueError, match=rf"^labels: got {limit + 1} classes in y_true and y_pred; expected at "
-                                         rf"most {limit} classes.*Pass labels=\[\.\.\.\] to show a subset"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^labels: got {limit + 1} classes in y_true and y_pred; expected at "
+        rf"most {limit} classes.*Pass labels=\[\.\.\.\] to show a subset",
+    ):
         fastmlp.plot.confusion_matrix(np.arange(limit + 1), np.arange(limit + 1))
     with pytest.raises(ValueError, match=rf"^labels: got {limit + 1} classes in labels"):
         fastmlp.plot.confusion_matrix([0], [0], labels=range(limit + 1))
@@ -299,7 +342,7 @@ def test_confusion_matrix_annotations_and_ticks_at_their_edges():
     assert len(fig.axes[0].texts) == edge * edge
     assert not fastmlp.plot.confusion_matrix(*_classes(edge + 1)).axes[0].texts
     named = fastmlp.plot._NAMED_CLASSES
-    labels = np.arange(100, 100 + named + 1)           # every class named up to the edge
+    labels = np.arange(100, 100 + named + 1)  # every class named up to the edge
     y = np.repeat(labels, 3)
     ax = fastmlp.plot.confusion_matrix(y[y < 100 + named], y[y < 100 + named]).axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == [str(c) for c in labels[:-1]]
@@ -324,19 +367,22 @@ def test_confusion_matrix_counts_like_a_loop():
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["cat", "dog", "emu"]
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(y_true=np.arange(100_000), y_pred=np.arange(100_000)), ValueError, r"^labels: got 100000 classes"),
-    (dict(y_pred=np.full((4, 3), 0.3)), ValueError, r"^y_pred: got an array of shape \(4, 3\).*argmax\(axis=1\)"),
-    (dict(y_pred=[0.2, 0.9, 0.5, 0.1]), ValueError, r"^y_pred: got 0\.2 at index 0; expected class labels \(whole"),
-    (dict(y_true=[0, 1, np.nan, 2]), ValueError, r"^y_true: got nan at index 2"),
-    (dict(y_true=["a", "b", "c", "d"]), TypeError, r"^y_true and y_pred: got <U1 and int64 labels"),
-    (dict(y_true=[0j, 1, 2, 3]), TypeError, r"^y_true: got an array .* complex128"),
-    (dict(labels=[1, 2, 1]), ValueError, r"^labels: got class 1 more than once; expected each class once"),
-    (dict(labels=[]), ValueError, r"^labels: got no classes"),
-    (dict(labels=["a"]), TypeError, r"^labels: got <U1 labels for int64 y_true"),
-    (dict(normalize="all"), TypeError, r"^normalize: got 'all'; expected True"),
-    (dict(title=5), TypeError, r"^title: got 5; expected a str or None"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(y_true=np.arange(100_000), y_pred=np.arange(100_000)), ValueError, r"^labels: got 100000 classes"),
+        (dict(y_pred=np.full((4, 3), 0.3)), ValueError, r"^y_pred: got an array of shape \(4, 3\).*argmax\(axis=1\)"),
+        (dict(y_pred=[0.2, 0.9, 0.5, 0.1]), ValueError, r"^y_pred: got 0\.2 at index 0; expected class labels \(whole"),
+        (dict(y_true=[0, 1, np.nan, 2]), ValueError, r"^y_true: got nan at index 2"),
+        (dict(y_true=["a", "b", "c", "d"]), TypeError, r"^y_true and y_pred: got <U1 and int64 labels"),
+        (dict(y_true=[0j, 1, 2, 3]), TypeError, r"^y_true: got an array .* complex128"),
+        (dict(labels=[1, 2, 1]), ValueError, r"^labels: got class 1 more than once; expected each class once"),
+        (dict(labels=[]), ValueError, r"^labels: got no classes"),
+        (dict(labels=["a"]), TypeError, r"^labels: got <U1 labels for int64 y_true"),
+        (dict(normalize="all"), TypeError, r"^normalize: got 'all'; expected True"),
+        (dict(title=5), TypeError, r"^title: got 5; expected a str or None"),
+    ],
+)
 def test_confusion_matrix_bad_input(kwargs, error, message):
     args = dict(y_true=[0, 1, 2, 2], y_pred=[0, 2, 2, 1])
     args.update(kwargs)
@@ -347,18 +393,18 @@ def test_confusion_matrix_bad_input(kwargs, error, message):
 def test_misclassified_n_at_its_bound():
     limit = fastmlp.plot._MAX_IMAGES
     X = np.random.default_rng(0).random((6, 784))
-    fig = fastmlp.plot.misclassified(X, [0, 1, 2, 3, 4, 5], [1, 1, 3, 3, 5, 5], n=limit)    # just inside
+    fig = fastmlp.plot.misclassified(X, [0, 1, 2, 3, 4, 5], [1, 1, 3, 3, 5, 5], n=limit)  # just inside
     assert len([ax for ax in fig.axes if ax.images]) == 3
     with pytest.raises(ValueError, match=rf"^n: got {limit + 1}; expected an int from 1 to {limit}\. Draw several"):
         fastmlp.plot.misclassified(X, [0] * 6, [1] * 6, n=limit + 1)
-    with _fast(), pytest.raises(ValueError, match=r"^n: got 1000000000"):       # a size bomb
+    with _fast(), pytest.raises(ValueError, match=r"^n: got 1000000000"):  # a size bomb
         fastmlp.plot.misclassified(X, [0] * 6, [1] * 6, n=10**9)
 
 
 def test_weights_n_at_its_bound():
     limit = fastmlp.plot._MAX_IMAGES
     net = fastmlp.MLP([784, 12, 10], seed=0)
-    assert len([ax for ax in fastmlp.plot.weights(net, n=limit).axes if ax.images]) == 12     # just inside
+    assert len([ax for ax in fastmlp.plot.weights(net, n=limit).axes if ax.images]) == 12  # just inside
     with pytest.raises(ValueError, match=rf"^n: got {limit + 1}; expected an int from 1 to {limit}"):
         fastmlp.plot.weights(net, n=limit + 1)
     with _fast(), pytest.raises(ValueError, match=r"^n: got 1000000000"):
@@ -366,12 +412,22 @@ def test_weights_n_at_its_bound():
 
 
 @pytest.mark.parametrize("plot", ["misclassified", "weights"])
-@pytest.mark.parametrize("value, error, got", [
-    (True, TypeError, "True"), (25.0, TypeError, "25.0"), (np.nan, TypeError, "nan"),
-    ("25", TypeError, "'25'"), (0, ValueError, "0"), (-1, ValueError, "-1")])
+@pytest.mark.parametrize(
+    "value, error, got",
+    [
+        (True, TypeError, "True"),
+        (25.0, TypeError, "25.0"),
+        (np.nan, TypeError, "nan"),
+        ("25", TypeError, "'25'"),
+        (0, ValueError, "0"),
+        (-1, ValueError, "-1"),
+    ],
+)
 def test_grid_n_refuses_bad_values(plot, value, error, got):
-    call = {"misclassified": lambda n: fastmlp.plot.misclassified(np.zeros((2, 4)), [0, 1], [1, 0], n=n),
-            "weights": lambda n: fastmlp.plot.weights(fastmlp.MLP([4, 2, 2], seed=0), n=n)}[plot]
+    call = {
+        "misclassified": lambda n: fastmlp.plot.misclassified(np.zeros((2, 4)), [0, 1], [1, 0], n=n),
+        "weights": lambda n: fastmlp.plot.weights(fastmlp.MLP([4, 2, 2], seed=0), n=n),
+    }[plot]
     with pytest.raises(error, match=rf"^n: got {re.escape(got)}; expected an int from 1 to 100") as info:
         call(value)
     if value == 25.0 and not isinstance(value, bool):
@@ -390,8 +446,9 @@ def test_large_images_are_shown_block_averaged():
     net = fastmlp.MLP([side * side, 3, 2], seed=0)
     fig = fastmlp.plot.weights(net)
     shown = [ax for ax in fig.axes if ax.images][2].images[0].get_array()
-    np.testing.assert_allclose(shown, np.asarray(net.weights[0])[:, 2].reshape(256, 4, 256, 4).mean(axis=(1, 3)),
-                               rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(
+        shown, np.asarray(net.weights[0])[:, 2].reshape(256, 4, 256, 4).mean(axis=(1, 3)), rtol=1e-5, atol=1e-9
+    )
     # a side that is not a multiple of the block: the last row and column of pixels are left out
     X = rng.random((1, 301 * 301))
     shown = fastmlp.plot.misclassified(X, [0], [1]).axes[0].images[0].get_array()
@@ -413,11 +470,17 @@ def test_history_values_at_their_bound():
     with _fast(6):
         fig = fastmlp.plot.history({"loss": np.linspace(2, 0.1, half), "val_loss": np.linspace(2, 0.2, half)})
     assert len(fig.axes[0].lines[0].get_xdata()) == half
-    with _fast(), pytest.raises(ValueError, match=rf"^history_or_dict: got {limit + 1} values in 2 lists "
-                                                  rf"\(history_or_dict\['loss'\] has {half + 1}\); expected at "
-                                                  rf"most {limit} values in all\. Plot every k-th epoch"):
+    with (
+        _fast(),
+        pytest.raises(
+            ValueError,
+            match=rf"^history_or_dict: got {limit + 1} values in 2 lists "
+            rf"\(history_or_dict\['loss'\] has {half + 1}\); expected at "
+            rf"most {limit} values in all\. Plot every k-th epoch",
+        ),
+    ):
         fastmlp.plot.history({"loss": np.ones(half + 1), "val_loss": np.ones(half)})
-    with _fast(), pytest.raises(ValueError, match=r"^history_or_dict: got 10000000 values"):      # a size bomb
+    with _fast(), pytest.raises(ValueError, match=r"^history_or_dict: got 10000000 values"):  # a size bomb
         fastmlp.plot.history({"loss": np.ones(10**7)})
 
 
@@ -426,7 +489,7 @@ def test_history_panels_at_their_bound():
     fig = fastmlp.plot.history({f"metric{i:02d}": [1.0, 0.5] for i in range(limit)})
     assert len(fig.axes) == limit
     width, height = fig.get_size_inches()
-    assert width <= 15 and height <= 4 * 3.8 + 0.1          # three panels a row
+    assert width <= 15 and height <= 4 * 3.8 + 0.1  # three panels a row
     with pytest.raises(ValueError, match=rf"^history_or_dict: got {limit + 1} metrics .* expected at most {limit}"):
         fastmlp.plot.history({f"metric{i:02d}": [1.0, 0.5] for i in range(limit + 1)})
     # loss with its val_ twin is one panel
@@ -434,12 +497,15 @@ def test_history_panels_at_their_bound():
     assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
 
 
-@pytest.mark.parametrize("logs, error, message", [
-    ({"loss": ["a", "b"]}, TypeError, r"^history_or_dict\['loss'\]: got .*; expected a list of numbers"),
-    ({"loss": [[1, 2], [3, 4]]}, ValueError, r"^history_or_dict\['loss'\]: got an array of shape \(2, 2\)"),
-    ({"loss": [1, [2, 3]]}, TypeError, r"^history_or_dict\['loss'\]"),
-    ({1: [1.0, 2.0]}, TypeError, r"^history_or_dict: got the key 1; expected metric names"),
-])
+@pytest.mark.parametrize(
+    "logs, error, message",
+    [
+        ({"loss": ["a", "b"]}, TypeError, r"^history_or_dict\['loss'\]: got .*; expected a list of numbers"),
+        ({"loss": [[1, 2], [3, 4]]}, ValueError, r"^history_or_dict\['loss'\]: got an array of shape \(2, 2\)"),
+        ({"loss": [1, [2, 3]]}, TypeError, r"^history_or_dict\['loss'\]"),
+        ({1: [1.0, 2.0]}, TypeError, r"^history_or_dict: got the key 1; expected metric names"),
+    ],
+)
 def test_history_bad_values(logs, error, message):
     with pytest.raises(error, match=message):
         fastmlp.plot.history(logs)
@@ -450,11 +516,14 @@ def test_history_draws_nan_as_a_gap():
     assert np.isnan(fig.axes[0].lines[0].get_ydata()[2])
 
 
-@pytest.mark.parametrize("call", [
-    lambda: fastmlp.plot.history({"loss": [1.0]}, title=3),
-    lambda: fastmlp.plot.misclassified(np.zeros((2, 4)), [0, 1], [1, 0], title=["a"]),
-    lambda: fastmlp.plot.weights(fastmlp.MLP([4, 2, 2], seed=0), title=b"w"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: fastmlp.plot.history({"loss": [1.0]}, title=3),
+        lambda: fastmlp.plot.misclassified(np.zeros((2, 4)), [0, 1], [1, 0], title=["a"]),
+        lambda: fastmlp.plot.weights(fastmlp.MLP([4, 2, 2], seed=0), title=b"w"),
+    ],
+)
 def test_titles_are_strings(call):
     with pytest.raises(TypeError, match=r"^title: got .*; expected a str or None"):
         call()

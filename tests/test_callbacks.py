@@ -1,4 +1,5 @@
 """EarlyStopping and ModelCheckpoint, driven by synthetic logs on a stand-in model."""
+
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
@@ -47,6 +48,7 @@ def run(callback, values, key="val_loss", model=None, extra=None):
 
 # --- EarlyStopping ---------------------------------------------------------------------------
 
+
 def test_subclasses_callback():
     assert issubclass(EarlyStopping, Callback) and issubclass(ModelCheckpoint, Callback)
     assert History().history == {}
@@ -87,8 +89,9 @@ def test_early_stopping_min_delta():
     assert stop.best_epoch == 1 and stop.stopped_epoch == 2
 
 
-@pytest.mark.parametrize("monitor, mode", [
-    ("val_accuracy", "auto"), ("accuracy", "auto"), ("val_acc", "auto"), ("val_loss", "max")])
+@pytest.mark.parametrize(
+    "monitor, mode", [("val_accuracy", "auto"), ("accuracy", "auto"), ("val_acc", "auto"), ("val_loss", "max")]
+)
 def test_early_stopping_mode_max(monitor, mode):
     stop = EarlyStopping(monitor=monitor, patience=1, mode=mode)
     assert stop.mode == "max"
@@ -167,21 +170,24 @@ def test_early_stopping_verbose_prints(capsys):
     assert "Epoch 3: early stopping" in out and "best epoch: 2" in out
 
 
-@pytest.mark.parametrize("kwargs, cls, match", [
-    (dict(monitor=None), TypeError, "monitor: got None"),
-    (dict(monitor=["val_loss"]), TypeError, "monitor: got"),
-    (dict(patience=-1), ValueError, "patience: got -1"),
-    (dict(patience=2.0), TypeError, "patience: got 2.0"),
-    (dict(patience=True), TypeError, "patience: got True"),
-    (dict(min_delta=-0.1), ValueError, "min_delta: got -0.1"),
-    (dict(min_delta="0"), TypeError, "min_delta: got"),
-    (dict(min_delta=float("nan")), ValueError, "min_delta: got nan"),
-    (dict(mode="minimum"), ValueError, "mode: got 'minimum'"),
-    (dict(mode=None), TypeError, "mode: got None"),
-    (dict(restore_best_weights=1), TypeError, "restore_best_weights: got 1"),
-    (dict(verbose=-1), ValueError, "verbose: got -1"),
-    (dict(verbose="yes"), TypeError, "verbose: got 'yes'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, cls, match",
+    [
+        (dict(monitor=None), TypeError, "monitor: got None"),
+        (dict(monitor=["val_loss"]), TypeError, "monitor: got"),
+        (dict(patience=-1), ValueError, "patience: got -1"),
+        (dict(patience=2.0), TypeError, "patience: got 2.0"),
+        (dict(patience=True), TypeError, "patience: got True"),
+        (dict(min_delta=-0.1), ValueError, "min_delta: got -0.1"),
+        (dict(min_delta="0"), TypeError, "min_delta: got"),
+        (dict(min_delta=float("nan")), ValueError, "min_delta: got nan"),
+        (dict(mode="minimum"), ValueError, "mode: got 'minimum'"),
+        (dict(mode=None), TypeError, "mode: got None"),
+        (dict(restore_best_weights=1), TypeError, "restore_best_weights: got 1"),
+        (dict(verbose=-1), ValueError, "verbose: got -1"),
+        (dict(verbose="yes"), TypeError, "verbose: got 'yes'"),
+    ],
+)
 def test_early_stopping_validates_arguments(kwargs, cls, match):
     with pytest.raises(cls) as info:
         EarlyStopping(**kwargs)
@@ -193,6 +199,7 @@ def test_early_stopping_repr():
 
 
 # --- ModelCheckpoint ---------------------------------------------------------------------------
+
 
 def test_checkpoint_saves_every_epoch_with_formatted_path(tmp_path):
     ckpt = ModelCheckpoint(tmp_path / "ckpt" / "epoch{epoch:02d}-{val_loss:.2f}.npz")
@@ -248,14 +255,17 @@ def test_checkpoint_verbose_prints(tmp_path, capsys):
     assert "Epoch 1: val_loss improved from inf to 1" in out and "did not improve" in out
 
 
-@pytest.mark.parametrize("kwargs, cls, match", [
-    (dict(path=None), TypeError, "path: got None"),
-    (dict(path=3), TypeError, "path: got 3"),
-    (dict(monitor=1), TypeError, "monitor: got 1"),
-    (dict(save_best_only="yes"), TypeError, "save_best_only: got 'yes'"),
-    (dict(mode="best"), ValueError, "mode: got 'best'"),
-    (dict(verbose=1.0), TypeError, "verbose: got 1.0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, cls, match",
+    [
+        (dict(path=None), TypeError, "path: got None"),
+        (dict(path=3), TypeError, "path: got 3"),
+        (dict(monitor=1), TypeError, "monitor: got 1"),
+        (dict(save_best_only="yes"), TypeError, "save_best_only: got 'yes'"),
+        (dict(mode="best"), ValueError, "mode: got 'best'"),
+        (dict(verbose=1.0), TypeError, "verbose: got 1.0"),
+    ],
+)
 def test_checkpoint_validates_arguments(kwargs, cls, match):
     kwargs = {"path": "m.npz", **kwargs}
     with pytest.raises(cls) as info:

@@ -1,4 +1,5 @@
 """The fastmlp command line: every subcommand, its exit status and its messages."""
+
 import os
 import struct
 import gzip
@@ -37,8 +38,25 @@ def small_mnist(mnist, tmp_path_factory):
 def model_file(small_mnist, tmp_path_factory):
     """A model trained through the command line on the small MNIST."""
     path = tmp_path_factory.mktemp("model") / "net.npz"
-    status = cli.main(["train", "--data", str(small_mnist), "--hidden", "32", "--epochs", "5", "--seed", "0",
-                       "--batch-size", "32", "--verbose", "0", "--out", str(path)])
+    status = cli.main(
+        [
+            "train",
+            "--data",
+            str(small_mnist),
+            "--hidden",
+            "32",
+            "--epochs",
+            "5",
+            "--seed",
+            "0",
+            "--batch-size",
+            "32",
+            "--verbose",
+            "0",
+            "--out",
+            str(path),
+        ]
+    )
     assert status == 0
     return path
 
@@ -59,8 +77,10 @@ def _one_line_error(err, command):
 
 # ---------------------------------------------------------------------------------------------- usage
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["evaluate", "--help"],
-                                  ["predict", "--help"], ["doctor", "--help"]])
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["train", "--help"], ["evaluate", "--help"], ["predict", "--help"], ["doctor", "--help"]]
+)
 def test_help_everywhere(capsys, argv):
     status, out, _ = _run(capsys, *argv)
     assert status == 0
@@ -72,17 +92,20 @@ def test_version(capsys):
     assert status == 0 and out.strip() == f"fastmlp {fastmlp.__version__}"
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    ([], "required: COMMAND"),
-    (["fly"], "invalid choice: 'fly'"),
-    (["train", "--epochs", "many"], "--epochs"),
-    (["train", "--sizes", "784,x,10"], "--sizes"),
-    (["train", "--sizes", "784,10", "--hidden", "30"], "not allowed with"),
-    (["train", "--lr", "-1"], "--lr"),
-    (["train", "--optimizer", "rmsprop"], "--optimizer"),
-    (["evaluate"], "model"),
-    (["predict", "model.npz"], "INPUT"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        ([], "required: COMMAND"),
+        (["fly"], "invalid choice: 'fly'"),
+        (["train", "--epochs", "many"], "--epochs"),
+        (["train", "--sizes", "784,x,10"], "--sizes"),
+        (["train", "--sizes", "784,10", "--hidden", "30"], "not allowed with"),
+        (["train", "--lr", "-1"], "--lr"),
+        (["train", "--optimizer", "rmsprop"], "--optimizer"),
+        (["evaluate"], "model"),
+        (["predict", "model.npz"], "INPUT"),
+    ],
+)
 def test_usage_errors_exit_2(capsys, argv, fragment):
     status, out, err = _run(capsys, *argv)
     assert status == 2
@@ -92,13 +115,36 @@ def test_usage_errors_exit_2(capsys, argv, fragment):
 
 # ---------------------------------------------------------------------------------------------- train
 
+
 def test_train_saves_model_and_plots(small_mnist, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out_path, plots = tmp_path / "m.npz", tmp_path / "plots"
-    status, out, err = _run(capsys, "train", "--data", str(small_mnist), "--hidden", "16,16", "--epochs", "2",
-                            "--limit", "200",
-                            "--activation", "tanh", "--optimizer", "adam", "--lr", "0.003", "--seed", "1",
-                            "--verbose", "2", "--out", str(out_path), "--plot", str(plots))
+    status, out, err = _run(
+        capsys,
+        "train",
+        "--data",
+        str(small_mnist),
+        "--hidden",
+        "16,16",
+        "--epochs",
+        "2",
+        "--limit",
+        "200",
+        "--activation",
+        "tanh",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.003",
+        "--seed",
+        "1",
+        "--verbose",
+        "2",
+        "--out",
+        str(out_path),
+        "--plot",
+        str(plots),
+    )
     assert status == 0, err
     assert "Epoch 2/2" in out and "val_accuracy" in out
     assert "test accuracy: " in out and f"saved model to {out_path}" in out
@@ -123,30 +169,86 @@ def test_train_learns(model_file, small_mnist, capsys):
 def test_train_seed_is_reproducible(small_mnist, tmp_path):
     paths = [tmp_path / "a.npz", tmp_path / "b.npz"]
     for path in paths:
-        assert cli.main(["train", "--data", str(small_mnist), "--hidden", "8", "--epochs", "1", "--seed", "3",
-                         "--verbose", "0", "--validation-split", "0.1", "--out", str(path)]) == 0
+        assert (
+            cli.main(
+                [
+                    "train",
+                    "--data",
+                    str(small_mnist),
+                    "--hidden",
+                    "8",
+                    "--epochs",
+                    "1",
+                    "--seed",
+                    "3",
+                    "--verbose",
+                    "0",
+                    "--validation-split",
+                    "0.1",
+                    "--out",
+                    str(path),
+                ]
+            )
+            == 0
+        )
     a, b = (fastmlp.load(p) for p in paths)
     np.testing.assert_array_equal(a.weights[0], b.weights[0])
 
 
 def test_train_sizes_and_sgd_options(small_mnist, tmp_path, capsys):
     path = tmp_path / "s.npz"
-    status, _, err = _run(capsys, "train", "--data", str(small_mnist), "--sizes", "784,20,10", "--epochs", "1",
-                          "--momentum", "0.5", "--nesterov", "--weight-decay", "1e-4", "--limit", "100",
-                          "--output", "sigmoid", "--loss", "mse", "--verbose", "0", "--out", str(path))
+    status, _, err = _run(
+        capsys,
+        "train",
+        "--data",
+        str(small_mnist),
+        "--sizes",
+        "784,20,10",
+        "--epochs",
+        "1",
+        "--momentum",
+        "0.5",
+        "--nesterov",
+        "--weight-decay",
+        "1e-4",
+        "--limit",
+        "100",
+        "--output",
+        "sigmoid",
+        "--loss",
+        "mse",
+        "--verbose",
+        "0",
+        "--out",
+        str(path),
+    )
     assert status == 0, err
     net = fastmlp.load(path)
     assert net.sizes == [784, 20, 10] and net.output == "sigmoid" and net.loss == "mse"
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["--sizes", "100,10"], "784 features"),
-    (["--sizes", "784,10,5"], "10 classes"),
-    (["--sizes", "784"], "at least inputs and classes"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--sizes", "100,10"], "784 features"),
+        (["--sizes", "784,10,5"], "10 classes"),
+        (["--sizes", "784"], "at least inputs and classes"),
+    ],
+)
 def test_train_failures_exit_1_with_one_line(small_mnist, tmp_path, capsys, argv, fragment):
-    status, _, err = _run(capsys, "train", "--data", str(small_mnist), "--verbose", "0", "--epochs", "1",
-                          "--out", str(tmp_path / "x.npz"), *argv)
+    status, _, err = _run(
+        capsys,
+        "train",
+        "--data",
+        str(small_mnist),
+        "--verbose",
+        "0",
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "x.npz"),
+        *argv,
+    )
     assert status == 1
     assert fragment in _one_line_error(err, "train")
     assert not (tmp_path / "x.npz").exists()
@@ -165,14 +267,27 @@ def test_train_default_data_is_the_bundled_mnist(tmp_path, capsys, monkeypatch):
     # (an installed package does not carry the data).
     monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     monkeypatch.delenv("FASTMLP_DATA", raising=False)
-    status, out, err = _run(capsys, "train", "--hidden", "8", "--epochs", "1", "--limit", "500", "--verbose", "0",
-                            "--out", str(tmp_path / "model.npz"))
+    status, out, err = _run(
+        capsys,
+        "train",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+        "--limit",
+        "500",
+        "--verbose",
+        "0",
+        "--out",
+        str(tmp_path / "model.npz"),
+    )
     assert status == 0, err
     assert (tmp_path / "model.npz").exists()
     assert "test accuracy" in out
 
 
 # ------------------------------------------------------------------------------------------- evaluate
+
 
 def test_evaluate_missing_and_corrupt_model(small_mnist, tmp_path, capsys):
     status, _, err = _run(capsys, "evaluate", str(tmp_path / "none.npz"), "--data", str(small_mnist))
@@ -190,6 +305,7 @@ def test_evaluate_wrong_input_size(small_mnist, tmp_path, capsys):
 
 
 # -------------------------------------------------------------------------------------------- predict
+
 
 @pytest.fixture(scope="module")
 def digits(mnist):
@@ -219,8 +335,7 @@ def test_predict_from_idx_npy_and_csv(model_file, digits, tmp_path, capsys):
         status, out, err = _run(capsys, "predict", str(model_file), str(tmp_path / name))
         assert status == 0, err
         assert _labels(out) == expected, name
-    status, out, _ = _run(capsys, "predict", str(model_file), str(tmp_path / "images.npy"),
-                          str(tmp_path / "plain.csv"))
+    status, out, _ = _run(capsys, "predict", str(model_file), str(tmp_path / "images.npy"), str(tmp_path / "plain.csv"))
     assert status == 0 and _labels(out) == expected * 2
 
 
@@ -244,7 +359,7 @@ def test_predict_from_png_images(model_file, digits, tmp_path, capsys):
 def test_to_mnist_normalises_a_drawn_digit(digits):
     X, _ = digits
     digit = X[0].reshape(28, 28)
-    drawn = 1.0 - np.kron(digit, np.ones((5, 5)))            # 140 x 140, dark ink on white paper
+    drawn = 1.0 - np.kron(digit, np.ones((5, 5)))  # 140 x 140, dark ink on white paper
     drawn = np.pad(drawn, ((10, 40), (60, 5)), constant_values=1.0)  # off-centre
     rgba = np.dstack([drawn, drawn, drawn, np.ones_like(drawn)])
     result = datasets.to_mnist(rgba)
@@ -263,9 +378,14 @@ def test_predict_failures_exit_1(model_file, tmp_path, capsys):
     np.save(tmp_path / "wrong.npy", np.zeros((3, 100)))
     (tmp_path / "empty").mkdir()
     (tmp_path / "broken.png").write_bytes(b"not a png")
-    for name, fragment in [("missing.png", "no such file"), ("x.bin", "unrecognised input"),
-                           ("wrong.npy", "shape (3, 100)"), ("notes.txt", "expected 784"),
-                           ("empty", "no images"), ("broken.png", "cannot read")]:
+    for name, fragment in [
+        ("missing.png", "no such file"),
+        ("x.bin", "unrecognised input"),
+        ("wrong.npy", "shape (3, 100)"),
+        ("notes.txt", "expected 784"),
+        ("empty", "no images"),
+        ("broken.png", "cannot read"),
+    ]:
         status, out, err = _run(capsys, "predict", str(model_file), str(tmp_path / name))
         assert status == 1, name
         assert fragment in _one_line_error(err, "predict"), name
@@ -274,6 +394,7 @@ def test_predict_failures_exit_1(model_file, tmp_path, capsys):
 
 # --------------------------------------------------------------------------------------------- doctor
 
+
 def test_doctor_is_wired(capsys):
     status, out, err = _run(capsys, "doctor", "--help")
     assert status == 0 and "usage: fastmlp doctor" in out
@@ -281,28 +402,46 @@ def test_doctor_is_wired(capsys):
 
 # -------------------------------------------------------------------------------------- as a program
 
+
 def test_python_m_fastmlp(tmp_path):
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    done = subprocess.run([sys.executable, "-m", "fastmlp", "--help"], capture_output=True, text=True,
-                          cwd=tmp_path, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "fastmlp", "--help"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+    )
     assert done.returncode == 0 and done.stdout.startswith("usage: fastmlp")
-    done = subprocess.run([sys.executable, "-m", "fastmlp", "train", "--epochs", "x"], capture_output=True,
-                          text=True, cwd=tmp_path, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "fastmlp", "train", "--epochs", "x"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 2 and "--epochs" in done.stderr
-    done = subprocess.run([sys.executable, "-m", "fastmlp", "evaluate", "nothing.npz"], capture_output=True,
-                          text=True, cwd=tmp_path, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "fastmlp", "evaluate", "nothing.npz"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("fastmlp evaluate: error:")
 
 
 # ---------------------------------------------------------------------------------- issue 18's cases
 
-@pytest.mark.parametrize("argv", [
-    ["train", "--momentum", "1.5"],
-    ["train", "--validation-split", "1.0"],
-    ["train", "--momentum", "0", "--nesterov"],
-    ["train", "--optimizer", "adam", "--momentum", "0.5"],
-])
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--momentum", "1.5"],
+        ["train", "--validation-split", "1.0"],
+        ["train", "--momentum", "0", "--nesterov"],
+        ["train", "--optimizer", "adam", "--momentum", "0.5"],
+    ],
+)
 def test_bad_option_values_are_usage_errors(capsys, argv):
     status, _, err = _run(capsys, *argv)
     assert status == 2, err

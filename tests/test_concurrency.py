@@ -4,6 +4,7 @@ evaluate work from the callbacks and are refused from other threads (issue 18).
 
 The stress tests at the end run in a subprocess (a crash there fails one test instead of killing
 pytest): one network under six threads and its own callbacks, then several networks at once."""
+
 import collections
 import faulthandler
 import json
@@ -46,16 +47,19 @@ class _Probe(fastmlp.callbacks.Callback):
                 self.outcome = exc
 
 
-@pytest.mark.parametrize("action, refused", [
-    (lambda net, X, y: net.fit(X, y, verbose=0), True),
-    (lambda net, X, y: net.loss_and_gradients(X[:10], y[:10]), True),
-    (lambda net, X, y: setattr(net, "weights", [w.copy() for w in net.weights]), True),
-    (lambda net, X, y: setattr(net, "biases", [b.copy() for b in net.biases]), True),
-    (lambda net, X, y: net.weights.__setitem__(0, net.weights[0].copy()), True),   # net.weights[0] = W
-    (lambda net, X, y: net.biases.__setitem__(1, net.biases[1].copy()), True),
-    (lambda net, X, y: net.predict(X[:10]), False),
-    (lambda net, X, y: net.evaluate(X[:10], y[:10]), False),
-])
+@pytest.mark.parametrize(
+    "action, refused",
+    [
+        (lambda net, X, y: net.fit(X, y, verbose=0), True),
+        (lambda net, X, y: net.loss_and_gradients(X[:10], y[:10]), True),
+        (lambda net, X, y: setattr(net, "weights", [w.copy() for w in net.weights]), True),
+        (lambda net, X, y: setattr(net, "biases", [b.copy() for b in net.biases]), True),
+        (lambda net, X, y: net.weights.__setitem__(0, net.weights[0].copy()), True),  # net.weights[0] = W
+        (lambda net, X, y: net.biases.__setitem__(1, net.biases[1].copy()), True),
+        (lambda net, X, y: net.predict(X[:10]), False),
+        (lambda net, X, y: net.evaluate(X[:10], y[:10]), False),
+    ],
+)
 def test_a_network_refuses_a_second_fit_from_its_own_callbacks(action, refused):
     net, X, y = _busy_network()
     probe = _Probe(lambda: action(net, X, y))
@@ -64,7 +68,7 @@ def test_a_network_refuses_a_second_fit_from_its_own_callbacks(action, refused):
         assert isinstance(probe.outcome, RuntimeError) and "callbacks" in str(probe.outcome)
     else:
         assert not isinstance(probe.outcome, Exception), probe.outcome
-    net.fit(X, y, epochs=1, verbose=0)          # and trains again afterwards
+    net.fit(X, y, epochs=1, verbose=0)  # and trains again afterwards
 
 
 def test_a_network_refuses_calls_from_another_thread_while_it_trains(tmp_path):
@@ -75,7 +79,7 @@ def test_a_network_refuses_calls_from_another_thread_while_it_trains(tmp_path):
     class Signal(fastmlp.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             started.set()
-            time.sleep(0.05)                    # keep fit running while the other thread calls
+            time.sleep(0.05)  # keep fit running while the other thread calls
 
     def train():
         net.fit(X, y, epochs=3, verbose=0, callbacks=[Signal()])
@@ -83,13 +87,17 @@ def test_a_network_refuses_calls_from_another_thread_while_it_trains(tmp_path):
     trainer = threading.Thread(target=train)
     trainer.start()
     started.wait(10)
-    for name, call in (("fit", lambda: net.fit(X, y, verbose=0)), ("predict", lambda: net.predict(X[:5])),
-                       ("evaluate", lambda: net.evaluate(X[:5], y[:5])),
-                       ("loss_and_gradients", lambda: net.loss_and_gradients(X[:5], y[:5])),
-                       ("weights", lambda: setattr(net, "weights", [w.copy() for w in net.weights])),
-                       ("weights[0]", lambda: net.weights.__setitem__(0, net.weights[0].copy())),
-                       ("copy", net.copy), ("save", lambda: net.save(os.path.join(folder, "mid-fit.npz"))),
-                       ("pickle", lambda: pickle.dumps(net))):
+    for name, call in (
+        ("fit", lambda: net.fit(X, y, verbose=0)),
+        ("predict", lambda: net.predict(X[:5])),
+        ("evaluate", lambda: net.evaluate(X[:5], y[:5])),
+        ("loss_and_gradients", lambda: net.loss_and_gradients(X[:5], y[:5])),
+        ("weights", lambda: setattr(net, "weights", [w.copy() for w in net.weights])),
+        ("weights[0]", lambda: net.weights.__setitem__(0, net.weights[0].copy())),
+        ("copy", net.copy),
+        ("save", lambda: net.save(os.path.join(folder, "mid-fit.npz"))),
+        ("pickle", lambda: pickle.dumps(net)),
+    ):
         try:
             call()
             outcomes[name] = "ran"
@@ -112,8 +120,8 @@ def test_labels_rewritten_by_a_callback_during_fit_cannot_reach_the_kernels():
 
     class Vandal(fastmlp.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            y[:] = 10**6                        # far out of bounds
-            y_val[:] = -10**6
+            y[:] = 10**6  # far out of bounds
+            y_val[:] = -(10**6)
 
     net = fastmlp.MLP([8, 6, 3], seed=0)
     net.fit(X, y, epochs=3, batch_size=16, verbose=0, validation_data=(X[:50], y_val), callbacks=[Vandal()])
@@ -123,25 +131,34 @@ def test_labels_rewritten_by_a_callback_during_fit_cannot_reach_the_kernels():
 
 # ---- stress: run in a subprocess, so that a crash or a hang fails the test instead of pytest ----
 
-_CHILD_SECONDS = 90        # the child dumps every thread's stack and exits after this (a hang)
-_JOIN_SECONDS = 60         # a thread still alive after this is hung
+_CHILD_SECONDS = 90  # the child dumps every thread's stack and exits after this (a hang)
+_JOIN_SECONDS = 60  # a thread still alive after this is hung
 
 
 def _run_in_subprocess(function_name):
     """Runs this module's function_name() in a fresh interpreter; returns the JSON it printed last.
     The function exits non-zero with its findings on stderr when something went wrong."""
-    code = ("import importlib.util\n"
-            f"spec = importlib.util.spec_from_file_location('_concurrency_child', {os.path.abspath(__file__)!r})\n"
-            "module = importlib.util.module_from_spec(spec)\n"
-            "spec.loader.exec_module(module)\n"
-            f"module.{function_name}()\n")
+    code = (
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('_concurrency_child', {os.path.abspath(__file__)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        f"module.{function_name}()\n"
+    )
     try:
         # run from elsewhere: from the repository, "-c" would import its uncompiled fastmlp/
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              timeout=_CHILD_SECONDS + 30, cwd=tempfile.gettempdir())
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=_CHILD_SECONDS + 30,
+            cwd=tempfile.gettempdir(),
+        )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{function_name} hung (killed after {exc.timeout} s)\nstdout:\n{_text(exc.stdout)}\n"
-                    f"stderr:\n{_text(exc.stderr)}")
+        pytest.fail(
+            f"{function_name} hung (killed after {exc.timeout} s)\nstdout:\n{_text(exc.stdout)}\n"
+            f"stderr:\n{_text(exc.stderr)}"
+        )
     if done.returncode != 0:
         how = f"was killed by signal {-done.returncode}" if done.returncode < 0 else f"exited with {done.returncode}"
         pytest.fail(f"{function_name} {how}\nstdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-20000:]}")
@@ -178,8 +195,11 @@ def _join_all(threads, problems):
     hung = [thread.name for thread in threads if thread.is_alive()]
     if hung:
         frames = sys._current_frames()
-        stacks = "\n".join(f"--- {thread.name}\n" + "".join(traceback.format_stack(frames[thread.ident]))
-                           for thread in threads if thread.is_alive() and thread.ident in frames)
+        stacks = "\n".join(
+            f"--- {thread.name}\n" + "".join(traceback.format_stack(frames[thread.ident]))
+            for thread in threads
+            if thread.is_alive() and thread.ident in frames
+        )
         problems.append(f"threads still running after {_JOIN_SECONDS} s: {hung}\n{stacks}")
         _child_finish(problems, None)
 
@@ -188,8 +208,13 @@ def _refusal_problem(exc, what):
     """None when exc is the clean refusal of a call named `what` while the network trains: a
     RuntimeError naming the call, saying the network is training and what to do instead."""
     message = str(exc)
-    if (isinstance(exc, RuntimeError) and message.startswith(f"{what}:") and "network is training" in message
-            and "after" in message and "net.copy()" in message):
+    if (
+        isinstance(exc, RuntimeError)
+        and message.startswith(f"{what}:")
+        and "network is training" in message
+        and "after" in message
+        and "net.copy()" in message
+    ):
         return None
     return f"{what}: not a clean refusal: {''.join(traceback.format_exception(exc))}"
 
@@ -215,8 +240,8 @@ def _set_state(net, state):
     """Gives net the parameters _state returned."""
     flat, at, weights, biases = np.frombuffer(state, dtype=np.float32), 0, [], []
     for w, b in zip(net.weights, net.biases):
-        weights.append(flat[at:at + w.size].reshape(w.shape))
-        biases.append(flat[at + w.size:at + w.size + b.size])
+        weights.append(flat[at : at + w.size].reshape(w.shape))
+        biases.append(flat[at + w.size : at + w.size + b.size])
         at += w.size + b.size
     net.weights, net.biases = weights, biases
 
@@ -232,19 +257,24 @@ class _StormProbe(fastmlp.callbacks.Callback):
         net, X, y = self.model, self.X, self.y
         try:
             proba = net.predict_proba(X)
-            twin = net.copy()          # the parameters stand still between chunks: the same state
+            twin = net.copy()  # the parameters stand still between chunks: the same state
             self._check(_proba_problem(proba, len(X), net.n_classes))
-            self._check(None if np.array_equal(proba, twin.predict_proba(X)) else
-                        "predict from a callback differs from the predict of net.copy() made there")
+            self._check(
+                None
+                if np.array_equal(proba, twin.predict_proba(X))
+                else "predict from a callback differs from the predict of net.copy() made there"
+            )
             scores = net.evaluate(X, y)
             self._check(None if scores == twin.evaluate(X, y) else "evaluate from a callback differs from a copy's")
         except Exception as exc:  # noqa: BLE001 -- everything goes in the report
             self._check(f"callback: predict/evaluate/copy raised {''.join(traceback.format_exception(exc))}")
-        refused = (("fit", lambda: net.fit(X, y, verbose=0)),
-                   ("loss_and_gradients", lambda: net.loss_and_gradients(X, y)),
-                   ("weights", lambda: setattr(net, "weights", [w.copy() for w in net.weights])),
-                   ("biases", lambda: setattr(net, "biases", [b.copy() for b in net.biases])),
-                   ("weights[1]", lambda: net.weights.__setitem__(1, net.weights[1].copy())))
+        refused = (
+            ("fit", lambda: net.fit(X, y, verbose=0)),
+            ("loss_and_gradients", lambda: net.loss_and_gradients(X, y)),
+            ("weights", lambda: setattr(net, "weights", [w.copy() for w in net.weights])),
+            ("biases", lambda: setattr(net, "biases", [b.copy() for b in net.biases])),
+            ("weights[1]", lambda: net.weights.__setitem__(1, net.weights[1].copy())),
+        )
         for what, call in refused:
             try:
                 call()
@@ -270,24 +300,26 @@ def _storm():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(300, 24)).astype(np.float32), rng.integers(0, 3, 300)
     net = fastmlp.MLP([24, 12, 3], seed=0)
-    donors = [fastmlp.MLP([24, 12, 3], seed=seed) for seed in (1, 2)]   # weights to assign
-    problems, counts, counting = [], collections.Counter(), threading.Lock()   # list.append is atomic
+    donors = [fastmlp.MLP([24, 12, 3], seed=seed) for seed in (1, 2)]  # weights to assign
+    problems, counts, counting = [], collections.Counter(), threading.Lock()  # list.append is atomic
 
     def tally(key):
         with counting:
             counts[key] += 1
+
     folder = tempfile.mkdtemp()
     n_threads, rounds = 6, 30
     start = threading.Barrier(n_threads, timeout=_JOIN_SECONDS)
 
     def fit():
-        history = net.fit(X, y, epochs=1, batch_size=32, verbose=0, callbacks=[_StormProbe(X[:70], y[:70], problems,
-                                                                                            tally)])
+        history = net.fit(
+            X, y, epochs=1, batch_size=32, verbose=0, callbacks=[_StormProbe(X[:70], y[:70], problems, tally)]
+        )
         if not np.isfinite(history.history["loss"]).all():
             problems.append(f"fit: non-finite loss {history.history['loss']}")
 
     def predict(generator):
-        rows = int(generator.choice([5, 70, 300]))     # one thread, and the two-thread split path
+        rows = int(generator.choice([5, 70, 300]))  # one thread, and the two-thread split path
         problems.append(_proba_problem(net.predict_proba(X[:rows]), rows, 3))
         labels = net.predict(X[:rows].astype(np.float64))
         if labels.shape != (rows,) or labels.dtype != np.int64 or labels.min() < 0 or labels.max() > 2:
@@ -301,8 +333,11 @@ def _storm():
     def loss_and_gradients(generator):
         loss, gradients = net.loss_and_gradients(X[:64], y[:64])
         shapes = [(dW.shape, db.shape) for dW, db in gradients]
-        if not np.isfinite(loss) or shapes != [(w.shape, b.shape) for w, b in zip(net.weights, net.biases)] \
-                or not all(np.isfinite(dW).all() and np.isfinite(db).all() for dW, db in gradients):
+        if (
+            not np.isfinite(loss)
+            or shapes != [(w.shape, b.shape) for w, b in zip(net.weights, net.biases)]
+            or not all(np.isfinite(dW).all() and np.isfinite(db).all() for dW, db in gradients)
+        ):
             problems.append(f"loss_and_gradients gave {loss}, shapes {shapes}")
 
     def assign(generator, what):
@@ -315,7 +350,7 @@ def _storm():
             net.weights[1] = donor.weights[1]
 
     def copy(generator):
-        twin = net.copy()                   # refused while fit runs; else a network of its own
+        twin = net.copy()  # refused while fit runs; else a network of its own
         problems.append(_proba_problem(twin.predict_proba(X[:70]), 70, 3))
         twin.fit(X[:96], y[:96], epochs=1, batch_size=32, verbose=0)
         twin.weights = [w.copy() for w in twin.weights]
@@ -344,7 +379,8 @@ def _storm():
                     save_and_load(generator, thread)
                 else:
                     {"predict": predict, "evaluate": evaluate, "loss_and_gradients": loss_and_gradients}[action](
-                        generator)
+                        generator
+                    )
                 tally(f"{action}: ran")
             except Exception as exc:  # noqa: BLE001 -- everything goes in the report
                 problem = _refusal_problem(exc, what)
@@ -367,12 +403,14 @@ def _storm():
     if not np.array_equal(net.copy().predict_proba(X), proba):
         problems.append("the network disagrees with its copy")
     mine, theirs = net.loss_and_gradients(X, y), loaded.loss_and_gradients(X, y)
-    if mine[0] != theirs[0] or not all(np.array_equal(a, b) for pa, pb in zip(mine[1], theirs[1])
-                                       for a, b in zip(pa, pb)):
+    if mine[0] != theirs[0] or not all(
+        np.array_equal(a, b) for pa, pb in zip(mine[1], theirs[1]) for a, b in zip(pa, pb)
+    ):
         problems.append("loss_and_gradients disagrees with the saved network's")
     final = {}
-    trainer = threading.Thread(target=lambda: final.update(net.fit(X, y, epochs=2, verbose=0).history),
-                               name="final fit")
+    trainer = threading.Thread(
+        target=lambda: final.update(net.fit(X, y, epochs=2, verbose=0).history), name="final fit"
+    )
     trainer.start()
     _join_all([trainer], problems)
     if not np.isfinite(final.get("loss", [np.nan])).all():
@@ -394,7 +432,7 @@ def _one_writer():
     _child_setup()
     rng = np.random.default_rng(1)
     X, y = rng.normal(size=(300, 24)).astype(np.float32), rng.integers(0, 3, 300)
-    X_read = np.tile(X, (8, 1)).astype(np.float64)   # converted outside any lock: a window to race in
+    X_read = np.tile(X, (8, 1)).astype(np.float64)  # converted outside any lock: a window to race in
     y_read = np.tile(y, 8)
     writes = 30
 
@@ -414,7 +452,7 @@ def _one_writer():
             for step in range(writes):
                 write(net, optimizer, step)
                 states.add(_state(net))
-                time.sleep(0.002)          # leaves room for the readers; no assert depends on it
+                time.sleep(0.002)  # leaves room for the readers; no assert depends on it
         except Exception as exc:  # noqa: BLE001
             problems.append(f"writer: {''.join(traceback.format_exception(exc))}")
         finally:
@@ -435,11 +473,12 @@ def _one_writer():
                     problems.append(problem)
                     return
                 refused[kind] += 1
-                time.sleep(0.001)          # fit runs: let it, rather than spin on the GIL
+                time.sleep(0.001)  # fit runs: let it, rather than spin on the GIL
 
     threads = [threading.Thread(target=writer, name="writer")] + [
-        threading.Thread(target=reader, args=(kind,), name=kind) for kind in ("predict", "evaluate",
-                                                                              "loss_and_gradients")]
+        threading.Thread(target=reader, args=(kind,), name=kind)
+        for kind in ("predict", "evaluate", "loss_and_gradients")
+    ]
     for thread in threads:
         thread.start()
     _join_all(threads, problems)
@@ -456,8 +495,9 @@ def _one_writer():
     gradients = np.array([np.frombuffer(result, dtype=np.float64) for result in expected["loss_and_gradients"]])
     for kind, results in seen.items():
         if kind == "loss_and_gradients":
-            strays = sum(not np.isclose(gradients, result, rtol=1e-4, atol=1e-5).all(axis=1).any()
-                         for result in results)
+            strays = sum(
+                not np.isclose(gradients, result, rtol=1e-4, atol=1e-5).all(axis=1).any() for result in results
+            )
         else:
             strays = sum(result not in expected[kind] for result in results)
         if strays:
@@ -467,27 +507,36 @@ def _one_writer():
         write(alone, alone_optimizer, step)
     if _state(alone) != _state(net):
         problems.append("the writes ended elsewhere than the same writes alone")
-    _child_finish(problems, {"states": len(states), "results": {kind: len(results) for kind, results in seen.items()},
-                             "refused": dict(refused)})
+    _child_finish(
+        problems,
+        {
+            "states": len(states),
+            "results": {kind: len(results) for kind, results in seen.items()},
+            "refused": dict(refused),
+        },
+    )
 
 
 # (sizes, activation, output, optimizer, batch_size, seed): same-shaped networks share the thread
 # tuner; batch 1 takes the per-sample path
-_MANY = [([24, 16, 3], "relu", "softmax", lambda: fastmlp.SGD(lr=0.1, momentum=0.9), 32, 1),
-         ([24, 16, 3], "relu", "softmax", lambda: fastmlp.Adam(lr=1e-2), 32, 2),
-         ([20, 8, 8, 4], "tanh", "softmax", lambda: fastmlp.SGD(lr=0.05, momentum=0.9, nesterov=True), 1, 3),
-         ([30, 20, 2], "leaky_relu", "sigmoid", lambda: fastmlp.SGD(lr=0.1, weight_decay=1e-4), 16, 4)]
+_MANY = [
+    ([24, 16, 3], "relu", "softmax", lambda: fastmlp.SGD(lr=0.1, momentum=0.9), 32, 1),
+    ([24, 16, 3], "relu", "softmax", lambda: fastmlp.Adam(lr=1e-2), 32, 2),
+    ([20, 8, 8, 4], "tanh", "softmax", lambda: fastmlp.SGD(lr=0.05, momentum=0.9, nesterov=True), 1, 3),
+    ([30, 20, 2], "leaky_relu", "sigmoid", lambda: fastmlp.SGD(lr=0.1, weight_decay=1e-4), 16, 4),
+]
 
 
 def _train_one(index, X, y, predicts=None):
     sizes, activation, output, optimizer, batch_size, seed = _MANY[index]
     net = fastmlp.MLP(sizes, activation=activation, output=output, seed=seed)
     callbacks = []
-    if predicts is not None:            # predict on its own network from its callbacks: allowed
+    if predicts is not None:  # predict on its own network from its callbacks: allowed
 
         class Predict(fastmlp.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
                 predicts.append(self.model.predict_proba(X[:70]))
+
         callbacks = [Predict()]
     history = net.fit(X, y, epochs=3, batch_size=batch_size, optimizer=optimizer(), verbose=0, callbacks=callbacks)
     return _state(net), history.history["loss"]
@@ -512,11 +561,15 @@ def _many_networks():
                 predicts = []
                 result = _train_one(index, *data[index], predicts=predicts)
                 if result != alone[index]:
-                    problems.append(f"network {index}, round {round_}: trained alongside others it differs "
-                                    "from the same fit alone")
+                    problems.append(
+                        f"network {index}, round {round_}: trained alongside others it differs from the same fit alone"
+                    )
                 softmax = _MANY[index][2] == "softmax"
-                problems.extend(p for p in (_proba_problem(proba, 70, _MANY[index][0][-1], softmax)
-                                            for proba in predicts) if p is not None)
+                problems.extend(
+                    p
+                    for p in (_proba_problem(proba, 70, _MANY[index][0][-1], softmax) for proba in predicts)
+                    if p is not None
+                )
             except Exception as exc:  # noqa: BLE001 -- everything goes in the report
                 problems.append(f"network {index}: {''.join(traceback.format_exception(exc))}")
 
@@ -543,8 +596,9 @@ def _concurrent_gradients():
         for _ in range(150):
             loss, gradients = net.loss_and_gradients(*parts[index])
             want_loss, want = expected[index]
-            if loss != want_loss or not all(np.array_equal(a, b) for pa, pb in zip(gradients, want)
-                                            for a, b in zip(pa, pb)):
+            if loss != want_loss or not all(
+                np.array_equal(a, b) for pa, pb in zip(gradients, want) for a, b in zip(pa, pb)
+            ):
                 problems.append(f"thread {index}: loss_and_gradients differs from the same call alone")
                 return
 

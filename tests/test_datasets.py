@@ -1,5 +1,6 @@
 """fastmlp.datasets: the four MNIST formats agree, IDX headers are checked, pickles and npz files cannot run
 code, and the download verifies what it fetches. No test touches the network."""
+
 import gzip
 import io
 import os
@@ -19,14 +20,13 @@ from fastmlp.datasets import load_mnist, read_idx
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED = REPO / "data" / "mnist"
-IDX_NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
-needs_bundled = pytest.mark.skipif(not all((BUNDLED / (n + ".gz")).is_file() for n in IDX_NAMES),
-                                   reason="the repository's data/mnist is not there")
+IDX_NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+needs_bundled = pytest.mark.skipif(
+    not all((BUNDLED / (n + ".gz")).is_file() for n in IDX_NAMES), reason="the repository's data/mnist is not there"
+)
 
 N_TRAIN, N_TEST = 50, 20
-IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B,
-             np.int32: 0x0C, np.float32: 0x0D, np.float64: 0x0E}
+IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D, np.float64: 0x0E}
 
 
 def idx_bytes(a):
@@ -70,8 +70,7 @@ def make_idx(folder, d, gz=True, dotted=False):
 def make_npz(folder, d, **overrides):
     folder.mkdir(parents=True, exist_ok=True)
     (tr_img, tr_lab), (te_img, te_lab) = split(d)
-    arrays = dict(x_train=tr_img, y_train=tr_lab.astype(np.uint8),
-                  x_test=te_img, y_test=te_lab.astype(np.uint8))
+    arrays = dict(x_train=tr_img, y_train=tr_lab.astype(np.uint8), x_test=te_img, y_test=te_lab.astype(np.uint8))
     arrays.update(overrides)
     np.savez_compressed(folder / "mnist.npz", **arrays)
     return folder / "mnist.npz"
@@ -143,6 +142,7 @@ def check_mnist(data, n_train, n_test):
 
 # --------------------------------------------------------------------------------------- bundled data
 
+
 @pytest.mark.slow
 @needs_bundled
 def test_bundled_data_from_repo_root_and_by_path(monkeypatch, tmp_path):
@@ -174,6 +174,7 @@ def test_repo_data_found_from_any_cwd(monkeypatch, tmp_path):
 
 # ------------------------------------------------------------------------------------------- formats
 
+
 @pytest.mark.parametrize("fmt", list(MAKERS))
 def test_every_format_gives_the_same_arrays(fmt, tmp_path, digits):
     data = load_mnist(MAKERS[fmt](tmp_path, digits))
@@ -203,13 +204,14 @@ def test_gzip_is_detected_by_content_not_name(tmp_path):
 
 # -------------------------------------------------------------------------------------------- read_idx
 
+
 @pytest.mark.parametrize("dtype", list(IDX_CODES))
 @pytest.mark.parametrize("gz", [False, True])
 @pytest.mark.parametrize("shape", [(7,), (3, 4, 5)])
 def test_read_idx_round_trip(dtype, gz, shape, tmp_path):
     rng = np.random.default_rng(1)
     info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
-    a = (rng.integers(info.min, info.max, size=shape, endpoint=True) if info else rng.standard_normal(shape))
+    a = rng.integers(info.min, info.max, size=shape, endpoint=True) if info else rng.standard_normal(shape)
     a = a.astype(dtype)
     back = read_idx(write(tmp_path / "a.idx", idx_bytes(a), gz))
     assert back.dtype == np.dtype(dtype) and back.dtype.isnative and back.shape == shape
@@ -243,14 +245,19 @@ def test_read_idx_rejects_corrupt_gzip(tmp_path):
     bad_crc[-8] ^= 0xFF  # the CRC-32 in the gzip trailer
     bad_data = bytearray(packed)
     bad_data[len(packed) // 2] ^= 0xFF
-    cases = {"cut": packed[: len(packed) // 2], "crc": bytes(bad_crc), "flipped": bytes(bad_data),
-             "stray": packed + b"garbage"}
+    cases = {
+        "cut": packed[: len(packed) // 2],
+        "crc": bytes(bad_crc),
+        "flipped": bytes(bad_data),
+        "stray": packed + b"garbage",
+    }
     for name, data in cases.items():
         with pytest.raises(ValueError, match=rf"{name}: corrupt gzip"):
             read_idx(write(tmp_path / name, data))
 
 
 # ------------------------------------------------------------------------------------------ validation
+
 
 def test_bad_path_arguments(tmp_path, digits):
     with pytest.raises(TypeError, match=r"path: got 3 \(int\)"):
@@ -312,9 +319,11 @@ class _RunsCode:
 @pytest.mark.parametrize("how", ["os.system", "open", "eval"])
 def test_malicious_pickle_is_refused_and_runs_nothing(how, tmp_path):
     marker = tmp_path / "pwned"
-    payload = {"os.system": _RunsCode(os.system, f"touch {marker}"),
-               "open": _RunsCode(open, str(marker), "w"),
-               "eval": _RunsCode(eval, f"open({str(marker)!r}, 'w')")}[how]
+    payload = {
+        "os.system": _RunsCode(os.system, f"touch {marker}"),
+        "open": _RunsCode(open, str(marker), "w"),
+        "eval": _RunsCode(eval, f"open({str(marker)!r}, 'w')"),
+    }[how]
     path = tmp_path / "mnist.pkl.gz"
     path.write_bytes(gzip.compress(pickle.dumps(((payload, None), (None, None), (None, None)), protocol=2)))
     refused = r"mnist.pkl.gz: refused to load .*global '(os|posix|nt|builtins|__builtin__|io)\.\w+'"
@@ -334,6 +343,7 @@ def test_npz_with_object_arrays_is_refused(tmp_path, digits):
 
 
 # ----------------------------------------------------------------------------------------- downloading
+
 
 def _no_network(*args, **kwargs):
     raise AssertionError("a test tried to use the network")
@@ -458,7 +468,7 @@ class _ArrayWithoutData:
     """Pickles as NumPy's array reconstruction declaring 300M bytes that the file does not hold."""
 
     def __reduce__(self):
-        reconstruct = np.zeros(0).__reduce__()[0]       # NumPy's own _reconstruct
+        reconstruct = np.zeros(0).__reduce__()[0]  # NumPy's own _reconstruct
         return reconstruct, (np.ndarray, (300_000_000,), b"b")
 
 

@@ -3,6 +3,7 @@
 The bugs themselves are tested on the corpus of learner-style programs (test_learner_code.py);
 this file tests the machinery around them on one small network written in every layout.
 """
+
 import warnings
 
 import numpy as np
@@ -74,7 +75,7 @@ def test_labels_and_one_hot_are_the_same_targets():
     net = RowsNet()
     params, X, Y = rows_params()
 
-    def backprop(p, X, y):          # takes labels or one-hot, as some learners' code does
+    def backprop(p, X, y):  # takes labels or one-hot, as some learners' code does
         return net.backprop(p, X, y if y.ndim == 2 else np.eye(SIZES[-1])[y.astype(int)])
 
     for targets in (Y, Y.argmax(1), Y.argmax(1).astype(float)):
@@ -91,8 +92,7 @@ def test_columns_dict_and_pair_read_the_same_network():
         A2 = softmax((p["W2"] @ A1 + p["b2"]).T).T
         dZ2 = (A2 - Y) / X.shape[1]
         dZ1 = p["W2"].T @ dZ2 * A1 * (1 - A1)
-        return {"dW1": dZ1 @ X.T, "db1": dZ1.sum(1, keepdims=True), "dW2": dZ2 @ A1.T,
-                "db2": dZ2.sum(1, keepdims=True)}
+        return {"dW1": dZ1 @ X.T, "db1": dZ1.sum(1, keepdims=True), "dW2": dZ2 @ A1.T, "db2": dZ2.sum(1, keepdims=True)}
 
     report = fastmlp.diagnose(columns, X.T, Yc, backprop=backprop)
     assert report.ok, str(report)
@@ -116,8 +116,12 @@ def test_network_without_biases():
         return [dW for dW, _ in truth]
 
     assert fastmlp.diagnose(list(weights), X, labels, backprop=backprop).ok
-    report = fastmlp.diagnose({"w1": weights[0], "w2": weights[1]}, X, labels,
-                              backprop=lambda p, X, Y: {"dw1": truth[0][0], "dw2": 2 * truth[1][0]})
+    report = fastmlp.diagnose(
+        {"w1": weights[0], "w2": weights[1]},
+        X,
+        labels,
+        backprop=lambda p, X, Y: {"dw1": truth[0][0], "dw2": 2 * truth[1][0]},
+    )
     assert report.codes == ["scaled"], str(report)
     assert "no biases" in report.notes[0]
 
@@ -178,7 +182,7 @@ def test_a_raise_in_learner_code_is_a_finding_with_their_line():
 
     def forward(p, X):
         W1, b1, W2, b2 = p
-        return sigmoid(X @ W2)              # the learner's line
+        return sigmoid(X @ W2)  # the learner's line
 
     report = fastmlp.diagnose(params, X, Y, forward=forward)
     assert report.codes == ["raised"]
@@ -195,7 +199,7 @@ def test_nan_in_learner_code_points_at_the_line_that_made_it():
         W1, b1, W2, b2 = p
         A1 = sigmoid(X @ W1 + b1)
         z = A1 @ W2 + b2
-        return np.exp(z) / (np.exp(z).sum(1, keepdims=True) * 0)     # 0 / 0 somewhere
+        return np.exp(z) / (np.exp(z).sum(1, keepdims=True) * 0)  # 0 / 0 somewhere
 
     report = fastmlp.diagnose(params, X, Y, forward=forward)
     assert report.codes == ["not-finite"], str(report)
@@ -204,8 +208,9 @@ def test_nan_in_learner_code_points_at_the_line_that_made_it():
 
 def test_unreadable_returns_are_findings_not_exceptions():
     params, X, Y = rows_params()
-    report = fastmlp.diagnose(params, X, Y, forward=lambda p, X: "probabilities",
-                              backprop=lambda p, X, Y: 3.0, predict=lambda p, X: None)
+    report = fastmlp.diagnose(
+        params, X, Y, forward=lambda p, X: "probabilities", backprop=lambda p, X, Y: 3.0, predict=lambda p, X: None
+    )
     assert set(report.codes) == {"bad-return", "predict-wrong"}, str(report)
 
 
@@ -254,17 +259,20 @@ def test_summed_gradient_with_the_learning_rate_reports_the_effective_rate():
     assert fastmlp.diagnose(params, X, Y, backprop=summed, step=step_dividing, lr=2.0).ok
 
 
-@pytest.mark.parametrize("bad, error", [
-    (dict(params=42), TypeError),
-    (dict(params=["a", "b"]), TypeError),
-    (dict(X=np.zeros((N, 6))), ValueError),
-    (dict(Y=np.zeros((N, 4))), ValueError),
-    (dict(Y=np.full(N, 7)), ValueError),
-    (dict(forward=3), TypeError),
-    (dict(activation="swish"), ValueError),
-    (dict(lr=-1.0), ValueError),
-    (dict(lr=float("nan")), ValueError),
-])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (dict(params=42), TypeError),
+        (dict(params=["a", "b"]), TypeError),
+        (dict(X=np.zeros((N, 6))), ValueError),
+        (dict(Y=np.zeros((N, 4))), ValueError),
+        (dict(Y=np.full(N, 7)), ValueError),
+        (dict(forward=3), TypeError),
+        (dict(activation="swish"), ValueError),
+        (dict(lr=-1.0), ValueError),
+        (dict(lr=float("nan")), ValueError),
+    ],
+)
 def test_bad_arguments_raise_naming_them(bad, error):
     params, X, Y = rows_params()
     kwargs = dict(params=params, X=X, Y=Y)
@@ -284,9 +292,25 @@ def test_report_interface():
         report["zero"]
 
 
-WEIRD = [None, 3, "x", [], {}, [None], np.array(1.0), np.zeros(0), np.zeros((2, 3)), np.full((N, 3), np.nan),
-         np.array(["a"] * N), [np.zeros((N, 3)), "b"], np.zeros((N, 3), dtype=object), np.zeros((N, 3), dtype=complex),
-         [np.zeros((7, 5)), np.zeros(5), np.zeros((5, 3))], [[np.zeros((7, 5))], [np.zeros(5)]], lambda: 1]
+WEIRD = [
+    None,
+    3,
+    "x",
+    [],
+    {},
+    [None],
+    np.array(1.0),
+    np.zeros(0),
+    np.zeros((2, 3)),
+    np.full((N, 3), np.nan),
+    np.array(["a"] * N),
+    [np.zeros((N, 3)), "b"],
+    np.zeros((N, 3), dtype=object),
+    np.zeros((N, 3), dtype=complex),
+    [np.zeros((7, 5)), np.zeros(5), np.zeros((5, 3))],
+    [[np.zeros((7, 5))], [np.zeros(5)]],
+    lambda: 1,
+]
 
 
 @pytest.mark.parametrize("role", ["forward", "backprop", "step", "predict"])
@@ -304,11 +328,12 @@ def test_weights_that_start_equal_for_every_unit_are_symmetric_init():
     params, X, Y = rows_params()
     zeros = [np.zeros_like(p) for p in params]
     assert fastmlp.diagnose(zeros, X, Y).codes == ["symmetric-init"]
-    params[0][:] = 0.01                        # the hidden units' outgoing weights still differ: fine
+    params[0][:] = 0.01  # the hidden units' outgoing weights still differ: fine
     assert "symmetric-init" not in fastmlp.diagnose(params, X, Y)
 
 
 # ---- correct code in less common styles (found by a false-alarm hunt) ----
+
 
 def hidden(p, X):
     """The first hidden layer of a rows-layout sigmoid network [W1, b1, ...]."""
@@ -317,9 +342,11 @@ def hidden(p, X):
 
 def _steps(net, params, X, Y, update):
     """A step function applying ``update(index, param, grad)`` to every parameter."""
+
     def step(p, X, Y):
         for i, (a, g) in enumerate(zip(p, net.backprop(p, X, Y))):
             update(i, a, g)
+
     return step
 
 
@@ -328,7 +355,7 @@ def test_first_steps_of_momentum_and_adaptive_methods_are_not_step_findings():
     params, X, Y = rows_params()
     velocity, cache = {}, {}
 
-    def ng_momentum(i, a, g):           # v = 0.9 v + 0.1 g: the first step is 0.1 lr g
+    def ng_momentum(i, a, g):  # v = 0.9 v + 0.1 g: the first step is 0.1 lr g
         velocity[i] = 0.9 * velocity.get(i, 0) + 0.1 * g
         a -= 0.5 * velocity[i]
 
@@ -406,7 +433,7 @@ def test_pytorch_layout_samples_in_rows_with_weights_out_by_in():
 
 def test_true_gradients_that_are_zero_match_zeros():
     params, X, Y = rows_params()
-    params[2][:] = 0                    # output weights at zero: no gradient reaches layer 1
+    params[2][:] = 0  # output weights at zero: no gradient reaches layer 1
     net = RowsNet()
     assert fastmlp.diagnose(params, X, Y, backprop=net.backprop).ok
 
@@ -422,7 +449,7 @@ def test_a_hidden_layer_as_wide_as_the_output_is_told_by_its_values():
 def test_another_activations_derivative_formula_is_activation_derivative():
     params, X, Y = rows_params()
 
-    def backprop(p, X, Y):                  # a tanh network with sigmoid's a * (1 - a)
+    def backprop(p, X, Y):  # a tanh network with sigmoid's a * (1 - a)
         A1 = np.tanh(X @ p[0] + p[1])
         A2 = softmax(A1 @ p[2] + p[3])
         dZ2 = (A2 - Y) / len(X)
@@ -447,19 +474,19 @@ def test_steps_that_loop_over_samples_or_draw_minibatches_are_notes():
     params, X, Y = rows_params()
     rng = np.random.default_rng(0)
 
-    def online(p, X, Y):                    # one update per sample
+    def online(p, X, Y):  # one update per sample
         for i in range(len(X)):
-            for a, g in zip(p, net.backprop(p, X[i:i + 1], Y[i:i + 1])):
+            for a, g in zip(p, net.backprop(p, X[i : i + 1], Y[i : i + 1])):
                 a -= 0.1 * g
 
-    def drawn(p, X, Y):                     # a minibatch drawn inside the step
+    def drawn(p, X, Y):  # a minibatch drawn inside the step
         rows = rng.choice(len(X), 4, replace=False)
         for a, g in zip(p, net.backprop(p, X[rows], Y[rows])):
             a -= 0.1 * g
 
-    def last_sample_only(p, X, Y):          # a bug: the accumulator reset inside the loop
+    def last_sample_only(p, X, Y):  # a bug: the accumulator reset inside the loop
         for i in range(len(X)):
-            grads = net.backprop(p, X[i:i + 1], Y[i:i + 1])
+            grads = net.backprop(p, X[i : i + 1], Y[i : i + 1])
         for a, g in zip(p, grads):
             a -= 0.1 * g / len(X)
 
@@ -481,8 +508,9 @@ def test_dropout_in_backprop_is_a_note():
     assert report.ok and any("different gradients" in note for note in report.notes), str(report)
 
 
-@pytest.mark.parametrize("mistake, activation", [("activation", "sigmoid"), ("target", "sigmoid"),
-                                                 ("tanh-output", "tanh")])
+@pytest.mark.parametrize(
+    "mistake, activation", [("activation", "sigmoid"), ("target", "sigmoid"), ("tanh-output", "tanh")]
+)
 def test_more_textbook_mistakes_are_named_with_a_fix_that_is_numpy(mistake, activation):
     params, X, Y = rows_params()
     f = np.tanh if activation == "tanh" else sigmoid
@@ -506,8 +534,13 @@ def test_pixels_scaled_inside_forward_are_compared_on_x_over_255():
     net = RowsNet()
     params, X, Y = rows_params()
     pixels = np.round(X * 255).astype(np.uint8)
-    report = fastmlp.diagnose(params, pixels, Y, forward=lambda p, X: net.forward(p, X / 255.0),
-                              backprop=lambda p, X, Y: net.backprop(p, X / 255.0, Y))
+    report = fastmlp.diagnose(
+        params,
+        pixels,
+        Y,
+        forward=lambda p, X: net.forward(p, X / 255.0),
+        backprop=lambda p, X, Y: net.backprop(p, X / 255.0, Y),
+    )
     assert report.ok, str(report)
     assert fastmlp.diagnose(params, pixels, Y, forward=net.forward).codes[0] == "inputs-not-scaled"
 
@@ -526,11 +559,14 @@ def test_a_bias_left_out_of_forward_shows_though_biases_start_at_zero():
     assert fastmlp.diagnose(params, X, Y, forward=net.forward).ok
 
 
-@pytest.mark.parametrize("Y_bad, words", [
-    (lambda Y: np.ones_like(Y), "not one-hot"),
-    (lambda Y: Y.T.copy(), "transpose"),
-    (lambda Y: 0.9 * Y + 0.1 / Y.shape[1], "soft targets"),
-])
+@pytest.mark.parametrize(
+    "Y_bad, words",
+    [
+        (lambda Y: np.ones_like(Y), "not one-hot"),
+        (lambda Y: Y.T.copy(), "transpose"),
+        (lambda Y: 0.9 * Y + 0.1 / Y.shape[1], "soft targets"),
+    ],
+)
 def test_targets_that_are_not_one_hot_say_how_to_build_them(Y_bad, words):
     params, X, Y = rows_params()
     with pytest.raises(ValueError, match=words):
@@ -540,7 +576,7 @@ def test_targets_that_are_not_one_hot_say_how_to_build_them(Y_bad, words):
 def test_initial_weights_that_saturate_the_outputs_are_named_before_the_learning_rate():
     rng = np.random.default_rng(0)
     params = [rng.standard_normal((50, 40)), np.zeros(40), rng.standard_normal((40, 3)), np.zeros(3)]
-    X, labels = rng.uniform(size=(N, 50)), np.arange(N) % 3       # randn without its scale, ReLU
+    X, labels = rng.uniform(size=(N, 50)), np.arange(N) % 3  # randn without its scale, ReLU
     report = fastmlp.diagnose(params, X, labels, activation="relu", lr=0.1)
     assert report.codes == ["saturated-units"], str(report)
     assert "np.sqrt(2 / 50)" in report.findings[0].fix
@@ -561,7 +597,7 @@ def test_a_one_hot_built_one_label_off_is_named():
     params, X, Y = rows_params()
     labels = Y.argmax(1)
 
-    def backprop(p, X, y):                  # integer labels, one-hot built with the index off by one
+    def backprop(p, X, y):  # integer labels, one-hot built with the index off by one
         return net.backprop(p, X, np.eye(SIZES[-1])[(y - 1) % SIZES[-1]])
 
     report = fastmlp.diagnose(params, X, labels, backprop=backprop)

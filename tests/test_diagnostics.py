@@ -1,4 +1,5 @@
 """fastmlp.diagnostics: doctor, gradcheck, check_backprop and the ``fastmlp doctor`` command."""
+
 import argparse
 import os
 import subprocess
@@ -16,9 +17,20 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MNIST_DIR = os.path.join(REPO, "data", "mnist")
 PAIRS = reference.OUTPUT_LOSS_PAIRS
 ACTIVATIONS = reference.ACTIVATIONS
-CODES = ("inputs-not-scaled", "initial-loss-off", "saturated-units", "dead-units", "constant-predictions",
-         "loss-diverging", "nan-loss", "loss-unstable", "loss-not-decreasing", "vanishing-gradients",
-         "exploding-gradients", "class-imbalance")
+CODES = (
+    "inputs-not-scaled",
+    "initial-loss-off",
+    "saturated-units",
+    "dead-units",
+    "constant-predictions",
+    "loss-diverging",
+    "nan-loss",
+    "loss-unstable",
+    "loss-not-decreasing",
+    "vanishing-gradients",
+    "exploding-gradients",
+    "class-imbalance",
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +49,7 @@ def params_of(net):
 # ----------------------------------------------------------------------------------------------
 # doctor
 # ----------------------------------------------------------------------------------------------
+
 
 def test_healthy_setup_gets_no_warning_or_error(data):
     X, y = data
@@ -60,7 +73,7 @@ def test_doctor_leaves_the_callers_net_bit_identical(data):
     net = fastmlp.MLP([784, 32, 10], seed=3)
     twin = fastmlp.MLP([784, 32, 10], seed=3)
     before = params_of(net)
-    doctor(net, X, y, optimizer=fastmlp.SGD(50.0))           # a diverging run, retried at lower rates
+    doctor(net, X, y, optimizer=fastmlp.SGD(50.0))  # a diverging run, retried at lower rates
     doctor(net, X * 255, y)
     for a, b in zip(before, params_of(net)):
         assert a.tobytes() == b.tobytes()
@@ -94,36 +107,88 @@ def _imbalanced(X, y):
 
 # (id, code, expected severity, a function (X, y) -> doctor keyword arguments)
 PROBLEMS = [
-    ("raw-pixels", "inputs-not-scaled", "warning",
-     lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], seed=0), X=X * 255, y=y)),
-    ("tiny-inputs", "inputs-not-scaled", "warning",
-     lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], seed=0), X=X * 1e-4, y=y, steps=50)),
-    ("uniform-init", "initial-loss-off", "warning",
-     lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], init=("uniform", 0.0, 1.0), seed=0), X=X, y=y)),
-    ("big-sigmoid-weights", "saturated-units", "warning",
-     lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], "sigmoid", init=("normal", 1.0), seed=0), X=X, y=y)),
-    ("negative-biases", "dead-units", "warning",
-     lambda X, y: dict(net=_dead_biases(fastmlp.MLP([784, 32, 10], seed=0)), X=X, y=y, steps=20)),
-    ("negative-biases", "constant-predictions", "warning",
-     lambda X, y: dict(net=_dead_biases(fastmlp.MLP([784, 32, 10], seed=0)), X=X, y=y, steps=20)),
-    ("lr-50", "loss-diverging", "error",
-     lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], seed=0), X=X, y=y, optimizer=fastmlp.SGD(50.0))),
-    ("lr-1e15", "nan-loss", "error",
-     lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], seed=0), X=X, y=y, optimizer=fastmlp.SGD(1e15))),
-    ("momentum-lr-5", "loss-unstable", "warning",
-     lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], seed=0), X=X, y=y,
-                       optimizer=fastmlp.SGD(5.0, momentum=0.9), steps=100)),
-    ("lr-1e-5", "loss-not-decreasing", "warning",
-     lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], seed=0), X=X, y=y, optimizer=fastmlp.SGD(1e-5),
-                       steps=100)),
-    ("deep-sigmoid", "vanishing-gradients", "warning",
-     lambda X, y: dict(net=fastmlp.MLP([784] + [32] * 8 + [10], "sigmoid", seed=0), X=X, y=y, steps=20)),
-    ("deep-big-init", "exploding-gradients", "warning",
-     lambda X, y: dict(net=fastmlp.MLP([784] + [32] * 6 + [10], init=("normal", 1.0), seed=0), X=X, y=y,
-                       steps=20)),
-    ("imbalanced", "class-imbalance", "warning",
-     lambda X, y: dict(net=fastmlp.MLP([784, 16, 2], seed=0), X=_imbalanced(X, y)[0], y=_imbalanced(X, y)[1],
-                       steps=50)),
+    (
+        "raw-pixels",
+        "inputs-not-scaled",
+        "warning",
+        lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], seed=0), X=X * 255, y=y),
+    ),
+    (
+        "tiny-inputs",
+        "inputs-not-scaled",
+        "warning",
+        lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], seed=0), X=X * 1e-4, y=y, steps=50),
+    ),
+    (
+        "uniform-init",
+        "initial-loss-off",
+        "warning",
+        lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], init=("uniform", 0.0, 1.0), seed=0), X=X, y=y),
+    ),
+    (
+        "big-sigmoid-weights",
+        "saturated-units",
+        "warning",
+        lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], "sigmoid", init=("normal", 1.0), seed=0), X=X, y=y),
+    ),
+    (
+        "negative-biases",
+        "dead-units",
+        "warning",
+        lambda X, y: dict(net=_dead_biases(fastmlp.MLP([784, 32, 10], seed=0)), X=X, y=y, steps=20),
+    ),
+    (
+        "negative-biases",
+        "constant-predictions",
+        "warning",
+        lambda X, y: dict(net=_dead_biases(fastmlp.MLP([784, 32, 10], seed=0)), X=X, y=y, steps=20),
+    ),
+    (
+        "lr-50",
+        "loss-diverging",
+        "error",
+        lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], seed=0), X=X, y=y, optimizer=fastmlp.SGD(50.0)),
+    ),
+    (
+        "lr-1e15",
+        "nan-loss",
+        "error",
+        lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], seed=0), X=X, y=y, optimizer=fastmlp.SGD(1e15)),
+    ),
+    (
+        "momentum-lr-5",
+        "loss-unstable",
+        "warning",
+        lambda X, y: dict(
+            net=fastmlp.MLP([784, 32, 10], seed=0), X=X, y=y, optimizer=fastmlp.SGD(5.0, momentum=0.9), steps=100
+        ),
+    ),
+    (
+        "lr-1e-5",
+        "loss-not-decreasing",
+        "warning",
+        lambda X, y: dict(net=fastmlp.MLP([784, 32, 10], seed=0), X=X, y=y, optimizer=fastmlp.SGD(1e-5), steps=100),
+    ),
+    (
+        "deep-sigmoid",
+        "vanishing-gradients",
+        "warning",
+        lambda X, y: dict(net=fastmlp.MLP([784] + [32] * 8 + [10], "sigmoid", seed=0), X=X, y=y, steps=20),
+    ),
+    (
+        "deep-big-init",
+        "exploding-gradients",
+        "warning",
+        lambda X, y: dict(net=fastmlp.MLP([784] + [32] * 6 + [10], init=("normal", 1.0), seed=0), X=X, y=y, steps=20),
+    ),
+    (
+        "imbalanced",
+        "class-imbalance",
+        "warning",
+        lambda X, y: dict(
+            net=fastmlp.MLP([784, 16, 2], seed=0), X=_imbalanced(X, y)[0], y=_imbalanced(X, y)[1], steps=50
+        ),
+    ),
 ]
 
 
@@ -134,7 +199,7 @@ def test_each_problem_raises_its_code(data, name, code, severity, setup):
     finding = report[code]
     assert finding.severity == severity
     assert not report.ok
-    assert any(ch.isdigit() for ch in finding.message), finding.message      # the measured number
+    assert any(ch.isdigit() for ch in finding.message), finding.message  # the measured number
     assert finding.hint and finding.hint != finding.message
     assert code in str(report) and finding.severity in str(report)
 
@@ -150,7 +215,7 @@ def test_too_high_learning_rate_hint_names_a_rate_that_trains(data):
 def test_nan_loss_is_reported_not_raised(data):
     X, y = data
     report = doctor(fastmlp.MLP([784, 32, 10], seed=0), X, y, optimizer=fastmlp.SGD(1e15))
-    assert report.findings[0].code == "nan-loss"              # the setup is sound: the rate leads
+    assert report.findings[0].code == "nan-loss"  # the setup is sound: the rate leads
     assert "step" in report["nan-loss"].message and "lr=" in report["nan-loss"].hint
 
 
@@ -195,7 +260,7 @@ def test_report_str_and_repr(data):
     assert all(len(line) <= 140 for line in text.splitlines()[1:])
     assert repr(report).startswith("DoctorReport(ok=False, findings=[")
     assert "warning:inputs-not-scaled" in repr(report)
-    assert report.codes[0] == "inputs-not-scaled"      # the root cause before the error it causes
+    assert report.codes[0] == "inputs-not-scaled"  # the root cause before the error it causes
     with pytest.raises(KeyError):
         report["no-such-code"]
 
@@ -204,12 +269,13 @@ def test_report_str_and_repr(data):
 # gradcheck
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("output, loss", PAIRS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_gradcheck_of_the_compiled_model_is_below_1e_4(data, activation, output, loss):
     X, y = data
     net = fastmlp.MLP([784, 16, 12, 10], activation, output, loss, seed=1)
-    net.fit(X[:1000], y[:1000], epochs=1, verbose=0)      # off the initial point: biases non-zero
+    net.fit(X[:1000], y[:1000], epochs=1, verbose=0)  # off the initial point: biases non-zero
     error, per_parameter = gradcheck(net, X[1000:], y[1000:], per_parameter=True)
     assert error < 1e-4, per_parameter
     assert sorted(per_parameter) == ["W1", "W2", "W3", "b1", "b2", "b3"]
@@ -235,11 +301,15 @@ class _WrongGradients:
         return loss, self._corrupt(grads)
 
 
-@pytest.mark.parametrize("corrupt", [
-    lambda g: [(1.1 * dW, 1.1 * db) for dW, db in g],
-    lambda g: [(dW, 0 * db) for dW, db in g],
-    lambda g: [(dW, db) for dW, db in g[:-1]] + [(-g[-1][0], g[-1][1])],
-], ids=["scaled-1.1", "bias-zero", "last-layer-sign"])
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda g: [(1.1 * dW, 1.1 * db) for dW, db in g],
+        lambda g: [(dW, 0 * db) for dW, db in g],
+        lambda g: [(dW, db) for dW, db in g[:-1]] + [(-g[-1][0], g[-1][1])],
+    ],
+    ids=["scaled-1.1", "bias-zero", "last-layer-sign"],
+)
 def test_gradcheck_catches_wrong_gradients(data, corrupt):
     X, y = data
     net = fastmlp.MLP([784, 16, 10], "sigmoid", seed=0)
@@ -261,6 +331,7 @@ def test_gradcheck_does_not_change_the_net(data):
 # check_backprop: a learner-style backprop with switchable bugs
 # ----------------------------------------------------------------------------------------------
 
+
 def _f(activation, z):
     if activation == "relu":
         return np.maximum(z, 0)
@@ -279,11 +350,12 @@ def _f_prime(activation, a):
         return np.where(a > 0, 1.0, 0.01)
     if activation == "sigmoid":
         return a * (1 - a)
-    return 1 - a ** 2
+    return 1 - a**2
 
 
 def learner(activation="sigmoid", output="softmax", loss="cross_entropy", bug=None):
     """A backprop written as a learner writes it, with one optional bug."""
+
     def backprop(weights, biases, X, Y):
         n = len(X)
         acts = [X]
@@ -326,7 +398,7 @@ def learner(activation="sigmoid", output="softmax", loss="cross_entropy", bug=No
         if bug == "nan":
             dW[0] = dW[0] * np.nan
         if bug == "raise":
-            return dW[0] @ dW[1].T      # a shape error, as learners meet them
+            return dW[0] @ dW[1].T  # a shape error, as learners meet them
         if bug == "none":
             return None
         if bug == "one-list":
@@ -343,10 +415,11 @@ def learner(activation="sigmoid", output="softmax", loss="cross_entropy", bug=No
             for array in weights + biases + [X, Y]:
                 array[...] = 0.0
         return dW, db
+
     return backprop
 
 
-SIZES = [4, 5, 3]          # distinct, and different from n = 8
+SIZES = [4, 5, 3]  # distinct, and different from n = 8
 
 
 @pytest.mark.parametrize("output, loss", PAIRS)
@@ -415,7 +488,7 @@ def test_fn_raising_becomes_part_of_the_report():
     assert not report.ok
     assert set(report.verdicts.values()) == {"missing"}
     assert "ValueError" in report.error and "test_diagnostics.py" in report.error
-    assert "dW[0] @ dW[1].T" in report.error           # the learner's line
+    assert "dW[0] @ dW[1].T" in report.error  # the learner's line
     assert "ValueError" in str(report)
 
 
@@ -456,6 +529,7 @@ def test_check_backprop_checks_its_own_arguments():
 # the command line
 # ----------------------------------------------------------------------------------------------
 
+
 def test_cli_doctor_exits_0_on_a_healthy_spec(capsys):
     code = cli_doctor.main(["--data", MNIST_DIR, "--sizes", "784,32,10", "--steps", "100"])
     assert code == 0
@@ -494,9 +568,27 @@ def test_cli_doctor_plugs_into_a_subcommand_parser():
 @pytest.mark.slow
 def test_python_m_fastmlp_cli_doctor(tmp_path):
     # run outside the source tree, so the installed (compiled) package is the one imported
-    result = subprocess.run([sys.executable, "-m", "fastmlp", "doctor", "--data", MNIST_DIR,
-                             "--sizes", "784,32,10", "--lr", "1e-5", "--steps", "50"],
-                            capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fastmlp",
+            "doctor",
+            "--data",
+            MNIST_DIR,
+            "--sizes",
+            "784,32,10",
+            "--lr",
+            "1e-5",
+            "--steps",
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
     assert result.returncode == 1, result.stderr
     assert "loss-not-decreasing" in result.stdout
 
@@ -506,9 +598,11 @@ def test_python_m_fastmlp_cli_doctor(tmp_path):
 def test_the_mistake_catalogue_starts_from_the_true_gradients(activation, output, loss):
     # Every known mistake is computed by one function; without a mistake it must be the truth.
     from fastmlp.diagnostics._gradients import _mistaken_backprop
+
     problem = check_backprop(learner(activation, output, loss), SIZES, activation, output, loss).problem
-    dW, db = _mistaken_backprop(problem["weights"], problem["biases"], problem["X"], problem["Y"],
-                                activation, output, loss, None)
+    dW, db = _mistaken_backprop(
+        problem["weights"], problem["biases"], problem["X"], problem["Y"], activation, output, loss, None
+    )
     for mine, true in zip(dW + db, problem["grads"][0] + problem["grads"][1]):
         np.testing.assert_allclose(mine, true, rtol=1e-12, atol=1e-15)
 
@@ -516,6 +610,7 @@ def test_the_mistake_catalogue_starts_from_the_true_gradients(activation, output
 # ----------------------------------------------------------------------------------------------
 # issue 17: gradcheck says "inconclusive" where float64 central differences cannot judge
 # ----------------------------------------------------------------------------------------------
+
 
 def _saturated(output="softmax", loss="cross_entropy"):
     """A sigmoid 784-30-10 network whose every hidden unit sits at 0 or 1 on raw pixels."""
@@ -531,7 +626,7 @@ def test_gradcheck_of_a_saturated_network_is_inconclusive_not_1(data):
     assert result.verdict == "inconclusive", result
     assert result.inconclusive == ("W1", "b1")
     assert np.isnan(per_parameter["W1"]) and np.isnan(per_parameter["b1"])
-    assert float(result) < 1e-2                   # the output layer is judged, and right
+    assert float(result) < 1e-2  # the output layer is judged, and right
     assert "inconclusive" in str(result) and "W1, b1" in str(result)
     assert "inconclusive" in repr(result)
     assert result.resolution > 0
@@ -545,7 +640,7 @@ def test_gradcheck_with_nothing_to_judge_is_nan():
     assert result.verdict == "inconclusive"
     assert result.inconclusive == ("W1", "b1", "W2", "b2")
     assert np.isnan(result)
-    assert not result < 1e-4 and not result > 1e-2     # neither passes nor fails a float test
+    assert not result < 1e-4 and not result > 1e-2  # neither passes nor fails a float test
 
 
 def test_gradcheck_of_an_ordinary_network_is_a_float_and_ok(data):
@@ -556,6 +651,7 @@ def test_gradcheck_of_an_ordinary_network_is_a_float_and_ok(data):
     assert f"{result:.1e}" == f"{float(result):.1e}"
     assert str(result).startswith("ok: ")
     import pickle
+
     again = pickle.loads(pickle.dumps(result))
     assert again == result and again.verdict == "ok" and again.per_parameter == result.per_parameter
 
@@ -573,8 +669,7 @@ def _double_the_gradients(net, monkeypatch):
 
 def test_gradcheck_still_catches_a_doubled_gradient(data, monkeypatch):
     X, y = data
-    result = gradcheck(_double_the_gradients(reference.MLP([784, 16, 10], "sigmoid", seed=0), monkeypatch),
-                       X, y)
+    result = gradcheck(_double_the_gradients(reference.MLP([784, 16, 10], "sigmoid", seed=0), monkeypatch), X, y)
     assert result.verdict == "wrong" and result == pytest.approx(0.5, abs=1e-3)
     assert str(result).startswith("wrong: ")
     # Wrong where it can be judged (the output layer) beats inconclusive where it cannot.
@@ -587,37 +682,54 @@ def test_gradcheck_still_catches_a_doubled_gradient(data, monkeypatch):
 # ----------------------------------------------------------------------------------------------
 
 # The causal order the findings must follow, written out here independently of _doctor.py.
-ORDER = [("inputs-not-scaled", "start"), ("saturated-units", "start"), ("dead-units", "start"),
-         ("nan-loss", "start"), ("initial-loss-off", "start"), ("exploding-gradients", "start"),
-         ("vanishing-gradients", "start"), ("class-imbalance", "start"), ("nan-loss", "run"),
-         ("loss-diverging", "run"), ("loss-unstable", "run"), ("loss-not-decreasing", "run"),
-         ("saturated-units", "end"), ("dead-units", "end"), ("constant-predictions", "end")]
+ORDER = [
+    ("inputs-not-scaled", "start"),
+    ("saturated-units", "start"),
+    ("dead-units", "start"),
+    ("nan-loss", "start"),
+    ("initial-loss-off", "start"),
+    ("exploding-gradients", "start"),
+    ("vanishing-gradients", "start"),
+    ("class-imbalance", "start"),
+    ("nan-loss", "run"),
+    ("loss-diverging", "run"),
+    ("loss-unstable", "run"),
+    ("loss-not-decreasing", "run"),
+    ("saturated-units", "end"),
+    ("dead-units", "end"),
+    ("constant-predictions", "end"),
+]
 LOSS_CODES = {"initial-loss-off", "nan-loss", "loss-diverging", "loss-unstable", "loss-not-decreasing"}
 LR_CODES = {"nan-loss", "loss-diverging", "loss-unstable"}
 
 
 def assert_causal_order(report):
-    keys = [(ORDER.index((f.code, f.stage)), ("error", "warning", "info").index(f.severity))
-            for f in report.findings]
+    keys = [(ORDER.index((f.code, f.stage)), ("error", "warning", "info").index(f.severity)) for f in report.findings]
     assert keys == sorted(keys), str(report)
 
 
-ONE_HIDDEN_LAYER = {"nielsen-pixels": "sigmoid", "tanh-pixels": "tanh", "fully-saturated": "sigmoid",
-                    "relu-pixels": "relu", "uniform-init": "relu", "negative-biases": "relu", "lr-50": "relu"}
+ONE_HIDDEN_LAYER = {
+    "nielsen-pixels": "sigmoid",
+    "tanh-pixels": "tanh",
+    "fully-saturated": "sigmoid",
+    "relu-pixels": "relu",
+    "uniform-init": "relu",
+    "negative-biases": "relu",
+    "lr-50": "relu",
+}
 
 
 def one_hidden_layer_setups(X, y):
     """Reports on the bad setups of one-hidden-layer networks named in ONE_HIDDEN_LAYER."""
     pixels = np.round(X * 255)
     return {
-        "nielsen-pixels": doctor(fastmlp.MLP([784, 30, 10], "sigmoid", init=("normal", 1.0), seed=0),
-                                 pixels, y, steps=100),
-        "tanh-pixels": doctor(fastmlp.MLP([784, 30, 10], "tanh", init=("normal", 1.0), seed=0),
-                              pixels, y, steps=50),
+        "nielsen-pixels": doctor(
+            fastmlp.MLP([784, 30, 10], "sigmoid", init=("normal", 1.0), seed=0), pixels, y, steps=100
+        ),
+        "tanh-pixels": doctor(fastmlp.MLP([784, 30, 10], "tanh", init=("normal", 1.0), seed=0), pixels, y, steps=50),
         "fully-saturated": doctor(_saturated(), pixels, y, steps=50),
         "relu-pixels": doctor(fastmlp.MLP([784, 32, 10], seed=0), pixels, y, steps=20),
-        "uniform-init": doctor(fastmlp.MLP([784, 32, 10], init=("uniform", 0.0, 1.0), seed=0), X, y,
-                               steps=100),
+        "uniform-init": doctor(fastmlp.MLP([784, 32, 10], init=("uniform", 0.0, 1.0), seed=0), X, y, steps=100),
         "negative-biases": doctor(_dead_biases(fastmlp.MLP([784, 32, 10], seed=0)), X, y, steps=20),
         "lr-50": doctor(fastmlp.MLP([784, 32, 10], seed=0), X, y, optimizer=fastmlp.SGD(50.0), steps=100),
     }
@@ -635,7 +747,7 @@ def test_doctor_names_unscaled_pixels_before_the_saturation_they_cause(one_hidde
     first_loss = min((i for i, code in enumerate(report.codes) if code in LOSS_CODES), default=len(report))
     assert report.codes.index("saturated-units") < first_loss, str(report)
     assert "scale the inputs" in report["saturated-units"].hint
-    assert "Glorot for sigmoid" in report["saturated-units"].hint          # the weights are 20x it
+    assert "Glorot for sigmoid" in report["saturated-units"].hint  # the weights are 20x it
 
 
 @pytest.mark.parametrize("name", sorted(ONE_HIDDEN_LAYER))
@@ -657,8 +769,7 @@ def test_doctor_advice_fits_a_one_hidden_layer_network(one_hidden_layer_reports,
             assert not any(word in hint for word in ("relu", "He init", "He for")), (finding.code, hint)
             assert activation in hint or "Glorot" not in hint, (finding.code, hint)
         if not lr_shown:
-            assert "smaller learning rate" not in hint and "lower the learning rate" not in hint, \
-                (finding.code, hint)
+            assert "smaller learning rate" not in hint and "lower the learning rate" not in hint, (finding.code, hint)
 
 
 def test_dead_units_from_the_start_are_a_cause_and_after_a_diverging_run_a_symptom(one_hidden_layer_reports):
@@ -682,8 +793,7 @@ def test_vanishing_gradients_of_one_saturated_layer_blame_the_saturation_not_dep
 
 def test_a_deep_sigmoid_network_may_be_told_about_its_depth(data):
     X, y = data
-    report = doctor(fastmlp.MLP([784] + [32] * 5 + [10], "sigmoid", init=("normal", 0.1), seed=0), X, y,
-                    steps=20)
+    report = doctor(fastmlp.MLP([784] + [32] * 5 + [10], "sigmoid", init=("normal", 0.1), seed=0), X, y, steps=20)
     assert "vanishing-gradients" in report.codes, str(report)
     hint = report["vanishing-gradients"].hint
     assert "5 hidden layers" in hint and "activation='relu'" in hint and "fewer layers" in hint

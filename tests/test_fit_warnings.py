@@ -1,6 +1,7 @@
 """fit's advice: a UserWarning, once per kind and call, at the caller's line, when X looks unscaled,
 when the loss stays at chance after enough updates, or when it grows a hundredfold; never for a
 healthy fit, and NaN still raises FloatingPointError."""
+
 import math
 import warnings
 
@@ -46,6 +47,7 @@ def dead_relu_net(n_features, n_classes):
 
 # ---- X that looks unscaled ------------------------------------------------------------------
 
+
 def test_raw_pixels_warn_to_divide_by_255_at_the_callers_line():
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, size=(300, 20)).astype(np.uint8)
@@ -83,7 +85,7 @@ def test_standardised_features_do_not_warn_though_rare_values_are_large(mnist):
 @pytest.mark.parametrize("sign", [1, -1])
 def test_large_features_warn_to_standardise_without_255(sign):
     X, y = learnable(300, 6, 3)
-    X[:, 2] = sign * np.abs(X[:, 2]) * 50       # one raw feature, in the tens
+    X[:, 2] = sign * np.abs(X[:, 2]) * 50  # one raw feature, in the tens
     net = fastmlp.MLP([6, 8, 3], seed=0)
     _, caught = fit_recording(net, X, y, epochs=1, optimizer=SGD(lr=1e-4))
     [w] = advice(caught)
@@ -103,6 +105,7 @@ def test_values_up_to_10_do_not_warn():
 
 
 # ---- the loss at chance -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("output, loss", HEADS)
 def test_chance_is_the_loss_of_all_zero_logits(output, loss):
@@ -149,7 +152,7 @@ def test_a_loss_above_chance_but_still_falling_does_not_warn():
     # updates to come down: slow, not broken.
     X, y = learnable(150, 4, 3, seed=1)
     net = fastmlp.MLP([4, 16, 3], seed=0)
-    net.weights[1][...] *= 6                     # logits far from zero: the loss starts high
+    net.weights[1][...] *= 6  # logits far from zero: the loss starts high
     history, caught = fit_recording(net, X, y, epochs=20, batch_size=16, optimizer=Adam(lr=1e-3))
     losses = history.history["loss"]
     assert losses[-1] >= math.log(3) and losses[-1] < 0.9 * losses[0], losses
@@ -157,6 +160,7 @@ def test_a_loss_above_chance_but_still_falling_does_not_warn():
 
 
 # ---- a loss that grows a hundredfold ----------------------------------------------------------
+
 
 class _Sabotage(Callback):
     """After the first epoch, turns the output layer's confident answers into confident wrong ones."""
@@ -171,11 +175,10 @@ def test_a_loss_growing_a_hundredfold_warns_once():
     X, y = learnable(400, 8, 3)
     net = fastmlp.MLP([8, 32, 3], seed=0)
     net.fit(X, y, epochs=30, batch_size=16, optimizer=SGD(lr=0.1), verbose=0)
-    history, caught = fit_recording(net, X, y, epochs=6, batch_size=16, optimizer=SGD(lr=1e-4),
-                                    callbacks=[_Sabotage()])
+    history, caught = fit_recording(net, X, y, epochs=6, batch_size=16, optimizer=SGD(lr=1e-4), callbacks=[_Sabotage()])
     losses = history.history["loss"]
     assert max(losses[1:]) >= 100 * losses[0], losses
-    [w] = advice(caught)                         # not a second one for the loss above chance
+    [w] = advice(caught)  # not a second one for the loss above chance
     message = str(w.message)
     assert "grew a hundredfold" in message and "in epoch 2" in message, message
     assert "fastmlp.doctor(net, X, y, optimizer=...)" in message and "lr=0.0001" in message
@@ -199,8 +202,15 @@ def test_healthy_mnist_fit_does_not_warn(mnist, case):
     net = fastmlp.MLP([784, 32, 10], seed=0, **settings)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        history = net.fit(X[:3000], y[:3000], epochs=3, batch_size=batch_size, optimizer=make_optimizer(),
-                          validation_split=0.1, verbose=0)
+        history = net.fit(
+            X[:3000],
+            y[:3000],
+            epochs=3,
+            batch_size=batch_size,
+            optimizer=make_optimizer(),
+            validation_split=0.1,
+            verbose=0,
+        )
     assert history.history["loss"][-1] < 0.5 * _chance_loss(net.output, net.loss, 10)
 
 
@@ -231,8 +241,10 @@ def test_raw_pixels_that_blow_up_warn_and_still_raise():
     X = rng.integers(0, 256, size=(200, 20)).astype(np.uint8)
     y = rng.integers(0, 3, size=200)
     net = fastmlp.MLP([20, 16, 16, 3], activation="leaky_relu", seed=0)
-    with pytest.warns(UserWarning, match="divide by 255"), \
-            pytest.raises(FloatingPointError, match="became NaN or infinite"):
+    with (
+        pytest.warns(UserWarning, match="divide by 255"),
+        pytest.raises(FloatingPointError, match="became NaN or infinite"),
+    ):
         net.fit(X, y, epochs=5, batch_size=10, optimizer=SGD(lr=1e6), verbose=0)
     assert all(np.isfinite(W).all() for W in net.weights)
 
@@ -241,9 +253,10 @@ def test_the_scikit_learn_wrapper_stays_quiet():
     sklearn_module = pytest.importorskip("fastmlp.sklearn")
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, size=(800, 6)).astype(np.float64)
-    y = np.arange(800) % 3                      # nothing to learn, and 200 updates an epoch
-    clf = sklearn_module.MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, learning_rate_init=1e-6,
-                                       batch_size=4, random_state=0)
+    y = np.arange(800) % 3  # nothing to learn, and 200 updates an epoch
+    clf = sklearn_module.MLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=3, learning_rate_init=1e-6, batch_size=4, random_state=0
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         clf.fit(X, y)

@@ -6,6 +6,7 @@ escapes (EOFError, zlib.error, pickle.UnpicklingError, zipfile.BadZipFile, KeyEr
 struct.error, UnicodeDecodeError, MemoryError, ...) is a failure: the library must wrap it into a
 ValueError that names the file. So is a hang, caught here by an alarm on POSIX.
 """
+
 import collections
 import contextlib
 import gzip
@@ -29,6 +30,7 @@ SECONDS_PER_ATTEMPT = 10
 
 # ---- small valid files -----------------------------------------------------------------------
 
+
 def _idx(a):
     return bytes([0, 0, 0x08, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes()
 
@@ -37,8 +39,7 @@ def _valid_files():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)
     labels = np.array([1, 2, 3], np.uint8)
-    parts = tuple((rng.random((n, 784)).astype(np.float32), (np.arange(n) % 10).astype(np.int64))
-                  for n in (2, 1, 2))
+    parts = tuple((rng.random((n, 784)).astype(np.float32), (np.arange(n) % 10).astype(np.int64)) for n in (2, 1, 2))
     npz = io.BytesIO()
     np.savez(npz, x_train=images, y_train=labels, x_test=images[:2], y_test=labels[:2])
     npz_compressed = io.BytesIO()
@@ -61,6 +62,7 @@ VALID = _valid_files()
 
 
 # ---- what counts as a valid result -----------------------------------------------------------
+
 
 def _check_idx(result):
     assert isinstance(result, np.ndarray) and result.dtype.isnative
@@ -94,6 +96,7 @@ READERS = {
 
 # ---- mutations -------------------------------------------------------------------------------
 
+
 def _mutate(data, rng):
     """A corrupted copy of data and a description that reproduces it."""
     data = bytearray(data)
@@ -112,7 +115,7 @@ def _mutate(data, rng):
     if kind == "zero-run" and data:
         at = int(rng.integers(0, len(data)))
         length = int(rng.integers(1, 64))
-        data[at:at + length] = bytes(len(data[at:at + length]))
+        data[at : at + length] = bytes(len(data[at : at + length]))
         steps.append(f"data[{at}:{at + length}] = zeros")
     return bytes(data), "; ".join(steps) or "unchanged"
 
@@ -142,7 +145,7 @@ def test_corrupted_files_raise_value_or_os_error(target, tmp_path):
     reader, check = READERS[target]
     path = tmp_path / name
     path.write_bytes(data)
-    check(reader(path))   # the intact file is read
+    check(reader(path))  # the intact file is read
 
     rng = np.random.default_rng(list(VALID).index(target))
     failures = collections.OrderedDict()
@@ -158,7 +161,7 @@ def test_corrupted_files_raise_value_or_os_error(target, tmp_path):
             if not str(exc):
                 failures.setdefault("empty message", (attempt, how, repr(exc)))
             continue
-        except BaseException as exc:   # every other escape is what this test looks for
+        except BaseException as exc:  # every other escape is what this test looks for
             if isinstance(exc, KeyboardInterrupt):
                 raise
             key = f"{type(exc).__module__}.{type(exc).__name__}"
@@ -175,7 +178,8 @@ def test_corrupted_files_raise_value_or_os_error(target, tmp_path):
         f"{target} ({name}): {sum(outcomes[k] for k in failures if k in outcomes)} of {ATTEMPTS} corrupted "
         "files escaped as something other than ValueError/OSError. First of each kind "
         "(attempt, mutation of the valid bytes, error):\n"
-        + "\n".join(f"  {kind}: {detail}" for kind, detail in failures.items()))
+        + "\n".join(f"  {kind}: {detail}" for kind, detail in failures.items())
+    )
 
 
 @pytest.mark.parametrize("target", ["idx.gz", "pkl.gz"])

@@ -3,6 +3,7 @@
 Inputs are float32 (what the kernels take); the expected values are computed from those very
 float32 inputs in float64, so the only differences left are the kernels' own float32 rounding.
 """
+
 import zlib
 
 import numpy as np
@@ -15,11 +16,11 @@ from fastmlp.model import _optimizer_struct
 from fastmlp.reference import LEAKY_SLOPE, one_hot, sigmoid, softmax
 
 RTOL, ATOL = 1e-5, 1e-6
-ACTIVATIONS = sorted(_kernels.ACTIVATIONS)       # includes "identity", used by the output layer
-HEADS = sorted(_kernels.HEADS)                   # (output, loss) pairs
+ACTIVATIONS = sorted(_kernels.ACTIVATIONS)  # includes "identity", used by the output layer
+HEADS = sorted(_kernels.HEADS)  # (output, loss) pairs
 ROWS = [1, 3, 17, 33]
 WIDTHS = [1, 5, 130]
-COUNTS = [1, 3, 17, 33, 130, 1000]              # flat buffers: odd sizes hit the vector tails
+COUNTS = [1, 3, 17, 33, 130, 1000]  # flat buffers: odd sizes hit the vector tails
 
 
 def cpu_flags():
@@ -51,6 +52,7 @@ def nan_filled(*shape):
 
 
 # ---- float64 maths ----------------------------------------------------------------------------
+
 
 def activate(z, name):
     if name == "relu":
@@ -130,12 +132,13 @@ def test_gemm(M, N, K, trans_a, trans_b, alpha, beta):
     opA = A.T.astype(np.float64) if trans_a else A.astype(np.float64)
     opB = B.T.astype(np.float64) if trans_b else B.astype(np.float64)
     expected = alpha * opA @ opB + beta * C0.astype(np.float64)
-    C = nan_filled(M, N) if beta == 0.0 else C0.copy()   # beta = 0 overwrites, as in BLAS
+    C = nan_filled(M, N) if beta == 0.0 else C0.copy()  # beta = 0 overwrites, as in BLAS
     _kernels.gemm(trans_a, trans_b, alpha, A, B, beta, C)
     close(C, expected, scale=K)
 
 
 # ---- activations ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("m", WIDTHS)
@@ -155,8 +158,13 @@ def test_bias_act_forward_exact_values(activation):
     bias = np.array([0.0, 0.0, 1.0, -1.0], dtype=np.float32)
     out = z.copy()
     _kernels.bias_act_forward(out, bias, _kernels.ACTIVATIONS[activation])
-    expected = {"relu": [0, 0, 1, 2], "leaky_relu": [-0.02, 0, 1, 2], "identity": [-2, 0, 1, 2],
-                "sigmoid": sigmoid(np.array([-2.0, 0, 1, 2])), "tanh": np.tanh([-2.0, 0, 1, 2])}
+    expected = {
+        "relu": [0, 0, 1, 2],
+        "leaky_relu": [-0.02, 0, 1, 2],
+        "identity": [-2, 0, 1, 2],
+        "sigmoid": sigmoid(np.array([-2.0, 0, 1, 2])),
+        "tanh": np.tanh([-2.0, 0, 1, 2]),
+    }
     close(out[0], expected[activation])
 
 
@@ -180,6 +188,7 @@ def test_act_backward(n, m, activation):
 
 # ---- dense layers -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("n_out", WIDTHS)
 @pytest.mark.parametrize("n_in", WIDTHS)
@@ -188,7 +197,7 @@ def test_dense_forward(n, n_in, n_out, activation):
     rng = rng_for("dense_forward", n, n_in, n_out, activation)
     x, W, b = f32(rng, n, n_in), f32(rng, n_in, n_out, scale=1 / np.sqrt(n_in)), f32(rng, n_out)
     expected = activate(x.astype(np.float64) @ W.astype(np.float64) + b, activation)
-    out = nan_filled(n, n_out)                          # overwritten, never read
+    out = nan_filled(n, n_out)  # overwritten, never read
     _kernels.dense_forward(out, x, W, b, _kernels.ACTIVATIONS[activation])
     close(out, expected, scale=np.sqrt(n_in))
 
@@ -202,7 +211,7 @@ def test_dense_forward_one_row_matches_batch(n):
     _kernels.dense_forward(batched, x, W, b, _kernels.ACTIVATIONS["tanh"])
     for i in range(n):
         row = np.empty((1, 17), np.float32)
-        _kernels.dense_forward(row, x[i:i + 1], W, b, _kernels.ACTIVATIONS["tanh"])
+        _kernels.dense_forward(row, x[i : i + 1], W, b, _kernels.ACTIVATIONS["tanh"])
         close(row[0], batched[i])
 
 
@@ -217,7 +226,7 @@ DENSE_MODES = [(1.0, 0.0), (-0.1, 1.0), (0.5, 0.9)]
 def test_dense_backward(n, n_in, n_out, alpha, beta, with_dx):
     rng = rng_for("dense_backward", n, n_in, n_out, alpha, beta, with_dx)
     x, W, dz = f32(rng, n, n_in), f32(rng, n_in, n_out), f32(rng, n, n_out)
-    x[rng.random(x.shape) < 0.3] = 0.0                 # zero inputs, as in MNIST (a skipped path)
+    x[rng.random(x.shape) < 0.3] = 0.0  # zero inputs, as in MNIST (a skipped path)
     dW0, db0 = f32(rng, n_in, n_out), f32(rng, n_out)
     x64, W64, dz64 = x.astype(np.float64), W.astype(np.float64), dz.astype(np.float64)
 
@@ -260,6 +269,7 @@ def test_dense_backward_updates_weights_in_place(n):
 
 
 # ---- output heads and losses -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("output, loss", HEADS)
 @pytest.mark.parametrize("k", WIDTHS)
@@ -325,7 +335,7 @@ def test_head_loss_huge_logits_stay_finite(k, output, loss):
 def test_softmax_cross_entropy_wrong_class_by_2e4(k):
     z = np.full((3, k), -1e4, dtype=np.float32)
     z[:, 0] = 1e4
-    y = np.array([1, k - 1, 0], dtype=np.int32)        # two wrong by a logit gap of 2e4, one right
+    y = np.array([1, k - 1, 0], dtype=np.int32)  # two wrong by a logit gap of 2e4, one right
     out, dz = z.copy(), nan_filled(3, k)
     total, correct = _kernels.head_loss(out, dz, y, _kernels.HEADS[("softmax", "cross_entropy")], 1.0)
     assert_allclose(total, 2 * 2e4, rtol=1e-6)
@@ -344,8 +354,9 @@ def test_sigmoid_cross_entropy_saturated(z_value, label, expected):
     # One unit: the other unit's logit is 0 (loss log 2 for a target 0 or 1).
     z = np.array([[0.0, z_value]], dtype=np.float32)
     out, dz = z.copy(), nan_filled(1, 2)
-    total, _ = _kernels.head_loss(out, dz, np.array([label], np.int32),
-                                  _kernels.HEADS[("sigmoid", "cross_entropy")], 1.0)
+    total, _ = _kernels.head_loss(
+        out, dz, np.array([label], np.int32), _kernels.HEADS[("sigmoid", "cross_entropy")], 1.0
+    )
     assert_allclose(total, expected + np.log(2.0), rtol=1e-6)
     assert np.all(np.isfinite(dz))
 
@@ -414,7 +425,7 @@ def test_adam_update(count, lr, beta1, beta2, eps, weight_decay):
     p64, m64, v64 = p.astype(np.float64), m.astype(np.float64), v.astype(np.float64)
     for t in range(1, 6):
         g = f32(rng, count)
-        bc1, bc2 = 1 - beta1 ** t, 1 - beta2 ** t
+        bc1, bc2 = 1 - beta1**t, 1 - beta2**t
         settings = adam_struct(lr, beta1, beta2, eps, weight_decay, step=t)
         _kernels.adam_update(p, m, v, g, settings, bc1, bc2)
         g64 = g.astype(np.float64) + weight_decay * p64
@@ -438,13 +449,18 @@ def test_adam_first_step_is_lr_times_sign():
 
 def test_tables():
     assert set(_kernels.ACTIVATIONS) == {"relu", "leaky_relu", "sigmoid", "tanh", "identity"}
-    assert set(_kernels.HEADS) == {("softmax", "cross_entropy"), ("sigmoid", "mse"),
-                                   ("sigmoid", "cross_entropy"), ("softmax", "mse")}
+    assert set(_kernels.HEADS) == {
+        ("softmax", "cross_entropy"),
+        ("sigmoid", "mse"),
+        ("sigmoid", "cross_entropy"),
+        ("softmax", "mse"),
+    }
     assert len(set(_kernels.ACTIVATIONS.values())) == 5
     assert len(set(_kernels.HEADS.values())) == 4
 
 
 # ---- the input check's scan for NaN and Inf (csrc/finite.c) ----------------------------------
+
 
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 4095, 4096, 4097, 12289])
 def test_all_finite_finds_every_non_finite_value(n):

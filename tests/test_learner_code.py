@@ -5,6 +5,7 @@ write it, with its correct program (CORRECT) and its bugs (BUGS). A buggy progra
 by its first finding; every correct program must come out ok; and diagnose must leave the arrays
 of every program as make() returned them, whatever the learner's step does to its copies.
 """
+
 import ast
 import copy
 import functools
@@ -19,14 +20,37 @@ import fastmlp
 import learner_code
 from learner_code._corpus import program
 
-STYLES = {name: importlib.import_module(f"learner_code.{name}")
-          for _, name, _ in pkgutil.iter_modules(learner_code.__path__) if not name.startswith("_")}
+STYLES = {
+    name: importlib.import_module(f"learner_code.{name}")
+    for _, name, _ in pkgutil.iter_modules(learner_code.__path__)
+    if not name.startswith("_")
+}
 BUGS = [(style, index) for style, module in STYLES.items() for index in range(len(module.BUGS))]
-CODES = {"softmax-axis", "not-probabilities", "hidden-layer-output", "forward-wrong", "sign-flipped",
-         "scaled", "transposed", "shape", "zero", "wrong", "extra-softmax-derivative",
-         "activation-derivative", "bias-gradient-axis", "update-not-applied", "ascent", "step-scaled",
-         "step-wrong", "symmetric-init", "saturated-units", "inputs-not-scaled", "lr-too-high", "single-class-batches",
-         "predict-wrong"}
+CODES = {
+    "softmax-axis",
+    "not-probabilities",
+    "hidden-layer-output",
+    "forward-wrong",
+    "sign-flipped",
+    "scaled",
+    "transposed",
+    "shape",
+    "zero",
+    "wrong",
+    "extra-softmax-derivative",
+    "activation-derivative",
+    "bias-gradient-axis",
+    "update-not-applied",
+    "ascent",
+    "step-scaled",
+    "step-wrong",
+    "symmetric-init",
+    "saturated-units",
+    "inputs-not-scaled",
+    "lr-too-high",
+    "single-class-batches",
+    "predict-wrong",
+}
 
 
 def bug_id(style, index):
@@ -73,8 +97,9 @@ def test_correct_twin_is_ok(style):
     assert report.ok, str(report)
 
 
-@pytest.mark.parametrize("style, index", [(style, None) for style in STYLES] + BUGS,
-                         ids=list(STYLES) + [bug_id(*b) for b in BUGS])
+@pytest.mark.parametrize(
+    "style, index", [(style, None) for style in STYLES] + BUGS, ids=list(STYLES) + [bug_id(*b) for b in BUGS]
+)
 def test_diagnose_leaves_the_arrays_alone(style, index):
     made, before, _ = diagnosed(style, index)
     assert_same(made, before)

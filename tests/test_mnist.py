@@ -1,4 +1,5 @@
 """Real MNIST, from the bundled data/mnist: the headline result and short sanity runs."""
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose

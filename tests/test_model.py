@@ -1,5 +1,6 @@
 """fastmlp.MLP against its NumPy twin fastmlp.reference.MLP in float64, and its public contract:
 live parameters, copy, save/load, input layouts, input validation, divergence, determinism."""
+
 import os
 import re
 import subprocess
@@ -21,6 +22,7 @@ HEADS = (("softmax", "cross_entropy"), ("sigmoid", "mse"), ("sigmoid", "cross_en
 
 
 # ---- helpers ----------------------------------------------------------------------------------
+
 
 def rng_for(*key):
     return np.random.default_rng(zlib.crc32(repr(key).encode()))
@@ -71,8 +73,8 @@ def names(message_name):
 
 # ---- initialisation ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("init", ["auto", "he", "glorot", "xavier", "lecun", ("normal", 0.3),
-                                  ("uniform", -0.2, 0.5)])
+
+@pytest.mark.parametrize("init", ["auto", "he", "glorot", "xavier", "lecun", ("normal", 0.3), ("uniform", -0.2, 0.5)])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("sizes", [[1, 2], [5, 130, 3], [17, 33, 5, 2]])
 def test_same_initial_weights_as_reference(sizes, activation, init):
@@ -104,7 +106,7 @@ GRADIENT_SHAPES = [([3, 5, 2], 1), ([1, 130, 3], 3), ([17, 33, 5], 17), ([5, 7, 
 def test_loss_and_gradients_match_reference(sizes, n, activation, output, loss):
     rng = rng_for("grad", tuple(sizes), n, activation, output, loss)
     net, ref = twins(sizes, seed=3, activation=activation, output=output, loss=loss)
-    for b in net.biases:                       # non-zero biases, so every path is exercised
+    for b in net.biases:  # non-zero biases, so every path is exercised
         b[...] = rng.normal(0.0, 0.1, size=b.shape)
     sync(ref, net)
     X = rng.normal(size=(n, sizes[0])).astype(np.float32)
@@ -122,7 +124,7 @@ def test_loss_and_gradients_match_reference(sizes, n, activation, output, loss):
         assert db.dtype == np.float32 and db.shape == net.biases[layer].shape
         assert rel_error(dW, rW) < 1e-4, f"dW{layer + 1}"
         assert rel_error(db, rb) < 1e-4, f"db{layer + 1}"
-    for p, q in zip(before, params_of(net)):    # the model itself is untouched
+    for p, q in zip(before, params_of(net)):  # the model itself is untouched
         assert_array_equal(p, q)
 
 
@@ -137,9 +139,10 @@ def test_loss_and_gradients_returns_copies():
 
 # ---- inference --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("output, loss", HEADS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("n", [1, 17, 1100])      # 1100 rows go through several blocks
+@pytest.mark.parametrize("n", [1, 17, 1100])  # 1100 rows go through several blocks
 def test_inference_matches_reference(n, activation, output, loss):
     rng = rng_for("inference", n, activation, output, loss)
     net, ref = twins([6, 33, 5], seed=4, activation=activation, output=output, loss=loss)
@@ -167,7 +170,7 @@ def test_one_row_at_a_time_matches_batch():
     X, _ = make_data(17, 130, 5)
     net = fastmlp.MLP([130, 33, 5], activation="tanh", seed=0)
     batched = net.predict_proba(X)
-    rows = np.vstack([net.predict_proba(X[i:i + 1]) for i in range(len(X))])
+    rows = np.vstack([net.predict_proba(X[i : i + 1]) for i in range(len(X))])
     assert_allclose(rows, batched, rtol=1e-5, atol=1e-6)
 
 
@@ -184,8 +187,7 @@ OPTIMIZERS = {
     "adam_weight_decay": lambda: Adam(lr=0.01, beta1=0.8, beta2=0.99, weight_decay=0.05),
 }
 # (batch_size, rows, epochs): 20 steps each; 7 on 33 rows leaves a short last batch.
-SCHEDULES = {"batch1": (1, 20, 1), "batch7": (7, 35, 4), "batch7_ragged": (7, 33, 4),
-             "full": (None, 35, 20)}
+SCHEDULES = {"batch1": (1, 20, 1), "batch7": (7, 35, 4), "batch7_ragged": (7, 33, 4), "full": (None, 35, 20)}
 
 
 def train_twins(sizes, optimizer, schedule, shuffle, seed=5, **kwargs):
@@ -193,10 +195,12 @@ def train_twins(sizes, optimizer, schedule, shuffle, seed=5, **kwargs):
     X, y = make_data(n, sizes[0], sizes[-1], seed=1)
     batch_size = n if batch_size is None else batch_size
     net, ref = twins(sizes, seed=seed, **kwargs)
-    h_c = net.fit(X, y, epochs=epochs, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer](),
-                  shuffle=shuffle, verbose=0)
-    h_r = ref.fit(X, y, epochs=epochs, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer](),
-                  shuffle=shuffle, verbose=0)
+    h_c = net.fit(
+        X, y, epochs=epochs, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer](), shuffle=shuffle, verbose=0
+    )
+    h_r = ref.fit(
+        X, y, epochs=epochs, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer](), shuffle=shuffle, verbose=0
+    )
     return net, ref, h_c, h_r
 
 
@@ -220,8 +224,9 @@ def test_training_follows_reference(optimizer, schedule, shuffle):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("optimizer", ["momentum", "adam"])
 def test_training_follows_reference_every_network_kind(optimizer, activation, output, loss):
-    net, ref, h_c, h_r = train_twins([5, 8, 7, 3], optimizer, "batch7_ragged", True,
-                                     activation=activation, output=output, loss=loss)
+    net, ref, h_c, h_r = train_twins(
+        [5, 8, 7, 3], optimizer, "batch7_ragged", True, activation=activation, output=output, loss=loss
+    )
     assert_twins_close(net, ref, h_c, h_r)
 
 
@@ -233,7 +238,7 @@ def test_training_from_written_weights_follows_reference():
     net.biases[1][...] = rng.normal(size=3)
     sync(ref, net)
     opt_c, opt_r = SGD(lr=0.1, momentum=0.5), SGD(lr=0.1, momentum=0.5)
-    for _ in range(2):                  # a second fit continues from where the first stopped
+    for _ in range(2):  # a second fit continues from where the first stopped
         h_c = net.fit(X, y, epochs=2, batch_size=4, optimizer=opt_c, verbose=0)
         h_r = ref.fit(X, y, epochs=2, batch_size=4, optimizer=opt_r, verbose=0)
         assert_twins_close(net, ref, h_c, h_r)
@@ -248,8 +253,7 @@ def test_training_from_written_weights_follows_reference():
 def test_fit_twice_equals_fit_once_with_two_epochs(optimizer, shuffle):
     X, y = make_data(40, 6, 3, seed=3)
     once, twice = fastmlp.MLP([6, 10, 3], seed=8), fastmlp.MLP([6, 10, 3], seed=8)
-    h_once = once.fit(X, y, epochs=2, batch_size=7, optimizer=OPTIMIZERS[optimizer](), shuffle=shuffle,
-                      verbose=0)
+    h_once = once.fit(X, y, epochs=2, batch_size=7, optimizer=OPTIMIZERS[optimizer](), shuffle=shuffle, verbose=0)
     opt = OPTIMIZERS[optimizer]()
     h1 = twice.fit(X, y, epochs=1, batch_size=7, optimizer=opt, shuffle=shuffle, verbose=0)
     h2 = twice.fit(X, y, epochs=1, batch_size=7, optimizer=opt, shuffle=shuffle, verbose=0)
@@ -279,6 +283,7 @@ def test_training_is_independent_of_chunking(monkeypatch):
     # fit hands the compiled loop chunks of minibatches sized by wall time; one batch per chunk
     # must give bit for bit what the default chunks give.
     import fastmlp.model as model_module
+
     X, y = make_data(300, 8, 4, seed=4)
     for optimizer in ("momentum", "adam"):
         default = fastmlp.MLP([8, 16, 4], seed=1)
@@ -303,6 +308,7 @@ def test_training_reduces_loss():
 
 
 # ---- History ----------------------------------------------------------------------------------
+
 
 def test_history_keys_and_lengths():
     X, y = make_data(50, 4, 3)
@@ -353,6 +359,7 @@ def test_verbose_output(capsys):
 
 # ---- live parameters --------------------------------------------------------------------------
 
+
 def test_writing_into_weights_changes_the_model():
     X, _ = make_data(10, 4, 3)
     net = fastmlp.MLP([4, 5, 3], seed=0)
@@ -361,7 +368,7 @@ def test_writing_into_weights_changes_the_model():
         W[...] = 0.0
     proba = net.predict_proba(X)
     assert not np.allclose(proba, before)
-    assert_allclose(proba, np.full((10, 3), 1 / 3), rtol=1e-6)   # all zero: uniform softmax
+    assert_allclose(proba, np.full((10, 3), 1 / 3), rtol=1e-6)  # all zero: uniform softmax
     net.biases[-1][...] = [0.0, 0.0, 5.0]
     assert_array_equal(net.predict(X), np.full(10, 2))
 
@@ -372,7 +379,7 @@ def test_fit_updates_the_same_arrays():
     W, b = net.weights[0], net.biases[0]
     before = W.copy()
     net.fit(X, y, epochs=1, batch_size=4, verbose=0)
-    assert not np.array_equal(W, before)              # the views saw the update
+    assert not np.array_equal(W, before)  # the views saw the update
     assert np.shares_memory(W, net.weights[0]) and np.shares_memory(b, net.biases[0])
 
 
@@ -381,14 +388,14 @@ def test_assigning_weights_copies_into_the_model():
     net = fastmlp.MLP([4, 5, 3], seed=0)
     before = net.predict_proba(X)
     view = net.weights[0]
-    new = np.random.default_rng(1).normal(size=(4, 5))      # float64: converted on the way in
+    new = np.random.default_rng(1).normal(size=(4, 5))  # float64: converted on the way in
     net.weights[0] = new
     assert_array_equal(net.weights[0], new.astype(np.float32))
-    assert np.shares_memory(view, net.weights[0])           # still the same live array
+    assert np.shares_memory(view, net.weights[0])  # still the same live array
     assert net.weights[0].dtype == np.float32
     assert not np.allclose(net.predict_proba(X), before)
     after = net.predict_proba(X)
-    new[...] = 0.0                                          # the model holds a copy
+    new[...] = 0.0  # the model holds a copy
     assert_array_equal(net.predict_proba(X), after)
 
     net.biases[1] = [1.0, 2.0, 3.0]
@@ -414,7 +421,7 @@ def test_assigning_bad_parameters_raises():
     with pytest.raises(ValueError, match=r"biases\[1\]"):
         net.biases[1] = np.zeros(4)
     with pytest.raises(ValueError, match="weights"):
-        net.weights = [np.zeros((4, 5))]                    # one array for two layers
+        net.weights = [np.zeros((4, 5))]  # one array for two layers
     with pytest.raises(ValueError, match=r"weights\[1\]"):
         net.weights[1] = np.full((5, 3), np.nan)
 
@@ -432,6 +439,7 @@ def test_assigning_values_beyond_float32_raises():
 
 
 # ---- copy -------------------------------------------------------------------------------------
+
 
 def test_copy_is_independent():
     X, y = make_data(30, 4, 3)
@@ -480,9 +488,16 @@ def test_parameters_and_optimizer_state_start_on_a_cache_line():
 
 # ---- save and load ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs", [dict(), dict(activation="sigmoid", output="sigmoid", loss="mse"),
-                                    dict(activation="leaky_relu", init=("uniform", -0.1, 0.1)),
-                                    dict(activation="tanh", output="softmax", loss="mse", init=("normal", 0.2))])
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(),
+        dict(activation="sigmoid", output="sigmoid", loss="mse"),
+        dict(activation="leaky_relu", init=("uniform", -0.1, 0.1)),
+        dict(activation="tanh", output="softmax", loss="mse", init=("normal", 0.2)),
+    ],
+)
 def test_save_load_round_trip(tmp_path, kwargs):
     X, y = make_data(40, 6, 3)
     net = fastmlp.MLP([6, 17, 5, 3], seed=2, **kwargs)
@@ -496,7 +511,7 @@ def test_save_load_round_trip(tmp_path, kwargs):
     assert_same_params(net, loaded)
     assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
     assert loaded.evaluate(X, y) == net.evaluate(X, y)
-    with np.load(path, allow_pickle=False) as archive:        # a plain npz, no pickles
+    with np.load(path, allow_pickle=False) as archive:  # a plain npz, no pickles
         assert len(archive.files) >= 1
     # The loaded model trains on.
     loaded.fit(X, y, epochs=1, verbose=0)
@@ -507,7 +522,7 @@ def test_save_appends_npz_and_accepts_str(tmp_path):
     path = net.save(str(tmp_path / "plain"))
     assert str(path).endswith(".npz") and os.path.exists(path)
     assert_same_params(net, fastmlp.load(path))
-    assert os.listdir(tmp_path) == ["plain.npz"]             # no temporary files left behind
+    assert os.listdir(tmp_path) == ["plain.npz"]  # no temporary files left behind
 
 
 def test_load_truncated_file_raises(tmp_path):
@@ -537,9 +552,14 @@ def test_load_other_npz_raises(tmp_path):
     with pytest.raises(ValueError):
         fastmlp.load(tmp_path / "array.npy")
     net = fastmlp.MLP([3, 4, 2], seed=0)
-    np.savez(tmp_path / "short.npz", params=net._params[:-1], metadata=np.array(
-        '{"format": "fastmlp", "version": 1, "sizes": [3, 4, 2], "activation": "relu", '
-        '"output": "softmax", "loss": "cross_entropy", "init": "auto", "seed": 0}'))
+    np.savez(
+        tmp_path / "short.npz",
+        params=net._params[:-1],
+        metadata=np.array(
+            '{"format": "fastmlp", "version": 1, "sizes": [3, 4, 2], "activation": "relu", '
+            '"output": "softmax", "loss": "cross_entropy", "init": "auto", "seed": 0}'
+        ),
+    )
     with pytest.raises(ValueError):
         fastmlp.load(tmp_path / "short.npz")
 
@@ -552,6 +572,7 @@ def test_load_missing_file_raises_oserror(tmp_path):
 
 
 # ---- input dtypes and layouts -----------------------------------------------------------------
+
 
 def layouts(X32):
     """The same values as X32 in other dtypes and memory layouts."""
@@ -572,8 +593,9 @@ def layouts(X32):
     }
 
 
-@pytest.mark.parametrize("layout", ["float64", "fortran", "strided", "negative_strides", "transposed_view",
-                                    "readonly", "list"])
+@pytest.mark.parametrize(
+    "layout", ["float64", "fortran", "strided", "negative_strides", "transposed_view", "readonly", "list"]
+)
 def test_input_layouts_give_the_same_results(layout):
     X32, y = make_data(37, 5, 3, seed=7)
     X = layouts(X32)[layout]
@@ -612,8 +634,13 @@ def test_integer_and_other_dtypes(dtype):
 @pytest.mark.parametrize("y_kind", ["int32", "uint8", "float_whole", "column", "list"])
 def test_label_forms(y_kind):
     X, y = make_data(20, 4, 3)
-    forms = {"int32": y.astype(np.int32), "uint8": y.astype(np.uint8), "float_whole": y.astype(np.float64),
-             "column": y.reshape(-1, 1), "list": y.tolist()}
+    forms = {
+        "int32": y.astype(np.int32),
+        "uint8": y.astype(np.uint8),
+        "float_whole": y.astype(np.float64),
+        "column": y.reshape(-1, 1),
+        "list": y.tolist(),
+    }
     net = fastmlp.MLP([4, 5, 3], seed=0)
     assert net.evaluate(X, forms[y_kind]) == net.evaluate(X, y)
     assert net.loss_and_gradients(X, forms[y_kind])[0] == net.loss_and_gradients(X, y)[0]
@@ -621,21 +648,39 @@ def test_label_forms(y_kind):
 
 # ---- bad input --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sizes", [[5], [], [5, 0, 3], [0, 3], [4, -2, 3], [4, 0], [4, 1], [4, 3.5, 3],
-                                   "784,10", None, 10, [4, True, 3]])
+
+@pytest.mark.parametrize(
+    "sizes", [[5], [], [5, 0, 3], [0, 3], [4, -2, 3], [4, 0], [4, 1], [4, 3.5, 3], "784,10", None, 10, [4, True, 3]]
+)
 def test_bad_sizes(sizes):
     with names("sizes"):
         fastmlp.MLP(sizes)
 
 
-@pytest.mark.parametrize("argument, value", [
-    ("activation", "foo"), ("activation", "softmax"), ("activation", "identity"), ("activation", None),
-    ("output", "relu"), ("output", "tanh"), ("output", 3),
-    ("loss", "hinge"), ("loss", "mae"), ("loss", None),
-    ("init", "zeros"), ("init", ("normal", -1.0)), ("init", ("uniform", 1.0, 0.0)), ("init", ("normal",)),
-    ("init", 3), ("init", ("normal", float("nan"))),
-    ("seed", -1), ("seed", 1.5), ("seed", "a"),
-])
+@pytest.mark.parametrize(
+    "argument, value",
+    [
+        ("activation", "foo"),
+        ("activation", "softmax"),
+        ("activation", "identity"),
+        ("activation", None),
+        ("output", "relu"),
+        ("output", "tanh"),
+        ("output", 3),
+        ("loss", "hinge"),
+        ("loss", "mae"),
+        ("loss", None),
+        ("init", "zeros"),
+        ("init", ("normal", -1.0)),
+        ("init", ("uniform", 1.0, 0.0)),
+        ("init", ("normal",)),
+        ("init", 3),
+        ("init", ("normal", float("nan"))),
+        ("seed", -1),
+        ("seed", 1.5),
+        ("seed", "a"),
+    ],
+)
 def test_bad_constructor_arguments(argument, value):
     with names(argument):
         fastmlp.MLP([4, 5, 3], **{argument: value})
@@ -678,7 +723,7 @@ def test_bad_X(method, case):
         if method in ("predict", "predict_proba"):
             getattr(net, method)(X)
         elif method == "fit":
-            net.fit(X, y[:len(X)] if case == "empty" else y, verbose=0)
+            net.fit(X, y[: len(X)] if case == "empty" else y, verbose=0)
         else:
             getattr(net, method)(X, y[:0] if case == "empty" else y)
     for p, q in zip(before, params_of(net)):
@@ -691,7 +736,7 @@ def bad_y_cases(y):
     nan[1] = np.nan
     return {
         "out_of_range": np.where(np.arange(len(y)) == 3, 3, y),
-        "far_out_of_range": np.where(np.arange(len(y)) == 3, 10 ** 6, y),
+        "far_out_of_range": np.where(np.arange(len(y)) == 3, 10**6, y),
         "negative": np.where(np.arange(len(y)) == 0, -1, y),
         "fractional": frac,
         "nan": nan,
@@ -724,17 +769,32 @@ def test_bad_y(method, case):
         assert_array_equal(p, q)
 
 
-@pytest.mark.parametrize("argument, value", [
-    ("batch_size", 0), ("batch_size", -3), ("batch_size", 2.5), ("batch_size", None), ("batch_size", "32"),
-    ("epochs", -1), ("epochs", 1.5), ("epochs", None),
-    ("optimizer", "sgd"), ("optimizer", object()), ("optimizer", SGD),
-    ("shuffle", "yes"), ("shuffle", None),
-    ("verbose", 5), ("verbose", -1),
-    ("validation_split", 1.0), ("validation_split", -0.1), ("validation_split", float("nan")),
-    ("validation_split", 0.001),
-    ("validation_data", "data"),
-    ("callbacks", [object()]),
-])
+@pytest.mark.parametrize(
+    "argument, value",
+    [
+        ("batch_size", 0),
+        ("batch_size", -3),
+        ("batch_size", 2.5),
+        ("batch_size", None),
+        ("batch_size", "32"),
+        ("epochs", -1),
+        ("epochs", 1.5),
+        ("epochs", None),
+        ("optimizer", "sgd"),
+        ("optimizer", object()),
+        ("optimizer", SGD),
+        ("shuffle", "yes"),
+        ("shuffle", None),
+        ("verbose", 5),
+        ("verbose", -1),
+        ("validation_split", 1.0),
+        ("validation_split", -0.1),
+        ("validation_split", float("nan")),
+        ("validation_split", 0.001),
+        ("validation_data", "data"),
+        ("callbacks", [object()]),
+    ],
+)
 def test_bad_fit_arguments(argument, value):
     X, y = make_data(12, 4, 3)
     net = fastmlp.MLP([4, 5, 3], seed=0)
@@ -745,13 +805,16 @@ def test_bad_fit_arguments(argument, value):
         assert_array_equal(p, q)
 
 
-@pytest.mark.parametrize("value, name", [
-    ((np.zeros((3, 4)),), "validation_data"),
-    ((np.zeros((3, 5)), np.zeros(3, int)), "validation_data[0]"),
-    ((np.zeros((3, 4)), np.array([0, 1, 3])), "validation_data[1]"),
-    ((np.zeros((3, 4)), np.zeros(2, int)), "validation_data[1]"),
-    ((np.full((3, 4), np.nan), np.zeros(3, int)), "validation_data[0]"),
-])
+@pytest.mark.parametrize(
+    "value, name",
+    [
+        ((np.zeros((3, 4)),), "validation_data"),
+        ((np.zeros((3, 5)), np.zeros(3, int)), "validation_data[0]"),
+        ((np.zeros((3, 4)), np.array([0, 1, 3])), "validation_data[1]"),
+        ((np.zeros((3, 4)), np.zeros(2, int)), "validation_data[1]"),
+        ((np.full((3, 4), np.nan), np.zeros(3, int)), "validation_data[0]"),
+    ],
+)
 def test_bad_validation_data(value, name):
     X, y = make_data(12, 4, 3)
     net = fastmlp.MLP([4, 5, 3], seed=0)
@@ -759,16 +822,30 @@ def test_bad_validation_data(value, name):
         net.fit(X, y, validation_data=value, verbose=0)
 
 
-@pytest.mark.parametrize("make, name", [
-    (lambda: SGD(lr=0), "lr"), (lambda: SGD(lr=-0.1), "lr"), (lambda: SGD(lr=float("nan")), "lr"),
-    (lambda: SGD(lr=float("inf")), "lr"), (lambda: SGD(lr="0.1"), "lr"), (lambda: SGD(lr=None), "lr"),
-    (lambda: SGD(momentum=1.0), "momentum"), (lambda: SGD(momentum=-0.1), "momentum"),
-    (lambda: SGD(nesterov=True), "nesterov"), (lambda: SGD(momentum=0.9, nesterov="yes"), "nesterov"),
-    (lambda: SGD(weight_decay=-1e-4), "weight_decay"), (lambda: SGD(weight_decay=float("inf")), "weight_decay"),
-    (lambda: Adam(lr=0), "lr"), (lambda: Adam(lr=float("nan")), "lr"), (lambda: Adam(lr=-1.0), "lr"),
-    (lambda: Adam(beta1=1.0), "beta1"), (lambda: Adam(beta2=-0.5), "beta2"), (lambda: Adam(eps=0.0), "eps"),
-    (lambda: Adam(weight_decay=-1.0), "weight_decay"),
-])
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: SGD(lr=0), "lr"),
+        (lambda: SGD(lr=-0.1), "lr"),
+        (lambda: SGD(lr=float("nan")), "lr"),
+        (lambda: SGD(lr=float("inf")), "lr"),
+        (lambda: SGD(lr="0.1"), "lr"),
+        (lambda: SGD(lr=None), "lr"),
+        (lambda: SGD(momentum=1.0), "momentum"),
+        (lambda: SGD(momentum=-0.1), "momentum"),
+        (lambda: SGD(nesterov=True), "nesterov"),
+        (lambda: SGD(momentum=0.9, nesterov="yes"), "nesterov"),
+        (lambda: SGD(weight_decay=-1e-4), "weight_decay"),
+        (lambda: SGD(weight_decay=float("inf")), "weight_decay"),
+        (lambda: Adam(lr=0), "lr"),
+        (lambda: Adam(lr=float("nan")), "lr"),
+        (lambda: Adam(lr=-1.0), "lr"),
+        (lambda: Adam(beta1=1.0), "beta1"),
+        (lambda: Adam(beta2=-0.5), "beta2"),
+        (lambda: Adam(eps=0.0), "eps"),
+        (lambda: Adam(weight_decay=-1.0), "weight_decay"),
+    ],
+)
 def test_bad_optimizer_settings(make, name):
     with names(name):
         make()
@@ -776,7 +853,7 @@ def test_bad_optimizer_settings(make, name):
 
 # ---- divergence -------------------------------------------------------------------------------
 
-DIVERGING = {   # (activation, batch_size, optimizer): each makes the loss overflow on unscaled pixels
+DIVERGING = {  # (activation, batch_size, optimizer): each makes the loss overflow on unscaled pixels
     "relu-batch1-sgd": ("relu", 1, lambda: SGD(lr=1e6)),
     "relu-batch10-sgd": ("relu", 10, lambda: SGD(lr=1e6)),
     "relu-batch10-momentum": ("relu", 10, lambda: SGD(lr=1e6, momentum=0.9)),
@@ -792,7 +869,7 @@ DIVERGING = {   # (activation, batch_size, optimizer): each makes the loss overf
 def test_divergence_raises_and_leaves_a_usable_model(case):
     activation, batch_size, make_optimizer = DIVERGING[case]
     rng = np.random.default_rng(0)
-    X = rng.uniform(0, 255, size=(200, 20)).astype(np.float32)       # unscaled pixels
+    X = rng.uniform(0, 255, size=(200, 20)).astype(np.float32)  # unscaled pixels
     y = rng.integers(0, 3, size=200)
     net = fastmlp.MLP([20, 16, 16, 3], activation=activation, seed=0)
     with pytest.raises(FloatingPointError, match="lr"):
@@ -806,7 +883,8 @@ def test_divergence_raises_and_leaves_a_usable_model(case):
     assert np.all(np.isfinite(proba)), (
         f"after the FloatingPointError, predict_proba on the training data has "
         f"{np.count_nonzero(~np.isfinite(proba))} non-finite values; largest |W| "
-        f"{max(float(np.abs(W).max()) for W in net.weights):.3g}")
+        f"{max(float(np.abs(W).max()) for W in net.weights):.3g}"
+    )
     assert np.isfinite(net.evaluate(X, y)["loss"])
 
 
@@ -826,6 +904,7 @@ def test_bounded_loss_does_not_diverge():
 
 # ---- determinism ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("optimizer", ["momentum", "nesterov", "adam"])
 def test_same_seed_same_training_bit_for_bit(optimizer):
     X, y = make_data(301, 13, 5, seed=11)
@@ -844,6 +923,7 @@ def test_unseeded_models_differ():
 
 
 # ---- robustness -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("setting, value", [("momentum", 0.9), ("weight_decay", 0.01)])
 def test_changing_a_reused_optimizer_does_not_crash(setting, value, tmp_path):
@@ -867,10 +947,10 @@ assert all(np.isfinite(w).all() for w in net.weights)
 print("survived")
 """
     # run outside the source tree, so the installed (compiled) package is the one imported
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                            cwd=tmp_path)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0 and "survived" in result.stdout, (
-        f"exit code {result.returncode}; stderr: {result.stderr[-2000:]}")
+        f"exit code {result.returncode}; stderr: {result.stderr[-2000:]}"
+    )
 
 
 def test_learning_rate_change_between_fits_is_used():
@@ -897,13 +977,11 @@ def test_batch1_lazy_first_layer_momentum_matches_the_reference(monkeypatch, wei
     y = rng.integers(0, 3, size=120)
     fast = fastmlp.MLP([300, 60, 3], seed=4)
     ref = reference.MLP([300, 60, 3], seed=4, dtype=np.float64)
-    fast.fit(X, y, epochs=2, batch_size=1, optimizer=SGD(lr=0.01, momentum=0.9, weight_decay=weight_decay),
-             verbose=0)
+    fast.fit(X, y, epochs=2, batch_size=1, optimizer=SGD(lr=0.01, momentum=0.9, weight_decay=weight_decay), verbose=0)
     ref.fit(X, y, epochs=2, batch_size=1, optimizer=SGD(lr=0.01, momentum=0.9, weight_decay=weight_decay))
     for mine, theirs in zip(fast.weights + fast.biases, ref.weights + ref.biases):
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
     again = fastmlp.MLP([300, 60, 3], seed=4)
-    again.fit(X, y, epochs=2, batch_size=1, optimizer=SGD(lr=0.01, momentum=0.9, weight_decay=weight_decay),
-              verbose=0)
+    again.fit(X, y, epochs=2, batch_size=1, optimizer=SGD(lr=0.01, momentum=0.9, weight_decay=weight_decay), verbose=0)
     for mine, theirs in zip(fast.weights, again.weights):
         np.testing.assert_array_equal(mine, theirs)

@@ -1,4 +1,5 @@
 """fastmlp.onnx: the exported graph under onnxruntime gives predict_proba and predict."""
+
 import sys
 
 import numpy as np
@@ -93,6 +94,7 @@ def test_written_file_loads_and_checks(tmp_path):
 def test_reference_model_exports_too(tmp_path):
     pytest.importorskip("onnx")
     from fastmlp import reference
+
     ref = reference.MLP([5, 6, 3], activation="tanh", seed=0, dtype=np.float32)
     session = _session(fastmlp.onnx.export(ref, tmp_path / "ref.onnx"))
     X = np.random.default_rng(0).random((8, 5), dtype=np.float32)

@@ -1,4 +1,5 @@
 """fastmlp.plot: every figure has axes with something drawn, and saves as a non-empty PNG."""
+
 import sys
 
 import numpy as np
@@ -117,8 +118,7 @@ def test_weights(trained, tmp_path):
     fig = fastmlp.plot.weights(net, n=64)
     with_images = [ax for ax in fig.get_axes() if ax.images]
     assert len(with_images) == 16  # only 16 hidden units
-    np.testing.assert_allclose(with_images[3].images[0].get_array(), net.weights[0][:, 3].reshape(28, 28),
-                               rtol=1e-6)
+    np.testing.assert_allclose(with_images[3].images[0].get_array(), net.weights[0][:, 3].reshape(28, 28), rtol=1e-6)
     _saved_png(fig, tmp_path)
     assert len([ax for ax in fastmlp.plot.weights(net, n=5).get_axes() if ax.images]) == 5
 
@@ -131,8 +131,12 @@ def test_weights_need_square_inputs():
 def test_every_figure_draws_something(trained):
     net, history, X, y = trained
     y_pred = net.predict(X)
-    for fig in (fastmlp.plot.history(history), fastmlp.plot.confusion_matrix(y, y_pred),
-                fastmlp.plot.misclassified(X, y, y_pred), fastmlp.plot.weights(net)):
+    for fig in (
+        fastmlp.plot.history(history),
+        fastmlp.plot.confusion_matrix(y, y_pred),
+        fastmlp.plot.misclassified(X, y, y_pred),
+        fastmlp.plot.weights(net),
+    ):
         assert isinstance(fig, matplotlib.figure.Figure)
         assert fig.get_axes() and any(_drawn(ax) for ax in fig.get_axes())
 
@@ -146,5 +150,6 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
 def test_history_names_a_metric_that_is_not_a_list():
     pytest.importorskip("matplotlib")
     import fastmlp.plot
+
     with pytest.raises(TypeError, match=r"history_or_dict\['loss'\]: got 5"):
         fastmlp.plot.history({"loss": 5})

@@ -1,6 +1,7 @@
 """Property-based tests: over random shapes, dtypes and memory layouts, the compiled model agrees
 with its float64 NumPy twin (fastmlp.reference) on predict_proba and loss_and_gradients, and any
 layout or dtype of X gives the same bits as its float32 C-contiguous conversion."""
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,13 +15,13 @@ from fastmlp import reference
 pytestmark = pytest.mark.filterwarnings("ignore:fit. :UserWarning")
 
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
-HEADS = (("softmax", "cross_entropy"), ("sigmoid", "mse"), ("sigmoid", "cross_entropy"),
-         ("softmax", "mse"))
+HEADS = (("softmax", "cross_entropy"), ("sigmoid", "mse"), ("sigmoid", "cross_entropy"), ("softmax", "mse"))
 DTYPES = ("float32", "float64", "int64", "int32", "int8", "uint8", "bool")
 LAYOUTS = ("C", "F", "strided", "negative-strides", "transposed-view")
 
-PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
-                             suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def _values(rng, dtype, n, d):
@@ -66,8 +67,17 @@ def problems(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
     X = _layout(_values(rng, dtype, n, d), layout, rng)
     y = rng.integers(0, k, size=n)
-    return dict(sizes=[d, *hidden, k], activation=activation, output=output, loss=loss, seed=seed,
-                X=X, y=y, dtype=dtype, layout=layout)
+    return dict(
+        sizes=[d, *hidden, k],
+        activation=activation,
+        output=output,
+        loss=loss,
+        seed=seed,
+        X=X,
+        y=y,
+        dtype=dtype,
+        layout=layout,
+    )
 
 
 def _twins(p):
@@ -88,8 +98,7 @@ def _sum_scale(ref, X):
     """The largest sum of absolute terms in any layer's pre-activations: float32 rounds each such sum
     to within a few 1e-7 of this (raw uint8 pixels make it hundreds, so 1e-5 is out of reach there)."""
     inputs = ref.forward(_as_fed(X))[:-1]
-    return max(float((np.abs(a) @ np.abs(W) + np.abs(b)).max())
-               for a, W, b in zip(inputs, ref.weights, ref.biases))
+    return max(float((np.abs(a) @ np.abs(W) + np.abs(b)).max()) for a, W, b in zip(inputs, ref.weights, ref.biases))
 
 
 def _as_fed(X):
@@ -138,7 +147,7 @@ def test_loss_and_gradients_match_the_float64_reference(p):
         assert_allclose(db, db_ref, rtol=0, atol=tolerance, err_msg=f"db{layer + 1}")
     after = [np.array(W) for W in net.weights] + [np.array(b) for b in net.biases]
     for a, b in zip(before, after):
-        assert_array_equal(a, b)   # loss_and_gradients never changes the model
+        assert_array_equal(a, b)  # loss_and_gradients never changes the model
     evaluated = net.evaluate(p["X"], p["y"])
     assert_allclose(evaluated["loss"], loss, rtol=1e-5, atol=1e-6)
 
@@ -146,8 +155,7 @@ def test_loss_and_gradients_match_the_float64_reference(p):
 @PROPERTY_SETTINGS
 @given(problems())
 def test_any_layout_and_dtype_gives_the_bits_of_float32_c(p):
-    net = fastmlp.MLP(p["sizes"], activation=p["activation"], output=p["output"], loss=p["loss"],
-                      seed=p["seed"])
+    net = fastmlp.MLP(p["sizes"], activation=p["activation"], output=p["output"], loss=p["loss"], seed=p["seed"])
     X32 = np.ascontiguousarray(np.asarray(p["X"]).astype(np.float32))
     assert_array_equal(net.predict_proba(p["X"]), net.predict_proba(X32))
     loss, grads = net.loss_and_gradients(p["X"], p["y"])
@@ -169,8 +177,7 @@ def test_seeded_training_on_any_layout_gives_the_bits_of_float32_c(p, batch_size
     X32 = np.ascontiguousarray(np.asarray(p["X"]).astype(np.float32))
     nets = []
     for X in (p["X"], X32):
-        net = fastmlp.MLP(p["sizes"], activation=p["activation"], output=p["output"], loss=p["loss"],
-                          seed=p["seed"])
+        net = fastmlp.MLP(p["sizes"], activation=p["activation"], output=p["output"], loss=p["loss"], seed=p["seed"])
         net.fit(X, p["y"], epochs=2, batch_size=batch_size, optimizer=make_optimizer(), verbose=0)
         nets.append(net)
     for a, b in zip(list(nets[0].weights) + list(nets[0].biases), list(nets[1].weights) + list(nets[1].biases)):

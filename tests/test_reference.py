@@ -1,5 +1,6 @@
 """fastmlp.reference: gradients against float64 finite differences, initialisation, numerical
 stability, the training loop and the optimizer maths."""
+
 import gzip
 import os
 
@@ -18,6 +19,7 @@ MNIST_DIR = os.path.join(os.path.dirname(__file__), os.pardir, "data", "mnist")
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
+
 
 def numerical_gradients(net, X, y, eps=1e-6):
     """Central differences of net's mean loss for every weight and bias, in net's dtype."""
@@ -79,6 +81,7 @@ def mnist_slice(n=300):
 # ----------------------------------------------------------------------------------------------
 # gradients against float64 finite differences
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("output, loss", OUTPUT_LOSS_PAIRS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -142,6 +145,7 @@ def test_float32_gradients_close_to_float64():
 # initialisation
 # ----------------------------------------------------------------------------------------------
 
+
 def test_same_seed_same_weights_across_dtypes():
     sizes = [7, 5, 3]
     a32 = MLP(sizes, seed=123, dtype=np.float32)
@@ -171,18 +175,21 @@ def test_initial_weights_follow_the_shared_sequence():
     assert [b.shape for b in net.biases] == [(6,), (3,)]
 
 
-@pytest.mark.parametrize("init, activation, check", [
-    ("he", "tanh", ("std", np.sqrt(2 / 1000))),
-    ("auto", "relu", ("std", np.sqrt(2 / 1000))),
-    ("auto", "leaky_relu", ("std", np.sqrt(2 / 1000))),
-    ("lecun", "relu", ("std", np.sqrt(1 / 1000))),
-    ("glorot", "relu", ("limit", np.sqrt(6 / 1500))),
-    ("xavier", "relu", ("limit", np.sqrt(6 / 1500))),
-    ("auto", "sigmoid", ("limit", np.sqrt(6 / 1500))),
-    ("auto", "tanh", ("limit", np.sqrt(6 / 1500))),
-    (("normal", 0.01), "relu", ("std", 0.01)),
-    (("uniform", 0, 1), "relu", ("range", 0.0, 1.0)),
-])
+@pytest.mark.parametrize(
+    "init, activation, check",
+    [
+        ("he", "tanh", ("std", np.sqrt(2 / 1000))),
+        ("auto", "relu", ("std", np.sqrt(2 / 1000))),
+        ("auto", "leaky_relu", ("std", np.sqrt(2 / 1000))),
+        ("lecun", "relu", ("std", np.sqrt(1 / 1000))),
+        ("glorot", "relu", ("limit", np.sqrt(6 / 1500))),
+        ("xavier", "relu", ("limit", np.sqrt(6 / 1500))),
+        ("auto", "sigmoid", ("limit", np.sqrt(6 / 1500))),
+        ("auto", "tanh", ("limit", np.sqrt(6 / 1500))),
+        (("normal", 0.01), "relu", ("std", 0.01)),
+        (("uniform", 0, 1), "relu", ("range", 0.0, 1.0)),
+    ],
+)
 def test_init_schemes(init, activation, check):
     W = MLP([1000, 500], activation=activation, init=init, seed=0, dtype=np.float64).weights[0]
     if check[0] == "std":
@@ -201,6 +208,7 @@ def test_init_schemes(init, activation, check):
 # ----------------------------------------------------------------------------------------------
 # numerical stability
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_softmax_cross_entropy_huge_logits(dtype):
@@ -241,18 +249,22 @@ def test_softmax_and_sigmoid_helpers():
 # training
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("make_optimizer", [
-    lambda: SGD(lr=0.1),
-    lambda: SGD(lr=0.05, momentum=0.9),
-    lambda: SGD(lr=0.05, momentum=0.9, nesterov=True),
-    lambda: Adam(lr=1e-3),
-], ids=["sgd", "momentum", "nesterov", "adam"])
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda: SGD(lr=0.1),
+        lambda: SGD(lr=0.05, momentum=0.9),
+        lambda: SGD(lr=0.05, momentum=0.9, nesterov=True),
+        lambda: Adam(lr=1e-3),
+    ],
+    ids=["sgd", "momentum", "nesterov", "adam"],
+)
 def test_training_reduces_loss_on_mnist_slice(make_optimizer):
     X, y = mnist_slice(300)
     net = MLP([784, 32, 10], seed=0)
     before = net.evaluate(X, y)["loss"]
-    history = net.fit(X, y, epochs=4, batch_size=32, optimizer=make_optimizer(),
-                      validation_data=(X[:100], y[:100]))
+    history = net.fit(X, y, epochs=4, batch_size=32, optimizer=make_optimizer(), validation_data=(X[:100], y[:100]))
     after = net.evaluate(X, y)
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(values) == 4 for values in history.history.values())
@@ -288,7 +300,7 @@ def test_fit_replays_by_hand_with_the_shared_shuffle():
     for epoch in range(2):
         order = rng.permutation(50)
         summed, correct = 0.0, 0
-        batches = [order[i:i + 16] for i in range(0, 50, 16)]
+        batches = [order[i : i + 16] for i in range(0, 50, 16)]
         assert [len(b) for b in batches] == [16, 16, 16, 2]
         for batch in batches:
             loss, grads = hand.loss_and_gradients(X[batch], y[batch])
@@ -309,7 +321,7 @@ def test_shuffle_false_uses_rows_in_order():
     b = a.copy()
     a.fit(X, y, epochs=1, batch_size=6, shuffle=False)
     for start in range(0, 20, 6):
-        _, grads = b.loss_and_gradients(X[start:start + 6], y[start:start + 6])
+        _, grads = b.loss_and_gradients(X[start : start + 6], y[start : start + 6])
         for (W, bias), (dW, db) in zip(zip(b.weights, b.biases), grads):
             W -= 0.1 * dW  # the default optimizer is SGD(lr=0.1)
             bias -= 0.1 * db
@@ -347,8 +359,14 @@ def test_callback_stops_training_and_sees_hooks_in_order():
     assert history.epoch == [0, 1]
     assert len(history.history["loss"]) == 2
     keys = ["accuracy", "loss", "val_accuracy", "val_loss"]
-    assert cb.calls == ["train_begin", ("epoch_begin", 0), ("epoch_end", 0, keys),
-                        ("epoch_begin", 1), ("epoch_end", 1, keys), "train_end"]
+    assert cb.calls == [
+        "train_begin",
+        ("epoch_begin", 0),
+        ("epoch_end", 0, keys),
+        ("epoch_begin", 1),
+        ("epoch_end", 1, keys),
+        "train_end",
+    ]
     # stop_training is reset at the start of every fit
     assert len(net.fit(X, y, epochs=2).epoch) == 2
 
@@ -381,11 +399,15 @@ def test_fit_starts_from_weights_written_by_the_user():
     assert_allclose(net.weights[0], -grads[0][0], rtol=1e-12)
 
 
-@pytest.mark.parametrize("make_optimizer", [
-    lambda: SGD(lr=0.1, momentum=0.9),
-    lambda: SGD(lr=0.1, momentum=0.9, nesterov=True),
-    lambda: Adam(lr=0.01),
-], ids=["momentum", "nesterov", "adam"])
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda: SGD(lr=0.1, momentum=0.9),
+        lambda: SGD(lr=0.1, momentum=0.9, nesterov=True),
+        lambda: Adam(lr=0.01),
+    ],
+    ids=["momentum", "nesterov", "adam"],
+)
 def test_optimizer_state_kept_for_the_same_object(make_optimizer):
     X, y = blobs(n=48)
     split = MLP([2, 4, 2], seed=3, dtype=np.float64)
@@ -405,6 +427,7 @@ def test_optimizer_state_kept_for_the_same_object(make_optimizer):
 # ----------------------------------------------------------------------------------------------
 # optimizer maths: steps by hand from loss_and_gradients
 # ----------------------------------------------------------------------------------------------
+
 
 def _tiny_problem():
     rng = np.random.default_rng(11)
@@ -430,10 +453,17 @@ def _hand_steps(net, X, y, batches, step):
     return _flat_params(hand)
 
 
-@pytest.mark.parametrize("momentum, nesterov, wd", [
-    (0.0, False, 0.0), (0.0, False, 0.01), (0.9, False, 0.0), (0.9, False, 0.01),
-    (0.9, True, 0.0), (0.8, True, 0.05),
-])
+@pytest.mark.parametrize(
+    "momentum, nesterov, wd",
+    [
+        (0.0, False, 0.0),
+        (0.0, False, 0.01),
+        (0.9, False, 0.0),
+        (0.9, False, 0.01),
+        (0.9, True, 0.0),
+        (0.8, True, 0.05),
+    ],
+)
 def test_sgd_steps_by_hand(momentum, nesterov, wd):
     net, X, y = _tiny_problem()
     lr = 0.3
@@ -447,8 +477,14 @@ def test_sgd_steps_by_hand(momentum, nesterov, wd):
 
     batches = [np.arange(0, 3), np.arange(3, 6)]
     expected = _hand_steps(net, X, y, batches, step)
-    net.fit(X, y, epochs=1, batch_size=3, shuffle=False,
-            optimizer=SGD(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=wd))
+    net.fit(
+        X,
+        y,
+        epochs=1,
+        batch_size=3,
+        shuffle=False,
+        optimizer=SGD(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=wd),
+    )
     for p, e in zip(_flat_params(net), expected):
         assert_allclose(p, e, rtol=1e-12, atol=1e-15)
 
@@ -466,13 +502,14 @@ def test_adam_steps_by_hand(wd):
         for p, g, m, v in zip(params, grads, ms, vs):
             g = g + wd * p
             m[:] = b1 * m + (1 - b1) * g
-            v[:] = b2 * v + (1 - b2) * g ** 2
-            p -= lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+            v[:] = b2 * v + (1 - b2) * g**2
+            p -= lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
 
     batches = [np.arange(0, 3), np.arange(3, 6)] * 2
     expected = _hand_steps(net, X, y, batches, step)
-    net.fit(X, y, epochs=2, batch_size=3, shuffle=False,
-            optimizer=Adam(lr=lr, beta1=b1, beta2=b2, eps=eps, weight_decay=wd))
+    net.fit(
+        X, y, epochs=2, batch_size=3, shuffle=False, optimizer=Adam(lr=lr, beta1=b1, beta2=b2, eps=eps, weight_decay=wd)
+    )
     for p, e in zip(_flat_params(net), expected):
         assert_allclose(p, e, rtol=1e-12, atol=1e-15)
 
@@ -490,6 +527,7 @@ def test_first_adam_step_moves_every_parameter_by_about_lr():
 # ----------------------------------------------------------------------------------------------
 # inference, copies and inputs
 # ----------------------------------------------------------------------------------------------
+
 
 def test_predict_forward_evaluate_shapes_and_dtypes():
     X, y = blobs(n=10)
@@ -537,17 +575,20 @@ def test_copy_is_independent_and_trains_identically():
         assert_array_equal(p, q)
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"sizes": [3]}, ValueError),
-    ({"sizes": [3, 0]}, ValueError),
-    ({"sizes": [3, 2.5]}, ValueError),
-    ({"sizes": 3}, TypeError),
-    ({"activation": "softplus"}, ValueError),
-    ({"output": "softmax", "loss": "hinge"}, ValueError),
-    ({"output": "linear"}, ValueError),
-    ({"init": "orthogonal"}, ValueError),
-    ({"dtype": np.int32}, ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"sizes": [3]}, ValueError),
+        ({"sizes": [3, 0]}, ValueError),
+        ({"sizes": [3, 2.5]}, ValueError),
+        ({"sizes": 3}, TypeError),
+        ({"activation": "softplus"}, ValueError),
+        ({"output": "softmax", "loss": "hinge"}, ValueError),
+        ({"output": "linear"}, ValueError),
+        ({"init": "orthogonal"}, ValueError),
+        ({"dtype": np.int32}, ValueError),
+    ],
+)
 def test_bad_constructor_arguments(kwargs, error):
     args = {"sizes": [3, 2], **kwargs}
     with pytest.raises(error):

@@ -6,6 +6,7 @@ must stop fit with a FloatingPointError and leave a usable model; Ctrl-C must re
 quickly; corrupt files must raise ValueError or OSError; the same seed must give the same bits,
 also in threads; and repeated calls must not leak memory.
 """
+
 import gzip
 import json
 import math
@@ -155,10 +156,8 @@ BAD_FIT_ARGS = {
     "epochs-none": ({"epochs": None}, ["epochs", "None", "int"]),
     "optimizer-str": ({"optimizer": "sgd"}, ["optimizer", "'sgd'", "SGD"]),
     "validation_split": ({"validation_split": 1.5}, ["validation_split", "1.5"]),
-    "validation_data-width": ({"validation_data": (np.ones((3, 5)), [0, 1, 2])},
-                              ["validation_data", "5", "4"]),
-    "validation_data-labels": ({"validation_data": (np.ones((3, 4)), [0, 1, 7])},
-                               ["validation_data", "7", "[0, 3)"]),
+    "validation_data-width": ({"validation_data": (np.ones((3, 5)), [0, 1, 2])}, ["validation_data", "5", "4"]),
+    "validation_data-labels": ({"validation_data": (np.ones((3, 4)), [0, 1, 7])}, ["validation_data", "7", "[0, 3)"]),
     "shuffle": ({"shuffle": "yes"}, ["shuffle", "'yes'"]),
     "callbacks": ({"callbacks": [print]}, ["callbacks", "Callback"]),
 }
@@ -177,9 +176,19 @@ def test_bad_fit_arguments_raise_naming_them(case):
 
 
 @pytest.mark.parametrize("optimizer", [SGD, Adam])
-@pytest.mark.parametrize("lr, shown", [(0, "0"), (0.0, "0.0"), (-0.1, "-0.1"), (math.nan, "nan"),
-                                       (math.inf, "inf"), (-math.inf, "-inf"), ("0.1", "0.1"),
-                                       (None, "None")])
+@pytest.mark.parametrize(
+    "lr, shown",
+    [
+        (0, "0"),
+        (0.0, "0.0"),
+        (-0.1, "-0.1"),
+        (math.nan, "nan"),
+        (math.inf, "inf"),
+        (-math.inf, "-inf"),
+        ("0.1", "0.1"),
+        (None, "None"),
+    ],
+)
 def test_learning_rate_must_be_finite_and_positive(optimizer, lr, shown):
     with pytest.raises((ValueError, TypeError)) as excinfo:
         optimizer(lr=lr)
@@ -187,8 +196,9 @@ def test_learning_rate_must_be_finite_and_positive(optimizer, lr, shown):
 
 
 @pytest.mark.parametrize("optimizer", [SGD, Adam])
-@pytest.mark.parametrize("lr", [np.float32(0.01), np.float64(0.01), np.int64(1), 1],
-                         ids=["np.float32", "np.float64", "np.int64", "int"])
+@pytest.mark.parametrize(
+    "lr", [np.float32(0.01), np.float64(0.01), np.int64(1), 1], ids=["np.float32", "np.float64", "np.int64", "int"]
+)
 def test_learning_rate_accepts_numpy_scalars(optimizer, lr):
     """A finite positive learning rate is accepted whatever its numeric type (np.float32 included,
     as comes from float32 arithmetic), and fit runs with it."""
@@ -269,6 +279,7 @@ def test_missing_or_wrong_paths_raise_value_or_os_errors(tmp_path):
 
 # ---- every layout and dtype gives the bits of C-contiguous float32 --------------------------
 
+
 def _layouts(base):
     """Views and copies of `base` (float32, C) that hold exactly the same values."""
     n, d = base.shape
@@ -341,8 +352,15 @@ def test_integer_X_gives_the_bits_of_its_float32_conversion(layout):
 
 def test_labels_of_any_integer_dtype_or_whole_floats_give_identical_bits():
     nets = []
-    for y_ in (LAYOUT_Y, LAYOUT_Y.astype(np.uint8), LAYOUT_Y.astype(np.int32), LAYOUT_Y.astype(np.float64),
-               LAYOUT_Y.reshape(-1, 1), LAYOUT_Y.tolist(), LAYOUT_Y[::-1].copy()[::-1]):
+    for y_ in (
+        LAYOUT_Y,
+        LAYOUT_Y.astype(np.uint8),
+        LAYOUT_Y.astype(np.int32),
+        LAYOUT_Y.astype(np.float64),
+        LAYOUT_Y.reshape(-1, 1),
+        LAYOUT_Y.tolist(),
+        LAYOUT_Y[::-1].copy()[::-1],
+    ):
         net = MLP([12, 9, 4], seed=7)
         net.fit(LAYOUT_BASE, y_, epochs=2, batch_size=8, verbose=0)
         nets.append(net)
@@ -353,6 +371,7 @@ def test_labels_of_any_integer_dtype_or_whole_floats_give_identical_bits():
 # =============================================================================================
 # Divergence: NaN or Inf stops fit with FloatingPointError and leaves a usable model
 # =============================================================================================
+
 
 def _assert_divergence_message(excinfo, lr):
     message = str(excinfo.value)
@@ -417,8 +436,9 @@ def test_divergence_in_a_later_epoch_keeps_the_completed_epochs_in_history():
     _assert_still_usable(net, X_, y_)
 
 
-@pytest.mark.parametrize("eps, first_advice", [(1e-30, "Adam's eps=1e-30 is tiny"),
-                                               (1e-8, "Try a lower learning rate than lr=1e+30")])
+@pytest.mark.parametrize(
+    "eps, first_advice", [(1e-30, "Adam's eps=1e-30 is tiny"), (1e-8, "Try a lower learning rate than lr=1e+30")]
+)
 def test_divergence_message_names_a_tiny_adam_eps_before_the_learning_rate(eps, first_advice):
     rng = np.random.default_rng(0)
     X_ = rng.uniform(0, 1, size=(100, 6)).astype(np.float32)
@@ -433,13 +453,17 @@ def test_divergence_message_names_a_tiny_adam_eps_before_the_learning_rate(eps, 
 
 
 DIVERGING = {
-    "sigmoid-mse-huge-lr": (dict(activation="sigmoid", output="sigmoid", loss="mse"),
-                            [784, 30, 10], lambda: SGD(lr=1e10, weight_decay=1.0), False, 10),
+    "sigmoid-mse-huge-lr": (
+        dict(activation="sigmoid", output="sigmoid", loss="mse"),
+        [784, 30, 10],
+        lambda: SGD(lr=1e10, weight_decay=1.0),
+        False,
+        10,
+    ),
     "relu-raw-pixels-lr10": (dict(), [784, 256, 256, 256, 10], lambda: SGD(lr=10.0), True, 32),
     "relu-raw-pixels-lr10-batch1": (dict(), [784, 100, 100, 10], lambda: SGD(lr=10.0), True, 1),
     "adam-huge-lr": (dict(), [784, 30, 10], lambda: Adam(lr=1e20), True, 32),
-    "adam-tanh-huge-lr": (dict(activation="tanh"), [784, 30, 10], lambda: Adam(lr=1e30, weight_decay=1.0),
-                          False, 32),
+    "adam-tanh-huge-lr": (dict(activation="tanh"), [784, 30, 10], lambda: Adam(lr=1e30, weight_decay=1.0), False, 32),
     "momentum-huge-lr": (dict(), [784, 30, 10], lambda: SGD(lr=1e30, momentum=0.9), True, 32),
 }
 
@@ -450,7 +474,7 @@ def test_divergence_raises_and_leaves_a_usable_model(case, mnist):
     (X_train, y_train), _ = mnist
     X_, y_ = X_train[:2000], y_train[:2000]
     if raw_pixels:
-        X_ = np.round(X_ * 255).astype(np.uint8)   # the classic mistake: pixels not scaled
+        X_ = np.round(X_ * 255).astype(np.uint8)  # the classic mistake: pixels not scaled
     net = MLP(sizes, seed=0, **kwargs)
     optimizer = make_optimizer()
     with pytest.raises(FloatingPointError) as excinfo:
@@ -473,13 +497,19 @@ def test_nan_written_into_weights_is_refused():
 # Ctrl-C
 # =============================================================================================
 
+
 def _interrupt(mode, tmp_path):
     marker = tmp_path / "started"
     sent_file = tmp_path / "sent"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, str(HERE / "interrupt_fit_script.py"), mode, str(marker),
-                             str(sent_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=str(tmp_path), env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "interrupt_fit_script.py"), mode, str(marker), str(sent_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(tmp_path),
+        env=env,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():
@@ -499,8 +529,10 @@ def _interrupt(mode, tmp_path):
             proc.communicate()
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{out}\nstderr:\n{err}"
     report = json.loads(out.strip().splitlines()[-1])
-    print(f"Ctrl-C ({mode}): KeyboardInterrupt {report['latency']:.3f} s after SIGINT; "
-          f"child exited {waited:.2f} s after; {report['completed']} epochs completed")
+    print(
+        f"Ctrl-C ({mode}): KeyboardInterrupt {report['latency']:.3f} s after SIGINT; "
+        f"child exited {waited:.2f} s after; {report['completed']} epochs completed"
+    )
     return report
 
 
@@ -526,8 +558,7 @@ def test_ctrl_c_interrupts_fit_within_a_second(mode, tmp_path):
 MODEL_SETTINGS = [
     dict(sizes=[5, 7, 3]),
     dict(sizes=[5, 3], activation="tanh", output="sigmoid", loss="mse", init="lecun"),
-    dict(sizes=[5, 6, 4, 2], activation="sigmoid", output="sigmoid", loss="cross_entropy",
-         init=("normal", 0.3)),
+    dict(sizes=[5, 6, 4, 2], activation="sigmoid", output="sigmoid", loss="cross_entropy", init=("normal", 0.3)),
     dict(sizes=[5, 8, 3], activation="leaky_relu", output="softmax", loss="mse", init=("uniform", -0.2, 0.3)),
 ]
 
@@ -551,7 +582,7 @@ def test_save_load_round_trips_bit_for_bit(settings, tmp_path):
     assert_array_equal(loaded.predict_proba(X_), net.predict_proba(X_))
     again = fastmlp.load(loaded.save(tmp_path / "again.npz"))
     assert_same_params(again, net)
-    with np.load(path, allow_pickle=False) as archive:   # readable without pickle
+    with np.load(path, allow_pickle=False) as archive:  # readable without pickle
         assert sorted(archive.files)
 
 
@@ -576,8 +607,26 @@ def model_bytes(tmp_path):
 
 def test_truncated_model_files_raise_value_error(model_bytes, tmp_path):
     net, data = model_bytes
-    offsets = sorted({0, 1, 2, 3, 4, 10, 29, 30, 31, len(data) // 4, len(data) // 2, len(data) - 100,
-                      len(data) - 23, len(data) - 22, len(data) - 21, len(data) - 1})
+    offsets = sorted(
+        {
+            0,
+            1,
+            2,
+            3,
+            4,
+            10,
+            29,
+            30,
+            31,
+            len(data) // 4,
+            len(data) // 2,
+            len(data) - 100,
+            len(data) - 23,
+            len(data) - 22,
+            len(data) - 21,
+            len(data) - 1,
+        }
+    )
     for cut in offsets:
         path = tmp_path / f"cut{cut}.npz"
         path.write_bytes(data[:cut])
@@ -595,7 +644,7 @@ def test_corrupt_model_files_raise_or_load_intact(model_bytes, tmp_path):
         path = tmp_path / "flip.npz"
         path.write_bytes(bytes(corrupt))
         result = _assert_clean_failure(lambda: fastmlp.load(path), "flip.npz")
-        if isinstance(result, MLP):   # a flip in a field nothing checks (e.g. a zip timestamp)
+        if isinstance(result, MLP):  # a flip in a field nothing checks (e.g. a zip timestamp)
             assert all_finite(result)
             assert_same_params(result, net)
 
@@ -615,12 +664,20 @@ def test_garbage_and_foreign_files_are_not_models(tmp_path, mnist_npz):
             fastmlp.load(tmp_path / name)
         assert name in str(excinfo.value)
     with pytest.raises(ValueError):
-        fastmlp.load(mnist_npz)   # a valid npz that is not a model
+        fastmlp.load(mnist_npz)  # a valid npz that is not a model
 
 
 def _crafted_model(path, params=None, **metadata):
-    meta = {"format": "fastmlp", "version": 1, "sizes": [3, 2], "activation": "relu",
-            "output": "softmax", "loss": "cross_entropy", "init": "auto", "seed": 0}
+    meta = {
+        "format": "fastmlp",
+        "version": 1,
+        "sizes": [3, 2],
+        "activation": "relu",
+        "output": "softmax",
+        "loss": "cross_entropy",
+        "init": "auto",
+        "seed": 0,
+    }
     meta.update(metadata)
     params = np.zeros(8, np.float32) if params is None else params
     np.savez(path, params=params, metadata=np.array(json.dumps(meta)))
@@ -656,6 +713,7 @@ def test_crafted_model_files_raise_value_error(case, tmp_path):
 
 # ---- MNIST readers on corrupt files ---------------------------------------------------------
 
+
 def _idx_bytes(a):
     """uint8 array -> the bytes of an IDX file."""
     return bytes([0, 0, 0x08, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes()
@@ -665,8 +723,13 @@ def _idx_bytes(a):
 def mnist_npz(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "mnist.npz"
-    np.savez(path, x_train=rng.integers(0, 256, (6, 28, 28), dtype=np.uint8), y_train=np.arange(6) % 10,
-             x_test=rng.integers(0, 256, (4, 28, 28), dtype=np.uint8), y_test=np.arange(4))
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (6, 28, 28), dtype=np.uint8),
+        y_train=np.arange(6) % 10,
+        x_test=rng.integers(0, 256, (4, 28, 28), dtype=np.uint8),
+        y_test=np.arange(4),
+    )
     return path
 
 
@@ -684,8 +747,7 @@ def test_truncated_and_corrupt_idx_files_raise_value_error(tmp_path):
     raw = _idx_bytes(images)
     assert_array_equal(read_idx(_write(tmp_path / "ok.idx", raw)), images)
     for data, name in ((raw, "raw"), (gzip.compress(raw), "gz")):
-        for cut in sorted({0, 1, 3, 4, 7, 8, 15, 16, len(data) // 2, len(data) - 9, len(data) - 4,
-                           len(data) - 1}):
+        for cut in sorted({0, 1, 3, 4, 7, 8, 15, 16, len(data) // 2, len(data) - 9, len(data) - 4, len(data) - 1}):
             path = _write(tmp_path / f"{name}-cut{cut}", data[:cut])
             with pytest.raises(ValueError) as excinfo:
                 read_idx(path)
@@ -709,7 +771,7 @@ def _write(path, data):
 
 def test_truncated_and_corrupt_pickles_raise_value_error(mnist_pkl, tmp_path):
     data = mnist_pkl.read_bytes()
-    load_mnist(mnist_pkl)   # the intact file loads
+    load_mnist(mnist_pkl)  # the intact file loads
     raw = gzip.decompress(data)
     for blob, name in ((data, "mnist.pkl.gz"), (raw, "mnist.pkl")):
         for cut in sorted({1, 2, 10, 20, len(blob) // 3, len(blob) // 2, len(blob) - 10, len(blob) - 1}):
@@ -721,7 +783,7 @@ def test_truncated_and_corrupt_pickles_raise_value_error(mnist_pkl, tmp_path):
 
 def test_truncated_and_corrupt_npz_raise_value_error(mnist_npz, tmp_path):
     data = mnist_npz.read_bytes()
-    load_mnist(mnist_npz)   # the intact file loads
+    load_mnist(mnist_npz)  # the intact file loads
     for cut in sorted({4, 10, 30, 100, len(data) // 2, len(data) - 100, len(data) - 22, len(data) - 1}):
         path = _write(tmp_path / f"cut{cut}.npz", data[:cut])
         with pytest.raises((ValueError, OSError)) as excinfo:
@@ -730,6 +792,7 @@ def test_truncated_and_corrupt_npz_raise_value_error(mnist_npz, tmp_path):
 
 
 # ---- pickles that would run code ------------------------------------------------------------
+
 
 class _RunsCode:
     """Unpickling this calls fn(*args): a stand-in for an attacker's payload."""
@@ -744,6 +807,7 @@ class _RunsCode:
 def _payloads(marker):
     marker = str(marker)
     import builtins
+
     return {
         "os.system": pickle.dumps(_RunsCode(os.system, (f"touch '{marker}'",)), protocol=2),
         "builtins.exec": pickle.dumps(_RunsCode(builtins.exec, (f"open({marker!r}, 'w').close()",)), protocol=2),
@@ -752,11 +816,16 @@ def _payloads(marker):
         "protocol-0-global": (b"cos\nsystem\n(S'touch " + marker.encode() + b"'\ntR."),
         "protocol-0-inst": (b"(S'touch " + marker.encode() + b"'\nios\nsystem\n."),
         "inside-nielsen-layout": pickle.dumps(
-            ((np.zeros((2, 784), np.float32), np.zeros(2, np.int64)),
-             (np.zeros((1, 784), np.float32), _RunsCode(os.system, (f"touch '{marker}'",))),
-             (np.zeros((1, 784), np.float32), np.zeros(1, np.int64))), protocol=2),
+            (
+                (np.zeros((2, 784), np.float32), np.zeros(2, np.int64)),
+                (np.zeros((1, 784), np.float32), _RunsCode(os.system, (f"touch '{marker}'",))),
+                (np.zeros((1, 784), np.float32), np.zeros(1, np.int64)),
+            ),
+            protocol=2,
+        ),
         "numpy-object-array": pickle.dumps(
-            np.array([_RunsCode(os.system, (f"touch '{marker}'",))], dtype=object), protocol=2),
+            np.array([_RunsCode(os.system, (f"touch '{marker}'",))], dtype=object), protocol=2
+        ),
     }
 
 
@@ -778,8 +847,13 @@ def test_object_array_npz_is_refused_and_runs_no_code(tmp_path):
     evil = np.array([_RunsCode(os.system, (f"touch '{marker}'",))], dtype=object)
     rng = np.random.default_rng(0)
     path = tmp_path / "mnist.npz"
-    np.savez(path, x_train=evil, y_train=np.arange(6), x_test=rng.integers(0, 256, (4, 784), dtype=np.uint8),
-             y_test=np.arange(4))
+    np.savez(
+        path,
+        x_train=evil,
+        y_train=np.arange(6),
+        x_test=rng.integers(0, 256, (4, 784), dtype=np.uint8),
+        y_test=np.arange(4),
+    )
     with pytest.raises(ValueError) as excinfo:
         load_mnist(path)
     assert "mnist.npz" in str(excinfo.value)
@@ -822,19 +896,26 @@ DET_Y = DET_RNG.integers(0, 5, 1500)
 
 SETUPS = {
     "sgd-momentum": (dict(sizes=[30, 64, 5]), lambda: SGD(lr=0.05, momentum=0.9), 16),
-    "nesterov-decay": (dict(sizes=[30, 32, 16, 5], activation="tanh"),
-                       lambda: SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3), 1),
+    "nesterov-decay": (
+        dict(sizes=[30, 32, 16, 5], activation="tanh"),
+        lambda: SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+        1,
+    ),
     "adam": (dict(sizes=[30, 48, 5], activation="leaky_relu"), lambda: Adam(lr=1e-3), 32),
-    "sigmoid-mse": (dict(sizes=[30, 20, 5], activation="sigmoid", output="sigmoid", loss="mse"),
-                    lambda: SGD(lr=0.5), 7),
+    "sigmoid-mse": (
+        dict(sizes=[30, 20, 5], activation="sigmoid", output="sigmoid", loss="mse"),
+        lambda: SGD(lr=0.5),
+        7,
+    ),
 }
 
 
 def _seeded_fit(setup, seed=123, epochs=3):
     settings, make_optimizer, batch_size = SETUPS[setup]
     net = MLP(seed=seed, **settings)
-    net.fit(DET_X, DET_Y, epochs=epochs, batch_size=batch_size, optimizer=make_optimizer(),
-            validation_split=0.1, verbose=0)
+    net.fit(
+        DET_X, DET_Y, epochs=epochs, batch_size=batch_size, optimizer=make_optimizer(), validation_split=0.1, verbose=0
+    )
     return net
 
 
@@ -874,7 +955,7 @@ def _run_threads(targets):
     def work(key, fn):
         try:
             results[key] = fn()
-        except BaseException as exc:   # reported below
+        except BaseException as exc:  # reported below
             errors.append((key, exc))
 
     threads = [threading.Thread(target=work, args=(key, fn)) for key, fn in targets.items()]
@@ -895,8 +976,7 @@ THREAD_Y = DET_RNG.integers(0, 5, 4000)
 def _thread_fit(sizes=(100, 256, 128, 5), batch_size=8, epochs=3, seed=123):
     """About a quarter of a second of training: long enough for threads to overlap."""
     net = MLP(list(sizes), seed=seed)
-    net.fit(THREAD_X, THREAD_Y, epochs=epochs, batch_size=batch_size,
-            optimizer=SGD(lr=0.01, momentum=0.9), verbose=0)
+    net.fit(THREAD_X, THREAD_Y, epochs=epochs, batch_size=batch_size, optimizer=SGD(lr=0.01, momentum=0.9), verbose=0)
     return net
 
 
@@ -906,8 +986,10 @@ def test_four_threads_with_the_same_seed_match_the_sequential_result():
     one = time.perf_counter() - started
     results, wall = _run_threads({i: _thread_fit for i in range(4)})
     # Timing is only reported: on a loaded two-core machine it proves nothing either way.
-    print(f"threads: one fit {one:.2f} s; four fits in four threads {wall:.2f} s "
-          f"(one after another: ~{4 * one:.2f} s; {os.cpu_count()} cores)")
+    print(
+        f"threads: one fit {one:.2f} s; four fits in four threads {wall:.2f} s "
+        f"(one after another: ~{4 * one:.2f} s; {os.cpu_count()} cores)"
+    )
     for net in results.values():
         assert_same_params(net, sequential)
         # Exact equality of the reported losses is test_chunk_boundaries_do_not_change_the_result's job.
@@ -944,6 +1026,7 @@ def test_copies_train_independently():
 # Memory
 # =============================================================================================
 
+
 def _rss_bytes():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -952,13 +1035,13 @@ def _rss_bytes():
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
 def test_resident_memory_does_not_grow_over_1000_calls():
     rng = np.random.default_rng(0)
-    X_ = rng.normal(size=(64, 20))                 # float64: every call converts it
+    X_ = rng.normal(size=(64, 20))  # float64: every call converts it
     y_ = rng.integers(0, 4, 64)
     net = MLP([20, 32, 4], seed=0)
     adam = Adam(lr=1e-3)
 
     def one_round(i):
-        optimizer = adam if i % 2 else SGD(lr=0.01, momentum=0.9)   # new optimizer state every other call
+        optimizer = adam if i % 2 else SGD(lr=0.01, momentum=0.9)  # new optimizer state every other call
         net.fit(X_, y_, epochs=1, batch_size=16, optimizer=optimizer, verbose=0)
         net.predict(X_)
         net.predict_proba(X_[:5])
@@ -994,17 +1077,20 @@ def test_fit_copies_X_at_most_once():
     X32 = X64.astype(np.float32)
     copy_size = X32.nbytes
     net = MLP([500, 16, 10], seed=0)
-    net.fit(X32[:100], y_[:100], verbose=0)   # warm-up: imports, lazily built tables
-    for name, X_ in (("float64", X64), ("fortran float32", np.asfortranarray(X32)),
-                     ("uint8", (X64 > 0).astype(np.uint8))):
+    net.fit(X32[:100], y_[:100], verbose=0)  # warm-up: imports, lazily built tables
+    for name, X_ in (
+        ("float64", X64),
+        ("fortran float32", np.asfortranarray(X32)),
+        ("uint8", (X64 > 0).astype(np.uint8)),
+    ):
         extra = _peak_extra_bytes(lambda: net.fit(X_, y_, epochs=1, batch_size=64, verbose=0))
-        assert extra < 1.5 * copy_size, \
+        assert extra < 1.5 * copy_size, (
             f"{name}: fit allocated {extra / 1e6:.1f} MB for a {copy_size / 1e6:.1f} MB copy"
+        )
     extra = _peak_extra_bytes(lambda: net.fit(X32, y_, epochs=1, batch_size=64, verbose=0))
     assert extra < 0.1 * X32.nbytes, f"float32 C-contiguous X: fit allocated {extra / 1e6:.1f} MB"
     # The split takes views: only the evaluation workspace (512 rows) is new, no copy of either half.
-    extra = _peak_extra_bytes(lambda: net.fit(X32, y_, epochs=1, batch_size=64, validation_split=0.5,
-                                              verbose=0))
+    extra = _peak_extra_bytes(lambda: net.fit(X32, y_, epochs=1, batch_size=64, validation_split=0.5, verbose=0))
     assert extra < 0.3 * X32.nbytes, f"validation_split: fit allocated {extra / 1e6:.1f} MB"
     extra = _peak_extra_bytes(lambda: net.predict_proba(X32))
     assert extra < 0.3 * X32.nbytes, f"predict_proba allocated {extra / 1e6:.1f} MB"

@@ -5,6 +5,7 @@ Each reader is run on its bomb in a subprocess whose address space is capped wit
 process killed) instead of the machine. Every case must end in a ValueError that names the file or
 the argument; the command line must exit 1 with one line.
 """
+
 import gzip
 import io
 import json
@@ -63,9 +64,23 @@ def model_declaring(sizes):
     header = io.BytesIO()
     np.lib.format.write_array_header_2_0(header, {"descr": "<f4", "fortran_order": False, "shape": (n_params,)})
     metadata = io.BytesIO()
-    np.save(metadata, np.array(json.dumps({"format": "fastmlp", "version": 1, "sizes": sizes, "activation": "relu",
-                                           "output": "softmax", "loss": "cross_entropy", "init": "auto",
-                                           "seed": 0})))
+    np.save(
+        metadata,
+        np.array(
+            json.dumps(
+                {
+                    "format": "fastmlp",
+                    "version": 1,
+                    "sizes": sizes,
+                    "activation": "relu",
+                    "output": "softmax",
+                    "loss": "cross_entropy",
+                    "init": "auto",
+                    "seed": 0,
+                }
+            )
+        ),
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("params.npy", header.getvalue() + b"\0" * 64)
@@ -75,11 +90,12 @@ def model_declaring(sizes):
 
 def png_header_only(width, height):
     """A PNG whose header declares ``width`` x ``height`` pixels, with almost no image data."""
+
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit grayscale
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +111,11 @@ def bombs(tmp_path_factory):
         # a pickle whose BINBYTES8 opcode declares a petabyte
         "declares.pkl": b"\x80\x04\x8e" + (10**15).to_bytes(8, "little") + b"ab.",
         # a pickle reconstructing a 10**12-element array with no data behind it
-        "reconstruct.pkl": (b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
-                            b"J\x40\x42\x0f\x00J\x40\x42\x0f\x00\x86cnumpy\ndtype\nX\x02\x00\x00\x00u1"
-                            b"\x85R\x87R."),
+        "reconstruct.pkl": (
+            b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+            b"J\x40\x42\x0f\x00J\x40\x42\x0f\x00\x86cnumpy\ndtype\nX\x02\x00\x00\x00u1"
+            b"\x85R\x87R."
+        ),
         # .npy headers inside an .npz declaring 10**12 bytes
         "mnist.npz": npz_declaring((10**6, 10**6)),
         # a model whose parameter header declares 8.6 GB
@@ -122,10 +140,16 @@ READER_CASES = {
     "mnist.pkl.gz": ("load_mnist", r"decompresses to more than 536870912 bytes"),
     "declares.pkl": ("load_mnist", r"BINBYTES8 at byte 2 declares 1000000000000000 bytes, but 3 follow"),
     "reconstruct.pkl": ("load_mnist", r"shape \(1000000, 1000000\) whose data is not in the file"),
-    "mnist.npz": ("load_mnist", r"declares .*more than its \d+ compressed bytes can hold|"
-                                r"declares shape \(1000000, 1000000\)"),
-    "model.npz": ("load", r"params: its header declares shape \(2147905350,\) of float32 \(8591621400 bytes\), "
-                          r"but the archive holds 64 bytes"),
+    "mnist.npz": (
+        "load_mnist",
+        r"declares .*more than its \d+ compressed bytes can hold|"
+        r"declares shape \(1000000, 1000000\)",
+    ),
+    "model.npz": (
+        "load",
+        r"params: its header declares shape \(2147905350,\) of float32 \(8591621400 bytes\), "
+        r"but the archive holds 64 bytes",
+    ),
     "huge.png": ("read_image", r"max_pixels"),
     "large.png": ("read_image", r"6001 x 4000 = 24004000 pixels, more than max_pixels=24000000"),
 }
@@ -149,8 +173,9 @@ _RUNNER = textwrap.dedent("""
 def run_capped(code, *args, timeout=120):
     """Run Python ``code`` (which sets the address-space cap); the completed process. It runs from
     elsewhere: from the repository, "-c" would import its uncompiled fastmlp/ instead of the installed one."""
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=tempfile.gettempdir())
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout, cwd=tempfile.gettempdir()
+    )
 
 
 def test_every_reader_refuses_its_bomb_under_a_memory_limit(bombs):
@@ -167,11 +192,14 @@ def test_every_reader_refuses_its_bomb_under_a_memory_limit(bombs):
     assert time.perf_counter() - started < 60
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("rows.csv.gz", "decompresses to more than"),
-    ("rows.npy", "rows.npy"),
-    ("huge.png", "--max-pixels"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("rows.csv.gz", "decompresses to more than"),
+        ("rows.npy", "rows.npy"),
+        ("huge.png", "--max-pixels"),
+    ],
+)
 def test_the_command_line_refuses_bombs_with_one_line(bombs, tmp_path, name, expected):
     model = tmp_path / "model.npz"
     code = textwrap.dedent(f"""
@@ -225,8 +253,9 @@ def test_gzip_of_many_members_reads_in_linear_time(tmp_path):
         labels = np.arange(n, dtype=np.uint8) % 10
         content = idx_header((n,)) + labels.tobytes()
         path = tmp_path / f"labels-{n}.gz"
-        path.write_bytes(b"".join(gzip.compress(content[i:i + 1], compresslevel=1) for i in range(len(content))))
+        path.write_bytes(b"".join(gzip.compress(content[i : i + 1], compresslevel=1) for i in range(len(content))))
         return path, labels
+
     small, _ = write(5000)
     large, labels = write(40000)
     np.testing.assert_array_equal(read_idx(large), labels)

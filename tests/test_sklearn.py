@@ -1,4 +1,5 @@
 """fastmlp.sklearn.MLPClassifier: scikit-learn's estimator checks, and the behaviour users rely on."""
+
 import pickle
 import warnings
 
@@ -21,16 +22,20 @@ from fastmlp.sklearn import MLPClassifier  # noqa: E402
 
 # Short runs that stop at max_iter are the point of most tests here, not a problem.
 # and the estimator checks' tiny data sets make the batch_size=16 variant clip its batches.
-pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
-              pytest.mark.filterwarnings("ignore:batch_size. got:UserWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    pytest.mark.filterwarnings("ignore:batch_size. got:UserWarning"),
+]
 
 
-@parametrize_with_checks([
-    MLPClassifier(),
-    MLPClassifier(solver="adam", learning_rate_init=0.01, hidden_layer_sizes=(16, 8), activation="tanh"),
-    MLPClassifier(early_stopping=True, activation="logistic", batch_size=16),
-    MLPClassifier(hidden_layer_sizes=(), activation="leaky_relu", nesterovs_momentum=True, shuffle=False),
-])
+@parametrize_with_checks(
+    [
+        MLPClassifier(),
+        MLPClassifier(solver="adam", learning_rate_init=0.01, hidden_layer_sizes=(16, 8), activation="tanh"),
+        MLPClassifier(early_stopping=True, activation="logistic", batch_size=16),
+        MLPClassifier(hidden_layer_sizes=(), activation="leaky_relu", nesterovs_momentum=True, shuffle=False),
+    ]
+)
 def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -39,8 +44,7 @@ def test_sklearn_estimator_checks(estimator, check):
 
 @pytest.fixture(scope="module")
 def problem():
-    X, y = make_classification(n_samples=300, n_features=20, n_informative=10, n_classes=3,
-                               random_state=0)
+    X, y = make_classification(n_samples=300, n_features=20, n_informative=10, n_classes=3, random_state=0)
     return StandardScaler().fit_transform(X), y
 
 
@@ -74,8 +78,15 @@ def test_same_random_state_same_model(problem):
     assert_array_equal(a.predict_proba(X), b.predict_proba(X))
 
 
-@pytest.mark.parametrize("labels", [np.array(["cat", "dog", "eel"]), np.array([-5, 10, 7]),
-                                    np.array([1.0, 2.0, 3.0]), np.array(["no", "yes"], dtype=object)])
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["cat", "dog", "eel"]),
+        np.array([-5, 10, 7]),
+        np.array([1.0, 2.0, 3.0]),
+        np.array(["no", "yes"], dtype=object),
+    ],
+)
 def test_any_label_type(labels):
     X, y = make_blobs(n_samples=120, centers=len(labels), random_state=0)
     y_named = labels[y]
@@ -105,22 +116,25 @@ def test_regression_target_is_an_error():
         MLPClassifier().fit(np.ones((5, 2)), [0.1, 0.2, 0.3, 0.4, 0.5])
 
 
-@pytest.mark.parametrize("params, exc, match", [
-    (dict(hidden_layer_sizes=(10, 0)), ValueError, "hidden_layer_sizes"),
-    (dict(hidden_layer_sizes="big"), TypeError, "hidden_layer_sizes"),
-    (dict(activation="softplus"), ValueError, "activation"),
-    (dict(solver="lbfgs"), ValueError, "solver"),
-    (dict(learning_rate_init=0.0), ValueError, "learning_rate_init"),
-    (dict(momentum=1.0), ValueError, "momentum"),
-    (dict(batch_size="all"), ValueError, "batch_size"),
-    (dict(batch_size=0), ValueError, "batch_size"),
-    (dict(max_iter=0), ValueError, "max_iter"),
-    (dict(alpha=-1.0), ValueError, "alpha"),
-    (dict(validation_fraction=1.0), ValueError, "validation_fraction"),
-    (dict(n_iter_no_change=0), ValueError, "n_iter_no_change"),
-    (dict(tol=-1.0), ValueError, "tol"),
-    (dict(shuffle="yes"), TypeError, "shuffle"),
-])
+@pytest.mark.parametrize(
+    "params, exc, match",
+    [
+        (dict(hidden_layer_sizes=(10, 0)), ValueError, "hidden_layer_sizes"),
+        (dict(hidden_layer_sizes="big"), TypeError, "hidden_layer_sizes"),
+        (dict(activation="softplus"), ValueError, "activation"),
+        (dict(solver="lbfgs"), ValueError, "solver"),
+        (dict(learning_rate_init=0.0), ValueError, "learning_rate_init"),
+        (dict(momentum=1.0), ValueError, "momentum"),
+        (dict(batch_size="all"), ValueError, "batch_size"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+        (dict(max_iter=0), ValueError, "max_iter"),
+        (dict(alpha=-1.0), ValueError, "alpha"),
+        (dict(validation_fraction=1.0), ValueError, "validation_fraction"),
+        (dict(n_iter_no_change=0), ValueError, "n_iter_no_change"),
+        (dict(tol=-1.0), ValueError, "tol"),
+        (dict(shuffle="yes"), TypeError, "shuffle"),
+    ],
+)
 def test_bad_parameters_raise_at_fit(params, exc, match):
     clf = MLPClassifier(**params)  # scikit-learn convention: __init__ only stores
     with pytest.raises(exc, match=match):
@@ -151,8 +165,14 @@ def test_stops_when_loss_stops_improving(problem):
 
 def test_early_stopping(problem):
     X, y = problem
-    clf = MLPClassifier(hidden_layer_sizes=(32,), early_stopping=True, validation_fraction=0.2,
-                        n_iter_no_change=5, max_iter=500, random_state=0).fit(X, y)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(32,),
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=5,
+        max_iter=500,
+        random_state=0,
+    ).fit(X, y)
     assert clf.n_iter_ < 500
     assert len(clf.validation_scores_) == clf.n_iter_
     assert clf.best_validation_score_ == max(clf.validation_scores_)
@@ -245,10 +265,12 @@ def test_alpha_is_weight_decay_per_batch(problem):
 @pytest.mark.slow  # starting joblib's worker processes takes a few seconds
 def test_pipeline_and_grid_search_in_parallel(problem):
     X, y = problem
-    pipe = Pipeline([("scale", StandardScaler()),
-                     ("mlp", MLPClassifier(hidden_layer_sizes=(16,), max_iter=60, random_state=0))])
-    grid = GridSearchCV(pipe, {"mlp__learning_rate_init": [0.003, 0.03], "mlp__activation": ["relu", "tanh"]},
-                        cv=3, n_jobs=2)
+    pipe = Pipeline(
+        [("scale", StandardScaler()), ("mlp", MLPClassifier(hidden_layer_sizes=(16,), max_iter=60, random_state=0))]
+    )
+    grid = GridSearchCV(
+        pipe, {"mlp__learning_rate_init": [0.003, 0.03], "mlp__activation": ["relu", "tanh"]}, cv=3, n_jobs=2
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         grid.fit(X, y)
@@ -283,6 +305,7 @@ def test_dataframe_feature_names(problem):
 def test_missing_sklearn_names_the_extra(monkeypatch):
     import importlib
     import sys
+
     for name in [name for name in sys.modules if name == "sklearn" or name.startswith("sklearn.")]:
         monkeypatch.setitem(sys.modules, name, None)  # makes `import sklearn...` raise ImportError
     monkeypatch.delitem(sys.modules, "fastmlp.sklearn")

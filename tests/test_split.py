@@ -27,7 +27,7 @@ from test_kernels import activate, close, cpu_flags, f32, nan_filled, rng_for
 # These tests feed raw, unscaled or unlearnable data on purpose; fit's advice about it is expected.
 pytestmark = pytest.mark.filterwarnings("ignore:fit. :UserWarning")
 
-KERNEL_ACTIVATIONS = sorted(_kernels.ACTIVATIONS)   # includes "identity", used by the output layer
+KERNEL_ACTIVATIONS = sorted(_kernels.ACTIVATIONS)  # includes "identity", used by the output layer
 
 
 def params_of(net):
@@ -46,6 +46,7 @@ def sync(ref, net):
 
 
 # ---- data -------------------------------------------------------------------------------------
+
 
 def sparse_like(rng, n, d, zeros=0.8, scale=1.0):
     """Non-negative inputs, `zeros` of them exact zeros, and the last three columns zero in every
@@ -100,10 +101,12 @@ SCHEDULES = {
 }
 EPOCHS = 3
 
+
 def fit(net, X, y, schedule_or_batch, optimizer, shuffle, epochs=EPOCHS):
     batch_size = SCHEDULES[schedule_or_batch][0] if isinstance(schedule_or_batch, str) else schedule_or_batch
-    return net.fit(X, y, epochs=epochs, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer](),
-                   shuffle=shuffle, verbose=0)
+    return net.fit(
+        X, y, epochs=epochs, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer](), shuffle=shuffle, verbose=0
+    )
 
 
 def trained(kind, schedule, optimizer, shuffle, activation="relu", seed=3, sizes=SIZES):
@@ -116,6 +119,7 @@ def trained(kind, schedule, optimizer, shuffle, activation="relu", seed=3, sizes
 
 # ---- sparse_forward ---------------------------------------------------------------------------
 
+
 def kernel_inputs(rng, kind, n, n_in):
     """float32 X (n, n_in) of the kind asked for; every sparse-looking kind has negative values."""
     if kind == "dense":
@@ -124,12 +128,12 @@ def kernel_inputs(rng, kind, n, n_in):
         return np.zeros((n, n_in), np.float32)
     X = f32(rng, n, n_in)
     X[rng.random((n, n_in)) < 0.8] = 0.0
-    X[:, [0, 5, n_in - 1]] = 0.0                 # columns zero in every row, at both ends
-    X[:, 17:35] = 0.0                            # a run longer than the 16 inputs skipped at once
+    X[:, [0, 5, n_in - 1]] = 0.0  # columns zero in every row, at both ends
+    X[:, 17:35] = 0.0  # a run longer than the 16 inputs skipped at once
     if n > 2:
-        X[1] = 0.0                               # a row with no non-zero input
-    X[-1, 2] = -3.0                              # a negative value, in the last row
-    X[0, 3] = -0.0                               # a negative zero is a zero
+        X[1] = 0.0  # a row with no non-zero input
+    X[-1, 2] = -3.0  # a negative value, in the last row
+    X[0, 3] = -0.0  # a negative zero is a zero
     return X
 
 
@@ -147,7 +151,7 @@ def test_sparse_forward(n, n_out, activation, kind):
     W, b = f32(rng, N_IN, n_out, scale=1 / np.sqrt(N_IN)), f32(rng, n_out)
     W_before, b_before, X_before = W.copy(), b.copy(), X.copy()
     expected = activate(X.astype(np.float64) @ W.astype(np.float64) + b, activation)
-    out = nan_filled(n, n_out)                          # overwritten, never read
+    out = nan_filled(n, n_out)  # overwritten, never read
     _kernels.sparse_forward(out, X, W, b, _kernels.ACTIVATIONS[activation])
     close(out, expected, scale=np.sqrt(N_IN))
     # A row without any non-zero input gives exactly what the bias kernel gives on zeros: act(b).
@@ -185,10 +189,10 @@ def test_sparse_forward_rows_in_groups_give_the_same_bits(n, n_in, n_out):
     X = f32(rng, n, n_in)
     X[rng.random(X.shape) < 0.75] = 0.0
     X[0, rng.random(n_in) < 0.5] = -0.0
-    X[1, -1] = np.nan                                # the last input: a lane or the scalar tail
+    X[1, -1] = np.nan  # the last input: a lane or the scalar tail
     X[n - 1, 0] = np.inf
     if n > 2:
-        X[1] = f32(rng, n_in) + 2.0                  # non-zero throughout, grouped with row 0
+        X[1] = f32(rng, n_in) + 2.0  # non-zero throughout, grouped with row 0
         X[1, -1] = np.nan
         X[2] = 0.0
     W, b = f32(rng, n_in, n_out, scale=1 / np.sqrt(n_in)), f32(rng, n_out)
@@ -210,8 +214,8 @@ def test_sparse_forward_keeps_every_non_zero(n_in):
     # rows that are all non-zero (as much as the buffer holds), NaN and inf kept, -0.0 dropped.
     rng = rng_for("sparse_gather", n_in)
     X = f32(rng, 6, n_in)
-    X[1] = -0.0                                     # negative zeros only: act(b)
-    X[2, -1] = np.nan                               # the last input: in the scalar tail or a lane
+    X[1] = -0.0  # negative zeros only: act(b)
+    X[2, -1] = np.nan  # the last input: in the scalar tail or a lane
     X[3, 0] = np.inf
     X[4, rng.random(n_in) < 0.5] = 0.0
     W, b = f32(rng, n_in, 9), f32(rng, 9)
@@ -224,8 +228,12 @@ def test_sparse_forward_keeps_every_non_zero(n_in):
     assert not np.isfinite(out[3]).any()
 
 
-COLUMN_BLOCKS = {"first_half": lambda n: (0, n // 2), "second_half": lambda n: (n // 2, n),
-                 "inner": lambda n: (n // 3, n - n // 3), "last": lambda n: (n - 1, n)}
+COLUMN_BLOCKS = {
+    "first_half": lambda n: (0, n // 2),
+    "second_half": lambda n: (n // 2, n),
+    "inner": lambda n: (n // 3, n - n // 3),
+    "last": lambda n: (n - 1, n),
+}
 
 
 @pytest.mark.parametrize("block", sorted(COLUMN_BLOCKS))
@@ -250,15 +258,15 @@ def test_sparse_kernels_reject_a_bad_column_block(col_begin, col_end):
     rng = rng_for("sparse_bad_block", col_begin)
     X, W, b = kernel_inputs(rng, "sparse", 3, N_IN), f32(rng, N_IN, 7), f32(rng, 7)
     if col_end is None:
-        col_begin = 7                                   # begins at the end: no column at all
+        col_begin = 7  # begins at the end: no column at all
     with pytest.raises(ValueError, match="columns"):
         _kernels.sparse_forward(nan_filled(3, 7), X, W, b, 0, col_begin, col_end)
     with pytest.raises(ValueError, match="columns"):
-        _kernels.sparse_update(W, None, X, f32(rng, 3, 7), LR, 0.0, 0.0, 0, N_IN, 1, col_begin,
-                               col_end)
+        _kernels.sparse_update(W, None, X, f32(rng, 3, 7), LR, 0.0, 0.0, 0, N_IN, 1, col_begin, col_end)
 
 
 # ---- sparse_relu_backward --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["sparse", "dense", "all_zero"])
 @pytest.mark.parametrize("n_out", [1, 7, 8, 31, 32, 33, 64, 130])
@@ -298,17 +306,18 @@ def test_sparse_relu_backward_entries_do_not_depend_on_the_others(n_out):
 def test_sparse_relu_backward_rejects_mismatched_shapes():
     X = np.ones((3, 4), np.float32)
     with pytest.raises(ValueError, match="shape"):
-        _kernels.sparse_relu_backward(np.zeros((3, 4), np.float32), X, np.zeros((3, 5), np.float32),
-                                      np.zeros((4, 6), np.float32))
+        _kernels.sparse_relu_backward(
+            np.zeros((3, 4), np.float32), X, np.zeros((3, 5), np.float32), np.zeros((4, 6), np.float32)
+        )
 
 
 # ---- sparse_update ----------------------------------------------------------------------------
 
-UPDATE_CASES = {   # (velocity, mu, c)
+UPDATE_CASES = {  # (velocity, mu, c)
     "plain": (False, 0.0, 0.0),
     "momentum": (True, 0.9, 0.0),
     "momentum_weight_decay": (True, 0.9, -0.05 * 0.01),
-    "weight_decay_only": (True, 0.0, -0.05 * 0.1),      # SGD(weight_decay=...) keeps a velocity
+    "weight_decay_only": (True, 0.0, -0.05 * 0.1),  # SGD(weight_decay=...) keeps a velocity
 }
 UPDATE_N, UPDATE_N_IN, LR = 11, 40, 0.05
 
@@ -316,13 +325,13 @@ UPDATE_N, UPDATE_N_IN, LR = 11, 40, 0.05
 def update_inputs(rng, n, n_in):
     X = f32(rng, n, n_in)
     X[rng.random((n, n_in)) < 0.8] = 0.0
-    X[:, [0, 6, n_in - 1]] = 0.0             # zero everywhere: these rows only decay
+    X[:, [0, 6, n_in - 1]] = 0.0  # zero everywhere: these rows only decay
     X[:, 20:37] = 0.0
     X[:, 1] = 0.0
-    X[0, 1] = 1.5                            # only in the first row: in the first part unless split_at = 0
+    X[0, 1] = 1.5  # only in the first row: in the first part unless split_at = 0
     X[:, 2] = 0.0
-    X[n - 1, 2] = -2.0                       # only in the last row: always in the second part
-    X[3] = 0.0                               # a row with no input
+    X[n - 1, 2] = -2.0  # only in the last row: always in the second part
+    X[3] = 0.0  # a row with no input
     return X
 
 
@@ -346,8 +355,13 @@ def run_update(W, V, X, dz, lr, mu, c, row_begin, row_end, split_at):
     return W, V
 
 
-ROW_RANGES = {"all": (0, UPDATE_N_IN), "first_half": (0, UPDATE_N_IN // 2),
-              "second_half": (UPDATE_N_IN // 2, UPDATE_N_IN), "inner": (3, 23), "empty": (7, 7)}
+ROW_RANGES = {
+    "all": (0, UPDATE_N_IN),
+    "first_half": (0, UPDATE_N_IN // 2),
+    "second_half": (UPDATE_N_IN // 2, UPDATE_N_IN),
+    "inner": (3, 23),
+    "empty": (7, 7),
+}
 
 
 @pytest.mark.parametrize("rows", sorted(ROW_RANGES))
@@ -382,8 +396,7 @@ def test_sparse_update(case, n_out, split_at, rows):
     if velocity:
         V_decay = mu * V[no_input].astype(np.float64) + c * W[no_input].astype(np.float64)
         close(V_got[no_input], V_decay, rtol=1e-6, atol=1e-7, err_msg="decayed v")
-        close(W_got[no_input], W[no_input].astype(np.float64) + V_decay, rtol=1e-6, atol=1e-7,
-              err_msg="decayed W")
+        close(W_got[no_input], W[no_input].astype(np.float64) + V_decay, rtol=1e-6, atol=1e-7, err_msg="decayed W")
     else:
         assert_array_equal(W_got[no_input], W[no_input])
     assert_array_equal(X, X_before)
@@ -429,8 +442,7 @@ def test_sparse_update_column_blocks_give_the_same_bits(n_out, case, block):
     V = f32(rng, UPDATE_N_IN, n_out, scale=0.1) if velocity else None
     W_ref, V_ref = run_update(W, V, X, dz, LR, mu, c, 0, UPDATE_N_IN, UPDATE_N // 2)
     W_got, V_got = W.copy(), None if V is None else V.copy()
-    _kernels.sparse_update(W_got, V_got, X, dz, LR, mu, c, 0, UPDATE_N_IN, UPDATE_N // 2,
-                           col_begin, col_end)
+    _kernels.sparse_update(W_got, V_got, X, dz, LR, mu, c, 0, UPDATE_N_IN, UPDATE_N // 2, col_begin, col_end)
     cols = slice(col_begin, col_end)
     others = np.ones(n_out, bool)
     others[cols] = False
@@ -461,6 +473,7 @@ def test_sparse_update_several_steps_with_momentum(n_out):
 
 # ---- whole fits against the float64 reference -------------------------------------------------
 
+
 def fit_twins(kind, schedule, optimizer, shuffle, activation="relu", seed=3, sizes=SIZES):
     batch_size, n = SCHEDULES[schedule]
     X, y = make_data(kind, n, sizes[0], sizes[-1], seed=seed)
@@ -468,8 +481,9 @@ def fit_twins(kind, schedule, optimizer, shuffle, activation="relu", seed=3, siz
     ref = reference.MLP(sizes, activation=activation, seed=seed, dtype=np.float64)
     sync(ref, net)
     h_net = fit(net, X, y, batch_size, optimizer, shuffle)
-    h_ref = ref.fit(X, y, epochs=EPOCHS, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer](),
-                    shuffle=shuffle, verbose=0)
+    h_ref = ref.fit(
+        X, y, epochs=EPOCHS, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer](), shuffle=shuffle, verbose=0
+    )
     return net, ref, h_net, h_ref, n
 
 
@@ -484,9 +498,13 @@ def assert_follows_reference(net, ref, h_net, h_ref, n):
     assert_allclose(h_net.history["accuracy"], h_ref.history["accuracy"], rtol=0, atol=1.5 / n)
 
 
-REFERENCE_CASES = [(kind, schedule, optimizer, shuffle)
-                   for kind in ("sparse", "dense") for schedule in sorted(SCHEDULES)
-                   for optimizer in sorted(OPTIMIZERS) for shuffle in (True, False)]
+REFERENCE_CASES = [
+    (kind, schedule, optimizer, shuffle)
+    for kind in ("sparse", "dense")
+    for schedule in sorted(SCHEDULES)
+    for optimizer in sorted(OPTIMIZERS)
+    for shuffle in (True, False)
+]
 
 
 @pytest.mark.parametrize("kind, schedule, optimizer, shuffle", REFERENCE_CASES)
@@ -494,9 +512,12 @@ def test_fit_follows_the_reference(kind, schedule, optimizer, shuffle):
     assert_follows_reference(*fit_twins(kind, schedule, optimizer, shuffle))
 
 
-TANH_CASES = [(kind, schedule, optimizer)
-              for kind in ("sparse", "dense") for schedule in ("batch3", "batch32_ragged1")
-              for optimizer in sorted(OPTIMIZERS)]
+TANH_CASES = [
+    (kind, schedule, optimizer)
+    for kind in ("sparse", "dense")
+    for schedule in ("batch3", "batch32_ragged1")
+    for optimizer in sorted(OPTIMIZERS)
+]
 
 
 @pytest.mark.parametrize("kind, schedule, optimizer", TANH_CASES)
@@ -509,10 +530,17 @@ def test_fit_follows_the_reference_tanh(kind, schedule, optimizer):
 # 64-column blocks. (sparse_like zeroes three columns, so sparse inputs need a few.) With SGD a
 # sparse first layer is cut by columns: one unit leaves the first half none, 17 cuts it 8 | 9.
 SPARSE_CUT_SIZES = [[6, 1, 3], [37, 17, 4]]
-OTHER_SHAPES = [("sparse", [37, 70, 4]), ("sparse", [5, 3, 2]), ("sparse", [64, 130, 65, 3]),
-                ("sparse", SPARSE_CUT_SIZES[0]), ("sparse", SPARSE_CUT_SIZES[1]),
-                ("dense", [37, 70, 4]), ("dense", [5, 3, 2]), ("dense", [1, 9, 3]),
-                ("dense", [64, 130, 65, 3])]
+OTHER_SHAPES = [
+    ("sparse", [37, 70, 4]),
+    ("sparse", [5, 3, 2]),
+    ("sparse", [64, 130, 65, 3]),
+    ("sparse", SPARSE_CUT_SIZES[0]),
+    ("sparse", SPARSE_CUT_SIZES[1]),
+    ("dense", [37, 70, 4]),
+    ("dense", [5, 3, 2]),
+    ("dense", [1, 9, 3]),
+    ("dense", [64, 130, 65, 3]),
+]
 
 
 @pytest.mark.parametrize("kind, sizes", OTHER_SHAPES)
@@ -528,11 +556,13 @@ def test_one_row_minibatch_alone():
 
 # ---- the same bits whatever the thread count, run after run, wherever chunks end ----------------
 
-BITS_CASES = [(kind, schedule, optimizer, shuffle)
-              for kind in ("sparse", "dense")
-              for schedule in ("batch3", "batch32_ragged1")
-              for optimizer in ("sgd", "momentum_weight_decay", "nesterov", "adam")
-              for shuffle in (True, False)]
+BITS_CASES = [
+    (kind, schedule, optimizer, shuffle)
+    for kind in ("sparse", "dense")
+    for schedule in ("batch3", "batch32_ragged1")
+    for optimizer in ("sgd", "momentum_weight_decay", "nesterov", "adam")
+    for shuffle in (True, False)
+]
 
 
 @pytest.mark.parametrize("kind, schedule, optimizer, shuffle", BITS_CASES)
@@ -603,7 +633,7 @@ def test_chunk_boundaries_do_not_change_the_bits(monkeypatch, kind, optimizer, s
     batch_size = SCHEDULES[schedule][0]
     default, h_default = trained(kind, schedule, optimizer, True)
     net = fastmlp.MLP(SIZES, seed=3)
-    assert net._first_chunk(batch_size) > SCHEDULES[schedule][1] // batch_size   # one chunk per epoch
+    assert net._first_chunk(batch_size) > SCHEDULES[schedule][1] // batch_size  # one chunk per epoch
     monkeypatch.setattr(model_module, "_CHUNK_SECONDS", 1e-9)
     assert net._first_chunk(batch_size) == 1
     chunked, h_chunked = trained(kind, schedule, optimizer, True)
@@ -615,15 +645,18 @@ def test_chunk_boundaries_do_not_change_the_bits(monkeypatch, kind, optimizer, s
 
 # ---- the sparse first layer against the dense one ---------------------------------------------
 
-SPARSE_DENSE_CASES = [("sparse", schedule, optimizer, shuffle)
-                      for schedule in ("batch2", "batch3", "batch32", "batch32_ragged1")
-                      for optimizer in sorted(OPTIMIZERS) for shuffle in (True, False)]
+SPARSE_DENSE_CASES = [
+    ("sparse", schedule, optimizer, shuffle)
+    for schedule in ("batch2", "batch3", "batch32", "batch32_ragged1")
+    for optimizer in sorted(OPTIMIZERS)
+    for shuffle in (True, False)
+]
 
 
 @pytest.mark.parametrize("kind, schedule, optimizer, shuffle", SPARSE_DENSE_CASES)
 def test_sparse_first_layer_agrees_with_the_dense_one(monkeypatch, kind, schedule, optimizer, shuffle):
     sparse_net, h_sparse = trained(kind, schedule, optimizer, shuffle)
-    monkeypatch.setattr(model_module, "_SPARSE_MAX_BATCH", 1)      # forces the dense first layer
+    monkeypatch.setattr(model_module, "_SPARSE_MAX_BATCH", 1)  # forces the dense first layer
     dense_net, h_dense = trained(kind, schedule, optimizer, shuffle)
     for layer, (a, b) in enumerate(zip(params_of(sparse_net), params_of(dense_net))):
         assert_allclose(a, b, rtol=1e-5, atol=2e-6, err_msg=f"parameter array {layer} (W1.., then b1..)")
@@ -643,17 +676,14 @@ def test_sparse_first_layer_is_taken(monkeypatch):
 def test_one_row_last_batch_sparse_matches_dense(monkeypatch, momentum):
     # 3 rows, batch 2, no shuffle -- minibatches [0, 1] and [2]: the last one has an empty first
     # half, which must hold no rows (not the previous minibatch's) when the update reads it.
-    X = np.array([[1.0, 0.0, 0.0, 0.0, 0.0],
-                  [0.0, 0.0, 0.0, 0.0, 2.0],
-                  [0.0, 0.0, 1.0, 0.0, 0.0]], np.float32)
+    X = np.array([[1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 2.0], [0.0, 0.0, 1.0, 0.0, 0.0]], np.float32)
     y = np.array([0, 1, 0])
     assert model_module._mostly_zeros(X)
     nets = []
     for max_batch in (2048, 1):
         monkeypatch.setattr(model_module, "_SPARSE_MAX_BATCH", max_batch)
         net = fastmlp.MLP([5, 4, 2], seed=0)
-        net.fit(X, y, epochs=1, batch_size=2, optimizer=SGD(lr=0.1, momentum=momentum), shuffle=False,
-                verbose=0)
+        net.fit(X, y, epochs=1, batch_size=2, optimizer=SGD(lr=0.1, momentum=momentum), shuffle=False, verbose=0)
         nets.append(net)
     # Rows 0 and 4 of W1 have inputs only in the first minibatch: the second must leave them alone
     # (plain SGD) or only decay them (momentum), in both paths alike.
@@ -690,8 +720,9 @@ def hidden_twins(share, schedule, optimizer):
 def test_hidden_layers_follow_the_reference(share, schedule, optimizer):
     net, ref, X, y, batch_size, n = hidden_twins(share, schedule, optimizer)
     h_net = fit(net, X, y, batch_size, optimizer, True)
-    h_ref = ref.fit(X, y, epochs=EPOCHS, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer](),
-                    shuffle=True, verbose=0)
+    h_ref = ref.fit(
+        X, y, epochs=EPOCHS, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer](), shuffle=True, verbose=0
+    )
     assert_follows_reference(net, ref, h_net, h_ref, n)
     # inference cuts its blocks of rows the same way
     assert_allclose(net.predict_proba(X), ref.predict_proba(X), rtol=1e-4, atol=1e-6)
@@ -724,8 +755,9 @@ def skipping(skips):
     return lambda activation: skips
 
 
-@pytest.mark.skipif(_kernels.BLAS_SMALL_KERNELS,
-                    reason="with OpenBLAS's small-matrix kernels every dense layer takes the GEMM")
+@pytest.mark.skipif(
+    _kernels.BLAS_SMALL_KERNELS, reason="with OpenBLAS's small-matrix kernels every dense layer takes the GEMM"
+)
 def test_sparse_hidden_layers_are_taken(monkeypatch):
     # The sums over non-zeros run in another order than the GEMM's: the second layer's bits differ
     # when its inputs are mostly zeros, which shows the fit did go through them; they do not when
@@ -739,8 +771,9 @@ def test_sparse_hidden_layers_are_taken(monkeypatch):
     assert_array_equal(second_layer("most_active", True), second_layer("most_active", False))
 
 
-@pytest.mark.skipif(_kernels.BLAS_SMALL_KERNELS,
-                    reason="with OpenBLAS's small-matrix kernels every dense layer takes the GEMM")
+@pytest.mark.skipif(
+    _kernels.BLAS_SMALL_KERNELS, reason="with OpenBLAS's small-matrix kernels every dense layer takes the GEMM"
+)
 def test_hidden_layers_too_big_for_their_lists_take_the_gemm(monkeypatch):
     # Hidden outputs are held as non-zeros within the bounds of the inputs' (_sparse_fits): past
     # them, no room for the lists is taken and the GEMMs run, with their bits.
@@ -748,13 +781,12 @@ def test_hidden_layers_too_big_for_their_lists_take_the_gemm(monkeypatch):
     monkeypatch.undo()
     assert not np.array_equal(second_layer_fitted(monkeypatch, "few_active"), gemm)
     too_few_cells = 32 * sum(HIDDEN_SIZES[1:-1]) - 1
-    assert_array_equal(second_layer_fitted(monkeypatch, "few_active", _SPARSE_MAX_CELLS=too_few_cells),
-                       gemm)
+    assert_array_equal(second_layer_fitted(monkeypatch, "few_active", _SPARSE_MAX_CELLS=too_few_cells), gemm)
 
 
 # ---- divergence -------------------------------------------------------------------------------
 
-DIVERGING = {   # (activation, optimizer) at lr = 1e6, batch 32: each makes the loss overflow
+DIVERGING = {  # (activation, optimizer) at lr = 1e6, batch 32: each makes the loss overflow
     "relu-momentum": ("relu", lambda: SGD(lr=1e6, momentum=0.9)),
     "relu-momentum_weight_decay": ("relu", lambda: SGD(lr=1e6, momentum=0.9, weight_decay=1e-3)),
     # plain SGD on relu kills the units of mostly-zero inputs at once (a finite loss): leaky_relu
@@ -771,7 +803,7 @@ def test_divergence_raises_and_leaves_finite_parameters(monkeypatch, kind, case,
     activation, make_optimizer = DIVERGING[case]
     rng = np.random.default_rng(0)
     if kind == "sparse":
-        X = sparse_like(rng, 200, 50, scale=255.0)          # unscaled pixels, 80% zeros
+        X = sparse_like(rng, 200, 50, scale=255.0)  # unscaled pixels, 80% zeros
     else:
         X = rng.uniform(0, 255, size=(200, 50)).astype(np.float32)
     assert model_module._mostly_zeros(X) == (kind == "sparse")
@@ -836,7 +868,7 @@ def test_split_inference_follows_the_reference(kind):
 def test_split_inference_is_repeatable(kind):
     # The threads do not meet between blocks: the second may start the short last block while the
     # first is still on the one before, so each half must keep to its own rows of the workspace.
-    net, X, y = _inference_net(kind, 1100)   # blocks of 512, 512 and 76 rows
+    net, X, y = _inference_net(kind, 1100)  # blocks of 512, 512 and 76 rows
     proba, scores = net.predict_proba(X), net.evaluate(X, y)
     for _ in range(40):
         assert_array_equal(net.predict_proba(X), proba)
@@ -846,8 +878,12 @@ def test_split_inference_is_repeatable(kind):
 def _scipy_blas_threads():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     import scipy.linalg  # noqa: F401  (loads SciPy's OpenBLAS)
-    counts = [info["num_threads"] for info in threadpoolctl.threadpool_info()
-              if info["internal_api"] == "openblas" and "scipy_openblas-" in info["filepath"]]
+
+    counts = [
+        info["num_threads"]
+        for info in threadpoolctl.threadpool_info()
+        if info["internal_api"] == "openblas" and "scipy_openblas-" in info["filepath"]
+    ]
     if not counts:
         pytest.skip("SciPy's OpenBLAS is not loaded under its usual name")
     return counts[0]
@@ -857,6 +893,7 @@ def test_concurrent_fits_leave_the_blas_thread_count_as_it_was():
     # The BLAS is held to one thread while a split call runs, and that setting is the whole
     # process's: fits and predicts in several Python threads must still give it back.
     import threading
+
     before = _scipy_blas_threads()
     X, y = make_data("sparse", 2000, SIZES[0], SIZES[-1], seed=9)
 

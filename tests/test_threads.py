@@ -1,5 +1,6 @@
 """The thread tuner: it may only change how fast fit runs, never what it computes
 (tests/test_split.py checks the bits); here, that it picks the faster count sensibly."""
+
 from fastmlp import _threads
 from fastmlp._threads import ThreadTuner
 
@@ -32,15 +33,15 @@ def test_switches_to_one_thread_when_it_is_clearly_faster():
 
 def test_probes_the_other_count_again_and_follows_a_change_of_load():
     tuner = ThreadTuner(2)
-    run(tuner, {1: 200.0, 2: 100.0}, 40)   # busy machine: one thread
-    picked = run(tuner, {1: 100.0, 2: 200.0}, 200)   # the other job ended
+    run(tuner, {1: 200.0, 2: 100.0}, 40)  # busy machine: one thread
+    picked = run(tuner, {1: 100.0, 2: 200.0}, 200)  # the other job ended
     assert picked[-50:].count(2) > 40
 
 
 def test_one_slow_chunk_does_not_flip_the_choice():
     tuner = ThreadTuner(2)
     run(tuner, {1: 100.0, 2: 150.0}, 20)
-    tuner.record(2, rows=1.0, seconds=0.1)   # a hiccup
+    tuner.record(2, rows=1.0, seconds=0.1)  # a hiccup
     assert tuner.next() == 2
 
 
@@ -57,16 +58,16 @@ def test_tuners_are_kept_per_kind_of_work():
 def test_tries_the_other_count_less_often_while_the_choice_holds():
     # each try of one thread on an idle machine costs a chunk at its slower speed
     picked = run(ThreadTuner(2), {1: 100.0, 2: 150.0}, 400)
-    assert picked[2:].count(1) <= 12     # 8, 16, 32, then every 64 chunks
-    assert picked[2:].count(1) >= 6      # but it keeps trying
+    assert picked[2:].count(1) <= 12  # 8, 16, 32, then every 64 chunks
+    assert picked[2:].count(1) >= 6  # but it keeps trying
 
 
 def test_a_slowdown_brings_the_next_try_sooner():
     tuner = ThreadTuner(2)
-    run(tuner, {1: 100.0, 2: 150.0}, 300)       # long settled on two threads
+    run(tuner, {1: 100.0, 2: 150.0}, 300)  # long settled on two threads
     assert tuner.interval > _threads.PROBE_EVERY
     picked = run(tuner, {1: 100.0, 2: 40.0}, 30)  # another process takes a core
-    assert picked[8:].count(1) >= 0.85 * len(picked[8:])   # the rest: tries of two again
+    assert picked[8:].count(1) >= 0.85 * len(picked[8:])  # the rest: tries of two again
 
 
 def test_a_slowdown_never_puts_a_due_try_off():
@@ -83,23 +84,22 @@ def test_a_clearly_slower_try_brings_the_wait_back_to_the_shortest():
     run(tuner, {1: 60.0, 2: 100.0}, 2)
     while tuner.next() != 1:
         tuner.record(2, rows=10.0, seconds=0.1)
-    tuner.record(1, rows=2.5, seconds=0.1)   # the try ran at 25, under half its best of 60
+    tuner.record(1, rows=2.5, seconds=0.1)  # the try ran at 25, under half its best of 60
     assert tuner.interval == _threads.PROBE_EVERY
 
 
 def test_a_try_runs_a_third_of_a_chunk():
     # a try of the slower count costs a third of what a whole chunk at its speed would
     tuner = ThreadTuner(2)
-    assert tuner.plan(90) == (1, 30)             # not timed yet
+    assert tuner.plan(90) == (1, 30)  # not timed yet
     tuner.record(1, rows=100.0, seconds=0.1)
     assert tuner.plan(90) == (2, 30)
     tuner.record(2, rows=150.0, seconds=0.1)
     plans = [tuner.plan(90) for _ in range(_threads.PROBE_EVERY)]
     assert plans[:-1] == [(2, 90)] * (_threads.PROBE_EVERY - 1)
-    assert plans[-1] == (1, 30)                  # the other count, tried again
+    assert plans[-1] == (1, 30)  # the other count, tried again
 
 
 def test_a_try_runs_at_least_one_step_and_one_thread_never_tries():
     assert ThreadTuner(2).plan(2) == (1, 1)
     assert [ThreadTuner(1).plan(90) for _ in range(3)] == [(1, 90)] * 3
-

@@ -1,4 +1,5 @@
 """Every bad input raises, naming the argument; every good layout and dtype converts once."""
+
 import warnings
 
 import numpy as np
@@ -7,14 +8,22 @@ from numpy.testing import assert_array_equal
 
 from fastmlp.optim import SGD, Adam
 
-from fastmlp._validation import (check_choice, check_float, check_int, check_sizes,
-                                 check_validation_data, check_X, check_y)
+from fastmlp._validation import (
+    check_choice,
+    check_float,
+    check_int,
+    check_sizes,
+    check_validation_data,
+    check_X,
+    check_y,
+)
 
 RNG = np.random.default_rng(0)
 BASE = RNG.normal(size=(7, 5)).astype(np.float32)
 
 
 # --- check_X: accepted inputs -------------------------------------------------------------
+
 
 def _layouts():
     big = RNG.normal(size=(14, 10))
@@ -85,13 +94,14 @@ def test_check_X_matches_n_features():
 
 # --- check_X: errors ------------------------------------------------------------------------
 
+
 def _raises(cls, fn, *args, match=None, **kwargs):
     with pytest.raises(cls) as info:
         fn(*args, **kwargs)
     message = str(info.value)
     assert "got" in message and "expected" in message, message
     if match is not None:
-        for part in ([match] if isinstance(match, str) else match):
+        for part in [match] if isinstance(match, str) else match:
             assert part in message, f"{part!r} not in {message!r}"
     return message
 
@@ -131,24 +141,32 @@ def test_check_X_describes_arrays_by_shape_and_dtype():
     assert "0., 0." not in message
 
 
-@pytest.mark.parametrize("X, match", [
-    (np.zeros(784), ["X: got", "(784,)", "reshape(1, -1) for one sample", "reshape(-1, 1) for one feature"]),
-    ([1.0, 2.0], ["X: got", "reshape(1, -1)"]),
-    (np.zeros((5, 28, 28)), ["X: got", "(5, 28, 28)", "reshape(len(X), -1) to flatten images"]),
-    (np.zeros((2, 3, 4, 5)), ["X: got", "reshape(len(X), -1)"]),
-    (np.float64(3.0), ["X: got", "2-D"]),
-    (np.zeros((0, 5)), ["X: got", "X is empty"]),
-    ([], ["X: got"]),
-    (np.zeros((5, 0)), ["X: got", "at least one feature"]),
-    ([[1, 2], [3]], ["X: got", "same length"]),
-])
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.zeros(784), ["X: got", "(784,)", "reshape(1, -1) for one sample", "reshape(-1, 1) for one feature"]),
+        ([1.0, 2.0], ["X: got", "reshape(1, -1)"]),
+        (np.zeros((5, 28, 28)), ["X: got", "(5, 28, 28)", "reshape(len(X), -1) to flatten images"]),
+        (np.zeros((2, 3, 4, 5)), ["X: got", "reshape(len(X), -1)"]),
+        (np.float64(3.0), ["X: got", "2-D"]),
+        (np.zeros((0, 5)), ["X: got", "X is empty"]),
+        ([], ["X: got"]),
+        (np.zeros((5, 0)), ["X: got", "at least one feature"]),
+        ([[1, 2], [3]], ["X: got", "same length"]),
+    ],
+)
 def test_check_X_shape_errors(X, match):
     _raises(ValueError, check_X, X, match=match)
 
 
 def test_check_X_wrong_feature_count():
-    _raises(ValueError, check_X, np.zeros((5, 3)), n_features=784,
-            match="X: got 3 features (shape (5, 3)); expected 784, the network's input size")
+    _raises(
+        ValueError,
+        check_X,
+        np.zeros((5, 3)),
+        n_features=784,
+        match="X: got 3 features (shape (5, 3)); expected 784, the network's input size",
+    )
 
 
 def test_check_X_transposed_hint():
@@ -168,8 +186,7 @@ def test_check_X_non_finite(dtype, bad, order):
 def test_check_X_float64_beyond_float32_range():
     X = np.zeros((3, 3))
     X[1, 2] = 1e39
-    _raises(ValueError, check_X, X,
-            match=["X: got 1 non-finite value", "too large for float32", "(row 1, col 2)"])
+    _raises(ValueError, check_X, X, match=["X: got 1 non-finite value", "too large for float32", "(row 1, col 2)"])
 
 
 def test_check_X_non_finite_in_a_list_and_an_object_array():
@@ -187,22 +204,27 @@ def test_check_X_overflow_and_nan_raise_no_numpy_warning():
 
 # --- check_y -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("y", [
-    np.array([0, 1, 2, 1], dtype=np.int64),
-    np.array([0, 1, 2, 1], dtype=np.int32),
-    np.array([0, 1, 2, 1], dtype=np.uint8),
-    np.array([0, 1, 2, 1], dtype=np.int8),
-    np.array([0, 1, 2, 1], dtype=np.uint64),
-    np.array([0.0, 1.0, 2.0, 1.0]),
-    np.array([0.0, 1.0, 2.0, 1.0], dtype=np.float32),
-    np.array([[0], [1], [2], [1]]),
-    np.array([0, 0, 1, 2, 2, 1, 1, 1])[::2],
-    np.array([1, 2, 1, 0])[::-1],
-    [0, 1, 2, 1],
-    (0, 1, 2, 1),
-    [[0], [1], [2], [1]],
-    np.array([0, 1, 2, 1], dtype=object),
-], ids=lambda y: f"{type(y).__name__}-{getattr(y, 'dtype', '')}-{np.shape(y)}")
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([0, 1, 2, 1], dtype=np.int64),
+        np.array([0, 1, 2, 1], dtype=np.int32),
+        np.array([0, 1, 2, 1], dtype=np.uint8),
+        np.array([0, 1, 2, 1], dtype=np.int8),
+        np.array([0, 1, 2, 1], dtype=np.uint64),
+        np.array([0.0, 1.0, 2.0, 1.0]),
+        np.array([0.0, 1.0, 2.0, 1.0], dtype=np.float32),
+        np.array([[0], [1], [2], [1]]),
+        np.array([0, 0, 1, 2, 2, 1, 1, 1])[::2],
+        np.array([1, 2, 1, 0])[::-1],
+        [0, 1, 2, 1],
+        (0, 1, 2, 1),
+        [[0], [1], [2], [1]],
+        np.array([0, 1, 2, 1], dtype=object),
+    ],
+    ids=lambda y: f"{type(y).__name__}-{getattr(y, 'dtype', '')}-{np.shape(y)}",
+)
 def test_check_y_accepts(y):
     out = check_y(y, 4, 3)
     assert out.dtype == np.int32 and out.ndim == 1 and out.flags.c_contiguous
@@ -223,15 +245,18 @@ def test_check_y_none_skips_length_and_class_checks():
     assert_array_equal(check_y([0, 7], None, None), [0, 7])
 
 
-@pytest.mark.parametrize("y", [
-    np.array(["cat", "dog"]),
-    ["0", "1"],
-    np.array([b"a", b"b"]),
-    np.array([1 + 0j, 0j]),
-    np.array([0, None], dtype=object),
-    np.array(["0", 1], dtype=object),
-    None,
-])
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array(["cat", "dog"]),
+        ["0", "1"],
+        np.array([b"a", b"b"]),
+        np.array([1 + 0j, 0j]),
+        np.array([0, None], dtype=object),
+        np.array(["0", 1], dtype=object),
+        None,
+    ],
+)
 def test_check_y_type_errors(y):
     _raises(TypeError, check_y, y, 2, 2, match="y: got")
 
@@ -240,25 +265,36 @@ def test_check_y_string_hint():
     _raises(TypeError, check_y, np.array(["cat", "dog"]), 2, 2, match="np.unique")
 
 
-@pytest.mark.parametrize("y, n, k, match", [
-    (np.eye(10)[[1, 2, 3]], 3, 10,
-     ["y: got", "(3, 10)", "y must hold class labels, not one-hot rows: pass y.argmax(axis=1)"]),
-    (np.zeros((1, 5)), 5, 10, ["y: got", "y.ravel()"]),
-    (np.zeros((2, 2, 2)), 2, 10, ["y: got", "1-D"]),
-    (np.int64(3), 1, 10, ["y: got", "1-D"]),
-    ([0.5, 1.0], 2, 10, ["y: got 0.5 at index 0", "integer class labels"]),
-    ([0.0, np.nan, np.nan], 3, 10, ["y: got 2 non-finite", "index 1"]),
-    ([0.0, np.inf], 2, 10, ["y: got 1 non-finite", "index 1"]),
-    ([0, -1, 2], 3, 10, ["y: got label -1", "[0, 10)"]),
-    ([-1, 1, 1], 3, 2, ["y: got label -1", "(y + 1) // 2"]),
-    ([0, 10, 3], 3, 10, "y: got label 10; expected labels in [0, 10) for a network with 10 outputs"),
-    ([1, 10, 3], 3, 10, ["y: got label 10", "1-based"]),
-    (np.array([0, 2**40], dtype=np.uint64), 2, 10, ["y: got label 1099511627776"]),
-    (np.zeros(6000, dtype=int), 60000, 10,
-     "X and y: got 60000 rows in X and 6000 labels in y; expected the same number"),
-    ([], 0, 10, ["y: got", "y is empty"]),
-    ([[0, 1], [2]], 2, 10, ["y: got", "same length"]),
-])
+@pytest.mark.parametrize(
+    "y, n, k, match",
+    [
+        (
+            np.eye(10)[[1, 2, 3]],
+            3,
+            10,
+            ["y: got", "(3, 10)", "y must hold class labels, not one-hot rows: pass y.argmax(axis=1)"],
+        ),
+        (np.zeros((1, 5)), 5, 10, ["y: got", "y.ravel()"]),
+        (np.zeros((2, 2, 2)), 2, 10, ["y: got", "1-D"]),
+        (np.int64(3), 1, 10, ["y: got", "1-D"]),
+        ([0.5, 1.0], 2, 10, ["y: got 0.5 at index 0", "integer class labels"]),
+        ([0.0, np.nan, np.nan], 3, 10, ["y: got 2 non-finite", "index 1"]),
+        ([0.0, np.inf], 2, 10, ["y: got 1 non-finite", "index 1"]),
+        ([0, -1, 2], 3, 10, ["y: got label -1", "[0, 10)"]),
+        ([-1, 1, 1], 3, 2, ["y: got label -1", "(y + 1) // 2"]),
+        ([0, 10, 3], 3, 10, "y: got label 10; expected labels in [0, 10) for a network with 10 outputs"),
+        ([1, 10, 3], 3, 10, ["y: got label 10", "1-based"]),
+        (np.array([0, 2**40], dtype=np.uint64), 2, 10, ["y: got label 1099511627776"]),
+        (
+            np.zeros(6000, dtype=int),
+            60000,
+            10,
+            "X and y: got 60000 rows in X and 6000 labels in y; expected the same number",
+        ),
+        ([], 0, 10, ["y: got", "y is empty"]),
+        ([[0, 1], [2]], 2, 10, ["y: got", "same length"]),
+    ],
+)
 def test_check_y_value_errors(y, n, k, match):
     _raises(ValueError, check_y, y, n, k, match=match)
 
@@ -269,33 +305,44 @@ def test_check_y_huge_label_without_n_classes():
 
 # --- check_sizes ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sizes", [
-    [784, 30, 10], (784, 10), np.array([784, 30, 10]), [np.int64(4), np.int32(3)],
-    np.array([3, 2], dtype=np.uint8), [1, 1, 1, 1, 1],
-])
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [784, 30, 10],
+        (784, 10),
+        np.array([784, 30, 10]),
+        [np.int64(4), np.int32(3)],
+        np.array([3, 2], dtype=np.uint8),
+        [1, 1, 1, 1, 1],
+    ],
+)
 def test_check_sizes_accepts(sizes):
     out = check_sizes(sizes)
     assert out == [int(s) for s in sizes]
     assert all(type(s) is int for s in out)
 
 
-@pytest.mark.parametrize("sizes, cls, match", [
-    ([784, 30.0, 10], TypeError, ["sizes: got", "sizes[1] is 30.0"]),
-    ([784, True, 10], TypeError, "sizes[1] is True"),
-    ([784, "30", 10], TypeError, "sizes[1] is '30'"),
-    ([784, None], TypeError, "sizes[1] is None"),
-    (np.array([784.0, 10.0]), TypeError, "sizes[0] is 784.0"),
-    (np.array([True, True]), TypeError, "sizes[0] is True"),
-    ("784, 10", TypeError, "sizes: got"),
-    (784, TypeError, "sizes: got 784"),
-    (None, TypeError, "sizes: got None"),
-    ({784, 10}, TypeError, "sizes: got"),
-    (np.array([[784, 10]]), TypeError, "sizes: got"),
-    ([784], ValueError, ["sizes: got [784]", "at least two"]),
-    ([], ValueError, "at least two"),
-    ([784, 0, 10], ValueError, ["sizes[1] is 0", "positive"]),
-    ([784, 30, -10], ValueError, "sizes[2] is -10"),
-])
+@pytest.mark.parametrize(
+    "sizes, cls, match",
+    [
+        ([784, 30.0, 10], TypeError, ["sizes: got", "sizes[1] is 30.0"]),
+        ([784, True, 10], TypeError, "sizes[1] is True"),
+        ([784, "30", 10], TypeError, "sizes[1] is '30'"),
+        ([784, None], TypeError, "sizes[1] is None"),
+        (np.array([784.0, 10.0]), TypeError, "sizes[0] is 784.0"),
+        (np.array([True, True]), TypeError, "sizes[0] is True"),
+        ("784, 10", TypeError, "sizes: got"),
+        (784, TypeError, "sizes: got 784"),
+        (None, TypeError, "sizes: got None"),
+        ({784, 10}, TypeError, "sizes: got"),
+        (np.array([[784, 10]]), TypeError, "sizes: got"),
+        ([784], ValueError, ["sizes: got [784]", "at least two"]),
+        ([], ValueError, "at least two"),
+        ([784, 0, 10], ValueError, ["sizes[1] is 0", "positive"]),
+        ([784, 30, -10], ValueError, "sizes[2] is -10"),
+    ],
+)
 def test_check_sizes_errors(sizes, cls, match):
     _raises(cls, check_sizes, sizes, match=match)
 
@@ -312,15 +359,26 @@ def test_check_choice_accepts():
 
 @pytest.mark.parametrize("value", [None, 1, b"relu", ["relu"]])
 def test_check_choice_type_errors(value):
-    _raises(TypeError, check_choice, "activation", value, CHOICES,
-            match=["activation: got", "'relu', 'leaky_relu', 'sigmoid', 'tanh'"])
+    _raises(
+        TypeError,
+        check_choice,
+        "activation",
+        value,
+        CHOICES,
+        match=["activation: got", "'relu', 'leaky_relu', 'sigmoid', 'tanh'"],
+    )
 
 
-@pytest.mark.parametrize("value, hint", [
-    ("ReLU", "Did you mean 'relu'?"), ("sigmod", "'sigmoid'"), ("softplus", None)])
+@pytest.mark.parametrize("value, hint", [("ReLU", "Did you mean 'relu'?"), ("sigmod", "'sigmoid'"), ("softplus", None)])
 def test_check_choice_value_errors(value, hint):
-    message = _raises(ValueError, check_choice, "activation", value, CHOICES,
-                      match=[f"activation: got {value!r}", "one of 'relu', 'leaky_relu', 'sigmoid', 'tanh'"])
+    message = _raises(
+        ValueError,
+        check_choice,
+        "activation",
+        value,
+        CHOICES,
+        match=[f"activation: got {value!r}", "one of 'relu', 'leaky_relu', 'sigmoid', 'tanh'"],
+    )
     if hint:
         assert hint in message
     else:
@@ -333,16 +391,19 @@ def test_check_int_accepts(value):
     assert out == value and type(out) is int
 
 
-@pytest.mark.parametrize("value, cls, match", [
-    (32.0, TypeError, ["batch_size: got 32.0", "Write 32"]),
-    (np.float64(32.5), TypeError, "batch_size: got"),
-    (True, TypeError, "batch_size: got True"),
-    (np.bool_(True), TypeError, "batch_size: got"),
-    ("32", TypeError, "batch_size: got '32'"),
-    (None, TypeError, "batch_size: got None"),
-    (0, ValueError, "batch_size: got 0; expected an int >= 1"),
-    (np.int64(-3), ValueError, "batch_size: got -3"),
-])
+@pytest.mark.parametrize(
+    "value, cls, match",
+    [
+        (32.0, TypeError, ["batch_size: got 32.0", "Write 32"]),
+        (np.float64(32.5), TypeError, "batch_size: got"),
+        (True, TypeError, "batch_size: got True"),
+        (np.bool_(True), TypeError, "batch_size: got"),
+        ("32", TypeError, "batch_size: got '32'"),
+        (None, TypeError, "batch_size: got None"),
+        (0, ValueError, "batch_size: got 0; expected an int >= 1"),
+        (np.int64(-3), ValueError, "batch_size: got -3"),
+    ],
+)
 def test_check_int_errors(value, cls, match):
     _raises(cls, check_int, "batch_size", value, minimum=1, match=match)
 
@@ -357,27 +418,35 @@ def test_check_float_accepts(value):
     assert out == float(value) and type(out) is float
 
 
-@pytest.mark.parametrize("value, kwargs, cls, match", [
-    (1.0, dict(low=0, high=1, high_open=True), ValueError,
-     "validation_split: got 1.0; expected a finite number in [0, 1)"),
-    (-0.1, dict(low=0, high=1, high_open=True), ValueError, "[0, 1)"),
-    (0.0, dict(low=0, low_open=True), ValueError, "a finite number > 0"),
-    (-1, dict(low=0), ValueError, ">= 0"),
-    (2, dict(high=1), ValueError, "<= 1"),
-    (1, dict(high=1, high_open=True), ValueError, "< 1"),
-    (float("nan"), {}, ValueError, "validation_split: got nan; expected a finite number"),
-    (float("inf"), dict(low=0), ValueError, "got inf"),
-    (np.float64("nan"), dict(low=0, high=1), ValueError, "got nan"),
-    ("0.1", {}, TypeError, "validation_split: got '0.1'"),
-    (None, {}, TypeError, "got None"),
-    (True, {}, TypeError, "got True"),
-    (1j, {}, TypeError, "got 1j"),
-])
+@pytest.mark.parametrize(
+    "value, kwargs, cls, match",
+    [
+        (
+            1.0,
+            dict(low=0, high=1, high_open=True),
+            ValueError,
+            "validation_split: got 1.0; expected a finite number in [0, 1)",
+        ),
+        (-0.1, dict(low=0, high=1, high_open=True), ValueError, "[0, 1)"),
+        (0.0, dict(low=0, low_open=True), ValueError, "a finite number > 0"),
+        (-1, dict(low=0), ValueError, ">= 0"),
+        (2, dict(high=1), ValueError, "<= 1"),
+        (1, dict(high=1, high_open=True), ValueError, "< 1"),
+        (float("nan"), {}, ValueError, "validation_split: got nan; expected a finite number"),
+        (float("inf"), dict(low=0), ValueError, "got inf"),
+        (np.float64("nan"), dict(low=0, high=1), ValueError, "got nan"),
+        ("0.1", {}, TypeError, "validation_split: got '0.1'"),
+        (None, {}, TypeError, "got None"),
+        (True, {}, TypeError, "got True"),
+        (1j, {}, TypeError, "got 1j"),
+    ],
+)
 def test_check_float_errors(value, kwargs, cls, match):
     _raises(cls, check_float, "validation_split", value, match=match, **kwargs)
 
 
 # --- check_validation_data -----------------------------------------------------------------
+
 
 def test_check_validation_data_accepts_tuple_and_list():
     X = np.asfortranarray(RNG.normal(size=(6, 4)))
@@ -389,31 +458,40 @@ def test_check_validation_data_accepts_tuple_and_list():
         assert_array_equal(yv, y)
 
 
-@pytest.mark.parametrize("data, cls, match", [
-    (np.zeros((2, 4)), TypeError, "validation_data: got an array of shape (2, 4)"),
-    (None, TypeError, "validation_data: got None"),
-    ({"X": 1, "y": 2}, TypeError, "validation_data: got"),
-    ((np.zeros((2, 4)),), ValueError, "validation_data: got a tuple of length 1"),
-    ((np.zeros((2, 4)), [0, 1], [1.0, 1.0]), ValueError, ["length 3", "Sample weights"]),
-    ((np.zeros((2, 3)), [0, 1]), ValueError, "validation_data[0]: got 3 features"),
-    ((np.zeros(4), [0]), ValueError, "validation_data[0]: got"),
-    ((np.array([["a"] * 4]), [0]), TypeError, "validation_data[0]: got"),
-    ((np.zeros((2, 4)), [0, 5]), ValueError, "validation_data[1]: got label 5"),
-    ((np.zeros((2, 4)), ["a", "b"]), TypeError, "validation_data[1]: got"),
-    ((np.zeros((2, 4)), np.eye(3)[:2]), ValueError, "validation_data[1].argmax(axis=1)"),
-    ((np.zeros((2, 4)), [0, 1, 2]), ValueError,
-     "validation_data[0] and validation_data[1]: got 2 rows in validation_data[0] and 3 labels"),
-])
+@pytest.mark.parametrize(
+    "data, cls, match",
+    [
+        (np.zeros((2, 4)), TypeError, "validation_data: got an array of shape (2, 4)"),
+        (None, TypeError, "validation_data: got None"),
+        ({"X": 1, "y": 2}, TypeError, "validation_data: got"),
+        ((np.zeros((2, 4)),), ValueError, "validation_data: got a tuple of length 1"),
+        ((np.zeros((2, 4)), [0, 1], [1.0, 1.0]), ValueError, ["length 3", "Sample weights"]),
+        ((np.zeros((2, 3)), [0, 1]), ValueError, "validation_data[0]: got 3 features"),
+        ((np.zeros(4), [0]), ValueError, "validation_data[0]: got"),
+        ((np.array([["a"] * 4]), [0]), TypeError, "validation_data[0]: got"),
+        ((np.zeros((2, 4)), [0, 5]), ValueError, "validation_data[1]: got label 5"),
+        ((np.zeros((2, 4)), ["a", "b"]), TypeError, "validation_data[1]: got"),
+        ((np.zeros((2, 4)), np.eye(3)[:2]), ValueError, "validation_data[1].argmax(axis=1)"),
+        (
+            (np.zeros((2, 4)), [0, 1, 2]),
+            ValueError,
+            "validation_data[0] and validation_data[1]: got 2 rows in validation_data[0] and 3 labels",
+        ),
+    ],
+)
 def test_check_validation_data_errors(data, cls, match):
     _raises(cls, check_validation_data, data, 4, 3, match=match)
 
 
-@pytest.mark.parametrize("make, name", [
-    (lambda: SGD(lr=1e-46), "lr"),          # positive in float64, 0 in float32
-    (lambda: SGD(lr=1e39), "lr"),           # finite in float64, inf in float32
-    (lambda: Adam(eps=1e-50), "eps"),
-    (lambda: Adam(beta2=0.99999999), "beta2"),   # 1.0 in float32: Adam's correction divides by 0
-])
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: SGD(lr=1e-46), "lr"),  # positive in float64, 0 in float32
+        (lambda: SGD(lr=1e39), "lr"),  # finite in float64, inf in float32
+        (lambda: Adam(eps=1e-50), "eps"),
+        (lambda: Adam(beta2=0.99999999), "beta2"),  # 1.0 in float32: Adam's correction divides by 0
+    ],
+)
 def test_hyperparameters_are_checked_in_the_float32_the_updates_use(make, name):
     with pytest.raises(ValueError, match=rf"^{name}: got .* in float32"):
         make()
@@ -423,6 +501,7 @@ def test_hyperparameters_are_checked_in_the_float32_the_updates_use(make, name):
 @pytest.mark.parametrize("module", ["fastmlp", "reference"])
 def test_inits_that_overflow_float32_are_refused(init, module):
     import fastmlp
+
     make = fastmlp.MLP if module == "fastmlp" else fastmlp.reference.MLP
     with pytest.raises(ValueError, match=r"^init: got .*beyond float32's range"):
         make([4, 3, 2], init=init)
@@ -430,6 +509,7 @@ def test_inits_that_overflow_float32_are_refused(init, module):
 
 def test_save_refuses_non_finite_parameters_naming_them(tmp_path):
     import fastmlp
+
     net = fastmlp.MLP([4, 3, 2], seed=0)
     net.biases[1][0] = np.inf
     with pytest.raises(ValueError, match=r"^save: parameter b2 holds 1 non-finite"):
@@ -440,6 +520,7 @@ def test_save_refuses_non_finite_parameters_naming_them(tmp_path):
 def test_arguments_are_named_in_their_errors(tmp_path):
     import fastmlp
     from fastmlp.callbacks import EarlyStopping
+
     net = fastmlp.MLP([4, 3, 2], seed=0)
     X, y = np.random.default_rng(0).uniform(size=(10, 4)), np.arange(10) % 2
     with pytest.raises(TypeError, match=r"^callbacks: got the class EarlyStopping itself"):
@@ -456,6 +537,7 @@ def test_pickle_and_deepcopy_carry_the_parameters_as_save_does():
     import copy
     import pickle
     import fastmlp
+
     net = fastmlp.MLP([4, 3, 2], activation="tanh", seed=0)
     X, y = np.random.default_rng(0).uniform(size=(10, 4)), np.arange(10) % 2
     net.fit(X, y, epochs=2, verbose=0)

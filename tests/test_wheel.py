@@ -4,6 +4,7 @@ This is what a user of ``pip install fastmlp`` gets: the compiled extension insi
 dependencies from PyPI, nothing from the source tree (the script runs in a temporary folder with
 a clean environment). The build runs in pip's or build's isolated environment, so it needs PyPI.
 """
+
 import importlib.util
 import os
 import shutil
@@ -16,8 +17,21 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 # Not needed to build a wheel; skipping them keeps the copy small and leaves the tree untouched.
-_IGNORE = shutil.ignore_patterns(".git", ".ci-venv", "build", "dist", "*.egg-info", "__pycache__", "*.so",
-                                 "*.pyd", ".pytest_cache", "data", "benchmarks", "examples", "tests")
+_IGNORE = shutil.ignore_patterns(
+    ".git",
+    ".ci-venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    "*.so",
+    "*.pyd",
+    ".pytest_cache",
+    "data",
+    "benchmarks",
+    "examples",
+    "tests",
+)
 
 _SMOKE = textwrap.dedent("""
     import os, sys
@@ -41,11 +55,11 @@ _SMOKE = textwrap.dedent("""
 
 def _run(args, cwd, timeout=900):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    done = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    done = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, args))} failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
-                    f"{done.stderr[-3000:]}")
+        pytest.fail(
+            f"{' '.join(map(str, args))} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
     return done
 
 

@@ -6,6 +6,7 @@ keeps the repetitive parts (loading MNIST, timing a run, printing a result line,
 learner's code with or without its one-line fix, printing what ``fastmlp.diagnose`` and
 ``fastmlp.doctor`` say) out of the way.
 """
+
 import argparse
 import os
 import time
@@ -18,29 +19,42 @@ from fastmlp import reference
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUNDLED_MNIST = os.path.join(HERE, os.pardir, os.pardir, "data", "mnist")
-BUG_MARK = "# the bug"      # marks the line of a learner's code that its one-line fix replaces
+BUG_MARK = "# the bug"  # marks the line of a learner's code that its one-line fix replaces
 
 
 def parse_args(doc, reference_rows=None, reference_steps=None):
     """The command line every script shares; the reference's budget defaults differ per script."""
-    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=doc.strip().splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for both models (default 0)")
     parser.add_argument("--data", default=None, help="MNIST location (default: the bundled copy)")
-    parser.add_argument("--show-bug", action="store_true",
-                        help="also show the learner's bugs: fastmlp.diagnose on their own code, as written "
-                             "and with the fix, then what the other bugs do in training")
-    parser.add_argument("--diagnose", action="store_true",
-                        help="only run fastmlp.diagnose on the learner's own code, as written and with the "
-                             "fix (no training)")
+    parser.add_argument(
+        "--show-bug",
+        action="store_true",
+        help="also show the learner's bugs: fastmlp.diagnose on their own code, as written "
+        "and with the fix, then what the other bugs do in training",
+    )
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="only run fastmlp.diagnose on the learner's own code, as written and with the fix (no training)",
+    )
     parser.add_argument("--skip-reference", action="store_true", help="train only the compiled model")
     if reference_rows is not None:
-        parser.add_argument("--reference-rows", type=int, default=reference_rows,
-                            help=f"training rows for the NumPy reference (default {reference_rows}; "
-                                 "60000 for the full run)")
+        parser.add_argument(
+            "--reference-rows",
+            type=int,
+            default=reference_rows,
+            help=f"training rows for the NumPy reference (default {reference_rows}; 60000 for the full run)",
+        )
     if reference_steps is not None:
-        parser.add_argument("--reference-steps", type=int, default=reference_steps,
-                            help=f"full-batch steps for the NumPy reference (default {reference_steps})")
+        parser.add_argument(
+            "--reference-steps",
+            type=int,
+            default=reference_steps,
+            help=f"full-batch steps for the NumPy reference (default {reference_steps})",
+        )
     return parser.parse_args()
 
 
@@ -57,8 +71,7 @@ def load(path):
 def fit(net, X, y, epochs, batch_size, lr, shuffle=True):
     """Train ``net`` with plain SGD and return the seconds it took."""
     started = time.perf_counter()
-    net.fit(X, y, epochs=epochs, batch_size=batch_size, optimizer=fastmlp.SGD(lr=lr),
-            shuffle=shuffle, verbose=0)
+    net.fit(X, y, epochs=epochs, batch_size=batch_size, optimizer=fastmlp.SGD(lr=lr), shuffle=shuffle, verbose=0)
     return time.perf_counter() - started
 
 
@@ -77,8 +90,7 @@ def largest_difference(a, b):
     return max(float(np.max(np.abs(np.asarray(p, np.float64) - np.asarray(q, np.float64)))) for p, q in pairs)
 
 
-def compare_per_sample(build, data, epochs, batch_size, lr, target, seed, reference_rows=None,
-                       skip_reference=False):
+def compare_per_sample(build, data, epochs, batch_size, lr, target, seed, reference_rows=None, skip_reference=False):
     """Train the correct network with fastmlp on all 60000 rows, and with the reference.
 
     When ``reference_rows`` is smaller than the training set, the float64 reference trains on
@@ -101,16 +113,17 @@ def compare_per_sample(build, data, epochs, batch_size, lr, target, seed, refere
     else:
         twin = build(fastmlp, seed)
         twin_seconds = fit(twin, X[:rows], y[:rows], epochs, batch_size, lr)
-        print(f"  (the NumPy reference is slow per sample: it trains on the first {rows} rows only; "
-              "--reference-rows 60000 for the full run)")
+        print(
+            f"  (the NumPy reference is slow per sample: it trains on the first {rows} rows only; "
+            "--reference-rows 60000 for the full run)"
+        )
         line(f"fastmlp.reference (float64), first {rows} rows", accuracy(ref, X_test, y_test), ref_seconds)
         line(f"fastmlp, the same first {rows} rows", accuracy(twin, X_test, y_test), twin_seconds)
         print(f"  largest parameter difference, compiled vs reference: {largest_difference(twin, ref):.2e}")
     return net
 
 
-def compare_full_batch(build, data, rows, steps, lr, target, seed, reference_steps=None,
-                       skip_reference=False):
+def compare_full_batch(build, data, rows, steps, lr, target, seed, reference_steps=None, skip_reference=False):
     """Full-batch gradient descent on the first ``rows`` training rows, compiled and reference.
 
     One step is one epoch over all ``rows`` rows in order (``batch_size=rows``, ``shuffle=False``).
@@ -122,7 +135,7 @@ def compare_full_batch(build, data, rows, steps, lr, target, seed, reference_ste
     print(f"issue's correct accuracy: {target}")
     ref_steps = steps if reference_steps is None else min(reference_steps, steps)
     net = build(fastmlp, seed)
-    optimizer = fastmlp.SGD(lr=lr)      # one optimizer object: a second fit continues the first exactly
+    optimizer = fastmlp.SGD(lr=lr)  # one optimizer object: a second fit continues the first exactly
     started = time.perf_counter()
     net.fit(X, y, epochs=ref_steps, batch_size=rows, optimizer=optimizer, shuffle=False, verbose=0)
     at_ref_steps = accuracy(net, X_test, y_test)
@@ -137,8 +150,10 @@ def compare_full_batch(build, data, rows, steps, lr, target, seed, reference_ste
         line(f"fastmlp.reference (float64), {steps} steps", accuracy(ref, X_test, y_test), ref_seconds)
         print(f"  largest parameter difference, compiled vs reference: {largest_difference(net, ref):.2e}")
     else:
-        print(f"  (the NumPy reference is slower: it runs the first {ref_steps} of the {steps} steps; "
-              f"--reference-steps {steps} for the full run)")
+        print(
+            f"  (the NumPy reference is slower: it runs the first {ref_steps} of the {steps} steps; "
+            f"--reference-steps {steps} for the full run)"
+        )
         line(f"fastmlp.reference (float64), first {ref_steps} steps", accuracy(ref, X_test, y_test), ref_seconds)
         line(f"fastmlp after the same {ref_steps} steps", at_ref_steps)
     return net
@@ -160,6 +175,7 @@ def heading(text):
 def show_doctor(net, X, y, optimizer, title, **kwargs):
     """Print what fastmlp.doctor says about training ``net`` on (X, y) with ``optimizer``."""
     from fastmlp.diagnostics import doctor
+
     print(f"fastmlp.doctor, {title}:")
     report = doctor(net, X, y, optimizer=optimizer, **kwargs)
     print(_indent(str(report)))
@@ -183,7 +199,7 @@ def learner_code(name, fix=None):
     """
     path, lines, row = _read_learner_code(name)
     if fix is not None:
-        indent = lines[row][:len(lines[row]) - len(lines[row].lstrip())]
+        indent = lines[row][: len(lines[row]) - len(lines[row].lstrip())]
         lines[row] = "".join(indent + part + "\n" for part in fix.splitlines())
     module = types.ModuleType(name)
     module.__file__ = path

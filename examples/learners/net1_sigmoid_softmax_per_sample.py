@@ -56,6 +56,7 @@ function it can call.
 With ``--show-bug`` the script prints diagnose's reports, then reproduces bugs 4 and 5 with
 ``fit`` on the data the learner's loop actually saw, with ``fastmlp.doctor``'s reports.
 """
+
 import learners_common as common
 import numpy as np
 
@@ -64,21 +65,21 @@ import fastmlp
 SIZES = [784, 15, 10]
 EPOCHS, BATCH_SIZE, LR = 1, 1, 0.01
 TARGET = "about 92%"
-DOCTOR = {"batch_size": 1, "steps": 2000}       # doctor's short run, one image per step like the setup
+DOCTOR = {"batch_size": 1, "steps": 2000}  # doctor's short run, one image per step like the setup
 LEARNER_CODE, FIX = "net1_learner_code", "dz2[j] = (1 / p[label]) * p[label] * p[j]"
 
 
 def build(module, seed, **kwargs):
     """Network 1, as the learner meant it: fastmlp.MLP or fastmlp.reference.MLP."""
-    return module.MLP(SIZES, activation="sigmoid", output="softmax", loss="cross_entropy",
-                      init="glorot", seed=seed, **kwargs)
+    return module.MLP(
+        SIZES, activation="sigmoid", output="softmax", loss="cross_entropy", init="glorot", seed=seed, **kwargs
+    )
 
 
 def diagnose(code, X, y):
     """fastmlp.diagnose on the learner's code ``code`` (a module), given fastmlp's rows of MNIST."""
-    x, label = X[0].reshape(784, 1), y[0]         # glue: one image as the learner's (784, 1) column
-    return fastmlp.diagnose(code.init_params(), x, label, forward=code.forward, backprop=code.backprop,
-                            lr=code.LR)
+    x, label = X[0].reshape(784, 1), y[0]  # glue: one image as the learner's (784, 1) column
+    return fastmlp.diagnose(code.init_params(), x, label, forward=code.forward, backprop=code.backprop, lr=code.LR)
 
 
 def show_bugs(data, seed):
@@ -94,22 +95,23 @@ def show_bugs(data, seed):
     common.fit(net, X_same, y_same, EPOCHS, BATCH_SIZE, LR)
     common.line(f"accuracy after 60000 steps on image 0 (a {y[0]})", common.accuracy(net, X_test, y_test))
     print(f"  {common.predicted_classes(net, X_test)}")
-    common.show_doctor(build(fastmlp, seed), X_same, y_same, fastmlp.SGD(lr=LR),
-                       "training on what the learner's loop saw", **DOCTOR)
+    common.show_doctor(
+        build(fastmlp, seed), X_same, y_same, fastmlp.SGD(lr=LR), "training on what the learner's loop saw", **DOCTOR
+    )
 
     common.heading("Bug 5: 6000 labels for 60000 images")
     net = build(fastmlp, seed)
     seconds = common.fit(net, X[:6000], y[:6000], EPOCHS, BATCH_SIZE, LR)
-    common.line("paired with zip: one epoch over the first 6000 images", common.accuracy(net, X_test, y_test),
-                seconds)
-    y_wrong = np.random.default_rng(seed).permutation(y)    # each image with some other image's label
+    common.line("paired with zip: one epoch over the first 6000 images", common.accuracy(net, X_test, y_test), seconds)
+    y_wrong = np.random.default_rng(seed).permutation(y)  # each image with some other image's label
     print(f"  labels that do not belong to their images: {np.mean(y_wrong == y):.1%} match by chance")
     net = build(fastmlp, seed)
     seconds = common.fit(net, X, y_wrong, EPOCHS, BATCH_SIZE, LR)
     common.line("one epoch on labels that are not their images'", common.accuracy(net, X_test, y_test), seconds)
     print(f"  {common.predicted_classes(net, X_test)}")
-    common.show_doctor(build(fastmlp, seed), X, y_wrong, fastmlp.SGD(lr=LR),
-                       "with labels that are not their images'", **DOCTOR)
+    common.show_doctor(
+        build(fastmlp, seed), X, y_wrong, fastmlp.SGD(lr=LR), "with labels that are not their images'", **DOCTOR
+    )
 
 
 def main():
@@ -119,8 +121,9 @@ def main():
     if args.diagnose:
         common.show_diagnose(LEARNER_CODE, FIX, diagnose, data)
         return
-    common.compare_per_sample(build, data, EPOCHS, BATCH_SIZE, LR, TARGET, args.seed,
-                              skip_reference=args.skip_reference)
+    common.compare_per_sample(
+        build, data, EPOCHS, BATCH_SIZE, LR, TARGET, args.seed, skip_reference=args.skip_reference
+    )
     if args.show_bug:
         show_bugs(data, args.seed)
 

@@ -41,6 +41,7 @@ initialisation with fastmlp (``init=("uniform", 0, 1)``, and the biases written 
 ``net.biases``), trains it, counts the predicted classes and prints what ``fastmlp.doctor``
 says about it, next to its verdict on the correct setup.
 """
+
 import learners_common as common
 import numpy as np
 
@@ -49,20 +50,20 @@ import fastmlp
 SIZES = [784, 30, 10]
 EPOCHS, BATCH_SIZE, LR = 1, 10, 2.0
 TARGET = "about 94% (lr 3.0, 10 epochs: about 95.7%)"
-DOCTOR = {"batch_size": BATCH_SIZE}             # doctor's short run: 200 minibatches of 10
+DOCTOR = {"batch_size": BATCH_SIZE}  # doctor's short run: 200 minibatches of 10
 LEARNER_CODE, FIX = "net2_learner_code", "delta = (activations[-1] - Y) * sigmoid_prime(zs[-1]) / X.shape[1]"
 
 
 def build(module, seed, **kwargs):
     """Network 2 with a sane init (Glorot, zero biases): fastmlp.MLP or fastmlp.reference.MLP."""
-    return module.MLP(SIZES, activation="sigmoid", output="sigmoid", loss="mse", init="glorot",
-                      seed=seed, **kwargs)
+    return module.MLP(SIZES, activation="sigmoid", output="sigmoid", loss="mse", init="glorot", seed=seed, **kwargs)
 
 
 def build_uniform_01(module, seed, **kwargs):
     """Network 2 as the learner initialised it: weights and biases uniform in [0, 1)."""
-    net = module.MLP(SIZES, activation="sigmoid", output="sigmoid", loss="mse", init=("uniform", 0.0, 1.0),
-                     seed=seed, **kwargs)
+    net = module.MLP(
+        SIZES, activation="sigmoid", output="sigmoid", loss="mse", init=("uniform", 0.0, 1.0), seed=seed, **kwargs
+    )
     rng = np.random.default_rng(seed)
     for layer, n_out in enumerate(SIZES[1:]):
         net.biases[layer] = rng.uniform(0.0, 1.0, size=n_out)
@@ -71,12 +72,21 @@ def build_uniform_01(module, seed, **kwargs):
 
 def diagnose(code, X, y):
     """fastmlp.diagnose on the learner's code ``code`` (a module), given fastmlp's rows of MNIST."""
-    X, Y = X[:BATCH_SIZE].T, np.eye(10)[y[:BATCH_SIZE]].T                    # glue: a minibatch as columns
-    forward = lambda net, X: code.feedforward(*net, X)                        # glue
-    backprop = lambda net, X, Y: code.backprop(*net, X, Y)                    # glue
-    step = lambda net, X, Y: code.update_mini_batch(*net, X, Y, code.ETA)     # glue
-    return fastmlp.diagnose(code.init_network(), X, Y, forward=forward, backprop=backprop, step=step,
-                            output="sigmoid", loss="mse", lr=code.ETA)
+    X, Y = X[:BATCH_SIZE].T, np.eye(10)[y[:BATCH_SIZE]].T  # glue: a minibatch as columns
+    forward = lambda net, X: code.feedforward(*net, X)  # glue
+    backprop = lambda net, X, Y: code.backprop(*net, X, Y)  # glue
+    step = lambda net, X, Y: code.update_mini_batch(*net, X, Y, code.ETA)  # glue
+    return fastmlp.diagnose(
+        code.init_network(),
+        X,
+        Y,
+        forward=forward,
+        backprop=backprop,
+        step=step,
+        output="sigmoid",
+        loss="mse",
+        lr=code.ETA,
+    )
 
 
 def show_bugs(data, seed):
@@ -89,13 +99,16 @@ def show_bugs(data, seed):
 
     net = build_uniform_01(fastmlp, seed)
     hidden = 1 / (1 + np.exp(-(X_test @ net.weights[0] + net.biases[0])))
-    print(f"  before training, {np.mean(hidden > 0.99):.1%} of the hidden activations on the test set "
-          f"are above 0.99 (mean pre-activation {np.mean(X_test @ net.weights[0] + net.biases[0]):.1f})")
+    print(
+        f"  before training, {np.mean(hidden > 0.99):.1%} of the hidden activations on the test set "
+        f"are above 0.99 (mean pre-activation {np.mean(X_test @ net.weights[0] + net.biases[0]):.1f})"
+    )
     seconds = common.fit(net, X, y, EPOCHS, BATCH_SIZE, LR)
     common.line("fastmlp, uniform [0, 1) weights and biases", common.accuracy(net, X_test, y_test), seconds)
     print(f"  {common.predicted_classes(net, X_test)}")
-    common.show_doctor(build_uniform_01(fastmlp, seed), X, y, fastmlp.SGD(lr=LR),
-                       "weights and biases uniform in [0, 1)", **DOCTOR)
+    common.show_doctor(
+        build_uniform_01(fastmlp, seed), X, y, fastmlp.SGD(lr=LR), "weights and biases uniform in [0, 1)", **DOCTOR
+    )
 
 
 def main():
@@ -105,8 +118,9 @@ def main():
     if args.diagnose:
         common.show_diagnose(LEARNER_CODE, FIX, diagnose, data)
         return
-    common.compare_per_sample(build, data, EPOCHS, BATCH_SIZE, LR, TARGET, args.seed,
-                              skip_reference=args.skip_reference)
+    common.compare_per_sample(
+        build, data, EPOCHS, BATCH_SIZE, LR, TARGET, args.seed, skip_reference=args.skip_reference
+    )
     if args.show_bug:
         show_bugs(data, args.seed)
 

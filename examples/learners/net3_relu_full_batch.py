@@ -36,6 +36,7 @@ correctly trained network the way the learner did (from hidden layer 2); and, as
 cause of a ReLU network that really is stuck at 11%, shows what a 30 times too large learning
 rate does to this network, with ``fastmlp.doctor``'s report on it.
 """
+
 import learners_common as common
 import numpy as np
 
@@ -44,24 +45,24 @@ import fastmlp
 SIZES = [784, 16, 16, 10]
 ROWS, STEPS, LR = 10000, 300, 0.1
 TARGET = "89 to 91%"
-DOCTOR = {"batch_size": ROWS, "steps": 20}      # doctor's short run: 20 full-batch steps
+DOCTOR = {"batch_size": ROWS, "steps": 20}  # doctor's short run: 20 full-batch steps
 LEARNER_CODE, FIX = "net3_learner_code", "return np.argmax(A3, 0)"
 
 
 def build(module, seed, **kwargs):
     """Network 3, as the learner meant it (He init, zero biases): fastmlp.MLP or fastmlp.reference.MLP."""
-    return module.MLP(SIZES, activation="relu", output="softmax", loss="cross_entropy", init="he",
-                      seed=seed, **kwargs)
+    return module.MLP(SIZES, activation="relu", output="softmax", loss="cross_entropy", init="he", seed=seed, **kwargs)
 
 
 def diagnose(code, X, y):
     """fastmlp.diagnose on the learner's code ``code`` (a module), given fastmlp's rows of MNIST."""
-    X, y = X[:ROWS].T, y[:ROWS]                                               # glue: images as columns
-    forward = lambda p, X: code.forward_prop(*p, X)[1::2]                     # glue: A1, A2, A3
-    backprop = lambda p, X, y: code.backward_prop(*code.forward_prop(*p, X), *p[::2], X, y)   # glue
-    predict = lambda p, X: code.get_predictions(*p, X)                        # glue
-    return fastmlp.diagnose(code.init_params(), X, y, forward=forward, backprop=backprop, predict=predict,
-                            activation="relu", lr=LR)
+    X, y = X[:ROWS].T, y[:ROWS]  # glue: images as columns
+    forward = lambda p, X: code.forward_prop(*p, X)[1::2]  # glue: A1, A2, A3
+    backprop = lambda p, X, y: code.backward_prop(*code.forward_prop(*p, X), *p[::2], X, y)  # glue
+    predict = lambda p, X: code.get_predictions(*p, X)  # glue
+    return fastmlp.diagnose(
+        code.init_params(), X, y, forward=forward, backprop=backprop, predict=predict, activation="relu", lr=LR
+    )
 
 
 def hidden_layer_2(net, X):
@@ -82,15 +83,15 @@ def show_bugs(data, net, seed):
     common.heading("Stuck at 11% for real: a learning rate 30 times too large (lr 3.0)")
     common.show_doctor(build(fastmlp, seed), X, y, fastmlp.SGD(lr=LR), "the correct setup", **DOCTOR)
     fast = build(fastmlp, seed)
-    history = fast.fit(X, y, epochs=20, batch_size=ROWS, optimizer=fastmlp.SGD(lr=3.0), shuffle=False,
-                       verbose=0)
+    history = fast.fit(X, y, epochs=20, batch_size=ROWS, optimizer=fastmlp.SGD(lr=3.0), shuffle=False, verbose=0)
     print("  training loss per step: " + ", ".join(f"{loss:.3g}" for loss in history.history["loss"][:8]) + ", ...")
     common.line("after 20 full-batch steps at lr 3.0", common.accuracy(fast, X_test, y_test))
     print(f"  {common.predicted_classes(fast, X_test)}")
-    dead = [int(np.sum(h.max(axis=0) <= 0)) for h in
-            (np.maximum(X_test @ fast.weights[0] + fast.biases[0], 0), hidden_layer_2(fast, X_test))]
-    print(f"  dead ReLU units (never active on the test set): {dead[0]} of 16 in layer 1, "
-          f"{dead[1]} of 16 in layer 2")
+    dead = [
+        int(np.sum(h.max(axis=0) <= 0))
+        for h in (np.maximum(X_test @ fast.weights[0] + fast.biases[0], 0), hidden_layer_2(fast, X_test))
+    ]
+    print(f"  dead ReLU units (never active on the test set): {dead[0]} of 16 in layer 1, {dead[1]} of 16 in layer 2")
     common.show_doctor(build(fastmlp, seed), X, y, fastmlp.SGD(lr=3.0), "lr 3.0", **DOCTOR)
 
 
@@ -101,8 +102,17 @@ def main():
     if args.diagnose:
         common.show_diagnose(LEARNER_CODE, FIX, diagnose, data)
         return
-    net = common.compare_full_batch(build, data, ROWS, STEPS, LR, TARGET, args.seed,
-                                    reference_steps=args.reference_steps, skip_reference=args.skip_reference)
+    net = common.compare_full_batch(
+        build,
+        data,
+        ROWS,
+        STEPS,
+        LR,
+        TARGET,
+        args.seed,
+        reference_steps=args.reference_steps,
+        skip_reference=args.skip_reference,
+    )
     if args.show_bug:
         show_bugs(data, net, args.seed)
 

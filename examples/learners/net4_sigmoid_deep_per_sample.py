@@ -44,6 +44,7 @@ With ``--show-bug`` the script prints diagnose's reports, then trains from
 ``init=("normal", 1.0)``, the unscaled version of bug 3, with ``fastmlp.doctor``'s report on it
 next to its report on the correct setup.
 """
+
 import learners_common as common
 import numpy as np
 
@@ -52,21 +53,23 @@ import fastmlp
 SIZES = [784, 128, 64, 10]
 EPOCHS, BATCH_SIZE, LR = 1, 1, 0.05
 TARGET = "about 95%"
-DOCTOR = {"batch_size": 1, "steps": 2000}       # doctor's short run, one image per step like the setup
+DOCTOR = {"batch_size": 1, "steps": 2000}  # doctor's short run, one image per step like the setup
 LEARNER_CODE, FIX = "net4_learner_code", "update(weights, grads, LR)\nreturn loss"
 
 
 def build(module, seed, init="glorot", **kwargs):
     """Network 4, as the learner meant it: fastmlp.MLP or fastmlp.reference.MLP."""
-    return module.MLP(SIZES, activation="sigmoid", output="softmax", loss="cross_entropy", init=init,
-                      seed=seed, **kwargs)
+    return module.MLP(
+        SIZES, activation="sigmoid", output="softmax", loss="cross_entropy", init=init, seed=seed, **kwargs
+    )
 
 
 def diagnose(code, X, y):
     """fastmlp.diagnose on the learner's code ``code`` (a module), given fastmlp's rows of MNIST."""
-    x, onehot = X[:1], np.eye(10)[y[:1]]          # glue: one image and its label as the learner's (1, n) rows
-    return fastmlp.diagnose(code.init_weights(), x, onehot, forward=code.forward, backprop=code.backprop,
-                            step=code.train_step, lr=code.LR)
+    x, onehot = X[:1], np.eye(10)[y[:1]]  # glue: one image and its label as the learner's (1, n) rows
+    return fastmlp.diagnose(
+        code.init_weights(), x, onehot, forward=code.forward, backprop=code.backprop, step=code.train_step, lr=code.LR
+    )
 
 
 def show_bugs(data, seed):
@@ -79,12 +82,15 @@ def show_bugs(data, seed):
     common.heading("Bug 3: a broken Xavier init (here: the scale left out, N(0, 1))")
     net = build(fastmlp, seed, init=("normal", 1.0))
     hidden = common.sigmoid(X_test @ net.weights[0])
-    print(f"  before training, {np.mean((hidden < 0.01) | (hidden > 0.99)):.0%} of hidden layer 1's "
-          "activations on the test set are within 0.01 of 0 or 1")
+    print(
+        f"  before training, {np.mean((hidden < 0.01) | (hidden > 0.99)):.0%} of hidden layer 1's "
+        "activations on the test set are within 0.01 of 0 or 1"
+    )
     seconds = common.fit(net, X, y, EPOCHS, BATCH_SIZE, LR)
     common.line("one epoch from N(0, 1) weights", common.accuracy(net, X_test, y_test), seconds)
-    common.show_doctor(build(fastmlp, seed, init=("normal", 1.0)), X, y, fastmlp.SGD(lr=LR),
-                       "weights N(0, 1)", **DOCTOR)
+    common.show_doctor(
+        build(fastmlp, seed, init=("normal", 1.0)), X, y, fastmlp.SGD(lr=LR), "weights N(0, 1)", **DOCTOR
+    )
 
 
 def main():
@@ -94,8 +100,17 @@ def main():
     if args.diagnose:
         common.show_diagnose(LEARNER_CODE, FIX, diagnose, data)
         return
-    common.compare_per_sample(build, data, EPOCHS, BATCH_SIZE, LR, TARGET, args.seed,
-                              reference_rows=args.reference_rows, skip_reference=args.skip_reference)
+    common.compare_per_sample(
+        build,
+        data,
+        EPOCHS,
+        BATCH_SIZE,
+        LR,
+        TARGET,
+        args.seed,
+        reference_rows=args.reference_rows,
+        skip_reference=args.skip_reference,
+    )
     if args.show_bug:
         show_bugs(data, args.seed)
 

@@ -52,6 +52,7 @@ larger learning rate that bug 1 amounts to, prints the loss per step and ``fastm
 report on that setup, and computes the learner's accuracy loop (bug 3) on the correctly
 trained network.
 """
+
 import learners_common as common
 import numpy as np
 
@@ -61,22 +62,29 @@ SIZES = [784, 64, 10]
 ROWS, STEPS, LR = 10000, 100, 0.3
 INIT = ("normal", 0.01)
 TARGET = "about 88.6%"
-DOCTOR = {"batch_size": ROWS, "steps": 20}      # doctor's short run: 20 full-batch steps
+DOCTOR = {"batch_size": ROWS, "steps": 20}  # doctor's short run: 20 full-batch steps
 LEARNER_CODE, FIX = "net5_learner_code", "return e / np.sum(e, axis=1, keepdims=True)"
 
 
 def build(module, seed, **kwargs):
     """Network 5, as the learner meant it: fastmlp.MLP or fastmlp.reference.MLP."""
-    return module.MLP(SIZES, activation="tanh", output="softmax", loss="cross_entropy", init=INIT,
-                      seed=seed, **kwargs)
+    return module.MLP(SIZES, activation="tanh", output="softmax", loss="cross_entropy", init=INIT, seed=seed, **kwargs)
 
 
 def diagnose(code, X, y):
     """fastmlp.diagnose on the learner's code ``code`` (a module), given fastmlp's rows of MNIST."""
-    X, Y = X[:ROWS], np.eye(10)[y[:ROWS]]                                      # glue: one-hot labels
-    backprop = lambda p, X, Y: code.backward(p, X, Y, code.forward(p, X)[1])   # glue
-    return fastmlp.diagnose(code.init_params(), X, Y, forward=code.forward, backprop=backprop,
-                            step=code.train_step, activation="tanh", lr=LR)
+    X, Y = X[:ROWS], np.eye(10)[y[:ROWS]]  # glue: one-hot labels
+    backprop = lambda p, X, Y: code.backward(p, X, Y, code.forward(p, X)[1])  # glue
+    return fastmlp.diagnose(
+        code.init_params(),
+        X,
+        Y,
+        forward=code.forward,
+        backprop=backprop,
+        step=code.train_step,
+        activation="tanh",
+        lr=LR,
+    )
 
 
 def show_bugs(data, net, seed):
@@ -89,11 +97,12 @@ def show_bugs(data, net, seed):
 
     common.heading("Bug 1: the gradients divided by 784 (the features) instead of 10000 (the rows)")
     lr = LR * ROWS / SIZES[0]
-    print(f"  on the real problem the gradients are {ROWS / SIZES[0]:.1f} times too large: "
-          f"the same as lr = {LR} * {ROWS} / {SIZES[0]} = {lr:.2f}")
+    print(
+        f"  on the real problem the gradients are {ROWS / SIZES[0]:.1f} times too large: "
+        f"the same as lr = {LR} * {ROWS} / {SIZES[0]} = {lr:.2f}"
+    )
     buggy = build(fastmlp, seed)
-    history = buggy.fit(X, y, epochs=STEPS, batch_size=ROWS, optimizer=fastmlp.SGD(lr=lr), shuffle=False,
-                        verbose=0)
+    history = buggy.fit(X, y, epochs=STEPS, batch_size=ROWS, optimizer=fastmlp.SGD(lr=lr), shuffle=False, verbose=0)
     losses = history.history["loss"]
     print("  training loss every 10 steps: " + ", ".join(f"{loss:.3g}" for loss in losses[::10]))
     common.line(f"after {STEPS} steps at lr {lr:.2f}", common.accuracy(buggy, X_test, y_test))
@@ -101,11 +110,13 @@ def show_bugs(data, net, seed):
 
     common.heading("Bug 3: the accuracy loop over the wrong dimension")
     P = net.predict_proba(X_test)
-    hits = sum(int(np.argmax(P[i]) == y_test[i]) for i in range(P.shape[1]))   # the learner's loop
+    hits = sum(int(np.argmax(P[i]) == y_test[i]) for i in range(P.shape[1]))  # the learner's loop
     common.line("the network's real test accuracy", common.accuracy(net, X_test, y_test))
-    print(f"  the learner's loop over range(P.shape[1]) = range({P.shape[1]}) visits {P.shape[1]} images: "
-          f"{hits}/{P.shape[1]} right, printed as {hits / P.shape[1]:.0%} or, divided by the "
-          f"{len(y_test)} rows, as {hits / len(y_test):.2%}")
+    print(
+        f"  the learner's loop over range(P.shape[1]) = range({P.shape[1]}) visits {P.shape[1]} images: "
+        f"{hits}/{P.shape[1]} right, printed as {hits / P.shape[1]:.0%} or, divided by the "
+        f"{len(y_test)} rows, as {hits / len(y_test):.2%}"
+    )
 
 
 def main():
@@ -115,8 +126,17 @@ def main():
     if args.diagnose:
         common.show_diagnose(LEARNER_CODE, FIX, diagnose, data)
         return
-    net = common.compare_full_batch(build, data, ROWS, STEPS, LR, TARGET, args.seed,
-                                    reference_steps=args.reference_steps, skip_reference=args.skip_reference)
+    net = common.compare_full_batch(
+        build,
+        data,
+        ROWS,
+        STEPS,
+        LR,
+        TARGET,
+        args.seed,
+        reference_steps=args.reference_steps,
+        skip_reference=args.skip_reference,
+    )
     if args.show_bug:
         show_bugs(data, net, args.seed)
 

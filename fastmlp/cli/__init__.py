@@ -10,6 +10,7 @@ reason goes to stderr on one line, without a traceback), 2 for a usage error, 13
 This module builds the parser from the subcommands' modules (``_train``, ``_predict``, ``_doctor``,
 which share ``_options``) and turns every failure into its exit status; none of them imports it.
 """
+
 import argparse
 import sys
 
@@ -24,10 +25,12 @@ __all__ = ["main", "build_parser", "read_inputs", "CommandError", "PROG"]
 def build_parser():
     """The argument parser of the ``fastmlp`` command, with its subcommands."""
     parser = argparse.ArgumentParser(
-        prog=PROG, formatter_class=Formatter,
+        prog=PROG,
+        formatter_class=Formatter,
         description="fastmlp: a fast multilayer perceptron for the CPU. Train on MNIST, evaluate a saved "
-                    "model, predict digits from images or arrays, or diagnose a training setup.",
-        epilog="Run 'fastmlp COMMAND --help' for the options of a command.")
+        "model, predict digits from images or arrays, or diagnose a training setup.",
+        epilog="Run 'fastmlp COMMAND --help' for the options of a command.",
+    )
     parser.add_argument("--version", action="version", version=f"fastmlp {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     commands.required = True

@@ -11,6 +11,7 @@ Exit status: 0 when the report is ok, 1 when it has warnings or errors, 2 for us
 ``add_parser`` plugs the subcommand into the ``fastmlp`` command, with ``func=run``; ``main`` runs
 it on its own, with a parser of the doctor options only.
 """
+
 import argparse
 import json
 import sys
@@ -18,17 +19,25 @@ import sys
 import fastmlp
 from fastmlp import reference
 from fastmlp._kernels import MAX_LAYERS
-from fastmlp.cli._options import (add_optimizer_arguments, build_optimizer, float_in, int_in, layer_sizes,
-                                  optimizer_misuse)
+from fastmlp.cli._options import (
+    add_optimizer_arguments,
+    build_optimizer,
+    float_in,
+    int_in,
+    layer_sizes,
+    optimizer_misuse,
+)
 from fastmlp.diagnostics._doctor import _MAX_BATCH, _MAX_PARAMETERS, _MAX_SAMPLE, _MAX_STEPS
 
-DESCRIPTION = ("Train a copy of a network briefly on MNIST and report what looks wrong: "
-               "unscaled inputs, a bad init, saturated or dead units, a diverging or flat loss, "
-               "vanishing gradients, constant predictions.")
+DESCRIPTION = (
+    "Train a copy of a network briefly on MNIST and report what looks wrong: "
+    "unscaled inputs, a bad init, saturated or dead units, a diverging or flat loss, "
+    "vanishing gradients, constant predictions."
+)
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
-_MAX_INPUT_SCALE = 1e6          # --input-scale: raw 16-bit pixels are 65535; beyond, overflow is all it shows
+_MAX_INPUT_SCALE = 1e6  # --input-scale: raw 16-bit pixels are 65535; beyond, overflow is all it shows
 _DEFAULT_SIZES = [784, 128, 10]
 
 
@@ -48,34 +57,57 @@ def configure(parser):
     net = parser.add_argument_group("network (a saved model, or a spec; default 784,128,10 relu)")
     source = net.add_mutually_exclusive_group()
     source.add_argument("--model", metavar="PATH", help="a model saved with net.save(path)")
-    source.add_argument("--sizes", type=layer_sizes(2, MAX_LAYERS, _MAX_PARAMETERS), metavar="N,N,...",
-                        help="layer sizes, e.g. 784,128,10 (default)")
+    source.add_argument(
+        "--sizes",
+        type=layer_sizes(2, MAX_LAYERS, _MAX_PARAMETERS),
+        metavar="N,N,...",
+        help="layer sizes, e.g. 784,128,10 (default)",
+    )
     net.add_argument("--activation", default="relu", choices=reference.ACTIVATIONS)
     net.add_argument("--output", default="softmax", choices=("softmax", "sigmoid"))
     net.add_argument("--loss", default="cross_entropy", choices=("cross_entropy", "mse"))
-    net.add_argument("--init", type=_init, default="auto",
-                     help="auto, he, glorot, lecun, normal:STD or uniform:LOW:HIGH (default auto)")
-    net.add_argument("--seed", type=int_in(0), default=0,
-                     help="seed for the network and the rows drawn, an int >= 0 (default 0)")
+    net.add_argument(
+        "--init",
+        type=_init,
+        default="auto",
+        help="auto, he, glorot, lecun, normal:STD or uniform:LOW:HIGH (default auto)",
+    )
+    net.add_argument(
+        "--seed", type=int_in(0), default=0, help="seed for the network and the rows drawn, an int >= 0 (default 0)"
+    )
 
     train = parser.add_argument_group("the short training run")
     add_optimizer_arguments(train)
-    train.add_argument("--steps", type=int_in(1, _MAX_STEPS), default=200,
-                       help=f"minibatch steps, 1 to {_MAX_STEPS} (default 200)")
-    train.add_argument("--batch-size", type=int_in(1, _MAX_BATCH), default=32,
-                       help=f"rows per step, 1 to {_MAX_BATCH} (default 32); steps x batch size is bounded "
-                            "too, see fastmlp.doctor")
-    train.add_argument("--sample", type=int_in(1, _MAX_SAMPLE), default=2000,
-                       help=f"rows on which activations and predictions are measured, 1 to {_MAX_SAMPLE} "
-                            "(default 2000)")
+    train.add_argument(
+        "--steps", type=int_in(1, _MAX_STEPS), default=200, help=f"minibatch steps, 1 to {_MAX_STEPS} (default 200)"
+    )
+    train.add_argument(
+        "--batch-size",
+        type=int_in(1, _MAX_BATCH),
+        default=32,
+        help=f"rows per step, 1 to {_MAX_BATCH} (default 32); steps x batch size is bounded too, see fastmlp.doctor",
+    )
+    train.add_argument(
+        "--sample",
+        type=int_in(1, _MAX_SAMPLE),
+        default=2000,
+        help=f"rows on which activations and predictions are measured, 1 to {_MAX_SAMPLE} (default 2000)",
+    )
 
     data = parser.add_argument_group("data")
-    data.add_argument("--data", metavar="PATH", default=None,
-                      help="MNIST in any form fastmlp.datasets.load_mnist reads (default: the bundled copy)")
-    data.add_argument("--input-scale", type=float_in(1 / _MAX_INPUT_SCALE, _MAX_INPUT_SCALE), default=1.0,
-                      metavar="FACTOR",
-                      help="multiply the inputs by this, e.g. 255 to see what raw pixels do; from 1e-06 to "
-                           "1e+06 (default 1)")
+    data.add_argument(
+        "--data",
+        metavar="PATH",
+        default=None,
+        help="MNIST in any form fastmlp.datasets.load_mnist reads (default: the bundled copy)",
+    )
+    data.add_argument(
+        "--input-scale",
+        type=float_in(1 / _MAX_INPUT_SCALE, _MAX_INPUT_SCALE),
+        default=1.0,
+        metavar="FACTOR",
+        help="multiply the inputs by this, e.g. 255 to see what raw pixels do; from 1e-06 to 1e+06 (default 1)",
+    )
 
     parser.add_argument("--json", action="store_true", help="print the findings as JSON instead of a table")
     return parser
@@ -83,8 +115,7 @@ def configure(parser):
 
 def add_parser(subparsers):
     """Add the ``doctor`` subcommand to an ``argparse`` subparsers object; returns its parser."""
-    parser = subparsers.add_parser("doctor", help="find out why a network does not learn",
-                                   description=DESCRIPTION)
+    parser = subparsers.add_parser("doctor", help="find out why a network does not learn", description=DESCRIPTION)
     configure(parser)
     parser.set_defaults(func=run)
     return parser
@@ -116,8 +147,16 @@ def run(args):
     if args.input_scale != 1.0:
         X = X * args.input_scale
     try:
-        report = fastmlp.doctor(net, X, y, optimizer=optimizer, steps=args.steps, batch_size=args.batch_size,
-                                sample=args.sample, seed=args.seed)
+        report = fastmlp.doctor(
+            net,
+            X,
+            y,
+            optimizer=optimizer,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            sample=args.sample,
+            seed=args.seed,
+        )
     except (ValueError, TypeError) as exc:
         return _usage_error(exc)
     _print_report(report, as_json=args.json)
@@ -128,15 +167,30 @@ def _network(args):
     """The saved model of --model, else a new network from --sizes and the other network options."""
     if args.model:
         return fastmlp.load(args.model)
-    return fastmlp.MLP(args.sizes or _DEFAULT_SIZES, activation=args.activation, output=args.output,
-                       loss=args.loss, init=args.init, seed=args.seed)
+    return fastmlp.MLP(
+        args.sizes or _DEFAULT_SIZES,
+        activation=args.activation,
+        output=args.output,
+        loss=args.loss,
+        init=args.init,
+        seed=args.seed,
+    )
 
 
 def _print_report(report, as_json):
     if as_json:
-        print(json.dumps({"ok": report.ok,
-                          "findings": [{"code": f.code, "severity": f.severity, "message": f.message,
-                                        "hint": f.hint} for f in report.findings]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "findings": [
+                        {"code": f.code, "severity": f.severity, "message": f.message, "hint": f.hint}
+                        for f in report.findings
+                    ],
+                },
+                indent=2,
+            )
+        )
     else:
         print(report)
 

@@ -6,6 +6,7 @@ layer sizes (``--sizes``, ``--hidden``); ``add_optimizer_arguments``, ``optimize
 ``build_optimizer`` are the one definition of ``--optimizer``, ``--lr`` and ``--momentum``, used by
 ``train`` and ``doctor`` alike. This module imports no other module of the command line.
 """
+
 import argparse
 import math
 
@@ -23,13 +24,13 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if ("default" not in text and action.default not in (None, False, argparse.SUPPRESS)
-                and action.option_strings):
+        if "default" not in text and action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
             text += " (default: %(default)s)"
         return text
 
 
 # ------------------------------------------------------------------------------------- argument types
+
 
 def int_in(low, high=None):
     """An argparse type: an int from low to high (no upper bound when high is None)."""
@@ -78,16 +79,19 @@ def layer_sizes(at_least=1, max_layers=None, max_parameters=None):
     ``at_least`` is 1 for hidden sizes, 2 for a whole network; the bounds, when given, apply to a whole
     network: ``max_layers`` weight layers, ``max_parameters`` weights and biases.
     """
+
     def parse(text):
         sizes = _positive_ints(text, at_least)
         if max_layers is not None and len(sizes) - 1 > max_layers:
-            raise argparse.ArgumentTypeError(f"got {len(sizes)} sizes, {len(sizes) - 1} weight layers; expected "
-                                             f"at most {max_layers} weight layers")
+            raise argparse.ArgumentTypeError(
+                f"got {len(sizes)} sizes, {len(sizes) - 1} weight layers; expected at most {max_layers} weight layers"
+            )
         parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
         if max_parameters is not None and parameters > max_parameters:
             raise argparse.ArgumentTypeError(
                 f"got {text!r}, a network of {parameters} parameters; expected at most {max_parameters}, "
-                "as fastmlp.doctor takes (784,2048,2048,10 has 5.8 million)")
+                "as fastmlp.doctor takes (784,2048,2048,10 has 5.8 million)"
+            )
         return sizes
 
     return parse
@@ -100,27 +104,33 @@ def _positive_ints(text, at_least):
         raise argparse.ArgumentTypeError(f"got {text!r}; expected comma-separated ints such as 784,128,10") from None
     if len(values) < at_least or min(values) < 1:
         count = "" if at_least == 1 else f"at least {at_least} "
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected {count}positive comma-separated ints such as "
-                                         "784,128,10")
+        raise argparse.ArgumentTypeError(
+            f"got {text!r}; expected {count}positive comma-separated ints such as 784,128,10"
+        )
     return values
 
 
 # ---------------------------------------------------------------------------------------- optimizer
 
+
 def add_optimizer_arguments(parser):
     """Add --optimizer, --lr and --momentum, the options ``build_optimizer`` reads."""
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="optimizer (default: sgd)")
-    parser.add_argument("--lr", type=positive_float, default=None,
-                        help="learning rate (default: 0.1 for sgd, 0.001 for adam)")
-    parser.add_argument("--momentum", type=fraction, default=None,
-                        help="SGD momentum, in [0, 1) (default: 0, as fastmlp.SGD)")
+    parser.add_argument(
+        "--lr", type=positive_float, default=None, help="learning rate (default: 0.1 for sgd, 0.001 for adam)"
+    )
+    parser.add_argument(
+        "--momentum", type=fraction, default=None, help="SGD momentum, in [0, 1) (default: 0, as fastmlp.SGD)"
+    )
 
 
 def optimizer_misuse(optimizer, momentum, nesterov=False):
     """Why SGD's options do not go with the optimizer chosen, as a usage message; None when they do."""
     if optimizer == "adam" and momentum is not None:
-        return (f"--momentum: got {momentum:g} with --optimizer adam; expected it only with sgd "
-                "(Adam has no momentum setting)")
+        return (
+            f"--momentum: got {momentum:g} with --optimizer adam; expected it only with sgd "
+            "(Adam has no momentum setting)"
+        )
     if optimizer == "adam" and nesterov:
         return "--nesterov: got it with --optimizer adam; expected it only with sgd"
     if nesterov and not momentum:

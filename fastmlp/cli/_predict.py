@@ -4,6 +4,7 @@ An input is an image or a folder of images (made MNIST-like by ``fastmlp.dataset
 file, a ``.npy`` array or a CSV of pixel rows. ``read_inputs`` raises ``ValueError`` or ``OSError``,
 as the readers of ``fastmlp.datasets`` do, so it serves the API as well as the command.
 """
+
 import math
 import sys
 from pathlib import Path
@@ -19,22 +20,31 @@ from fastmlp.datasets._files import GZIP_MAGIC, MAX_UNDECLARED_BYTES, gunzip, re
 def add_parser(commands):
     """Add the ``predict`` subcommand to an argparse subparsers object."""
     predict = commands.add_parser(
-        "predict", formatter_class=Formatter, help="predict the class of images or rows",
+        "predict",
+        formatter_class=Formatter,
+        help="predict the class of images or rows",
         description="Print the predicted class of every input, one per line, in the order given. An input "
-                    "is an image (PNG, or JPEG etc. with Pillow) of a digit, a folder of such images (sorted "
-                    "by name), an IDX file (as MNIST's), a .npy array, or a CSV of pixel rows (a header line "
-                    "and a leading label column are skipped). Images are made to look like MNIST: grayscale, "
-                    "inverted when the background is light, and, unless already 28 x 28, cropped to the "
-                    "digit, scaled into a 20 x 20 box and centred by mass. Integer pixels, or any pixels "
-                    "above 1, are divided by 255.",
+        "is an image (PNG, or JPEG etc. with Pillow) of a digit, a folder of such images (sorted "
+        "by name), an IDX file (as MNIST's), a .npy array, or a CSV of pixel rows (a header line "
+        "and a leading label column are skipped). Images are made to look like MNIST: grayscale, "
+        "inverted when the background is light, and, unless already 28 x 28, cropped to the "
+        "digit, scaled into a 20 x 20 box and centred by mass. Integer pixels, or any pixels "
+        "above 1, are divided by 255.",
         epilog="examples:\n  fastmlp predict mnist.npz my_digit.png\n"
-               "  fastmlp predict mnist.npz data/mnist/t10k-images-idx3-ubyte.gz | head")
+        "  fastmlp predict mnist.npz data/mnist/t10k-images-idx3-ubyte.gz | head",
+    )
     predict.add_argument("model", help="a model saved by 'fastmlp train' or MLP.save")
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder, IDX, .npy or .csv file")
-    predict.add_argument("--proba", action="store_true",
-                         help="print each class's probability after the label, tab-separated")
-    predict.add_argument("--max-pixels", type=int_in(1), default=MAX_IMAGE_PIXELS, metavar="N",
-                         help="refuse images of more than N pixels, before decoding them")
+    predict.add_argument(
+        "--proba", action="store_true", help="print each class's probability after the label, tab-separated"
+    )
+    predict.add_argument(
+        "--max-pixels",
+        type=int_in(1),
+        default=MAX_IMAGE_PIXELS,
+        metavar="N",
+        help="refuse images of more than N pixels, before decoding them",
+    )
     predict.set_defaults(func=predict_command)
 
 
@@ -56,6 +66,7 @@ def predict_command(args):
 
 
 # --------------------------------------------------------------------------------------- reading inputs
+
 
 def read_inputs(path, n_features, *, max_pixels=MAX_IMAGE_PIXELS):
     """Rows for a network with ``n_features`` inputs, float32 in [0, 1] for pixel data.
@@ -96,8 +107,10 @@ def read_inputs(path, n_features, *, max_pixels=MAX_IMAGE_PIXELS):
         return _read_csv(p, n_features)
     if "idx" in name or "ubyte" in name:
         return _rows(read_idx(p), n_features, path)
-    raise ValueError(f"{path}: unrecognised input; expected an image ({', '.join(IMAGE_SUFFIXES)}), a folder "
-                     "of images, an IDX file, a .npy array or a .csv file")
+    raise ValueError(
+        f"{path}: unrecognised input; expected an image ({', '.join(IMAGE_SUFFIXES)}), a folder "
+        "of images, an IDX file, a .npy array or a .csv file"
+    )
 
 
 def _read_image_folder(path, n_features, max_pixels):
@@ -141,8 +154,10 @@ def _read_csv(path, n_features):
     if array.shape[1] == n_features + 1:
         array = array[:, 1:]  # MNIST-style CSV: the label comes first
     if array.shape[1] != n_features:
-        raise ValueError(f"{path}: got rows of {array.shape[1]} values; expected {n_features} "
-                         f"(or {n_features + 1} with a leading label)")
+        raise ValueError(
+            f"{path}: got rows of {array.shape[1]} values; expected {n_features} "
+            f"(or {n_features + 1} with a leading label)"
+        )
     return _rows(array, n_features, path)
 
 
@@ -156,8 +171,10 @@ def _rows(array, n_features, source):
     elif array.size == n_features:
         array = array.reshape(1, n_features)  # one sample: a row or one image
     else:
-        raise ValueError(f"{source}: got an array of shape {array.shape}; expected rows of {n_features} "
-                         f"values (or images of {n_features} pixels) for this model")
+        raise ValueError(
+            f"{source}: got an array of shape {array.shape}; expected rows of {n_features} "
+            f"values (or images of {n_features} pixels) for this model"
+        )
     scaled = array.dtype.kind in "biu" or (array.size and float(np.nanmax(array)) > 1.0)
     array = array.astype(np.float32)
     if scaled:

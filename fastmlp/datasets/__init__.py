@@ -4,11 +4,22 @@ Only the standard library and NumPy are imported here (tqdm lazily, for the down
 matplotlib and Pillow lazily, for images), so the datasets can be read without the compiled extension.
 Every reader bounds its memory by what the file can honestly hold, before allocating: see ``_files``.
 """
+
 from fastmlp.datasets._download import MIRRORS, DownloadError, download_mnist
 from fastmlp.datasets._files import check_regular_file
 from fastmlp.datasets._idx import read_idx
 from fastmlp.datasets._images import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, read_image, to_mnist
 from fastmlp.datasets._mnist import load_mnist
 
-__all__ = ["load_mnist", "read_idx", "read_image", "to_mnist", "download_mnist", "DownloadError", "MIRRORS",
-           "IMAGE_SUFFIXES", "MAX_IMAGE_PIXELS", "check_regular_file"]
+__all__ = [
+    "load_mnist",
+    "read_idx",
+    "read_image",
+    "to_mnist",
+    "download_mnist",
+    "DownloadError",
+    "MIRRORS",
+    "IMAGE_SUFFIXES",
+    "MAX_IMAGE_PIXELS",
+    "check_regular_file",
+]

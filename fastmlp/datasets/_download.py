@@ -2,6 +2,7 @@
 
 Only the standard library is imported here (tqdm lazily, for the progress bar).
 """
+
 import hashlib
 import http.client
 import os
@@ -33,10 +34,12 @@ _IDX_SHA256 = {
 }
 _MAX_DOWNLOAD = 64 * 1024 * 1024  # the largest archive is under 10 MB: anything far bigger is not MNIST
 
-HOW_TO_PASS = ("Pass the data yourself: load_mnist(path=...) with a folder holding the four IDX files "
-                f"({', '.join(n + '[.gz]' for n in IDX_NAMES)}), mnist.pkl.gz, mnist.npz or "
-                "mnist_train.csv/mnist_test.csv, or set the environment variable FASTMLP_DATA to such a "
-                "place.")
+HOW_TO_PASS = (
+    "Pass the data yourself: load_mnist(path=...) with a folder holding the four IDX files "
+    f"({', '.join(n + '[.gz]' for n in IDX_NAMES)}), mnist.pkl.gz, mnist.npz or "
+    "mnist_train.csv/mnist_test.csv, or set the environment variable FASTMLP_DATA to such a "
+    "place."
+)
 
 
 class DownloadError(OSError):
@@ -62,6 +65,7 @@ def cache_dir():
 
 # ------------------------------------------------------------------------------------------- downloading
 
+
 class _NoBar:
     def __enter__(self):
         return self
@@ -78,8 +82,7 @@ def _progress_bar(total, desc, enabled):
         from tqdm import tqdm
     except ImportError:  # a missing progress bar should not stop the download
         return _NoBar()
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not enabled,
-                leave=False)
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not enabled, leave=False)
 
 
 def _check_content(path, stem):
@@ -124,8 +127,11 @@ def _fetch(url, dest, stem, timeout, progress):
         tmp = None
         return None
     except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError and timeouts are OSErrors
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) and not isinstance(
-            exc, urllib.error.HTTPError) else exc
+        reason = (
+            exc.reason
+            if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError)
+            else exc
+        )
         return f"{type(exc).__name__}: {reason}"
     finally:
         if tmp is not None:
@@ -184,6 +190,5 @@ def download_mnist(directory=None, *, mirrors=None, timeout=30.0, progress=True)
             attempts.append((url, problem))
         else:
             tried = "\n".join(f"  {url}: {err}" for url, err in attempts)
-            raise DownloadError(f"could not download {stem}.gz into {directory}:\n{tried}\n{HOW_TO_PASS}",
-                                attempts)
+            raise DownloadError(f"could not download {stem}.gz into {directory}:\n{tried}\n{HOW_TO_PASS}", attempts)
     return directory

@@ -5,6 +5,7 @@ A reader bounds its memory by what the file can honestly hold: an IDX header say
 bytes follow, an .npy header gives its array's size, and a file that declares no size (a pickle, a
 CSV) is decompressed up to ``MAX_UNDECLARED_BYTES``.
 """
+
 import os
 import stat
 import zlib
@@ -35,8 +36,15 @@ def check_regular_file(path):
     memory runs out, or block forever."""
     mode = os.stat(path).st_mode
     if not stat.S_ISREG(mode):
-        kind = ("a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
-                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        kind = (
+            "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )
         raise ValueError(f"{os.fspath(path)}: {kind}; expected a regular file to read")
 
 
@@ -77,7 +85,7 @@ class GzipStream:
         if member.eof:
             self._next_member()
             return b""
-        chunk = self._view[self._pos:self._pos + self._feed]
+        chunk = self._view[self._pos : self._pos + self._feed]
         try:
             out = member.decompress(chunk, max_out)
         except zlib.error as exc:
@@ -90,7 +98,7 @@ class GzipStream:
         return out
 
     def _next_member(self):
-        rest = self._view[self._pos:]
+        rest = self._view[self._pos :]
         if rest[:2] == GZIP_MAGIC:
             self._member = zlib.decompressobj(wbits=31)
             self._feed = self._FIRST_FEED
@@ -109,8 +117,7 @@ def gunzip(data, path, limit=MAX_UNDECLARED_BYTES):
     except MemoryError:
         raise ValueError(f"{path}: not enough memory to decompress it") from None
     if stream.read(1):
-        raise ValueError(f"{path}: decompresses to more than {limit} bytes, more than this kind of file "
-                         "holds")
+        raise ValueError(f"{path}: decompresses to more than {limit} bytes, more than this kind of file holds")
     return out
 
 
@@ -127,11 +134,15 @@ def npz_member(archive, name, source=None):
     declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
     held = info.file_size - header_bytes
     if info.file_size > max(info.compress_size, 1) * MAX_DEFLATE_RATIO:
-        raise ValueError(f"{where}: the archive declares {info.file_size} bytes, more than its "
-                         f"{info.compress_size} compressed bytes can hold")
+        raise ValueError(
+            f"{where}: the archive declares {info.file_size} bytes, more than its "
+            f"{info.compress_size} compressed bytes can hold"
+        )
     if declared != held:
-        raise ValueError(f"{where}: its header declares shape {shape} of {dtype} ({declared} bytes), "
-                         f"but the archive holds {held} bytes of data")
+        raise ValueError(
+            f"{where}: its header declares shape {shape} of {dtype} ({declared} bytes), "
+            f"but the archive holds {held} bytes of data"
+        )
     return archive[name]
 
 

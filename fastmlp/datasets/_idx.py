@@ -3,6 +3,7 @@
 The header says exactly how many bytes follow, so a gzipped file is decompressed up to that size and
 no further.
 """
+
 import math
 import struct
 
@@ -11,12 +12,15 @@ import numpy as np
 from fastmlp.datasets._files import GZIP_MAGIC, MAX_DEFLATE_RATIO, GzipStream, as_path, read_regular_file
 
 #: The four MNIST files, without their .gz: train images, train labels, test images, test labels.
-IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-             "t10k-labels-idx1-ubyte")
+IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 _IDX_DTYPES = {
-    0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8"),
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
 }
 
 
@@ -39,7 +43,7 @@ class _Plain:
         self._data, self._pos = memoryview(data), 0
 
     def read(self, n):
-        out = self._data[self._pos:self._pos + n]
+        out = self._data[self._pos : self._pos + n]
         self._pos += len(out)
         return out
 
@@ -54,19 +58,23 @@ def read_idx_view(path):
     if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
         raise ValueError(
             f"{path}: not an IDX file: expected it to start with 00 00, a type code (08, 09, 0B, 0C, 0D "
-            f"or 0E) and the number of dimensions; got {head.hex(' ') or 'an empty file'}")
+            f"or 0E) and the number of dimensions; got {head.hex(' ') or 'an empty file'}"
+        )
     dtype, ndim = _IDX_DTYPES[head[2]], head[3]
     header = 4 + 4 * ndim
     head += bytes(stream.read(header - 4))
     if len(head) < header:
-        raise ValueError(f"{path}: truncated IDX header: expected {header} bytes for {ndim} dimensions, "
-                         f"got {len(head)} {where}bytes")
+        raise ValueError(
+            f"{path}: truncated IDX header: expected {header} bytes for {ndim} dimensions, got {len(head)} {where}bytes"
+        )
     dims = struct.unpack(f">{ndim}I", head[4:header])
     size = math.prod(dims) * dtype.itemsize
     expected = header + size
     if gzipped and size > MAX_DEFLATE_RATIO * len(data):
-        raise ValueError(f"{path}: its IDX header gives shape {dims} of {dtype.name}, {size} bytes, more than "
-                         f"its {len(data)} gzipped bytes can hold")
+        raise ValueError(
+            f"{path}: its IDX header gives shape {dims} of {dtype.name}, {size} bytes, more than "
+            f"its {len(data)} gzipped bytes can hold"
+        )
     try:
         body = stream.read(size)
     except MemoryError:
@@ -77,7 +85,8 @@ def read_idx_view(path):
         got = f"more than {expected + extra - 1}" if extra == 1 << 20 else header + len(body) + extra
         raise ValueError(
             f"{path}: IDX file {problem}: its header gives shape {dims} of {dtype.name}, so expected "
-            f"{expected} {where}bytes, got {got}")
+            f"{expected} {where}bytes, got {got}"
+        )
     return np.frombuffer(body, dtype=dtype).reshape(dims)
 
 

@@ -4,6 +4,7 @@ Images are decoded by Pillow (through matplotlib, the ``plot`` extra). Their siz
 header first, and an image of more than ``max_pixels`` pixels is refused before it is decoded: a
 24 KB PNG can declare 200 million pixels.
 """
+
 import math
 import warnings
 
@@ -18,8 +19,8 @@ MAX_IMAGE_PIXELS = 24_000_000
 
 _WORKING_PIXELS = 1 << 21  # larger images are shrunk to about this many pixels before to_mnist
 _IMAGE_SIDE = 28
-_DIGIT_BOX = 20        # MNIST digits fit a 20 x 20 box, centred by mass in the 28 x 28 image
-_INK = 0.1             # pixels brighter than this (after inversion) are the digit
+_DIGIT_BOX = 20  # MNIST digits fit a 20 x 20 box, centred by mass in the 28 x 28 image
+_INK = 0.1  # pixels brighter than this (after inversion) are the digit
 
 
 def read_image(path, side=_IMAGE_SIDE, *, max_pixels=MAX_IMAGE_PIXELS):
@@ -62,14 +63,18 @@ def read_image(path, side=_IMAGE_SIDE, *, max_pixels=MAX_IMAGE_PIXELS):
             with Image.open(path) as image:  # reads the header only
                 width, height = image.size
                 if width * height > max_pixels:
-                    raise ValueError(f"{path}: an image of {width} x {height} = {width * height} pixels, more "
-                                     f"than max_pixels={max_pixels}; pass a larger max_pixels (fastmlp predict "
-                                     "--max-pixels) to read it")
+                    raise ValueError(
+                        f"{path}: an image of {width} x {height} = {width * height} pixels, more "
+                        f"than max_pixels={max_pixels}; pass a larger max_pixels (fastmlp predict "
+                        "--max-pixels) to read it"
+                    )
                 pixels = _decode_small(image)
     except Image.DecompressionBombError as exc:
-        raise ValueError(f"{path}: {str(exc).rstrip('.')}, more than max_pixels={max_pixels}; to read it, pass a "
-                         "larger max_pixels (fastmlp predict --max-pixels) and raise Pillow's "
-                         "PIL.Image.MAX_IMAGE_PIXELS") from None
+        raise ValueError(
+            f"{path}: {str(exc).rstrip('.')}, more than max_pixels={max_pixels}; to read it, pass a "
+            "larger max_pixels (fastmlp predict --max-pixels) and raise Pillow's "
+            "PIL.Image.MAX_IMAGE_PIXELS"
+        ) from None
     except (OSError, SyntaxError) as exc:  # Pillow reports some corrupt files as SyntaxError
         raise ValueError(f"{path}: cannot read the image ({exc})") from None
     return to_mnist(pixels, side)
@@ -91,6 +96,7 @@ def _decode_small(image):
     if image.mode.startswith("I"):  # 16- or 32-bit gray: to_mnist scales integers by their range
         return np.asarray(image)
     import matplotlib.image
+
     return matplotlib.image.pil_to_array(image)
 
 
@@ -141,7 +147,7 @@ def to_mnist(image, side=_IMAGE_SIDE):
     centre_row, centre_col = (rows * digit).sum() / mass, (cols * digit).sum() / mass
     top = int(np.clip(round(side / 2 - centre_row), 0, side - height))
     left = int(np.clip(round(side / 2 - centre_col), 0, side - width))
-    out[top:top + height, left:left + width] = digit
+    out[top : top + height, left : left + width] = digit
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 

@@ -1,6 +1,7 @@
 """MNIST on disk: the four IDX files, Nielsen's ``mnist.pkl.gz``, Keras' ``mnist.npz`` or a CSV pair,
 found in the usual places and validated into float32 pixels and int64 labels.
 """
+
 import io
 import math
 import os
@@ -14,25 +15,35 @@ from pathlib import Path
 import numpy as np
 
 from fastmlp.datasets._download import HOW_TO_PASS, DownloadError, cache_dir, download_mnist
-from fastmlp.datasets._files import (GZIP_MAGIC, MAX_UNDECLARED_BYTES, ZIP_MAGIC, as_path, check_regular_file,
-                                     gunzip, npz_member, read_regular_file)
+from fastmlp.datasets._files import (
+    GZIP_MAGIC,
+    MAX_UNDECLARED_BYTES,
+    ZIP_MAGIC,
+    as_path,
+    check_regular_file,
+    gunzip,
+    npz_member,
+    read_regular_file,
+)
 from fastmlp.datasets._idx import IDX_NAMES, find_idx_file, idx_variants, read_idx_view
 
 # The repository's bundled copy: a developer install finds it from any working directory. Tests patch this.
 _REPO_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "mnist"
 
-_EXPECTED = ("expected a folder with the four MNIST IDX files, mnist.pkl.gz, mnist.npz or "
-             "mnist_train.csv/mnist_test.csv, or the path of mnist.pkl.gz or mnist.npz itself")
+_EXPECTED = (
+    "expected a folder with the four MNIST IDX files, mnist.pkl.gz, mnist.npz or "
+    "mnist_train.csv/mnist_test.csv, or the path of mnist.pkl.gz or mnist.npz itself"
+)
 
 
 # ------------------------------------------------------------------------------------- validated pieces
+
 
 def _pixels(a, source, what):
     """Integer pixels 0..255, shape (n, 28, 28) or (n, 784) -> float32 (n, 784) C-contiguous in [0, 1]."""
     a = np.asarray(a)
     if a.shape[1:] not in ((28, 28), (784,)) or a.shape[0] == 0:
-        raise ValueError(f"{source}: {what}: shape {a.shape}; "
-                         "expected (n, 28, 28) or (n, 784) with n >= 1")
+        raise ValueError(f"{source}: {what}: shape {a.shape}; expected (n, 28, 28) or (n, 784) with n >= 1")
     if a.dtype != np.uint8:
         if a.dtype.kind not in "iu":
             raise ValueError(f"{source}: {what}: dtype {a.dtype}; expected integer pixels 0..255")
@@ -69,6 +80,7 @@ def _labels(a, n, source, what):
 
 # -------------------------------------------------------------------------------------- the four formats
 
+
 def _load_idx(files):
     out = []
     for images_name, labels_name in ((IDX_NAMES[0], IDX_NAMES[1]), (IDX_NAMES[2], IDX_NAMES[3])):
@@ -85,8 +97,10 @@ def _load_npz(path):
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in z.files]
             if missing:
-                raise ValueError(f"{path}: missing arrays {missing}; expected x_train, y_train, x_test, "
-                                 f"y_test as in Keras' mnist.npz (found {z.files})")
+                raise ValueError(
+                    f"{path}: missing arrays {missing}; expected x_train, y_train, x_test, "
+                    f"y_test as in Keras' mnist.npz (found {z.files})"
+                )
             arrays = {k: npz_member(z, k, path) for k in ("x_train", "y_train", "x_test", "y_test")}
     except ValueError as exc:
         if str(exc).startswith(str(path)):
@@ -97,8 +111,10 @@ def _load_npz(path):
         raise ValueError(f"{path}: cannot read as a NumPy .npz file ({type(exc).__name__}: {exc})") from exc
     X_train = _pixels(arrays["x_train"], path, "x_train")
     X_test = _pixels(arrays["x_test"], path, "x_test")
-    return ((X_train, _labels(arrays["y_train"], len(X_train), path, "y_train")),
-            (X_test, _labels(arrays["y_test"], len(X_test), path, "y_test")))
+    return (
+        (X_train, _labels(arrays["y_train"], len(X_train), path, "y_train")),
+        (X_test, _labels(arrays["y_test"], len(X_test), path, "y_test")),
+    )
 
 
 def _latin1_encode(text, encoding="latin1"):
@@ -113,14 +129,15 @@ def _pickle_globals():
         from numpy._core import multiarray, numeric
     except ImportError:  # NumPy 1.x
         from numpy.core import multiarray, numeric
-    table = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
-             ("_codecs", "encode"): _latin1_encode}
+    table = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype, ("_codecs", "encode"): _latin1_encode}
+
     def reconstruct(subtype, shape, dtype):
         # NumPy pickles an array as an empty one, (0,), and then its data: a larger shape here
         # is memory the file does not hold (a 540-byte file could ask for gigabytes of zeros).
         if math.prod(np.atleast_1d(shape).tolist()) > 1:
-            raise pickle.UnpicklingError(f"an array of shape {tuple(np.atleast_1d(shape).tolist())} whose data "
-                                         "is not in the file")
+            raise pickle.UnpicklingError(
+                f"an array of shape {tuple(np.atleast_1d(shape).tolist())} whose data is not in the file"
+            )
         return multiarray._reconstruct(subtype, shape, dtype)
 
     for prefix in ("numpy.core", "numpy._core"):
@@ -149,8 +166,12 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
 
 
 # Bytes of the length prefix of each kind of counted argument, and whether it is signed.
-_COUNT_PREFIX = {pickletools.TAKEN_FROM_ARGUMENT1: (1, False), pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
-                 pickletools.TAKEN_FROM_ARGUMENT4U: (4, False), pickletools.TAKEN_FROM_ARGUMENT8U: (8, False)}
+_COUNT_PREFIX = {
+    pickletools.TAKEN_FROM_ARGUMENT1: (1, False),
+    pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
+    pickletools.TAKEN_FROM_ARGUMENT4U: (4, False),
+    pickletools.TAKEN_FROM_ARGUMENT8U: (8, False),
+}
 
 
 def _check_lengths(data):
@@ -175,11 +196,10 @@ def _check_lengths(data):
                 pos = newline + 1
         else:
             width, signed = _COUNT_PREFIX[n]
-            size = int.from_bytes(data[pos:pos + width], "little", signed=signed)
+            size = int.from_bytes(data[pos : pos + width], "little", signed=signed)
             pos += width
             if size < 0 or pos + size > end:
-                raise ValueError(f"{op.name} at byte {start} declares {size} bytes, "
-                                 f"but {max(end - pos, 0)} follow")
+                raise ValueError(f"{op.name} at byte {start} declares {size} bytes, but {max(end - pos, 0)} follow")
             pos += size
     raise ValueError("the pickle ends before its STOP opcode")
 
@@ -193,19 +213,34 @@ def _load_pickle(path):
         parts = _ArraysOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
     except pickle.UnpicklingError as exc:
         if str(exc).startswith("global"):
-            raise ValueError(f"{path}: refused to load this pickle: it references {exc}, and only NumPy arrays "
-                             "and plain containers are allowed") from None
+            raise ValueError(
+                f"{path}: refused to load this pickle: it references {exc}, and only NumPy arrays "
+                "and plain containers are allowed"
+            ) from None
         raise ValueError(f"{path}: refused to load this pickle: it declares {exc}") from None
-    except (EOFError, AttributeError, ImportError, IndexError, TypeError, ValueError, KeyError,
-            OverflowError, MemoryError) as exc:
+    except (
+        EOFError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        TypeError,
+        ValueError,
+        KeyError,
+        OverflowError,
+        MemoryError,
+    ) as exc:
         if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
             raise
-        raise ValueError(f"{path}: cannot read as a pickle of NumPy arrays "
-                         f"({type(exc).__name__}: {exc})") from exc
-    if not (isinstance(parts, (tuple, list)) and len(parts) == 3
-            and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in parts)):
-        raise ValueError(f"{path}: expected Nielsen's layout, a tuple (training, validation, test) of "
-                         f"(images, labels) pairs; got {type(parts).__name__}")
+        raise ValueError(f"{path}: cannot read as a pickle of NumPy arrays ({type(exc).__name__}: {exc})") from exc
+    if not (
+        isinstance(parts, (tuple, list))
+        and len(parts) == 3
+        and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in parts)
+    ):
+        raise ValueError(
+            f"{path}: expected Nielsen's layout, a tuple (training, validation, test) of "
+            f"(images, labels) pairs; got {type(parts).__name__}"
+        )
     loaded = []
     for (X, y), what in zip(parts, ("training", "validation", "test")):
         X = _unit_floats(X, path, f"the {what} images")
@@ -222,11 +257,11 @@ def _load_csv_file(path):
     try:
         table = np.loadtxt(path, dtype=np.uint8, delimiter=",", skiprows=skip, ndmin=2, encoding="utf-8-sig")
     except ValueError as exc:
-        raise ValueError(f"{path}: cannot read as MNIST CSV, a label then 784 pixels 0..255 per line "
-                         f"({exc})") from exc
+        raise ValueError(f"{path}: cannot read as MNIST CSV, a label then 784 pixels 0..255 per line ({exc})") from exc
     if table.shape[1] != 785 or len(table) == 0:
-        raise ValueError(f"{path}: has {len(table)} rows of {table.shape[1]} values; expected rows of 785 "
-                         "(a label then 784 pixels)")
+        raise ValueError(
+            f"{path}: has {len(table)} rows of {table.shape[1]} values; expected rows of 785 (a label then 784 pixels)"
+        )
     X = _pixels(table[:, 1:], path, "the pixels")
     return X, _labels(table[:, 0], len(X), path, "the labels")
 
@@ -249,6 +284,7 @@ def _load_csv(train_path, test_path):
 
 
 # --------------------------------------------------------------------------------------- finding the data
+
 
 def _locate(p):
     """What to load from ``p``: a (loader, args) pair, or a string saying why there is nothing to load."""
@@ -383,5 +419,3 @@ def load_mnist(path=None):
         lines.append(HOW_TO_PASS)
         raise DownloadError("\n".join(lines), exc.attempts) from None
     return load_mnist(cache)
-
-

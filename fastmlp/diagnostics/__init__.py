@@ -14,6 +14,7 @@
 ``doctor`` and ``gradcheck`` accept the compiled ``fastmlp.MLP`` and, by duck typing,
 ``fastmlp.reference.MLP``.
 """
+
 from fastmlp.diagnostics._check_backprop import BackpropReport, check_backprop
 from fastmlp.diagnostics._diagnose import DiagnoseReport, diagnose
 from fastmlp.diagnostics._doctor import DoctorFinding, DoctorReport, doctor
@@ -21,5 +22,16 @@ from fastmlp.diagnostics._gradcheck import GradcheckResult, gradcheck
 from fastmlp.diagnostics._gradients import ParamCheck
 from fastmlp.diagnostics._report import Finding
 
-__all__ = ["diagnose", "doctor", "gradcheck", "check_backprop", "Finding", "DiagnoseReport", "DoctorReport",
-           "DoctorFinding", "GradcheckResult", "ParamCheck", "BackpropReport"]
+__all__ = [
+    "diagnose",
+    "doctor",
+    "gradcheck",
+    "check_backprop",
+    "Finding",
+    "DiagnoseReport",
+    "DoctorReport",
+    "DoctorFinding",
+    "GradcheckResult",
+    "ParamCheck",
+    "BackpropReport",
+]

@@ -1,4 +1,5 @@
 """What diagnose knows about one learner's network: their arrays, their canonical twins and the truth."""
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,21 +18,21 @@ class Case:
 
     structure: object
     layout: object
-    params: object              # the learner's own object, never written to
-    X: object                   # the learner's X and Y, as given
+    params: object  # the learner's own object, never written to
+    X: object  # the learner's X and Y, as given
     Y: object
     activation: str
     output: str
     loss: str
     lr: float
-    weights: list               # canonical float64 (n_in, n_out)
-    biases: list                # canonical float64 (n_out,), zeros where the learner has none
-    Xc: np.ndarray              # canonical (n, n_in)
+    weights: list  # canonical float64 (n_in, n_out)
+    biases: list  # canonical float64 (n_out,), zeros where the learner has none
+    Xc: np.ndarray  # canonical (n, n_in)
     labels: np.ndarray
     dtype: type
     findings: list = field(default_factory=list)
     notes: list = field(default_factory=list)
-    facts: dict = field(default_factory=dict)   # what one check tells a later one
+    facts: dict = field(default_factory=dict)  # what one check tells a later one
 
     @property
     def n(self):
@@ -110,5 +111,6 @@ def as_canonical(case, value, what):
             return arr
         if not case.layout.rows and arr.shape[1] == n:
             return arr.T
-    raise ValueError(f"{what} has shape {arr.shape}; expected one {'row' if case.layout.rows else 'column'} "
-                     f"per sample ({n} samples)")
+    raise ValueError(
+        f"{what} has shape {arr.shape}; expected one {'row' if case.layout.rows else 'column'} per sample ({n} samples)"
+    )

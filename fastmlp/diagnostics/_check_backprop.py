@@ -1,4 +1,5 @@
 """``check_backprop``: a learner's backpropagation, in fastmlp's conventions, against the truth."""
+
 import math
 import os
 import textwrap
@@ -7,10 +8,17 @@ import numpy as np
 
 from fastmlp import reference
 from fastmlp._validation import check_choice, check_int, check_sizes
-from fastmlp.diagnostics._gradients import (_OK_TOLERANCE, ParamCheck, _applicable_mistakes, _check_one,
-                                            _mistaken_backprop, _norm_rel)
+from fastmlp.diagnostics._gradients import (
+    _OK_TOLERANCE,
+    ParamCheck,
+    _applicable_mistakes,
+    _check_one,
+    _mistaken_backprop,
+    _norm_rel,
+)
 from fastmlp.diagnostics._learner import _a, _learner_frame
 from fastmlp.diagnostics._report import _count, _table, _terminal_width
+
 
 class BackpropReport:
     """What :func:`check_backprop` found, parameter by parameter.
@@ -70,8 +78,11 @@ class BackpropReport:
             lines += textwrap.wrap(note, _terminal_width(), initial_indent="note: ", subsequent_indent="      ")
         bad = sum(not p.ok for p in self.params)
         lines.append("")
-        lines.append("ok: every gradient matches" if self.ok else
-                     f"NOT OK: {bad} of {len(self.params)} gradients are not the true ones")
+        lines.append(
+            "ok: every gradient matches"
+            if self.ok
+            else f"NOT OK: {bad} of {len(self.params)} gradients are not the true ones"
+        )
         return "\n".join(lines)
 
 
@@ -94,17 +105,36 @@ def _read_return(result, n_layers, weight_shapes, bias_shapes):
     if is_seq(result) and len(result) == 2:
         first, second = result
         if n_layers == 1 and isinstance(first, np.ndarray) and isinstance(second, np.ndarray):
-            candidates.append(([first], [second], ("fn returned (dW, db) arrays, not (dW_list, db_list); "
-                                                   "read them as the one layer's gradients")))
+            candidates.append(
+                (
+                    [first],
+                    [second],
+                    ("fn returned (dW, db) arrays, not (dW_list, db_list); read them as the one layer's gradients"),
+                )
+            )
         elif is_seq(first) and is_seq(second):
             candidates.append((list(first), list(second), None))
-            candidates.append((list(second), list(first),
-                               ("fn returned (db_list, dW_list), biases first as in Nielsen's network.py; "
-                                "expected (dW_list, db_list). Read it swapped.")))
+            candidates.append(
+                (
+                    list(second),
+                    list(first),
+                    (
+                        "fn returned (db_list, dW_list), biases first as in Nielsen's network.py; "
+                        "expected (dW_list, db_list). Read it swapped."
+                    ),
+                )
+            )
     if is_seq(result) and len(result) == n_layers and all(is_seq(p) and len(p) == 2 for p in result):
-        candidates.append(([p[0] for p in result], [p[1] for p in result],
-                           (f"fn returned a list of {n_layers} (dW, db) pairs; expected the pair "
-                            "(dW_list, db_list). Read it as pairs.")))
+        candidates.append(
+            (
+                [p[0] for p in result],
+                [p[1] for p in result],
+                (
+                    f"fn returned a list of {n_layers} (dW, db) pairs; expected the pair "
+                    "(dW_list, db_list). Read it as pairs."
+                ),
+            )
+        )
     ok = True
     if candidates:
         # The expected layout comes first and wins ties: another is read only when it fits better.
@@ -124,8 +154,10 @@ def _read_return(result, n_layers, weight_shapes, bias_shapes):
     lists = []
     for what, value in (("dW_list", dW), ("db_list", db)):
         if len(value) != n_layers:
-            notes.append(f"{what}: got {_count(len(value), 'array')}; expected {n_layers}, one per layer"
-                         + (" (the extra ones were ignored)" if len(value) > n_layers else ""))
+            notes.append(
+                f"{what}: got {_count(len(value), 'array')}; expected {n_layers}, one per layer"
+                + (" (the extra ones were ignored)" if len(value) > n_layers else "")
+            )
             ok = False
         lists.append((value + [None] * n_layers)[:n_layers])
     return lists[0], lists[1], notes, ok
@@ -188,8 +220,7 @@ def check_backprop(fn, sizes, activation="sigmoid", output="softmax", loss="cros
         raise ValueError(f"sizes: got {sizes}; expected at least 2 outputs, one per class")
 
     rng = np.random.default_rng(seed)
-    weights = [rng.normal(0.0, 1.0 / math.sqrt(n_in), size=(n_in, n_out))
-               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    weights = [rng.normal(0.0, 1.0 / math.sqrt(n_in), size=(n_in, n_out)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     # Non-zero biases, so that a bias gradient used in the forward pass matters.
     biases = [rng.normal(0.0, 0.5, size=n_out) for n_out in sizes[1:]]
     X = rng.normal(0.0, 1.0, size=(n, sizes[0]))
@@ -202,10 +233,8 @@ def check_backprop(fn, sizes, activation="sigmoid", output="softmax", loss="cros
     true_loss, true_grads = truth_net.loss_and_gradients(X, labels)
     true_dW = [dW for dW, _ in true_grads]
     true_db = [db for _, db in true_grads]
-    problem = {"weights": weights, "biases": biases, "X": X, "Y": Y, "loss": true_loss,
-               "grads": (true_dW, true_db)}
-    title = (f"check_backprop: sizes {sizes}, activation={activation!r}, output={output!r}, "
-             f"loss={loss!r}, n={n} rows")
+    problem = {"weights": weights, "biases": biases, "X": X, "Y": Y, "loss": true_loss, "grads": (true_dW, true_db)}
+    title = f"check_backprop: sizes {sizes}, activation={activation!r}, output={output!r}, loss={loss!r}, n={n} rows"
     n_layers = len(weights)
     names = [f"{kind}{layer + 1}" for layer in range(n_layers) for kind in "Wb"]
 
@@ -222,20 +251,28 @@ def check_backprop(fn, sizes, activation="sigmoid", output="softmax", loss="cros
                 where += f": {frame.line.strip()}"
         error = f"fn raised {type(exc).__name__}: {exc}{where}"
         truths = [t for pair in zip(true_dW, true_db) for t in pair]
-        params = [ParamCheck(name, "missing", math.nan, "fn raised before returning it",
-                             expected_shape=truth.shape) for name, truth in zip(names, truths)]
+        params = [
+            ParamCheck(name, "missing", math.nan, "fn raised before returning it", expected_shape=truth.shape)
+            for name, truth in zip(names, truths)
+        ]
         return BackpropReport(params, [], error, False, problem, title)
 
     dW_list, db_list, notes, structure_ok = _read_return(
-        result, n_layers, [W.shape for W in weights], [b.shape for b in biases])
+        result, n_layers, [W.shape for W in weights], [b.shape for b in biases]
+    )
 
-    mistakes = {key: _mistaken_backprop(weights, biases, X, Y, activation, output, loss, key)
-                for key in _applicable_mistakes(output, loss)}
+    mistakes = {
+        key: _mistaken_backprop(weights, biases, X, Y, activation, output, loss, key)
+        for key in _applicable_mistakes(output, loss)
+    }
     params = []
     for layer in range(n_layers):
         for kind, theirs, truth in (("W", dW_list[layer], true_dW[layer]), ("b", db_list[layer], true_db[layer])):
             index = 0 if kind == "W" else 1
-            candidates = [(key, grads[index][layer]) for key, grads in mistakes.items()
-                          if _norm_rel(grads[index][layer], truth) >= _OK_TOLERANCE]
+            candidates = [
+                (key, grads[index][layer])
+                for key, grads in mistakes.items()
+                if _norm_rel(grads[index][layer], truth) >= _OK_TOLERANCE
+            ]
             params.append(_check_one(f"{kind}{layer + 1}", theirs, truth, n, candidates))
     return BackpropReport(params, notes, error, structure_ok, problem, title)

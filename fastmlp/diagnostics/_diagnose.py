@@ -7,6 +7,7 @@ Each of the learner's functions is run on copies and compared with it, one modul
 ``_gradient_checks`` and ``_step_checks`` (the step and predict). This module is the entry point
 and the report, which orders the findings root cause first.
 """
+
 import textwrap
 import warnings
 
@@ -22,12 +23,29 @@ from fastmlp.diagnostics._report import Finding, FindingsReport, _terminal_width
 # Root cause first: the setup, then each function in the order the data flows through them.
 CODE_ORDER = (
     "layout-ambiguous",
-    "inputs-not-scaled", "symmetric-init", "saturated-units", "single-class-batches",
-    "softmax-axis", "hidden-layer-output", "not-probabilities", "forward-wrong",
-    "extra-softmax-derivative", "activation-derivative", "bias-gradient-axis", "sign-flipped", "scaled",
-    "transposed", "shape", "zero", "wrong",
-    "update-not-applied", "ascent", "step-scaled", "step-wrong",
-    "lr-too-high", "predict-wrong",
+    "inputs-not-scaled",
+    "symmetric-init",
+    "saturated-units",
+    "single-class-batches",
+    "softmax-axis",
+    "hidden-layer-output",
+    "not-probabilities",
+    "forward-wrong",
+    "extra-softmax-derivative",
+    "activation-derivative",
+    "bias-gradient-axis",
+    "sign-flipped",
+    "scaled",
+    "transposed",
+    "shape",
+    "zero",
+    "wrong",
+    "update-not-applied",
+    "ascent",
+    "step-scaled",
+    "step-wrong",
+    "lr-too-high",
+    "predict-wrong",
 )
 STAGES = ("setup", "forward", "backprop", "step", "learning rate", "predict")
 
@@ -73,9 +91,12 @@ class DiagnoseReport(FindingsReport):
             lines += textwrap.wrap(note, width, initial_indent="note: ", subsequent_indent="      ")
         if self.notes:
             lines.append("")
-        lines.append("ok: nothing wrong found" if self.ok else
-                     f"NOT OK: {len(self.findings)} finding{'s' if len(self.findings) > 1 else ''}, "
-                     "the first is the root cause")
+        lines.append(
+            "ok: nothing wrong found"
+            if self.ok
+            else f"NOT OK: {len(self.findings)} finding{'s' if len(self.findings) > 1 else ''}, "
+            "the first is the root cause"
+        )
         return "\n".join(lines)
 
 
@@ -96,12 +117,21 @@ def _stage(finding):
 
 
 _STAGE_OF_CODE = {
-    "layout-ambiguous": "setup", "inputs-not-scaled": "setup", "symmetric-init": "setup",
-    "saturated-units": "setup", "single-class-batches": "setup",
-    "softmax-axis": "forward", "hidden-layer-output": "forward", "not-probabilities": "forward",
+    "layout-ambiguous": "setup",
+    "inputs-not-scaled": "setup",
+    "symmetric-init": "setup",
+    "saturated-units": "setup",
+    "single-class-batches": "setup",
+    "softmax-axis": "forward",
+    "hidden-layer-output": "forward",
+    "not-probabilities": "forward",
     "forward-wrong": "forward",
-    "update-not-applied": "step", "ascent": "step", "step-scaled": "step", "step-wrong": "step",
-    "lr-too-high": "learning rate", "predict-wrong": "predict",
+    "update-not-applied": "step",
+    "ascent": "step",
+    "step-scaled": "step",
+    "step-wrong": "step",
+    "lr-too-high": "learning rate",
+    "predict-wrong": "predict",
 }
 
 
@@ -109,8 +139,20 @@ _STAGE_OF_CODE = {
 # The entry point
 # ----------------------------------------------------------------------------------------------
 
-def diagnose(params, X, Y, forward=None, backprop=None, step=None, predict=None, activation="sigmoid",
-             output="softmax", loss="cross_entropy", lr=None):
+
+def diagnose(
+    params,
+    X,
+    Y,
+    forward=None,
+    backprop=None,
+    step=None,
+    predict=None,
+    activation="sigmoid",
+    output="softmax",
+    loss="cross_entropy",
+    lr=None,
+):
     """Find what is wrong in a learner's own NumPy network, in the learner's own code.
 
     Give it the arrays and functions as your code has them; it reads the layout from the
@@ -193,8 +235,9 @@ def diagnose(params, X, Y, forward=None, backprop=None, step=None, predict=None,
     for name, fn in (("forward", forward), ("backprop", backprop), ("step", step), ("predict", predict)):
         if fn is not None and not callable(fn):
             raise TypeError(f"{name}: got {type(fn).__name__}; expected a function or None")
-    if lr is not None and not (isinstance(lr, (int, float, np.number)) and not isinstance(lr, bool)
-                               and np.isfinite(lr) and lr > 0):
+    if lr is not None and not (
+        isinstance(lr, (int, float, np.number)) and not isinstance(lr, bool) and np.isfinite(lr) and lr > 0
+    ):
         raise ValueError(f"lr: got {lr!r}; expected a positive number or None")
     structure = read_structure(params)
     _refuse_unreadable_arrays(structure, params, X)
@@ -208,10 +251,12 @@ def diagnose(params, X, Y, forward=None, backprop=None, step=None, predict=None,
         return DiagnoseReport([finding], [], "fastmlp.diagnose: the layout could not be read")
     case = _make_case(structure, layout, params, X, Y, activation, output, loss, lr)
     _setup_checks.check_setup(case, forward)
-    for role, fn, check in (("forward", forward, _forward_checks.check_forward),
-                            ("backprop", backprop, _gradient_checks.check_gradients),
-                            ("step", step, _step_checks.check_step),
-                            ("predict", predict, _step_checks.check_predict)):
+    for role, fn, check in (
+        ("forward", forward, _forward_checks.check_forward),
+        ("backprop", backprop, _gradient_checks.check_gradients),
+        ("step", step, _step_checks.check_step),
+        ("predict", predict, _step_checks.check_predict),
+    ):
         if fn is not None:
             _checked(case, role, fn, check)
         if role == "step" and lr is not None:
@@ -227,31 +272,43 @@ def _checked(case, role, fn, check):
             warnings.simplefilter("ignore")
             check(case, fn)
     except Exception as exc:  # noqa: BLE001 -- the learner's value is the subject, not a crash
-        case.add("bad-return", role, f"diagnose could not read what {role} returned: {type(exc).__name__}: {exc}",
-                 f"return what diagnose expects of {role} (see help(fastmlp.diagnose))")
+        case.add(
+            "bad-return",
+            role,
+            f"diagnose could not read what {role} returned: {type(exc).__name__}: {exc}",
+            f"return what diagnose expects of {role} (see help(fastmlp.diagnose))",
+        )
 
 
 def _refuse_unreadable_arrays(structure, params, X):
     try:
         X = np.asarray(X)
     except (ValueError, TypeError):
-        raise TypeError(f"X: got a {type(X).__name__} that is not a rectangular array (a list of (x, y) "
-                        "pairs?); expected the inputs as one array, e.g. X = np.hstack([x for x, y in data])") from None
+        raise TypeError(
+            f"X: got a {type(X).__name__} that is not a rectangular array (a list of (x, y) "
+            "pairs?); expected the inputs as one array, e.g. X = np.hstack([x for x, y in data])"
+        ) from None
     if X.dtype.kind in "biuf" and not np.all(np.isfinite(X)):
-        raise ValueError(f"X: got {int(np.count_nonzero(~np.isfinite(X)))} non-finite values (NaN or Inf); "
-                         "expected finite numbers: find where they come from before training on them")
+        raise ValueError(
+            f"X: got {int(np.count_nonzero(~np.isfinite(X)))} non-finite values (NaN or Inf); "
+            "expected finite numbers: find where they come from before training on them"
+        )
     arrays = [X, *[np.asarray(v) for v in structure.read(params).values()]]
     if any(a.dtype == np.float16 for a in arrays):
-        raise TypeError("params, X: got float16 arrays; diagnose compares with float32 or float64 precision: "
-                        "cast them with .astype(np.float32)")
+        raise TypeError(
+            "params, X: got float16 arrays; diagnose compares with float32 or float64 precision: "
+            "cast them with .astype(np.float32)"
+        )
 
 
 def _refuse_one_output(structure, params):
     last = [v for s, v in structure.read(params).items() if s.kind == "W"][-1]
     if np.ndim(last) == 2 and min(np.shape(last)) == 1:
-        raise ValueError(f"params: the output layer's weights have shape {np.shape(last)}, one output unit; "
-                         "diagnose checks networks with one output per class (2 for a yes/no problem, with "
-                         "labels 0 and 1)")
+        raise ValueError(
+            f"params: the output layer's weights have shape {np.shape(last)}, one output unit; "
+            "diagnose checks networks with one output per class (2 for a yes/no problem, with "
+            "labels 0 and 1)"
+        )
 
 
 def _make_case(structure, layout, params, X, Y, activation, output, loss, lr):
@@ -263,15 +320,33 @@ def _make_case(structure, layout, params, X, Y, activation, output, loss, lr):
     computed = np.result_type(*[np.asarray(a).dtype for a in [X, *values.values()]])
     dtype = np.float64 if computed == np.float64 else np.float32
     Xc = layout.samples(X)
-    case = Case(structure, layout, params, X, Y, activation, output, loss, None if lr is None else float(lr),
-                weights, biases, Xc, labels_of(Y, layout), dtype)
-    case.notes.append(f"read {structure.describe()}; {layout.describe()}; {case.n} sample"
-                      f"{'s' if case.n > 1 else ''}, sizes {layout.sizes}")
+    case = Case(
+        structure,
+        layout,
+        params,
+        X,
+        Y,
+        activation,
+        output,
+        loss,
+        None if lr is None else float(lr),
+        weights,
+        biases,
+        Xc,
+        labels_of(Y, layout),
+        dtype,
+    )
+    case.notes.append(
+        f"read {structure.describe()}; {layout.describe()}; {case.n} sample"
+        f"{'s' if case.n > 1 else ''}, sizes {layout.sizes}"
+    )
     return case
 
 
 def _title(case):
     sizes = "-".join(map(str, case.sizes))
     hidden = f"{case.activation} hidden layers" if len(case.sizes) > 2 else "no hidden layer"
-    return (f"fastmlp.diagnose: {sizes} network, {hidden}, {case.output} + "
-            f"{case.loss}, {case.n} sample{'s' if case.n > 1 else ''}")
+    return (
+        f"fastmlp.diagnose: {sizes} network, {hidden}, {case.output} + "
+        f"{case.loss}, {case.n} sample{'s' if case.n > 1 else ''}"
+    )

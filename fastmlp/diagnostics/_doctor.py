@@ -1,4 +1,5 @@
 """``doctor``: train a copy of a network briefly and report what looks wrong with its setup."""
+
 import copy as _copy
 import math
 import warnings
@@ -14,46 +15,46 @@ from fastmlp.model import _chance_loss, _describe_unscaled, _unscaled_inputs
 from fastmlp.optim import SGD, Adam
 
 # Thresholds. Each is a judgement call, documented in doctor's docstring.
-_SCALE_LOW = 1e-2             # max |x| below this: inputs squashed towards zero
-_SCALE_SPREAD = 1e3           # ratio of the largest to the smallest column scale: info
-_LOSS_HIGH = 3.0              # initial loss above this many times chance: warning
-_LOSS_HIGH_INFO = 1.5         # ... above this many times: info
-_LOSS_LOW = 0.5               # initial loss below this fraction of chance: the net is already trained
-_SATURATION_MARGIN = 0.01     # an activation this close to a bound of sigmoid/tanh is saturated
-_SATURATED_WARNING = 0.5      # share of saturated activations in a layer: warning
-_SATURATED_INFO = 0.2         # ... info
-_DEAD_WARNING = 0.5           # share of never-active ReLUs in a layer: warning
-_DEAD_INFO = 0.1              # ... info
-_CONSTANT_SHARE = 0.95        # one class in this share of predictions: constant predictions
-_DIVERGING_FACTOR = 1.5       # final loss above this many times the initial: diverging
-_SPIKE_FACTOR = 3.0           # any loss above this many times the initial: diverging
-_DECREASE_FACTOR = 0.95       # final loss above this many times the initial: not decreasing
-_UNSTABLE_SHARE = 0.5         # a rise undoing this share of the progress so far: unstable
-_UNSTABLE_FLOOR = 0.05        # ... and at least this share of the chance loss
-_GRAD_RATIO_LOW = 1e-3        # first/last layer gradient norm: vanishing
-_GRAD_RATIO_HIGH = 1e3        # ... exploding
-_GRAD_TINY = 1e-7             # every layer's gradient norm below this: vanishing
-_GRAD_HUGE = 1e4              # some layer's gradient norm above this: exploding
-_IMBALANCE_WARNING = 10.0     # commonest / rarest class count: warning
-_IMBALANCE_INFO = 3.0         # ... info
-_CHECKPOINTS = 10             # loss measurements during the short run
-_GRAD_ROWS = 256              # rows for the per-layer gradient norms
-_CURVE_ROWS = 500             # rows on which the loss is followed during the short run
-_INIT_OFF = 3.0               # weights this many times larger (or smaller) than the default init's
-_BIAS_OFF = 1.0               # a bias beyond this at the start: far from the default init's zero
+_SCALE_LOW = 1e-2  # max |x| below this: inputs squashed towards zero
+_SCALE_SPREAD = 1e3  # ratio of the largest to the smallest column scale: info
+_LOSS_HIGH = 3.0  # initial loss above this many times chance: warning
+_LOSS_HIGH_INFO = 1.5  # ... above this many times: info
+_LOSS_LOW = 0.5  # initial loss below this fraction of chance: the net is already trained
+_SATURATION_MARGIN = 0.01  # an activation this close to a bound of sigmoid/tanh is saturated
+_SATURATED_WARNING = 0.5  # share of saturated activations in a layer: warning
+_SATURATED_INFO = 0.2  # ... info
+_DEAD_WARNING = 0.5  # share of never-active ReLUs in a layer: warning
+_DEAD_INFO = 0.1  # ... info
+_CONSTANT_SHARE = 0.95  # one class in this share of predictions: constant predictions
+_DIVERGING_FACTOR = 1.5  # final loss above this many times the initial: diverging
+_SPIKE_FACTOR = 3.0  # any loss above this many times the initial: diverging
+_DECREASE_FACTOR = 0.95  # final loss above this many times the initial: not decreasing
+_UNSTABLE_SHARE = 0.5  # a rise undoing this share of the progress so far: unstable
+_UNSTABLE_FLOOR = 0.05  # ... and at least this share of the chance loss
+_GRAD_RATIO_LOW = 1e-3  # first/last layer gradient norm: vanishing
+_GRAD_RATIO_HIGH = 1e3  # ... exploding
+_GRAD_TINY = 1e-7  # every layer's gradient norm below this: vanishing
+_GRAD_HUGE = 1e4  # some layer's gradient norm above this: exploding
+_IMBALANCE_WARNING = 10.0  # commonest / rarest class count: warning
+_IMBALANCE_INFO = 3.0  # ... info
+_CHECKPOINTS = 10  # loss measurements during the short run
+_GRAD_ROWS = 256  # rows for the per-layer gradient norms
+_CURVE_ROWS = 500  # rows on which the loss is followed during the short run
+_INIT_OFF = 3.0  # weights this many times larger (or smaller) than the default init's
+_BIAS_OFF = 1.0  # a bias beyond this at the start: far from the default init's zero
 
 # Bounds on the sizes a caller passes, documented in doctor's docstring. doctor makes up to five
 # short runs (the run, then up to four reruns at other learning rates), so its time grows with
 # steps x batch_size x the network's parameters; these keep the worst case under a minute on two
 # cores (the measurements are in docs/diagnostics.md).
-_MAX_STEPS = 20_000           # steps: each costs a fit call's overhead besides its rows
-_MAX_BATCH = 1_000_000        # batch_size: in effect at most len(X), and _MAX_ROWS with steps
-_MAX_ROWS = 500_000           # steps x batch_size, the rows of one run
-_MAX_WORK = 30e9              # rows x parameters in one run
-_MAX_PARAMETERS = 8_000_000   # the network: its measurements alone take seconds beyond this
-_MAX_SAMPLE = 10_000          # sample: shares measured on 10000 rows are within about 1% of all rows'
-_COPY_BYTES = 1 << 25         # rows of X copied for one fit call (at least one batch): 32 MiB
-_ACTIVATION_BYTES = 1 << 25   # hidden activations held at once while counting saturated/dead units
+_MAX_STEPS = 20_000  # steps: each costs a fit call's overhead besides its rows
+_MAX_BATCH = 1_000_000  # batch_size: in effect at most len(X), and _MAX_ROWS with steps
+_MAX_ROWS = 500_000  # steps x batch_size, the rows of one run
+_MAX_WORK = 30e9  # rows x parameters in one run
+_MAX_PARAMETERS = 8_000_000  # the network: its measurements alone take seconds beyond this
+_MAX_SAMPLE = 10_000  # sample: shares measured on 10000 rows are within about 1% of all rows'
+_COPY_BYTES = 1 << 25  # rows of X copied for one fit call (at least one batch): 32 MiB
+_ACTIVATION_BYTES = 1 << 25  # hidden activations held at once while counting saturated/dead units
 
 # Root causes first, then what they cause: a finding's place is that of its (code, stage) here.
 # "start" is measured on the network as given, "run" during the short run, "end" after it. Units
@@ -61,13 +62,19 @@ _ACTIVATION_BYTES = 1 << 25   # hidden activations held at once while counting s
 # after the run is a symptom of the run (steps too large), listed after the loss findings.
 _CAUSAL_ORDER = (
     ("inputs-not-scaled", "start"),
-    ("saturated-units", "start"), ("dead-units", "start"),
-    ("nan-loss", "start"), ("initial-loss-off", "start"),
-    ("exploding-gradients", "start"), ("vanishing-gradients", "start"),
+    ("saturated-units", "start"),
+    ("dead-units", "start"),
+    ("nan-loss", "start"),
+    ("initial-loss-off", "start"),
+    ("exploding-gradients", "start"),
+    ("vanishing-gradients", "start"),
     ("class-imbalance", "start"),
-    ("nan-loss", "run"), ("loss-diverging", "run"), ("loss-unstable", "run"),
+    ("nan-loss", "run"),
+    ("loss-diverging", "run"),
+    ("loss-unstable", "run"),
     ("loss-not-decreasing", "run"),
-    ("saturated-units", "end"), ("dead-units", "end"),
+    ("saturated-units", "end"),
+    ("dead-units", "end"),
     ("constant-predictions", "end"),
 )
 _INIT_NAMES = {"he": "He", "glorot": "Glorot", "lecun": "LeCun"}
@@ -142,8 +149,10 @@ class DoctorReport(FindingsReport):
             rows = [(f.severity, f.code, f"{f.message}\nfix: {f.hint}") for f in self.findings]
             lines.append(_table(("severity", "code", "finding"), rows, 2))
             lines.append("")
-        counts = [_count(sum(f.severity == s for f in self.findings), s).replace("infos", "info")
-                  for s in reversed(SEVERITIES)]
+        counts = [
+            _count(sum(f.severity == s for f in self.findings), s).replace("infos", "info")
+            for s in reversed(SEVERITIES)
+        ]
         verdict = "ok" if self.ok else "NOT OK"
         lines.append(f"{verdict}: " + ", ".join(counts) if self.findings else "ok: no problems found")
         return "\n".join(lines)
@@ -155,8 +164,13 @@ def _bounded_count(name, value, maximum, hint):
     expected = f"an int from 1 to {maximum}"
     if not _is_int(value):
         whole = isinstance(value, (float, np.floating)) and float(value).is_integer()
-        raise _error(TypeError, name, _describe(value), expected,
-                     f"Write {int(value)}, not {value!r}" if whole and abs(value) < 1e18 else None)
+        raise _error(
+            TypeError,
+            name,
+            _describe(value),
+            expected,
+            f"Write {int(value)}, not {value!r}" if whole and abs(value) < 1e18 else None,
+        )
     if not 1 <= value <= maximum:
         raise _error(ValueError, name, repr(int(value)), expected, hint if value > maximum else None)
     return int(value)
@@ -184,7 +198,7 @@ def _activation_blocks(net, X):
     widest = sum(net.sizes[1:-1]) or 1
     rows = max(1, _ACTIVATION_BYTES // (4 * widest))
     for start in range(0, len(X), rows):
-        yield _hidden_activations(net, X[start:start + rows])
+        yield _hidden_activations(net, X[start : start + rows])
 
 
 def _with_lr(optimizer, lr):
@@ -212,9 +226,16 @@ def _short_run(net, X, y, rows, optimizer, steps, batch_size, X_eval, y_eval):
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="fit: ", category=UserWarning)
                 for first in range(done, done + todo, per_call):
-                    batch = rows[first * batch_size:min(first + per_call, done + todo) * batch_size]
-                    net.fit(X[batch], y[batch], epochs=1, batch_size=batch_size, optimizer=optimizer,
-                            shuffle=False, verbose=0)
+                    batch = rows[first * batch_size : min(first + per_call, done + todo) * batch_size]
+                    net.fit(
+                        X[batch],
+                        y[batch],
+                        epochs=1,
+                        batch_size=batch_size,
+                        optimizer=optimizer,
+                        shuffle=False,
+                        verbose=0,
+                    )
         except FloatingPointError:
             return curve, done, done + todo
         done += todo
@@ -263,8 +284,7 @@ def _unstable(curve, chance):
 
 def _trains_well(curve, nan_at, chance):
     """A clean run: it ends below both 95% of where it started and the chance loss, never jumping up."""
-    return (_run_verdict(curve, nan_at) == "ok" and curve[-1][1] < chance
-            and _unstable(curve, chance) is None)
+    return _run_verdict(curve, nan_at) == "ok" and curve[-1][1] < chance and _unstable(curve, chance) is None
 
 
 def _try_rates(net, factors, optimizer, run, chance):
@@ -296,13 +316,14 @@ class _Setup:
         # Each layer's weights against a draw of the default init for the same shape.
         auto = resolve_init("auto", reference.ACTIVATION_FUNCTIONS[net.activation].auto_init)
         rng = np.random.default_rng(0)
-        self.weight_ratio = [_rms(W) / max(_rms(draw_weights(rng, auto, *np.shape(W))), 1e-30)
-                             for W in net.weights]
-        self.bias_extreme = [float(np.asarray(b, dtype=np.float64).reshape(-1)[np.argmax(np.abs(b))])
-                             if np.size(b) else 0.0 for b in net.biases]
-        self.units_at_start = None      # "saturated" or "dead" when a hidden layer is at warning level
-        self.lr_high = None             # the run's finding when it showed the steps too large
-        self.safer_lr = None            # a learning rate that trained well instead
+        self.weight_ratio = [_rms(W) / max(_rms(draw_weights(rng, auto, *np.shape(W))), 1e-30) for W in net.weights]
+        self.bias_extreme = [
+            float(np.asarray(b, dtype=np.float64).reshape(-1)[np.argmax(np.abs(b))]) if np.size(b) else 0.0
+            for b in net.biases
+        ]
+        self.units_at_start = None  # "saturated" or "dead" when a hidden layer is at warning level
+        self.lr_high = None  # the run's finding when it showed the steps too large
+        self.safer_lr = None  # a learning rate that trained well instead
 
     @property
     def default_init(self):
@@ -315,12 +336,17 @@ class _Setup:
         "either" also those below it. [] when inputs and parameters look as they should."""
         layers = list(range(len(self.weight_ratio)) if layers is None else layers)
         fixes = ["scale the inputs to order 1 (see inputs-not-scaled)"] if self.inputs_unscaled else []
-        off = [k for k in layers if self.weight_ratio[k] > _INIT_OFF or
-               (weights == "either" and self.weight_ratio[k] < 1 / _INIT_OFF)]
+        off = [
+            k
+            for k in layers
+            if self.weight_ratio[k] > _INIT_OFF or (weights == "either" and self.weight_ratio[k] < 1 / _INIT_OFF)
+        ]
         if off:
             k = max(off, key=lambda k: abs(math.log(max(self.weight_ratio[k], 1e-30))))
-            fixes.append(f"use the default init, {self.default_init}: layer {k + 1}'s weights are "
-                         f"{self.weight_ratio[k]:.2g} times the size it gives")
+            fixes.append(
+                f"use the default init, {self.default_init}: layer {k + 1}'s weights are "
+                f"{self.weight_ratio[k]:.2g} times the size it gives"
+            )
         far = [k for k in layers if abs(self.bias_extreme[k]) > _BIAS_OFF]
         if far:
             k = max(far, key=lambda k: abs(self.bias_extreme[k]))
@@ -334,9 +360,11 @@ class _Setup:
         """Advice for sigmoid/tanh layers that learn slowly because of their number, or ''."""
         if self.n_hidden < 2 or self.activation not in ("sigmoid", "tanh") or not grad_ratio < 1e-2:
             return ""
-        return (f"{self.n_hidden} {self.activation} hidden layers learn slowly (the first layer's "
-                f"gradient is {grad_ratio:.2g} times the last's): activation='relu' with its default "
-                "He init (init='auto') learns faster")
+        return (
+            f"{self.n_hidden} {self.activation} hidden layers learn slowly (the first layer's "
+            f"gradient is {grad_ratio:.2g} times the last's): activation='relu' with its default "
+            "He init (init='auto') learns faster"
+        )
 
     def run_fix(self):
         """For a symptom of steps too large: the finding that says so, and the rate that helped."""
@@ -353,13 +381,20 @@ def _check_inputs(X, findings, m):
     found = _unscaled_inputs(X)
     if found is not None:
         measured, fix = _describe_unscaled(found)
-        findings.append(DoctorFinding(
-            "inputs-not-scaled", "warning", f"{measured}; a network trains best on features of order 1", fix))
+        findings.append(
+            DoctorFinding(
+                "inputs-not-scaled", "warning", f"{measured}; a network trains best on features of order 1", fix
+            )
+        )
     elif 0 < top < _SCALE_LOW:
-        findings.append(DoctorFinding(
-            "inputs-not-scaled", "warning",
-            f"the inputs are tiny: the largest |x| is {top:.3g}, so the first layer barely sees them",
-            "standardise each feature: X = (X - mean) / std with the training rows' mean and std"))
+        findings.append(
+            DoctorFinding(
+                "inputs-not-scaled",
+                "warning",
+                f"the inputs are tiny: the largest |x| is {top:.3g}, so the first layer barely sees them",
+                "standardise each feature: X = (X - mean) / std with the training rows' mean and std",
+            )
+        )
     else:
         # Scales differ when both each feature's reach and its typical size (root mean square)
         # do: a standardised feature's typical size is 1 however far its rare values reach, and a
@@ -369,13 +404,19 @@ def _check_inputs(X, findings, m):
         used = col_rms[col_rms > 0]
         reach = col_max[col_max > 0]
         if len(used) > 1 and min(used.max() / used.min(), reach.max() / reach.min()) > _SCALE_SPREAD:
-            big, small = int(np.argmax(np.where(col_rms > 0, col_rms, -np.inf))), \
-                int(np.argmin(np.where(col_rms > 0, col_rms, np.inf)))
-            findings.append(DoctorFinding(
-                "inputs-not-scaled", "info",
-                f"feature scales differ by a factor {used.max() / used.min():.3g}: column {big} is typically "
-                f"{col_rms[big]:.3g} (root mean square), column {small} only {col_rms[small]:.3g}",
-                "standardise each feature so small-scale features are not ignored"))
+            big, small = (
+                int(np.argmax(np.where(col_rms > 0, col_rms, -np.inf))),
+                int(np.argmin(np.where(col_rms > 0, col_rms, np.inf))),
+            )
+            findings.append(
+                DoctorFinding(
+                    "inputs-not-scaled",
+                    "info",
+                    f"feature scales differ by a factor {used.max() / used.min():.3g}: column {big} is typically "
+                    f"{col_rms[big]:.3g} (root mean square), column {small} only {col_rms[small]:.3g}",
+                    "standardise each feature so small-scale features are not ignored",
+                )
+            )
 
 
 def _check_initial_loss(net, initial, chance, setup, findings):
@@ -383,23 +424,43 @@ def _check_initial_loss(net, initial, chance, setup, findings):
         return
     ratio = initial / chance
     what = f"ln({net.sizes[-1]})" if net.output == "softmax" else f"{net.sizes[-1]} ln 2"
-    base = (f"the initial loss is {initial:.4g}, {ratio:.3g} times {what} = {chance:.4g}, "
-            "the loss of an untrained network that guesses uniformly")
+    base = (
+        f"the initial loss is {initial:.4g}, {ratio:.3g} times {what} = {chance:.4g}, "
+        "the loss of an untrained network that guesses uniformly"
+    )
     if ratio > _LOSS_HIGH:
-        findings.append(DoctorFinding(
-            "initial-loss-off", "warning",
-            base + ": the network starts confidently wrong",
-            setup.fix_or("the initial parameters are too large for these inputs: use the default "
-                         f"init, {setup.default_init}, with zero biases")))
+        findings.append(
+            DoctorFinding(
+                "initial-loss-off",
+                "warning",
+                base + ": the network starts confidently wrong",
+                setup.fix_or(
+                    "the initial parameters are too large for these inputs: use the default "
+                    f"init, {setup.default_init}, with zero biases"
+                ),
+            )
+        )
     elif ratio > _LOSS_HIGH_INFO:
-        findings.append(DoctorFinding(
-            "initial-loss-off", "info", base,
-            setup.fix_or(f"slightly large initial parameters: the default init, {setup.default_init}, "
-                         "with zero biases starts near chance")))
+        findings.append(
+            DoctorFinding(
+                "initial-loss-off",
+                "info",
+                base,
+                setup.fix_or(
+                    f"slightly large initial parameters: the default init, {setup.default_init}, "
+                    "with zero biases starts near chance"
+                ),
+            )
+        )
     elif ratio < _LOSS_LOW:
-        findings.append(DoctorFinding(
-            "initial-loss-off", "info", base + ": the network looks already trained",
-            "nothing to fix if you meant to pass a trained model; a fresh one should start near chance"))
+        findings.append(
+            DoctorFinding(
+                "initial-loss-off",
+                "info",
+                base + ": the network looks already trained",
+                "nothing to fix if you meant to pass a trained model; a fresh one should start near chance",
+            )
+        )
 
 
 def _check_units(net, X, when, m):
@@ -456,29 +517,39 @@ def _report_units(net, measured, n_rows, setup, findings):
         other_share = next(i[2] for i in other[1] if i[1] == layer)
         elsewhere = f"; {other_share:.0%} {other[0]}"
     if kind == "saturated":
-        message = (f"{share:.0%} of the {net.activation} activations of hidden layer {layer + 1} are "
-                   f"within {_SATURATION_MARGIN} of {detail} {when}{elsewhere} (over {n_rows} rows): "
-                   "their derivative is almost zero, so they barely learn")
+        message = (
+            f"{share:.0%} of the {net.activation} activations of hidden layer {layer + 1} are "
+            f"within {_SATURATION_MARGIN} of {detail} {when}{elsewhere} (over {n_rows} rows): "
+            "their derivative is almost zero, so they barely learn"
+        )
         if stage == "start":
-            hint = setup.fix_or(f"use smaller initial weights: the default init, {setup.default_init}",
-                                range(layer + 1))
+            hint = setup.fix_or(
+                f"use smaller initial weights: the default init, {setup.default_init}", range(layer + 1)
+            )
         elif setup.lr_high:
             hint = "they saturated during the run, " + setup.run_fix()
         elif setup.setup_fixes():
             hint = "they saturated during the run: " + "; ".join(setup.setup_fixes())
         else:
-            hint = (f"the weights grew into saturation during the run: weight decay "
-                    f"({type(setup.optimizer).__name__}(..., weight_decay=1e-4)) keeps them small")
+            hint = (
+                f"the weights grew into saturation during the run: weight decay "
+                f"({type(setup.optimizer).__name__}(..., weight_decay=1e-4)) keeps them small"
+            )
         findings.append(DoctorFinding("saturated-units", severity, message, hint, stage=stage))
         return
     n_dead, n_units = detail
-    message = (f"{n_dead} of the {n_units} ReLU units of hidden layer {layer + 1} ({share:.0%}) are never "
-               f"active {when}{elsewhere} (over {n_rows} rows): a dead ReLU gets no gradient and never "
-               "recovers")
+    message = (
+        f"{n_dead} of the {n_units} ReLU units of hidden layer {layer + 1} ({share:.0%}) are never "
+        f"active {when}{elsewhere} (over {n_rows} rows): a dead ReLU gets no gradient and never "
+        "recovers"
+    )
     leaky = "activation='leaky_relu' keeps a small gradient for inactive units, so they can recover"
     if stage == "start":
-        hint = setup.fix_or(f"use the default init, {setup.default_init}, with zero biases",
-                            range(layer + 1)) + "; or " + leaky
+        hint = (
+            setup.fix_or(f"use the default init, {setup.default_init}, with zero biases", range(layer + 1))
+            + "; or "
+            + leaky
+        )
     elif setup.lr_high:
         hint = "they died during the run, " + setup.run_fix()
     else:
@@ -503,43 +574,65 @@ def _check_gradients(norms, ratio, setup, findings):
         cause = "too small weights or inputs"
         if setup.n_hidden and setup.activation in units:
             cause = f"{units[setup.activation]}, or too small weights"
-        findings.append(DoctorFinding(
-            "vanishing-gradients", "warning",
-            f"every layer's weight gradient norm is below {_GRAD_TINY:g} ([{listing}]): "
-            f"the signal dies out on the way through the network ({cause})",
-            setup.fix_or(f"use the default init, {setup.default_init}, with zero biases", weights="either")))
+        findings.append(
+            DoctorFinding(
+                "vanishing-gradients",
+                "warning",
+                f"every layer's weight gradient norm is below {_GRAD_TINY:g} ([{listing}]): "
+                f"the signal dies out on the way through the network ({cause})",
+                setup.fix_or(f"use the default init, {setup.default_init}, with zero biases", weights="either"),
+            )
+        )
         return
     if not all(np.isfinite(norms)) or max(norms) > _GRAD_HUGE or ratio > _GRAD_RATIO_HIGH:
         if ratio > _GRAD_RATIO_HIGH:
-            what = (f"the first layer's is {ratio:.3g} times the last layer's, so the first layer "
-                    "gets far too large updates")
+            what = (
+                f"the first layer's is {ratio:.3g} times the last layer's, so the first layer "
+                "gets far too large updates"
+            )
         else:
             what = f"gradients above {_GRAD_HUGE:g} make every update overshoot"
         fixes = setup.setup_fixes() or [f"use the default init, {setup.default_init}"]
         if setup.lr_high:
             fixes.append(f"a smaller learning rate (see {setup.lr_high})")
-        findings.append(DoctorFinding(
-            "exploding-gradients", "warning",
-            f"the weight gradient norms per layer are [{listing}]: {what}", "; ".join(fixes)))
+        findings.append(
+            DoctorFinding(
+                "exploding-gradients",
+                "warning",
+                f"the weight gradient norms per layer are [{listing}]: {what}",
+                "; ".join(fixes),
+            )
+        )
     elif ratio < _GRAD_RATIO_LOW:
         if setup.n_hidden >= 2 and setup.activation in ("sigmoid", "tanh"):
-            bound = ("sigmoid's derivative is at most 0.25" if setup.activation == "sigmoid" else
-                     "tanh's derivative is below 1 away from 0")
-            depth = (f"{bound}, so each of the {setup.n_hidden} hidden layers shrinks the gradient on "
-                     "its way back: use activation='relu' with its default He init (init='auto'), "
-                     "or fewer layers")
+            bound = (
+                "sigmoid's derivative is at most 0.25"
+                if setup.activation == "sigmoid"
+                else "tanh's derivative is below 1 away from 0"
+            )
+            depth = (
+                f"{bound}, so each of the {setup.n_hidden} hidden layers shrinks the gradient on "
+                "its way back: use activation='relu' with its default He init (init='auto'), "
+                "or fewer layers"
+            )
             hint = "; ".join(setup.setup_fixes() + [depth])
         elif setup.units_at_start:
-            hint = (f"the {setup.units_at_start} units at the start (see {setup.units_at_start}-units) pass "
-                    "back almost no gradient: " + setup.fix_or(
-                        f"use the default init, {setup.default_init}, with zero biases", weights="either"))
+            hint = (
+                f"the {setup.units_at_start} units at the start (see {setup.units_at_start}-units) pass "
+                "back almost no gradient: "
+                + setup.fix_or(f"use the default init, {setup.default_init}, with zero biases", weights="either")
+            )
         else:
-            hint = setup.fix_or(f"use the default init, {setup.default_init}, with zero biases",
-                                weights="either")
-        findings.append(DoctorFinding(
-            "vanishing-gradients", "warning",
-            f"the weight gradient norms per layer are [{listing}]: the first layer's is "
-            f"{ratio:.2g} times the last layer's, so the first layers barely learn", hint))
+            hint = setup.fix_or(f"use the default init, {setup.default_init}, with zero biases", weights="either")
+        findings.append(
+            DoctorFinding(
+                "vanishing-gradients",
+                "warning",
+                f"the weight gradient norms per layer are [{listing}]: the first layer's is "
+                f"{ratio:.2g} times the last layer's, so the first layers barely learn",
+                hint,
+            )
+        )
 
 
 def _check_classes(y, n_classes, findings, m):
@@ -549,36 +642,47 @@ def _check_classes(y, n_classes, findings, m):
     missing = [c for c in range(n_classes) if counts[c] == 0]
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
-        findings.append(DoctorFinding(
-            "class-imbalance", "info",
-            f"{len(missing)} of the {n_classes} classes never appear in y (class {shown})",
-            "fine if those outputs are unused on purpose; otherwise check the labels, or size the "
-            "output layer to the number of classes"))
+        findings.append(
+            DoctorFinding(
+                "class-imbalance",
+                "info",
+                f"{len(missing)} of the {n_classes} classes never appear in y (class {shown})",
+                "fine if those outputs are unused on purpose; otherwise check the labels, or size the "
+                "output layer to the number of classes",
+            )
+        )
     if len(present) > 1:
         ratio = present.max() / present.min()
         m["imbalance_ratio"] = float(ratio)
-        severity = ("warning" if ratio >= _IMBALANCE_WARNING else
-                    "info" if ratio >= _IMBALANCE_INFO else None)
+        severity = "warning" if ratio >= _IMBALANCE_WARNING else "info" if ratio >= _IMBALANCE_INFO else None
         if severity:
             common = int(np.argmax(counts))
             rare = int(np.argmin(np.where(counts > 0, counts, np.iinfo(counts.dtype).max)))
-            findings.append(DoctorFinding(
-                "class-imbalance", severity,
-                f"the commonest class ({common}, {counts[common]} rows) is {ratio:.3g} times as "
-                f"frequent as the rarest ({rare}, {counts[rare]} rows)",
-                "accuracy will flatter the model: look at per-class recall, and oversample the "
-                "rare classes (or undersample the common ones) when training"))
+            findings.append(
+                DoctorFinding(
+                    "class-imbalance",
+                    severity,
+                    f"the commonest class ({common}, {counts[common]} rows) is {ratio:.3g} times as "
+                    f"frequent as the rarest ({rare}, {counts[rare]} rows)",
+                    "accuracy will flatter the model: look at per-class recall, and oversample the "
+                    "rare classes (or undersample the common ones) when training",
+                )
+            )
 
 
 def _tried(found, optimizer, steps):
     lr, curve = found
-    return (f"use a {'smaller' if lr < optimizer.lr else 'larger'} learning rate: lr={lr:g} "
-            f"({type(optimizer).__name__}) took the loss from {curve[0][1]:.4g} to "
-            f"{curve[-1][1]:.4g} in the same {steps} steps")
+    return (
+        f"use a {'smaller' if lr < optimizer.lr else 'larger'} learning rate: lr={lr:g} "
+        f"({type(optimizer).__name__}) took the loss from {curve[0][1]:.4g} to "
+        f"{curve[-1][1]:.4g} in the same {steps} steps"
+    )
 
 
-_NOT_THE_RATE = ("check that each label belongs to its row (shuffle X and y together); run "
-                 "fastmlp.gradcheck(net, X, y) if you changed the maths")
+_NOT_THE_RATE = (
+    "check that each label belongs to its row (shuffle X and y together); run "
+    "fastmlp.gradcheck(net, X, y) if you changed the maths"
+)
 
 
 def _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, setup, findings, m):
@@ -586,10 +690,14 @@ def _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, setup,
     initial, final = curve[0][1], curve[-1][1]
     m["safer_lr"] = m["better_lr"] = None
     if not np.isfinite(initial):
-        findings.append(DoctorFinding(
-            "nan-loss", "error",
-            f"the loss is {initial} before any training: the outputs overflow",
-            setup.fix_or(f"use the default init, {setup.default_init}, with zero biases")))
+        findings.append(
+            DoctorFinding(
+                "nan-loss",
+                "error",
+                f"the loss is {initial} before any training: the outputs overflow",
+                setup.fix_or(f"use the default init, {setup.default_init}, with zero biases"),
+            )
+        )
         return
     verdict = _run_verdict(curve, nan_at)
     jump = _unstable(curve, chance) if verdict in ("ok", "flat") else None
@@ -613,25 +721,42 @@ def _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, setup,
         setup.safer_lr = m["safer_lr"]
     if verdict == "nan":
         last_step, last = [(step, loss) for step, loss in curve if np.isfinite(loss)][-1]
-        findings.append(DoctorFinding(
-            "nan-loss", "error",
-            f"the loss became NaN or infinite by step {nan_at} of {steps} "
-            f"with lr={optimizer.lr:g} (last finite loss {last:.4g}, at step {last_step})", fix,
-            stage="run"))
+        findings.append(
+            DoctorFinding(
+                "nan-loss",
+                "error",
+                f"the loss became NaN or infinite by step {nan_at} of {steps} "
+                f"with lr={optimizer.lr:g} (last finite loss {last:.4g}, at step {last_step})",
+                fix,
+                stage="run",
+            )
+        )
         return
     if verdict == "diverging":
         peak = max(loss for _, loss in curve)
-        findings.append(DoctorFinding(
-            "loss-diverging", "error",
-            f"the loss went from {initial:.4g} to {final:.4g} (peak {peak:.4g}) over {steps_run} "
-            f"steps with lr={optimizer.lr:g}", fix, stage="run"))
+        findings.append(
+            DoctorFinding(
+                "loss-diverging",
+                "error",
+                f"the loss went from {initial:.4g} to {final:.4g} (peak {peak:.4g}) over {steps_run} "
+                f"steps with lr={optimizer.lr:g}",
+                fix,
+                stage="run",
+            )
+        )
         return
     if jump is not None:
         step, best, loss = jump
-        findings.append(DoctorFinding(
-            "loss-unstable", "warning",
-            f"the loss jumped back up from {best:.4g} to {loss:.4g} by step {step} with "
-            f"lr={optimizer.lr:g}: the steps overshoot", fix, stage="run"))
+        findings.append(
+            DoctorFinding(
+                "loss-unstable",
+                "warning",
+                f"the loss jumped back up from {best:.4g} to {loss:.4g} by step {step} with "
+                f"lr={optimizer.lr:g}: the steps overshoot",
+                fix,
+                stage="run",
+            )
+        )
     if verdict == "flat":
         already = initial < _LOSS_LOW * chance
         if already:
@@ -650,14 +775,20 @@ def _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, setup,
                 if setup.units_at_start and not fixes:
                     kind = setup.units_at_start
                     fixes = [f"the {kind} hidden units (see {kind}-units) barely learn"]
-                hint = ("learning rates 100x larger or smaller did not help either: " +
-                        ("; ".join(fixes) if fixes else _NOT_THE_RATE))
-        findings.append(DoctorFinding(
-            "loss-not-decreasing", "info" if already else "warning",
-            f"the loss went from {initial:.4g} to {final:.4g} in {steps_run} steps "
-            f"({(final - initial) / initial:+.1%})" +
-            (": the network already fits these rows well" if already else ""),
-            hint, stage="run"))
+                hint = "learning rates 100x larger or smaller did not help either: " + (
+                    "; ".join(fixes) if fixes else _NOT_THE_RATE
+                )
+        findings.append(
+            DoctorFinding(
+                "loss-not-decreasing",
+                "info" if already else "warning",
+                f"the loss went from {initial:.4g} to {final:.4g} in {steps_run} steps "
+                f"({(final - initial) / initial:+.1%})"
+                + (": the network already fits these rows well" if already else ""),
+                hint,
+                stage="run",
+            )
+        )
 
 
 def _check_run_size(steps, batch_size, n_parameters):
@@ -673,9 +804,13 @@ def _check_run_size(steps, batch_size, n_parameters):
         hint = f"Pass steps={limit // batch_size} or fewer"
     else:
         hint = f"Pass a batch_size of at most {limit}"
-    raise _error(ValueError, "steps * batch_size", f"{steps} * {batch_size} = {rows} rows",
-                 f"{why} in the short run (doctor may make it five times, at other learning rates, "
-                 f"and each run is bounded to about ten seconds). {hint}")
+    raise _error(
+        ValueError,
+        "steps * batch_size",
+        f"{steps} * {batch_size} = {rows} rows",
+        f"{why} in the short run (doctor may make it five times, at other learning rates, "
+        f"and each run is bounded to about ten seconds). {hint}",
+    )
 
 
 def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, seed=0):
@@ -802,26 +937,48 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
     ['inputs-not-scaled', 'initial-loss-off', ...]
     >>> print(report)                                 # doctest: +SKIP
     """
-    for attribute in ("sizes", "activation", "output", "loss", "weights", "biases", "copy", "fit",
-                      "evaluate", "predict", "loss_and_gradients"):
+    for attribute in (
+        "sizes",
+        "activation",
+        "output",
+        "loss",
+        "weights",
+        "biases",
+        "copy",
+        "fit",
+        "evaluate",
+        "predict",
+        "loss_and_gradients",
+    ):
         if not hasattr(net, attribute):
-            raise TypeError(f"net: got {type(net).__name__}, which has no {attribute!r}; expected a "
-                            "fastmlp.MLP or fastmlp.reference.MLP")
+            raise TypeError(
+                f"net: got {type(net).__name__}, which has no {attribute!r}; expected a "
+                "fastmlp.MLP or fastmlp.reference.MLP"
+            )
     # The sizes first: a bad one fails at once, before X is converted.
     n_parameters = _n_parameters(net)
     if n_parameters > _MAX_PARAMETERS:
-        raise _error(ValueError, "net", f"a network of {n_parameters} parameters, sizes {list(net.sizes)}",
-                     f"at most {_MAX_PARAMETERS}: doctor's measurements would take minutes on a larger one",
-                     "Diagnose a narrower network of the same depth and activation: what doctor finds "
-                     "(the inputs, the init, the learning rate) carries over")
-    steps = _bounded_count("steps", steps, _MAX_STEPS,
-                           "A few hundred steps show whether a setup learns (the default is 200); "
-                           "to train longer, call net.fit")
-    batch_size = _bounded_count("batch_size", batch_size, _MAX_BATCH,
-                                "For full-batch descent pass batch_size=len(X)")
-    sample = _bounded_count("sample", sample, _MAX_SAMPLE,
-                            f"The shares doctor measures on {_MAX_SAMPLE} rows are within about 1% "
-                            "of those on all rows")
+        raise _error(
+            ValueError,
+            "net",
+            f"a network of {n_parameters} parameters, sizes {list(net.sizes)}",
+            f"at most {_MAX_PARAMETERS}: doctor's measurements would take minutes on a larger one",
+            "Diagnose a narrower network of the same depth and activation: what doctor finds "
+            "(the inputs, the init, the learning rate) carries over",
+        )
+    steps = _bounded_count(
+        "steps",
+        steps,
+        _MAX_STEPS,
+        "A few hundred steps show whether a setup learns (the default is 200); to train longer, call net.fit",
+    )
+    batch_size = _bounded_count("batch_size", batch_size, _MAX_BATCH, "For full-batch descent pass batch_size=len(X)")
+    sample = _bounded_count(
+        "sample",
+        sample,
+        _MAX_SAMPLE,
+        f"The shares doctor measures on {_MAX_SAMPLE} rows are within about 1% of those on all rows",
+    )
     seed = check_int("seed", seed, minimum=0)
     optimizer = SGD(lr=0.1) if optimizer is None else optimizer
     if not isinstance(optimizer, (SGD, Adam)):
@@ -842,16 +999,23 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
 
     original = net
     net = net.copy()
-    findings, m = [], {"rows": n, "sample_rows": len(eval_rows), "steps": steps,
-                       "batch_size": batch_size, "optimizer": repr(optimizer)}
+    findings, m = (
+        [],
+        {
+            "rows": n,
+            "sample_rows": len(eval_rows),
+            "steps": steps,
+            "batch_size": batch_size,
+            "optimizer": repr(optimizer),
+        },
+    )
     chance = _chance_loss(net.output, net.loss, n_classes)
     m["chance_loss"] = chance
 
     # What the network and data are before any training: the root causes.
     _check_inputs(X_eval, findings, m)
     _check_classes(y, n_classes, findings, m)
-    setup = _Setup(net, optimizer, any(f.code == "inputs-not-scaled" and f.severity == "warning"
-                                       for f in findings))
+    setup = _Setup(net, optimizer, any(f.code == "inputs-not-scaled" and f.severity == "warning" for f in findings))
     m["weight_scale"] = setup.weight_ratio
     start = _check_units(net, X_eval, "start", m)
     severity, item = _worst_units(start)
@@ -863,12 +1027,16 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
     X_curve, y_curve = X_eval[:_CURVE_ROWS], y_eval[:_CURVE_ROWS]
     curve, steps_run, nan_at = _short_run(net, X, y, train_rows, optimizer, steps, batch_size, X_curve, y_curve)
     initial = curve[0][1]
-    m.update(initial_loss=initial, final_loss=curve[-1][1], loss_curve=curve, steps_run=steps_run,
-             nan_at=nan_at)
+    m.update(initial_loss=initial, final_loss=curve[-1][1], loss_curve=curve, steps_run=steps_run, nan_at=nan_at)
 
     def retry(factors):
-        return _try_rates(original, factors, optimizer, lambda trial, opt: _short_run(
-            trial, X, y, train_rows, opt, steps, batch_size, X_curve, y_curve), chance)
+        return _try_rates(
+            original,
+            factors,
+            optimizer,
+            lambda trial, opt: _short_run(trial, X, y, train_rows, opt, steps, batch_size, X_curve, y_curve),
+            chance,
+        )
 
     # The run first, so that every hint knows whether it showed the learning rate too high.
     _check_run(curve, nan_at, steps_run, steps, optimizer, chance, retry, setup, findings, m)
@@ -887,9 +1055,11 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
         label_share = float(np.mean(y_eval == top))
         m["top_prediction_share"] = float(share)
         if share >= _CONSTANT_SHARE and label_share < _CONSTANT_SHARE - 0.05:
-            collapsed = (f"after {steps_run} steps the network predicts class {top} for {share:.1%} of "
-                         f"{len(predictions)} rows (only {label_share:.1%} of them are class {top}); "
-                         f"accuracy {m['final_accuracy']:.1%}")
+            collapsed = (
+                f"after {steps_run} steps the network predicts class {top} for {share:.1%} of "
+                f"{len(predictions)} rows (only {label_share:.1%} of them are class {top}); "
+                f"accuracy {m['final_accuracy']:.1%}"
+            )
     else:
         m["final_accuracy"] = None
     _report_units(net, units, len(eval_rows), setup, findings)
@@ -897,15 +1067,18 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
         # The last symptom: it names the findings that explain it rather than repeat their fixes.
         causes = [f.code for f in sorted(findings, key=_causal_key) if f.severity != "info"]
         if causes:
-            hint = (f"the network has collapsed to one answer, a symptom of {', '.join(causes)}: "
-                    f"fix {'that' if len(causes) == 1 else 'those'} first")
+            hint = (
+                f"the network has collapsed to one answer, a symptom of {', '.join(causes)}: "
+                f"fix {'that' if len(causes) == 1 else 'those'} first"
+            )
         else:
-            hint = ("the network has collapsed to one answer: check that each label belongs to its "
-                    "row (shuffle X and y together)")
+            hint = (
+                "the network has collapsed to one answer: check that each label belongs to its "
+                "row (shuffle X and y together)"
+            )
             if setup.slow_depth(m["grad_ratio"]):
                 hint += "; " + setup.slow_depth(m["grad_ratio"])
         findings.append(DoctorFinding("constant-predictions", "warning", collapsed, hint, stage="end"))
 
-    title = (f"fastmlp doctor: {_describe_net(original)}, {n} rows, {optimizer!r}, "
-             f"{steps} steps of {batch_size}")
+    title = f"fastmlp doctor: {_describe_net(original)}, {n} rows, {optimizer!r}, {steps} steps of {batch_size}"
     return DoctorReport(findings, m, title)

@@ -1,4 +1,5 @@
 """diagnose's checks of the learner's forward pass: its output, and its hidden layers when it returns them."""
+
 import numpy as np
 
 from fastmlp import reference
@@ -24,22 +25,34 @@ def read_forward(case, value):
     """(output, [other arrays]) from what forward returned; the output as the learner returned it."""
     if isinstance(value, np.ndarray):
         return value, []
-    if isinstance(value, (list, tuple)) and value and isinstance(value[0], np.ndarray) and \
-            not all(isinstance(v, np.ndarray) for v in value):
-        return value[0], _arrays_in(value[1:])          # (output, cache)
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and isinstance(value[0], np.ndarray)
+        and not all(isinstance(v, np.ndarray) for v in value)
+    ):
+        return value[0], _arrays_in(value[1:])  # (output, cache)
     arrays = _arrays_in(value)
     if not arrays:
-        raise ValueError(f"forward returned {type(value).__name__}; expected the output array or the "
-                         "list of the layers' activations")
+        raise ValueError(
+            f"forward returned {type(value).__name__}; expected the output array or the list of the layers' activations"
+        )
     if isinstance(value, dict):
-        named = [v for k, v in value.items() if str(k).lower().lstrip("a") == str(len(case.sizes) - 1)
-                 or str(k).lower() in ("out", "output", "probs", "y_hat", "yhat", "a_out")]
+        named = [
+            v
+            for k, v in value.items()
+            if str(k).lower().lstrip("a") == str(len(case.sizes) - 1)
+            or str(k).lower() in ("out", "output", "probs", "y_hat", "yhat", "a_out")
+        ]
         if named:
             return named[0], arrays
     last, first = arrays[-1], arrays[0]
-    if isinstance(value, (list, tuple)) and _width(case, last) != case.sizes[-1] and \
-            _width(case, first) == case.sizes[-1]:
-        return first, arrays[1:]                          # (output, hidden...)
+    if (
+        isinstance(value, (list, tuple))
+        and _width(case, last) != case.sizes[-1]
+        and _width(case, first) == case.sizes[-1]
+    ):
+        return first, arrays[1:]  # (output, hidden...)
     return last, arrays[:-1]
 
 
@@ -59,8 +72,12 @@ def check_forward(case, forward):
     try:
         value = call("forward", forward, case.copy_params(), case.learner_X())
     except Raised as exc:
-        case.add("raised", where("forward", forward), exc.message,
-                 "fix the line above; the shapes diagnose read are in the notes")
+        case.add(
+            "raised",
+            where("forward", forward),
+            exc.message,
+            "fix the line above; the shapes diagnose read are in the notes",
+        )
         case.facts["forward_broken"] = True
         return
     place = where("forward", forward)
@@ -74,14 +91,19 @@ def check_forward(case, forward):
         return
     if not np.all(np.isfinite(theirs)):
         origin = nan_origin(forward, case.copy_params(), case.learner_X())
-        case.add("not-finite", place, "forward's output holds NaN or infinity" + (f": {origin}" if origin else ""),
-                 f"e = np.exp(z - z.max(axis={case.layout.fix_axis()}, keepdims=True))  "
-                 "# and keep np.log away from 0")
+        case.add(
+            "not-finite",
+            place,
+            "forward's output holds NaN or infinity" + (f": {origin}" if origin else ""),
+            f"e = np.exp(z - z.max(axis={case.layout.fix_axis()}, keepdims=True))  # and keep np.log away from 0",
+        )
         case.facts["forward_broken"] = True
         return
     if _random(case, forward, theirs):
-        case.notes.append("forward returns different outputs on two calls with the same arguments (dropout "
-                          "left on?): diagnose cannot check it; switch the randomness off for predictions")
+        case.notes.append(
+            "forward returns different outputs on two calls with the same arguments (dropout "
+            "left on?): diagnose cannot check it; switch the randomness off for predictions"
+        )
         return
     case.facts["forward_output"] = theirs
     pre, acts = case.true_pass()
@@ -93,40 +115,51 @@ def check_forward(case, forward):
         _check_biases_used(case, forward, place)
         return
     if _close(theirs, pre[-1], case):
-        case.notes.append("forward returns the logits (before the output activation); fine if your loss "
-                          "and predict apply it")
+        case.notes.append(
+            "forward returns the logits (before the output activation); fine if your loss and predict apply it"
+        )
         return
     if case.output == "softmax" and _close(theirs, _log_softmax(pre[-1]), case):
-        case.notes.append("forward returns log-probabilities (log softmax); fine with a negative "
-                          "log-likelihood loss")
+        case.notes.append("forward returns log-probabilities (log softmax); fine with a negative log-likelihood loss")
         return
     case.facts["forward_broken"] = True
     if _hidden_layer(case, theirs, place):
         return
     if _softmax_axis(case, theirs, pre[-1], place):
         return
-    hidden = [as_canonical(case, a, "an activation") for a in others
-              if np.ndim(a) >= 1 and _sample_count_fits(case, a)]
+    hidden = [as_canonical(case, a, "an activation") for a in others if np.ndim(a) >= 1 and _sample_count_fits(case, a)]
     explanation = _explain_forward(case, hidden)
     if explanation is None and case.output == "softmax" and not _are_probabilities(theirs):
-        case.add("not-probabilities", place, _not_probabilities_message(case, theirs),
-                 f"out = np.exp(z - z.max({_axis(case)}, keepdims=True)); "
-                 f"out /= out.sum({_axis(case)}, keepdims=True)")
+        case.add(
+            "not-probabilities",
+            place,
+            _not_probabilities_message(case, theirs),
+            f"out = np.exp(z - z.max({_axis(case)}, keepdims=True)); out /= out.sum({_axis(case)}, keepdims=True)",
+        )
         return
     rel = float(np.max(np.abs(theirs - acts[-1])))
     message = f"forward's output differs from the true network's on the same parameters (by up to {rel:.3g})"
-    case.add("forward-wrong", place, message + (f": {explanation[0]}" if explanation else
-                                                ": return the list of every layer's activations to find "
-                                                "the first layer that differs"),
-             explanation[1] if explanation and explanation[1] else
-             "return [A1, A2, ..., out] from forward, and diagnose names the first layer that differs")
+    case.add(
+        "forward-wrong",
+        place,
+        message
+        + (
+            f": {explanation[0]}"
+            if explanation
+            else ": return the list of every layer's activations to find the first layer that differs"
+        ),
+        explanation[1]
+        if explanation and explanation[1]
+        else "return [A1, A2, ..., out] from forward, and diagnose names the first layer that differs",
+    )
 
 
 def _random(case, forward, theirs):
     """Whether a second call of forward on the same arguments gives another output."""
     try:
-        out, others = _output_by_value(case, *read_forward(case, call("forward", forward, case.copy_params(),
-                                                                      case.learner_X())))
+        out, others = _output_by_value(
+            case, *read_forward(case, call("forward", forward, case.copy_params(), case.learner_X()))
+        )
         return not np.array_equal(as_canonical(case, out, ""), theirs)
     except (Raised, ValueError):
         return True
@@ -140,8 +173,10 @@ def _check_biases_used(case, forward, place):
     if not bias_slots or any(np.any(values[slot]) for slot in bias_slots):
         return
     rng = np.random.default_rng(0)
-    trial = {slot: (rng.normal(0, 0.1, np.shape(v)) if slot.kind == "b" else np.array(v, copy=True))
-             for slot, v in values.items()}
+    trial = {
+        slot: (rng.normal(0, 0.1, np.shape(v)) if slot.kind == "b" else np.array(v, copy=True))
+        for slot, v in values.items()
+    }
     biases = [case.layout.bias(trial[slot], slot.layer) for slot in bias_slots]
     try:
         out, others = read_forward(case, call("forward", forward, case.structure.build(trial), case.learner_X()))
@@ -156,10 +191,13 @@ def _check_biases_used(case, forward, place):
         twin = reference.MLP.from_parameters(case.weights, without, case.activation, case.output, case.loss)
         if _close(theirs, twin.predict_proba(case.Xc), case):
             case.facts["forward_broken"] = True
-            case.add("forward-wrong", place,
-                     f"forward leaves out layer {layer}'s bias {slot.label}: run with small random biases, its output "
-                     "does not change with them (yours start at zero, so it shows only once training moves them)",
-                     f"z = {_product(case, layer)} + {slot.label}")
+            case.add(
+                "forward-wrong",
+                place,
+                f"forward leaves out layer {layer}'s bias {slot.label}: run with small random biases, its output "
+                "does not change with them (yours start at zero, so it shows only once training moves them)",
+                f"z = {_product(case, layer)} + {slot.label}",
+            )
             return
 
 
@@ -181,7 +219,7 @@ def _output_by_value(case, out, others):
         except ValueError:
             continue
         if _close(canonical, acts[-1], case):
-            return a, arrays[:i] + arrays[i + 1:]
+            return a, arrays[:i] + arrays[i + 1 :]
     return out, others
 
 
@@ -190,11 +228,13 @@ def _hidden_layer(case, theirs, place):
     _, acts = case.true_pass()
     for layer in range(1, len(case.weights)):
         if acts[layer].shape == theirs.shape and _close(theirs, acts[layer], case):
-            case.add("hidden-layer-output", place,
-                     f"forward returns hidden layer {layer}'s activations (its {theirs.shape[1]} units happen to be "
-                     "as many as the classes), not the output layer's",
-                     f"return the last layer's output, computed from layer {layer}'s activations through the "
-                     "output weights")
+            case.add(
+                "hidden-layer-output",
+                place,
+                f"forward returns hidden layer {layer}'s activations (its {theirs.shape[1]} units happen to be "
+                "as many as the classes), not the output layer's",
+                f"return the last layer's output, computed from layer {layer}'s activations through the output weights",
+            )
             return True
     return False
 
@@ -224,22 +264,32 @@ def _softmax_axis(case, theirs, logits, place):
         return False
     axis, wrong = case.layout.fix_axis(), case.layout.sample_axis()
     if case.n == 1:
-        measured = f"every output is 1.0 for the one sample: the softmax is taken over axis={wrong}, " \
-                   "the samples, of which there is one"
+        measured = (
+            f"every output is 1.0 for the one sample: the softmax is taken over axis={wrong}, "
+            "the samples, of which there is one"
+        )
     else:
-        measured = (f"the outputs sum to 1 over the {case.n} samples for each of the {case.sizes[-1]} classes, "
-                    f"instead of over the classes for each sample: the softmax is taken over axis={wrong}")
-    case.add("softmax-axis", place, measured,
-             f"e = np.exp(z - z.max(axis={axis}, keepdims=True)); out = e / e.sum(axis={axis}, keepdims=True)")
+        measured = (
+            f"the outputs sum to 1 over the {case.n} samples for each of the {case.sizes[-1]} classes, "
+            f"instead of over the classes for each sample: the softmax is taken over axis={wrong}"
+        )
+    case.add(
+        "softmax-axis",
+        place,
+        measured,
+        f"e = np.exp(z - z.max(axis={axis}, keepdims=True)); out = e / e.sum(axis={axis}, keepdims=True)",
+    )
     return True
 
 
 def _not_probabilities_message(case, theirs):
     pre, _ = case.true_pass()
     sums = theirs.sum(axis=1)
-    text = (f"forward's outputs should be probabilities (softmax: each sample's {case.sizes[-1]} values in "
-            f"[0, 1], summing to 1), but they range over [{theirs.min():.3g}, {theirs.max():.3g}] and a "
-            f"sample's values sum to {sums.min():.3g}..{sums.max():.3g}")
+    text = (
+        f"forward's outputs should be probabilities (softmax: each sample's {case.sizes[-1]} values in "
+        f"[0, 1], summing to 1), but they range over [{theirs.min():.3g}, {theirs.max():.3g}] and a "
+        f"sample's values sum to {sums.min():.3g}..{sums.max():.3g}"
+    )
     with np.errstate(all="ignore"):
         if _close(theirs, np.exp(pre[-1]), case):
             text += ": they are np.exp(z), not divided by their sum"
@@ -256,18 +306,29 @@ def _wrong_width(case, theirs, place):
     if layers:
         layer = layers[0]
         same = _close(theirs, acts[layer], case)
-        case.add("hidden-layer-output", place,
-                 f"forward returns {width} values per sample where the network has {case.sizes[-1]} classes: "
-                 f"hidden layer {layer}'s {'activations' if same else 'width'}"
-                 + ("" if same else " (with other values than the true activations)")
-                 + ", not the output layer's", f"return the last layer's output, computed from layer {layer}'s "
-                                               "activations through the output weights")
+        case.add(
+            "hidden-layer-output",
+            place,
+            f"forward returns {width} values per sample where the network has {case.sizes[-1]} classes: "
+            f"hidden layer {layer}'s {'activations' if same else 'width'}"
+            + ("" if same else " (with other values than the true activations)")
+            + ", not the output layer's",
+            f"return the last layer's output, computed from layer {layer}'s activations through the output weights",
+        )
     elif width == case.sizes[0]:
-        case.add("bad-return", place, f"forward returns {width} values per sample, the number of inputs: the "
-                 "input itself?", "return the output layer's activations")
+        case.add(
+            "bad-return",
+            place,
+            f"forward returns {width} values per sample, the number of inputs: the input itself?",
+            "return the output layer's activations",
+        )
     else:
-        case.add("bad-return", place, f"forward returns {width} values per sample; the network has "
-                 f"{case.sizes[-1]} classes", "return the output layer's activations")
+        case.add(
+            "bad-return",
+            place,
+            f"forward returns {width} values per sample; the network has {case.sizes[-1]} classes",
+            "return the output layer's activations",
+        )
 
 
 def _explain_forward(case, hidden):
@@ -278,8 +339,7 @@ def _explain_forward(case, hidden):
     theirs_by_layer = {}
     for a in hidden:
         for layer in range(1, layers):
-            if a.shape[1] == case.sizes[layer] and layer not in theirs_by_layer and \
-                    not _close(a, pre[layer - 1], case):
+            if a.shape[1] == case.sizes[layer] and layer not in theirs_by_layer and not _close(a, pre[layer - 1], case):
                 theirs_by_layer[layer] = a
                 break
     for layer in range(1, layers):
@@ -304,23 +364,38 @@ def _variants(case, layer):
     bias = _param_name(case, "b", layer)
     out = []
     if case.structure.has_biases and np.any(b != 0):
-        out.append((f"layer {layer} leaves out its bias {bias}",
-                    f"z = {_product(case, layer)} + {bias}", lambda a: fns[wanted](a @ W)))
+        out.append(
+            (
+                f"layer {layer} leaves out its bias {bias}",
+                f"z = {_product(case, layer)} + {bias}",
+                lambda a: fns[wanted](a @ W),
+            )
+        )
     if wanted == "leaky_relu":
         for slope in LEAKY_SLOPES:
-            out.append((f"layer {layer} uses a leaky ReLU of slope {slope:g}; fastmlp's leaky_relu, which "
-                        "diagnose checks against, has slope 0.01 (fine if you meant it, but diagnose cannot "
-                        "check the rest)", "np.where(z > 0, z, 0.01 * z)  # only to check it with diagnose",
-                        lambda a, slope=slope: _leaky(a @ W + b, slope)))
+            out.append(
+                (
+                    f"layer {layer} uses a leaky ReLU of slope {slope:g}; fastmlp's leaky_relu, which "
+                    "diagnose checks against, has slope 0.01 (fine if you meant it, but diagnose cannot "
+                    "check the rest)",
+                    "np.where(z > 0, z, 0.01 * z)  # only to check it with diagnose",
+                    lambda a, slope=slope: _leaky(a @ W + b, slope),
+                )
+            )
     for other, fn in fns.items():
         if other != wanted and not (last and other in ("relu", "leaky_relu")):
             used = "no activation" if other == "identity" else other
-            out.append((f"layer {layer} applies {used} where the network uses {wanted}",
-                        f"apply {wanted} to layer {layer}'s pre-activation", lambda a, fn=fn: fn(a @ W + b)))
+            out.append(
+                (
+                    f"layer {layer} applies {used} where the network uses {wanted}",
+                    f"apply {wanted} to layer {layer}'s pre-activation",
+                    lambda a, fn=fn: fn(a @ W + b),
+                )
+            )
     return out
 
 
-LEAKY_SLOPES = (0.02, 0.05, 0.1, 0.2, 0.3)     # the slopes tutorials and Keras use
+LEAKY_SLOPES = (0.02, 0.05, 0.1, 0.2, 0.3)  # the slopes tutorials and Keras use
 
 
 def _leaky(z, slope):

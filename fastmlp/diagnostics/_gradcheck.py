@@ -1,4 +1,5 @@
 """``gradcheck``: a network's gradients against float64 central differences."""
+
 import math
 
 import numpy as np
@@ -6,8 +7,8 @@ import numpy as np
 from fastmlp import reference
 from fastmlp._validation import check_int, check_X, check_y
 
-_GRADCHECK_FLOOR = 1e-2       # gradcheck: entries are compared on at least this share of the largest
-_WRONG = 1e-2                 # a relative error above this is a wrong gradient, not rounding
+_GRADCHECK_FLOOR = 1e-2  # gradcheck: entries are compared on at least this share of the largest
+_WRONG = 1e-2  # a relative error above this is a wrong gradient, not rounding
 _ROUNDING = np.finfo(np.float64).eps
 
 
@@ -78,8 +79,7 @@ class GradcheckResult(float):
         return result
 
     def __reduce__(self):
-        return (type(self), (float(self), self.verdict, self.per_parameter, self.inconclusive,
-                             self.resolution))
+        return (type(self), (float(self), self.verdict, self.per_parameter, self.inconclusive, self.resolution))
 
     def __repr__(self):
         more = f", inconclusive={self.inconclusive!r}" if self.inconclusive else ""
@@ -88,24 +88,29 @@ class GradcheckResult(float):
     def __str__(self):
         judged = [name for name in self.per_parameter if name not in self.inconclusive]
         if self.verdict == "wrong":
-            bad = ", ".join(f"{name} {error:.3g}" for name, error in self.per_parameter.items()
-                            if error > _WRONG)
-            text = (f"wrong: the gradients differ from float64 central differences by a relative "
-                    f"error of {float(self):.3g} ({bad})")
+            bad = ", ".join(f"{name} {error:.3g}" for name, error in self.per_parameter.items() if error > _WRONG)
+            text = (
+                f"wrong: the gradients differ from float64 central differences by a relative "
+                f"error of {float(self):.3g} ({bad})"
+            )
         elif judged:
             worst = max(judged, key=lambda name: self.per_parameter[name])
-            text = (f"{self.verdict}: largest relative error {float(self):.2e} ({worst}) against "
-                    "float64 central differences")
+            text = (
+                f"{self.verdict}: largest relative error {float(self):.2e} ({worst}) against "
+                "float64 central differences"
+            )
         else:
             text = "inconclusive"
         if self.inconclusive and not math.isfinite(self.resolution):
             text += f"{'; ' if judged else ': '}the float64 loss is not finite, so central differences say nothing"
         elif self.inconclusive:
             names = ", ".join(self.inconclusive)
-            text += (f"{'; ' if judged else ': '}the gradients of {names} are below what float64 central "
-                     f"differences resolve at this loss (|g| < {self.resolution:.2g}): vanishing "
-                     "gradients, as in a network whose hidden units are saturated (fastmlp.doctor "
-                     "says whether they are)")
+            text += (
+                f"{'; ' if judged else ': '}the gradients of {names} are below what float64 central "
+                f"differences resolve at this loss (|g| < {self.resolution:.2g}): vanishing "
+                "gradients, as in a network whose hidden units are saturated (fastmlp.doctor "
+                "says whether they are)"
+            )
         return text
 
 
@@ -174,15 +179,18 @@ def gradcheck(net, X, y, eps=1e-6, rows=16, max_coords=200, seed=0, per_paramete
     rng = np.random.default_rng(seed)
     errors, inconclusive = {}, []
     for layer, (dW, db) in enumerate(grads):
-        for name, analytic, param in ((f"W{layer + 1}", dW, twin.weights[layer]),
-                                      (f"b{layer + 1}", db, twin.biases[layer])):
+        for name, analytic, param in (
+            (f"W{layer + 1}", dW, twin.weights[layer]),
+            (f"b{layer + 1}", db, twin.biases[layer]),
+        ):
             analytic = np.asarray(analytic, dtype=np.float64)
             if analytic.shape != param.shape:
                 errors[name] = math.inf
                 continue
-            flat = param.reshape(-1)       # a view: writing into it moves the twin's parameter
-            coords = np.arange(flat.size) if flat.size <= max_coords else \
-                rng.choice(flat.size, max_coords, replace=False)
+            flat = param.reshape(-1)  # a view: writing into it moves the twin's parameter
+            coords = (
+                np.arange(flat.size) if flat.size <= max_coords else rng.choice(flat.size, max_coords, replace=False)
+            )
             numeric = np.empty(len(coords))
             for k, i in enumerate(coords):
                 kept = flat[i]
@@ -195,8 +203,7 @@ def gradcheck(net, X, y, eps=1e-6, rows=16, max_coords=200, seed=0, per_paramete
             if not np.all(np.isfinite(analytic)):
                 errors[name] = math.inf
                 continue
-            scale = max(float(np.max(np.abs(analytic), initial=0.0)),
-                        float(np.max(np.abs(numeric), initial=0.0)))
+            scale = max(float(np.max(np.abs(analytic), initial=0.0)), float(np.max(np.abs(numeric), initial=0.0)))
             if not (np.all(np.isfinite(numeric)) and scale >= resolution):
                 errors[name] = math.nan
                 inconclusive.append(name)

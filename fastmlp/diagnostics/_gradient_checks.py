@@ -1,5 +1,6 @@
 """diagnose's checks of the learner's backprop: each gradient judged in their layout, then grouped so
 that one mistake is one finding."""
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,26 +28,40 @@ def check_gradients(case, backprop):
     try:
         value = call("backprop", backprop, case.copy_params(), case.learner_X(), case.learner_Y())
     except Raised as exc:
-        case.add("raised", where("backprop", backprop), exc.message,
-                 "fix the line above; the shapes diagnose read are in the notes")
+        case.add(
+            "raised",
+            where("backprop", backprop),
+            exc.message,
+            "fix the line above; the shapes diagnose read are in the notes",
+        )
         return
     place = where("backprop", backprop)
     grads, note = read_gradients(case, value)
     if grads is not None and _random(case, grads, backprop):
-        case.notes.append("backprop returns different gradients on two calls with the same arguments (dropout, "
-                          "or a random minibatch?): switch the randomness off to have it checked")
+        case.notes.append(
+            "backprop returns different gradients on two calls with the same arguments (dropout, "
+            "or a random minibatch?): switch the randomness off to have it checked"
+        )
         return
     if grads is None:
-        case.add("bad-return", place, note, "return the gradients in the structure of params, or a pair "
-                 "(weight_grads, bias_grads)")
+        case.add(
+            "bad-return",
+            place,
+            note,
+            "return the gradients in the structure of params, or a pair (weight_grads, bias_grads)",
+        )
         return
     if note:
         case.notes.append(note)
     if any(g is not None and _non_finite(g) for g in grads.values()):
         origin = nan_origin(backprop, case.copy_params(), case.learner_X(), case.learner_Y())
         names = ", ".join(s.name for s, g in grads.items() if g is not None and _non_finite(g))
-        case.add("not-finite", place, f"the gradients of {names} hold NaN or infinity"
-                 + (f": {origin}" if origin else ""), "keep np.log and divisions away from 0")
+        case.add(
+            "not-finite",
+            place,
+            f"the gradients of {names} hold NaN or infinity" + (f": {origin}" if origin else ""),
+            "keep np.log and divisions away from 0",
+        )
         return
     verdicts = [judge_gradient(case, slot, grads.get(slot)) for slot in case.structure.slots]
     case.facts["gradients"] = {v.slot: v for v in verdicts}
@@ -57,8 +72,9 @@ def check_gradients(case, backprop):
 def _random(case, grads, backprop):
     """Whether a second call of backprop on the same arguments gives other gradients."""
     try:
-        again, _ = read_gradients(case, call("backprop", backprop, case.copy_params(), case.learner_X(),
-                                                  case.learner_Y()))
+        again, _ = read_gradients(
+            case, call("backprop", backprop, case.copy_params(), case.learner_X(), case.learner_Y())
+        )
     except Raised:
         return True
     if again is None:
@@ -98,12 +114,19 @@ def read_gradients(case, value):
         for slot in slots:
             keys = [k for k in value if _grad_key_matches(slot.key if structure.kind == "dict" else slot.name, k)]
             # else by kind and layer number: dW1 for weights1, db2 for bias2
-            keys = keys or [k for k in value if _dict_kind(str(k)[1:]) == slot.kind
-                            and str(k)[:1].lower() == "d" and _layer_number(k) == slot.layer + 1]
+            keys = keys or [
+                k
+                for k in value
+                if _dict_kind(str(k)[1:]) == slot.kind
+                and str(k)[:1].lower() == "d"
+                and _layer_number(k) == slot.layer + 1
+            ]
             out[slot] = value[keys[0]] if keys else None
         if all(v is None for v in out.values()):
-            return None, (f"backprop returned a dict with keys {list(value)[:8]}; expected the keys of params "
-                          "with or without a 'd' prefix")
+            return None, (
+                f"backprop returned a dict with keys {list(value)[:8]}; expected the keys of params "
+                "with or without a 'd' prefix"
+            )
         return out, ""
     if not isinstance(value, (list, tuple)):
         return None, f"backprop returned {type(value).__name__}; expected gradients in the structure of params"
@@ -111,9 +134,13 @@ def read_gradients(case, value):
     if len(value) == 2 and all(isinstance(v, (list, tuple)) for v in value):
         first, second = list(value[0]), list(value[1])
         candidates.append((_pairs(weight_slots, first) | _pairs(bias_slots, second), ""))
-        candidates.append((_pairs(weight_slots, second) | _pairs(bias_slots, first),
-                           "backprop returns (bias_grads, weight_grads), biases first as in Nielsen's network.py; "
-                           "read it that way"))
+        candidates.append(
+            (
+                _pairs(weight_slots, second) | _pairs(bias_slots, first),
+                "backprop returns (bias_grads, weight_grads), biases first as in Nielsen's network.py; "
+                "read it that way",
+            )
+        )
     if len(value) == structure.n_layers and all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value):
         candidates.append(({s: value[s.layer][0 if s.kind == "W" else 1] for s in slots}, ""))
     if structure.kind in ("list", "pairs", "pair"):
@@ -124,8 +151,10 @@ def read_gradients(case, value):
     if len(value) == len(slots) and all(isinstance(v, np.ndarray) for v in value):
         candidates.append(({s: v for s, v in zip(slots, value)}, ""))
     if not candidates:
-        return None, (f"backprop returned a {type(value).__name__} of {len(value)} items; expected gradients "
-                      f"in the structure of params ({structure.describe()})")
+        return None, (
+            f"backprop returned a {type(value).__name__} of {len(value)} items; expected gradients "
+            f"in the structure of params ({structure.describe()})"
+        )
     best = max(candidates, key=lambda c: _shape_hits(case, c[0]))
     return best
 
@@ -155,10 +184,17 @@ def _mistaken(case):
         keys = gradients._applicable_mistakes(case.output, case.loss, case.activation)
         with np.errstate(all="ignore"):
             for key in keys:
-                dW, db = gradients._mistaken_backprop(case.weights, case.biases, case.Xc, Yc, case.activation,
-                                                      case.output, case.loss, key)
-                out[key] = {s: (case.layout.learner_weight(dW[s.layer]) if s.kind == "W"
-                                else case.layout.learner_bias(db[s.layer], s.layer)) for s in case.structure.slots}
+                dW, db = gradients._mistaken_backprop(
+                    case.weights, case.biases, case.Xc, Yc, case.activation, case.output, case.loss, key
+                )
+                out[key] = {
+                    s: (
+                        case.layout.learner_weight(dW[s.layer])
+                        if s.kind == "W"
+                        else case.layout.learner_bias(db[s.layer], s.layer)
+                    )
+                    for s in case.structure.slots
+                }
         case.facts["mistakes"] = out
     return case.facts["mistakes"]
 
@@ -183,8 +219,12 @@ def judge_gradient(case, slot, value):
             verdict = judge_values(case, slot, arr.T, truth, tol)
             if verdict.verdict == "ok":
                 return Verdict(slot, "transposed", detail=f"shape {arr.shape} where {slot.label} is {truth.shape}")
-            return Verdict(slot, "shape", detail=f"shape {arr.shape} where {slot.label} is {truth.shape}; "
-                                                 f"transposed back it is {verdict.verdict}")
+            return Verdict(
+                slot,
+                "shape",
+                detail=f"shape {arr.shape} where {slot.label} is {truth.shape}; "
+                f"transposed back it is {verdict.verdict}",
+            )
         if arr.size != truth.size:
             return Verdict(slot, "shape", detail=f"shape {arr.shape} where {slot.label} is {truth.shape}")
         param_shape = truth.shape
@@ -194,10 +234,14 @@ def judge_gradient(case, slot, value):
             grown = True
         verdict = judge_values(case, slot, arr.reshape(truth.shape), truth, tol)
         if grown:
-            return Verdict(slot, "shape", detail=f"shape {arr.shape} where {slot.label} is {param_shape}, so "
-                           f"{slot.label} - lr * d{slot.name} has shape "
-                           f"{_broadcast_text(param_shape, arr.shape)}"
-                           + ("" if verdict.verdict == "ok" else f"; reshaped, it is {verdict.verdict}"))
+            return Verdict(
+                slot,
+                "shape",
+                detail=f"shape {arr.shape} where {slot.label} is {param_shape}, so "
+                f"{slot.label} - lr * d{slot.name} has shape "
+                f"{_broadcast_text(param_shape, arr.shape)}"
+                + ("" if verdict.verdict == "ok" else f"; reshaped, it is {verdict.verdict}"),
+            )
         return verdict
     return judge_values(case, slot, arr, truth, tol)
 
@@ -233,14 +277,17 @@ def _broadcast_text(a, b):
 
 
 def judge_values(case, slot, arr, truth, tol):
-    mistakes = [(key, grads[slot]) for key, grads in _mistaken(case).items()
-                if gradients._norm_rel(grads[slot], truth) >= tol]
+    mistakes = [
+        (key, grads[slot]) for key, grads in _mistaken(case).items() if gradients._norm_rel(grads[slot], truth) >= tol
+    ]
     verdict, rel, factor, _, mistake = gradients._judge(arr, truth, case.n, mistakes, tol)
     if verdict == "wrong" and mistake is None:
         lam = _l2_included(case, slot, arr, truth, tol)
         if lam is not None:
-            case.notes.append(f"the gradient of {slot.label} includes L2 regularisation ({lam:.3g} * W); "
-                              "diagnose compares the rest with the unregularised loss")
+            case.notes.append(
+                f"the gradient of {slot.label} includes L2 regularisation ({lam:.3g} * W); "
+                "diagnose compares the rest with the unregularised loss"
+            )
             return Verdict(slot, "ok")
     scale = None
     if mistake is not None:
@@ -261,13 +308,16 @@ def _bias_axis(case, slot, arr):
         candidates.append((flat, delta.sum(axis=1), "one value per sample: summed over the units"))
     if flat.size == 1 or (k > 1 and flat.size == k and np.all(flat == flat[0])):
         candidates.append((flat[:1], np.array([delta.sum()]), "one number: summed over everything"))
-    tiny = 1e-9 * float(np.abs(delta).sum())      # a sum that cancels to rounding is zero
+    tiny = 1e-9 * float(np.abs(delta).sum())  # a sum that cancels to rounding is zero
     for values, candidate, what in candidates:
         norm = float(np.vdot(candidate, candidate))
         if np.max(np.abs(candidate)) <= tiny:
             if np.max(np.abs(values)) <= tiny:
-                return Verdict(slot, "bias-gradient-axis", detail=what + " (for softmax + cross-entropy that "
-                               "sum is exactly zero, so the bias never moves)")
+                return Verdict(
+                    slot,
+                    "bias-gradient-axis",
+                    detail=what + " (for softmax + cross-entropy that sum is exactly zero, so the bias never moves)",
+                )
             continue
         if not np.any(values):
             continue
@@ -324,8 +374,9 @@ def report_gradients(case, verdicts, place):
     bad = [v for v in verdicts if v.verdict != "ok"]
     if not bad:
         return
-    forward_note = " (forward is wrong too: fix it first, these may follow from it)" \
-        if case.facts.get("forward_broken") else ""
+    forward_note = (
+        " (forward is wrong too: fix it first, these may follow from it)" if case.facts.get("forward_broken") else ""
+    )
     for mistake, group in _group([v for v in bad if v.mistake], lambda v: v.mistake).items():
         code = gradients.MISTAKE_CODES.get(mistake, "activation-derivative")
         text = gradients._MISTAKES[mistake].replace("it matches", f"the gradients of {_names(group)} match", 1)
@@ -339,32 +390,48 @@ def report_gradients(case, verdicts, place):
     axis_bugs = [v for v in bad if v.verdict == "bias-gradient-axis"]
     if axis_bugs:
         keep = len(case.layout.bias_shapes[axis_bugs[0].slot.layer] or ()) == 2
-        parts = [f"{_names(group)} {'is' if len(group) == 1 else 'are each'} {detail}"
-                 for detail, group in _group(axis_bugs, lambda v: v.detail).items()]
-        case.add("bias-gradient-axis", place,
-                 "the bias gradient " + "; ".join(parts) + ". A bias needs one value per unit: the sum over "
-                 "the samples",
-                 f"db = dZ.sum(axis={case.layout.sample_axis()}{', keepdims=True' if keep else ''})")
+        parts = [
+            f"{_names(group)} {'is' if len(group) == 1 else 'are each'} {detail}"
+            for detail, group in _group(axis_bugs, lambda v: v.detail).items()
+        ]
+        case.add(
+            "bias-gradient-axis",
+            place,
+            "the bias gradient " + "; ".join(parts) + ". A bias needs one value per unit: the sum over the samples",
+            f"db = dZ.sum(axis={case.layout.sample_axis()}{', keepdims=True' if keep else ''})",
+        )
     flips = [v for v in bad if v.verdict == "sign-flipped" and not v.mistake]
     if flips:
         case.facts["sign_flipped"] = flips
-        case.add("sign-flipped", place, f"the gradients of {_names(flips)} are exactly minus the true ones "
-                 "(y - out where out - y was meant). That is right only if your update adds them "
-                 "(W += lr * dW); with W -= lr * dW every step climbs the loss. Pass step= to settle it",
-                 "dZ = out - Y  # not Y - out; then W -= lr * dW")
-    for group in _group([v for v in bad if v.verdict == "scaled" and not v.mistake],
-                        lambda v: f"{v.factor:.3g}").values():
+        case.add(
+            "sign-flipped",
+            place,
+            f"the gradients of {_names(flips)} are exactly minus the true ones "
+            "(y - out where out - y was meant). That is right only if your update adds them "
+            "(W += lr * dW); with W -= lr * dW every step climbs the loss. Pass step= to settle it",
+            "dZ = out - Y  # not Y - out; then W -= lr * dW",
+        )
+    for group in _group(
+        [v for v in bad if v.verdict == "scaled" and not v.mistake], lambda v: f"{v.factor:.3g}"
+    ).values():
         factor = group[0].factor
         case.facts.setdefault("scaled", []).extend(group)
         convention = _mse_convention(case, factor)
         if convention:
             case.facts["convention"] = factor
-            case.notes.append(f"the gradients of {_names(group)} are {factor:.4g} times those of fastmlp's mse "
-                              f"(0.5 * sum over the classes): {convention}; your learning rate absorbs it")
+            case.notes.append(
+                f"the gradients of {_names(group)} are {factor:.4g} times those of fastmlp's mse "
+                f"(0.5 * sum over the classes): {convention}; your learning rate absorbs it"
+            )
             continue
         reason = _scale_cause(case, factor)
-        case.add("scaled", place, f"the gradients of {_names(group)} are {factor:.6g} times the true ones"
-                 + (f": {reason}" if reason else ""), _scale_fix(case, factor))
+        case.add(
+            "scaled",
+            place,
+            f"the gradients of {_names(group)} are {factor:.6g} times the true ones"
+            + (f": {reason}" if reason else ""),
+            _scale_fix(case, factor),
+        )
     for verdict in ("transposed", "shape", "zero", "missing", "invalid"):
         group = [v for v in bad if v.verdict == verdict]
         if not group:
@@ -376,20 +443,29 @@ def report_gradients(case, verdicts, place):
     wrong = [v for v in bad if v.verdict == "wrong" and not v.mistake]
     following = [v for v in wrong if _follows_forward(case, v.slot)]
     if following:
-        case.notes.append(f"backprop's gradients of {_names(following)} are the right ones for the output "
-                          "forward gives: they will be right once forward is")
+        case.notes.append(
+            f"backprop's gradients of {_names(following)} are the right ones for the output "
+            "forward gives: they will be right once forward is"
+        )
         wrong = [v for v in wrong if v not in following]
     if wrong:
         last = len(case.weights) - 1
         hidden_only = all(v.slot.layer < last for v in bad)
-        hint = (" The output layer's gradients are right, so the error is in passing it back through a "
-                "hidden layer (the activation's derivative, or the transpose of the weights)"
-                if hidden_only else "")
+        hint = (
+            " The output layer's gradients are right, so the error is in passing it back through a "
+            "hidden layer (the activation's derivative, or the transpose of the weights)"
+            if hidden_only
+            else ""
+        )
         errors = ", ".join(f"{v.slot.name} {v.detail}" for v in wrong)
-        case.add("wrong", place, f"the gradients of {_names(wrong)} differ from the true ones (relative "
-                 f"error {errors}).{hint}{forward_note}",
-                 "print each layer's dZ next to the one fastmlp.reference.MLP.from_parameters(...)"
-                 ".loss_and_gradients gives on the same parameters, and fix the first that differs")
+        case.add(
+            "wrong",
+            place,
+            f"the gradients of {_names(wrong)} differ from the true ones (relative "
+            f"error {errors}).{hint}{forward_note}",
+            "print each layer's dZ next to the one fastmlp.reference.MLP.from_parameters(...)"
+            ".loss_and_gradients gives on the same parameters, and fix the first that differs",
+        )
 
 
 def _follows_forward(case, slot):
@@ -415,28 +491,47 @@ def _gradients_from_their_output(case):
         if case.facts.get("forward_broken") and out is not None and out.shape[1] == case.sizes[-1]:
             _, acts = case.true_pass()
             deltas = _back_through(case, _output_delta(case, out))
-            result = {slot: (case.layout.learner_weight(acts[slot.layer].T @ deltas[slot.layer]) if slot.kind == "W"
-                             else case.layout.learner_bias(deltas[slot.layer].sum(axis=0), slot.layer))
-                      for slot in case.structure.slots}
+            result = {
+                slot: (
+                    case.layout.learner_weight(acts[slot.layer].T @ deltas[slot.layer])
+                    if slot.kind == "W"
+                    else case.layout.learner_bias(deltas[slot.layer].sum(axis=0), slot.layer)
+                )
+                for slot in case.structure.slots
+            }
         case.facts["following_forward"] = result
     return case.facts["following_forward"]
 
 
 def _verdict_text(case, verdict, group, details):
     if verdict == "transposed":
-        right = ("dZ @ a_prev.T" if not case.layout.rows else
-                 "a_prev.T @ dZ" if case.layout.weights_in_out else "dZ.T @ a_prev")
-        return (f"the gradients of {_names(group)} are the true ones transposed ({details})",
-                f"dW = {right}  # the shape of W" if len(case.layout.x_shape) > 1 else
-                "dW = np.outer(dZ, a_prev)  # the shape of W")
+        right = (
+            "dZ @ a_prev.T"
+            if not case.layout.rows
+            else "a_prev.T @ dZ"
+            if case.layout.weights_in_out
+            else "dZ.T @ a_prev"
+        )
+        return (
+            f"the gradients of {_names(group)} are the true ones transposed ({details})",
+            f"dW = {right}  # the shape of W"
+            if len(case.layout.x_shape) > 1
+            else "dW = np.outer(dZ, a_prev)  # the shape of W",
+        )
     if verdict == "shape":
-        return f"the gradients of {_names(group)} have the wrong shape: {details}", \
-            "give each gradient its parameter's shape"
+        return (
+            f"the gradients of {_names(group)} have the wrong shape: {details}",
+            "give each gradient its parameter's shape",
+        )
     if verdict == "zero":
-        return (f"the gradients of {_names(group)} are all zeros: never computed, or overwritten",
-                "compute them from dZ, and return the arrays you computed")
-    return f"backprop gave no usable gradient for {_names(group)}: {details}", \
-        "return one gradient per parameter, in the structure of params"
+        return (
+            f"the gradients of {_names(group)} are all zeros: never computed, or overwritten",
+            "compute them from dZ, and return the arrays you computed",
+        )
+    return (
+        f"backprop gave no usable gradient for {_names(group)}: {details}",
+        "return one gradient per parameter, in the structure of params",
+    )
 
 
 def _mse_convention(case, factor):
@@ -444,9 +539,11 @@ def _mse_convention(case, factor):
     if case.loss != "mse":
         return ""
     k = case.sizes[-1]
-    for value, what in ((2.0, "the loss is (out - y)^2 without the 0.5"),
-                        (1 / k, "the loss is averaged over the classes too"),
-                        (2 / k, "the loss is the mean of (out - y)^2 over the classes too")):
+    for value, what in (
+        (2.0, "the loss is (out - y)^2 without the 0.5"),
+        (1 / k, "the loss is averaged over the classes too"),
+        (2 / k, "the loss is the mean of (out - y)^2 over the classes too"),
+    ):
         if abs(factor - value) <= 1e-4 * value:
             return what
     return ""
@@ -458,8 +555,10 @@ def _scale_cause(case, factor):
         return reason
     count = case.n / factor if factor else 0
     if factor > 0 and count > 1 and abs(count - round(count)) < 1e-6 * count:
-        return (f"divided by {round(count)} instead of this batch's {case.n} samples: a count from a global "
-                "variable (the training set's size?)")
+        return (
+            f"divided by {round(count)} instead of this batch's {case.n} samples: a count from a global "
+            "variable (the training set's size?)"
+        )
     return ""
 
 
@@ -482,8 +581,10 @@ def _mistake_fix(case, mistake):
         "labels-shifted-up": "Y[np.arange(n), labels] = 1  # the 1 at each sample's own label",
         "labels-shifted-down": "Y[np.arange(n), labels] = 1  # the 1 at each sample's own label",
         "target-not-subtracted": (
-            "dZ_out = out - Y  # subtract 1 at each sample's label" if case.layout.y_form != "labels"
-            else "dZ_out = out.copy(); dZ_out[np.arange(len(y)), y] -= 1  # samples in rows"),
+            "dZ_out = out - Y  # subtract 1 at each sample's label"
+            if case.layout.y_form != "labels"
+            else "dZ_out = out.copy(); dZ_out[np.arange(len(y)), y] -= 1  # samples in rows"
+        ),
     }
-    derivative = reference.ACTIVATION_FUNCTIONS[case.activation].derivative_code.format(a='A')
+    derivative = reference.ACTIVATION_FUNCTIONS[case.activation].derivative_code.format(a="A")
     return fixes.get(mistake, f"dZ = dA * {derivative}  # A = {case.activation}(Z), the layer's activation")

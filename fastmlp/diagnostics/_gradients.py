@@ -1,5 +1,6 @@
 """Judging a learner's gradient against the true one: the verdicts and the textbook mistakes that
 ``check_backprop`` and ``diagnose`` both name."""
+
 import math
 from dataclasses import dataclass
 
@@ -52,68 +53,82 @@ class ParamCheck:
         return self.verdict == "ok"
 
 
-
 # Textbook mistakes, key -> explanation. _mistaken_backprop computes the gradients each one
 # gives, so a gradient that is simply "wrong" can be matched to the mistake that gives exactly it.
 _MISTAKES = {
     "output-derivative-with-ce": (
         "it matches multiplying (p - y) by the output activation's derivative p(1 - p): with "
         "cross-entropy on top of softmax or sigmoid the derivatives cancel, and dLoss/dz is just "
-        "(p - y) / n"),
+        "(p - y) / n"
+    ),
     "no-output-derivative-with-mse": (
         "it matches using (out - y) as dLoss/dz: with the mse loss the output activation's "
-        "derivative must be multiplied in"),
+        "derivative must be multiplied in"
+    ),
     "diagonal-softmax-jacobian": (
         "it matches multiplying (out - y) by p(1 - p), only the diagonal of the softmax "
         "Jacobian: softmax's Jacobian is diag(p) - p p^T, so dLoss/dz = p * (g - sum(g * p)) with "
-        "g = out - y"),
+        "g = out - y"
+    ),
     "no-activation-derivative": (
         "it matches leaving out the hidden activation's derivative f'(z) when passing the error "
-        "back through a hidden layer"),
+        "back through a hidden layer"
+    ),
     "derivative-of-activation-output": (
         "it matches applying the derivative to the activation instead of the pre-activation, "
         "f'(f(z)) instead of f'(z) (e.g. sigmoid_prime(a) where a is already sigmoid(z)): write the "
-        "derivative from the output a, as the fix below does"),
+        "derivative from the output a, as the fix below does"
+    ),
     "activation-as-derivative": (
         "it matches multiplying by the activation f(z) itself where its derivative f'(z) was meant, "
-        "when passing the error back through a hidden layer"),
+        "when passing the error back through a hidden layer"
+    ),
     "labels-shifted-up": (
         "it matches the true gradient for labels one higher than the ones given: the one-hot puts its 1 "
-        "at label + 1 (an index off by one?)"),
+        "at label + 1 (an index off by one?)"
+    ),
     "labels-shifted-down": (
         "it matches the true gradient for labels one lower than the ones given: the one-hot puts its 1 "
-        "at label - 1 (labels counted from 1?)"),
+        "at label - 1 (labels counted from 1?)"
+    ),
     "target-not-subtracted": (
         "it matches dLoss/dz = p / n without the target: the 1 at each sample's label was never "
-        "subtracted (dscores[range(N), y] -= 1)"),
+        "subtracted (dscores[range(N), y] -= 1)"
+    ),
     "derivative-formula-at-preactivation": (
         "it matches applying a derivative written for the activation's output, such as a * (1 - a), "
-        "to the pre-activation z: pass it a = f(z), or use f'(z) written for z"),
+        "to the pre-activation z: pass it a = f(z), or use f'(z) written for z"
+    ),
     "softmax-derivative-in-hidden": (
         "it matches using a softmax's derivative s(1 - s), with s the softmax over the layer's "
-        "units, for the hidden layer"),
+        "units, for the hidden layer"
+    ),
     "ce-non-target-sign": (
         "it matches a cross-entropy derivative whose non-target terms have the wrong sign: "
         "dLoss/dz is p - y, which is +p for the classes that are not the label; yours gives -p "
-        "there (check the sign of the (1 - y) / (1 - p) term)"),
+        "there (check the sign of the (1 - y) / (1 - p) term)"
+    ),
 }
 for _name in reference.ACTIVATIONS:
     _MISTAKES[f"derivative-of-{_name}"] = (
-        f"it matches using {_name}'s derivative for the hidden layer instead of the network's own "
-        "activation's")
+        f"it matches using {_name}'s derivative for the hidden layer instead of the network's own activation's"
+    )
     _MISTAKES[f"formula-of-{_name}"] = (
         f"it matches using {_name}'s derivative formula, "
         f"{reference.ACTIVATION_FUNCTIONS[_name].derivative_code.format(a='a')}, on the hidden "
-        "layer's output instead of the network's own activation's")
+        "layer's output instead of the network's own activation's"
+    )
 
 _MISTAKES["derivative-formula-at-preactivation, output too"] = (
     "it matches applying a derivative written for the activation's output, such as a * (1 - a), to "
     "the pre-activation z, in the output layer as well as the hidden ones: pass it a = f(z), or use "
-    "f'(z) written for z")
+    "f'(z) written for z"
+)
 _MISTAKES["derivative-of-activation-output, output too"] = (
     "it matches applying the derivative to the activation instead of the pre-activation, f'(f(z)) "
     "instead of f'(z), in the output layer as well as the hidden ones (e.g. sigmoid_prime(a) where a "
-    "is already sigmoid(z); write it as a * (1 - a))")
+    "is already sigmoid(z); write it as a * (1 - a))"
+)
 
 # The finding code diagnose reports for each mistake.
 MISTAKE_CODES = {
@@ -171,8 +186,9 @@ def _mistaken_backprop(weights, biases, X, Y, activation, output, loss, mistake)
 
 
 # Mistakes in the activation's derivative that sigmoid + mse code makes at the output as well.
-_EVERYWHERE = {f"{key}, output too": key for key in ("derivative-formula-at-preactivation",
-                                                     "derivative-of-activation-output")}
+_EVERYWHERE = {
+    f"{key}, output too": key for key in ("derivative-formula-at-preactivation", "derivative-of-activation-output")
+}
 
 
 def _hidden_derivative(mistake, table, z):
@@ -189,9 +205,9 @@ def _hidden_derivative(mistake, table, z):
         s = reference.softmax(z)
         return s * (1 - s)
     if mistake is not None and mistake.startswith("derivative-of-"):
-        return reference.ACTIVATION_FUNCTIONS[mistake[len("derivative-of-"):]].derivative_at(z)
+        return reference.ACTIVATION_FUNCTIONS[mistake[len("derivative-of-") :]].derivative_at(z)
     if mistake is not None and mistake.startswith("formula-of-"):
-        return reference.ACTIVATION_FUNCTIONS[mistake[len("formula-of-"):]].derivative(table.f(z))
+        return reference.ACTIVATION_FUNCTIONS[mistake[len("formula-of-") :]].derivative(table.f(z))
     return table.derivative_at(z)
 
 
@@ -231,17 +247,38 @@ def _compare_values(theirs, truth, n, tol=_OK_TOLERANCE):
     if truth_norm == 0:
         return "wrong", rel, None, (f"the true gradient is zero here but yours has norm {their_norm:.3g}")
     if their_norm <= tol * truth_norm:
-        return "zero", rel, 0.0, (f"your gradient is all zeros (the true one has norm {truth_norm:.3g}): "
-                                  "it was never computed, or was overwritten")
+        return (
+            "zero",
+            rel,
+            0.0,
+            (
+                f"your gradient is all zeros (the true one has norm {truth_norm:.3g}): "
+                "it was never computed, or was overwritten"
+            ),
+        )
     if truth.ndim == 2 and truth.shape[0] == truth.shape[1] and _norm_rel(theirs, truth.T) < tol:
-        return "transposed", rel, None, ("your gradient is the true one transposed: with rows as "
-                                         "examples, dW = a_prev.T @ delta, shape (n_in, n_out)")
+        return (
+            "transposed",
+            rel,
+            None,
+            (
+                "your gradient is the true one transposed: with rows as "
+                "examples, dW = a_prev.T @ delta, shape (n_in, n_out)"
+            ),
+        )
     factor = float(np.vdot(theirs, truth) / np.vdot(truth, truth))
     residual = np.linalg.norm(theirs - factor * truth) / their_norm
     if residual < tol:
         if abs(factor + 1) < 10 * tol:
-            return "sign-flipped", rel, -1.0, ("your gradient is exactly minus the true one: use "
-                                               "out - y, not y - out (or subtract the update, not add it)")
+            return (
+                "sign-flipped",
+                rel,
+                -1.0,
+                (
+                    "your gradient is exactly minus the true one: use "
+                    "out - y, not y - out (or subtract the update, not add it)"
+                ),
+            )
         return "scaled", rel, factor, _scale_message(factor, n)
     return "wrong", rel, None, f"differs from the true gradient by {rel:.3g} relative (norm)"
 
@@ -250,19 +287,32 @@ def _scale_reason(factor, n, n_features=None, n_classes=None):
     """Why a gradient might be `factor` times the true one, or "" when no common cause fits."""
     counts = []
     if n_features not in (None, n):
-        counts.append((n / n_features, f"n / {n_features}: divided by the number of features "
-                                       f"({n_features}) instead of the number of samples ({n})"))
+        counts.append(
+            (
+                n / n_features,
+                f"n / {n_features}: divided by the number of features "
+                f"({n_features}) instead of the number of samples ({n})",
+            )
+        )
     if n_classes not in (None, n, n_features):
-        counts.append((n / n_classes, f"n / {n_classes}: divided by the number of classes "
-                                      f"({n_classes}) instead of the number of samples ({n})"))
+        counts.append(
+            (
+                n / n_classes,
+                f"n / {n_classes}: divided by the number of classes "
+                f"({n_classes}) instead of the number of samples ({n})",
+            )
+        )
     if n > 1:
-        counts += [(n, f"n = {n} rows, so a sum over the rows where the mean was meant (divide by n)"),
-                   (-n, f"minus n = {n} rows, so a sum over the rows and a flipped sign"),
-                   (1 / n, f"1/n with n = {n} rows, so divided by n twice")]
-    for value, why in (*counts,
-                       (2.0, ("a factor 2, as from differentiating (out - y)^2 without the 0.5 of the "
-                              "loss 0.5 * (out - y)^2")),
-                       (0.5, "a factor 1/2")):
+        counts += [
+            (n, f"n = {n} rows, so a sum over the rows where the mean was meant (divide by n)"),
+            (-n, f"minus n = {n} rows, so a sum over the rows and a flipped sign"),
+            (1 / n, f"1/n with n = {n} rows, so divided by n twice"),
+        ]
+    for value, why in (
+        *counts,
+        (2.0, ("a factor 2, as from differentiating (out - y)^2 without the 0.5 of the loss 0.5 * (out - y)^2")),
+        (0.5, "a factor 1/2"),
+    ):
         if abs(factor - value) <= 1e-4 * abs(value):
             return why
     return ""
@@ -327,21 +377,37 @@ def _check_one(name, value, truth, n, mistakes):
     shape = arr.shape
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.isfinite(arr)))
-        return ParamCheck(name, "invalid", math.nan,
-                          f"{bad} of {arr.size} entries are NaN or infinite (overflow in exp? divide by zero?)",
-                          shape=shape, expected_shape=expected)
+        return ParamCheck(
+            name,
+            "invalid",
+            math.nan,
+            f"{bad} of {arr.size} entries are NaN or infinite (overflow in exp? divide by zero?)",
+            shape=shape,
+            expected_shape=expected,
+        )
     if shape != expected:
         if arr.ndim == 2 and shape == expected[::-1]:
             verdict, rel, factor, message, _ = _judge(arr.T, truth, n, mistakes)
             if verdict == "ok":
-                return ParamCheck(name, "transposed", _norm_rel(arr.T, truth),
-                                  f"shape {shape} instead of {expected}: your gradient is the true one "
-                                  "transposed, as if the weights were stored (n_out, n_in); with rows as "
-                                  "examples dW = a_prev.T @ delta",
-                                  shape=shape, expected_shape=expected)
-            return ParamCheck(name, "shape", math.nan,
-                              f"shape {shape} instead of {expected} (transposed), and transposed back it "
-                              f"is {verdict}: {message}", factor=factor, shape=shape, expected_shape=expected)
+                return ParamCheck(
+                    name,
+                    "transposed",
+                    _norm_rel(arr.T, truth),
+                    f"shape {shape} instead of {expected}: your gradient is the true one "
+                    "transposed, as if the weights were stored (n_out, n_in); with rows as "
+                    "examples dW = a_prev.T @ delta",
+                    shape=shape,
+                    expected_shape=expected,
+                )
+            return ParamCheck(
+                name,
+                "shape",
+                math.nan,
+                f"shape {shape} instead of {expected} (transposed), and transposed back it is {verdict}: {message}",
+                factor=factor,
+                shape=shape,
+                expected_shape=expected,
+            )
         message = f"shape {shape} instead of {expected}"
         if arr.size == truth.size:
             verdict, rel, _, inner, _ = _judge(arr.reshape(expected), truth, n, mistakes)
@@ -355,5 +421,4 @@ def _check_one(name, value, truth, n, mistakes):
             message += f": one gradient per row; average over the {n} rows (axis=0)"
         return ParamCheck(name, "shape", math.nan, message, shape=shape, expected_shape=expected)
     verdict, rel, factor, message, mistake = _judge(arr, truth, n, mistakes)
-    return ParamCheck(name, verdict, rel, message, factor=factor, shape=shape, expected_shape=expected,
-                      mistake=mistake)
+    return ParamCheck(name, verdict, rel, message, factor=factor, shape=shape, expected_shape=expected, mistake=mistake)

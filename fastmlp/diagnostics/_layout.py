@@ -9,6 +9,7 @@ knows where each parameter sits in the container and can read any object built t
 arrays and the canonical float64 ones (``X (n, n_in)``, ``W (n_in, n_out)``, ``b (n_out,)``)
 that the truth is computed on.
 """
+
 import re
 from dataclasses import dataclass
 
@@ -34,7 +35,7 @@ class Slot:
     kind: str
     layer: int
     key: object
-    label: str       # how the learner's code names it: params["W1"], weights[0], ...
+    label: str  # how the learner's code names it: params["W1"], weights[0], ...
 
     @property
     def name(self):
@@ -70,8 +71,12 @@ class Structure:
 
     def describe(self):
         container = "a tuple" if self.container is tuple else "a list"
-        shown = {"list": container, "pair": "a pair (weights, biases)", "pairs": f"{container} of (W, b) pairs",
-                 "dict": "a dict"}[self.kind]
+        shown = {
+            "list": container,
+            "pair": "a pair (weights, biases)",
+            "pairs": f"{container} of (W, b) pairs",
+            "dict": "a dict",
+        }[self.kind]
         names = ", ".join(s.label for s in self.slots)
         return f"{shown}: {names}"
 
@@ -114,7 +119,7 @@ def _get(obj, key):
 
 
 def _dict_kind(key):
-    """"W", "b" or None from a dict key's letters (W1, w_1, weights1, b2, bias2...)."""
+    """ "W", "b" or None from a dict key's letters (W1, w_1, weights1, b2, bias2...)."""
     letters = re.sub(r"[^a-z]", "", str(key).lower())
     if letters in ("w", "weight", "weights", "theta", "wh", "wo"):
         return "W"
@@ -133,35 +138,48 @@ def read_structure(params):
     if isinstance(params, dict):
         return _dict_structure(params)
     if not _is_sequence(params) or not params:
-        raise TypeError(f"params: got {type(params).__name__}; expected the network's arrays as a list "
-                        "[W1, b1, W2, b2], a dict {'W1': ..., 'b1': ...} or a pair (weights, biases)")
+        raise TypeError(
+            f"params: got {type(params).__name__}; expected the network's arrays as a list "
+            "[W1, b1, W2, b2], a dict {'W1': ..., 'b1': ...} or a pair (weights, biases)"
+        )
     container = type(params) if type(params) in (list, tuple) else list
-    if len(params) == 2 and all(_is_sequence(p) for p in params) and \
-            not all(len(p) == 2 and all(_is_array(a) for a in p) and p[0].ndim == 2 and _is_vector(np.asarray(p[1]))
-                    for p in params):
+    if (
+        len(params) == 2
+        and all(_is_sequence(p) for p in params)
+        and not all(
+            len(p) == 2 and all(_is_array(a) for a in p) and p[0].ndim == 2 and _is_vector(np.asarray(p[1]))
+            for p in params
+        )
+    ):
         weights, biases = params
         _require_arrays("params[0] (the weights)", weights)
         _require_arrays("params[1] (the biases)", biases)
         if biases and len(biases) != len(weights):
-            raise ValueError(f"params: got {len(weights)} weight arrays and {len(biases)} bias arrays; "
-                             "expected one bias per weight matrix")
+            raise ValueError(
+                f"params: got {len(weights)} weight arrays and {len(biases)} bias arrays; "
+                "expected one bias per weight matrix"
+            )
         slots = [Slot("W", i, (0, i), f"weights[{i}]") for i in range(len(weights))]
         slots += [Slot("b", i, (1, i), f"biases[{i}]") for i in range(len(biases))]
         return Structure("pair", slots, container)
     if all(_is_sequence(p) and len(p) == 2 for p in params):
         for i, p in enumerate(params):
             _require_arrays(f"params[{i}]", p)
-        slots = [Slot(kind, i, (i, j), f"params[{i}][{j}]") for i in range(len(params))
-                 for j, kind in enumerate("Wb")]
+        slots = [Slot(kind, i, (i, j), f"params[{i}][{j}]") for i in range(len(params)) for j, kind in enumerate("Wb")]
         return Structure("pairs", slots, container)
     if all(isinstance(p, dict) for p in params):
-        raise TypeError("params: got a list of dicts, one per layer; pass them as (W, b) pairs, e.g. "
-                        "[(layer['W'], layer['b']) for layer in layers], with backprop and step glued alike")
+        raise TypeError(
+            "params: got a list of dicts, one per layer; pass them as (W, b) pairs, e.g. "
+            "[(layer['W'], layer['b']) for layer in layers], with backprop and step glued alike"
+        )
     _require_arrays("params", params)
     arrays = [np.asarray(p) for p in params]
-    interleaved = (len(arrays) % 2 == 0 and all(a.ndim == 2 for a in arrays[::2])
-                   and all(_is_vector(a) for a in arrays[1::2])
-                   and not all(a.ndim == 2 and min(a.shape) > 1 for a in arrays[1::2]))
+    interleaved = (
+        len(arrays) % 2 == 0
+        and all(a.ndim == 2 for a in arrays[::2])
+        and all(_is_vector(a) for a in arrays[1::2])
+        and not all(a.ndim == 2 and min(a.shape) > 1 for a in arrays[1::2])
+    )
     if interleaved:
         slots = [Slot("W" if i % 2 == 0 else "b", i // 2, i, f"params[{i}]") for i in range(len(arrays))]
     else:
@@ -174,16 +192,20 @@ def _require_arrays(what, values):
         raise TypeError(f"{what}: got {type(values).__name__}; expected a list of NumPy arrays")
     for i, value in enumerate(values):
         if not _is_array(value):
-            raise TypeError(f"{what}[{i}]: got {type(value).__name__}"
-                            f"{' of dtype ' + str(value.dtype) if isinstance(value, np.ndarray) else ''}; "
-                            "expected a NumPy array of numbers")
+            raise TypeError(
+                f"{what}[{i}]: got {type(value).__name__}"
+                f"{' of dtype ' + str(value.dtype) if isinstance(value, np.ndarray) else ''}; "
+                "expected a NumPy array of numbers"
+            )
 
 
 def _dict_structure(params):
     entries = [(key, value) for key, value in params.items() if _is_array(value)]
     if not entries:
-        raise TypeError("params: got a dict without NumPy arrays; expected the network's arrays, "
-                        "e.g. {'W1': ..., 'b1': ..., 'W2': ..., 'b2': ...}")
+        raise TypeError(
+            "params: got a dict without NumPy arrays; expected the network's arrays, "
+            "e.g. {'W1': ..., 'b1': ..., 'W2': ..., 'b2': ...}"
+        )
     kinds = {}
     for key, value in entries:
         kind = _dict_kind(key)
@@ -200,9 +222,11 @@ def _dict_structure(params):
     n_weights = sum(s.kind == "W" for s in slots)
     n_biases = len(slots) - n_weights
     if n_biases and n_biases != n_weights:
-        raise ValueError(f"params: got {n_weights} weight arrays and {n_biases} bias arrays "
-                         f"({', '.join(repr(k) for k, _ in entries)}); expected one bias per weight "
-                         "matrix, or none")
+        raise ValueError(
+            f"params: got {n_weights} weight arrays and {n_biases} bias arrays "
+            f"({', '.join(repr(k) for k, _ in entries)}); expected one bias per weight "
+            "matrix, or none"
+        )
     slots.sort(key=lambda s: (s.layer, s.kind != "W"))
     return Structure("dict", slots)
 
@@ -210,6 +234,7 @@ def _dict_structure(params):
 # ----------------------------------------------------------------------------------------------
 # The layout
 # ----------------------------------------------------------------------------------------------
+
 
 class LayoutError(ValueError):
     """The arrays fit no layout, or both: the message says which shapes."""
@@ -228,9 +253,9 @@ class Layout:
     def __init__(self, orientation, sizes, bias_shapes, x_shape, y_form):
         self.orientation = orientation
         self.sizes = sizes
-        self.bias_shapes = bias_shapes          # per layer: the learner's bias shape, or None
+        self.bias_shapes = bias_shapes  # per layer: the learner's bias shape, or None
         self.x_shape = x_shape
-        self.y_form = y_form                    # "labels", "one-hot" or "label" (one int)
+        self.y_form = y_form  # "labels", "one-hot" or "label" (one int)
 
     @property
     def rows(self):
@@ -247,10 +272,11 @@ class Layout:
         return self.sizes[-1]
 
     def describe(self):
-        text = {ROWS: "samples in rows: X (n, n_in), W (n_in, n_out)",
-                COLUMNS: "samples in columns: X (n_in, n), W (n_out, n_in)",
-                ROWS_OUT_IN: "samples in rows with W (n_out, n_in), as PyTorch keeps it: Z = X @ W.T",
-                }[self.orientation]
+        text = {
+            ROWS: "samples in rows: X (n, n_in), W (n_in, n_out)",
+            COLUMNS: "samples in columns: X (n_in, n), W (n_out, n_in)",
+            ROWS_OUT_IN: "samples in rows with W (n_out, n_in), as PyTorch keeps it: Z = X @ W.T",
+        }[self.orientation]
         shapes = {shape for shape in self.bias_shapes if shape is not None}
         if not shapes:
             text += ", no biases"
@@ -308,13 +334,14 @@ def read_layout(structure, params, X, Y):
     biases = {s.layer: np.asarray(values[s]) for s in structure.slots if s.kind == "b"}
     for i, W in enumerate(weights):
         if W.ndim != 2:
-            raise LayoutError(f"params: the weight matrix of layer {i + 1} has shape {W.shape}; expected "
-                              "a 2-D array")
+            raise LayoutError(f"params: the weight matrix of layer {i + 1} has shape {W.shape}; expected a 2-D array")
     X = np.asarray(X)
     if X.dtype.kind not in "biuf" or X.ndim not in (1, 2):
         hint = "; flatten images first: X = X.reshape(len(X), -1)" if X.ndim > 2 else ""
-        raise LayoutError(f"X: got an array of shape {X.shape} and dtype {X.dtype}; expected numbers, "
-                          f"one sample (1-D) or a batch (2-D){hint}")
+        raise LayoutError(
+            f"X: got an array of shape {X.shape} and dtype {X.dtype}; expected numbers, "
+            f"one sample (1-D) or a batch (2-D){hint}"
+        )
     fits, reasons, about_y = [], [], []
     for orientation in (ROWS, COLUMNS, ROWS_OUT_IN):
         reason = _misfit(orientation, weights, biases, X, None)
@@ -328,17 +355,22 @@ def read_layout(structure, params, X, Y):
         else:
             reasons.append(f"samples in {orientation}: {reason}")
     if X.ndim == 1 and COLUMNS in fits:
-        fits = [o for o in fits if o != ROWS_OUT_IN]    # W @ x either way for one 1-D sample
+        fits = [o for o in fits if o != ROWS_OUT_IN]  # W @ x either way for one 1-D sample
     shapes = ", ".join(str(W.shape) for W in weights)
     if not fits and about_y:
-        raise LayoutError(about_y[0])           # params and X fit: Y is the one that does not
+        raise LayoutError(about_y[0])  # params and X fit: Y is the one that does not
     if not fits:
-        raise LayoutError(f"params, X and Y fit neither layout (weights {shapes}, X {X.shape}, Y "
-                          f"{np.shape(Y)}): " + "; ".join(reasons))
+        raise LayoutError(
+            f"params, X and Y fit neither layout (weights {shapes}, X {X.shape}, Y "
+            f"{np.shape(Y)}): " + "; ".join(reasons)
+        )
     if len(fits) > 1:
-        raise LayoutError(f"the weights {shapes} and X {X.shape} fit more than one layout ({'; '.join(fits)}), "
-                          "so diagnose cannot tell which way your code multiplies; pass a batch whose number of "
-                          "samples differs from the number of features", ambiguous=True)
+        raise LayoutError(
+            f"the weights {shapes} and X {X.shape} fit more than one layout ({'; '.join(fits)}), "
+            "so diagnose cannot tell which way your code multiplies; pass a batch whose number of "
+            "samples differs from the number of features",
+            ambiguous=True,
+        )
     orientation = fits[0]
     dims = [W.shape if _weights_in_out(orientation) else W.shape[::-1] for W in weights]
     sizes = [dims[0][0]] + [d[1] for d in dims]
@@ -388,7 +420,7 @@ def _out_size(orientation, weights):
 
 
 def _y_form(Y, n, k, orientation):
-    """"labels", "one-hot" or "label" (one int for one sample); LayoutError when Y fits neither."""
+    """ "labels", "one-hot" or "label" (one int for one sample); LayoutError when Y fits neither."""
     Y = np.asarray(Y)
     if Y.dtype.kind not in "biuf":
         raise LayoutError(f"Y has dtype {Y.dtype}; expected labels or one-hot numbers")
@@ -410,8 +442,9 @@ def _y_form(Y, n, k, orientation):
         return "one-hot"
     if Y.shape == expected[::-1]:
         raise LayoutError(f"Y has shape {Y.shape} where the samples' layout wants {expected}: transpose it (Y = Y.T)")
-    raise LayoutError(f"Y has shape {Y.shape}; expected labels ({n},) or one-hot {expected} "
-                      f"for {n} samples and {k} classes")
+    raise LayoutError(
+        f"Y has shape {Y.shape}; expected labels ({n},) or one-hot {expected} for {n} samples and {k} classes"
+    )
 
 
 def _check_one_hot(Y, class_axis):
@@ -420,15 +453,21 @@ def _check_one_hot(Y, class_axis):
     if np.all((Y == 0) | (Y == 1)) and np.all(sums == 1):
         return
     if np.all((Y == 0) | (Y == 1)) and Y.shape[0] == Y.shape[1] and np.all(Y.sum(axis=1 - class_axis) == 1):
-        raise LayoutError("Y is one-hot along the wrong axis: it has one 1 per class instead of one per "
-                          "sample; transpose it (Y = Y.T)")
+        raise LayoutError(
+            "Y is one-hot along the wrong axis: it has one 1 per class instead of one per "
+            "sample; transpose it (Y = Y.T)"
+        )
     if np.all((Y >= 0) & (Y <= 1)) and np.allclose(sums, 1):
-        raise LayoutError("Y holds soft targets (label smoothing?): diagnose compares with hard one-hot targets; "
-                          "pass the labels, Y.argmax(axis), and smooth them only in your training")
+        raise LayoutError(
+            "Y holds soft targets (label smoothing?): diagnose compares with hard one-hot targets; "
+            "pass the labels, Y.argmax(axis), and smooth them only in your training"
+        )
     total = f"{sums.min():g}" if sums.min() == sums.max() else f"{sums.min():g} to {sums.max():g}"
-    raise LayoutError(f"Y is not one-hot: a sample's values sum to {total}, where each "
-                      "sample needs a single 1 at its label; build it with Y = np.eye(n_classes)[labels] "
-                      "(transposed for samples in columns)")
+    raise LayoutError(
+        f"Y is not one-hot: a sample's values sum to {total}, where each "
+        "sample needs a single 1 at its label; build it with Y = np.eye(n_classes)[labels] "
+        "(transposed for samples in columns)"
+    )
 
 
 def _one_hot_vector(v):

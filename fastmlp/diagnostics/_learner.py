@@ -1,4 +1,5 @@
 """Running a learner's own functions: where in their code something happened."""
+
 import contextlib
 import inspect
 import os
@@ -10,8 +11,7 @@ import numpy as np
 
 import fastmlp
 
-_LIBRARY_DIRS = tuple(os.path.dirname(os.path.abspath(module.__file__)) + os.sep
-                      for module in (np, fastmlp))
+_LIBRARY_DIRS = tuple(os.path.dirname(os.path.abspath(module.__file__)) + os.sep for module in (np, fastmlp))
 
 
 def _library_file(path):
@@ -65,8 +65,13 @@ def _watching_callees(fn):
         return
 
     def profile(frame, event, arg):
-        if event == "call" and frame.f_back is not None and frame.f_back.f_code is code \
-                and not _library_file(frame.f_code.co_filename) and fn not in _CALLEES:
+        if (
+            event == "call"
+            and frame.f_back is not None
+            and frame.f_back.f_code is code
+            and not _library_file(frame.f_code.co_filename)
+            and fn not in _CALLEES
+        ):
             callee = frame.f_code
             _CALLEES[fn] = callee.co_name, f"{os.path.basename(callee.co_filename)}:{callee.co_firstlineno}"
 

@@ -1,4 +1,5 @@
 """What the diagnostic tools share: the Finding they report and the tables they print."""
+
 import shutil
 import textwrap
 from dataclasses import dataclass
@@ -49,8 +50,7 @@ def _table(headers, rows, wrap_column):
     indent = sum(w + 2 for w in widths[:wrap_column])
     room = max(30, _terminal_width() - indent)
     widths[wrap_column] = min(widths[wrap_column], room)
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
-             "  ".join("-" * w for w in widths)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), "  ".join("-" * w for w in widths)]
     for row in rows:
         wrapped = []
         for paragraph in row[wrap_column].split("\n"):
@@ -67,8 +67,10 @@ def _count(n, word):
 
 
 def _describe_net(net):
-    return (f"{type(net).__name__}({list(net.sizes)}, activation={net.activation!r}, "
-            f"output={net.output!r}, loss={net.loss!r})")
+    return (
+        f"{type(net).__name__}({list(net.sizes)}, activation={net.activation!r}, "
+        f"output={net.output!r}, loss={net.loss!r})"
+    )
 
 
 class FindingsReport:

@@ -3,6 +3,7 @@
 These need none of the learner's functions: they run on the arrays, and the learning rate on a
 ``fastmlp.MLP`` built from the learner's parameters.
 """
+
 import numpy as np
 
 from fastmlp.diagnostics import _doctor as doctor
@@ -13,14 +14,14 @@ from fastmlp.model import _advice_silenced, _chance_loss, _describe_unscaled, _u
 from fastmlp.optim import SGD
 
 SATURATION_MARGIN = doctor._SATURATION_MARGIN
-SATURATED_SHARE = 0.5                     # share of a hidden layer's activations at a bound
-LR_STEPS = 100                            # steps of each short run that judges the learning rate
+SATURATED_SHARE = 0.5  # share of a hidden layer's activations at a bound
+LR_STEPS = 100  # steps of each short run that judges the learning rate
 LR_FACTORS = (0.1, 0.01, 0.001)
-TRAINED = 0.1                             # a run ending below this share of chance has trained
-SPIKE = 5.0                               # a loss jumping past this many times its start overshoots
-OUTPUT_SATURATED = 10.0                   # an initial loss this many times chance: outputs saturated
-CLEARLY_BETTER = 0.5                      # a lower rate must end below this share of the loss
-MIN_ROWS_FOR_CLASSES = 8                  # fewer rows may cover few classes by chance
+TRAINED = 0.1  # a run ending below this share of chance has trained
+SPIKE = 5.0  # a loss jumping past this many times its start overshoots
+OUTPUT_SATURATED = 10.0  # an initial loss this many times chance: outputs saturated
+CLEARLY_BETTER = 0.5  # a lower rate must end below this share of the loss
+MIN_ROWS_FOR_CLASSES = 8  # fewer rows may cover few classes by chance
 
 
 def check_setup(case, forward=None):
@@ -48,6 +49,7 @@ def _scales_inside(case, forward):
     if forward is None:
         return False
     from fastmlp.diagnostics._forward_checks import _close, read_forward
+
     try:
         out, others = read_forward(case, call("forward", forward, case.copy_params(), case.learner_X()))
         theirs = as_canonical(case, out, "")
@@ -67,15 +69,20 @@ def _check_symmetry(case):
         W_in, b, W_out = case.weights[layer - 1], case.biases[layer - 1], case.weights[layer]
         if W_in.shape[1] < 2:
             continue
-        same = (np.all(W_in == W_in[:, :1]) and np.all(b == b[0]) and np.all(W_out == W_out[:1, :]))
+        same = np.all(W_in == W_in[:, :1]) and np.all(b == b[0]) and np.all(W_out == W_out[:1, :])
         if not same:
             continue
         slot, fix = _init_fix(case, layer)
         value = f"all {W_in.flat[0]:g}" if np.all(W_in == W_in.flat[0]) else "the same for every unit"
-        case.add("symmetric-init", slot.label,
-                 f"the {W_in.shape[1]} units of hidden layer {layer} start with the same weights ({value}), in and "
-                 "out: they compute the same output and get the same gradient, so they stay copies of one unit "
-                 "forever", fix, severity="warning")
+        case.add(
+            "symmetric-init",
+            slot.label,
+            f"the {W_in.shape[1]} units of hidden layer {layer} start with the same weights ({value}), in and "
+            "out: they compute the same output and get the same gradient, so they stay copies of one unit "
+            "forever",
+            fix,
+            severity="warning",
+        )
         case.facts["init_broken"] = True
         return
 
@@ -84,8 +91,9 @@ def _check_inputs(case, forward):
     found = _unscaled_inputs(case.Xc)
     if found is not None and found[0] == "pixels" and _scales_inside(case, forward):
         case.Xc = case.Xc / 255.0
-        case.notes.append("X holds raw 0..255 pixels and forward divides them by 255 itself: diagnose "
-                          "compares on X / 255")
+        case.notes.append(
+            "X holds raw 0..255 pixels and forward divides them by 255 itself: diagnose compares on X / 255"
+        )
         found = None
     case.facts["inputs_unscaled"] = found is not None
     if found is None:
@@ -95,12 +103,19 @@ def _check_inputs(case, forward):
         fix = "X = X / 255.0"
     else:
         axis = case.layout.sample_axis()
-        fix = (f"X = (X - X.mean(axis={axis}, keepdims=True)) / (X.std(axis={axis}, keepdims=True) + 1e-8), "
-               "with the training set's mean and std")
-    case.add("inputs-not-scaled", "X",
-             f"{measured}: a weighted sum of hundreds of such values makes the pre-activations huge ("
-             + ("every unit at its bound" if case.activation in ("sigmoid", "tanh") else "and the outputs saturate")
-             + ") and the gradients with them; a network trains on inputs of order 1", fix, severity="warning")
+        fix = (
+            f"X = (X - X.mean(axis={axis}, keepdims=True)) / (X.std(axis={axis}, keepdims=True) + 1e-8), "
+            "with the training set's mean and std"
+        )
+    case.add(
+        "inputs-not-scaled",
+        "X",
+        f"{measured}: a weighted sum of hundreds of such values makes the pre-activations huge ("
+        + ("every unit at its bound" if case.activation in ("sigmoid", "tanh") else "and the outputs saturate")
+        + ") and the gradients with them; a network trains on inputs of order 1",
+        fix,
+        severity="warning",
+    )
 
 
 def _check_saturation(case):
@@ -115,14 +130,18 @@ def _check_saturation(case):
             continue
         W = case.weights[layer - 1]
         if case.facts.get("inputs_unscaled") and not _too_large(W) and W.min() < 0:
-            return True         # the weights are fine: the unscaled inputs, reported first, saturate them
+            return True  # the weights are fine: the unscaled inputs, reported first, saturate them
         slot, fix = _init_fix(case, layer)
-        case.add("saturated-units", slot.label,
-                 f"{share:.0%} of hidden layer {layer}'s {case.activation} outputs are within "
-                 f"{SATURATION_MARGIN} of {'0 or 1' if low == 0 else '-1 or 1'} on {_count(case.n, 'sample')}"
-                 ": their derivative is almost 0, so almost no gradient passes "
-                 f"and the network cannot learn. {_describe_weights(W, case, layer)}",
-                 fix + _biases_at_zero(case), severity="warning")
+        case.add(
+            "saturated-units",
+            slot.label,
+            f"{share:.0%} of hidden layer {layer}'s {case.activation} outputs are within "
+            f"{SATURATION_MARGIN} of {'0 or 1' if low == 0 else '-1 or 1'} on {_count(case.n, 'sample')}"
+            ": their derivative is almost 0, so almost no gradient passes "
+            f"and the network cannot learn. {_describe_weights(W, case, layer)}",
+            fix + _biases_at_zero(case),
+            severity="warning",
+        )
         case.facts["init_broken"] = True
         return True
     return False
@@ -145,11 +164,15 @@ def _check_output_saturation(case):
     if not (loss > OUTPUT_SATURATED * chance and large):
         return
     slot, fix = _init_fix(case, large[0])
-    case.add("saturated-units", slot.label,
-             f"the initial loss is {loss:.4g}, {loss / chance:.0f} times chance ({chance:.3g}): the outputs start "
-             "saturated, confidently wrong, and np.log of them underflows. "
-             + _describe_weights(case.weights[large[0] - 1], case, large[0]),
-             fix + _biases_at_zero(case), severity="warning")
+    case.add(
+        "saturated-units",
+        slot.label,
+        f"the initial loss is {loss:.4g}, {loss / chance:.0f} times chance ({chance:.3g}): the outputs start "
+        "saturated, confidently wrong, and np.log of them underflows. "
+        + _describe_weights(case.weights[large[0] - 1], case, large[0]),
+        fix + _biases_at_zero(case),
+        severity="warning",
+    )
     case.facts["init_broken"] = True
 
 
@@ -157,11 +180,15 @@ def _describe_weights(W, case, layer):
     low, high, std = float(W.min()), float(W.max()), float(W.std())
     scaled = 1 / np.sqrt(W.shape[0])
     if low >= 0:
-        text = (f"The weights of layer {layer} are all positive, in [{low:.2f}, {high:.2f}] (uniform [0, 1)?), "
-                "so every unit sums its inputs with the same sign")
+        text = (
+            f"The weights of layer {layer} are all positive, in [{low:.2f}, {high:.2f}] (uniform [0, 1)?), "
+            "so every unit sums its inputs with the same sign"
+        )
     elif _too_large(W):
-        text = (f"The weights of layer {layer} have std {std:.3g}, where 1/sqrt({W.shape[0]}) = {scaled:.3g} "
-                "keeps the sums of order 1 (randn without the scale?)")
+        text = (
+            f"The weights of layer {layer} have std {std:.3g}, where 1/sqrt({W.shape[0]}) = {scaled:.3g} "
+            "keeps the sums of order 1 (randn without the scale?)"
+        )
     else:
         text = f"The weights of layer {layer} have std {std:.3g}"
     if case.facts.get("inputs_unscaled"):
@@ -175,14 +202,19 @@ def _check_classes(case):
     # n random rows cover about k (1 - (1 - 1/k)^n) classes; far fewer means sorted or repeated rows
     expected = k * (1 - (1 - 1 / k) ** case.n)
     if case.n >= MIN_ROWS_FOR_CLASSES and k >= 3 and len(present) < max(3, expected / 2):
-        case.add("single-class-batches", "Y",
-                 f"the {case.n} samples given cover only class{'es' if len(present) > 1 else ''} "
-                 f"{', '.join(map(str, present))} of {k}: a network trained on such batches learns to answer "
-                 "those classes whatever the input (data sorted by label, or the same rows every step?)",
-                 ("p = np.random.permutation(len(X)); X, Y = X[p], Y[p]  # shuffle once per epoch"
-                  if case.layout.rows else
-                  "p = np.random.permutation(X.shape[1]); X, Y = X[:, p], Y[:, p]  # shuffle once per epoch"),
-                 severity="warning")
+        case.add(
+            "single-class-batches",
+            "Y",
+            f"the {case.n} samples given cover only class{'es' if len(present) > 1 else ''} "
+            f"{', '.join(map(str, present))} of {k}: a network trained on such batches learns to answer "
+            "those classes whatever the input (data sorted by label, or the same rows every step?)",
+            (
+                "p = np.random.permutation(len(X)); X, Y = X[p], Y[p]  # shuffle once per epoch"
+                if case.layout.rows
+                else "p = np.random.permutation(X.shape[1]); X, Y = X[:, p], Y[:, p]  # shuffle once per epoch"
+            ),
+            severity="warning",
+        )
 
 
 def check_learning_rate(case):
@@ -190,10 +222,12 @@ def check_learning_rate(case):
     import fastmlp
 
     if case.facts.get("init_broken"):
-        return              # a broken init is the cause; a learning rate tried on it says nothing
+        return  # a broken init is the cause; a learning rate tried on it says nothing
     if case.n < MIN_ROWS_FOR_CLASSES:
-        case.notes.append(f"lr was not checked: {_count(case.n, 'sample')} say{'s' if case.n == 1 else ''} "
-                          "little about a learning rate; pass a batch of a few dozen to have it checked")
+        case.notes.append(
+            f"lr was not checked: {_count(case.n, 'sample')} say{'s' if case.n == 1 else ''} "
+            "little about a learning rate; pass a batch of a few dozen to have it checked"
+        )
         return
 
     sizes = case.sizes
@@ -231,7 +265,8 @@ def check_learning_rate(case):
         better, _, lower_nan = run(net.copy(), SGD(lr=lower))
         smooth = max(loss for _, loss in better) <= 1.5 * better[0][1]
         if doctor._trains_well(better, lower_nan, chance) and (
-                better[-1][1] < CLEARLY_BETTER * final or (spiky and smooth)):
+            better[-1][1] < CLEARLY_BETTER * final or (spiky and smooth)
+        ):
             break
     else:
         return
@@ -240,12 +275,18 @@ def check_learning_rate(case):
     if nan_at is not None:
         what = f"turns NaN by step {nan_at}"
     elif peak > doctor._SPIKE_FACTOR * initial:
-        what = (f"jumps from {initial:.3g} to {peak:.3g}, {peak / initial:.0f} times its start, before it falls "
-                f"(to {final:.3g}): each step overshoots")
+        what = (
+            f"jumps from {initial:.3g} to {peak:.3g}, {peak / initial:.0f} times its start, before it falls "
+            f"(to {final:.3g}): each step overshoots"
+        )
     else:
         what = f"goes from {initial:.3g} to {final:.3g}"
-    case.add("lr-too-high", "lr",
-             f"with lr={case.lr:g}, {LR_STEPS} steps of {batch} sample{'s' if batch > 1 else ''} on a copy of "
-             f"your network: the loss {what}; with lr={suggested:g} it falls {'smoothly ' if spiky else ''}to "
-             f"{better[-1][1]:.3g}",
-             f"lr = {suggested:g}", severity="warning")
+    case.add(
+        "lr-too-high",
+        "lr",
+        f"with lr={case.lr:g}, {LR_STEPS} steps of {batch} sample{'s' if batch > 1 else ''} on a copy of "
+        f"your network: the loss {what}; with lr={suggested:g} it falls {'smoothly ' if spiky else ''}to "
+        f"{better[-1][1]:.3g}",
+        f"lr = {suggested:g}",
+        severity="warning",
+    )
