@@ -17,6 +17,7 @@ cdef extern from "fastmlp.h" nogil:
     int fm_blas_has_small_kernels(const char *core_name)
 
     int FM_MAX_LAYERS
+    int FM_LAZY_MAX_STEPS
     enum: FM_RELU, FM_LEAKY_RELU, FM_SIGMOID, FM_TANH, FM_IDENTITY
     enum: FM_SOFTMAX_CE, FM_SIGMOID_MSE, FM_SIGMOID_CE, FM_SOFTMAX_MSE
     enum: FM_SGD, FM_ADAM

@@ -14,6 +14,7 @@ ACTIVATIONS = {"relu": FM_RELU, "leaky_relu": FM_LEAKY_RELU, "sigmoid": FM_SIGMO
 HEADS = {("softmax", "cross_entropy"): FM_SOFTMAX_CE, ("sigmoid", "mse"): FM_SIGMOID_MSE,
          ("sigmoid", "cross_entropy"): FM_SIGMOID_CE, ("softmax", "mse"): FM_SOFTMAX_MSE}
 MAX_LAYERS = FM_MAX_LAYERS
+LAZY_MAX_STEPS = FM_LAZY_MAX_STEPS  # batch 1's longest chunk: its lazy rows' matrix powers
 OPTIMIZER_KINDS = {"sgd": FM_SGD, "adam": FM_ADAM}
 STATUS_OK = FM_OK
 STATUS_NONFINITE_LOSS = FM_NONFINITE_LOSS

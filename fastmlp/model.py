@@ -48,7 +48,7 @@ _SPARSE_MAX_CELLS = 1 << 21  # rows x features held as non-zeros at most: 64 MB 
 _PRIVATE_MAX_WEIGHTS = 1 << 23  # first-layer weights the two threads copy (with their velocity:
 # 64 MB); a bigger layer is worked on in place (csrc/split.c)
 _SPLIT_MIN_ROWS = 64  # predict / evaluate on fewer rows stays on one thread
-_BATCH1_MAX_CHUNK = 4096  # FM_LAZY_MAX_STEPS in csrc/fastmlp.h
+_BATCH1_MAX_CHUNK = _kernels.LAZY_MAX_STEPS  # the lazy rows' powers have room for this many
 
 # fit's advice (UserWarnings), each kind at most once per call
 _SCALE_HIGH = 10.0  # max |x| above this: X looks unscaled (pixels 0..255, raw units)
