@@ -171,24 +171,31 @@ def check_choice(name, value, choices):
     return str(value)
 
 
-def check_int(name, value, minimum=None):
-    """Check that value is a Python or NumPy int (not a bool), at least minimum; return an int.
+def check_int(name, value, minimum=None, maximum=None, above=None):
+    """Check that value is a Python or NumPy int (not a bool) from minimum to maximum; return an int.
+
+    ``above`` is a hint for a value over maximum: how to get what it was meant for.
 
     Raises
     ------
     TypeError
         If value is not an int (``32.0`` and ``True`` are not).
     ValueError
-        If value < minimum.
+        If value < minimum or value > maximum.
     """
-    expected = "an int" if minimum is None else f"an int >= {minimum}"
+    if maximum is None:
+        expected = "an int" if minimum is None else f"an int >= {minimum}"
+    else:
+        expected = f"an int <= {maximum}" if minimum is None else f"an int from {minimum} to {maximum}"
     if not _is_int(value):
         hint = None
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        if isinstance(value, (float, np.floating)) and float(value).is_integer() and abs(value) < 1e18:
             hint = f"Write {int(value)}, not {value!r}"
         raise _error(TypeError, name, _describe(value), expected, hint)
     if minimum is not None and value < minimum:
         raise _error(ValueError, name, repr(int(value)), expected)
+    if maximum is not None and value > maximum:
+        raise _error(ValueError, name, repr(int(value)), expected, above)
     return int(value)
 
 

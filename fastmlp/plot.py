@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from fastmlp._validation import _describe, _error, _is_int
+from fastmlp._validation import _describe, _error, check_int
 
 __all__ = ["history", "confusion_matrix", "misclassified", "weights"]
 
@@ -41,24 +41,6 @@ def _pyplot():
             'fastmlp.plot needs matplotlib: pip install "fastmlp[plot]" (or pip install matplotlib)'
         ) from exc
     return plt
-
-
-def _count(name, value, maximum, hint):
-    """value as an int from 1 to maximum, or a TypeError/ValueError naming the argument; hint says
-    how to get what a value above maximum was meant for."""
-    expected = f"an int from 1 to {maximum}"
-    if not _is_int(value):
-        whole = isinstance(value, (float, np.floating)) and float(value).is_integer()
-        raise _error(
-            TypeError,
-            name,
-            _describe(value),
-            expected,
-            f"Write {int(value)}, not {value!r}" if whole and abs(value) < 1e18 else None,
-        )
-    if not 1 <= value <= maximum:
-        raise _error(ValueError, name, repr(int(value)), expected, hint if value > maximum else None)
-    return int(value)
 
 
 def _check_title(title):
@@ -403,9 +385,10 @@ def misclassified(X, y_true, y_pred, n=25, title=None):
         If n is out of bounds, X is not 2-D (or 3-D square images), its rows are not square
         images, or X, y_true and y_pred have different numbers of rows.
     """
-    n = _count(
+    n = check_int(
         "n",
         n,
+        1,
         _MAX_IMAGES,
         "Draw several figures: misclassified(X[i:j], y_true[i:j], y_pred[i:j]) for slices of the samples",
     )
@@ -473,7 +456,7 @@ def weights(net, n=64, title=None):
     """
     if not hasattr(net, "weights"):
         raise TypeError(f"net: got {type(net).__name__}; expected a fastmlp.MLP")
-    n = _count("n", n, _MAX_IMAGES, "A grid of more units is too small to read and slow to draw")
+    n = check_int("n", n, 1, _MAX_IMAGES, "A grid of more units is too small to read and slow to draw")
     _check_title(title)
     first = np.asarray(net.weights[0])
     if first.ndim != 2:

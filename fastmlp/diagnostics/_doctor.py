@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastmlp import reference
-from fastmlp._validation import _describe, _error, _is_int, check_int, check_X, check_y
+from fastmlp._validation import _error, check_int, check_X, check_y
 from fastmlp.diagnostics._report import SEVERITIES, Finding, FindingsReport, _count, _describe_net, _table
 from fastmlp.init import draw_weights, resolve_init
 from fastmlp.model import _chance_loss, _describe_unscaled, _unscaled_inputs
@@ -156,24 +156,6 @@ class DoctorReport(FindingsReport):
         verdict = "ok" if self.ok else "NOT OK"
         lines.append(f"{verdict}: " + ", ".join(counts) if self.findings else "ok: no problems found")
         return "\n".join(lines)
-
-
-def _bounded_count(name, value, maximum, hint):
-    """value as an int from 1 to maximum, or a TypeError/ValueError naming the argument; hint says
-    how to get what a value above maximum was meant for."""
-    expected = f"an int from 1 to {maximum}"
-    if not _is_int(value):
-        whole = isinstance(value, (float, np.floating)) and float(value).is_integer()
-        raise _error(
-            TypeError,
-            name,
-            _describe(value),
-            expected,
-            f"Write {int(value)}, not {value!r}" if whole and abs(value) < 1e18 else None,
-        )
-    if not 1 <= value <= maximum:
-        raise _error(ValueError, name, repr(int(value)), expected, hint if value > maximum else None)
-    return int(value)
 
 
 def _n_parameters(net):
@@ -966,16 +948,18 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
             "Diagnose a narrower network of the same depth and activation: what doctor finds "
             "(the inputs, the init, the learning rate) carries over",
         )
-    steps = _bounded_count(
+    steps = check_int(
         "steps",
         steps,
+        1,
         _MAX_STEPS,
         "A few hundred steps show whether a setup learns (the default is 200); to train longer, call net.fit",
     )
-    batch_size = _bounded_count("batch_size", batch_size, _MAX_BATCH, "For full-batch descent pass batch_size=len(X)")
-    sample = _bounded_count(
+    batch_size = check_int("batch_size", batch_size, 1, _MAX_BATCH, "For full-batch descent pass batch_size=len(X)")
+    sample = check_int(
         "sample",
         sample,
+        1,
         _MAX_SAMPLE,
         f"The shares doctor measures on {_MAX_SAMPLE} rows are within about 1% of those on all rows",
     )
