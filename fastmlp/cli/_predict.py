@@ -14,7 +14,7 @@ import numpy as np
 import fastmlp
 from fastmlp.cli._options import Formatter, int_in
 from fastmlp.datasets import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, check_regular_file, read_idx, read_image
-from fastmlp.datasets._files import GZIP_MAGIC, MAX_UNDECLARED_BYTES, gunzip, read_regular_file
+from fastmlp.datasets._files import GZIP_MAGIC, MAX_UNDECLARED_BYTES, gunzip, is_csv_header, read_regular_file
 
 
 def add_parser(commands):
@@ -143,10 +143,8 @@ def _read_csv(path, n_features):
     lines = [line for line in data.decode("utf-8-sig").splitlines() if line.strip()]
     if not lines:
         raise ValueError(f"{path}: an empty CSV file")
-    try:
-        [float(v) for v in lines[0].split(",")]
-    except ValueError:
-        lines = lines[1:]  # a header line
+    if is_csv_header(lines[0]):
+        lines = lines[1:]
     try:
         array = np.loadtxt(lines, delimiter=",", ndmin=2, dtype=np.float64)
     except ValueError as exc:

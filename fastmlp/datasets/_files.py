@@ -121,6 +121,19 @@ def gunzip(data, path, limit=MAX_UNDECLARED_BYTES):
     return out
 
 
+def is_csv_header(line):
+    """Whether a CSV's first line (str) is a header ("label,1x1,1x2,..."): some field is not a
+    number, once a byte-order mark and the spaces around fields are set aside (" 0", "+3" are data)."""
+    fields = line.removeprefix("\ufeff").strip().split(",")
+    if fields == [""]:
+        return False
+    try:
+        [float(field) for field in fields]
+    except ValueError:
+        return True
+    return False
+
+
 def npz_member(archive, name, source=None):
     """``archive[name]`` after checking that its .npy header declares plain data of exactly the size
     the zip holds: NumPy allocates what the header says before it reads the data."""

@@ -22,6 +22,7 @@ from fastmlp.datasets._files import (
     as_path,
     check_regular_file,
     gunzip,
+    is_csv_header,
     npz_member,
     read_regular_file,
 )
@@ -253,7 +254,7 @@ def _load_csv_file(path):
     check_regular_file(path)
     with open(path, "rb") as f:
         first = f.readline()
-    skip = 1 if _is_header(first) else 0
+    skip = 1 if is_csv_header(first.decode("utf-8-sig", errors="replace")) else 0
     try:
         table = np.loadtxt(path, dtype=np.uint8, delimiter=",", skiprows=skip, ndmin=2, encoding="utf-8-sig")
     except ValueError as exc:
@@ -264,19 +265,6 @@ def _load_csv_file(path):
         )
     X = _pixels(table[:, 1:], path, "the pixels")
     return X, _labels(table[:, 0], len(X), path, "the labels")
-
-
-def _is_header(line):
-    """Whether a CSV's first line is a header ("label,1x1,1x2,..."): some field is not a number, once
-    a UTF-8 byte-order mark and the spaces around fields are set aside (" 0", "+3" are data)."""
-    fields = line.removeprefix(b"\xef\xbb\xbf").strip().split(b",")
-    if fields == [b""]:
-        return False
-    try:
-        [float(field) for field in fields]
-    except ValueError:
-        return True
-    return False
 
 
 def _load_csv(train_path, test_path):
