@@ -203,13 +203,7 @@ class MLP:
         self._opt_step = 0
         self._chunk_steps = {}  # batch size -> steps per call, adapted to _CHUNK_SECONDS
         self._snapshots = None  # divergence recovery during fit
-        self._fit_lock = threading.Lock()  # held while fit runs: one fit at a time per network
-        self._fitting = None  # the thread running fit, while it runs
-        # guards _fitting and the calls under way in other threads (see _begin): fit waits for
-        # them to end before it starts; reads wait for a write, a write for the reads
-        self._guard = threading.Condition(threading.Lock())
-        self._readers, self._writing = 0, False
-        self._grads_lock = threading.Lock()  # loss_and_gradients in several threads take turns
+        self._new_locks()
         self.stop_training = False
         self.history = None
 
@@ -280,11 +274,18 @@ class MLP:
         twin._optimizer, twin._opt_state, twin._opt_step = None, (), 0
         twin._chunk_steps = dict(self._chunk_steps)
         twin._snapshots = None
-        twin._fit_lock, twin._fitting = threading.Lock(), None
-        twin._guard, twin._readers, twin._writing = threading.Condition(threading.Lock()), 0, False
-        twin._grads_lock = threading.Lock()
+        twin._new_locks()
         twin.history = None
         return twin
+
+    def _new_locks(self):
+        self._fit_lock = threading.Lock()  # held while fit runs: one fit at a time per network
+        self._fitting = None  # the thread running fit, while it runs
+        # guards _fitting and the calls under way in other threads (see _begin): fit waits for
+        # them to end before it starts; reads wait for a write, a write for the reads
+        self._guard = threading.Condition(threading.Lock())
+        self._readers, self._writing = 0, False
+        self._grads_lock = threading.Lock()  # loss_and_gradients in several threads take turns
 
     def _refuse_while_fitting(self, what, callbacks_may=False):
         """RuntimeError when fit is running on this network: from another thread always (the
