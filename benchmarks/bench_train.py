@@ -17,6 +17,7 @@ Only numpy, scipy and fastmlp are needed; torch and scikit-learn are used when i
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -264,22 +265,35 @@ class FastMLP:
 
 class FastMLPDense(FastMLP):
     """fastmlp made to multiply the zeros too, as every other contender does: the share of
-    fastmlp's speed that comes from skipping them. Mostly-zero inputs switch on the sparse first
-    layer and, at batch size 1, lazy momentum (csrc/sparse.c); with a BLAS without small-matrix
-    kernels, the layers after a ReLU skip its zeros too (csrc/split.c). Both are off here."""
+    fastmlp's speed that comes from skipping them. On mostly-zero inputs the plan of a fit
+    (fastmlp._plan.make_plan) reads the first layer's inputs as non-zeros, stepping that layer by
+    columns on private copies with SGD, and at batch size 1 catches its rows up lazily with
+    momentum; with a BLAS without small-matrix kernels, the layers after a ReLU read its outputs
+    as non-zeros too. Here every fit's plan has all of that off: dense GEMMs throughout, the
+    minibatches still cut in parts for the threads as before."""
 
     name = "fastmlp-dense"
 
     def train(self, rows, batch_size, lr):
-        from fastmlp import model
+        from fastmlp import _plan
 
-        mostly_zeros, skips_hidden_zeros = model._mostly_zeros, model._skips_hidden_zeros
-        model._mostly_zeros = lambda X: False
-        model._skips_hidden_zeros = lambda activation: False
+        make_plan = _plan.make_plan
+
+        def dense_plan(*args, **kwargs):
+            return dataclasses.replace(
+                make_plan(*args, **kwargs),
+                sparse_inputs=False,
+                first_layer_by_columns=False,
+                private_columns=False,
+                lazy_first_layer=False,
+                hidden_lists=(),
+            )
+
+        _plan.make_plan = dense_plan
         try:
             return super().train(rows, batch_size, lr)
         finally:
-            model._mostly_zeros, model._skips_hidden_zeros = mostly_zeros, skips_hidden_zeros
+            _plan.make_plan = make_plan
 
 
 class NumPyMLP:

@@ -1,7 +1,7 @@
 /* What fastmlp asks of the BLAS library itself, beyond its GEMMs: its thread-count control, so
    that while two threads of ours split a step each runs its GEMMs on one core instead of both
    asking OpenBLAS for two; and which kernels it runs, since only some of OpenBLAS's kernel sets
-   have kernels for small matrices (split.c cuts its products for them where they do). */
+   have kernels for small matrices (parts.c cuts its products for them where they do). */
 #if defined(__linux__) || defined(__APPLE__)
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -27,7 +27,7 @@ static void *library_function(const void *blas_function, const char *name, const
     void *found = dlsym(library, name);
     if (found == NULL)
         found = dlsym(library, prefixed);
-    dlclose(library);  /* only the count taken by RTLD_NOLOAD; the library stays loaded */
+    dlclose(library); /* only the count taken by RTLD_NOLOAD; the library stays loaded */
     return found;
 #else
     (void)blas_function;
@@ -45,15 +45,15 @@ fm_set_threads_fn fm_find_blas_threads_setter(const void *blas_function)
     fm_set_threads_fn fn;
     *(void **)&fn = library_function(blas_function, "openblas_set_num_threads_local",
                                      "scipy_openblas_set_num_threads_local");
-    return fn;  /* POSIX: a data pointer from dlsym holds a function */
+    return fn; /* POSIX: a data pointer from dlsym holds a function */
 }
 
 const char *fm_blas_core_name(const void *blas_function)
 {
     typedef char *(*corename_fn)(void);
     corename_fn corename;
-    *(void **)&corename = library_function(blas_function, "openblas_get_corename",
-                                           "scipy_openblas_get_corename");
+    *(void **)&corename =
+        library_function(blas_function, "openblas_get_corename", "scipy_openblas_get_corename");
     return corename != NULL ? corename() : NULL;
 }
 

@@ -30,16 +30,16 @@ void fm_gemm_rows(const fm_blas *blas, int M, int N, int K, float alpha, const f
                   const float *B, int ldb, float beta, float *C, int ldc)
 {
     int piece = fm_small_rows(blas, M, N, K);
-    if (piece == 0)  /* too wide for them, or no such kernels: the whole at once */
+    if (piece == 0) /* too wide for them, or no such kernels: the whole at once */
         piece = M;
     for (int i = 0; i < M; i += piece)
-        fm_gemm(blas, 0, 0, M - i < piece ? M - i : piece, N, K, alpha, A + (size_t)i * lda, lda,
-                B, ldb, beta, C + (size_t)i * ldc, ldc);
+        fm_gemm(blas, 0, 0, M - i < piece ? M - i : piece, N, K, alpha, A + (size_t)i * lda, lda, B,
+                ldb, beta, C + (size_t)i * ldc, ldc);
 }
 
 /* x86-64 with GCC or Clang: the transpose moves 8 x 8 tiles in AVX2 registers where the CPU has
    AVX2, picked at run time; one float at a time it was a visible share of a minibatch step. */
-#ifdef FM_AVX2_INTRINSICS
+#ifdef FM_X86_INTRINSICS
 __attribute__((target("avx2"))) static void transpose_tiles_avx2(float *dst, const float *src,
                                                                  int rows, int cols, int ld)
 {
@@ -47,10 +47,12 @@ __attribute__((target("avx2"))) static void transpose_tiles_avx2(float *dst, con
     for (int r0 = 0; r0 + 8 <= rows; r0 += 8)
         for (int c0 = 0; c0 + 8 <= cols; c0 += 8) {
             const float *in = src + (size_t)r0 * ld + c0;
+            // clang-format off
             __m256 a0 = _mm256_loadu_ps(in), a1 = _mm256_loadu_ps(in + ld);
             __m256 a2 = _mm256_loadu_ps(in + 2 * (size_t)ld), a3 = _mm256_loadu_ps(in + 3 * (size_t)ld);
             __m256 a4 = _mm256_loadu_ps(in + 4 * (size_t)ld), a5 = _mm256_loadu_ps(in + 5 * (size_t)ld);
             __m256 a6 = _mm256_loadu_ps(in + 6 * (size_t)ld), a7 = _mm256_loadu_ps(in + 7 * (size_t)ld);
+            // clang-format on
             __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
             __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
             __m256 t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5);
@@ -72,8 +74,8 @@ __attribute__((target("avx2"))) static void transpose_tiles_avx2(float *dst, con
 }
 #endif
 
-static void transpose_part(float *dst, const float *src, int rows, int ld, int r_begin,
-                           int c_begin, int c_end)
+static void transpose_part(float *dst, const float *src, int rows, int ld, int r_begin, int c_begin,
+                           int c_end)
 {
     for (int r = r_begin; r < rows; r++)
         for (int c = c_begin; c < c_end; c++)
@@ -88,15 +90,15 @@ void fm_transpose(float *dst, const float *src, int rows, int cols)
 void fm_transpose_ld(float *dst, const float *src, int rows, int cols, int ld)
 {
     int tiled_rows = 0, tiled_cols = 0;
-#ifdef FM_AVX2_INTRINSICS
+#ifdef FM_X86_INTRINSICS
     if (fm_cpu_has_avx2()) {
         transpose_tiles_avx2(dst, src, rows, cols, ld);
         tiled_rows = rows - rows % 8;
         tiled_cols = cols - cols % 8;
     }
 #endif
-    transpose_part(dst, src, rows, ld, 0, tiled_cols, cols);         /* the columns right of the tiles */
-    transpose_part(dst, src, rows, ld, tiled_rows, 0, tiled_cols);   /* the rows below them */
+    transpose_part(dst, src, rows, ld, 0, tiled_cols, cols); /* the columns right of the tiles */
+    transpose_part(dst, src, rows, ld, tiled_rows, 0, tiled_cols); /* the rows below them */
 }
 
 void fm_gemv(const fm_blas *blas, int trans_a, int M, int N, float alpha, const float *A, int lda,
@@ -112,7 +114,7 @@ void fm_dense_forward(const fm_blas *blas, float *out, const float *x, const flo
                       const float *b, int n, int n_in, int n_out, int activation)
 {
     /* out: (n, n_out); x: (n, n_in); W: (n_in, n_out); b: (n_out,) */
-    if (n == 1) {  /* one row: summing only the rows of W with a non-zero input beats BLAS */
+    if (n == 1) { /* one row: summing only the rows of W with a non-zero input beats BLAS */
         fm_dense_forward_row(out, x, W, b, n_in, n_out, activation);
         return;
     }
@@ -158,8 +160,8 @@ static void outer_product(float *dW, const float *x, const float *dz, int n_in, 
 }
 
 void fm_dense_backward(const fm_blas *blas, float *dx, float *dW, float *db, const float *dz,
-                       const float *x, const float *W, int n, int n_in, int n_out,
-                       float alpha, float beta)
+                       const float *x, const float *W, int n, int n_in, int n_out, float alpha,
+                       float beta)
 {
     /* dx: (n, n_in) or NULL; dW: (n_in, n_out); db: (n_out,); dz: (n, n_out); x: (n, n_in);
        W: (n_in, n_out). dx is computed first, so dW may alias W (an update in place). */
@@ -240,7 +242,7 @@ void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, 
     float decay = -lr * weight_decay;
     for (int i = row_begin; i < row_end; i++) {
         float *w = W + (size_t)i * n_out;
-        if (stamp != NULL) {  /* lazy rows: only those with an input move now */
+        if (stamp != NULL) { /* lazy rows: only those with an input move now */
             if (x[i] == 0.0f)
                 continue;
             stamp[i] = step + 1;
@@ -265,9 +267,11 @@ void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, 
         axpy(b, -lr, dz, n_out);
 }
 
+// clang-format off
 FM_VECTORIZED  /* much of a batch-1 fit: the AVX2 clone takes 8 floats at a time, not 4 */
 void fm_lazy_catch_up(float *W, float *vW, int32_t *stamp, const float *x, int n_in, int n_out,
                       int32_t step, const float *powers)
+// clang-format on
 {
     /* Rows i (all, or those with x[i] != 0 when x is given) last brought up to date at step
        stamp[i] are moved to `step`: k = step - stamp[i] steps of w' = (1 + c) w + mu v,
@@ -300,6 +304,8 @@ void fm_lazy_powers(float *powers, int max_steps, float momentum, float c)
         powers[4 * (size_t)k + 3] = (float)a22;
         double b11 = (1.0 + c) * a11 + momentum * a21, b12 = (1.0 + c) * a12 + momentum * a22;
         double b21 = c * a11 + momentum * a21, b22 = c * a12 + momentum * a22;
+        // clang-format off
         a11 = b11; a12 = b12; a21 = b21; a22 = b22;
+        // clang-format on
     }
 }

@@ -15,6 +15,7 @@
 /* Element-wise loops get an AVX2 clone picked at load time, so a portable -O3 build still
    uses the wide vector units where the CPU has them: with FMA (x86-64-v3: AVX2, FMA, ...) from
    GCC 12, which can dispatch on that level; plain AVX2 before. */
+// clang-format off
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && __GNUC__ >= 12
 #define FM_VECTORIZED __attribute__((target_clones("arch=x86-64-v3", "default")))
 #elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -22,6 +23,7 @@
 #else
 #define FM_VECTORIZED
 #endif
+// clang-format on
 
 /* A sum the compiler may split across vector lanes (float addition is not associative, so it
    would not otherwise); built with -fopenmp-simd, which needs no OpenMP runtime. */
@@ -36,21 +38,22 @@
 
 /* ---- BLAS, as scipy.linalg.cython_blas exports it (Fortran calling convention) ---- */
 typedef void (*fm_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
-                            float *a, int *lda, float *b, int *ldb, float *beta, float *c, int *ldc);
-typedef void (*fm_sgemv_fn)(char *trans, int *m, int *n, float *alpha, float *a, int *lda,
-                            float *x, int *incx, float *beta, float *y, int *incy);
+                            float *a, int *lda, float *b, int *ldb, float *beta, float *c,
+                            int *ldc);
+typedef void (*fm_sgemv_fn)(char *trans, int *m, int *n, float *alpha, float *a, int *lda, float *x,
+                            int *incx, float *beta, float *y, int *incy);
 typedef struct {
     fm_sgemm_fn sgemm;
     fm_sgemv_fn sgemv;
-    int small_kernels;  /* it has OpenBLAS's kernels for small matrices (fm_blas_has_small_kernels) */
+    int small_kernels; /* it has OpenBLAS's kernels for small matrices (fm_blas_has_small_kernels) */
 } fm_blas;
 
 /* Sets the BLAS's thread count, for the whole process, returning the one before (OpenBLAS's
    openblas_set_num_threads_local, whose "local" is about OpenMP regions, not threads). */
 typedef int (*fm_set_threads_fn)(int n_threads);
 /* That setter, looked up through the library holding blas_function (blas_library.c); NULL where
-   there is none. The Python side holds the BLAS to one thread while fm_train_split or
-   fm_infer_split runs two threads of ours. */
+   there is none. The Python side holds the BLAS to one thread while threads of ours run a
+   call's parts. */
 fm_set_threads_fn fm_find_blas_threads_setter(const void *blas_function);
 /* The kernel set OpenBLAS picked for this CPU (or OPENBLAS_CORETYPE named), as its
    openblas_get_corename says ("SkylakeX", "Haswell", ...); NULL for another BLAS. */
@@ -100,8 +103,8 @@ void fm_dense_forward(const fm_blas *blas, float *out, const float *x, const flo
    dx (n, n_in) overwritten with dz W^T (skipped when dx is NULL);
    dW (n_in, n_out) = alpha * x^T dz + beta * dW;  db (n_out,) = alpha * colsum(dz) + beta * db. */
 void fm_dense_backward(const fm_blas *blas, float *dx, float *dW, float *db, const float *dz,
-                       const float *x, const float *W, int n, int n_in, int n_out,
-                       float alpha, float beta);
+                       const float *x, const float *W, int n, int n_in, int n_out, float alpha,
+                       float beta);
 
 /* a . b, both (m,), summed in vector lanes */
 float fm_dot(const float *a, const float *b, int m);
@@ -127,37 +130,37 @@ void fm_lazy_catch_up(float *W, float *vW, int32_t *stamp, const float *x, int n
                       int32_t step, const float *powers);
 void fm_lazy_powers(float *powers, int max_steps, float momentum, float c);
 
-/* ---- the first layer over mostly-zero inputs (sparse.c) ---- */
-/* Rows of a minibatch whose non-zeros the forward pass sums together (sparse.c) */
+/* ---- layers over mostly-zero inputs (sparse_lists.c, sparse.c, sparse_relu.c) ---- */
+/* Rows of a minibatch whose non-zeros the forward pass sums together */
 #define FM_SPARSE_GROUP 4
 /* Rows of a minibatch held as their non-zero inputs, by rows and by columns; built by
-   fm_sparse_gather in a buffer of fm_sparse_size int32 slots that fm_sparse_init carves up. */
+   fm_sparse_gather in a buffer that fm_sparse_layout measures and carves up. */
 typedef struct {
-    int n, n_in, nnz;      /* rows, inputs per row, non-zeros held */
-    int first_row;         /* the minibatch row of row 0 */
-    size_t capacity;       /* non-zeros that fit: n_in * max_rows */
-    int32_t *row_start;    /* (n + 1,): row r's non-zeros are row_index/row_value[row_start[r]..] */
-    int32_t *row_index;    /* (capacity,) their columns */
-    float *row_value;      /* (capacity,) */
-    int32_t *col_start;    /* (n_in + 1,): column j's are col_index/col_value[col_start[j]..] */
-    int32_t *col_fill;     /* (n_in + 1,) scratch */
-    int32_t *col_index;    /* (capacity,) their minibatch rows, first_row + r, in order */
-    float *col_value;      /* (capacity,) */
-    int columns;           /* list them by columns (fm_sparse_init sets it; inference needs none) */
+    int n, n_in, nnz;   /* rows, inputs per row, non-zeros held */
+    int first_row;      /* the minibatch row of row 0 */
+    size_t capacity;    /* non-zeros that fit: n_in * max_rows */
+    int32_t *row_start; /* (n + 1,): row r's non-zeros are row_index/row_value[row_start[r]..] */
+    int32_t *row_index; /* (capacity,) their columns */
+    float *row_value;   /* (capacity,) */
+    int32_t *col_start; /* (n_in + 1,): column j's are col_index/col_value[col_start[j]..] */
+    int32_t *col_fill;  /* (n_in + 1,) scratch */
+    int32_t *col_index; /* (capacity,) their minibatch rows, first_row + r, in order */
+    float *col_value;   /* (capacity,) */
+    int columns;        /* list them by columns (fm_sparse_layout sets it; inference needs none) */
     /* With AVX-512 (else groups is 0), rows 4g .. 4g + 3 together for g < groups = n / 4: the
        inputs non-zero in any of them, group_index[group_start[g]..], with the four rows' values
        (some of them zero) in group_value[0..3] */
-    int grouped;           /* list the groups (fm_sparse_init) */
+    int grouped; /* list the groups (fm_sparse_layout) */
     int groups;
-    int32_t *group_start;  /* (max_rows / 4 + 1,) */
-    int32_t *group_index;  /* (n_in * (max_rows / 4),) */
-    float *group_value[FM_SPARSE_GROUP];  /* (n_in * (max_rows / 4),) each */
+    int32_t *group_start;                /* (max_rows / 4 + 1,) */
+    int32_t *group_index;                /* (n_in * (max_rows / 4),) */
+    float *group_value[FM_SPARSE_GROUP]; /* (n_in * (max_rows / 4),) each */
 } fm_sparse;
 
-size_t fm_sparse_size(int n_in, int max_rows);
-/* width: the rows will meet fm_sparse_forward for width columns; the gather then lists their
-   groups where that pays (fm_sparse_groups_pay). */
-void fm_sparse_init(fm_sparse *s, int32_t *buffer, int n_in, int max_rows, int width);
+/* The int32 slots s needs for up to max_rows rows of n_in inputs; with a buffer, s carved out
+   of it, empty. width: the rows will meet fm_sparse_forward for width columns; the gather then
+   lists their groups where that pays (fm_sparse_groups_pay). */
+size_t fm_sparse_layout(fm_sparse *s, int32_t *buffer, int n_in, int max_rows, int width);
 int fm_sparse_groups_pay(int width);
 /* Rows `rows` (n,) of X (., n_in) -- or rows start .. start + n - 1 when rows is NULL -- into s
    as minibatch rows first_row .., their labels from y into labels (n,). */
@@ -178,15 +181,15 @@ void fm_sparse_forward(float *out, int ld_out, const fm_sparse *x, const float *
    (n, n_in) a ReLU's outputs: a dot product of dz's row (n_out,) and W's row (W (n_in, n_out),
    rows ld_w apart) for each input above zero, 0 for the others. A layer's backward product and
    the derivative of the ReLU before it, together. */
-void fm_sparse_relu_backward(float *dx, int ld_dx, const fm_sparse *x, const float *dz,
-                             int ld_dz, const float *W, int ld_w, int n_out);
+void fm_sparse_relu_backward(float *dx, int ld_dx, const fm_sparse *x, const float *dz, int ld_dz,
+                             const float *W, int ld_w, int n_out);
 /* gW (n_in, n_out): rows [row_begin, row_end) overwritten with the weight gradient x^T dz (zero
    rows where the minibatch has no input), for optimizers that need the gradient itself. */
 void fm_sparse_gradient(float *gW, const fm_sparse *const *parts, int n_parts, const float *dz,
                         int n_out, int row_begin, int row_end);
-void fm_sparse_update(float *W, float *vW, int ld_w, const fm_sparse *const *parts,
-                      int n_parts, const float *dz, int ld_dz, int row_begin, int row_end,
-                      int width, float lr, float mu, float c);
+void fm_sparse_update(float *W, float *vW, int ld_w, const fm_sparse *const *parts, int n_parts,
+                      const float *dz, int ld_dz, int row_begin, int row_end, int width, float lr,
+                      float mu, float c);
 
 /* ---- output layer and loss (loss.c) ---- */
 enum fm_head { FM_SOFTMAX_CE = 0, FM_SIGMOID_MSE = 1, FM_SIGMOID_CE = 2, FM_SOFTMAX_MSE = 3 };
@@ -203,10 +206,10 @@ double fm_head_loss(float *z, float *dz, const int32_t *y, int n, int k, int hea
 enum fm_optimizer_kind { FM_SGD = 0, FM_ADAM = 1 };
 typedef struct {
     int kind;
-    float lr, momentum, weight_decay;  /* SGD (weight_decay for Adam too) */
+    float lr, momentum, weight_decay; /* SGD (weight_decay for Adam too) */
     int nesterov;
-    float beta1, beta2, eps;           /* Adam */
-    int64_t step;                      /* Adam's t: steps taken so far, advanced by each update */
+    float beta1, beta2, eps; /* Adam */
+    int64_t step;            /* Adam's t: steps taken so far, advanced by each update */
 } fm_optimizer;
 
 /* p, v (count,): updated in place from the gradient g (count,). v is the velocity (SGD with
@@ -224,85 +227,81 @@ void fm_add_inplace(float *p, const float *d, size_t count);
 void fm_bias_step(float *b, float *vb, const float *dz, int n, int ld, int count, float lr,
                   float mu, float c);
 
-/* ---- the network and its training loop (train.c) ---- */
+/* ---- the network, the plan of a call, and the entry points ---- */
 typedef struct {
-    int n_layers;          /* weight layers */
-    const int *sizes;      /* (n_layers + 1,) widths */
-    int activation;        /* hidden layers */
+    int n_layers;     /* weight layers */
+    const int *sizes; /* (n_layers + 1,) widths */
+    int activation;   /* hidden layers */
     int head;
-    float *params;         /* arena: W0 (sizes[0], sizes[1]), b0 (sizes[1],), W1, b1, ... */
-    float *grads;          /* same layout; needed by loss_and_gradients, Nesterov and Adam */
-    float *state1;         /* same layout: velocity, or Adam's first moment (NULL if unused) */
-    float *state2;         /* same layout: Adam's second moment (NULL if unused) */
+    float *params; /* arena: W0 (sizes[0], sizes[1]), b0 (sizes[1],), W1, b1, ... */
+    float *grads;  /* same layout; needed by loss_and_gradients, Nesterov and Adam */
+    float *state1; /* same layout: velocity, or Adam's first moment (NULL if unused) */
+    float *state2; /* same layout: Adam's second moment (NULL if unused) */
 } fm_net;
 
+/* A minibatch step or an inference block in parts is cut in this many fixed parts, which one
+   thread or several run with the same bits. */
+#define FM_PARTS 2
+
+/* How a step updates the parameters: none (inference, gradients); plain SGD; SGD with a
+   velocity (momentum or weight decay); the gradient first, then the optimizer (Adam, Nesterov). */
+enum fm_update { FM_NO_UPDATE = 0, FM_PLAIN_SGD = 1, FM_VELOCITY_SGD = 2, FM_GRADIENT_STEP = 3 };
+
+/* How a call runs: decided by the caller once (fastmlp/_plan.py), obeyed here, never decided
+   again. Every plan gives the same results within float32 rounding; a plan's results do not
+   depend on the number of threads that run it. */
 typedef struct {
-    float *buffer;         /* fm_workspace_size(...) floats, owned by the caller */
-    int max_rows;
-    float *split;          /* fm_split_size(...) floats, or NULL: minibatches take the one-part path */
-    int sparse;            /* split has room for the first layer's inputs as non-zeros */
-    int private_columns;   /* ... and for each half's copy of its first-layer columns */
-    int hidden_lists;      /* ... and for each half's hidden-layer outputs as non-zeros, which
-                              a ReLU network then skips (the three flags as given to
-                              fm_split_size for this buffer) */
+    int rows;              /* rows per step (fit) or per block (inference) */
+    int parts;             /* 1: steps and blocks run whole; FM_PARTS: cut in parts */
+    int update;            /* enum fm_update */
+    int sparse_inputs;     /* in parts: the first layer reads the inputs as non-zeros */
+    int lazy_first_layer;  /* batch 1 with a velocity: lazy first-layer rows (fm_lazy_catch_up) */
+    int by_columns;        /* in parts, sparse, SGD: the first layer stepped by its columns */
+    int private_columns;   /* ... each part's columns on a private copy */
+    uint64_t hidden_lists; /* in parts, bit l: layer l's inputs (a ReLU's outputs) listed as
+                              non-zeros, summed over where mostly zeros */
+} fm_plan;
+
+/* The buffer of a call's activations, deltas and lists, laid out for its plan. */
+typedef struct {
+    fm_plan plan;
+    float *buffer; /* fm_workspace_size(sizes, n_layers, &plan) floats, the caller's */
 } fm_workspace;
 
 typedef struct {
-    double loss_sum;       /* accumulated: sum over rows of the per-row loss */
-    int64_t correct;       /* accumulated: rows whose argmax was the label */
-    int64_t rows;          /* accumulated: rows seen */
-    int64_t steps;         /* accumulated: minibatch steps completed */
+    double loss_sum; /* accumulated: sum over rows of the per-row loss */
+    int64_t correct; /* accumulated: rows whose argmax was the label */
+    int64_t rows;    /* accumulated: rows seen */
+    int64_t steps;   /* accumulated: minibatch steps completed */
 } fm_stats;
 
-enum fm_status { FM_OK = 0, FM_NONFINITE_LOSS = 1, FM_MISSING_STATE = 2 };
+enum fm_status { FM_OK = 0, FM_NONFINITE_LOSS = 1, FM_MISSING_STATE = 2, FM_BAD_PLAN = 3 };
 
 size_t fm_param_count(const int *sizes, int n_layers);
-size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows);
-size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse,
-                     int private_columns, int hidden_lists);
+size_t fm_workspace_size(const int *sizes, int n_layers, const fm_plan *plan);
 
-/* Train on minibatches first_batch .. first_batch + n_batches - 1 of one epoch. Batch i is the
-   rows order[i*batch_size ..] of X (n_rows, sizes[0]); order NULL means rows in stored order,
-   read in place without a copy. y (n_rows,). Returns FM_NONFINITE_LOSS, leaving the parameters
-   as they were before that batch, when a batch's loss is not finite.
-   sparse_inputs (most of X is zero) lets batch-1 momentum update the first layer lazily
-   (fm_lazy_catch_up), and minibatches read it as non-zeros where ws->sparse.
-   Minibatches take fm_train_split when ws->split is there, with up to n_threads threads; the
-   results do not depend on n_threads. */
+/* Train on minibatches first_batch .. first_batch + n_batches - 1 of one epoch, of ws->plan.rows
+   rows each. Batch i is the rows order[i*rows ..] of X (n_rows, sizes[0]); order NULL means rows
+   in stored order, read in place without a copy. y (n_rows,). Returns FM_NONFINITE_LOSS, leaving
+   the parameters as they were before that batch, when a batch's loss is not finite;
+   FM_MISSING_STATE when the plan's update needs a buffer net lacks; FM_BAD_PLAN for a plan no
+   engine runs. Steps in parts take up to n_threads threads. */
 int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                    const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
-                   int batch_size, int64_t first_batch, int64_t n_batches,
-                   int sparse_inputs, int n_threads, fm_stats *stats);
-
-/* fm_train_chunk's minibatch path in split.c: each step cut in two fixed halves that 1 or 2
-   threads run. */
-int fm_train_split(const fm_blas *blas, const fm_net *net, fm_optimizer *opt,
-                   const fm_workspace *ws, const float *X, const int32_t *y, const int64_t *order,
-                   int64_t n_rows, int batch_size, int64_t first_batch, int64_t n_batches,
-                   int sparse_inputs, int n_threads, fm_stats *stats);
+                   int64_t first_batch, int64_t n_batches, int n_threads, fm_stats *stats);
 
 /* net->grads overwritten with the gradients of the mean loss over X (n, sizes[0]), y (n,);
-   ws sized for n rows. Returns the mean loss. */
-double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
-                             const float *X, const int32_t *y, int n);
+   ws planned whole for n rows. Returns the mean loss. */
+double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws, const float *X,
+                             const int32_t *y, int n);
 
-/* out (n_rows, k) overwritten with the network's outputs, computed in blocks of ws->max_rows;
-   with ws->split, by fm_infer_split (sparse_inputs, n_threads as there). */
+/* out (n_rows, k) overwritten with the network's outputs, in blocks of ws->plan.rows rows (in
+   parts: up to n_threads threads). */
 void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float *out,
-                const float *X, int64_t n_rows, int sparse_inputs, int n_threads);
+                const float *X, int64_t n_rows, int n_threads);
 
-/* Loss and accuracy over X, y in blocks of ws->max_rows; accumulated into stats. With ws->split,
-   by fm_infer_split. */
+/* Loss and accuracy over X, y in blocks of ws->plan.rows rows; accumulated into stats. */
 void fm_evaluate(const fm_blas *blas, const fm_net *net, fm_workspace *ws, const float *X,
-                 const int32_t *y, int64_t n_rows, int sparse_inputs, int n_threads,
-                 fm_stats *stats);
-
-/* Inference in split.c: each block of ws->max_rows rows cut in two halves that 1 or 2 threads run
-   (the same bits either way); the first layer reads mostly-zero inputs as non-zeros where
-   sparse_inputs and ws->sparse. out (n_rows, k) gets the outputs; with out NULL, the loss against
-   y (n_rows,) and the hits are added to stats instead. */
-void fm_infer_split(const fm_blas *blas, const fm_net *net, const fm_workspace *ws, float *out,
-                    const float *X, const int32_t *y, int64_t n_rows, int sparse_inputs,
-                    int n_threads, fm_stats *stats);
+                 const int32_t *y, int64_t n_rows, int n_threads, fm_stats *stats);
 
 #endif

@@ -10,7 +10,7 @@ FM_VECTORIZED
 int fm_all_finite(const float *x, size_t count)
 {
     /* x (count,): NaN and +-Inf are the floats whose exponent bits are all ones */
-    const size_t chunk = 4096;  /* a test per chunk: an early answer for a bad value up front */
+    const size_t chunk = 4096; /* a test per chunk: an early answer for a bad value up front */
     for (size_t start = 0; start < count; start += chunk) {
         size_t end = count - start < chunk ? count : start + chunk;
         uint32_t bad = 0;

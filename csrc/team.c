@@ -113,7 +113,7 @@ int fm_team_run(fm_team *team, fm_team_body body, void *arg, int n_threads)
 #if !defined(_WIN32)
     if (n_threads >= 2 && run_two(team, body, arg) == 2)
         return 2;
-    team->size = 1;  /* no thread to be had: do it all here */
+    team->size = 1; /* no thread to be had: do it all here */
 #else
     (void)n_threads;
 #endif

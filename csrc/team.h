@@ -7,10 +7,10 @@
 #endif
 
 typedef struct {
-    int size;                  /* threads meeting at the barrier: 1 or 2 */
-    int arrived, generation;   /* the barrier's state, used atomically */
+    int size;                /* threads meeting at the barrier: 1 or 2 */
+    int arrived, generation; /* the barrier's state, used atomically */
 #if !defined(_WIN32)
-    int sleepers;              /* threads asleep on `woken` after spinning in vain */
+    int sleepers; /* threads asleep on `woken` after spinning in vain */
     pthread_mutex_t lock;
     pthread_cond_t woken;
 #endif

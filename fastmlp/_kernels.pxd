@@ -1,5 +1,5 @@
 # The C API of csrc/fastmlp.h, declared once.
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 cdef extern from "fastmlp.h" nogil:
     ctypedef void (*fm_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
@@ -18,10 +18,12 @@ cdef extern from "fastmlp.h" nogil:
 
     int FM_MAX_LAYERS
     int FM_LAZY_MAX_STEPS
+    int FM_PARTS
     enum: FM_RELU, FM_LEAKY_RELU, FM_SIGMOID, FM_TANH, FM_IDENTITY
     enum: FM_SOFTMAX_CE, FM_SIGMOID_MSE, FM_SIGMOID_CE, FM_SOFTMAX_MSE
     enum: FM_SGD, FM_ADAM
-    enum: FM_OK, FM_NONFINITE_LOSS, FM_MISSING_STATE
+    enum: FM_OK, FM_NONFINITE_LOSS, FM_MISSING_STATE, FM_BAD_PLAN
+    enum: FM_NO_UPDATE, FM_PLAIN_SGD, FM_VELOCITY_SGD, FM_GRADIENT_STEP
 
     ctypedef struct fm_optimizer:
         int kind
@@ -40,13 +42,19 @@ cdef extern from "fastmlp.h" nogil:
         float *state1
         float *state2
 
-    ctypedef struct fm_workspace:
-        float *buffer
-        int max_rows
-        float *split
-        int sparse
+    ctypedef struct fm_plan:
+        int rows
+        int parts
+        int update
+        int sparse_inputs
+        int lazy_first_layer
+        int by_columns
         int private_columns
-        int hidden_lists
+        uint64_t hidden_lists
+
+    ctypedef struct fm_workspace:
+        fm_plan plan
+        float *buffer
 
     ctypedef struct fm_stats:
         double loss_sum
@@ -71,11 +79,10 @@ cdef extern from "fastmlp.h" nogil:
     void fm_adam_update(float *p, float *m, float *v, const float *g, size_t count,
                         const fm_optimizer *opt, float bc1, float bc2)
     size_t fm_param_count(const int *sizes, int n_layers)
-    size_t fm_workspace_size(const int *sizes, int n_layers, int max_rows)
+    size_t fm_workspace_size(const int *sizes, int n_layers, const fm_plan *plan)
     ctypedef struct fm_sparse:
         int n, n_in, nnz, first_row
-    size_t fm_sparse_size(int n_in, int max_rows)
-    void fm_sparse_init(fm_sparse *s, int32_t *buffer, int n_in, int max_rows, int width)
+    size_t fm_sparse_layout(fm_sparse *s, int32_t *buffer, int n_in, int max_rows, int width)
     int fm_sparse_groups_pay(int width)
     void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32_t *y,
                           const int64_t *rows, int64_t start, int n, int first_row)
@@ -86,16 +93,12 @@ cdef extern from "fastmlp.h" nogil:
                           float lr, float mu, float c)
     void fm_sparse_relu_backward(float *dx, int ld_dx, const fm_sparse *x, const float *dz,
                                  int ld_dz, const float *W, int ld_w, int n_out)
-    size_t fm_split_size(const int *sizes, int n_layers, int max_rows, int sparse,
-                         int private_columns, int hidden_lists)
     int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                        const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
-                       int batch_size, int64_t first_batch, int64_t n_batches,
-                       int sparse_inputs, int n_threads, fm_stats *stats)
+                       int64_t first_batch, int64_t n_batches, int n_threads, fm_stats *stats)
     double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws,
                                  const float *X, const int32_t *y, int n)
     void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float *out,
-                    const float *X, int64_t n_rows, int sparse_inputs, int n_threads)
+                    const float *X, int64_t n_rows, int n_threads)
     void fm_evaluate(const fm_blas *blas, const fm_net *net, fm_workspace *ws, const float *X,
-                     const int32_t *y, int64_t n_rows, int sparse_inputs, int n_threads,
-                     fm_stats *stats)
+                     const int32_t *y, int64_t n_rows, int n_threads, fm_stats *stats)

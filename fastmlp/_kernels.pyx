@@ -16,6 +16,9 @@ HEADS = {("softmax", "cross_entropy"): FM_SOFTMAX_CE, ("sigmoid", "mse"): FM_SIG
 MAX_LAYERS = FM_MAX_LAYERS
 LAZY_MAX_STEPS = FM_LAZY_MAX_STEPS  # batch 1's longest chunk: its lazy rows' matrix powers
 OPTIMIZER_KINDS = {"sgd": FM_SGD, "adam": FM_ADAM}
+PARTS = FM_PARTS  # a step or block in parts is cut in this many
+UPDATES = {"none": FM_NO_UPDATE, "plain": FM_PLAIN_SGD, "velocity": FM_VELOCITY_SGD,
+           "gradient": FM_GRADIENT_STEP}
 STATUS_OK = FM_OK
 STATUS_NONFINITE_LOSS = FM_NONFINITE_LOSS
 
@@ -34,15 +37,15 @@ cdef fm_blas make_blas() noexcept:
     return table
 
 # Read-only after import: the function pointers SciPy's OpenBLAS exports, and whether it has
-# kernels for small matrices (split.c cuts its products for them where it does).
+# kernels for small matrices (parts.c cuts its products for them where it does).
 cdef fm_blas BLAS = make_blas()
 BLAS_SMALL_KERNELS = bool(BLAS.small_kernels)
 # OpenBLAS's thread-count setter (process-wide), when SciPy's BLAS has one.
 cdef fm_set_threads_fn BLAS_SET_THREADS = fm_find_blas_threads_setter(<const void *>sgemm)
-# Whether fastmlp can hold the BLAS to one thread (then steps are split over two threads of ours).
+# Whether fastmlp can hold the BLAS to one thread (then threads of ours take the parts of a step).
 BLAS_THREADS_CONTROLLABLE = BLAS_SET_THREADS != NULL
 
-# While two threads of ours run (fm_train_split, fm_infer_split), the BLAS is held to one thread
+# While threads of ours run a call's parts, the BLAS is held to one thread
 # so that they do not each ask it for two. The setting is the whole process's, and fits may run
 # in several Python threads at once: the first holder saves the count, the last one restores it.
 # Both run with the GIL held, so no two of them interleave.
@@ -71,23 +74,23 @@ cdef void release_blas():
 
 
 cdef class _HeldBLAS:
-    """with _HeldBLAS(split, wanted) as held: a call on the split path with held.threads threads
-    (up to `wanted`, and no more than the BLAS itself was allowed: OPENBLAS_NUM_THREADS=1 means
-    one), the BLAS held to one thread meanwhile; on any other path, one thread and nothing held."""
-    cdef bint split
+    """with _HeldBLAS(in_parts, wanted) as held: a call in parts with held.threads threads (up to
+    `wanted`, and no more than the BLAS itself was allowed: OPENBLAS_NUM_THREADS=1 means one), the
+    BLAS held to one thread meanwhile; a whole call runs on one thread and holds nothing."""
+    cdef bint held
     cdef readonly int threads
 
-    def __cinit__(self, bint split, int wanted):
-        self.split = split and BLAS_SET_THREADS != NULL
+    def __cinit__(self, bint in_parts, int wanted):
+        self.held = in_parts and BLAS_SET_THREADS != NULL
         self.threads = 1
-        if self.split:
+        if self.held:
             self.threads = max(1, min(wanted, hold_blas()))
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        if self.split:
+        if self.held:
             release_blas()
 
 
@@ -109,34 +112,18 @@ def param_count(int[::1] sizes):
 
 
 cdef class Workspace:
-    """Activations, deltas and gathered minibatch for up to max_rows rows, in one buffer; with
-    split=True also the per-layer deltas of the two-part minibatch path (fm_train_split), with
-    sparse=True room there for the first layer's inputs as non-zeros, with private_columns
-    also for each half's copy of its columns of the first layer (a copy of its weights and
-    velocity: split.c works in place without it), and with hidden_lists for each half's
-    hidden-layer outputs as non-zeros (ReLU's zeros, which split.c skips where the BLAS has no
-    small-matrix kernels)."""
+    """The buffer of a call's activations, deltas and lists, laid out by csrc/layout.c for its
+    plan (a dict of fm_plan's fields: fastmlp._plan.Plan.c_struct)."""
     cdef float[::1] buffer
-    cdef float[::1] split_buffer
     cdef fm_workspace ws
-    cdef readonly int max_rows
+    cdef readonly int rows
 
-    def __cinit__(self, int[::1] sizes, int max_rows, bint split=False, bint sparse=False,
-                  bint private_columns=False, bint hidden_lists=False):
+    def __cinit__(self, int[::1] sizes, fm_plan plan):
         import numpy as np
-        self.max_rows = max_rows
-        self.buffer = np.empty(fm_workspace_size(&sizes[0], sizes.shape[0] - 1, max_rows), np.float32)
+        self.rows = plan.rows
+        self.buffer = np.empty(fm_workspace_size(&sizes[0], sizes.shape[0] - 1, &plan), np.float32)
+        self.ws.plan = plan
         self.ws.buffer = &self.buffer[0]
-        self.ws.max_rows = max_rows
-        self.ws.split = NULL
-        self.ws.sparse = sparse
-        self.ws.private_columns = sparse and private_columns
-        self.ws.hidden_lists = split and hidden_lists
-        if split:
-            self.split_buffer = np.empty(fm_split_size(&sizes[0], sizes.shape[0] - 1, max_rows, sparse,
-                                                       self.ws.private_columns, self.ws.hidden_lists),
-                                         np.float32)
-            self.ws.split = &self.split_buffer[0]
 
 
 cdef class Network:
@@ -166,17 +153,17 @@ cdef class Network:
         self.net.state2 = &state2[0] if state2 is not None else NULL
 
     def train_chunk(self, fm_optimizer opt, Workspace ws, const float[:, ::1] X, const int32_t[::1] y,
-                    const int64_t[::1] order, int batch_size, int64_t first_batch, int64_t n_batches,
-                    double loss_sum=0.0, bint sparse_inputs=False, int n_threads=1):
-        """Train minibatches [first_batch, first_batch + n_batches) of an epoch.
+                    const int64_t[::1] order, int64_t first_batch, int64_t n_batches,
+                    double loss_sum=0.0, int n_threads=1):
+        """Train minibatches [first_batch, first_batch + n_batches) of an epoch, of the
+        workspace's plan's rows each, on the engine the plan names.
 
         Returns (status, loss_sum, correct, rows, steps, optimizer_step, threads); loss_sum
         continues from the one passed in, so the epoch's sum does not depend on where chunks end;
-        threads is how many ran it (up to n_threads, on the split path only). opt is a dict with
-        fm_optimizer's fields (fastmlp.optim's c_struct), which Cython turns into the C struct.
+        threads is how many ran it (up to n_threads, in parts only). opt is a dict with
+        fm_optimizer's fields (fastmlp.model's _optimizer_struct), which Cython turns into the C
+        struct.
         """
-        # the split path (csrc/train.c decides the same way): minibatches
-        cdef bint split = ws.ws.split != NULL and batch_size > 1
         cdef fm_stats stats
         stats.loss_sum = loss_sum
         stats.correct = 0
@@ -184,34 +171,34 @@ cdef class Network:
         stats.steps = 0
         cdef const int64_t *order_ptr = &order[0] if order is not None else NULL
         cdef int status, threads
-        with _HeldBLAS(split, n_threads) as held:
+        with _HeldBLAS(ws.ws.plan.parts > 1, n_threads) as held:
             threads = held.threads
             with nogil:
                 status = fm_train_chunk(&BLAS, &self.net, &opt, &ws.ws, &X[0, 0], &y[0], order_ptr,
-                                        X.shape[0], batch_size, first_batch, n_batches,
-                                        sparse_inputs, threads, &stats)
+                                        X.shape[0], first_batch, n_batches, threads, &stats)
         if status == FM_MISSING_STATE:
             raise RuntimeError("fastmlp internal error: the optimizer's state buffers are not attached")
+        if status == FM_BAD_PLAN:
+            raise RuntimeError("fastmlp internal error: the compiled engine cannot run this plan")
         return status, stats.loss_sum, stats.correct, stats.rows, stats.steps, opt.step, threads
 
     def loss_and_gradients(self, Workspace ws, const float[:, ::1] X, const int32_t[::1] y):
-        """Mean loss over X; the gradients land in the grads buffer."""
+        """Mean loss over X; the gradients land in the grads buffer. ws: planned whole, for X's rows."""
+        if ws.ws.plan.parts != 1 or ws.rows < X.shape[0]:
+            raise RuntimeError("fastmlp internal error: loss_and_gradients needs a whole plan for every row")
         cdef double loss
         with nogil:
             loss = fm_loss_and_gradients(&BLAS, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0])
         return loss
 
-    def predict(self, Workspace ws, const float[:, ::1] X, float[:, ::1] out, bint sparse_inputs=False,
-                int n_threads=1):
+    def predict(self, Workspace ws, const float[:, ::1] X, float[:, ::1] out, int n_threads=1):
         cdef int threads
-        with _HeldBLAS(ws.ws.split != NULL, n_threads) as held:
+        with _HeldBLAS(ws.ws.plan.parts > 1, n_threads) as held:
             threads = held.threads
             with nogil:
-                fm_predict(&BLAS, &self.net, &ws.ws, &out[0, 0], &X[0, 0], X.shape[0], sparse_inputs,
-                           threads)
+                fm_predict(&BLAS, &self.net, &ws.ws, &out[0, 0], &X[0, 0], X.shape[0], threads)
 
-    def evaluate(self, Workspace ws, const float[:, ::1] X, const int32_t[::1] y,
-                 bint sparse_inputs=False, int n_threads=1):
+    def evaluate(self, Workspace ws, const float[:, ::1] X, const int32_t[::1] y, int n_threads=1):
         """Returns (loss summed over rows, correct count)."""
         cdef fm_stats stats
         stats.loss_sum = 0.0
@@ -219,11 +206,10 @@ cdef class Network:
         stats.rows = 0
         stats.steps = 0
         cdef int threads
-        with _HeldBLAS(ws.ws.split != NULL, n_threads) as held:
+        with _HeldBLAS(ws.ws.plan.parts > 1, n_threads) as held:
             threads = held.threads
             with nogil:
-                fm_evaluate(&BLAS, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0], sparse_inputs,
-                            threads, &stats)
+                fm_evaluate(&BLAS, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0], threads, &stats)
         return stats.loss_sum, stats.correct
 
 
@@ -299,9 +285,9 @@ cdef class _SparseRows:
     def __cinit__(self, const float[:, ::1] X, int begin, int end, int width=0):
         import numpy as np
         cdef int n = end - begin
-        self.buffer = np.empty(fm_sparse_size(X.shape[1], max(n, 1)), np.int32)
+        self.buffer = np.empty(fm_sparse_layout(NULL, NULL, X.shape[1], max(n, 1), width), np.int32)
         self.labels = np.zeros(max(X.shape[0], 1), np.int32)
-        fm_sparse_init(&self.s, &self.buffer[0], X.shape[1], max(n, 1), width)
+        fm_sparse_layout(&self.s, &self.buffer[0], X.shape[1], max(n, 1), width)
         fm_sparse_gather(&self.s, &self.labels[0], &X[0, 0], &self.labels[0], NULL, begin, n, begin)
 
 

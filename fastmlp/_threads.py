@@ -1,13 +1,13 @@
 """How many threads each call into the compiled training loop gets.
 
-A minibatch step is cut in two fixed halves (csrc/split.c), and one thread or two run them with the
-same bits, so the count only changes the speed. Two threads win on an idle machine; when another
+A minibatch step is cut in fixed parts (fastmlp._plan, csrc/minibatch.c), and one thread or two run
+them with the same bits, so the count only changes the speed. Two threads win on an idle machine; when another
 process holds a core, the thread sharing it slows its partner down at every barrier and one thread
 wins. The tuner tries both, keeps the faster, and now and then tries the other again, since the
 load on a machine changes. A try costs: one chunk in eight with one thread instead of two took 8%
 off the speed on an idle machine. So each try that keeps the choice doubles the wait for the next
 (up to 64 chunks), and a chunk clearly slower than its count's best (the load changed) brings the
-wait back to 8. And a try runs a third of a chunk (`plan`): long enough to time, and short enough
+wait back to 8. And a try runs a third of a chunk (`chunk`): long enough to time, and short enough
 that a 1-thread try within a one-epoch fit of MNIST at batch 32 no longer takes a sixth off it.
 What it learns is kept per kind of work (network, batch size), across fits: the load belongs to
 the machine, not to one model.
@@ -43,7 +43,7 @@ class ThreadTuner:
         with _lock:
             return self._next()[0]
 
-    def plan(self, steps):
+    def chunk(self, steps):
         """(threads, steps) for the next chunk, out of a full chunk's `steps`: a try (a count
         not timed yet, or the other count tried again) runs a third of them."""
         with _lock:

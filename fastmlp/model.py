@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from fastmlp import _kernels, reference
+from fastmlp import _kernels, _plan, reference
 from fastmlp._threads import ThreadTuner, tuner_for
 from fastmlp._validation import (
     check_choice,
@@ -40,15 +40,6 @@ OUTPUTS = ("softmax", "sigmoid")
 LOSSES = ("cross_entropy", "mse")
 FORMAT_VERSION = 1
 _CHUNK_SECONDS = 0.1  # work per call into the compiled loop: Ctrl-C answers within this
-_PREDICT_BLOCK_ROWS = 512  # rows per block in predict / evaluate: activations stay in cache
-_MAX_THREADS = 2  # a minibatch step is cut in two halves (csrc/split.c)
-_SPARSE_MAX_BATCH = 2048  # above this, the non-zeros of a minibatch take too much memory
-_SPARSE_MAX_CELLS = 1 << 21  # rows x features held as non-zeros at most: 64 MB of room (16
-# bytes a cell, twice: a step's and the next one's)
-_PRIVATE_MAX_WEIGHTS = 1 << 23  # first-layer weights the two threads copy (with their velocity:
-# 64 MB); a bigger layer is worked on in place (csrc/split.c)
-_SPLIT_MIN_ROWS = 64  # predict / evaluate on fewer rows stays on one thread
-_BATCH1_MAX_CHUNK = _kernels.LAZY_MAX_STEPS  # the lazy rows' powers have room for this many
 
 # fit's advice (UserWarnings), each kind at most once per call
 _SCALE_HIGH = 10.0  # max |x| above this: X looks unscaled (pixels 0..255, raw units)
@@ -203,6 +194,7 @@ class MLP:
         self._opt_step = 0
         self._chunk_steps = {}  # batch size -> steps per call, adapted to _CHUNK_SECONDS
         self._snapshots = None  # divergence recovery during fit
+        self._fit_plan = None  # (plan, workspace) of the fit running
         self._new_locks()
         self.stop_training = False
         self.history = None
@@ -359,13 +351,10 @@ class MLP:
     def _checked_X(self, X):
         return check_X(X, self.sizes[0])
 
-    def _workspace(self, rows, split=False, sparse=False, training=False):
-        # training by columns keeps each thread's copy of its first-layer columns there
-        private = training and (self.sizes[0] + 1) * self.sizes[1] <= _PRIVATE_MAX_WEIGHTS
-        # ... and room for each hidden layer's outputs as non-zeros, where the layers after a ReLU
-        # skip its zeros, within the same bounds as the inputs' non-zeros
-        hidden = _skips_hidden_zeros(self.activation) and _sparse_fits(rows, sum(self.sizes[1:-1]))
-        return _kernels.Workspace(self._sizes, max(1, rows), split, sparse, private, hidden)
+    def _planned(self, task, X, batch_size=None, optimizer=None):
+        """The plan of a call (fastmlp._plan decides), and a workspace laid out for it."""
+        plan = _plan.make_plan(task, self.sizes, self.activation, X, batch_size, optimizer)
+        return plan, _kernels.Workspace(self._sizes, plan.c_struct())
 
     def predict_proba(self, X):
         """The network's outputs.
@@ -383,9 +372,9 @@ class MLP:
         self._refuse_while_fitting("predict", callbacks_may=True)
         X = self._checked_X(X)
         out = np.empty((X.shape[0], self.n_classes), dtype=np.float32)
-        workspace, X, sparse_inputs, threads = self._inference_setup(X)
+        plan, workspace = self._planned("infer", X)
         with self._reading("predict"):
-            self._engine.predict(workspace, X, out, sparse_inputs, threads)
+            self._engine.predict(workspace, X, out, plan.threads)
         return out
 
     def predict(self, X):
@@ -403,20 +392,10 @@ class MLP:
         self._refuse_while_fitting("evaluate", callbacks_may=True)
         X = self._checked_X(X)
         y = check_y(y, X.shape[0], self.n_classes)
-        workspace, X, sparse_inputs, threads = self._inference_setup(X)
+        plan, workspace = self._planned("infer", X)
         with self._reading("evaluate"):
-            loss_sum, correct = self._engine.evaluate(workspace, X, y, sparse_inputs, threads)
+            loss_sum, correct = self._engine.evaluate(workspace, X, y, plan.threads)
         return {"loss": loss_sum / len(X), "accuracy": correct / len(X)}
-
-    def _inference_setup(self, X):
-        """(workspace, X, sparse_inputs, threads) for predict and evaluate: from a few dozen rows
-        on, blocks are cut in halves for two threads, and mostly-zero inputs read as non-zeros
-        (csrc/split.c); below that, starting a thread costs more than it saves."""
-        rows = min(len(X), _PREDICT_BLOCK_ROWS)
-        if len(X) < _SPLIT_MIN_ROWS:
-            return self._workspace(rows), X, False, 1
-        sparse_inputs = _mostly_zeros(X) and _sparse_fits(rows, self.sizes[0])
-        return self._workspace(rows, split=True, sparse=sparse_inputs), X, sparse_inputs, _MAX_THREADS
 
     def loss_and_gradients(self, X, y):
         """The mean loss over the rows of X and its gradients, without changing the model.
@@ -430,7 +409,7 @@ class MLP:
         self._refuse_while_fitting("loss_and_gradients")
         X = self._checked_X(X)
         y = check_y(y, X.shape[0], self.n_classes)
-        workspace = self._workspace(len(X))
+        _, workspace = self._planned("gradients", X)
         # the gradients buffer is the network's: one call fills it at a time, and copies it out
         # before its end, since a fit starting then writes the same buffer
         with self._grads_lock, self._using("loss_and_gradients"):
@@ -579,31 +558,20 @@ class MLP:
         self.stop_training = False
         for callback in callbacks:
             callback.on_train_begin({})
-        # mostly-zero inputs (images) let the first layer skip the zeros: lazily at batch 1,
-        # as sums over the non-zeros for minibatches (csrc/sparse.c)
-        sparse_inputs = _mostly_zeros(X)
-        # minibatches take the split path (csrc/split.c)
-        split = batch_size > 1
-        workspace = self._workspace(
-            batch_size,
-            split=split,
-            training=True,
-            sparse=split and sparse_inputs and _sparse_fits(batch_size, self.sizes[0]),
-        )
+        plan, workspace = self._fit_plan = self._planned("fit", X, batch_size, optimizer)
         self._snapshots = (self._params.copy(), self._params.copy())
         self._thread_tuner = (
-            tuner_for((tuple(self.sizes), batch_size, sparse_inputs), _MAX_THREADS) if split else ThreadTuner(1)
+            tuner_for((plan.sizes, plan.rows, plan.sparse_inputs), plan.threads) if plan.parts > 1 else ThreadTuner(1)
         )
-        self._run_epochs(
-            X, y, epochs, batch_size, shuffle, validation, workspace, sparse_inputs, optimizer, verbose, callbacks
-        )
+        try:
+            self._run_epochs(X, y, epochs, batch_size, shuffle, validation, optimizer, verbose, callbacks)
+        finally:
+            self._fit_plan = None  # the workspace's memory goes with it
         for callback in callbacks:
             callback.on_train_end({})
         return history
 
-    def _run_epochs(
-        self, X, y, epochs, batch_size, shuffle, validation, workspace, sparse_inputs, optimizer, verbose, callbacks
-    ):
+    def _run_epochs(self, X, y, epochs, batch_size, shuffle, validation, optimizer, verbose, callbacks):
         chance = _chance_loss(self.output, self.loss, self.n_classes)
         steps_per_epoch = -(-len(X) // batch_size)
         losses, warned = [], set()
@@ -611,9 +579,7 @@ class MLP:
             for callback in callbacks:
                 callback.on_epoch_begin(epoch, {})
             order = self._rng.permutation(len(X)) if shuffle else None
-            logs = self._train_epoch(
-                X, y, order, batch_size, workspace, sparse_inputs, optimizer, epoch, epochs, verbose
-            )
+            logs = self._train_epoch(X, y, order, batch_size, optimizer, epoch, epochs, verbose)
             losses.append(logs["loss"])
             for kind, message in _loss_advice(losses, steps_per_epoch, chance, optimizer.lr, warned):
                 warned.add(kind)
@@ -660,13 +626,14 @@ class MLP:
         cut = len(X) - n_val
         return X[:cut], y[:cut], (X[cut:], y[cut:])
 
-    def _train_epoch(self, X, y, order, batch_size, workspace, sparse_inputs, optimizer, epoch, epochs, verbose):
+    def _train_epoch(self, X, y, order, batch_size, optimizer, epoch, epochs, verbose):
         n_batches = -(-len(X) // batch_size)
         progress = _progress_bar(len(X), epoch, epochs) if verbose == 1 else None
         loss_sum, correct, rows, batch = 0.0, 0, 0, 0
         try:
             while batch < n_batches:
-                threads, steps = self._thread_tuner.plan(self._chunk_length(batch_size))
+                plan, workspace = self._fit_plan_for(optimizer, X, batch_size)
+                threads, steps = self._thread_tuner.chunk(self._chunk_length(plan))
                 steps = min(steps, n_batches - batch)
                 started = time.perf_counter()
                 (status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step, threads_run) = (
@@ -676,11 +643,9 @@ class MLP:
                         X,
                         y,
                         order,
-                        batch_size,
                         batch,
                         steps,
                         loss_sum,
-                        sparse_inputs,
                         threads,
                     )
                 )
@@ -701,13 +666,21 @@ class MLP:
                 progress.close()
         return {"loss": loss_sum / rows, "accuracy": correct / rows}
 
-    def _chunk_length(self, batch_size):
-        if batch_size == 1:
-            # Fixed by the network's size, never by timing: batch-1 momentum brings its lazy
-            # first-layer rows up to date at each chunk's end (csrc/train.c), so where chunks end
-            # must be the same run after run. About 0.1 s of memory-bound updates.
-            return max(1, min(_BATCH1_MAX_CHUNK, int(2e9 * _CHUNK_SECONDS / (16 * len(self._params)))))
-        return self._chunk_steps.get(batch_size) or self._first_chunk(batch_size)
+    def _fit_plan_for(self, optimizer, X, batch_size):
+        """The fit's plan and workspace, planned again when a callback changed how the optimizer
+        steps (momentum from 0, Nesterov on or off): its state buffers then start at zero."""
+        plan, _ = self._fit_plan
+        if _plan.update_rule(optimizer) != plan.update:
+            self._attach_optimizer(optimizer)
+            self._fit_plan = self._planned("fit", X, batch_size, optimizer)
+        return self._fit_plan
+
+    def _chunk_length(self, plan):
+        """Steps for the next call into C: the plan's where they must not depend on timing (batch
+        1), else about _CHUNK_SECONDS of them, as timed."""
+        if plan.fixed_chunk_steps:
+            return plan.fixed_chunk_steps
+        return self._chunk_steps.get(plan.rows) or self._first_chunk(plan.rows)
 
     def _first_chunk(self, batch_size):
         flops = 6.0 * batch_size * sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
@@ -841,30 +814,9 @@ def _aligned_zeros(count):
     return lines[skip : skip + count]
 
 
-def _sparse_fits(rows, n_features):
-    """Whether blocks of `rows` rows may be held as non-zeros: room for every input is kept (16
-    bytes each, for this step and the next), so wide inputs or big batches stay dense."""
-    return rows <= _SPARSE_MAX_BATCH and rows * n_features <= _SPARSE_MAX_CELLS
-
-
-def _skips_hidden_zeros(activation):
-    """Whether the layers after a ReLU read its outputs as non-zeros (csrc/split.c): where the
-    BLAS has no small-matrix kernels, since with them the GEMMs stayed the faster (MNIST, batch 32
-    and 128)."""
-    return activation == "relu" and not _kernels.BLAS_SMALL_KERNELS
-
-
 def _spread_rows(X, count):
     """Between count and 2 * count rows of X (all of them if fewer), evenly spaced: a view."""
     return X[:: max(1, len(X) // count)]
-
-
-def _mostly_zeros(X):
-    """Whether most inputs are exactly zero (as in images), judged on up to 256 rows spread over X
-    (1000 took 4% of predicting 10000 MNIST rows; the answer only picks the faster path, both
-    give the same results)."""
-    sample = _spread_rows(X, 256)
-    return np.count_nonzero(sample) < 0.5 * sample.size
 
 
 def _chance_loss(output, loss, n_classes):

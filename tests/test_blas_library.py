@@ -1,6 +1,6 @@
 """What fastmlp learns from SciPy's BLAS library itself (csrc/blas_library.c): the kernel set
-OpenBLAS runs, and whether it has kernels for small matrices, for which the split path
-(csrc/split.c) cuts its products into pieces of rows. The split path's tests run again under
+OpenBLAS runs, and whether it has kernels for small matrices, for which the minibatch
+engine (csrc/parts.c) cuts its products into pieces of rows. The engine's tests run again under
 the other kind of kernel set, in a subprocess with OPENBLAS_CORETYPE set, since OpenBLAS picks
 its kernels once, when it is loaded."""
 

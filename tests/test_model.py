@@ -13,6 +13,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import fastmlp
 from fastmlp import SGD, Adam, reference
+from plans import force_plan
 
 # These tests feed raw, unscaled or unlearnable data on purpose; fit's advice about it is expected.
 pytestmark = pytest.mark.filterwarnings("ignore:fit. :UserWarning")
@@ -970,7 +971,7 @@ def test_learning_rate_change_between_fits_is_used():
 def test_batch1_lazy_first_layer_momentum_matches_the_reference(monkeypatch, weight_decay, chunk):
     # Mostly-zero inputs at batch 1 with momentum: the first layer's rows whose input is zero
     # are brought up to date lazily, in one matrix power, when next read or at a chunk's end.
-    monkeypatch.setattr(fastmlp.model, "_BATCH1_MAX_CHUNK", chunk)
+    force_plan(monkeypatch, fixed_chunk_steps=chunk)  # chunks of `chunk` steps (4096: epochs whole)
     rng = np.random.default_rng(3)
     X = rng.random((120, 300))
     X[X < 0.7] = 0.0

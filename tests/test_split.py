@@ -1,17 +1,23 @@
-"""The two-part minibatch path (csrc/split.c, csrc/team.c) and the first
+"""The minibatch path in parts (csrc/minibatch.c, csrc/parts.c, csrc/team.c) and the first
 layer over mostly-zero inputs (csrc/sparse.c).
 
 - fastmlp._kernels.sparse_forward / sparse_relu_backward / sparse_update against the same maths
   in NumPy float64;
 - whole fits through the split path against the float64 twin fastmlp.reference.MLP, on
   sparse-looking and dense inputs;
-- the same bits whatever the thread count (fastmlp.model._MAX_THREADS), from run to run, and
-  wherever the chunks of minibatches end (fastmlp.model._CHUNK_SECONDS);
-- the sparse first layer agreeing with the dense one (fastmlp.model._SPARSE_MAX_BATCH = 1);
+- the same bits whatever the thread count (Plan.threads), from run to run, and wherever the
+  chunks of minibatches end (fastmlp.model._CHUNK_SECONDS);
+- the sparse first layer agreeing with the dense one (Plan.sparse_inputs off);
 - hidden layers after a ReLU, mostly zeros or mostly not, against the reference and across
   thread counts;
-- a diverging fit raising FloatingPointError with finite parameters left behind.
+- a diverging fit raising FloatingPointError with finite parameters left behind;
+- the plan: which engine fastmlp._plan.make_plan picks, and a Plan no engine can run refused.
+
+A test steers a call onto another engine with plans.force_plan (tests/plans.py), which hands the
+engine the plan make_plan gives with some fields changed.
 """
+
+import re
 
 import numpy as np
 import pytest
@@ -19,7 +25,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import fastmlp
 import fastmlp.model as model_module
-from fastmlp import SGD, Adam, _kernels, reference
+from fastmlp import SGD, Adam, _kernels, _plan, reference
+from plans import force_plan
 
 # the kernel tolerances and helpers of the kernel tests
 from test_kernels import activate, close, cpu_flags, f32, nan_filled, rng_for
@@ -62,9 +69,12 @@ def dense_like(rng, n, d):
 
 
 def use_threads(monkeypatch, threads):
-    """Every chunk of fit (and predict) with exactly this many threads, not the tuner's pick."""
-    monkeypatch.setattr(model_module, "_MAX_THREADS", threads)
+    """Every chunk of fit (and predict) with exactly this many threads, not the tuner's pick: the
+    plans allow that many, and the tuner always picks the most it may (fit asks it through chunk,
+    which would otherwise try one thread first and, on chunks too short to time, keep to it)."""
+    force_plan(monkeypatch, threads=threads)
     monkeypatch.setattr(fastmlp._threads.ThreadTuner, "next", lambda self: self.choices[-1])
+    monkeypatch.setattr(fastmlp._threads.ThreadTuner, "chunk", lambda self, steps: (self.choices[-1], steps))
 
 
 def make_data(kind, n, d, n_classes, seed=0):
@@ -73,7 +83,7 @@ def make_data(kind, n, d, n_classes, seed=0):
     X = sparse_like(rng, n, d) if kind == "sparse" else dense_like(rng, n, d)
     w = rng.normal(size=(d, n_classes))
     y = np.argmax(X @ w + 0.3 * rng.normal(size=(n, n_classes)), axis=1).astype(np.int64)
-    assert model_module._mostly_zeros(X) == (kind == "sparse")
+    assert _plan.mostly_zeros(X) == (kind == "sparse")
     return X, y
 
 
@@ -591,10 +601,10 @@ def test_thread_count_does_not_change_the_bits_of_odd_column_cuts(monkeypatch, s
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay"])
 def test_first_layer_in_place_gives_the_same_bits(monkeypatch, optimizer, threads):
     # A first layer too big for the threads' private copies of their columns is stepped in place
-    # (fastmlp.model._PRIVATE_MAX_WEIGHTS): the same bits.
+    # (past fastmlp._plan.PRIVATE_MAX_WEIGHTS; here Plan.private_columns off): the same bits.
     use_threads(monkeypatch, threads)
     private, h_private = trained("sparse", "batch32_ragged1", optimizer, True, sizes=[37, 130, 9, 4])
-    monkeypatch.setattr(model_module, "_PRIVATE_MAX_WEIGHTS", 0)
+    force_plan(monkeypatch, private_columns=False)
     in_place, h_in_place = trained("sparse", "batch32_ragged1", optimizer, True, sizes=[37, 130, 9, 4])
     assert_same_params(private, in_place)
     assert h_private.history == h_in_place.history
@@ -656,7 +666,7 @@ SPARSE_DENSE_CASES = [
 @pytest.mark.parametrize("kind, schedule, optimizer, shuffle", SPARSE_DENSE_CASES)
 def test_sparse_first_layer_agrees_with_the_dense_one(monkeypatch, kind, schedule, optimizer, shuffle):
     sparse_net, h_sparse = trained(kind, schedule, optimizer, shuffle)
-    monkeypatch.setattr(model_module, "_SPARSE_MAX_BATCH", 1)  # forces the dense first layer
+    force_plan(monkeypatch, sparse_inputs=False)  # forces the dense first layer
     dense_net, h_dense = trained(kind, schedule, optimizer, shuffle)
     for layer, (a, b) in enumerate(zip(params_of(sparse_net), params_of(dense_net))):
         assert_allclose(a, b, rtol=1e-5, atol=2e-6, err_msg=f"parameter array {layer} (W1.., then b1..)")
@@ -667,23 +677,24 @@ def test_sparse_first_layer_is_taken(monkeypatch):
     # The sparse kernels sum in another order than the GEMM: some bits of the first layer differ,
     # which shows the default fit of mostly-zero inputs did go through them.
     sparse_net, _ = trained("sparse", "batch32", "momentum", True)
-    monkeypatch.setattr(model_module, "_SPARSE_MAX_BATCH", 1)
+    force_plan(monkeypatch, sparse_inputs=False)
     dense_net, _ = trained("sparse", "batch32", "momentum", True)
     assert not np.array_equal(sparse_net.weights[0], dense_net.weights[0])
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_one_row_last_batch_sparse_matches_dense(monkeypatch, momentum):
+def test_one_row_last_batch_sparse_matches_dense(momentum):
     # 3 rows, batch 2, no shuffle -- minibatches [0, 1] and [2]: the last one has an empty first
     # half, which must hold no rows (not the previous minibatch's) when the update reads it.
     X = np.array([[1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 2.0], [0.0, 0.0, 1.0, 0.0, 0.0]], np.float32)
     y = np.array([0, 1, 0])
-    assert model_module._mostly_zeros(X)
+    assert _plan.mostly_zeros(X)
     nets = []
-    for max_batch in (2048, 1):
-        monkeypatch.setattr(model_module, "_SPARSE_MAX_BATCH", max_batch)
-        net = fastmlp.MLP([5, 4, 2], seed=0)
-        net.fit(X, y, epochs=1, batch_size=2, optimizer=SGD(lr=0.1, momentum=momentum), shuffle=False, verbose=0)
+    for changes in ({}, {"sparse_inputs": False}):  # the sparse first layer, then the dense one
+        with pytest.MonkeyPatch.context() as patch:
+            force_plan(patch, **changes)
+            net = fastmlp.MLP([5, 4, 2], seed=0)
+            net.fit(X, y, epochs=1, batch_size=2, optimizer=SGD(lr=0.1, momentum=momentum), shuffle=False, verbose=0)
         nets.append(net)
     # Rows 0 and 4 of W1 have inputs only in the first minibatch: the second must leave them alone
     # (plain SGD) or only decay them (momentum), in both paths alike.
@@ -695,7 +706,7 @@ def test_one_row_last_batch_sparse_matches_dense(monkeypatch, momentum):
 # Two hidden layers, so a sparse hidden layer feeds another hidden layer and the output layer.
 HIDDEN_SIZES = [37, 70, 65, 4]
 # The first layer's bias moves the share of active hidden units: well under half of them (the
-# layers after it sum the weight rows of the non-zeros, csrc/split.c), or well over (their GEMM).
+# layers after it sum the weight rows of the non-zeros, csrc/parts.c), or well over (their GEMM).
 HIDDEN_SHARES = {"few_active": (-0.4, 0.0, 0.3), "most_active": (1.0, 0.7, 1.0)}
 
 
@@ -741,32 +752,37 @@ def test_hidden_layers_bits_do_not_depend_on_the_thread_count(monkeypatch, share
     assert_array_equal(results[0][2], results[1][2])
 
 
-def second_layer_fitted(monkeypatch, share, **patches):
-    """W2 after a momentum fit at batch 32 of hidden_twins(share), with names of fastmlp.model
-    patched as given."""
-    for name, value in patches.items():
-        monkeypatch.setattr(model_module, name, value)
-    net, _, X, y, batch_size, _ = hidden_twins(share, "batch32", "momentum")
-    fit(net, X, y, batch_size, "momentum", True)
+def second_layer_fitted(share, **changes):
+    """W2 after a momentum fit at batch 32 of hidden_twins(share), on plans with `changes` (see
+    plans.force_plan)."""
+    with pytest.MonkeyPatch.context() as patch:
+        force_plan(patch, **changes)
+        net, _, X, y, batch_size, _ = hidden_twins(share, "batch32", "momentum")
+        fit(net, X, y, batch_size, "momentum", True)
     return np.array(net.weights[1])
 
 
-def skipping(skips):
-    return lambda activation: skips
+def hidden_lists_planned(sizes=HIDDEN_SIZES, batch_size=32, activation="relu"):
+    """The hidden layers make_plan lists the non-zeros of, fitting mostly-zero inputs with momentum."""
+    X, _ = make_data("sparse", max(batch_size, 96), sizes[0], sizes[-1], seed=4)
+    plan = _plan.make_plan("fit", sizes, activation, X, batch_size=batch_size, optimizer=OPTIMIZERS["momentum"]())
+    return plan.hidden_lists
 
 
 @pytest.mark.skipif(
     _kernels.BLAS_SMALL_KERNELS, reason="with OpenBLAS's small-matrix kernels every dense layer takes the GEMM"
 )
-def test_sparse_hidden_layers_are_taken(monkeypatch):
+def test_sparse_hidden_layers_are_taken():
     # The sums over non-zeros run in another order than the GEMM's: the second layer's bits differ
     # when its inputs are mostly zeros, which shows the fit did go through them; they do not when
     # most units are active, which shows that the GEMM took those.
     def second_layer(share, skips):
-        return second_layer_fitted(monkeypatch, share, _skips_hidden_zeros=skipping(skips))
+        return second_layer_fitted(share) if skips else second_layer_fitted(share, hidden_lists=())
 
-    assert model_module._skips_hidden_zeros("relu")
-    assert not model_module._skips_hidden_zeros("leaky_relu")
+    # the layer after the first ReLU (its 65 outputs are enough for the sparse kernels; the
+    # output layer's 4 are not)
+    assert hidden_lists_planned(activation="relu") == (1,)
+    assert hidden_lists_planned(activation="leaky_relu") == ()
     assert not np.array_equal(second_layer("few_active", True), second_layer("few_active", False))
     assert_array_equal(second_layer("most_active", True), second_layer("most_active", False))
 
@@ -774,14 +790,17 @@ def test_sparse_hidden_layers_are_taken(monkeypatch):
 @pytest.mark.skipif(
     _kernels.BLAS_SMALL_KERNELS, reason="with OpenBLAS's small-matrix kernels every dense layer takes the GEMM"
 )
-def test_hidden_layers_too_big_for_their_lists_take_the_gemm(monkeypatch):
-    # Hidden outputs are held as non-zeros within the bounds of the inputs' (_sparse_fits): past
-    # them, no room for the lists is taken and the GEMMs run, with their bits.
-    gemm = second_layer_fitted(monkeypatch, "few_active", _skips_hidden_zeros=skipping(False))
-    monkeypatch.undo()
-    assert not np.array_equal(second_layer_fitted(monkeypatch, "few_active"), gemm)
-    too_few_cells = 32 * sum(HIDDEN_SIZES[1:-1]) - 1
-    assert_array_equal(second_layer_fitted(monkeypatch, "few_active", _SPARSE_MAX_CELLS=too_few_cells), gemm)
+def test_hidden_layers_too_big_for_their_lists_take_the_gemm():
+    # Hidden outputs are held as non-zeros within the bounds of the inputs' (_plan.SPARSE_MAX_ROWS
+    # rows, _plan.SPARSE_MAX_CELLS rows x hidden units): past them, no room for the lists is
+    # taken and the GEMMs run, with their bits (those of a plan without hidden lists).
+    widest = _plan.SPARSE_MAX_CELLS // 32 - HIDDEN_SIZES[2]  # widest first hidden layer at batch 32
+    assert hidden_lists_planned([37, widest, 65, 4]) == (1,)
+    assert hidden_lists_planned([37, widest + 1, 65, 4]) == ()
+    assert hidden_lists_planned(batch_size=_plan.SPARSE_MAX_ROWS) == (1,)
+    assert hidden_lists_planned(batch_size=_plan.SPARSE_MAX_ROWS + 1) == ()
+    gemm = second_layer_fitted("few_active", hidden_lists=())
+    assert not np.array_equal(second_layer_fitted("few_active"), gemm)
 
 
 # ---- divergence -------------------------------------------------------------------------------
@@ -806,7 +825,7 @@ def test_divergence_raises_and_leaves_finite_parameters(monkeypatch, kind, case,
         X = sparse_like(rng, 200, 50, scale=255.0)  # unscaled pixels, 80% zeros
     else:
         X = rng.uniform(0, 255, size=(200, 50)).astype(np.float32)
-    assert model_module._mostly_zeros(X) == (kind == "sparse")
+    assert _plan.mostly_zeros(X) == (kind == "sparse")
     y = rng.integers(0, 3, size=200)
     net = fastmlp.MLP([50, 70, 16, 3], activation=activation, seed=0)
     with pytest.raises(FloatingPointError, match="lr"):
@@ -820,9 +839,18 @@ def test_divergence_raises_and_leaves_finite_parameters(monkeypatch, kind, case,
     assert np.isfinite(net.evaluate(X, y)["loss"])
 
 
-# ---- inference: blocks cut in two halves (fm_infer_split) ----
+# ---- inference: blocks cut in parts (csrc/infer.c) ----
 
-INFERENCE_ROWS = [64, 65, 511, 512, 513, 1200]  # _SPLIT_MIN_ROWS and up; blocks of 512 rows
+# _plan.TWO_PARTS_MIN_ROWS (64) and up, around a block of _plan.INFERENCE_BLOCK_ROWS (512), then
+# several blocks
+INFERENCE_ROWS = [
+    _plan.TWO_PARTS_MIN_ROWS,
+    _plan.TWO_PARTS_MIN_ROWS + 1,
+    _plan.INFERENCE_BLOCK_ROWS - 1,
+    _plan.INFERENCE_BLOCK_ROWS,
+    _plan.INFERENCE_BLOCK_ROWS + 1,
+    1200,
+]
 
 
 def _inference_net(kind, rows):
@@ -837,7 +865,7 @@ def _inference_net(kind, rows):
 def test_split_inference_matches_the_one_part_path(monkeypatch, kind, rows):
     net, X, y = _inference_net(kind, rows)
     proba, scores = net.predict_proba(X), net.evaluate(X, y)
-    monkeypatch.setattr(model_module, "_SPLIT_MIN_ROWS", 10**9)
+    force_plan(monkeypatch, parts=1)  # inference whole
     assert_allclose(proba, net.predict_proba(X), rtol=1e-5, atol=1e-6)
     one_part = net.evaluate(X, y)
     assert scores["loss"] == pytest.approx(one_part["loss"], rel=1e-5)
@@ -910,3 +938,119 @@ def test_concurrent_fits_leave_the_blas_thread_count_as_it_was():
         for thread in threads:
             thread.join()
         assert _scipy_blas_threads() == before
+
+
+# ---- the plan (fastmlp._plan) -----------------------------------------------------------------
+
+
+def test_plan_batch1_momentum_on_mostly_zero_wide_inputs_is_lazy():
+    # At batch 1 with a velocity, the first layer's rows whose input is zero are caught up lazily,
+    # in chunks whose ends do not depend on timing; not without a velocity (nothing to catch up),
+    # on dense inputs, or on a first layer too small to be worth it.
+    rng = np.random.default_rng(0)
+    X, X_dense = sparse_like(rng, 200, 300), dense_like(rng, 200, 300)
+    sizes, small = [300, 60, 3], [5, 4, 2]
+    assert sizes[0] * sizes[1] >= _plan.LAZY_MIN_WEIGHTS > small[0] * small[1]
+
+    def plan(sizes, X, optimizer):
+        return _plan.make_plan("fit", sizes, "relu", X, batch_size=1, optimizer=optimizer)
+
+    lazy = plan(sizes, X, SGD(lr=0.01, momentum=0.9))
+    assert lazy.lazy_first_layer and lazy.update == "velocity"
+    assert (lazy.rows, lazy.parts, lazy.threads) == (1, 1, 1)
+    assert 1 <= lazy.fixed_chunk_steps <= _kernels.LAZY_MAX_STEPS
+    assert not lazy.sparse_inputs and not lazy.hidden_lists  # batch 1 runs whole
+    assert plan(sizes, X, SGD(lr=0.01, weight_decay=1e-3)).lazy_first_layer  # a velocity too
+    for not_lazy in (
+        plan(sizes, X, SGD(lr=0.01)),
+        plan(sizes, X, SGD(lr=0.01, momentum=0.9, nesterov=True)),
+        plan(sizes, X, Adam(lr=0.01)),
+        plan(sizes, X_dense, SGD(lr=0.01, momentum=0.9)),
+        plan(small, sparse_like(rng, 200, 5), SGD(lr=0.01, momentum=0.9)),
+    ):
+        assert not not_lazy.lazy_first_layer and not_lazy.fixed_chunk_steps >= 1
+
+
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+def test_plan_adam_and_nesterov_minibatches_are_not_by_columns(optimizer):
+    # Adam and Nesterov take the gradient first, then step: a sparse first layer, but not stepped
+    # by columns (nor on private copies of them). Plain SGD and SGD with a velocity are.
+    X, _ = make_data("sparse", 96, SIZES[0], SIZES[-1])
+    plan = _plan.make_plan("fit", SIZES, "relu", X, batch_size=32, optimizer=OPTIMIZERS[optimizer]())
+    assert (plan.rows, plan.parts) == (32, _plan.PARTS)
+    assert plan.sparse_inputs
+    by_columns = optimizer in ("sgd", "momentum", "momentum_weight_decay")
+    assert plan.update == ("gradient" if not by_columns else "plain" if optimizer == "sgd" else "velocity")
+    assert plan.first_layer_by_columns == by_columns
+    assert plan.private_columns == by_columns  # (37 + 1) x 70 weights: room for the copies
+
+
+def test_plan_minibatches_of_dense_inputs_or_too_many_cells_are_dense():
+    momentum = OPTIMIZERS["momentum"]()
+    X_dense, _ = make_data("dense", 96, SIZES[0], SIZES[-1])
+    dense = _plan.make_plan("fit", SIZES, "relu", X_dense, batch_size=32, optimizer=momentum)
+    assert not dense.sparse_inputs and not dense.first_layer_by_columns and not dense.private_columns
+    assert dense.parts == _plan.PARTS
+    wide = _plan.SPARSE_MAX_CELLS // 32 + 1  # inputs per row past the cells held as non-zeros
+    X_wide = np.zeros((40, wide), np.float32)
+    X_wide[:, 0] = 1.0
+    assert not _plan.make_plan("fit", [wide, 8, 3], "relu", X_wide, batch_size=32, optimizer=momentum).sparse_inputs
+    X, _ = make_data("sparse", _plan.SPARSE_MAX_ROWS + 1, SIZES[0], SIZES[-1])
+    for rows, sparse in ((_plan.SPARSE_MAX_ROWS, True), (_plan.SPARSE_MAX_ROWS + 1, False)):
+        assert _plan.make_plan("fit", SIZES, "relu", X, batch_size=rows, optimizer=momentum).sparse_inputs == sparse
+
+
+def test_plan_inference_on_few_rows_is_whole():
+    X, _ = make_data("sparse", 1200, SIZES[0], SIZES[-1])
+    for rows in (1, 2, _plan.TWO_PARTS_MIN_ROWS - 1):
+        plan = _plan.make_plan("infer", SIZES, "relu", X[:rows])
+        assert plan == _plan.Plan(tuple(SIZES), rows=rows)  # one part, one thread, dense, no lists
+    parts = _plan.make_plan("infer", SIZES, "relu", X[: _plan.TWO_PARTS_MIN_ROWS])
+    assert (parts.rows, parts.parts, parts.update) == (_plan.TWO_PARTS_MIN_ROWS, _plan.PARTS, "none")
+    assert parts.sparse_inputs and not parts.first_layer_by_columns and not parts.private_columns
+    assert _plan.make_plan("infer", SIZES, "relu", X).rows == _plan.INFERENCE_BLOCK_ROWS
+    # loss_and_gradients: every row in one block, whole
+    assert _plan.make_plan("gradients", SIZES, "relu", X[:100]) == _plan.Plan(tuple(SIZES), rows=100)
+
+
+@pytest.mark.parametrize(
+    "fields, problem",
+    [
+        (
+            dict(parts=_plan.PARTS, update="plain", sparse_inputs=True, private_columns=True),
+            "private_columns needs first_layer_by_columns",
+        ),
+        (dict(parts=_plan.PARTS, update="plain", first_layer_by_columns=True), "first_layer_by_columns needs sparse_"),
+        (
+            dict(parts=_plan.PARTS, update="gradient", sparse_inputs=True, first_layer_by_columns=True),
+            "first_layer_by_columns is for plain or velocity SGD",
+        ),
+        (dict(sparse_inputs=True), "sparse_inputs needs parts > 1"),
+        (dict(hidden_lists=(1,)), "hidden_lists needs parts > 1"),
+        (dict(parts=_plan.PARTS, hidden_lists=(0,)), "hidden_lists are layers 1 .. L - 1"),
+        (dict(threads=2), "threads must be between 1 and parts"),
+        (dict(parts=_plan.PARTS + 1), "parts must be 1 or"),
+        (dict(update="plain"), "minibatches of more than one row need parts > 1"),
+        (dict(rows=1, update="plain", lazy_first_layer=True, fixed_chunk_steps=7), "lazy_first_layer is for batch 1"),
+        (dict(rows=1, update="velocity", lazy_first_layer=True), "lazy_first_layer needs fixed_chunk_steps"),
+    ],
+)
+def test_an_inconsistent_plan_is_refused(fields, problem):
+    fields = {"rows": 32, **fields}
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        _plan.Plan(tuple(HIDDEN_SIZES), **fields)
+
+
+def test_forced_plans_stay_consistent(monkeypatch):
+    # tests/plans.py turns off what an engine change entails, and leaves plans it does not apply to.
+    X, _ = make_data("sparse", 200, SIZES[0], SIZES[-1])
+    momentum = OPTIMIZERS["momentum"]()
+    force_plan(monkeypatch, sparse_inputs=False, threads=1, fixed_chunk_steps=7, parts=1)
+    minibatch = _plan.make_plan("fit", SIZES, "relu", X, batch_size=32, optimizer=momentum)
+    assert minibatch.parts == _plan.PARTS and minibatch.threads == 1 and minibatch.fixed_chunk_steps == 0
+    assert not minibatch.sparse_inputs and not minibatch.first_layer_by_columns and not minibatch.private_columns
+    batch1 = _plan.make_plan("fit", SIZES, "relu", X, batch_size=1, optimizer=momentum)
+    assert batch1.fixed_chunk_steps == 7 and batch1.threads == 1
+    assert _plan.make_plan("infer", SIZES, "relu", X) == _plan.Plan(tuple(SIZES), rows=200)
+    with pytest.raises(TypeError, match="rows"):
+        force_plan(monkeypatch, rows=3)  # what the call is, not how it runs

@@ -91,15 +91,15 @@ def test_a_clearly_slower_try_brings_the_wait_back_to_the_shortest():
 def test_a_try_runs_a_third_of_a_chunk():
     # a try of the slower count costs a third of what a whole chunk at its speed would
     tuner = ThreadTuner(2)
-    assert tuner.plan(90) == (1, 30)  # not timed yet
+    assert tuner.chunk(90) == (1, 30)  # not timed yet
     tuner.record(1, rows=100.0, seconds=0.1)
-    assert tuner.plan(90) == (2, 30)
+    assert tuner.chunk(90) == (2, 30)
     tuner.record(2, rows=150.0, seconds=0.1)
-    plans = [tuner.plan(90) for _ in range(_threads.PROBE_EVERY)]
+    plans = [tuner.chunk(90) for _ in range(_threads.PROBE_EVERY)]
     assert plans[:-1] == [(2, 90)] * (_threads.PROBE_EVERY - 1)
     assert plans[-1] == (1, 30)  # the other count, tried again
 
 
 def test_a_try_runs_at_least_one_step_and_one_thread_never_tries():
-    assert ThreadTuner(2).plan(2) == (1, 1)
-    assert [ThreadTuner(1).plan(90) for _ in range(3)] == [(1, 90)] * 3
+    assert ThreadTuner(2).chunk(2) == (1, 1)
+    assert [ThreadTuner(1).chunk(90) for _ in range(3)] == [(1, 90)] * 3

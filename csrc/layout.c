@@ -1,0 +1,173 @@
+/* The layouts: the arena (parameters, gradients, optimizer state), and the workspace a plan
+   needs, each measured and carved by one routine; and the gathering of a minibatch into it. */
+#include <string.h>
+
+#include "engine.h"
+
+/* Where each layer's weights start in the arena; returns the floats it holds. The one layout of
+   the parameters, their gradients and the optimizer's state. */
+static size_t arena_offsets(size_t *at, const int *s, int L)
+{
+    size_t count = 0;
+    for (int l = 0; l < L; l++) {
+        at[l] = count;
+        count += (size_t)s[l] * s[l + 1] + s[l + 1];
+    }
+    return count;
+}
+
+size_t fm_param_count(const int *sizes, int n_layers)
+{
+    size_t at[FM_MAX_LAYERS];
+    return arena_offsets(at, sizes, n_layers);
+}
+
+int fm_widest_layer(const int *sizes, int n_layers)
+{
+    int widest = 1;
+    for (int l = 1; l <= n_layers; l++)
+        widest = sizes[l] > widest ? sizes[l] : widest;
+    return widest;
+}
+
+/* Near the middle, on a whole vector of 8 floats where the layer is that wide. */
+int fm_column_cut(int n_out)
+{
+    int cut = n_out / 2 - (n_out / 2) % 8;
+    return cut > 0 ? cut : n_out / 2;
+}
+
+int fm_block_ld(int width)
+{
+    return (width + FM_ALIGN - 1) / FM_ALIGN * FM_ALIGN;
+}
+
+/* Regions of a buffer, one after the other, each from a cache line of its own; with base NULL,
+   only measured. */
+typedef struct {
+    char *base;
+    size_t used; /* bytes */
+} cursor;
+
+static void *take(cursor *c, size_t bytes)
+{
+    size_t line = sizeof(float) * FM_ALIGN;
+    c->used = (c->used + line - 1) / line * line;
+    void *region = c->base != NULL ? c->base + c->used : NULL;
+    c->used += bytes;
+    return region;
+}
+
+static float *take_floats(cursor *c, size_t count)
+{
+    return take(c, sizeof(float) * count);
+}
+
+static void take_sparse(cursor *c, fm_sparse *s, int n_in, int rows, int width)
+{
+    size_t slots = fm_sparse_layout(s, NULL, n_in, rows, width);
+    int32_t *buffer = take(c, sizeof(int32_t) * slots);
+    if (buffer != NULL)
+        fm_sparse_layout(s, buffer, n_in, rows, width);
+}
+
+/* A part's rows: deltas and scratch for its passes, its lists of non-zeros, and by columns its
+   columns of the first layer (a private copy of them where the plan says). */
+static void lay_out_part(cursor *c, part *p, int index, const int *s, int L, const fm_plan *plan)
+{
+    int rows = plan->rows - plan->rows / 2, cut = fm_column_cut(s[1]);
+    p->scratch_floats = 2 * (size_t)fm_widest_layer(s, L) * rows;
+    p->scratch = take_floats(c, p->scratch_floats);
+    for (int l = 1; l < L; l++)
+        if (plan->hidden_lists >> l & 1)
+            take_sparse(c, &p->hidden[l], s[l], rows, s[l + 1]);
+    if (!plan->sparse_inputs)
+        return;
+    /* listed for the wider part of the first layer's columns, which by columns is the widest
+       forward pass over these rows */
+    for (int turn = 0; turn < 2; turn++)
+        take_sparse(c, &p->inputs[turn], s[0], rows, s[1] - cut);
+    p->col_begin = index == 0 ? 0 : cut;
+    p->width = index == 0 ? cut : s[1] - cut;
+    p->ld = fm_block_ld(p->width);
+    if (!plan->private_columns)
+        return;
+    size_t floats = ((size_t)s[0] + 1) * p->ld;
+    p->block = take_floats(c, floats);
+    if (plan->update == FM_VELOCITY_SGD)
+        p->velocity_block = take_floats(c, floats);
+}
+
+/* The workspace of a plan: measured (buffer NULL; returns the floats it needs) or carved into v. */
+static size_t lay_out_workspace(views *v, const int *s, int L, const fm_plan *plan, float *buffer)
+{
+    cursor c = {NULL, 0};
+    if (buffer != NULL) /* the buffer's first whole line: every region then starts on one */
+        c.base = (char *)(((uintptr_t)buffer + sizeof(float) * FM_ALIGN - 1) &
+                          ~(uintptr_t)(sizeof(float) * FM_ALIGN - 1));
+    size_t rows = (size_t)plan->rows;
+    for (int l = 0; l <= L; l++)
+        v->acts[l] = take_floats(&c, rows * s[l]);
+    v->labels = take(&c, sizeof(int32_t) * rows);
+    if (plan->parts == 1) {
+        v->delta[0] = take_floats(&c, rows * fm_widest_layer(s, L));
+        v->delta[1] = take_floats(&c, rows * fm_widest_layer(s, L));
+    } else {
+        for (int l = 0; l < L; l++)
+            v->layer_delta[l] = take_floats(&c, rows * s[l + 1]);
+        for (int p = 0; p < plan->parts; p++)
+            lay_out_part(&c, &v->parts[p], p, s, L, plan);
+    }
+    if (plan->lazy_first_layer) {
+        v->stamp = take(&c, sizeof(int32_t) * s[0]);
+        v->powers = take_floats(&c, 4 * ((size_t)FM_LAZY_MAX_STEPS + 1));
+    }
+    return (c.used + sizeof(float) - 1) / sizeof(float) + FM_ALIGN; /* and the line's start */
+}
+
+size_t fm_workspace_size(const int *sizes, int n_layers, const fm_plan *plan)
+{
+    views measured;
+    return lay_out_workspace(&measured, sizes, n_layers, plan, NULL);
+}
+
+static float *offset(float *base, size_t at)
+{
+    return base ? base + at : NULL;
+}
+
+void fm_make_views(views *v, const fm_net *net, const fm_workspace *ws)
+{
+    size_t at[FM_MAX_LAYERS];
+    memset(v, 0, sizeof(*v));
+    v->L = net->n_layers;
+    v->s = net->sizes;
+    arena_offsets(at, v->s, v->L);
+    for (int l = 0; l < v->L; l++) {
+        size_t w = (size_t)v->s[l] * v->s[l + 1];
+        v->W[l] = net->params + at[l];
+        v->b[l] = net->params + at[l] + w;
+        v->gW[l] = offset(net->grads, at[l]);
+        v->gb[l] = offset(net->grads, at[l] + w);
+        v->vW[l] = offset(net->state1, at[l]);
+        v->vb[l] = offset(net->state1, at[l] + w);
+        v->mW[l] = offset(net->state2, at[l]);
+        v->span[l] = w + v->s[l + 1];
+    }
+    lay_out_workspace(v, v->s, v->L, &ws->plan, ws->buffer);
+}
+
+void fm_gather_rows(float *dst, int32_t *labels, const float *X, const int32_t *y,
+                    const int64_t *rows, int n, int width)
+{
+    for (int i = 0; i < n; i++) {
+        memcpy(dst + (size_t)i * width, X + (size_t)rows[i] * width, sizeof(float) * width);
+        labels[i] = y[rows[i]];
+    }
+}
+
+int fm_rows_in_batch(int64_t n_rows, int batch_size, int64_t batch)
+{
+    int64_t left = n_rows - batch * batch_size;
+    return (int)(left < 0 ? 0 : left < batch_size ? left : batch_size);
+}

@@ -1,0 +1,85 @@
+/* Internal to csrc/: a call in parts, as minibatch.c and infer.c run it. Each step (or block of
+   rows) is cut in FM_PARTS fixed parts; one thread or several run them, and since the cut never
+   depends on the thread count, the bits do not either. The caller holds the BLAS to one thread
+   meanwhile (fastmlp/_kernels.pyx). */
+#ifndef FASTMLP_PARTS_H
+#define FASTMLP_PARTS_H
+
+#include "engine.h"
+#include "team.h"
+
+// clang-format off
+typedef struct {
+    const fm_blas *blas;
+    const fm_net *net;
+    const fm_plan *plan;
+    views *v;                     /* with the parts (v->parts) */
+    fm_optimizer *opt;            /* its step counts Adam's steps, advanced by thread 0 */
+    const float *X;
+    const int32_t *y;
+    const int64_t *order;
+    int64_t n_rows, first_batch, n_batches;
+    int rows;                     /* the plan's: rows per step or block */
+    fm_team team;
+    fm_stats *stats;
+    int status;
+    int gathers_claimed;          /* sparse inputs: parts of the next minibatches claimed for
+                                     the gather so far in the call, FM_PARTS a step */
+    float *out;                   /* inference: the outputs (n_rows, s[L]), or NULL to evaluate */
+    char pad[FM_CACHE_LINE];
+} in_parts;
+// clang-format on
+
+/* A part's rows of n: [part_begin, part_end). */
+static inline int part_begin(int count, int index)
+{
+    return index == 0 ? 0 : count / 2;
+}
+
+static inline int part_end(int count, int index)
+{
+    return index == 0 ? count / 2 : count;
+}
+
+/* The threads' share of the parts: one thread runs them all, else each thread its own. */
+static inline int first_part(int thread, int n_threads)
+{
+    return n_threads == 1 ? 0 : thread;
+}
+
+static inline int last_part(int thread, int n_threads)
+{
+    return n_threads == 1 ? FM_PARTS - 1 : thread;
+}
+
+/* The views, the data and the parts, for a call in parts. */
+void fm_parts_set_up(in_parts *run, views *v, const fm_blas *blas, const fm_net *net,
+                     const fm_workspace *ws, const float *X, const int32_t *y, int64_t n_rows);
+int fm_part_activation(const in_parts *run, int l);
+/* Whether layer l's inputs are listed as non-zeros (the plan's hidden_lists). */
+int fm_lists_inputs(const in_parts *run, int l);
+/* Whether nnz non-zeros of rows x n_in inputs are few enough for the sparse kernels. */
+int fm_mostly_zeros(int64_t nnz, int rows, int n_in);
+/* Layer l >= 1's forward pass over rows [r0, r0 + m) of acts[l] into out: listed as non-zeros
+   first where the plan says, and summed as such when mostly zeros. Returns 0, having written no
+   output, where the GEMM is to take them instead. */
+int fm_sparse_hidden_forward(const in_parts *run, part *mine, float *out, int l, int r0, int m);
+/* dx (m, n_in) = dl (m, n_out) W^T, W (n_in, n_out), fast on small products. */
+void fm_backward_product(const fm_blas *blas, float *dx, const float *dl, const float *W, int m,
+                         int n_in, int n_out, float *scratch);
+/* C (rows, n_out) = alpha in^T dz + beta C: the weight gradient of `rows` weight rows, from in
+   (n, rows), rows ld_in apart, and dz (n, n_out). */
+void fm_weight_gradient(const fm_blas *blas, const part *mine, float *C, const float *in, int ld_in,
+                        const float *dz, int n, int rows, int n_out, float alpha, float beta);
+
+/* ---- the first layer by columns (columns.c) ---- */
+/* Where each part finds its columns' weights, bias and velocity: its private block or in place. */
+void fm_point_columns(in_parts *run);
+/* This part's columns copied into its private block (back = 0) or back out of it (back = 1). */
+void fm_move_columns(in_parts *run, int index, int back);
+/* This part's columns of the first layer's outputs, for every row of the minibatch. */
+void fm_first_layer_columns(in_parts *run, int index, int turn);
+/* One SGD step on this part's columns of the first layer, bias included. */
+void fm_update_first_layer_columns(in_parts *run, int index, int n, int turn);
+
+#endif

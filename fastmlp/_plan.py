@@ -1,0 +1,206 @@
+"""The plan of a call into the compiled engine, decided here and nowhere else.
+
+Which engine runs a fit, a predict or a gradient (batch 1, a minibatch cut in parts for threads,
+the first layer over mostly-zero inputs, a ReLU's zeros skipped, the first layer stepped by
+columns on private copies) follows from the network, the rows per step, the data and the BLAS.
+``make_plan`` decides it once per call; the frozen ``Plan`` crosses into C as one ``fm_plan``
+struct (``Plan.c_struct``), which csrc/ obeys without deciding again, and the workspace is laid
+out for it (``_kernels.Workspace``). Every plan gives the same results within float32 rounding,
+and a plan's results do not depend on the thread count. Tests build a Plan directly
+(``dataclasses.replace`` of the one ``make_plan`` gives) to steer a call onto an engine.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastmlp import _kernels
+from fastmlp.optim import Adam
+
+PARTS = _kernels.PARTS  # a minibatch step or an inference block is cut in this many parts
+TWO_PARTS_MIN_ROWS = 64  # predict / evaluate on fewer rows runs whole: a thread costs more
+INFERENCE_BLOCK_ROWS = 512  # rows per block in predict / evaluate: activations stay in cache
+SPARSE_MAX_ROWS = 2048  # above this, the non-zeros of a minibatch take too much memory
+SPARSE_MAX_CELLS = 1 << 21  # rows x features held as non-zeros at most: 64 MB of room (16
+# bytes a cell, twice: a step's and the next one's)
+PRIVATE_MAX_WEIGHTS = 1 << 23  # first-layer weights the parts copy (with their velocity: 64 MB);
+# a bigger layer is stepped in place
+LAZY_MIN_WEIGHTS = 16384  # a first layer smaller than this is not worth lazy momentum
+SPARSE_HIDDEN_MIN_OUTPUTS = 64  # the sparse kernels keep 64 output columns in registers, and
+# lose to the GEMM on narrower layers
+BATCH1_CHUNK_BYTES = 2e8  # parameter traffic per call at batch 1: about 0.1 s of its
+# memory-bound updates (16 bytes a parameter: weight and velocity, read and written)
+MOSTLY_ZEROS_SAMPLE_ROWS = 256  # rows spread over X that judge it (1000 took 4% of predicting
+# 10000 MNIST rows; the answer only picks the faster path, both give the same results)
+
+# How the parameters are stepped, as csrc/ names it (fm_update): plain SGD; SGD with a velocity
+# (momentum or weight decay); or the gradient first, then the optimizer (Adam, Nesterov).
+UPDATES = _kernels.UPDATES
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one call runs. Only ``make_plan`` decides; tests build one to force an engine.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        The network's layer widths.
+    rows : int
+        Rows per step (fit) or per block (inference): what the workspace holds.
+    parts : int
+        1: each step or block runs whole. ``PARTS``: it is cut in that many fixed parts, which
+        one thread or several run with the same bits (csrc/minibatch.c, csrc/infer.c).
+    threads : int
+        The most threads that take the parts (the thread tuner picks within it).
+    update : str
+        ``"none"`` (inference, gradients), ``"plain"``, ``"velocity"`` or ``"gradient"``.
+    sparse_inputs : bool
+        The first layer reads the inputs as their non-zeros (csrc/sparse.c).
+    lazy_first_layer : bool
+        Batch 1 with a velocity: first-layer rows whose input is zero are brought up to date
+        lazily, in one matrix power (csrc/batch1.c).
+    first_layer_by_columns : bool
+        SGD steps the sparse first layer by its output columns, a part's columns each.
+    private_columns : bool
+        ... each part on a private copy of its columns, so the cores never share a written line.
+    hidden_lists : tuple of int
+        Layers l >= 1 whose inputs (a ReLU's outputs) are listed as non-zeros; each step then
+        sums over them where they are mostly zeros, and takes the GEMM where not.
+    fixed_chunk_steps : int
+        Steps per call into C where where chunks end must not depend on timing (batch 1, whose
+        lazy rows are caught up at each call's end); 0: timed.
+    """
+
+    sizes: tuple
+    rows: int
+    parts: int = 1
+    threads: int = 1
+    update: str = "none"
+    sparse_inputs: bool = False
+    lazy_first_layer: bool = False
+    first_layer_by_columns: bool = False
+    private_columns: bool = False
+    hidden_lists: tuple = ()
+    fixed_chunk_steps: int = 0
+
+    def __post_init__(self):
+        for problem in _inconsistencies(self):
+            raise ValueError(f"plan: {problem}; got {self!r}")
+
+    def c_struct(self):
+        """The plan as the dict Cython turns into csrc/'s fm_plan."""
+        return {
+            "rows": self.rows,
+            "parts": self.parts,
+            "update": UPDATES[self.update],
+            "sparse_inputs": self.sparse_inputs,
+            "lazy_first_layer": self.lazy_first_layer,
+            "by_columns": self.first_layer_by_columns,
+            "private_columns": self.private_columns,
+            "hidden_lists": sum(1 << layer for layer in self.hidden_lists),
+        }
+
+
+def _inconsistencies(plan):
+    """What no engine can run, in words."""
+    n_layers = len(plan.sizes) - 1
+    split = plan.parts == PARTS
+    checks = [
+        (plan.rows >= 1, "rows must be at least 1"),
+        (plan.parts in (1, PARTS), f"parts must be 1 or {PARTS}"),
+        (1 <= plan.threads <= plan.parts, "threads must be between 1 and parts"),
+        (plan.update in UPDATES, f"update must be one of {sorted(UPDATES)}"),
+        (split or not plan.sparse_inputs, "sparse_inputs needs parts > 1"),
+        (split or not plan.hidden_lists, "hidden_lists needs parts > 1"),
+        (all(1 <= layer < n_layers for layer in plan.hidden_lists), "hidden_lists are layers 1 .. L - 1"),
+        (
+            plan.sparse_inputs or not plan.first_layer_by_columns,
+            "first_layer_by_columns needs sparse_inputs",
+        ),
+        (
+            plan.update in ("plain", "velocity") or not plan.first_layer_by_columns,
+            "first_layer_by_columns is for plain or velocity SGD",
+        ),
+        (plan.first_layer_by_columns or not plan.private_columns, "private_columns needs first_layer_by_columns"),
+        (
+            not plan.lazy_first_layer or (plan.rows == 1 and plan.parts == 1 and plan.update == "velocity"),
+            "lazy_first_layer is for batch 1, whole, with a velocity",
+        ),
+        (
+            not plan.lazy_first_layer or 1 <= plan.fixed_chunk_steps <= _kernels.LAZY_MAX_STEPS,
+            f"lazy_first_layer needs fixed_chunk_steps in 1 .. {_kernels.LAZY_MAX_STEPS}",
+        ),
+        (plan.update == "none" or plan.rows == 1 or split, "minibatches of more than one row need parts > 1"),
+    ]
+    return [problem for ok, problem in checks if not ok]
+
+
+def update_rule(optimizer):
+    """How an optimizer's step runs in C, as of its settings now (see UPDATES)."""
+    if isinstance(optimizer, Adam) or optimizer.nesterov:
+        return "gradient"
+    return "velocity" if optimizer.momentum > 0 or optimizer.weight_decay > 0 else "plain"
+
+
+def make_plan(task, sizes, activation, X, batch_size=None, optimizer=None):
+    """The plan for one call: task "fit" (with batch_size and optimizer), "infer" (predict and
+    evaluate) or "gradients" (loss_and_gradients, every row in one block)."""
+    sizes = tuple(int(width) for width in sizes)
+    if task == "gradients":
+        return Plan(sizes, rows=max(1, len(X)))
+    zeros = mostly_zeros(X)
+    if task == "infer":
+        rows = max(1, min(len(X), INFERENCE_BLOCK_ROWS))
+        if len(X) < TWO_PARTS_MIN_ROWS:
+            return Plan(sizes, rows=rows)
+        return _in_parts(sizes, activation, rows, zeros, "none")
+    update = update_rule(optimizer)
+    if batch_size == 1:
+        steps = max(1, min(_kernels.LAZY_MAX_STEPS, int(BATCH1_CHUNK_BYTES / (16 * _param_count(sizes)))))
+        lazy = zeros and update == "velocity" and sizes[0] * sizes[1] >= LAZY_MIN_WEIGHTS
+        return Plan(sizes, rows=1, update=update, lazy_first_layer=lazy, fixed_chunk_steps=steps)
+    return _in_parts(sizes, activation, batch_size, zeros, update)
+
+
+def _in_parts(sizes, activation, rows, zeros, update):
+    """A minibatch step or an inference block cut in PARTS parts."""
+    sparse = zeros and _sparse_fits(rows, sizes[0])
+    by_columns = sparse and update in ("plain", "velocity")
+    return Plan(
+        sizes,
+        rows=rows,
+        parts=PARTS,
+        # two threads of ours hold the BLAS to one; where it cannot be held, one thread runs both
+        threads=PARTS if _kernels.BLAS_THREADS_CONTROLLABLE else 1,
+        update=update,
+        sparse_inputs=sparse,
+        first_layer_by_columns=by_columns,
+        private_columns=by_columns and (sizes[0] + 1) * sizes[1] <= PRIVATE_MAX_WEIGHTS,
+        hidden_lists=_hidden_lists(sizes, activation, rows),
+    )
+
+
+def _hidden_lists(sizes, activation, rows):
+    """The layers after a ReLU that may read its outputs as non-zeros: where the BLAS has no
+    small-matrix kernels (with them the GEMMs stayed the faster, MNIST at batch 32 and 128), the
+    layer is wide enough for the sparse kernels, and the lists fit the bounds of the inputs'."""
+    if activation != "relu" or _kernels.BLAS_SMALL_KERNELS or not _sparse_fits(rows, sum(sizes[1:-1])):
+        return ()
+    return tuple(layer for layer in range(1, len(sizes) - 1) if sizes[layer + 1] >= SPARSE_HIDDEN_MIN_OUTPUTS)
+
+
+def _sparse_fits(rows, n_features):
+    """Whether blocks of `rows` rows may be held as non-zeros: room for every input is kept (16
+    bytes each, for this step and the next), so wide inputs or big batches stay dense."""
+    return rows <= SPARSE_MAX_ROWS and rows * n_features <= SPARSE_MAX_CELLS
+
+
+def _param_count(sizes):
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+
+
+def mostly_zeros(X):
+    """Whether most inputs are exactly zero (as in images), judged on rows spread over X."""
+    sample = X[:: max(1, len(X) // MOSTLY_ZEROS_SAMPLE_ROWS)]
+    return bool(np.count_nonzero(sample) < 0.5 * sample.size)
