@@ -10,7 +10,7 @@ void fm_point_columns(in_parts *run)
 {
     views *v = run->v;
     int velocity = run->plan->update == FM_VELOCITY_SGD;
-    for (int index = 0; index < FM_PARTS; index++) {
+    for (int index = 0; index < v->n_parts; index++) {
         part *p = &v->parts[index];
         if (p->block != NULL) { /* copied in at the start of the call and back at its end */
             size_t bias_at = (size_t)v->s[0] * p->ld;
@@ -55,7 +55,7 @@ void fm_first_layer_columns(in_parts *run, int index, int turn)
 {
     const views *v = run->v;
     const part *mine = &v->parts[index];
-    for (int h = 0; h < FM_PARTS; h++) {
+    for (int h = 0; h < v->n_parts; h++) {
         const fm_sparse *x = &v->parts[h].inputs[turn];
         fm_sparse_forward(v->acts[1] + (size_t)x->first_row * v->s[1] + mine->col_begin, v->s[1], x,
                           mine->weights, mine->ld, mine->bias, mine->width,
@@ -70,8 +70,9 @@ void fm_update_first_layer_columns(in_parts *run, int index, int n, int turn)
     float lr = opt->lr, mu = opt->momentum, c = -opt->lr * opt->weight_decay;
     part *mine = &v->parts[index];
     const float *dz = v->layer_delta[0] + mine->col_begin;
-    const fm_sparse *inputs[FM_PARTS] = {&v->parts[0].inputs[turn], &v->parts[1].inputs[turn]};
+    const fm_sparse *inputs[FM_MAX_PARTS];
+    part_inputs(inputs, v, turn);
     fm_bias_step(mine->bias, mine->v_bias, dz, n, v->s[1], mine->width, lr, mu, c);
-    fm_sparse_update(mine->weights, mine->v_weights, mine->ld, inputs, FM_PARTS, dz, v->s[1], 0,
+    fm_sparse_update(mine->weights, mine->v_weights, mine->ld, inputs, v->n_parts, dz, v->s[1], 0,
                      v->s[0], mine->width, lr, mu, c);
 }

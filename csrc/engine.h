@@ -13,13 +13,14 @@
    first layer's kernels). */
 #define FM_ALIGN 16
 
-/* One part of a step or a block in parts: its rows, and by columns its first-layer columns. */
+/* One part of a step or a block in parts: its rows, and by columns its first-layer columns. The
+   parts live in the workspace, each on cache lines of its own. */
 // clang-format off
 typedef struct {
     fm_sparse inputs[2];          /* sparse inputs: this part's rows as non-zeros, this step's
                                      and the next one's, in turns */
-    fm_sparse hidden[FM_MAX_LAYERS];  /* [l] in the plan's hidden_lists: this part's rows of
-                                         layer l's inputs as non-zeros */
+    fm_sparse *hidden;            /* (L,): [l] in the plan's hidden_lists, this part's rows of
+                                     layer l's inputs as non-zeros */
     int col_begin, width;         /* by columns: this part's columns of the first layer */
     int ld;                       /* in the private block: width rounded up to whole lines */
     float *block;                 /* private columns: (s[0] + 1, ld), weights then bias */
@@ -51,8 +52,8 @@ typedef struct {
     float *layer_delta[FM_MAX_LAYERS]; /* in parts: (rows, s[l + 1]) for layer l */
     int32_t *stamp;                    /* lazy first layer: (s[0],) */
     float *powers;                     /* ... (4 * (FM_LAZY_MAX_STEPS + 1),) */
-    char pad[FM_CACHE_LINE];
-    part parts[FM_PARTS]; /* in parts */
+    part *parts;                       /* in parts: (plan.parts,), in the workspace */
+    int n_parts;
 } views;
 
 /* v: the network's parameter views, and the workspace's laid out for its plan (layout.c). */
@@ -64,8 +65,11 @@ void fm_gather_rows(float *dst, int32_t *labels, const float *X, const int32_t *
                     const int64_t *rows, int n, int width);
 /* Rows in minibatch `batch` of an epoch over n_rows rows (the last one may be short; 0 past the end). */
 int fm_rows_in_batch(int64_t n_rows, int batch_size, int64_t batch);
-/* Where the first layer's columns are cut between the parts, and a private block's row length. */
-int fm_column_cut(int n_out);
+/* Where part `index` of `parts` begins in count rows (or columns), and where the first layer's
+   columns are cut between the parts (on whole blocks of the sparse kernels where it can);
+   a private block's row length. */
+int fm_part_begin(int count, int index, int parts);
+int fm_column_begin(int n_out, int index, int parts);
 int fm_block_ld(int width);
 
 /* ---- whole blocks (network.c) ---- */

@@ -35,6 +35,9 @@
 #endif
 
 #define FM_MAX_LAYERS 64
+/* A minibatch step or an inference block in parts is cut in at most this many fixed parts, which
+   any number of threads run with the same bits. */
+#define FM_MAX_PARTS 64
 
 /* ---- BLAS, as scipy.linalg.cython_blas exports it (Fortran calling convention) ---- */
 typedef void (*fm_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
@@ -172,11 +175,11 @@ void fm_sparse_prefetch(const float *X, const int64_t *rows, int64_t start, int 
    apart, b (width,). A block of columns of a wider layer is its pointers moved along. */
 void fm_sparse_forward(float *out, int ld_out, const fm_sparse *x, const float *W, int ld_w,
                        const float *b, int width, int activation);
-/* One SGD step on rows [row_begin, row_end) of W (n_in, width), rows ld_w apart, from the minibatch held in parts
-   (n_parts <= FM_SPARSE_MAX_PARTS pointers, to consecutive rows) and dz (n, width), rows ld_dz
-   apart, the loss gradient at the layer's pre-activation: g = x^T dz, v = mu v + c w - lr g, w += v with the velocity vW (same shape);
-   w -= lr g when vW is NULL. The bias is fm_bias_step's. */
-#define FM_SPARSE_MAX_PARTS 2
+/* One SGD step on rows [row_begin, row_end) of W (n_in, width), rows ld_w apart, from the
+   minibatch held in parts (n_parts <= FM_MAX_PARTS pointers, to consecutive rows) and dz (n,
+   width), rows ld_dz apart, the loss gradient at the layer's pre-activation: g = x^T dz,
+   v = mu v + c w - lr g, w += v with the velocity vW (same shape); w -= lr g when vW is NULL.
+   The bias is fm_bias_step's. */
 /* dx (n, n_in), rows ld_dx apart, overwritten with (dz W^T) * relu'(x) for the rows listed, x
    (n, n_in) a ReLU's outputs: a dot product of dz's row (n_out,) and W's row (W (n_in, n_out),
    rows ld_w apart) for each input above zero, 0 for the others. A layer's backward product and
@@ -239,9 +242,6 @@ typedef struct {
     float *state2; /* same layout: Adam's second moment (NULL if unused) */
 } fm_net;
 
-/* A minibatch step or an inference block in parts is cut in this many fixed parts, which one
-   thread or several run with the same bits. */
-#define FM_PARTS 2
 
 /* How a step updates the parameters: none (inference, gradients); plain SGD; SGD with a
    velocity (momentum or weight decay); the gradient first, then the optimizer (Adam, Nesterov). */
@@ -252,7 +252,7 @@ enum fm_update { FM_NO_UPDATE = 0, FM_PLAIN_SGD = 1, FM_VELOCITY_SGD = 2, FM_GRA
    depend on the number of threads that run it. */
 typedef struct {
     int rows;              /* rows per step (fit) or per block (inference) */
-    int parts;             /* 1: steps and blocks run whole; FM_PARTS: cut in parts */
+    int parts;             /* 1: steps and blocks run whole; 2 .. FM_MAX_PARTS: cut in parts */
     int update;            /* enum fm_update */
     int sparse_inputs;     /* in parts: the first layer reads the inputs as non-zeros */
     int lazy_first_layer;  /* batch 1 with a velocity: lazy first-layer rows (fm_lazy_catch_up) */

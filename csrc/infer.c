@@ -11,8 +11,8 @@ static void infer_part(in_parts *run, int index, int64_t start, int n)
 {
     views *v = run->v;
     int L = v->L, k = v->s[L];
-    int r0 = part_begin(n, index), m = part_end(n, index) - r0;
-    int w0 = part_begin(run->rows, index);
+    int r0 = part_begin(run, n, index), m = part_end(run, n, index) - r0;
+    int w0 = part_begin(run, run->rows, index);
     part *mine = &v->parts[index];
     if (m == 0)
         return;
@@ -41,7 +41,7 @@ static void infer_part(in_parts *run, int index, int64_t start, int n)
 static void infer_thread(void *arg, int thread, int n_threads)
 {
     in_parts *run = arg;
-    int first = first_part(thread, n_threads), last = last_part(thread, n_threads);
+    int first = first_part(run, thread, n_threads), last = last_part(run, thread, n_threads);
     for (int64_t start = 0; start < run->n_rows; start += run->rows) {
         int n = (int)(run->n_rows - start < run->rows ? run->n_rows - start : run->rows);
         for (int index = first; index <= last; index++)
@@ -58,18 +58,18 @@ static void infer_in_parts(const fm_blas *blas, const fm_net *net, const fm_work
     views v;
     in_parts run = {0};
     fm_parts_set_up(&run, &v, blas, net, ws, X, y, n_rows);
-    for (int index = 0; index < FM_PARTS; index++) { /* no weight gradient: no lists by
+    for (int index = 0; index < v.n_parts; index++) { /* no weight gradient: no lists by
                                                         columns, which would cost time */
         v.parts[index].inputs[0].columns = 0;
         for (int l = 1; l < v.L; l++)
             v.parts[index].hidden[l].columns = 0;
     }
     run.out = out;
-    fm_team_run(&run.team, infer_thread, &run, n_threads);
+    fm_team_run(&run.team, infer_thread, &run, part_threads(&run, n_threads));
     if (out == NULL) { /* the parts' sums in a fixed order: the same for any thread count */
         double loss = v.parts[0].loss;
         int64_t correct = v.parts[0].correct;
-        for (int index = 1; index < FM_PARTS; index++) {
+        for (int index = 1; index < v.n_parts; index++) {
             loss += v.parts[index].loss;
             correct += v.parts[index].correct;
         }
@@ -82,7 +82,7 @@ static void infer_in_parts(const fm_blas *blas, const fm_net *net, const fm_work
 void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float *out,
                 const float *X, int64_t n_rows, int n_threads)
 {
-    if (ws->plan.parts == FM_PARTS) {
+    if (ws->plan.parts > 1) {
         infer_in_parts(blas, net, ws, out, X, NULL, n_rows, n_threads, NULL);
         return;
     }
@@ -101,7 +101,7 @@ void fm_predict(const fm_blas *blas, const fm_net *net, fm_workspace *ws, float 
 void fm_evaluate(const fm_blas *blas, const fm_net *net, fm_workspace *ws, const float *X,
                  const int32_t *y, int64_t n_rows, int n_threads, fm_stats *stats)
 {
-    if (ws->plan.parts == FM_PARTS) {
+    if (ws->plan.parts > 1) {
         infer_in_parts(blas, net, ws, NULL, X, y, n_rows, n_threads, stats);
         return;
     }

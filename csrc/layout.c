@@ -30,11 +30,19 @@ int fm_widest_layer(const int *sizes, int n_layers)
     return widest;
 }
 
-/* Near the middle, on a whole vector of 8 floats where the layer is that wide. */
-int fm_column_cut(int n_out)
+int fm_part_begin(int count, int index, int parts)
 {
-    int cut = n_out / 2 - (n_out / 2) % 8;
-    return cut > 0 ? cut : n_out / 2;
+    return (int)((int64_t)count * index / parts);
+}
+
+/* Columns are cut on whole blocks of the sparse kernels (64) where the layer is wide enough for
+   two, else on whole vectors of 8 floats where it is wide enough for one a part: a part of a
+   narrower width takes their slow tails. */
+int fm_column_begin(int n_out, int index, int parts)
+{
+    int begin = fm_part_begin(n_out, index, parts);
+    int grain = n_out >= 2 * 64 ? 64 : n_out >= 8 * parts ? 8 : 1;
+    return index < parts ? begin - begin % grain : begin;
 }
 
 int fm_block_ld(int width)
@@ -71,11 +79,23 @@ static void take_sparse(cursor *c, fm_sparse *s, int n_in, int rows, int width)
         fm_sparse_layout(s, buffer, n_in, rows, width);
 }
 
-/* A part's rows: deltas and scratch for its passes, its lists of non-zeros, and by columns its
-   columns of the first layer (a private copy of them where the plan says). */
+/* The widest part of the first layer's columns: by columns, the widest forward pass over a
+   part's rows, which its lists of inputs are made for. */
+static int widest_columns(int n_out, int parts)
+{
+    int widest = 0;
+    for (int index = 0; index < parts; index++) {
+        int width = fm_column_begin(n_out, index + 1, parts) - fm_column_begin(n_out, index, parts);
+        widest = width > widest ? width : widest;
+    }
+    return widest;
+}
+
+/* A part's rows: scratch for its passes, its lists of non-zeros, and by columns its columns of
+   the first layer (a private copy of them where the plan says). */
 static void lay_out_part(cursor *c, part *p, int index, const int *s, int L, const fm_plan *plan)
 {
-    int rows = plan->rows - plan->rows / 2, cut = fm_column_cut(s[1]);
+    int P = plan->parts, rows = (plan->rows + P - 1) / P; /* the most rows a part holds */
     p->scratch_floats = 2 * (size_t)fm_widest_layer(s, L) * rows;
     p->scratch = take_floats(c, p->scratch_floats);
     for (int l = 1; l < L; l++)
@@ -83,12 +103,10 @@ static void lay_out_part(cursor *c, part *p, int index, const int *s, int L, con
             take_sparse(c, &p->hidden[l], s[l], rows, s[l + 1]);
     if (!plan->sparse_inputs)
         return;
-    /* listed for the wider part of the first layer's columns, which by columns is the widest
-       forward pass over these rows */
     for (int turn = 0; turn < 2; turn++)
-        take_sparse(c, &p->inputs[turn], s[0], rows, s[1] - cut);
-    p->col_begin = index == 0 ? 0 : cut;
-    p->width = index == 0 ? cut : s[1] - cut;
+        take_sparse(c, &p->inputs[turn], s[0], rows, widest_columns(s[1], P));
+    p->col_begin = fm_column_begin(s[1], index, P);
+    p->width = fm_column_begin(s[1], index + 1, P) - p->col_begin;
     p->ld = fm_block_ld(p->width);
     if (!plan->private_columns)
         return;
@@ -96,6 +114,23 @@ static void lay_out_part(cursor *c, part *p, int index, const int *s, int L, con
     p->block = take_floats(c, floats);
     if (plan->update == FM_VELOCITY_SGD)
         p->velocity_block = take_floats(c, floats);
+}
+
+/* The parts themselves, each with its layers' lists, then each part's buffers. */
+static void lay_out_parts(cursor *c, views *v, const int *s, int L, const fm_plan *plan)
+{
+    v->n_parts = plan->parts;
+    v->parts = take(c, sizeof(part) * plan->parts);
+    for (int index = 0; index < plan->parts; index++) {
+        part measured;
+        fm_sparse hidden[FM_MAX_LAYERS];
+        part *p = v->parts != NULL ? &v->parts[index] : &measured;
+        memset(p, 0, sizeof(*p));
+        p->hidden = take(c, sizeof(fm_sparse) * L);
+        if (p->hidden == NULL)
+            p->hidden = hidden;
+        lay_out_part(c, p, index, s, L, plan);
+    }
 }
 
 /* The workspace of a plan: measured (buffer NULL; returns the floats it needs) or carved into v. */
@@ -115,8 +150,7 @@ static size_t lay_out_workspace(views *v, const int *s, int L, const fm_plan *pl
     } else {
         for (int l = 0; l < L; l++)
             v->layer_delta[l] = take_floats(&c, rows * s[l + 1]);
-        for (int p = 0; p < plan->parts; p++)
-            lay_out_part(&c, &v->parts[p], p, s, L, plan);
+        lay_out_parts(&c, v, s, L, plan);
     }
     if (plan->lazy_first_layer) {
         v->stamp = take(&c, sizeof(int32_t) * s[0]);

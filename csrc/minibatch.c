@@ -30,7 +30,7 @@ static const int64_t *rows_in_order(const in_parts *run, int64_t start, int r0, 
    shuffled or sparse; a dense first layer reads them in place otherwise. */
 static void gather_part(in_parts *run, int index, int64_t start, int n, int turn)
 {
-    int r0 = part_begin(n, index), m = part_end(n, index) - r0;
+    int r0 = part_begin(run, n, index), m = part_end(run, n, index) - r0;
     const int64_t *rows = rows_in_order(run, start, r0, m);
     views *v = run->v;
     if (run->plan->sparse_inputs) /* even when empty: the update reads every part */
@@ -48,7 +48,7 @@ static void forward_backward_part(in_parts *run, int index, int64_t start, int n
     views *v = run->v;
     const fm_plan *plan = run->plan;
     int L = v->L, k = v->s[L], activation = run->net->activation;
-    int r0 = part_begin(n, index), m = part_end(n, index) - r0;
+    int r0 = part_begin(run, n, index), m = part_end(run, n, index) - r0;
     part *mine = &v->parts[index];
     mine->loss = 0.0;
     mine->correct = 0;
@@ -95,7 +95,7 @@ static int hidden_inputs(const fm_sparse **inputs, const in_parts *run, int l, i
     if (!fm_lists_inputs(run, l))
         return 0;
     int64_t nnz = 0;
-    for (int index = 0; index < FM_PARTS; index++) {
+    for (int index = 0; index < run->v->n_parts; index++) {
         inputs[index] = &run->v->parts[index].hidden[l];
         nnz += inputs[index]->nnz;
     }
@@ -116,17 +116,17 @@ static void update_part(in_parts *run, int index, int64_t start, int n, int turn
             continue;
         }
         int n_in = v->s[l], n_out = v->s[l + 1];
-        int j0 = part_begin(n_in, index), rows = part_end(n_in, index) - j0;
-        int t0 = part_begin(n_out, index), t1 = part_end(n_out, index);
+        int j0 = part_begin(run, n_in, index), rows = part_end(run, n_in, index) - j0;
+        int t0 = part_begin(run, n_out, index), t1 = part_end(run, n_out, index);
         float *w = v->W[l] + (size_t)j0 * n_out;
         float *vw = velocity ? v->vW[l] + (size_t)j0 * n_out : NULL;
         fm_bias_step(v->b[l] + t0, velocity ? v->vb[l] + t0 : NULL, v->layer_delta[l] + t0, n,
                      n_out, t1 - t0, lr, mu, c);
         if (rows == 0)
             continue;
-        const fm_sparse *inputs[FM_PARTS];
+        const fm_sparse *inputs[FM_MAX_PARTS];
         if (hidden_inputs(inputs, run, l, n)) { /* summed over the non-zeros, as the first layer */
-            fm_sparse_update(v->W[l], velocity ? v->vW[l] : NULL, n_out, inputs, FM_PARTS,
+            fm_sparse_update(v->W[l], velocity ? v->vW[l] : NULL, n_out, inputs, v->n_parts,
                              v->layer_delta[l], n_out, j0, j0 + rows, n_out, lr, mu, c);
             continue;
         }
@@ -156,8 +156,8 @@ static void gradient_update_part(in_parts *run, int index, int64_t start, int n,
     float bc1 = (float)(1.0 - pow(opt->beta1, t)), bc2 = (float)(1.0 - pow(opt->beta2, t));
     for (int l = 0; l < v->L; l++) {
         int n_in = v->s[l], n_out = v->s[l + 1];
-        int j0 = part_begin(n_in, index), rows = part_end(n_in, index) - j0;
-        int t0 = part_begin(n_out, index), width = part_end(n_out, index) - t0;
+        int j0 = part_begin(run, n_in, index), rows = part_end(run, n_in, index) - j0;
+        int t0 = part_begin(run, n_out, index), width = part_end(run, n_out, index) - t0;
         size_t at = (size_t)j0 * n_out, count = (size_t)rows * n_out;
         const float *dz = v->layer_delta[l];
         float *gb = v->gb[l] + t0;
@@ -166,9 +166,10 @@ static void gradient_update_part(in_parts *run, int index, int64_t start, int n,
         for (int r = 0; r < n; r++)
             for (int c = 0; c < width; c++)
                 gb[c] += dz[(size_t)r * n_out + t0 + c];
-        const fm_sparse *inputs[FM_PARTS] = {&v->parts[0].inputs[turn], &v->parts[1].inputs[turn]};
+        const fm_sparse *inputs[FM_MAX_PARTS];
+        part_inputs(inputs, v, turn);
         if ((l == 0 && run->plan->sparse_inputs) || hidden_inputs(inputs, run, l, n)) {
-            fm_sparse_gradient(v->gW[l], inputs, FM_PARTS, dz, n_out, j0, j0 + rows);
+            fm_sparse_gradient(v->gW[l], inputs, v->n_parts, dz, n_out, j0, j0 + rows);
         } else if (rows > 0) {
             const float *in = (l == 0 ? dense_inputs(run, start) : v->acts[l]) + j0;
             fm_weight_gradient(run->blas, &v->parts[index], v->gW[l] + at, in, n_in, dz, n, rows,
@@ -193,16 +194,17 @@ static void gather_next(in_parts *run, int step, int64_t start, int n, int turn)
 {
 #if !defined(_WIN32)
     int claimed = __atomic_load_n(&run->gathers_claimed, __ATOMIC_RELAXED);
-    while (claimed < FM_PARTS * (step + 1)) {
+    int parts = run->v->n_parts;
+    while (claimed < parts * (step + 1)) {
         if (__atomic_compare_exchange_n(&run->gathers_claimed, &claimed, claimed + 1, 0,
                                         __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-            gather_part(run, claimed - FM_PARTS * step, start, n, turn);
+            gather_part(run, claimed - parts * step, start, n, turn);
             claimed = __atomic_load_n(&run->gathers_claimed, __ATOMIC_RELAXED);
         }
     }
 #else /* one thread runs the team there (team.c) */
     (void)step;
-    for (int index = 0; index < FM_PARTS; index++)
+    for (int index = 0; index < run->v->n_parts; index++)
         gather_part(run, index, start, n, turn);
 #endif
 }
@@ -213,7 +215,7 @@ static void gather_next(in_parts *run, int step, int64_t start, int n, int turn)
    L3 cache the cores share. */
 static void prefetch_next_part(const in_parts *run, int index, int64_t start, int n)
 {
-    int r0 = part_begin(n, index), m = part_end(n, index) - r0;
+    int r0 = part_begin(run, n, index), m = part_end(run, n, index) - r0;
     fm_sparse_prefetch(run->X, rows_in_order(run, start, r0, m), start + r0, m, run->v->s[0]);
 }
 
@@ -232,7 +234,7 @@ static double step_loss(const in_parts *run, int64_t *correct)
 {
     double loss = run->v->parts[0].loss;
     *correct = run->v->parts[0].correct;
-    for (int index = 1; index < FM_PARTS; index++) {
+    for (int index = 1; index < run->v->n_parts; index++) {
         loss += run->v->parts[index].loss;
         *correct += run->v->parts[index].correct;
     }
@@ -243,7 +245,7 @@ static void run_thread(void *arg, int thread, int n_threads)
 {
     in_parts *run = arg;
     const fm_plan *plan = run->plan;
-    int first = first_part(thread, n_threads), last = last_part(thread, n_threads);
+    int first = first_part(run, thread, n_threads), last = last_part(run, thread, n_threads);
     int64_t end = run->first_batch + run->n_batches;
     if (plan->sparse_inputs) { /* the first minibatch's inputs; the next ones a step ahead */
         int n = fm_rows_in_batch(run->n_rows, run->rows, run->first_batch);
@@ -312,6 +314,6 @@ int fm_train_minibatches(const fm_blas *blas, const fm_net *net, fm_optimizer *o
     run.stats = stats;
     if (ws->plan.by_columns)
         fm_point_columns(&run);
-    fm_team_run(&run.team, run_thread, &run, n_threads);
+    fm_team_run(&run.team, run_thread, &run, part_threads(&run, n_threads));
     return run.status;
 }

@@ -1,6 +1,7 @@
 /* Internal to csrc/: a call in parts, as minibatch.c and infer.c run it. Each step (or block of
-   rows) is cut in FM_PARTS fixed parts; one thread or several run them, and since the cut never
-   depends on the thread count, the bits do not either. The caller holds the BLAS to one thread
+   rows) is cut in the plan's fixed number of parts; any number of threads up to that runs them,
+   each a run of consecutive parts, and since the cut never depends on the thread count, the bits
+   do not either. The caller holds the BLAS to one thread
    meanwhile (fastmlp/_kernels.pyx). */
 #ifndef FASTMLP_PARTS_H
 #define FASTMLP_PARTS_H
@@ -24,32 +25,45 @@ typedef struct {
     fm_stats *stats;
     int status;
     int gathers_claimed;          /* sparse inputs: parts of the next minibatches claimed for
-                                     the gather so far in the call, FM_PARTS a step */
+                                     the gather so far in the call, n_parts a step */
     float *out;                   /* inference: the outputs (n_rows, s[L]), or NULL to evaluate */
     char pad[FM_CACHE_LINE];
 } in_parts;
 // clang-format on
 
-/* A part's rows of n: [part_begin, part_end). */
-static inline int part_begin(int count, int index)
+/* A part's share of count rows (or weight rows, or bias columns): [part_begin, part_end). */
+static inline int part_begin(const in_parts *run, int count, int index)
 {
-    return index == 0 ? 0 : count / 2;
+    return fm_part_begin(count, index, run->v->n_parts);
 }
 
-static inline int part_end(int count, int index)
+static inline int part_end(const in_parts *run, int count, int index)
 {
-    return index == 0 ? count / 2 : count;
+    return fm_part_begin(count, index + 1, run->v->n_parts);
 }
 
-/* The threads' share of the parts: one thread runs them all, else each thread its own. */
-static inline int first_part(int thread, int n_threads)
+/* A thread's parts, consecutive: [first_part, last_part]. */
+static inline int first_part(const in_parts *run, int thread, int n_threads)
 {
-    return n_threads == 1 ? 0 : thread;
+    return fm_part_begin(run->v->n_parts, thread, n_threads);
 }
 
-static inline int last_part(int thread, int n_threads)
+static inline int last_part(const in_parts *run, int thread, int n_threads)
 {
-    return n_threads == 1 ? FM_PARTS - 1 : thread;
+    return fm_part_begin(run->v->n_parts, thread + 1, n_threads) - 1;
+}
+
+/* The threads that run the parts: at least one, and no more than there are parts. */
+static inline int part_threads(const in_parts *run, int n_threads)
+{
+    return n_threads < 1 ? 1 : n_threads > run->v->n_parts ? run->v->n_parts : n_threads;
+}
+
+/* Every part's inputs of this turn, in order: the minibatch's rows as non-zeros. */
+static inline void part_inputs(const fm_sparse **inputs, const views *v, int turn)
+{
+    for (int index = 0; index < v->n_parts; index++)
+        inputs[index] = &v->parts[index].inputs[turn];
 }
 
 /* The views, the data and the parts, for a call in parts. */

@@ -293,8 +293,8 @@ void fm_sparse_update(float *W, float *vW, int ld_w, const fm_sparse *const *par
        over the non-zeros of its input column, and applied at once: v = mu v + c w - lr g, w += v
        (a row without input: g = 0), or without velocity (vW NULL) w -= lr g, where rows without
        input stay as they are. */
-    fm_sparse parts[FM_SPARSE_MAX_PARTS]; /* copies: no reloads, no sharing with their writer */
-    n_parts = n_parts < FM_SPARSE_MAX_PARTS ? n_parts : FM_SPARSE_MAX_PARTS;
+    fm_sparse parts[FM_MAX_PARTS]; /* copies: no reloads, no sharing with their writer */
+    n_parts = n_parts < FM_MAX_PARTS ? n_parts : FM_MAX_PARTS;
     for (int p = 0; p < n_parts; p++)
         parts[p] = *part_list[p];
 #ifdef FM_X86_INTRINSICS
@@ -336,8 +336,8 @@ void fm_sparse_gradient(float *gW, const fm_sparse *const *part_list, int n_part
 {
     /* gW rows [row_begin, row_end) overwritten with x^T dz, each row summed only over the
        non-zeros of its input column; zero for a column without any */
-    fm_sparse parts[FM_SPARSE_MAX_PARTS];
-    n_parts = n_parts < FM_SPARSE_MAX_PARTS ? n_parts : FM_SPARSE_MAX_PARTS;
+    fm_sparse parts[FM_MAX_PARTS];
+    n_parts = n_parts < FM_MAX_PARTS ? n_parts : FM_MAX_PARTS;
     for (int p = 0; p < n_parts; p++)
         parts[p] = *part_list[p];
     for (int j = row_begin; j < row_end; j++) {

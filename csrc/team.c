@@ -1,5 +1,5 @@
-/* Two threads running the same loop, meeting at a barrier. POSIX threads where there are any;
-   elsewhere the calling thread runs the loop alone, doing both threads' shares. */
+/* A team of threads running the same loop, meeting at a barrier. POSIX threads where there are
+   any; elsewhere the calling thread runs the loop alone, doing every thread's share. */
 #if !defined(_WIN32)
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -72,37 +72,66 @@ void fm_team_barrier(fm_team *team)
 }
 
 typedef struct {
+    fm_team *team;
     fm_team_body body;
     void *arg;
+    int thread;
 } start;
 
 #if !defined(_WIN32)
+/* A helper waits at the gate until every helper has started: where one could not be, the team
+   runs on the calling thread alone, and the helpers leave without running the body. */
 static void *helper_main(void *p)
 {
     start *s = p;
-    s->body(s->arg, 1, 2);
+    fm_team *team = s->team;
+    pthread_mutex_lock(&team->lock);
+    while (team->gate == 0)
+        pthread_cond_wait(&team->woken, &team->lock);
+    int go = team->gate > 0;
+    pthread_mutex_unlock(&team->lock);
+    if (go)
+        s->body(s->arg, s->thread, team->size);
     return NULL;
 }
 
-static int run_two(fm_team *team, fm_team_body body, void *arg)
+static void open_gate(fm_team *team, int go)
 {
-    start s = {body, arg};
-    pthread_t helper;
-    int ran = 1;
+    pthread_mutex_lock(&team->lock);
+    team->gate = go ? 1 : -1;
+    pthread_cond_broadcast(&team->woken);
+    pthread_mutex_unlock(&team->lock);
+}
+
+/* Returns n_threads, or 0 where the team could not be had (nothing ran). */
+static int run_many(fm_team *team, fm_team_body body, void *arg, int n_threads)
+{
+    pthread_t helpers[FM_TEAM_MAX_THREADS];
+    start starts[FM_TEAM_MAX_THREADS];
+    int started = 0;
     team->sleepers = 0;
+    team->gate = 0;
     if (pthread_mutex_init(&team->lock, NULL) != 0)
         return 0;
-    if (pthread_cond_init(&team->woken, NULL) == 0) {
-        team->size = 2;
-        if (pthread_create(&helper, NULL, helper_main, &s) == 0) {
-            body(arg, 0, 2);
-            pthread_join(helper, NULL);
-            ran = 2;
-        }
-        pthread_cond_destroy(&team->woken);
+    if (pthread_cond_init(&team->woken, NULL) != 0) {
+        pthread_mutex_destroy(&team->lock);
+        return 0;
     }
+    team->size = n_threads;
+    for (; started < n_threads - 1; started++) {
+        starts[started] = (start){team, body, arg, started + 1};
+        if (pthread_create(&helpers[started], NULL, helper_main, &starts[started]) != 0)
+            break;
+    }
+    int all = started == n_threads - 1;
+    open_gate(team, all);
+    if (all)
+        body(arg, 0, n_threads);
+    for (int i = 0; i < started; i++)
+        pthread_join(helpers[i], NULL);
+    pthread_cond_destroy(&team->woken);
     pthread_mutex_destroy(&team->lock);
-    return ran == 2 ? 2 : 0;
+    return all ? n_threads : 0;
 }
 #endif
 
@@ -110,10 +139,11 @@ int fm_team_run(fm_team *team, fm_team_body body, void *arg, int n_threads)
 {
     team->arrived = team->generation = 0;
     team->size = 1;
+    n_threads = n_threads > FM_TEAM_MAX_THREADS ? FM_TEAM_MAX_THREADS : n_threads;
 #if !defined(_WIN32)
-    if (n_threads >= 2 && run_two(team, body, arg) == 2)
-        return 2;
-    team->size = 1; /* no thread to be had: do it all here */
+    if (n_threads >= 2 && run_many(team, body, arg, n_threads) == n_threads)
+        return n_threads;
+    team->size = 1; /* no threads to be had: do it all here */
 #else
     (void)n_threads;
 #endif

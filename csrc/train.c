@@ -16,11 +16,12 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
 {
     /* X: (n_rows, sizes[0]); y: (n_rows,); order: (n_rows,) or NULL */
     const fm_plan *plan = &ws->plan;
-    if (plan->update == FM_NO_UPDATE || (plan->rows > 1 && plan->parts != FM_PARTS))
+    if (plan->update == FM_NO_UPDATE || plan->parts < 1 || plan->parts > FM_MAX_PARTS ||
+        (plan->rows > 1 && plan->parts == 1))
         return FM_BAD_PLAN;
     if (!has_state(net, opt, plan->update))
         return FM_MISSING_STATE;
-    if (plan->parts == FM_PARTS)
+    if (plan->parts > 1)
         return fm_train_minibatches(blas, net, opt, ws, X, y, order, n_rows, first_batch, n_batches,
                                     n_threads, stats);
     return fm_train_batch1(blas, net, opt, ws, X, y, order, n_rows, first_batch, n_batches, stats);

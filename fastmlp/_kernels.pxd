@@ -18,7 +18,7 @@ cdef extern from "fastmlp.h" nogil:
 
     int FM_MAX_LAYERS
     int FM_LAZY_MAX_STEPS
-    int FM_PARTS
+    int FM_MAX_PARTS
     enum: FM_RELU, FM_LEAKY_RELU, FM_SIGMOID, FM_TANH, FM_IDENTITY
     enum: FM_SOFTMAX_CE, FM_SIGMOID_MSE, FM_SIGMOID_CE, FM_SOFTMAX_MSE
     enum: FM_SGD, FM_ADAM

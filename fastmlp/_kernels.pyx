@@ -16,7 +16,7 @@ HEADS = {("softmax", "cross_entropy"): FM_SOFTMAX_CE, ("sigmoid", "mse"): FM_SIG
 MAX_LAYERS = FM_MAX_LAYERS
 LAZY_MAX_STEPS = FM_LAZY_MAX_STEPS  # batch 1's longest chunk: its lazy rows' matrix powers
 OPTIMIZER_KINDS = {"sgd": FM_SGD, "adam": FM_ADAM}
-PARTS = FM_PARTS  # a step or block in parts is cut in this many
+MAX_PARTS = FM_MAX_PARTS  # a step or block in parts is cut in at most this many
 UPDATES = {"none": FM_NO_UPDATE, "plain": FM_PLAIN_SGD, "velocity": FM_VELOCITY_SGD,
            "gradient": FM_GRADIENT_STEP}
 STATUS_OK = FM_OK
@@ -74,9 +74,10 @@ cdef void release_blas():
 
 
 cdef class _HeldBLAS:
-    """with _HeldBLAS(in_parts, wanted) as held: a call in parts with held.threads threads (up to
-    `wanted`, and no more than the BLAS itself was allowed: OPENBLAS_NUM_THREADS=1 means one), the
-    BLAS held to one thread meanwhile; a whole call runs on one thread and holds nothing."""
+    """with _HeldBLAS(in_parts, wanted) as held: a call in parts with held.threads = `wanted`
+    threads of ours (the plan's count, from n_threads, OMP_NUM_THREADS or the CPUs), the BLAS held
+    to one thread meanwhile; a whole call, or one where the BLAS cannot be held, runs on one thread
+    and holds nothing."""
     cdef bint held
     cdef readonly int threads
 
@@ -84,7 +85,8 @@ cdef class _HeldBLAS:
         self.held = in_parts and BLAS_SET_THREADS != NULL
         self.threads = 1
         if self.held:
-            self.threads = max(1, min(wanted, hold_blas()))
+            hold_blas()
+            self.threads = max(1, wanted)
 
     def __enter__(self):
         return self

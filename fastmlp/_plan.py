@@ -17,7 +17,11 @@ import numpy as np
 from fastmlp import _kernels
 from fastmlp.optim import Adam
 
-PARTS = _kernels.PARTS  # a minibatch step or an inference block is cut in this many parts
+MAX_PARTS = _kernels.MAX_PARTS  # a step or an inference block is cut in at most this many parts
+PART_MIN_ROWS = 32  # rows a part of a minibatch gets at least: each part's GEMMs pack the
+# layer's weights again and its lists of non-zeros cost the update a pass, so at batch 128 16-row
+# parts took 10% (dense) to 20% (MNIST) off 2 cores' speed, 32-row parts nothing
+INFERENCE_PART_MIN_ROWS = 64  # ... and a part of an inference block
 TWO_PARTS_MIN_ROWS = 64  # predict / evaluate on fewer rows runs whole: a thread costs more
 INFERENCE_BLOCK_ROWS = 512  # rows per block in predict / evaluate: activations stay in cache
 SPARSE_MAX_ROWS = 2048  # above this, the non-zeros of a minibatch take too much memory
@@ -49,10 +53,12 @@ class Plan:
     rows : int
         Rows per step (fit) or per block (inference): what the workspace holds.
     parts : int
-        1: each step or block runs whole. ``PARTS``: it is cut in that many fixed parts, which
-        one thread or several run with the same bits (csrc/minibatch.c, csrc/infer.c).
+        1: each step or block runs whole. 2 .. ``MAX_PARTS``: it is cut in that many fixed parts,
+        set by the rows alone, never by the machine, which any number of threads up to that run
+        with the same bits (csrc/minibatch.c, csrc/infer.c).
     threads : int
-        The most threads that take the parts (the thread tuner picks within it).
+        The most threads that take the parts: the machine's, or the network's ``n_threads``
+        (the thread tuner picks within it).
     update : str
         ``"none"`` (inference, gradients), ``"plain"``, ``"velocity"`` or ``"gradient"``.
     sparse_inputs : bool
@@ -105,10 +111,10 @@ class Plan:
 def _inconsistencies(plan):
     """What no engine can run, in words."""
     n_layers = len(plan.sizes) - 1
-    split = plan.parts == PARTS
+    split = plan.parts > 1
     checks = [
         (plan.rows >= 1, "rows must be at least 1"),
-        (plan.parts in (1, PARTS), f"parts must be 1 or {PARTS}"),
+        (1 <= plan.parts <= MAX_PARTS, f"parts must be between 1 and {MAX_PARTS}"),
         (1 <= plan.threads <= plan.parts, "threads must be between 1 and parts"),
         (plan.update in UPDATES, f"update must be one of {sorted(UPDATES)}"),
         (split or not plan.sparse_inputs, "sparse_inputs needs parts > 1"),
@@ -143,9 +149,10 @@ def update_rule(optimizer):
     return "velocity" if optimizer.momentum > 0 or optimizer.weight_decay > 0 else "plain"
 
 
-def make_plan(task, sizes, activation, X, batch_size=None, optimizer=None):
+def make_plan(task, sizes, activation, X, batch_size=None, optimizer=None, threads=1):
     """The plan for one call: task "fit" (with batch_size and optimizer), "infer" (predict and
-    evaluate) or "gradients" (loss_and_gradients, every row in one block)."""
+    evaluate) or "gradients" (loss_and_gradients, every row in one block); threads: how many the
+    call may use (fastmlp._threads.available)."""
     sizes = tuple(int(width) for width in sizes)
     if task == "gradients":
         return Plan(sizes, rows=max(1, len(X)))
@@ -154,25 +161,31 @@ def make_plan(task, sizes, activation, X, batch_size=None, optimizer=None):
         rows = max(1, min(len(X), INFERENCE_BLOCK_ROWS))
         if len(X) < TWO_PARTS_MIN_ROWS:
             return Plan(sizes, rows=rows)
-        return _in_parts(sizes, activation, rows, zeros, "none")
+        return _in_parts(sizes, activation, rows, zeros, "none", _part_count(rows, INFERENCE_PART_MIN_ROWS), threads)
     update = update_rule(optimizer)
     if batch_size == 1:
         steps = max(1, min(_kernels.LAZY_MAX_STEPS, int(BATCH1_CHUNK_BYTES / (16 * _param_count(sizes)))))
         lazy = zeros and update == "velocity" and sizes[0] * sizes[1] >= LAZY_MIN_WEIGHTS
         return Plan(sizes, rows=1, update=update, lazy_first_layer=lazy, fixed_chunk_steps=steps)
-    return _in_parts(sizes, activation, batch_size, zeros, update)
+    return _in_parts(sizes, activation, batch_size, zeros, update, _part_count(batch_size, PART_MIN_ROWS), threads)
 
 
-def _in_parts(sizes, activation, rows, zeros, update):
-    """A minibatch step or an inference block cut in PARTS parts."""
+def _part_count(rows, min_rows):
+    """Parts of a step or block of `rows` rows: from the rows alone, so that any machine gets the
+    same bits; at least two, so that two threads always have work."""
+    return max(2, min(MAX_PARTS, rows // min_rows))
+
+
+def _in_parts(sizes, activation, rows, zeros, update, parts, threads):
+    """A minibatch step or an inference block cut in parts."""
     sparse = zeros and _sparse_fits(rows, sizes[0])
     by_columns = sparse and update in ("plain", "velocity")
     return Plan(
         sizes,
         rows=rows,
-        parts=PARTS,
-        # two threads of ours hold the BLAS to one; where it cannot be held, one thread runs both
-        threads=PARTS if _kernels.BLAS_THREADS_CONTROLLABLE else 1,
+        parts=parts,
+        # threads of ours hold the BLAS to one; where it cannot be held, one thread runs them all
+        threads=max(1, min(parts, threads)) if _kernels.BLAS_THREADS_CONTROLLABLE else 1,
         update=update,
         sparse_inputs=sparse,
         first_layer_by_columns=by_columns,

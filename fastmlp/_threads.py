@@ -1,18 +1,19 @@
 """How many threads each call into the compiled training loop gets.
 
-A minibatch step is cut in fixed parts (fastmlp._plan, csrc/minibatch.c), and one thread or two run
-them with the same bits, so the count only changes the speed. Two threads win on an idle machine; when another
-process holds a core, the thread sharing it slows its partner down at every barrier and one thread
-wins. The tuner tries both, keeps the faster, and now and then tries the other again, since the
-load on a machine changes. A try costs: one chunk in eight with one thread instead of two took 8%
-off the speed on an idle machine. So each try that keeps the choice doubles the wait for the next
-(up to 64 chunks), and a chunk clearly slower than its count's best (the load changed) brings the
-wait back to 8. And a try runs a third of a chunk (`chunk`): long enough to time, and short enough
-that a 1-thread try within a one-epoch fit of MNIST at batch 32 no longer takes a sixth off it.
-What it learns is kept per kind of work (network, batch size), across fits: the load belongs to
-the machine, not to one model.
+A minibatch step is cut in fixed parts (fastmlp._plan, csrc/minibatch.c), and any number of threads
+up to the plan's runs them with the same bits, so the count only changes the speed. All of them win
+on an idle machine; when another process holds a core, the thread sharing it slows the others down
+at every barrier and one thread wins. The tuner tries both, one and all, keeps the faster, and now
+and then tries the other again, since the load on a machine changes. A try costs: one chunk in
+eight with one thread instead of two took 8% off the speed on an idle machine. So each try that
+keeps the choice doubles the wait for the next (up to 64 chunks), and a chunk clearly slower than
+its count's best (the load changed) brings the wait back to 8. And a try runs a third of a chunk
+(`chunk`): long enough to time, and short enough that a 1-thread try within a one-epoch fit of
+MNIST at batch 32 no longer takes a sixth off it. What it learns is kept per kind of work
+(network, batch size), across fits: the load belongs to the machine, not to one model.
 """
 
+import os
 import threading
 
 PROBE_EVERY = 8  # chunks (of about 0.1 s) between tries of the count not in use, at first
@@ -32,7 +33,7 @@ class ThreadTuner:
     def __init__(self, max_threads):
         # fewer threads first: the first chunk of a fit also pays for warming up, so its
         # handicap falls on the count that has to prove itself
-        self.choices = list(range(1, max(1, max_threads) + 1))
+        self.choices = sorted({1, max(1, max_threads)})
         self.rates = {}  # threads -> rows per second of the latest chunks run with them
         self.interval = PROBE_EVERY  # chunks from one try of the other count to the next
         self.since_probe = 0
@@ -94,6 +95,21 @@ class ThreadTuner:
                     due_in = self.interval - self.since_probe
                     self.interval = PROBE_EVERY
                     self.since_probe = max(0, PROBE_EVERY - due_in)
+
+
+def available(requested=None):
+    """The threads a call may use: the network's n_threads where set, else OMP_NUM_THREADS where
+    set to a count, else the CPUs this process may run on (its affinity, which containers and
+    taskset narrow)."""
+    if requested is not None:
+        return requested
+    count = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if count.isdigit() and int(count) >= 1:
+        return int(count)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def tuner_for(key, max_threads):

@@ -22,6 +22,7 @@ import numpy as np
 
 from fastmlp import _kernels, _plan, reference
 from fastmlp._threads import ThreadTuner, tuner_for
+from fastmlp._threads import available as available_threads
 from fastmlp._validation import (
     check_choice,
     check_float,
@@ -136,6 +137,10 @@ class MLP:
     seed : int or None, default None
         Makes initialisation and shuffling reproducible. ``fastmlp.reference.MLP`` with the
         same seed starts from the same weights and shuffles the same way.
+    n_threads : int or None, default None
+        The most threads ``fit``, ``predict`` and ``evaluate`` use. None: ``OMP_NUM_THREADS``
+        where it is set, else every CPU this process may run on. Results are the same bits
+        whatever the count; a settable attribute, not saved with the network.
 
     Attributes
     ----------
@@ -156,7 +161,9 @@ class MLP:
     0.975
     """
 
-    def __init__(self, sizes, activation="relu", output="softmax", loss="cross_entropy", init="auto", seed=None):
+    def __init__(
+        self, sizes, activation="relu", output="softmax", loss="cross_entropy", init="auto", seed=None, n_threads=None
+    ):
         self.sizes = check_sizes(sizes)
         _check_size_limits(self.sizes)
         if len(self.sizes) - 1 > _kernels.MAX_LAYERS:
@@ -174,6 +181,8 @@ class MLP:
         if seed is not None:
             seed = check_int("seed", seed, minimum=0)
         self.seed = seed
+        self.n_threads = n_threads
+        self._threads()  # checked now, and again at each call, since it may be set later
         self._rng = np.random.default_rng(seed)
         self._sizes = np.array(self.sizes, dtype=np.int32)
         self._params = _aligned_zeros(_kernels.param_count(self._sizes))
@@ -351,9 +360,15 @@ class MLP:
     def _checked_X(self, X):
         return check_X(X, self.sizes[0])
 
+    def _threads(self):
+        """The threads a call may use (n_threads, else the machine's)."""
+        if self.n_threads is not None:
+            check_int("n_threads", self.n_threads, minimum=1)
+        return available_threads(self.n_threads)
+
     def _planned(self, task, X, batch_size=None, optimizer=None):
         """The plan of a call (fastmlp._plan decides), and a workspace laid out for it."""
-        plan = _plan.make_plan(task, self.sizes, self.activation, X, batch_size, optimizer)
+        plan = _plan.make_plan(task, self.sizes, self.activation, X, batch_size, optimizer, self._threads())
         return plan, _kernels.Workspace(self._sizes, plan.c_struct())
 
     def predict_proba(self, X):

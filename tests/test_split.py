@@ -625,6 +625,29 @@ def test_thread_count_does_not_change_the_bits_of_a_wide_batch(monkeypatch, kind
     assert_same_params(*nets)
 
 
+THREAD_COUNTS = [1, 2, 3, 4, 8]  # 8: more than a 2-core machine has, which must work
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay", "nesterov", "adam"])
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_any_thread_count_gives_the_same_bits(monkeypatch, kind, optimizer):
+    # Batches of 256 rows are cut in 8 parts (the last batch, of 88 rows, in parts of 11), which 1,
+    # 2, 3, 4 or 8 threads take; 130 first-layer units cut by columns leave some parts none.
+    X, y = make_data(kind, 600, 37, 4, seed=6)
+    runs = []
+    for threads in THREAD_COUNTS:
+        use_threads(monkeypatch, threads)
+        net = fastmlp.MLP([37, 130, 70, 4], seed=6)
+        history = fit(net, X, y, 256, optimizer, True)
+        runs.append((params_of(net), history.history, net.predict_proba(X), net.evaluate(X, y)))
+    for threads, (params, history, proba, scores) in zip(THREAD_COUNTS[1:], runs[1:]):
+        for layer, (a, b) in enumerate(zip(runs[0][0], params)):
+            assert_array_equal(a, b, err_msg=f"{threads} threads, parameter array {layer}")
+        assert history == runs[0][1]
+        assert_array_equal(proba, runs[0][2])
+        assert scores == runs[0][3]
+
+
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay"])
 def test_same_seed_same_bits(kind, optimizer):
@@ -977,7 +1000,7 @@ def test_plan_adam_and_nesterov_minibatches_are_not_by_columns(optimizer):
     # by columns (nor on private copies of them). Plain SGD and SGD with a velocity are.
     X, _ = make_data("sparse", 96, SIZES[0], SIZES[-1])
     plan = _plan.make_plan("fit", SIZES, "relu", X, batch_size=32, optimizer=OPTIMIZERS[optimizer]())
-    assert (plan.rows, plan.parts) == (32, _plan.PARTS)
+    assert (plan.rows, plan.parts) == (32, 2)
     assert plan.sparse_inputs
     by_columns = optimizer in ("sgd", "momentum", "momentum_weight_decay")
     assert plan.update == ("gradient" if not by_columns else "plain" if optimizer == "sgd" else "velocity")
@@ -990,7 +1013,7 @@ def test_plan_minibatches_of_dense_inputs_or_too_many_cells_are_dense():
     X_dense, _ = make_data("dense", 96, SIZES[0], SIZES[-1])
     dense = _plan.make_plan("fit", SIZES, "relu", X_dense, batch_size=32, optimizer=momentum)
     assert not dense.sparse_inputs and not dense.first_layer_by_columns and not dense.private_columns
-    assert dense.parts == _plan.PARTS
+    assert dense.parts == 2
     wide = _plan.SPARSE_MAX_CELLS // 32 + 1  # inputs per row past the cells held as non-zeros
     X_wide = np.zeros((40, wide), np.float32)
     X_wide[:, 0] = 1.0
@@ -1000,13 +1023,34 @@ def test_plan_minibatches_of_dense_inputs_or_too_many_cells_are_dense():
         assert _plan.make_plan("fit", SIZES, "relu", X, batch_size=rows, optimizer=momentum).sparse_inputs == sparse
 
 
+@pytest.mark.parametrize(
+    "task, rows, parts",
+    [("fit", 2, 2), ("fit", 32, 2), ("fit", 127, 3), ("fit", 128, 4), ("fit", 256, 8), ("fit", 4096, 64)]
+    + [("infer", 64, 2), ("infer", 300, 4), ("infer", 5000, 8)],
+)
+def test_plan_parts_follow_the_rows_never_the_machine(task, rows, parts):
+    # At least PART_MIN_ROWS rows a part (INFERENCE_PART_MIN_ROWS in inference, blocks of 512
+    # rows), two parts at least, MAX_PARTS at most; the threads the machine offers change only
+    # how many threads take them.
+    X, _ = make_data("dense", rows, SIZES[0], SIZES[-1])
+    momentum = OPTIMIZERS["momentum"]()
+    plans = [
+        _plan.make_plan(
+            task, SIZES, "relu", X, batch_size=rows if task == "fit" else None, optimizer=momentum, threads=t
+        )
+        for t in (1, 2, 3, 64, 1000)
+    ]
+    assert {plan.parts for plan in plans} == {parts}
+    assert [plan.threads for plan in plans] == [min(t, parts) for t in (1, 2, 3, 64, 1000)]
+
+
 def test_plan_inference_on_few_rows_is_whole():
     X, _ = make_data("sparse", 1200, SIZES[0], SIZES[-1])
     for rows in (1, 2, _plan.TWO_PARTS_MIN_ROWS - 1):
         plan = _plan.make_plan("infer", SIZES, "relu", X[:rows])
         assert plan == _plan.Plan(tuple(SIZES), rows=rows)  # one part, one thread, dense, no lists
     parts = _plan.make_plan("infer", SIZES, "relu", X[: _plan.TWO_PARTS_MIN_ROWS])
-    assert (parts.rows, parts.parts, parts.update) == (_plan.TWO_PARTS_MIN_ROWS, _plan.PARTS, "none")
+    assert (parts.rows, parts.parts, parts.update) == (_plan.TWO_PARTS_MIN_ROWS, 2, "none")
     assert parts.sparse_inputs and not parts.first_layer_by_columns and not parts.private_columns
     assert _plan.make_plan("infer", SIZES, "relu", X).rows == _plan.INFERENCE_BLOCK_ROWS
     # loss_and_gradients: every row in one block, whole
@@ -1017,19 +1061,19 @@ def test_plan_inference_on_few_rows_is_whole():
     "fields, problem",
     [
         (
-            dict(parts=_plan.PARTS, update="plain", sparse_inputs=True, private_columns=True),
+            dict(parts=2, update="plain", sparse_inputs=True, private_columns=True),
             "private_columns needs first_layer_by_columns",
         ),
-        (dict(parts=_plan.PARTS, update="plain", first_layer_by_columns=True), "first_layer_by_columns needs sparse_"),
+        (dict(parts=2, update="plain", first_layer_by_columns=True), "first_layer_by_columns needs sparse_"),
         (
-            dict(parts=_plan.PARTS, update="gradient", sparse_inputs=True, first_layer_by_columns=True),
+            dict(parts=2, update="gradient", sparse_inputs=True, first_layer_by_columns=True),
             "first_layer_by_columns is for plain or velocity SGD",
         ),
         (dict(sparse_inputs=True), "sparse_inputs needs parts > 1"),
         (dict(hidden_lists=(1,)), "hidden_lists needs parts > 1"),
-        (dict(parts=_plan.PARTS, hidden_lists=(0,)), "hidden_lists are layers 1 .. L - 1"),
+        (dict(parts=2, hidden_lists=(0,)), "hidden_lists are layers 1 .. L - 1"),
         (dict(threads=2), "threads must be between 1 and parts"),
-        (dict(parts=_plan.PARTS + 1), "parts must be 1 or"),
+        (dict(parts=_plan.MAX_PARTS + 1), "parts must be between 1 and"),
         (dict(update="plain"), "minibatches of more than one row need parts > 1"),
         (dict(rows=1, update="plain", lazy_first_layer=True, fixed_chunk_steps=7), "lazy_first_layer is for batch 1"),
         (dict(rows=1, update="velocity", lazy_first_layer=True), "lazy_first_layer needs fixed_chunk_steps"),
@@ -1047,7 +1091,7 @@ def test_forced_plans_stay_consistent(monkeypatch):
     momentum = OPTIMIZERS["momentum"]()
     force_plan(monkeypatch, sparse_inputs=False, threads=1, fixed_chunk_steps=7, parts=1)
     minibatch = _plan.make_plan("fit", SIZES, "relu", X, batch_size=32, optimizer=momentum)
-    assert minibatch.parts == _plan.PARTS and minibatch.threads == 1 and minibatch.fixed_chunk_steps == 0
+    assert minibatch.parts == 2 and minibatch.threads == 1 and minibatch.fixed_chunk_steps == 0
     assert not minibatch.sparse_inputs and not minibatch.first_layer_by_columns and not minibatch.private_columns
     batch1 = _plan.make_plan("fit", SIZES, "relu", X, batch_size=1, optimizer=momentum)
     assert batch1.fixed_chunk_steps == 7 and batch1.threads == 1

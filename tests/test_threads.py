@@ -1,6 +1,10 @@
 """The thread tuner: it may only change how fast fit runs, never what it computes
 (tests/test_split.py checks the bits); here, that it picks the faster count sensibly."""
 
+import numpy as np
+import pytest
+
+import fastmlp
 from fastmlp import _threads
 from fastmlp._threads import ThreadTuner
 
@@ -103,3 +107,30 @@ def test_a_try_runs_a_third_of_a_chunk():
 def test_a_try_runs_at_least_one_step_and_one_thread_never_tries():
     assert ThreadTuner(2).chunk(2) == (1, 1)
     assert [ThreadTuner(1).chunk(90) for _ in range(3)] == [(1, 90)] * 3
+
+
+def test_available_threads_follow_n_threads_then_omp_num_threads_then_the_affinity(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    machine = _threads.available()
+    assert machine >= 1
+    assert _threads.available(3) == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    assert _threads.available() == 5
+    assert _threads.available(2) == 2  # the network's n_threads wins
+    monkeypatch.setenv("OMP_NUM_THREADS", "4,2")  # OpenMP's nested form: the outer level counts
+    assert _threads.available() == 4
+    for ignored in ("", "0", "many", "-3"):
+        monkeypatch.setenv("OMP_NUM_THREADS", ignored)
+        assert _threads.available() == machine
+
+
+def test_n_threads_is_checked():
+    assert fastmlp.MLP([4, 3, 2], n_threads=8).n_threads == 8
+    with pytest.raises(ValueError, match="n_threads"):
+        fastmlp.MLP([4, 3, 2], n_threads=0)
+    with pytest.raises(TypeError, match="n_threads"):
+        fastmlp.MLP([4, 3, 2], n_threads="2")
+    net = fastmlp.MLP([4, 3, 2])
+    net.n_threads = -1  # an attribute, checked again at each call
+    with pytest.raises(ValueError, match="n_threads"):
+        net.predict(np.zeros((2, 4), np.float32))
