@@ -1,6 +1,6 @@
 /* What fastmlp asks of the BLAS library itself, beyond its GEMMs: its thread-count control, so
-   that while two threads of ours split a step each runs its GEMMs on one core instead of both
-   asking OpenBLAS for two; and which kernels it runs, since only some of OpenBLAS's kernel sets
+   that while threads of ours split a step each runs its GEMMs on one core instead of each
+   asking OpenBLAS for all; and which kernels it runs, since only some of OpenBLAS's kernel sets
    have kernels for small matrices (parts.c cuts its products for them where they do). */
 #if defined(__linux__) || defined(__APPLE__)
 #define _GNU_SOURCE
