@@ -102,12 +102,16 @@ OPTIMIZERS = {
 
 # (batch_size, rows): "ragged1" leaves a last batch of one row (rows % batch_size == 1), whose
 # first half is empty; batch3 on 62 rows leaves a last batch of 2 rows (halves of 1 and 1).
+# Batches up to 63 rows are cut in two parts, 128 rows in four, 256 in eight (fastmlp._plan).
 SCHEDULES = {
     "batch2": (2, 60),
     "batch3": (3, 62),
     "batch32": (32, 96),
     "batch2_ragged1": (2, 61),
     "batch32_ragged1": (32, 97),
+    # 4 and 8 parts; the last batches (3 rows, 88 rows) leave parts empty or short
+    "batch128_ragged3": (128, 515),
+    "batch256": (256, 600),
 }
 EPOCHS = 3
 
@@ -631,9 +635,10 @@ THREAD_COUNTS = [1, 2, 3, 4, 8]  # 8: more than a 2-core machine has, which must
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay", "nesterov", "adam"])
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
 def test_any_thread_count_gives_the_same_bits(monkeypatch, kind, optimizer):
-    # Batches of 256 rows are cut in 8 parts (the last batch, of 88 rows, in parts of 11), which 1,
-    # 2, 3, 4 or 8 threads take; 130 first-layer units cut by columns leave some parts none.
-    X, y = make_data(kind, 600, 37, 4, seed=6)
+    # Batches of 256 rows are cut in 8 parts (the last batch, of 3 rows, leaves 5 of them empty),
+    # which 1, 2, 3, 4 or 8 threads take; 130 first-layer units cut by columns leave some parts
+    # none; predict and evaluate cut 515 rows in blocks of 512 (8 parts) and 3.
+    X, y = make_data(kind, 515, 37, 4, seed=6)
     runs = []
     for threads in THREAD_COUNTS:
         use_threads(monkeypatch, threads)
