@@ -5,6 +5,10 @@
 void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
+    if (blas->row_sgemm != NULL) {
+        blas->row_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     /* BLAS is column-major, and a row-major matrix read column-major is its transpose:
        row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, so swap the operands. */
     char ta = trans_b ? 'T' : 'N';

@@ -45,9 +45,16 @@ typedef void (*fm_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, 
                             int *ldc);
 typedef void (*fm_sgemv_fn)(char *trans, int *m, int *n, float *alpha, float *a, int *lda, float *x,
                             int *incx, float *beta, float *y, int *incy);
+/* A row-major SGEMM, C (M, N) = alpha op(A) op(B) + beta C, as the blis package's blis.cy.sgemm
+   takes it (BLIS, whose kernels for small and skinny products outrun OpenBLAS's on the shapes of
+   a minibatch). */
+typedef void (*fm_row_sgemm_fn)(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                                const float *A, int lda, const float *B, int ldb, float beta,
+                                float *C, int ldc);
 typedef struct {
     fm_sgemm_fn sgemm;
     fm_sgemv_fn sgemv;
+    fm_row_sgemm_fn row_sgemm; /* where set, every GEMM goes to it instead of sgemm */
     int small_kernels; /* it has OpenBLAS's kernels for small matrices (fm_blas_has_small_kernels) */
 } fm_blas;
 

@@ -8,9 +8,13 @@ cdef extern from "fastmlp.h" nogil:
     ctypedef void (*fm_sgemv_fn)(char *trans, int *m, int *n, float *alpha, float *a, int *lda,
                                  float *x, int *incx, float *beta, float *y, int *incy) noexcept nogil
     ctypedef int (*fm_set_threads_fn)(int n_threads) noexcept nogil
+    ctypedef void (*fm_row_sgemm_fn)(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                                     const float *A, int lda, const float *B, int ldb, float beta,
+                                     float *C, int ldc) noexcept nogil
     ctypedef struct fm_blas:
         fm_sgemm_fn sgemm
         fm_sgemv_fn sgemv
+        fm_row_sgemm_fn row_sgemm
         int small_kernels
     fm_set_threads_fn fm_find_blas_threads_setter(const void *blas_function)
     const char *fm_blas_core_name(const void *blas_function)

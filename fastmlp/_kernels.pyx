@@ -4,6 +4,7 @@
 Arrays arrive already validated and converted by fastmlp.model (float32 / int32 / int64,
 C-contiguous, right shapes); this layer trusts them, as scikit-learn's Cython helpers do.
 """
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from libc.stdint cimport int32_t, int64_t
 from scipy.linalg.cython_blas cimport sgemm, sgemv
 
@@ -33,13 +34,41 @@ cdef fm_blas make_blas() noexcept:
     cdef fm_blas table
     table.sgemm = <fm_sgemm_fn>sgemm
     table.sgemv = <fm_sgemv_fn>sgemv
+    table.row_sgemm = NULL
     table.small_kernels = fm_blas_has_small_kernels(_core_name)
     return table
 
+
+# blis.cy.sgemm's C signature, as Cython names its capsule: another (a future blis) is not used.
+_BLIS_SGEMM = "void (int, int, int, int, int, float, float const *, int, float const *, int, float, float *, int)"
+
+
+def _blis_sgemm_capsule():
+    """blis.cy.sgemm's C function, as the blis package exports it, or None without the package."""
+    try:
+        import blis.cy
+        capsule = blis.cy.__pyx_capi__["sgemm"]
+    except (ImportError, AttributeError, KeyError):
+        return None
+    return capsule if PyCapsule_GetName(capsule) == _BLIS_SGEMM.encode() else None
+
+
+cdef fm_blas make_blis():
+    """SciPy's OpenBLAS for the rest, every GEMM to BLIS (row_sgemm NULL without blis)."""
+    cdef fm_blas table = make_blas()
+    capsule = _blis_sgemm_capsule()
+    table.small_kernels = 0
+    if capsule is not None:
+        table.row_sgemm = <fm_row_sgemm_fn>PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+    return table
+
 # Read-only after import: the function pointers SciPy's OpenBLAS exports, and whether it has
-# kernels for small matrices (parts.c cuts its products for them where it does).
+# kernels for small matrices (parts.c cuts its products for them where it does); and the same
+# with the GEMMs going to BLIS, where the blis package is installed.
 cdef fm_blas BLAS = make_blas()
+cdef fm_blas BLIS = make_blis()
 BLAS_SMALL_KERNELS = bool(BLAS.small_kernels)
+BLIS_AVAILABLE = BLIS.row_sgemm != NULL
 # OpenBLAS's thread-count setter (process-wide), when SciPy's BLAS has one.
 cdef fm_set_threads_fn BLAS_SET_THREADS = fm_find_blas_threads_setter(<const void *>sgemm)
 # Whether fastmlp can hold the BLAS to one thread (then threads of ours take the parts of a step).
@@ -115,13 +144,18 @@ def param_count(int[::1] sizes):
 
 cdef class Workspace:
     """The buffer of a call's activations, deltas and lists, laid out by csrc/layout.c for its
-    plan (a dict of fm_plan's fields: fastmlp._plan.Plan.c_struct)."""
+    plan (a dict of fm_plan's fields: fastmlp._plan.Plan.c_struct), and the BLAS table the plan
+    names (blis: the GEMMs to BLIS)."""
     cdef float[::1] buffer
     cdef fm_workspace ws
+    cdef const fm_blas *blas
     cdef readonly int rows
 
-    def __cinit__(self, int[::1] sizes, fm_plan plan):
+    def __cinit__(self, int[::1] sizes, fm_plan plan, bint blis=False):
         import numpy as np
+        if blis and not BLIS_AVAILABLE:
+            raise RuntimeError("fastmlp internal error: a plan names BLIS, which is not installed")
+        self.blas = &BLIS if blis else &BLAS
         self.rows = plan.rows
         self.buffer = np.empty(fm_workspace_size(&sizes[0], sizes.shape[0] - 1, &plan), np.float32)
         self.ws.plan = plan
@@ -176,7 +210,7 @@ cdef class Network:
         with _HeldBLAS(ws.ws.plan.parts > 1, n_threads) as held:
             threads = held.threads
             with nogil:
-                status = fm_train_chunk(&BLAS, &self.net, &opt, &ws.ws, &X[0, 0], &y[0], order_ptr,
+                status = fm_train_chunk(ws.blas, &self.net, &opt, &ws.ws, &X[0, 0], &y[0], order_ptr,
                                         X.shape[0], first_batch, n_batches, threads, &stats)
         if status == FM_MISSING_STATE:
             raise RuntimeError("fastmlp internal error: the optimizer's state buffers are not attached")
@@ -190,7 +224,7 @@ cdef class Network:
             raise RuntimeError("fastmlp internal error: loss_and_gradients needs a whole plan for every row")
         cdef double loss
         with nogil:
-            loss = fm_loss_and_gradients(&BLAS, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0])
+            loss = fm_loss_and_gradients(ws.blas, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0])
         return loss
 
     def predict(self, Workspace ws, const float[:, ::1] X, float[:, ::1] out, int n_threads=1):
@@ -198,7 +232,7 @@ cdef class Network:
         with _HeldBLAS(ws.ws.plan.parts > 1, n_threads) as held:
             threads = held.threads
             with nogil:
-                fm_predict(&BLAS, &self.net, &ws.ws, &out[0, 0], &X[0, 0], X.shape[0], threads)
+                fm_predict(ws.blas, &self.net, &ws.ws, &out[0, 0], &X[0, 0], X.shape[0], threads)
 
     def evaluate(self, Workspace ws, const float[:, ::1] X, const int32_t[::1] y, int n_threads=1):
         """Returns (loss summed over rows, correct count)."""
@@ -211,7 +245,7 @@ cdef class Network:
         with _HeldBLAS(ws.ws.plan.parts > 1, n_threads) as held:
             threads = held.threads
             with nogil:
-                fm_evaluate(&BLAS, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0], threads, &stats)
+                fm_evaluate(ws.blas, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0], threads, &stats)
         return stats.loss_sum, stats.correct
 
 

@@ -26,7 +26,13 @@ from fastmlp import _plan
 _CALL_FIELDS = ("sizes", "rows", "update")
 # The fields a plan turned whole (parts=1) must have: nothing of the engines in parts.
 _WHOLE = dict(
-    parts=1, threads=1, sparse_inputs=False, first_layer_by_columns=False, private_columns=False, hidden_lists=()
+    parts=1,
+    threads=1,
+    sparse_inputs=False,
+    first_layer_by_columns=False,
+    private_columns=False,
+    hidden_lists=(),
+    blas="openblas",
 )
 
 

@@ -629,6 +629,26 @@ def test_thread_count_does_not_change_the_bits_of_a_wide_batch(monkeypatch, kind
     assert_same_params(*nets)
 
 
+@pytest.mark.skipif(not _kernels.BLIS_AVAILABLE, reason="the blis package is not installed")
+@pytest.mark.parametrize("optimizer", ["momentum_weight_decay", "adam"])
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_blis_and_openblas_give_the_same_fits_within_rounding(monkeypatch, kind, optimizer):
+    # Parts' GEMMs go to BLIS where the blis package is installed (a dependency); OpenBLAS's
+    # products give the same fit within float32 rounding.
+    X, y = make_data(kind, 515, 37, 4, seed=7)
+    assert _plan.make_plan("fit", SIZES, "relu", X, batch_size=128, optimizer=SGD()).blas == "blis"
+    nets = []
+    for blas in ("blis", "openblas"):
+        with pytest.MonkeyPatch.context() as patch:
+            force_plan(patch, blas=blas)
+            net = fastmlp.MLP([37, 130, 70, 4], seed=7)
+            fit(net, X, y, 128, optimizer, True)
+            nets.append(net)
+    for layer, (a, b) in enumerate(zip(params_of(nets[0]), params_of(nets[1]))):
+        assert_allclose(a, b, rtol=1e-3, atol=1e-4, err_msg=f"parameter array {layer}")  # as the reference tests
+    assert_allclose(nets[0].predict_proba(X), nets[1].predict_proba(X), rtol=1e-4, atol=1e-6)
+
+
 THREAD_COUNTS = [1, 2, 3, 4, 8]  # 8: more than a 2-core machine has, which must work
 
 
