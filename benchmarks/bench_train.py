@@ -1,25 +1,35 @@
 #!/usr/bin/env python
-"""Training and prediction speed of fastmlp against plain NumPy, PyTorch and scikit-learn.
+"""Training and prediction speed of fastmlp against plain NumPy, PyTorch, JAX and scikit-learn.
 
-Every contender trains the same network, 784-256-128-10 with relu hidden layers and a softmax +
-cross-entropy head, with SGD (momentum 0.9, no weight decay), on the same MNIST rows, at batch sizes
-1, 32 and 128. Each timed run starts from the same initial weights (fastmlp's He initialisation
-with seed 0, copied into every contender) and trains one pass over a fixed number of rows,
-shuffled. Contenders take turns (fastmlp, numpy, torch, sklearn, fastmlp, ...), each after an
-untimed warm-up; the best and the median of the repeats are reported, with the ratios
-fastmlp / other, the test accuracy after one full epoch, and fastmlp's GFLOP/s against the
-machine's SGEMM peak measured in the same run. Prediction on the 10000 test rows is timed too.
+Every contender trains the same network, 784-256-128-10 by default with relu hidden layers and a
+softmax + cross-entropy head, with SGD (momentum 0.9, no weight decay), on the same MNIST rows, at
+batch sizes 1, 32 and 128. Each timed run starts from the same initial weights (fastmlp's He
+initialisation with seed 0, copied into every contender) and trains one pass over a fixed number
+of rows, shuffled. Contenders take turns (fastmlp, numpy, torch, jax, sklearn, fastmlp, ...), each
+after an untimed warm-up (for JAX also its compilation, timed apart); the best and the median of
+the repeats are reported, with the ratios fastmlp / other, the test accuracy after one full epoch,
+and fastmlp's GFLOP/s against the machine's SGEMM peak measured in the same run. Prediction on the
+10000 test rows is timed too, against onnxruntime running fastmlp's own ONNX export among others.
 
     python benchmarks/bench_train.py            # full run, a few minutes
     python benchmarks/bench_train.py --quick    # about a minute
+    python benchmarks/bench_train.py --inputs dense          # MNIST standardised: no sparse inputs
+    python benchmarks/bench_train.py --sizes wide            # 784-1024-1024-10 (or cifar, or 784-64-10)
+    python benchmarks/bench_train.py --scaling               # also fastmlp with 1 .. --threads threads
+    python benchmarks/bench_train.py --no-jax                # leave JAX out (likewise --no-torch ...)
 
-Only numpy, scipy and fastmlp are needed; torch and scikit-learn are used when importable.
+Only numpy, scipy and fastmlp are needed; torch, jax, scikit-learn and onnxruntime (with onnx, for
+the export) are used when importable.
 """
 
 import argparse
 import dataclasses
 import os
+import re
 import sys
+
+DEFAULT_SIZES = "784-256-128-10"
+PRESETS = {"wide": "784-1024-1024-10", "cifar": "3072-1024-512-10"}
 
 
 def parse_args(argv=None):
@@ -32,7 +42,8 @@ def parse_args(argv=None):
         "--threads",
         type=int,
         default=os.cpu_count() or 1,
-        help="BLAS / torch threads for every contender (default: os.cpu_count())",
+        help="BLAS / torch / JAX / onnxruntime threads for every contender, and the most fastmlp gets in "
+        "--scaling (default: os.cpu_count())",
     )
     parser.add_argument(
         "--repeats", type=int, default=None, help="timed runs per contender and batch size (default 3, 2 with --quick)"
@@ -50,6 +61,26 @@ def parse_args(argv=None):
         "--no-dense", action="store_true", help="leave out fastmlp-dense (fastmlp without skipping zeros)"
     )
     parser.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")
+    parser.add_argument("--no-jax", action="store_true", help="leave JAX out")
+    parser.add_argument(
+        "--inputs",
+        choices=("mnist", "dense"),
+        default="mnist",
+        help="mnist: the pixels in [0, 1], 80%% of them zero; dense: every input standardised as "
+        "sklearn's StandardScaler does (train rows' mean and std, std 0 -> 1), for every contender",
+    )
+    parser.add_argument(
+        "--sizes",
+        default=DEFAULT_SIZES,
+        help=f"layer widths, such as {DEFAULT_SIZES} (the default), or a preset: "
+        + ", ".join(f"{k} = {v}" for k, v in PRESETS.items())
+        + "; an input width other than 784, or an output other than 10, trains on synthetic data",
+    )
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="after the main tables, time fastmlp alone with n_threads = 1 .. --threads at each batch size",
+    )
     parser.add_argument(
         "--data",
         default=None,
@@ -65,6 +96,13 @@ def parse_args(argv=None):
         parser.error("--batch-sizes: expected positive integers")
     if args.threads < 1:
         parser.error("--threads: expected a positive integer")
+    text = PRESETS.get(args.sizes.strip(), args.sizes)
+    try:
+        args.sizes = [int(n) for n in re.split(r"[,\-\s]+", text.strip()) if n]
+    except ValueError:
+        parser.error(f"--sizes: got {text!r}; expected widths such as {DEFAULT_SIZES}, or one of {', '.join(PRESETS)}")
+    if len(args.sizes) < 2 or min(args.sizes) < 1 or args.sizes[-1] < 2:
+        parser.error(f"--sizes: got {text!r}; expected at least two positive widths, the last (classes) 2 or more")
     if args.repeats is None:
         args.repeats = 2 if args.quick else 3
     if args.repeats < 1:
@@ -77,26 +115,41 @@ if ARGS is not None:
     # BLAS libraries read their thread count when they load: set it before numpy is imported.
     for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[_var] = str(ARGS.threads)
+    # JAX reads these when its backend starts (at its first use, after this). XLA's CPU client
+    # sizes its thread pool by the cores and has no flag for another count; one thread is
+    # --xla_cpu_multi_thread_eigen=false (its matrix products and other Eigen work on the
+    # calling thread), so --threads 1 gets that, and any other count all the cores.
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # no probing for accelerators
+    if ARGS.threads == 1:
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
 
 import gzip  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
-from scipy.linalg.blas import sgemm  # noqa: E402
 
 import fastmlp  # noqa: E402
+from _machine import OtherLoad, blas_libraries, cpu_model, load_average, openblas_coretype, sgemm_peak  # noqa: E402
 
-SIZES = [784, 256, 128, 10]
 MOMENTUM = 0.9
 SEED = 0
 MAX_EPOCH_SECONDS = 120  # longest extra full epoch trained only for the accuracy
 OTHER_LOAD_WARNING = 0.05  # other processes' share of the CPU above which results are flagged
+ACCURACY_GAP_WARNING = 0.02  # a contender this far below the median test accuracy is flagged (a
+# check that it trains): one epoch's accuracy moves by about 0.01 with the order and the rounding
+# (NumPy and JAX, the same order and sums, ended at 0.958 and 0.961 at batch size 32), more on
+# standardised inputs; and by more where the error is large (0.23-0.31 on 3072-wide synthetic
+# data): there the gap allowed is a tenth of the median's error rate, where that is larger
+MNIST_SHAPE = (784, 10)  # (inputs, classes): other networks train on synthetic data
+SYNTHETIC_ROWS = (60000, 10000)  # train, test: as many as MNIST
+TEACHER_HIDDEN = 100  # hidden units of the random network that labels the synthetic rows
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -150,100 +203,61 @@ def load_data(path):
     return tuple(parts)
 
 
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def synthetic_data(n_features, n_classes, seed=SEED):
+    """MNIST-sized data for a network MNIST does not fit: standard normal rows, labelled by the
+    argmax of a fixed random network n_features-TEACHER_HIDDEN-n_classes (tanh, weights scaled by
+    1/sqrt(fan-in)), so that there is something to learn and the accuracy says whether a
+    contender learnt it. Each class's score is centred over the rows, so that no class is empty."""
+    rng = np.random.default_rng(seed)
+    n_train, n_test = SYNTHETIC_ROWS
+    X = rng.standard_normal((n_train + n_test, n_features), dtype=np.float32)
+    W1 = rng.standard_normal((n_features, TEACHER_HIDDEN), dtype=np.float32) / np.float32(np.sqrt(n_features))
+    W2 = rng.standard_normal((TEACHER_HIDDEN, n_classes), dtype=np.float32) / np.float32(np.sqrt(TEACHER_HIDDEN))
+    scores = np.tanh(X @ W1) @ W2
+    scores -= scores.mean(axis=0)
+    y = np.argmax(scores, axis=1).astype(np.int64)
+    return (X[:n_train], y[:n_train]), (X[n_train:], y[n_train:])
 
 
-def blas_libraries():
-    """Each loaded BLAS: its version, the kernels it picked for this CPU and its threads
-    (threadpoolctl where installed)."""
-    try:
-        import threadpoolctl
-    except ImportError:
-        return f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} (threadpoolctl not installed)"
-    info = threadpoolctl.threadpool_info()
-    return (
-        ", ".join(
-            f"{Path(i['filepath']).name.split('-')[0]} {i.get('version')} "
-            f"{i.get('architecture', '')} {i['num_threads']} threads"
-            for i in info
-            if i["user_api"] == "blas"
+def standardise(X, X_test):
+    """Both sets scaled as sklearn's StandardScaler fitted on X: minus the training rows' mean,
+    over their standard deviation (computed in float64; a deviation of zero, as for the pixels
+    that are 0 in every training image, counts as 1: those stay exactly 0)."""
+    mean = X.mean(axis=0, dtype=np.float64)
+    std = X.std(axis=0, dtype=np.float64)
+    std[std < 10 * np.finfo(np.float64).eps] = 1.0
+    mean, std = mean.astype(np.float32), std.astype(np.float32)
+    return [np.ascontiguousarray((A - mean) / std, dtype=np.float32) for A in (X, X_test)]
+
+
+def load_inputs(args):
+    """((X, y), (X_test, y_test)) for the network and --inputs, and a line that says what they are."""
+    sizes = args.sizes
+    if (sizes[0], sizes[-1]) == MNIST_SHAPE:
+        (X, y), (X_test, y_test) = load_data(args.data)
+        what = f"MNIST, {len(X)} train / {len(X_test)} test rows"
+    else:
+        (X, y), (X_test, y_test) = synthetic_data(sizes[0], sizes[-1])
+        what = (
+            f"synthetic (the network is not {MNIST_SHAPE[0]} inputs to {MNIST_SHAPE[1]} classes): "
+            f"{len(X)} train / {len(X_test)} test rows of {sizes[0]} standard normal inputs (seed {SEED}), "
+            f"labelled by the argmax of a fixed random {sizes[0]}-{TEACHER_HIDDEN}-{sizes[-1]} tanh network; "
+            f"the largest class is {np.bincount(y_test).max() / len(y_test):.1%} of the test rows"
         )
-        or "none found"
-    )
-
-
-def openblas_coretype():
-    """OPENBLAS_CORETYPE, which overrides the kernels OpenBLAS would pick for the CPU: fastmlp's,
-    NumPy's and scikit-learn's BLAS follow it; PyTorch's kernels do not."""
-    value = os.environ.get("OPENBLAS_CORETYPE")
-    if not value:
-        return "not set (OpenBLAS picks its kernels for this CPU)"
-    return (
-        f"{value}, set in the environment: OpenBLAS runs its {value} kernels for fastmlp, NumPy "
-        f"and scikit-learn whatever the CPU; PyTorch's own kernels do not follow it"
-    )
-
-
-class OtherLoad:
-    """How much of the machine other processes (and the hypervisor's steal) took over an interval:
-    the busy CPU time /proc/stat counts, less this process's own, over wall time x cores."""
-
-    def __init__(self):
-        self.start = self._sample()
-
-    @staticmethod
-    def _sample():
-        try:
-            with open("/proc/stat") as f:
-                fields = [int(v) for v in f.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        busy = sum(fields[:8]) - fields[3] - fields[4]  # all but idle and iowait
-        own = os.times()
-        return time.perf_counter(), busy / os.sysconf("SC_CLK_TCK"), own.user + own.system
-
-    def fraction(self):
-        """Fraction of all cores busy with other work since construction, or None off Linux."""
-        end = self._sample()
-        if self.start is None or end is None:
-            return None
-        wall, busy, own = (e - s for e, s in zip(end, self.start))
-        return max(0.0, (busy - own) / (wall * (os.cpu_count() or 1))) if wall > 0 else None
-
-
-def load_average():
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None
-
-
-def sgemm_peak(n=2048, repeats=5):
-    """Best GFLOP/s of scipy's SGEMM (the BLAS fastmlp calls) on n x n float32 matrices."""
-    rng = np.random.default_rng(0)
-    a = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
-    b = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
-    c = np.zeros((n, n), dtype=np.float32, order="F")
-    sgemm(1.0, a, b, beta=0.0, c=c, overwrite_c=True)  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        sgemm(1.0, a, b, beta=0.0, c=c, overwrite_c=True)
-        best = min(best, time.perf_counter() - start)
-    return 2.0 * n**3 / best / 1e9
+    if args.inputs == "dense":
+        X, X_test = standardise(X, X_test)
+        what += ", standardised (StandardScaler: train mean and std, std 0 -> 1)"
+    zeros = 1.0 - np.count_nonzero(X) / X.size
+    what += f"; {zeros:.1%} of the training inputs are exactly 0"
+    return (X, y), (X_test, y_test), what
 
 
 # ---------------------------------------------------------------- contenders
 #
-# Each contender has  train(rows, batch_size, lr) -> model, timed from its first to its last
-# update and starting from INITIAL, and  proba(model, X) -> class probabilities.
+# Each contender has  train(rows, batch_size, lr) -> (model, seconds), timed from its first to its
+# last update and starting from the same initial weights, and  proba(model, X) -> class
+# probabilities. Every one of them trains on the last, smaller batch of an epoch too (60000 rows
+# at batch size 128: 468 batches of 128, then one of 96), its gradient the mean over its rows.
 
 
 class FastMLP:
@@ -252,8 +266,10 @@ class FastMLP:
     def __init__(self, template, X, y):
         self.template, self.X, self.y = template, X, y
 
-    def train(self, rows, batch_size, lr):
+    def train(self, rows, batch_size, lr, n_threads=None):
         net = self.template.copy()  # same weights and same shuffling seed every run
+        if n_threads is not None:  # else the template's: None, i.e. OMP_NUM_THREADS = --threads
+            net.n_threads = n_threads
         X, y = self.X[:rows], self.y[:rows]
         start = time.perf_counter()
         net.fit(X, y, epochs=1, batch_size=batch_size, optimizer=fastmlp.SGD(lr=lr, momentum=MOMENTUM), verbose=0)
@@ -274,7 +290,7 @@ class FastMLPDense(FastMLP):
 
     name = "fastmlp-dense"
 
-    def train(self, rows, batch_size, lr):
+    def train(self, rows, batch_size, lr, n_threads=None):
         from fastmlp import _plan
 
         make_plan = _plan.make_plan
@@ -291,7 +307,7 @@ class FastMLPDense(FastMLP):
 
         _plan.make_plan = dense_plan
         try:
-            return super().train(rows, batch_size, lr)
+            return super().train(rows, batch_size, lr, n_threads)
         finally:
             _plan.make_plan = make_plan
 
@@ -413,20 +429,141 @@ class TorchMLP:
             return self.torch.softmax(model(self.torch.from_numpy(X)), dim=1).numpy()
 
 
+class JaxMLP:
+    """The same algorithm as a JAX user writes it for speed: a whole epoch is one jax.jit-compiled
+    function, a jax.lax.scan over the minibatches of an order shuffled outside (NumPy's
+    permutation, as the NumPy contender's) and passed in, gradients from jax.value_and_grad, and
+    the momentum step as torch.optim.SGD takes it (v = 0.9 v + g; W -= lr v), float32 on the CPU.
+
+    A scan steps through equal slices, so the order is padded to whole batches with row 0 and a
+    mask of zeros: the loss is the mean over the unmasked rows, so the last, smaller batch gives the
+    mean gradient of its own rows, as the others compute it (at batch size 128 the padding adds 32
+    rows' work to 60000). The compiled code depends on the shapes, (steps, batch size): each shape
+    is compiled once ahead of its first run (jit's lower().compile()), outside the timing, and its
+    seconds are kept in compile_seconds. The data sits on the device (JAX's CPU) from the start, as
+    torch's tensors do."""
+
+    name = "jax"
+
+    def __init__(self, jax, sizes, weights, biases, X, y):
+        self.jax, self.jnp = jax, jax.numpy
+        self.weights, self.biases = weights, biases
+        self.X = jax.device_put(X)
+        self.y = jax.device_put(y.astype(np.int32))  # JAX computes in 32 bits unless told
+        self.compiled = {}  # (steps, batch size) -> the compiled epoch
+        self.compile_seconds = {}  # (rows, batch size) -> seconds lowering and compiling that shape
+        self.forward_compile_seconds = {}  # rows -> seconds, for proba
+        self._epoch = jax.jit(self._make_epoch())
+        self._proba = jax.jit(lambda params, X: jax.nn.softmax(self._logits(params, X), axis=1))
+        self._proba_compiled = {}
+
+    def _logits(self, params, X):
+        a = X
+        for W, b in params[:-1]:
+            a = self.jax.nn.relu(a @ W + b)
+        W, b = params[-1]
+        return a @ W + b
+
+    def _make_epoch(self):
+        jax, jnp = self.jax, self.jnp
+
+        def loss_fn(params, xb, yb, mask):
+            logp = jax.nn.log_softmax(self._logits(params, xb), axis=1)
+            nll = -jnp.take_along_axis(logp, yb[:, None], axis=1)[:, 0]
+            return jnp.sum(nll * mask) / jnp.sum(mask)
+
+        def epoch(params, X, y, order, mask, lr):
+            def step(carry, batch):
+                params, velocity = carry
+                idx, m = batch
+                loss, grads = jax.value_and_grad(loss_fn)(params, X[idx], y[idx], m)
+                velocity = jax.tree_util.tree_map(lambda v, g: MOMENTUM * v + g, velocity, grads)
+                params = jax.tree_util.tree_map(lambda p, v: p - lr * v, params, velocity)
+                return (params, velocity), loss
+
+            velocity = jax.tree_util.tree_map(jnp.zeros_like, params)
+            (params, _), losses = jax.lax.scan(step, (params, velocity), (order, mask))
+            return params, jnp.sum(losses)  # the training loss, as the others compute it
+
+        return epoch
+
+    def _batches(self, order, batch_size):
+        """The order padded to whole batches, (steps, batch_size), and its mask."""
+        steps = -(-len(order) // batch_size)
+        padded = np.zeros(steps * batch_size, dtype=np.int32)
+        padded[: len(order)] = order
+        mask = np.zeros(steps * batch_size, dtype=np.float32)
+        mask[: len(order)] = 1.0
+        return padded.reshape(steps, batch_size), mask.reshape(steps, batch_size)
+
+    def _params(self):
+        return [(self.jax.device_put(w), self.jax.device_put(c)) for w, c in zip(self.weights, self.biases)]
+
+    def compiled_epoch(self, rows, batch_size):
+        """The epoch compiled for this shape; compiled (and its seconds kept) on first use."""
+        steps = -(-rows // batch_size)
+        if (steps, batch_size) not in self.compiled:
+            order, mask = self._batches(np.arange(rows), batch_size)
+            start = time.perf_counter()
+            lowered = self._epoch.lower(self._params(), self.X, self.y, order, mask, np.float32(0.1))
+            self.compiled[steps, batch_size] = lowered.compile()
+            self.compile_seconds[rows, batch_size] = time.perf_counter() - start
+        return self.compiled[steps, batch_size]
+
+    def train(self, rows, batch_size, lr, seed=SEED):
+        epoch = self.compiled_epoch(rows, batch_size)
+        params = self._params()
+        rng = np.random.default_rng(seed)
+        start = time.perf_counter()
+        order, mask = self._batches(rng.permutation(rows), batch_size)
+        params, loss = epoch(params, self.X, self.y, order, mask, np.float32(lr))
+        loss.block_until_ready()  # JAX returns before the work is done
+        return params, time.perf_counter() - start
+
+    def proba(self, params, X):
+        if len(X) not in self._proba_compiled:  # compiled once per row count, outside any timing
+            start = time.perf_counter()
+            self._proba_compiled[len(X)] = self._proba.lower(params, X).compile()
+            self.forward_compile_seconds[len(X)] = time.perf_counter() - start
+        return np.asarray(self._proba_compiled[len(X)](params, X))
+
+
+class OnnxRuntime:
+    """onnxruntime running fastmlp's own ONNX export of a trained network (net.to_onnx: Gemm and
+    Relu nodes, then Softmax), the usual way to serve a network: prediction only. Its intra-op
+    threads are --threads, as every contender's."""
+
+    name = "onnxruntime"
+
+    def __init__(self, ort, threads, folder):
+        self.ort, self.threads, self.folder = ort, threads, Path(folder)
+
+    def session(self, net):
+        path = net.to_onnx(str(self.folder / "fastmlp.onnx"))
+        options = self.ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        return self.ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def proba(self, session, X):
+        return session.run(["probabilities"], {"X": X})[0]
+
+
 class SklearnMLP:
     """MLPClassifier with the same settings; started from the same weights through warm_start."""
 
     name = "sklearn"
 
-    def __init__(self, MLPClassifier, weights, biases, X, y):
+    def __init__(self, MLPClassifier, sizes, weights, biases, X, y):
         self.MLPClassifier = MLPClassifier
+        self.sizes = sizes
         self.weights, self.biases, self.X, self.y = weights, biases, X, y
         # one row per class, to let partial_fit set up the classes before the weights are replaced
-        self.setup_rows = np.array([np.flatnonzero(y == k)[0] for k in range(SIZES[-1])])
+        self.setup_rows = np.array([np.flatnonzero(y == k)[0] for k in range(sizes[-1])])
 
     def _model(self, batch_size, lr):
         clf = self.MLPClassifier(
-            hidden_layer_sizes=tuple(SIZES[1:-1]),
+            hidden_layer_sizes=tuple(self.sizes[1:-1]),
             activation="relu",
             solver="sgd",
             momentum=MOMENTUM,
@@ -442,7 +579,7 @@ class SklearnMLP:
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # batch_size larger than these 10 rows
-            clf.partial_fit(self.X[self.setup_rows], self.y[self.setup_rows], classes=np.arange(SIZES[-1]))
+            clf.partial_fit(self.X[self.setup_rows], self.y[self.setup_rows], classes=np.arange(self.sizes[-1]))
         clf.set_params(warm_start=True)  # fit continues from coefs_ with a fresh optimizer
         clf.coefs_ = [w.copy() for w in self.weights]
         clf.intercepts_ = [c.copy() for c in self.biases]
@@ -522,6 +659,10 @@ def bench_batch_size(contenders, batch_size, args, n_train, X_test, y_test):
             "test_accuracy": statistics.median(accs[c.name]) if accs[c.name] else None,
             "full_epoch_samples_per_s": epoch_runs.get(c.name),
         }
+        if hasattr(c, "compile_seconds"):  # JAX: each shape compiled once, before its first run
+            results[c.name]["compile_seconds"] = {
+                str(shape_rows): seconds for (shape_rows, bs), seconds in c.compile_seconds.items() if bs == batch_size
+            }
     return {
         "batch_size": batch_size,
         "lr": lr,
@@ -531,11 +672,51 @@ def bench_batch_size(contenders, batch_size, args, n_train, X_test, y_test):
     }
 
 
+def bench_scaling(fast, batch_sizes, args, n_train):
+    """fastmlp alone with net.n_threads = 1 .. --threads, at each batch size: samples/s, the
+    counts taking turns as the contenders do. A step is cut in parts set by its rows, never by the
+    threads, so every count must end on the same weights: checked, as a test of the benchmark."""
+    counts = list(range(1, args.threads + 1))
+    results = []
+    for batch_size in batch_sizes:
+        lr = learning_rate(batch_size)
+        rows = plan(fast.name, batch_size, args.quick, n_train)
+        other_load = OtherLoad()
+        for k in counts:
+            fast.train(min(max(200, 20 * batch_size), rows), batch_size, lr, n_threads=k)  # warm-up
+        rates = {k: [] for k in counts}
+        weights = {}
+        for _ in range(args.repeats):
+            for k in counts:
+                time.sleep(args.settle)
+                net, seconds = fast.train(rows, batch_size, lr, n_threads=k)
+                rates[k].append(rows / seconds)
+                weights[k] = net.weights
+        same = all(all(np.array_equal(a, b) for a, b in zip(weights[k], weights[1])) for k in counts)
+        results.append(
+            {
+                "batch_size": batch_size,
+                "rows_per_run": rows,
+                "threads": {
+                    k: {
+                        "samples_per_s_best": max(r),
+                        "samples_per_s_median": statistics.median(r),
+                        "samples_per_s_runs": r,
+                    }
+                    for k, r in rates.items()
+                },
+                "same_weights_for_every_count": same,
+                "other_processes_cpu_fraction": other_load.fraction(),
+            }
+        )
+    return results
+
+
 def bench_predict(contenders, models, X_test, repeats, settle):
     """Best rows/s of class probabilities for all test rows, contenders interleaved."""
     best = {c.name: float("inf") for c in contenders}
     for c in contenders:
-        c.proba(models[c.name], X_test[:1000])  # warm-up
+        c.proba(models[c.name], X_test)  # warm-up, on the shape timed (JAX compiles for each)
     for _ in range(repeats):
         for c in contenders:
             time.sleep(settle)
@@ -591,6 +772,25 @@ def print_batch_table(result, flops, peak, n_train):
         notes.append(f"no full epoch for the accuracy, longer than {MAX_EPOCH_SECONDS} s: " + ", ".join(skipped))
     if any(r["test_accuracy"] is None for r in res.values()) and not skipped:
         notes.append("'-': no full epoch trained (--quick), so no test accuracy")
+    accuracies = [r["test_accuracy"] for r in res.values() if r["test_accuracy"] is not None]
+    if len(accuracies) > 1:  # a check that every contender trains
+        median = statistics.median(accuracies)
+        gap = max(ACCURACY_GAP_WARNING, 0.1 * (1.0 - median))
+        behind = [
+            f"{n} {r['test_accuracy']:.4f}"
+            for n, r in res.items()
+            if r["test_accuracy"] is not None and r["test_accuracy"] < median - gap
+        ]
+        if behind:
+            notes.append(
+                f"WARNING: test accuracy more than {gap:.3f} below the median ({median:.4f}): "
+                + ", ".join(behind)
+                + "; is it training the same way?"
+            )
+    for n, r in res.items():
+        if r.get("compile_seconds"):
+            shapes = ", ".join(f"{rows} rows {seconds:.2f} s" for rows, seconds in r["compile_seconds"].items())
+            notes.append(f"{n} compiled each epoch shape once before its first run, untimed: {shapes}")
     gflops = fast["samples_per_s_best"] * flops / 1e9
     notes.append(
         f"fastmlp: {gflops:.2f} GFLOP/s = {100 * gflops / peak:.1f}% of the SGEMM peak "
@@ -606,24 +806,63 @@ def print_batch_table(result, flops, peak, n_train):
         print(f"  note: {note}")
 
 
-def print_predict(rates, n_rows):
+def print_scaling(scaling, flops):
+    print(
+        "\nthread scaling: fastmlp alone, net.n_threads = k (the most threads a fit uses: its tuner "
+        "runs each chunk with 1 or k, whichever has lately been faster), best of repeats"
+    )
+    for result in scaling:
+        threads = result["threads"]
+        one = threads[1]["samples_per_s_best"]
+        print(f"  batch size {result['batch_size']}, {result['rows_per_run']} rows per run")
+        print(f"    {'threads':>7} {'samples/s best':>15} {'median':>10} {'GFLOP/s':>8} {'speedup over 1':>15}")
+        for k, r in threads.items():
+            print(
+                f"    {k:>7} {fmt_rate(r['samples_per_s_best']):>15} {fmt_rate(r['samples_per_s_median']):>10} "
+                f"{r['samples_per_s_best'] * flops / 1e9:>8.2f} {r['samples_per_s_best'] / one:>14.2f}x"
+            )
+        same = "the same" if result["same_weights_for_every_count"] else "NOT the same (a bug)"
+        note = f"    note: final weights {same} for every thread count"
+        other = result["other_processes_cpu_fraction"]
+        if other is not None:
+            note += f"; other processes took {100 * other:.0f}% of the CPU meanwhile"
+        print(note)
+
+
+def print_predict(rates, n_rows, notes):
     fast = rates["fastmlp"]
     print(f"\npredict: class probabilities for {n_rows} test rows, best of repeats")
-    print(f"  {'contender':<9} {'rows/s':>12}   fastmlp/this")
+    print(f"  {'contender':<11} {'rows/s':>12}   fastmlp/this")
     for name, rate in rates.items():
         ratio = "" if name == "fastmlp" else f"{fast / rate:.2f}x"
-        print(f"  {name:<9} {fmt_rate(rate):>12}   {ratio}")
+        print(f"  {name:<11} {fmt_rate(rate):>12}   {ratio}")
+    for note in notes:
+        print(f"  note: {note}")
 
 
-def print_summary(results):
-    print("\nsummary: fastmlp samples/s divided by each contender's (best of repeats)")
+def print_summary(results, predict, scaling, setting):
+    print(f"\nsummary ({setting}): fastmlp's speed divided by each contender's (best of repeats)")
     names = [n for n in results[0]["contenders"] if n != "fastmlp"]
-    print(f"  {'batch':>5} " + " ".join(f"{n:>13}" for n in names))
+    width = max(13, *(len(n) + 1 for n in names))
+    print(f"  {'batch':>7} " + " ".join(f"{n:>{width}}" for n in names))
     for result in results:
         res = result["contenders"]
         fast = res["fastmlp"]["samples_per_s_best"]
         print(
-            f"  {result['batch_size']:>5} " + " ".join(f"{fast / res[n]['samples_per_s_best']:>12.2f}x" for n in names)
+            f"  {result['batch_size']:>7} "
+            + " ".join(f"{fast / res[n]['samples_per_s_best']:>{width - 1}.2f}x" for n in names)
+        )
+    if predict:
+        others = [f"{n} {predict['fastmlp'] / r:.2f}x" for n, r in predict.items() if n != "fastmlp"]
+        print("  predict, fastmlp's rows/s over: " + ", ".join(others))
+    for result in scaling:
+        threads = result["threads"]
+        if len(threads) < 2:
+            continue
+        one = threads[1]["samples_per_s_best"]
+        print(
+            f"  fastmlp with k threads over 1, batch {result['batch_size']}: "
+            + ", ".join(f"k={k} {r['samples_per_s_best'] / one:.2f}x" for k, r in threads.items() if k > 1)
         )
 
 
@@ -643,6 +882,21 @@ def optional_contenders(args, weights, biases, X, y):
             torch.set_num_threads(args.threads)
             extra.append(TorchMLP(torch, weights, biases, X, y))
             versions["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
+    if args.no_jax:
+        print("note: JAX left out (--no-jax)")
+    else:
+        try:
+            import jax
+        except ImportError as exc:
+            print(f"note: JAX is not importable ({exc}); skipped")
+        else:
+            extra.append(JaxMLP(jax, args.sizes, weights, biases, X, y))
+            threads = (
+                "1 thread: --xla_cpu_multi_thread_eigen=false"
+                if "--xla_cpu_multi_thread_eigen=false" in os.environ.get("XLA_FLAGS", "")
+                else f"XLA's pool of {os.cpu_count()} threads, one per core: XLA has no setting for another count"
+            )
+            versions["jax"] = f"{jax.__version__} on {jax.devices()[0].platform} ({threads})"
     if args.no_sklearn:
         print("note: scikit-learn left out (--no-sklearn)")
     else:
@@ -652,24 +906,74 @@ def optional_contenders(args, weights, biases, X, y):
         except ImportError as exc:
             print(f"note: scikit-learn is not importable ({exc}); skipped")
         else:
-            extra.append(SklearnMLP(MLPClassifier, weights, biases, X, y))
+            extra.append(SklearnMLP(MLPClassifier, args.sizes, weights, biases, X, y))
             versions["sklearn"] = sklearn.__version__
     return extra, versions
 
 
+def onnx_runtime(args, folder):
+    """(OnnxRuntime or None, its version or why not)."""
+    try:
+        import onnx  # noqa: F401  (fastmlp's export writes with it)
+        import onnxruntime
+    except ImportError as exc:
+        return None, f"not importable ({exc}); left out of predict"
+    version = f"{onnxruntime.__version__} ({args.threads} intra-op threads)"
+    return OnnxRuntime(onnxruntime, args.threads, folder), version
+
+
+def run_predict(contenders, ort, args, X_test):
+    """Rows/s predicting the test rows, and notes: each contender predicts with a model it trained
+    on 2000 rows (batch size 32, lr 0.1); onnxruntime runs fastmlp's, exported."""
+    predictors = [c for c in contenders if c.name in ("fastmlp", "numpy", "torch", "jax")]
+    models = {c.name: c.train(2000, 32, 0.1)[0] for c in predictors}
+    notes = []
+    if ort is not None:
+        models[ort.name] = ort.session(models["fastmlp"])
+        diff = np.abs(ort.proba(models[ort.name], X_test) - models["fastmlp"].predict_proba(X_test)).max()
+        notes.append(
+            f"onnxruntime runs fastmlp's network, exported with net.to_onnx; its probabilities differ from "
+            f"predict_proba's by {diff:.1e} at most"
+        )
+        predictors.append(ort)
+    rates = bench_predict(predictors, models, X_test, repeats=3 if args.quick else 10, settle=args.settle)
+    jax_contender = next((c for c in predictors if c.name == "jax"), None)
+    if jax_contender is not None:
+        notes.append(
+            "jax: its forward pass compiled once per row count, untimed: "
+            + ", ".join(f"{rows} rows {t:.2f} s" for rows, t in jax_contender.forward_compile_seconds.items())
+        )
+    return rates, notes
+
+
+def input_path_note(X):
+    """Whether fastmlp reads these inputs as mostly zeros (its sparse first layer) or densely."""
+    try:
+        from fastmlp._plan import mostly_zeros
+    except ImportError:
+        return "whether fastmlp reads them as mostly zeros is unknown (no fastmlp._plan.mostly_zeros)"
+    if mostly_zeros(X):
+        return "fastmlp reads them as mostly zeros: its first layer sums over the non-zero inputs only"
+    return "fastmlp reads them as dense: its first layer multiplies every input, as the others do"
+
+
 def main(args):
     started = time.perf_counter()
-    (X, y), (X_test, y_test) = load_data(args.data)
-    template = fastmlp.MLP(SIZES, activation="relu", seed=SEED)
+    sizes = args.sizes
+    (X, y), (X_test, y_test), data = load_inputs(args)
+    template = fastmlp.MLP(sizes, activation="relu", seed=SEED)
     weights = [w.copy() for w in template.weights]
     biases = [b.copy() for b in template.biases]
-    contenders = [FastMLP(template, X, y), NumPyMLP(weights, biases, X, y)]
+    fast = FastMLP(template, X, y)
+    contenders = [fast, NumPyMLP(weights, biases, X, y)]
     if not args.no_dense:
         contenders.insert(1, FastMLPDense(template, X, y))
     extra, versions = optional_contenders(args, weights, biases, X, y)
     contenders += extra
+    folder = tempfile.TemporaryDirectory(prefix="bench_train_")
+    ort, versions["onnxruntime"] = onnx_runtime(args, folder.name)
 
-    flops = flops_per_sample(SIZES)
+    flops = flops_per_sample(sizes)
     peak = sgemm_peak()
     machine = {
         "cpu": cpu_model(),
@@ -685,12 +989,15 @@ def main(args):
         "load_average": load_average(),
     }
     whole_run = OtherLoad()
+    network = "-".join(map(str, sizes))
     print(
-        f"fastmlp training benchmark: {'-'.join(map(str, SIZES))} relu, softmax + cross-entropy, "
-        f"SGD momentum {MOMENTUM}, MNIST {len(X)} train / {len(X_test)} test rows"
+        f"fastmlp training benchmark: {network} relu, softmax + cross-entropy, SGD momentum {MOMENTUM}, "
+        f"--inputs {args.inputs}"
     )
     for key, value in machine.items():
         print(f"  {key:<13} {value}")
+    print(f"  {'data':<13} {data}")
+    print(f"  {'':<13} {input_path_note(X)}")
     print(
         f"  {'mode':<13} {'quick' if args.quick else 'full'}, {args.repeats} timed run(s) per contender "
         f"and batch size, interleaved, after an untimed warm-up"
@@ -701,8 +1008,9 @@ def main(args):
     )
     print(f"  {'SGEMM peak':<13} {peak:.1f} GFLOP/s (scipy.linalg.blas.sgemm, 2048x2048 float32, best of 5)")
     print(
-        "  every contender starts from fastmlp.MLP(sizes, seed=0)'s weights "
-        "(sklearn's are written into coefs_ with warm_start)"
+        f"  every contender starts from fastmlp.MLP({sizes}, seed=0)'s weights "
+        "(sklearn's are written into coefs_ with warm_start); each trains on the last, smaller batch "
+        "of an epoch too (JAX pads it to a whole batch and masks the padding out)"
     )
     sys.stdout.flush()
 
@@ -712,12 +1020,20 @@ def main(args):
         results.append(result)
         print_batch_table(result, flops, peak, len(X))
         sys.stdout.flush()
-    print_summary(results)
 
-    predictors = [c for c in contenders if c.name in ("fastmlp", "numpy", "torch")]
-    models = {c.name: c.train(2000, 32, 0.1)[0] for c in predictors}
-    predict = bench_predict(predictors, models, X_test, repeats=3 if args.quick else 10, settle=args.settle)
-    print_predict(predict, len(X_test))
+    scaling = []
+    if args.scaling:
+        scaling = bench_scaling(fast, args.batch_sizes, args, len(X))
+        print_scaling(scaling, flops)
+        sys.stdout.flush()
+
+    predict, predict_notes = run_predict(contenders, ort, args, X_test)
+    folder.cleanup()
+    print_predict(predict, len(X_test), predict_notes)
+    setting = f"{network}, --inputs {args.inputs}"
+    if (sizes[0], sizes[-1]) != MNIST_SHAPE:
+        setting += ", synthetic data"
+    print_summary(results, predict, scaling, setting)
     peak_end = sgemm_peak()
     print(
         f"\nSGEMM peak at the end: {peak_end:.1f} GFLOP/s (at the start: {peak:.1f}; "
@@ -737,16 +1053,26 @@ def main(args):
         )
 
     if args.json:
+        jax_contender = next((c for c in contenders if c.name == "jax"), None)
         report = {
             "machine": machine,
             "mode": "quick" if args.quick else "full",
             "repeats": args.repeats,
-            "sizes": SIZES,
+            "sizes": sizes,
+            "inputs": args.inputs,
+            "data": data,
             "flops_per_sample": flops,
             "sgemm_peak_gflops": peak,
             "sgemm_peak_gflops_end": peak_end,
             "training": results,
+            "jax_compile_seconds": (
+                {f"{rows} rows, batch {bs}": t for (rows, bs), t in jax_contender.compile_seconds.items()}
+                if jax_contender
+                else None
+            ),
+            "thread_scaling": scaling,
             "predict_rows_per_s": predict,
+            "predict_notes": predict_notes,
             "seconds": elapsed,
             "other_processes_cpu_fraction": other,
         }

@@ -41,7 +41,8 @@ def force_plan(monkeypatch, **changes):
 
     `changes` are Plan fields, applied where they make sense and with what they entail:
 
-    - ``threads``: to plans cut in parts (fit's minibatches, predict / evaluate on enough rows);
+    - ``threads``: to plans cut in parts (fit's minibatches, predict / evaluate on enough rows),
+      at most one a part;
     - ``fixed_chunk_steps``: to batch-1 fit plans;
     - ``parts=1`` (the only value): to inference plans, which then run whole: one thread, no
       sparse inputs, no hidden lists (a fit's minibatches cannot run whole);
@@ -72,6 +73,8 @@ def _applicable(changes, task, plan):
     for field, value in changes.items():
         if field == "threads" and plan.parts == 1:
             continue
+        if field == "threads":  # as many as asked, up to one a part
+            value = min(value, plan.parts)
         if field == "fixed_chunk_steps" and not (task == "fit" and plan.rows == 1):
             continue
         if field != "parts":

@@ -1051,7 +1051,7 @@ def test_plan_minibatches_of_dense_inputs_or_too_many_cells_are_dense():
 @pytest.mark.parametrize(
     "task, rows, parts",
     [("fit", 2, 2), ("fit", 32, 2), ("fit", 127, 3), ("fit", 128, 4), ("fit", 256, 8), ("fit", 4096, 64)]
-    + [("infer", 64, 2), ("infer", 300, 4), ("infer", 5000, 8)],
+    + [("infer", 64, 2), ("infer", 300, 2), ("infer", 5000, 2)],
 )
 def test_plan_parts_follow_the_rows_never_the_machine(task, rows, parts):
     # At least PART_MIN_ROWS rows a part (INFERENCE_PART_MIN_ROWS in inference, blocks of 512
