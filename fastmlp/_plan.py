@@ -19,10 +19,8 @@ from fastmlp.optim import Adam
 
 MAX_PARTS = _kernels.MAX_PARTS  # a step or an inference block is cut in at most this many parts
 PART_MIN_ROWS = 32  # rows a part of a minibatch gets at least: each part's GEMMs pack the
-# layer's weights again and its lists of non-zeros cost the update a pass, so at batch 128 16-row
-# parts took 10% (dense) to 20% (MNIST) off 2 cores' speed, 32-row parts nothing
-INFERENCE_PART_MIN_ROWS = 256  # ... and a part of an inference block: 64-row parts predicted
-# 10% slower (standardised MNIST, 111k vs 125k rows/s; MNIST 213k vs 238k)
+# layer's weights again and its lists of non-zeros cost the update a pass (benchmarks/README.md)
+INFERENCE_PART_MIN_ROWS = 256  # ... and a part of an inference block, for the same reason
 TWO_PARTS_MIN_ROWS = 64  # predict / evaluate on fewer rows runs whole: a thread costs more
 INFERENCE_BLOCK_ROWS = 512  # rows per block in predict / evaluate: activations stay in cache
 SPARSE_MAX_ROWS = 2048  # above this, the non-zeros of a minibatch take too much memory
@@ -186,8 +184,7 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads):
     """A minibatch step or an inference block cut in parts."""
     sparse = zeros and _sparse_fits(rows, sizes[0])
     by_columns = sparse and update in ("plain", "velocity")
-    # BLIS's kernels for small and skinny products outran OpenBLAS's on a part's GEMMs: dense
-    # inputs trained 1.2x (batch 32) to 1.35x (batch 128) as fast, and predicted 2.4x
+    # BLIS's kernels for small and skinny products outran OpenBLAS's on a part's GEMMs
     blas = "blis" if _kernels.BLIS_AVAILABLE else "openblas"
     return Plan(
         sizes,
