@@ -1,7 +1,8 @@
 """What the benchmarks read off the machine they run on, shared by bench_train.py and
-bench_accuracy.py: the CPU, the BLAS libraries and their kernels, how fast SGEMM runs, and how much
-of the cores other processes took meanwhile."""
+bench_accuracy.py: the CPU, the BLAS libraries and their kernels, how fast SGEMM runs, how much
+of the cores other processes took meanwhile, and which rivals are installed."""
 
+import importlib
 import os
 import platform
 import time
@@ -99,3 +100,15 @@ def sgemm_peak(n=2048, repeats=5):
         sgemm(1.0, a, b, beta=0.0, c=c, overwrite_c=True)
         best = min(best, time.perf_counter() - start)
     return 2.0 * n**3 / best / 1e9
+
+
+def rival(module, label, flag, left_out):
+    """The rival's module, or None with a note saying why: left out by its flag, or not importable."""
+    if left_out:
+        print(f"note: {label} left out ({flag})")
+        return None
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        print(f"note: {label} is not importable ({exc}); skipped")
+        return None

@@ -106,7 +106,7 @@ import numpy as np  # noqa: E402
 
 import fastmlp  # noqa: E402
 from fastmlp.callbacks import Callback  # noqa: E402
-from _machine import OtherLoad, cpu_model, load_average, sgemm_peak  # noqa: E402
+from _machine import OtherLoad, cpu_model, load_average, rival, sgemm_peak  # noqa: E402
 
 SEED = 0
 REPO = Path(__file__).resolve().parent.parent
@@ -537,27 +537,15 @@ def machine_info(args, versions):
 def rivals(args, data):
     """The contenders besides fastmlp that are wanted and importable, and their versions."""
     found, versions = [], {}
-    if args.no_torch:
-        print("note: PyTorch left out (--no-torch)")
-    else:
-        try:
-            import torch
-        except ImportError as exc:
-            print(f"note: PyTorch is not importable ({exc}); skipped")
-        else:
-            torch.set_num_threads(args.torch_threads)
-            found.append(Torch(torch, *data))
-            versions["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
-    if args.no_jax:
-        print("note: JAX left out (--no-jax)")
-    else:
-        try:
-            import jax
-        except ImportError as exc:
-            print(f"note: JAX is not importable ({exc}); skipped")
-        else:
-            found.append(Jax(jax, *data))
-            versions["jax"] = f"{jax.__version__} ({jax.default_backend()})"
+    torch = rival("torch", "PyTorch", "--no-torch", args.no_torch)
+    if torch is not None:
+        torch.set_num_threads(args.torch_threads)
+        found.append(Torch(torch, *data))
+        versions["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
+    jax = rival("jax", "JAX", "--no-jax", args.no_jax)
+    if jax is not None:
+        found.append(Jax(jax, *data))
+        versions["jax"] = f"{jax.__version__} ({jax.default_backend()})"
     return found, versions
 
 

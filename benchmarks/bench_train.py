@@ -136,7 +136,15 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 
 import fastmlp  # noqa: E402
-from _machine import OtherLoad, blas_libraries, cpu_model, load_average, openblas_coretype, sgemm_peak  # noqa: E402
+from _machine import (  # noqa: E402
+    OtherLoad,
+    blas_libraries,
+    cpu_model,
+    load_average,
+    openblas_coretype,
+    rival,
+    sgemm_peak,
+)
 
 MOMENTUM = 0.9
 SEED = 0
@@ -871,32 +879,20 @@ def print_summary(results, predict, scaling, setting):
 
 def optional_contenders(args, weights, biases, X, y):
     extra, versions = [], {}
-    if args.no_torch:
-        print("note: PyTorch left out (--no-torch)")
-    else:
-        try:
-            import torch
-        except ImportError as exc:
-            print(f"note: PyTorch is not importable ({exc}); skipped")
-        else:
-            torch.set_num_threads(args.threads)
-            extra.append(TorchMLP(torch, weights, biases, X, y))
-            versions["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
-    if args.no_jax:
-        print("note: JAX left out (--no-jax)")
-    else:
-        try:
-            import jax
-        except ImportError as exc:
-            print(f"note: JAX is not importable ({exc}); skipped")
-        else:
-            extra.append(JaxMLP(jax, args.sizes, weights, biases, X, y))
-            threads = (
-                "1 thread: --xla_cpu_multi_thread_eigen=false"
-                if "--xla_cpu_multi_thread_eigen=false" in os.environ.get("XLA_FLAGS", "")
-                else f"XLA's pool of {os.cpu_count()} threads, one per core: XLA has no setting for another count"
-            )
-            versions["jax"] = f"{jax.__version__} on {jax.devices()[0].platform} ({threads})"
+    torch = rival("torch", "PyTorch", "--no-torch", args.no_torch)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+        extra.append(TorchMLP(torch, weights, biases, X, y))
+        versions["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
+    jax = rival("jax", "JAX", "--no-jax", args.no_jax)
+    if jax is not None:
+        extra.append(JaxMLP(jax, args.sizes, weights, biases, X, y))
+        threads = (
+            "1 thread: --xla_cpu_multi_thread_eigen=false"
+            if "--xla_cpu_multi_thread_eigen=false" in os.environ.get("XLA_FLAGS", "")
+            else f"XLA's pool of {os.cpu_count()} threads, one per core: XLA has no setting for another count"
+        )
+        versions["jax"] = f"{jax.__version__} on {jax.devices()[0].platform} ({threads})"
     if args.no_sklearn:
         print("note: scikit-learn left out (--no-sklearn)")
     else:
