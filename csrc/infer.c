@@ -66,13 +66,9 @@ static void infer_in_parts(const fm_blas *blas, const fm_net *net, const fm_work
     }
     run.out = out;
     fm_team_run(&run.team, infer_thread, &run, part_threads(&run, n_threads));
-    if (out == NULL) { /* the parts' sums in a fixed order: the same for any thread count */
-        double loss = v.parts[0].loss;
-        int64_t correct = v.parts[0].correct;
-        for (int index = 1; index < v.n_parts; index++) {
-            loss += v.parts[index].loss;
-            correct += v.parts[index].correct;
-        }
+    if (out == NULL) {
+        int64_t correct;
+        double loss = parts_loss(&v, &correct);
         stats->loss_sum += loss;
         stats->correct += correct;
         stats->rows += n_rows;

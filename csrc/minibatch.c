@@ -229,18 +229,6 @@ static void count_step(in_parts *run, double loss, int64_t correct, int n)
         run->opt->step += 1;
 }
 
-/* The step's loss and hits over every part, summed in a fixed order. */
-static double step_loss(const in_parts *run, int64_t *correct)
-{
-    double loss = run->v->parts[0].loss;
-    *correct = run->v->parts[0].correct;
-    for (int index = 1; index < run->v->n_parts; index++) {
-        loss += run->v->parts[index].loss;
-        *correct += run->v->parts[index].correct;
-    }
-    return loss;
-}
-
 static void run_thread(void *arg, int thread, int n_threads)
 {
     in_parts *run = arg;
@@ -276,7 +264,7 @@ static void run_thread(void *arg, int thread, int n_threads)
         fm_team_barrier(&run->team);
         /* every thread reads the same sums, so all stop on a non-finite loss */
         int64_t correct;
-        double loss = step_loss(run, &correct);
+        double loss = parts_loss(run->v, &correct);
         if (!isfinite(loss)) {
             if (thread == 0)
                 run->status = FM_NONFINITE_LOSS;

@@ -53,6 +53,19 @@ static inline int last_part(const in_parts *run, int thread, int n_threads)
     return fm_part_begin(run->v->n_parts, thread + 1, n_threads) - 1;
 }
 
+/* The parts' losses and hits summed in a fixed order, so that the sum is the same for any thread
+   count; returns the loss. */
+static inline double parts_loss(const views *v, int64_t *correct)
+{
+    double loss = v->parts[0].loss;
+    *correct = v->parts[0].correct;
+    for (int index = 1; index < v->n_parts; index++) {
+        loss += v->parts[index].loss;
+        *correct += v->parts[index].correct;
+    }
+    return loss;
+}
+
 /* The threads that run the parts: at least one, and no more than there are parts. */
 static inline int part_threads(const in_parts *run, int n_threads)
 {
