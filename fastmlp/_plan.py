@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastmlp import _kernels
+from fastmlp._validation import spread_rows
 from fastmlp.optim import Adam
 
 MAX_PARTS = _kernels.MAX_PARTS  # a step or an inference block is cut in at most this many parts
@@ -222,5 +223,5 @@ def _param_count(sizes):
 
 def mostly_zeros(X):
     """Whether most inputs are exactly zero (as in images), judged on rows spread over X."""
-    sample = X[:: max(1, len(X) // MOSTLY_ZEROS_SAMPLE_ROWS)]
+    sample = spread_rows(X, MOSTLY_ZEROS_SAMPLE_ROWS)
     return bool(np.count_nonzero(sample) < 0.5 * sample.size)

@@ -419,3 +419,9 @@ def check_validation_data(validation_data, n_features, n_classes):
     X = check_X(validation_data[0], n_features, name="validation_data[0]")
     y = check_y(validation_data[1], X.shape[0], n_classes, name="validation_data[1]", x_name="validation_data[0]")
     return X, y
+
+
+def spread_rows(X, count):
+    """Between count and 2 * count rows of X (all of them if fewer), evenly spaced: a view, for
+    the checks that judge X on a sample rather than a pass over all of it."""
+    return X[:: max(1, len(X) // count)]

@@ -31,6 +31,7 @@ from fastmlp._validation import (
     check_validation_data,
     check_X,
     check_y,
+    spread_rows,
 )
 from fastmlp.callbacks import Callback, History
 from fastmlp.datasets._files import check_regular_file, npy_header, npz_member
@@ -829,11 +830,6 @@ def _aligned_zeros(count):
     return lines[skip : skip + count]
 
 
-def _spread_rows(X, count):
-    """Between count and 2 * count rows of X (all of them if fewer), evenly spaced: a view."""
-    return X[:: max(1, len(X) // count)]
-
-
 def _chance_loss(output, loss, n_classes):
     """The loss of a network whose logits are all zero: what an untrained network should show."""
     if output == "softmax" and loss == "cross_entropy":
@@ -873,7 +869,7 @@ def _unscaled_inputs(X):
     if len(X) < _COLUMN_ROWS:
         typical = float(np.median(magnitude))
         return ("feature", None, typical) if typical > _SCALE_HIGH else None
-    medians = np.median(_spread_rows(magnitude, _MEDIAN_ROWS), axis=0)
+    medians = np.median(spread_rows(magnitude, _MEDIAN_ROWS), axis=0)
     column = int(np.argmax(medians))
     return ("feature", column, float(medians[column])) if medians[column] > _SCALE_HIGH else None
 
@@ -891,7 +887,7 @@ def _describe_unscaled(found):
 
 def _warn_if_unscaled(X):
     """fit's warning when X (float32, checked) looks unscaled, judged on a sample of rows."""
-    found = _unscaled_inputs(_spread_rows(X, _SCALE_SAMPLE_ROWS))
+    found = _unscaled_inputs(spread_rows(X, _SCALE_SAMPLE_ROWS))
     if found is None:
         return
     measured, fix = _describe_unscaled(found)
