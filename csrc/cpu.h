@@ -9,6 +9,8 @@
 #define FM_X86_INTRINSICS 1
 /* Looked up once, as the library loads. */
 int fm_cpu_has_avx2(void);
+/* FMA3: our own products (tiles.c) fuse their multiply-adds */
+int fm_cpu_has_fma(void);
 /* AVX-512 F: the sparse kernels' 128-column passes */
 int fm_cpu_has_avx512(void);
 #endif

@@ -5,6 +5,12 @@
 void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
+    if (blas->tiles && !trans_b) {
+        fm_tile_out finish_as = {
+            .kind = FM_TILE_SCALE, .c = C, .ldc = ldc, .alpha = alpha, .beta = beta};
+        fm_tiles(M, N, K, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, ldb, &finish_as, 0);
+        return;
+    }
     if (blas->row_sgemm != NULL) {
         blas->row_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
@@ -120,6 +126,10 @@ void fm_dense_forward(const fm_blas *blas, float *out, const float *x, const flo
     /* out: (n, n_out); x: (n, n_in); W: (n_in, n_out); b: (n_out,) */
     if (n == 1) { /* one row: summing only the rows of W with a non-zero input beats BLAS */
         fm_dense_forward_row(out, x, W, b, n_in, n_out, activation);
+        return;
+    }
+    if (blas->tiles) {
+        fm_tiles_forward(out, x, W, b, n, n_in, n_out, activation);
         return;
     }
     fm_gemm_rows(blas, n, n_out, n_in, 1.0f, x, n_in, W, n_out, 0.0f, out, n_out);

@@ -56,6 +56,7 @@ typedef struct {
     fm_sgemv_fn sgemv;
     fm_row_sgemm_fn row_sgemm; /* where set, every GEMM goes to it instead of sgemm */
     int small_kernels; /* it has OpenBLAS's kernels for small matrices (fm_blas_has_small_kernels) */
+    int tiles;         /* fm_gemm's products without a transposed B go to fm_tiles (tiles.c) */
 } fm_blas;
 
 /* Sets the BLAS's thread count, for the whole process, returning the one before (OpenBLAS's
@@ -91,6 +92,38 @@ void fm_transpose_ld(float *dst, const float *src, int rows, int cols, int ld);
 /* y = alpha * op(A) x + beta * y, A row-major (M, N); op(A) = A (y has M) or A^T (y has N). */
 void fm_gemv(const fm_blas *blas, int trans_a, int M, int N, float alpha, const float *A, int lda,
              const float *x, float beta, float *y);
+
+/* ---- our own products (tiles.c): no packing, each element one chain of multiply-adds ---- */
+/* What becomes of a tile of C (M, N) = A B before it is stored; element (i, j) at c[i ldc + j]. */
+enum fm_tile_kind {
+    FM_TILE_SCALE = 0,    /* C = alpha A B + beta C (C not read when beta is 0) */
+    FM_TILE_BIAS_ACT = 1, /* C = act(A B + bias), act relu, leaky_relu or identity */
+    FM_TILE_VELOCITY = 2  /* A B the gradient of the weights C: v = mu v + decay C + alpha A B,
+                             then C += v, v (same layout as C) */
+};
+typedef struct {
+    int kind;
+    float *c;
+    int64_t ldc;
+    float *v;
+    const float *bias;
+    int activation;
+    float alpha, beta, mu, decay;
+} fm_tile_out;
+/* C = A B finished as `out` says; A (M, K) element (i, p) at A[i rsa + p csa], B (K, N) row-major
+   with rows ldb apart. portable: the plain C loop even where AVX2 runs (tests: the same bits). */
+void fm_tiles(int M, int N, int K, const float *A, int64_t rsa, int64_t csa, const float *B,
+              int64_t ldb, const fm_tile_out *out, int portable);
+/* 1 where the AVX2 and FMA tiles run: elsewhere the portable loop is too slow to plan on. */
+int fm_tiles_fast(void);
+/* out (n, n_out) overwritten with act(x W + b), as fm_dense_forward, through fm_tiles. */
+void fm_tiles_forward(float *out, const float *x, const float *W, const float *b, int n, int n_in,
+                      int n_out, int activation);
+/* One SGD step of weight rows w (rows, n_out) from their gradient in^T dz, in (n, rows) with rows
+   ld_in apart, dz (n, n_out), in the same pass: with v (same shape) v = mu v + decay w - lr g,
+   w += v; with v NULL w -= lr g. */
+void fm_tiles_sgd_step(float *w, float *v, const float *in, int ld_in, const float *dz, int n,
+                       int rows, int n_out, float lr, float mu, float decay);
 
 /* ---- input checks (finite.c) ---- */
 /* 1 when x (count,) holds no NaN or Inf, else 0. */

@@ -131,6 +131,10 @@ static void update_part(in_parts *run, int index, int64_t start, int n, int turn
             continue;
         }
         const float *in = (l == 0 ? dense_inputs(run, start) : v->acts[l]) + j0;
+        if (run->blas->tiles) { /* the gradient and the step in one pass */
+            fm_tiles_sgd_step(w, vw, in, n_in, v->layer_delta[l], n, rows, n_out, lr, mu, c);
+            continue;
+        }
         size_t count = (size_t)rows * n_out;
         /* v = mu v + c w, then v -= lr g straight from the GEMM, then w += v; without weight
            decay the GEMM scales v by mu itself, as it writes (no pass of its own over v) */

@@ -16,9 +16,23 @@ cdef extern from "fastmlp.h" nogil:
         fm_sgemv_fn sgemv
         fm_row_sgemm_fn row_sgemm
         int small_kernels
+        int tiles
     fm_set_threads_fn fm_find_blas_threads_setter(const void *blas_function)
     const char *fm_blas_core_name(const void *blas_function)
     int fm_blas_has_small_kernels(const char *core_name)
+
+    enum: FM_TILE_SCALE, FM_TILE_BIAS_ACT, FM_TILE_VELOCITY
+    ctypedef struct fm_tile_out:
+        int kind
+        float *c
+        int64_t ldc
+        float *v
+        const float *bias
+        int activation
+        float alpha, beta, mu, decay
+    void fm_tiles(int M, int N, int K, const float *A, int64_t rsa, int64_t csa, const float *B,
+                  int64_t ldb, const fm_tile_out *out, int portable)
+    int fm_tiles_fast()
 
     int FM_MAX_LAYERS
     int FM_LAZY_MAX_STEPS

@@ -36,6 +36,7 @@ cdef fm_blas make_blas() noexcept:
     table.sgemv = <fm_sgemv_fn>sgemv
     table.row_sgemm = NULL
     table.small_kernels = fm_blas_has_small_kernels(_core_name)
+    table.tiles = 0
     return table
 
 
@@ -62,11 +63,21 @@ cdef fm_blas make_blis():
         table.row_sgemm = <fm_row_sgemm_fn>PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
     return table
 
+cdef fm_blas make_tiles():
+    """SciPy's OpenBLAS for the rest, the products of a step's parts to csrc/tiles.c."""
+    cdef fm_blas table = make_blas()
+    table.small_kernels = 0
+    table.tiles = 1
+    return table
+
 # Read-only after import: the function pointers SciPy's OpenBLAS exports, and whether it has
 # kernels for small matrices (parts.c cuts its products for them where it does); and the same
 # with the GEMMs going to BLIS, where the blis package is installed.
 cdef fm_blas BLAS = make_blas()
 cdef fm_blas BLIS = make_blis()
+cdef fm_blas TILES = make_tiles()
+# our own products run at speed here (AVX2 and FMA); elsewhere only their portable loop would
+TILES_FAST = bool(fm_tiles_fast())
 BLAS_SMALL_KERNELS = bool(BLAS.small_kernels)
 BLIS_AVAILABLE = BLIS.row_sgemm != NULL
 # OpenBLAS's thread-count setter (process-wide), when SciPy's BLAS has one.
@@ -130,6 +141,38 @@ def blas_has_small_kernels(str core_name):
     return bool(fm_blas_has_small_kernels(core_name.encode("ascii")))
 
 
+_TILE_KINDS = {"scale": FM_TILE_SCALE, "bias_act": FM_TILE_BIAS_ACT, "velocity": FM_TILE_VELOCITY}
+
+
+def tiles_product(const float[:, ::1] A, const float[:, ::1] B, float[:, ::1] C, *,
+                  bint a_transposed=False, str kind="scale", float alpha=1.0, float beta=0.0,
+                  const float[::1] bias=None, str activation="identity", float[:, ::1] V=None,
+                  float mu=0.0, float decay=0.0, bint portable=False):
+    """C finished in place with op(A) @ B through csrc/tiles.c (op(A) = A^T when a_transposed),
+    as fm_tile_out's kind says; portable: its plain C loop even where the AVX2 tiles run. For
+    tests."""
+    cdef int m = A.shape[1] if a_transposed else A.shape[0]
+    cdef int k = A.shape[0] if a_transposed else A.shape[1]
+    cdef int n = B.shape[1]
+    if B.shape[0] != k or C.shape[0] != m or C.shape[1] != n:
+        raise ValueError(f"tiles_product: op(A) is {m} x {k}, B {B.shape[0]} x {n}, C {C.shape[0]} x {C.shape[1]}")
+    if kind == "bias_act" and (bias is None or bias.shape[0] != n):
+        raise ValueError("tiles_product: bias_act needs a bias of one value per column")
+    if kind == "velocity" and (V is None or V.shape[0] != m or V.shape[1] != n):
+        raise ValueError("tiles_product: velocity needs V shaped as C")
+    cdef fm_tile_out out
+    out.kind = _TILE_KINDS[kind]
+    out.ldc = n
+    out.alpha, out.beta, out.mu, out.decay = alpha, beta, mu, decay
+    out.activation = ACTIVATIONS[activation]
+    out.bias = &bias[0] if bias is not None else NULL
+    out.v = &V[0, 0] if V is not None and V.size else NULL
+    if m > 0 and n > 0:
+        out.c = &C[0, 0]
+        fm_tiles(m, n, k, &A[0, 0] if A.size else NULL, 1 if a_transposed else k,
+                 m if a_transposed else 1, &B[0, 0] if B.size else NULL, n, &out, portable)
+
+
 def all_finite(const float[::1] x):
     """Whether x holds no NaN or Inf (csrc/finite.c), for the input checks."""
     cdef int finite
@@ -145,17 +188,17 @@ def param_count(int[::1] sizes):
 cdef class Workspace:
     """The buffer of a call's activations, deltas and lists, laid out by csrc/layout.c for its
     plan (a dict of fm_plan's fields: fastmlp._plan.Plan.c_struct), and the BLAS table the plan
-    names (blis: the GEMMs to BLIS)."""
+    names ("openblas", "blis" or "tiles")."""
     cdef float[::1] buffer
     cdef fm_workspace ws
     cdef const fm_blas *blas
     cdef readonly int rows
 
-    def __cinit__(self, int[::1] sizes, fm_plan plan, bint blis=False):
+    def __cinit__(self, int[::1] sizes, fm_plan plan, str blas="openblas"):
         import numpy as np
-        if blis and not BLIS_AVAILABLE:
+        if blas == "blis" and not BLIS_AVAILABLE:
             raise RuntimeError("fastmlp internal error: a plan names BLIS, which is not installed")
-        self.blas = &BLIS if blis else &BLAS
+        self.blas = &BLIS if blas == "blis" else &TILES if blas == "tiles" else &BLAS
         self.rows = plan.rows
         self.buffer = np.empty(fm_workspace_size(&sizes[0], sizes.shape[0] - 1, &plan), np.float32)
         self.ws.plan = plan

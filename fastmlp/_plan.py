@@ -77,7 +77,8 @@ class Plan:
         Steps per call into C where where chunks end must not depend on timing (batch 1, whose
         lazy rows are caught up at each call's end); 0: timed.
     blas : str
-        Where the GEMMs go: ``"openblas"`` (SciPy's) or ``"blis"`` (the blis package's).
+        Where the GEMMs go: ``"openblas"`` (SciPy's), ``"blis"`` (the blis package's) or
+        ``"tiles"`` (fastmlp's own, csrc/tiles.c, with the bias, activation and SGD step fused).
     """
 
     sizes: tuple
@@ -120,7 +121,7 @@ def _inconsistencies(plan):
         (1 <= plan.parts <= MAX_PARTS, f"parts must be between 1 and {MAX_PARTS}"),
         (1 <= plan.threads <= plan.parts, "threads must be between 1 and parts"),
         (plan.update in UPDATES, f"update must be one of {sorted(UPDATES)}"),
-        (plan.blas in ("openblas", "blis"), "blas must be openblas or blis"),
+        (plan.blas in ("openblas", "blis", "tiles"), "blas must be openblas, blis or tiles"),
         (plan.blas != "blis" or _kernels.BLIS_AVAILABLE, "blas is blis, and the blis package is not installed"),
         (split or not plan.sparse_inputs, "sparse_inputs needs parts > 1"),
         (split or not plan.hidden_lists, "hidden_lists needs parts > 1"),
@@ -185,8 +186,7 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads):
     """A minibatch step or an inference block cut in parts."""
     sparse = zeros and _sparse_fits(rows, sizes[0])
     by_columns = sparse and update in ("plain", "velocity")
-    # BLIS's kernels for small and skinny products outran OpenBLAS's on a part's GEMMs
-    blas = "blis" if _kernels.BLIS_AVAILABLE else "openblas"
+    blas = _parts_blas()
     return Plan(
         sizes,
         rows=rows,
@@ -197,14 +197,25 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads):
         sparse_inputs=sparse,
         first_layer_by_columns=by_columns,
         private_columns=by_columns and (sizes[0] + 1) * sizes[1] <= PRIVATE_MAX_WEIGHTS,
-        hidden_lists=_hidden_lists(sizes, activation, rows, blas == "openblas" and _kernels.BLAS_SMALL_KERNELS),
+        hidden_lists=_hidden_lists(
+            sizes, activation, rows, blas == "tiles" or (blas == "openblas" and _kernels.BLAS_SMALL_KERNELS)
+        ),
         blas=blas,
     )
 
 
+def _parts_blas():
+    """Where the products of a part go: our own tiles where AVX2 and FMA run them; else BLIS,
+    whose kernels for small and skinny products outran OpenBLAS's on a part's GEMMs."""
+    if _kernels.TILES_FAST:
+        return "tiles"
+    return "blis" if _kernels.BLIS_AVAILABLE else "openblas"
+
+
 def _hidden_lists(sizes, activation, rows, small_kernels):
-    """The layers after a ReLU that may read its outputs as non-zeros: where the BLAS has no
-    small-matrix kernels (with OpenBLAS's the GEMMs stayed the faster, MNIST at batch 32 and 128),
+    """The layers after a ReLU that may read its outputs as non-zeros: where the products have no
+    kernels for small matrices (with OpenBLAS's, or our tiles, the GEMMs stayed the faster, MNIST
+    and standardised MNIST at batch 32 and 128),
     the layer is wide enough for the sparse kernels, and the lists fit the bounds of the inputs'."""
     if activation != "relu" or small_kernels or not _sparse_fits(rows, sum(sizes[1:-1])):
         return ()

@@ -370,7 +370,7 @@ class MLP:
     def _planned(self, task, X, batch_size=None, optimizer=None):
         """The plan of a call (fastmlp._plan decides), and a workspace laid out for it."""
         plan = _plan.make_plan(task, self.sizes, self.activation, X, batch_size, optimizer, self._threads())
-        return plan, _kernels.Workspace(self._sizes, plan.c_struct(), plan.blas == "blis")
+        return plan, _kernels.Workspace(self._sizes, plan.c_struct(), plan.blas)
 
     def predict_proba(self, X):
         """The network's outputs.

@@ -629,18 +629,28 @@ def test_thread_count_does_not_change_the_bits_of_a_wide_batch(monkeypatch, kind
     assert_same_params(*nets)
 
 
-@pytest.mark.skipif(not _kernels.BLIS_AVAILABLE, reason="the blis package is not installed")
-@pytest.mark.parametrize("optimizer", ["momentum_weight_decay", "adam"])
+def parts_products():
+    """The products a step's parts may use on this machine besides OpenBLAS."""
+    return [blas for blas, here in (("tiles", _kernels.TILES_FAST), ("blis", _kernels.BLIS_AVAILABLE)) if here]
+
+
+def test_parts_take_our_tiles_where_they_run_fast():
+    X, _ = make_data("dense", 515, 37, 4, seed=7)
+    plan = _plan.make_plan("fit", SIZES, "relu", X, batch_size=128, optimizer=SGD())
+    assert plan.blas == ("tiles" if _kernels.TILES_FAST else "blis" if _kernels.BLIS_AVAILABLE else "openblas")
+
+
+@pytest.mark.parametrize("blas", parts_products())
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay", "adam"])
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
-def test_blis_and_openblas_give_the_same_fits_within_rounding(monkeypatch, kind, optimizer):
-    # Parts' GEMMs go to BLIS where the blis package is installed (a dependency); OpenBLAS's
-    # products give the same fit within float32 rounding.
+def test_every_product_gives_openblas_fits_within_rounding(monkeypatch, kind, optimizer, blas):
+    # Our tiles (bias, activation and SGD step fused) and BLIS give the fit OpenBLAS's products
+    # give, within float32 rounding.
     X, y = make_data(kind, 515, 37, 4, seed=7)
-    assert _plan.make_plan("fit", SIZES, "relu", X, batch_size=128, optimizer=SGD()).blas == "blis"
     nets = []
-    for blas in ("blis", "openblas"):
+    for products in (blas, "openblas"):
         with pytest.MonkeyPatch.context() as patch:
-            force_plan(patch, blas=blas)
+            force_plan(patch, blas=products)
             net = fastmlp.MLP([37, 130, 70, 4], seed=7)
             fit(net, X, y, 128, optimizer, True)
             nets.append(net)
@@ -758,6 +768,15 @@ HIDDEN_SIZES = [37, 70, 65, 4]
 HIDDEN_SHARES = {"few_active": (-0.4, 0.0, 0.3), "most_active": (1.0, 0.7, 1.0)}
 
 
+@pytest.fixture
+def blis_parts(monkeypatch):
+    """Parts' products from BLIS, which has no kernels for small matrices: plans list a ReLU's
+    non-zeros then (with our tiles or OpenBLAS's small kernels, every dense layer takes the GEMM)."""
+    if not _kernels.BLIS_AVAILABLE:
+        pytest.skip("the blis package is not installed")
+    monkeypatch.setattr(_kernels, "TILES_FAST", False)
+
+
 def hidden_twins(share, schedule, optimizer):
     """A net and its float64 twin on the same sparse data, the first-layer bias set so that the
     share of active units is as named (checked on the twin's first hidden layer)."""
@@ -776,7 +795,7 @@ def hidden_twins(share, schedule, optimizer):
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay", "adam"])
 @pytest.mark.parametrize("schedule", ["batch3", "batch32_ragged1"])
 @pytest.mark.parametrize("share", sorted(HIDDEN_SHARES))
-def test_hidden_layers_follow_the_reference(share, schedule, optimizer):
+def test_hidden_layers_follow_the_reference(blis_parts, share, schedule, optimizer):
     net, ref, X, y, batch_size, n = hidden_twins(share, schedule, optimizer)
     h_net = fit(net, X, y, batch_size, optimizer, True)
     h_ref = ref.fit(
@@ -788,7 +807,7 @@ def test_hidden_layers_follow_the_reference(share, schedule, optimizer):
 
 
 @pytest.mark.parametrize("share", sorted(HIDDEN_SHARES))
-def test_hidden_layers_bits_do_not_depend_on_the_thread_count(monkeypatch, share):
+def test_hidden_layers_bits_do_not_depend_on_the_thread_count(blis_parts, monkeypatch, share):
     results = []
     for threads in (1, 2):
         use_threads(monkeypatch, threads)
@@ -798,6 +817,11 @@ def test_hidden_layers_bits_do_not_depend_on_the_thread_count(monkeypatch, share
     assert_same_params(results[0][0], results[1][0])
     assert results[0][1].history == results[1][1].history
     assert_array_equal(results[0][2], results[1][2])
+
+
+def test_our_tiles_take_every_hidden_layer_as_a_gemm(monkeypatch):
+    monkeypatch.setattr(_kernels, "TILES_FAST", True)
+    assert hidden_lists_planned(activation="relu") == ()
 
 
 def second_layer_fitted(share, **changes):
@@ -817,10 +841,7 @@ def hidden_lists_planned(sizes=HIDDEN_SIZES, batch_size=32, activation="relu"):
     return plan.hidden_lists
 
 
-@pytest.mark.skipif(
-    _kernels.BLAS_SMALL_KERNELS, reason="with OpenBLAS's small-matrix kernels every dense layer takes the GEMM"
-)
-def test_sparse_hidden_layers_are_taken():
+def test_sparse_hidden_layers_are_taken(blis_parts):
     # The sums over non-zeros run in another order than the GEMM's: the second layer's bits differ
     # when its inputs are mostly zeros, which shows the fit did go through them; they do not when
     # most units are active, which shows that the GEMM took those.
@@ -835,10 +856,7 @@ def test_sparse_hidden_layers_are_taken():
     assert_array_equal(second_layer("most_active", True), second_layer("most_active", False))
 
 
-@pytest.mark.skipif(
-    _kernels.BLAS_SMALL_KERNELS, reason="with OpenBLAS's small-matrix kernels every dense layer takes the GEMM"
-)
-def test_hidden_layers_too_big_for_their_lists_take_the_gemm():
+def test_hidden_layers_too_big_for_their_lists_take_the_gemm(blis_parts):
     # Hidden outputs are held as non-zeros within the bounds of the inputs' (_plan.SPARSE_MAX_ROWS
     # rows, _plan.SPARSE_MAX_CELLS rows x hidden units): past them, no room for the lists is
     # taken and the GEMMs run, with their bits (those of a plan without hidden lists).

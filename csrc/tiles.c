@@ -1,0 +1,232 @@
+/* Products of our own for the parts of a step (the plan's blas "tiles"): C = A B over row-major
+   operands read in place, no packing, 6 x 16 tiles of C in registers, and what happens to each
+   tile before it is stored (fm_tile_out) done while it is still in registers: the bias and the
+   activation of a forward pass, or the SGD step of the weights the product is the gradient of.
+
+   Each element of C is one chain of fused multiply-adds over k in order, and its finish the
+   same operations in the same order wherever it runs: so the result does not depend on how the
+   rows or columns are cut (parts, threads), and the AVX2 tiles give the bits of the portable
+   loop. On the shapes of a minibatch's parts, packing cost the BLAS libraries more than it saved
+   them (benchmarks/README.md). */
+#include <math.h>
+
+#include "cpu.h"
+#include "fastmlp.h"
+
+#define TILE_ROWS 6
+#define TILE_COLS 16
+
+/* The finish of element (i, j) of C, whose product is acc: the one definition of what each kind
+   does, which the AVX2 tiles repeat lane by lane. */
+static inline float finish(const fm_tile_out *out, size_t at, int j, float acc)
+{
+    switch (out->kind) {
+    case FM_TILE_BIAS_ACT: {
+        float z = acc + out->bias[j];
+        if (out->activation == FM_RELU)
+            return z > 0.0f ? z : 0.0f;
+        if (out->activation == FM_LEAKY_RELU)
+            return z > 0.0f ? z : FM_LEAKY_SLOPE * z;
+        return z;
+    }
+    case FM_TILE_VELOCITY: { /* v = mu v + decay w + alpha g; w += v */
+        float w = out->c[at];
+        float v = fmaf(out->mu, out->v[at], fmaf(out->decay, w, out->alpha * acc));
+        out->v[at] = v;
+        return w + v;
+    }
+    default: /* FM_TILE_SCALE: alpha acc + beta C, C not read when beta is 0 */
+        return out->beta == 0.0f ? out->alpha * acc : fmaf(out->alpha, acc, out->beta * out->c[at]);
+    }
+}
+
+static void tiles_portable(int m, int n, int k, const float *A, int64_t rsa, int64_t csa,
+                           const float *B, int64_t ldb, const fm_tile_out *out)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float acc = 0.0f;
+            for (int p = 0; p < k; p++)
+                acc = fmaf(A[i * rsa + p * csa], B[p * ldb + j], acc);
+            size_t at = (size_t)i * out->ldc + j;
+            out->c[at] = finish(out, at, j, acc);
+        }
+}
+
+#ifdef FM_X86_INTRINSICS
+#define AVX2_FMA __attribute__((target("avx2,fma")))
+
+/* finish() on 8 lanes, for whole tiles */
+AVX2_FMA static inline __attribute__((always_inline)) __m256 finish8(const fm_tile_out *out,
+                                                                     size_t at, int j, __m256 acc)
+{
+    float *c = out->c + at;
+    switch (out->kind) {
+    case FM_TILE_BIAS_ACT: {
+        __m256 z = _mm256_add_ps(acc, _mm256_loadu_ps(out->bias + j));
+        if (out->activation == FM_RELU) /* z > 0 ? z : 0: a NaN becomes 0, as in finish() */
+            return _mm256_blendv_ps(_mm256_setzero_ps(), z,
+                                    _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ));
+        if (out->activation == FM_LEAKY_RELU)
+            return _mm256_blendv_ps(_mm256_mul_ps(_mm256_set1_ps(FM_LEAKY_SLOPE), z), z,
+                                    _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ));
+        return z;
+    }
+    case FM_TILE_VELOCITY: {
+        __m256 w = _mm256_loadu_ps(c);
+        __m256 g = _mm256_mul_ps(_mm256_set1_ps(out->alpha), acc);
+        __m256 v = _mm256_fmadd_ps(_mm256_set1_ps(out->mu), _mm256_loadu_ps(out->v + at),
+                                   _mm256_fmadd_ps(_mm256_set1_ps(out->decay), w, g));
+        _mm256_storeu_ps(out->v + at, v);
+        return _mm256_add_ps(w, v);
+    }
+    default:
+        if (out->beta == 0.0f)
+            return _mm256_mul_ps(_mm256_set1_ps(out->alpha), acc);
+        return _mm256_fmadd_ps(_mm256_set1_ps(out->alpha), acc,
+                               _mm256_mul_ps(_mm256_set1_ps(out->beta), _mm256_loadu_ps(c)));
+    }
+}
+
+/* Row r of a tile, finished and stored: whole, or lane by lane in a panel narrower than 16. */
+AVX2_FMA static inline __attribute__((always_inline)) void
+store_row(const fm_tile_out *out, int row, int j, int width, __m256 acc0, __m256 acc1)
+{
+    size_t at = (size_t)row * out->ldc + j;
+    if (width == TILE_COLS) {
+        __m256 c0 = finish8(out, at, j, acc0), c1 = finish8(out, at + 8, j + 8, acc1);
+        _mm256_storeu_ps(out->c + at, c0);
+        _mm256_storeu_ps(out->c + at + 8, c1);
+        return;
+    }
+    float sums[TILE_COLS];
+    _mm256_storeu_ps(sums, acc0);
+    _mm256_storeu_ps(sums + 8, acc1);
+    for (int col = 0; col < width; col++)
+        out->c[at + col] = finish(out, at + col, j + col, sums[col]);
+}
+
+/* Twelve named accumulators, not an array: GCC kept an array's copy on the stack up to date at
+   every step of k. A row r >= mr folds away where mr is a constant. */
+// clang-format off
+#define TILE_STEP(r) if (mr > r) { __m256 x = _mm256_broadcast_ss(a + r * rsa); \
+    c##r##0 = _mm256_fmadd_ps(x, b0, c##r##0); c##r##1 = _mm256_fmadd_ps(x, b1, c##r##1); }
+#define TILE_STORE(r) if (mr > r) store_row(out, i + r, j, width, c##r##0, c##r##1)
+// clang-format on
+
+/* One tile: rows [i, i + mr) and columns [j, j + width) of C; mr a constant where inlined. The
+   last column panel, narrower than 16, reads B through a mask. */
+AVX2_FMA static inline __attribute__((always_inline)) void tile(int mr, int width, int i, int j,
+                                                                int k, const float *A, int64_t rsa,
+                                                                int64_t csa, const float *B,
+                                                                int64_t ldb, const fm_tile_out *out)
+{
+    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
+    const float *a = A + i * rsa, *b = B + j;
+    if (width == TILE_COLS) {
+        for (int p = 0; p < k; p++, a += csa, b += ldb) {
+            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            TILE_STEP(0);
+            TILE_STEP(1);
+            TILE_STEP(2);
+            TILE_STEP(3);
+            TILE_STEP(4);
+            TILE_STEP(5);
+        }
+    } else {
+        __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lane);
+        __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width - 8), lane);
+        for (int p = 0; p < k; p++, a += csa, b += ldb) {
+            __m256 b0 = _mm256_maskload_ps(b, mask0), b1 = _mm256_maskload_ps(b + 8, mask1);
+            TILE_STEP(0);
+            TILE_STEP(1);
+            TILE_STEP(2);
+            TILE_STEP(3);
+            TILE_STEP(4);
+            TILE_STEP(5);
+        }
+    }
+    TILE_STORE(0);
+    TILE_STORE(1);
+    TILE_STORE(2);
+    TILE_STORE(3);
+    TILE_STORE(4);
+    TILE_STORE(5);
+}
+
+AVX2_FMA static void tiles_avx2(int m, int n, int k, const float *A, int64_t rsa, int64_t csa,
+                                const float *B, int64_t ldb, const fm_tile_out *out)
+{
+    /* a column panel of B (k x 16) stays in cache while every row block of A passes it */
+    for (int j = 0; j < n; j += TILE_COLS) {
+        int width = n - j < TILE_COLS ? n - j : TILE_COLS;
+        for (int i = 0; i < m; i += TILE_ROWS) {
+            switch (m - i < TILE_ROWS ? m - i : TILE_ROWS) {
+                // clang-format off
+            case 6: tile(6, width, i, j, k, A, rsa, csa, B, ldb, out); break;
+            case 5: tile(5, width, i, j, k, A, rsa, csa, B, ldb, out); break;
+            case 4: tile(4, width, i, j, k, A, rsa, csa, B, ldb, out); break;
+            case 3: tile(3, width, i, j, k, A, rsa, csa, B, ldb, out); break;
+            case 2: tile(2, width, i, j, k, A, rsa, csa, B, ldb, out); break;
+            default: tile(1, width, i, j, k, A, rsa, csa, B, ldb, out); break;
+                // clang-format on
+            }
+        }
+    }
+}
+#endif
+
+int fm_tiles_fast(void)
+{
+#ifdef FM_X86_INTRINSICS
+    return fm_cpu_has_avx2() && fm_cpu_has_fma();
+#else
+    return 0;
+#endif
+}
+
+void fm_tiles(int m, int n, int k, const float *A, int64_t rsa, int64_t csa, const float *B,
+              int64_t ldb, const fm_tile_out *out, int portable)
+{
+    if (m <= 0 || n <= 0)
+        return;
+#ifdef FM_X86_INTRINSICS
+    if (!portable && fm_tiles_fast()) {
+        tiles_avx2(m, n, k, A, rsa, csa, B, ldb, out);
+        return;
+    }
+#endif
+    (void)portable;
+    tiles_portable(m, n, k, A, rsa, csa, B, ldb, out);
+}
+
+void fm_tiles_forward(float *out, const float *x, const float *W, const float *b, int n, int n_in,
+                      int n_out, int activation)
+{
+    int in_tile = activation == FM_RELU || activation == FM_LEAKY_RELU || activation == FM_IDENTITY;
+    fm_tile_out finish_as = {.kind = in_tile ? FM_TILE_BIAS_ACT : FM_TILE_SCALE,
+                             .c = out,
+                             .ldc = n_out,
+                             .bias = b,
+                             .activation = activation,
+                             .alpha = 1.0f};
+    fm_tiles(n, n_out, n_in, x, n_in, 1, W, n_out, &finish_as, 0);
+    if (!in_tile) /* an exponential per element: its own pass costs little beside it */
+        fm_bias_act_forward(out, b, n, n_out, activation);
+}
+
+void fm_tiles_sgd_step(float *w, float *v, const float *in, int ld_in, const float *dz, int n,
+                       int rows, int n_out, float lr, float mu, float decay)
+{
+    fm_tile_out finish_as = {.kind = v != NULL ? FM_TILE_VELOCITY : FM_TILE_SCALE,
+                             .c = w,
+                             .ldc = n_out,
+                             .v = v,
+                             .alpha = -lr,
+                             .beta = 1.0f,
+                             .mu = mu,
+                             .decay = decay};
+    fm_tiles(rows, n_out, n, in, 1, ld_in, dz, n_out, &finish_as, 0);
+}

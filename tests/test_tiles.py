@@ -1,0 +1,124 @@
+"""Our own products (csrc/tiles.c): against float64 NumPy and the BLAS, the same bits from the AVX2
+tiles as from the portable loop, and the same bits however the rows or columns are cut."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from fastmlp import _kernels
+from fastmlp.reference import LEAKY_SLOPE
+
+# rows and columns around the 6 x 16 tile's edges; inner sizes around a vector's 8
+SHAPES = [(1, 1, 1), (5, 7, 15), (6, 8, 16), (7, 9, 17), (13, 31, 10), (32, 784, 256), (64, 128, 40), (3, 0, 5)]
+ACTIVATIONS = {
+    "relu": lambda z: np.maximum(z, 0),
+    "leaky_relu": lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
+    "identity": lambda z: z,
+}
+
+
+def operands(m, k, n, seed=0):
+    rng = np.random.default_rng([m, k, n, seed])
+    return rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+
+
+def product(A, B, portable=False, **finish):
+    rows = A.shape[1] if finish.get("a_transposed") else A.shape[0]
+    C = finish.pop("C", np.full((rows, B.shape[1]), np.nan, np.float32))
+    _kernels.tiles_product(A, B, C, portable=portable, **finish)
+    return C
+
+
+def tolerance(k):
+    return dict(rtol=1e-5, atol=1e-5 * max(1, k) ** 0.5)
+
+
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_product_matches_float64(m, k, n):
+    A, B = operands(m, k, n)
+    assert_allclose(product(A, B), A.astype(np.float64) @ B, **tolerance(k))
+
+
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_transposed_a_gives_the_same_bits(m, k, n):
+    A, B = operands(m, k, n)
+    assert_array_equal(product(np.ascontiguousarray(A.T), B, a_transposed=True), product(A, B))
+
+
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_avx2_tiles_give_the_bits_of_the_portable_loop(m, k, n):
+    if not _kernels.TILES_FAST:
+        pytest.skip("this CPU runs only the portable loop")
+    A, B = operands(m, k, n)
+    assert_array_equal(product(A, B), product(A, B, portable=True))
+
+
+@pytest.mark.parametrize("m, k, n", [(13, 31, 40), (32, 784, 256), (9, 5, 33)])
+def test_any_cut_of_rows_or_columns_gives_the_same_bits(m, k, n):
+    # what lets a step's parts run on any number of threads with the same bits
+    A, B = operands(m, k, n)
+    whole = product(A, B)
+    for cut in (1, 5, 6, m // 2, m - 1):
+        assert_array_equal(np.vstack([product(A[:cut], B), product(A[cut:], B)]), whole)
+    for cut in (1, 8, 16, n // 2, n - 1):
+        left, right = np.ascontiguousarray(B[:, :cut]), np.ascontiguousarray(B[:, cut:])
+        assert_array_equal(np.hstack([product(A, left), product(A, right)]), whole)
+
+
+@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_bias_and_activation_in_the_tile(m, k, n, activation, portable):
+    A, B = operands(m, k, n)
+    bias = np.random.default_rng(1).standard_normal(n, dtype=np.float32)
+    got = product(A, B, portable, kind="bias_act", bias=bias, activation=activation)
+    assert_allclose(got, ACTIVATIONS[activation](A.astype(np.float64) @ B + bias), **tolerance(k))
+    assert_array_equal(got, ACTIVATIONS[activation](product(A, B) + bias))  # the same float32 steps
+
+
+def test_relu_in_the_tile_maps_nan_to_zero_as_the_portable_loop():
+    A, B = operands(6, 4, 16)
+    A[0, 0] = np.nan
+    bias = np.zeros(16, np.float32)
+    fast = product(A, B, kind="bias_act", bias=bias, activation="relu")
+    assert_array_equal(fast, product(A, B, True, kind="bias_act", bias=bias, activation="relu"))
+    assert_array_equal(fast[0], 0.0)
+
+
+@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_scaled_product_added_to_c(m, k, n, portable):
+    A, B = operands(m, k, n)
+    C = np.random.default_rng(2).standard_normal((m, n), dtype=np.float32)
+    got = product(A, B, portable, C=C.copy(), alpha=-0.5, beta=0.25)
+    assert_allclose(got, -0.5 * (A.astype(np.float64) @ B) + 0.25 * C, **tolerance(k))
+
+
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_velocity_step_in_the_tile(m, k, n):
+    # the gradient in^T dz (A given transposed, as a step reads its inputs) and the SGD step on W
+    rng = np.random.default_rng(3)
+    inputs = rng.standard_normal((k, m), dtype=np.float32)  # (rows, features): op(A) = inputs^T
+    dz = rng.standard_normal((k, n), dtype=np.float32)
+    W, V = rng.standard_normal((m, n), dtype=np.float32), rng.standard_normal((m, n), dtype=np.float32)
+    lr, mu, decay = np.float32(0.05), np.float32(0.9), np.float32(-0.05 * 1e-3)
+    runs = []
+    for portable in (False, True):
+        w, v = W.copy(), V.copy()
+        product(inputs, dz, portable, C=w, a_transposed=True, kind="velocity", alpha=-lr, mu=mu, decay=decay, V=v)
+        runs.append((w, v))
+    g = inputs.T.astype(np.float64) @ dz
+    v_expected = mu * V.astype(np.float64) + decay * W - lr * g
+    assert_allclose(runs[0][1], v_expected, **tolerance(k))
+    assert_allclose(runs[0][0], W + v_expected, **tolerance(k))
+    if _kernels.TILES_FAST:
+        assert_array_equal(runs[0][0], runs[1][0])
+        assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_product_rejects_mismatched_shapes():
+    A, B = operands(4, 5, 6)
+    with pytest.raises(ValueError, match="op\\(A\\) is 4 x 5"):
+        _kernels.tiles_product(A, B[:4].copy(), np.zeros((4, 6), np.float32))
+    with pytest.raises(ValueError, match="bias"):
+        _kernels.tiles_product(A, B, np.zeros((4, 6), np.float32), kind="bias_act")
