@@ -8,7 +8,7 @@ void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K,
     if (blas->tiles && !trans_b) {
         fm_tile_out finish_as = {
             .kind = FM_TILE_SCALE, .c = C, .ldc = ldc, .alpha = alpha, .beta = beta};
-        fm_tiles(M, N, K, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, ldb, &finish_as, 0);
+        fm_tiles(M, N, K, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, ldb, 16, &finish_as, 0);
         return;
     }
     if (blas->row_sgemm != NULL) {
@@ -129,7 +129,7 @@ void fm_dense_forward(const fm_blas *blas, float *out, const float *x, const flo
         return;
     }
     if (blas->tiles) {
-        fm_tiles_forward(out, x, W, b, n, n_in, n_out, activation);
+        fm_tiles_forward(out, x, W, NULL, b, n, n_in, n_out, activation);
         return;
     }
     fm_gemm_rows(blas, n, n_out, n_in, 1.0f, x, n_in, W, n_out, 0.0f, out, n_out);

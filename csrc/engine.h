@@ -53,6 +53,8 @@ typedef struct {
     int32_t *stamp;                    /* lazy first layer: (s[0],) */
     float *powers;                     /* ... (4 * (FM_LAZY_MAX_STEPS + 1),) */
     part *parts;                       /* in parts: (plan.parts,), in the workspace */
+    float *packed[FM_MAX_LAYERS];      /* packed weights: layer l's W in panels (fm_pack_rows),
+                                          for its forward pass in parts; NULL where it is not */
     int n_parts;
 } views;
 

@@ -110,15 +110,23 @@ typedef struct {
     int activation;
     float alpha, beta, mu, decay;
 } fm_tile_out;
-/* C = A B finished as `out` says; A (M, K) element (i, p) at A[i rsa + p csa], B (K, N) row-major
-   with rows ldb apart. portable: the plain C loop even where AVX2 runs (tests: the same bits). */
+/* C = A B finished as `out` says; A (M, K) element (i, p) at A[i rsa + p csa]; B (K, N) in panels
+   of 16 columns, element (p, j) at B[(j / 16) bps + p ldb + j % 16]: row-major B has ldb its
+   row length and bps 16, packed B (fm_pack_rows) ldb 16 and bps 16 K. portable: the plain C loop
+   even where AVX2 runs (tests: the same bits). */
 void fm_tiles(int M, int N, int K, const float *A, int64_t rsa, int64_t csa, const float *B,
-              int64_t ldb, const fm_tile_out *out, int portable);
+              int64_t ldb, int64_t bps, const fm_tile_out *out, int portable);
+/* Weights W (n_in, n_out) packed: panels of 16 columns, each (n_in, 16) contiguous, so that a
+   panel read down its rows stays in cache (rows of W 256 floats long fall in few cache sets).
+   fm_packed_floats: the floats that takes. fm_pack_rows: rows [row_begin, row_end) packed. */
+size_t fm_packed_floats(int n_in, int n_out);
+void fm_pack_rows(float *packed, const float *W, int n_in, int n_out, int row_begin, int row_end);
 /* 1 where the AVX2 and FMA tiles run: elsewhere the portable loop is too slow to plan on. */
 int fm_tiles_fast(void);
-/* out (n, n_out) overwritten with act(x W + b), as fm_dense_forward, through fm_tiles. */
-void fm_tiles_forward(float *out, const float *x, const float *W, const float *b, int n, int n_in,
-                      int n_out, int activation);
+/* out (n, n_out) overwritten with act(x W + b), as fm_dense_forward, through fm_tiles; W read
+   in place, or packed (W NULL) from fm_pack_rows's panels. */
+void fm_tiles_forward(float *out, const float *x, const float *W, const float *packed,
+                      const float *b, int n, int n_in, int n_out, int activation);
 /* One SGD step of weight rows w (rows, n_out) from their gradient in^T dz, in (n, rows) with rows
    ld_in apart, dz (n, n_out), in the same pass: with v (same shape) v = mu v + decay w - lr g,
    w += v; with v NULL w -= lr g. */
@@ -300,6 +308,8 @@ typedef struct {
     int private_columns;   /* ... each part's columns on a private copy */
     uint64_t hidden_lists; /* in parts, bit l: layer l's inputs (a ReLU's outputs) listed as
                               non-zeros, summed over where mostly zeros */
+    int packed_weights;    /* in parts, with the tiles: the dense layers' forward passes read
+                              their weights in panels (fm_pack_rows), packed once a step */
 } fm_plan;
 
 /* The buffer of a call's activations, deltas and lists, laid out for its plan. */

@@ -29,7 +29,7 @@ static void infer_part(in_parts *run, int index, int64_t start, int n)
             fm_sparse_forward(dst, v->s[1], &mine->inputs[0], v->W[0], v->s[1], v->b[0], v->s[1],
                               act);
         else if (!fm_sparse_hidden_forward(run, mine, dst, l, w0, m))
-            fm_dense_forward(run->blas, dst, in, v->W[l], v->b[l], m, v->s[l], v->s[l + 1], act);
+            fm_part_dense_forward(run, dst, in, l, m);
     }
     if (run->out != NULL)
         fm_head_output(logits, m, k, run->net->head);
@@ -42,6 +42,11 @@ static void infer_thread(void *arg, int thread, int n_threads)
 {
     in_parts *run = arg;
     int first = first_part(run, thread, n_threads), last = last_part(run, thread, n_threads);
+    if (run->plan->packed_weights) {
+        for (int index = first; index <= last; index++)
+            fm_pack_part_layers(run, index);
+        fm_team_barrier(&run->team);
+    }
     for (int64_t start = 0; start < run->n_rows; start += run->rows) {
         int n = (int)(run->n_rows - start < run->rows ? run->n_rows - start : run->rows);
         for (int index = first; index <= last; index++)

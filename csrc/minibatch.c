@@ -67,8 +67,7 @@ static void forward_backward_part(in_parts *run, int index, int64_t start, int n
             fm_sparse_forward(out, v->s[1], &mine->inputs[turn], v->W[0], v->s[1], v->b[0], v->s[1],
                               fm_part_activation(run, 0));
         else if (!fm_sparse_hidden_forward(run, mine, out, l, r0, m))
-            fm_dense_forward(run->blas, out, in, v->W[l], v->b[l], m, v->s[l], v->s[l + 1],
-                             fm_part_activation(run, l));
+            fm_part_dense_forward(run, out, in, l, m);
     }
     mine->loss =
         fm_head_loss(v->acts[L] + (size_t)r0 * k, v->layer_delta[L - 1] + (size_t)r0 * k,
@@ -102,8 +101,43 @@ static int hidden_inputs(const fm_sparse **inputs, const in_parts *run, int l, i
     return fm_mostly_zeros(nnz, n, run->v->s[l]);
 }
 
+/* This part's weight rows [j0, j0 + rows) of layer l >= 0 (not by columns): one SGD step. */
+static void step_weight_rows(in_parts *run, int index, int l, int j0, int rows, int64_t start,
+                             int n)
+{
+    const views *v = run->v;
+    const fm_optimizer *opt = run->opt;
+    int velocity = run->plan->update == FM_VELOCITY_SGD, n_in = v->s[l], n_out = v->s[l + 1];
+    float lr = opt->lr, mu = opt->momentum, c = -opt->lr * opt->weight_decay;
+    float *w = v->W[l] + (size_t)j0 * n_out;
+    float *vw = velocity ? v->vW[l] + (size_t)j0 * n_out : NULL;
+    const fm_sparse *inputs[FM_MAX_PARTS];
+    if (hidden_inputs(inputs, run, l, n)) { /* summed over the non-zeros, as the first layer */
+        fm_sparse_update(v->W[l], velocity ? v->vW[l] : NULL, n_out, inputs, v->n_parts,
+                         v->layer_delta[l], n_out, j0, j0 + rows, n_out, lr, mu, c);
+        return;
+    }
+    const float *in = (l == 0 ? dense_inputs(run, start) : v->acts[l]) + j0;
+    if (run->blas->tiles) { /* the gradient and the step in one pass */
+        fm_tiles_sgd_step(w, vw, in, n_in, v->layer_delta[l], n, rows, n_out, lr, mu, c);
+        return;
+    }
+    size_t count = (size_t)rows * n_out;
+    /* v = mu v + c w, then v -= lr g straight from the GEMM, then w += v; without weight
+       decay the GEMM scales v by mu itself, as it writes (no pass of its own over v) */
+    float beta = 1.0f;
+    if (velocity && c == 0.0f)
+        beta = mu;
+    else if (velocity)
+        fm_decay_velocity(vw, w, count, mu, c);
+    fm_weight_gradient(run->blas, &v->parts[index], velocity ? vw : w, in, n_in, v->layer_delta[l],
+                       n, rows, n_out, -lr, beta);
+    if (velocity)
+        fm_add_inplace(w, vw, count);
+}
+
 /* This part's weight rows and bias columns of every layer (by columns, the first layer's
-   columns instead): one SGD step. */
+   columns instead): one SGD step; then its weight rows packed, where the plan packs them. */
 static void update_part(in_parts *run, int index, int64_t start, int n, int turn)
 {
     const views *v = run->v;
@@ -118,35 +152,12 @@ static void update_part(in_parts *run, int index, int64_t start, int n, int turn
         int n_in = v->s[l], n_out = v->s[l + 1];
         int j0 = part_begin(run, n_in, index), rows = part_end(run, n_in, index) - j0;
         int t0 = part_begin(run, n_out, index), t1 = part_end(run, n_out, index);
-        float *w = v->W[l] + (size_t)j0 * n_out;
-        float *vw = velocity ? v->vW[l] + (size_t)j0 * n_out : NULL;
         fm_bias_step(v->b[l] + t0, velocity ? v->vb[l] + t0 : NULL, v->layer_delta[l] + t0, n,
                      n_out, t1 - t0, lr, mu, c);
         if (rows == 0)
             continue;
-        const fm_sparse *inputs[FM_MAX_PARTS];
-        if (hidden_inputs(inputs, run, l, n)) { /* summed over the non-zeros, as the first layer */
-            fm_sparse_update(v->W[l], velocity ? v->vW[l] : NULL, n_out, inputs, v->n_parts,
-                             v->layer_delta[l], n_out, j0, j0 + rows, n_out, lr, mu, c);
-            continue;
-        }
-        const float *in = (l == 0 ? dense_inputs(run, start) : v->acts[l]) + j0;
-        if (run->blas->tiles) { /* the gradient and the step in one pass */
-            fm_tiles_sgd_step(w, vw, in, n_in, v->layer_delta[l], n, rows, n_out, lr, mu, c);
-            continue;
-        }
-        size_t count = (size_t)rows * n_out;
-        /* v = mu v + c w, then v -= lr g straight from the GEMM, then w += v; without weight
-           decay the GEMM scales v by mu itself, as it writes (no pass of its own over v) */
-        float beta = 1.0f;
-        if (velocity && c == 0.0f)
-            beta = mu;
-        else if (velocity)
-            fm_decay_velocity(vw, w, count, mu, c);
-        fm_weight_gradient(run->blas, &v->parts[index], velocity ? vw : w, in, n_in,
-                           v->layer_delta[l], n, rows, n_out, -lr, beta);
-        if (velocity)
-            fm_add_inplace(w, vw, count);
+        step_weight_rows(run, index, l, j0, rows, start, n);
+        fm_pack_part(run, index, l);
     }
 }
 
@@ -188,6 +199,7 @@ static void gradient_update_part(in_parts *run, int index, int64_t start, int n,
             fm_sgd_update(v->W[l] + at, v->vW[l] + at, v->gW[l] + at, count, opt);
             fm_sgd_update(v->b[l] + t0, v->vb[l] + t0, gb, width, opt);
         }
+        fm_pack_part(run, index, l);
     }
 }
 
@@ -239,12 +251,14 @@ static void run_thread(void *arg, int thread, int n_threads)
     const fm_plan *plan = run->plan;
     int first = first_part(run, thread, n_threads), last = last_part(run, thread, n_threads);
     int64_t end = run->first_batch + run->n_batches;
-    if (plan->sparse_inputs) { /* the first minibatch's inputs; the next ones a step ahead */
+    if (plan->sparse_inputs || plan->packed_weights) {
         int n = fm_rows_in_batch(run->n_rows, run->rows, run->first_batch);
         for (int index = first; index <= last; index++) {
+            fm_pack_part_layers(run, index); /* the weights as the call found them */
             if (plan->by_columns)
                 fm_move_columns(run, index, 0);
-            gather_part(run, index, run->first_batch * run->rows, n, 0);
+            if (plan->sparse_inputs) /* the first minibatch's inputs; the next ones a step ahead */
+                gather_part(run, index, run->first_batch * run->rows, n, 0);
         }
         fm_team_barrier(&run->team);
     }

@@ -50,6 +50,30 @@ int fm_sparse_hidden_forward(const in_parts *run, part *mine, float *out, int l,
     return 1;
 }
 
+void fm_part_dense_forward(const in_parts *run, float *out, const float *in, int l, int m)
+{
+    const views *v = run->v;
+    int act = fm_part_activation(run, l);
+    if (v->packed[l] != NULL)
+        fm_tiles_forward(out, in, NULL, v->packed[l], v->b[l], m, v->s[l], v->s[l + 1], act);
+    else
+        fm_dense_forward(run->blas, out, in, v->W[l], v->b[l], m, v->s[l], v->s[l + 1], act);
+}
+
+void fm_pack_part(const in_parts *run, int index, int l)
+{
+    const views *v = run->v;
+    if (v->packed[l] != NULL)
+        fm_pack_rows(v->packed[l], v->W[l], v->s[l], v->s[l + 1], part_begin(run, v->s[l], index),
+                     part_end(run, v->s[l], index));
+}
+
+void fm_pack_part_layers(const in_parts *run, int index)
+{
+    for (int l = 0; l < run->v->L; l++)
+        fm_pack_part(run, index, l);
+}
+
 /* For OpenBLAS's small-matrix kernels (fm_gemm_rows): in pieces of rows small enough for them,
    each taken as dx^T = W dl^T between transposed copies of its two small operands, since the
    kernels take A B but not A B^T. A BLAS without those kernels (OpenBLAS's Haswell set) gets the

@@ -91,6 +91,14 @@ int fm_mostly_zeros(int64_t nnz, int rows, int n_in);
    first where the plan says, and summed as such when mostly zeros. Returns 0, having written no
    output, where the GEMM is to take them instead. */
 int fm_sparse_hidden_forward(const in_parts *run, part *mine, float *out, int l, int r0, int m);
+/* Layer l's forward pass over m rows, in into out: from its packed weights where the plan packs
+   them, through the BLAS table otherwise. */
+void fm_part_dense_forward(const in_parts *run, float *out, const float *in, int l, int m);
+/* This part's rows of layer l's weights packed, where the plan packs them: at a call's start, and
+   after each step of them, so that the next step's forward passes read them packed. */
+void fm_pack_part(const in_parts *run, int index, int l);
+/* ... every packed layer's. */
+void fm_pack_part_layers(const in_parts *run, int index);
 /* dx (m, n_in) = dl (m, n_out) W^T, W (n_in, n_out), fast on small products. */
 void fm_backward_product(const fm_blas *blas, float *dx, const float *dl, const float *W, int m,
                          int n_in, int n_out, float *scratch);

@@ -9,6 +9,7 @@
    loop. On the shapes of a minibatch's parts, packing cost the BLAS libraries more than it saved
    them (benchmarks/README.md). */
 #include <math.h>
+#include <string.h>
 
 #include "cpu.h"
 #include "fastmlp.h"
@@ -41,13 +42,14 @@ static inline float finish(const fm_tile_out *out, size_t at, int j, float acc)
 }
 
 static void tiles_portable(int m, int n, int k, const float *A, int64_t rsa, int64_t csa,
-                           const float *B, int64_t ldb, const fm_tile_out *out)
+                           const float *B, int64_t ldb, int64_t bps, const fm_tile_out *out)
 {
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             float acc = 0.0f;
             for (int p = 0; p < k; p++)
-                acc = fmaf(A[i * rsa + p * csa], B[p * ldb + j], acc);
+                acc = fmaf(A[i * rsa + p * csa], B[j / TILE_COLS * bps + p * ldb + j % TILE_COLS],
+                           acc);
             size_t at = (size_t)i * out->ldc + j;
             out->c[at] = finish(out, at, j, acc);
         }
@@ -116,14 +118,13 @@ store_row(const fm_tile_out *out, int row, int j, int width, __m256 acc0, __m256
 
 /* One tile: rows [i, i + mr) and columns [j, j + width) of C; mr a constant where inlined. The
    last column panel, narrower than 16, reads B through a mask. */
-AVX2_FMA static inline __attribute__((always_inline)) void tile(int mr, int width, int i, int j,
-                                                                int k, const float *A, int64_t rsa,
-                                                                int64_t csa, const float *B,
-                                                                int64_t ldb, const fm_tile_out *out)
+AVX2_FMA static inline __attribute__((always_inline)) void
+tile(int mr, int width, int i, int j, int k, const float *A, int64_t rsa, int64_t csa,
+     const float *B, int64_t ldb, int64_t bps, const fm_tile_out *out)
 {
     __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
-    const float *a = A + i * rsa, *b = B + j;
+    const float *a = A + i * rsa, *b = B + j / TILE_COLS * bps;
     if (width == TILE_COLS) {
         for (int p = 0; p < k; p++, a += csa, b += ldb) {
             __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
@@ -157,7 +158,7 @@ AVX2_FMA static inline __attribute__((always_inline)) void tile(int mr, int widt
 }
 
 AVX2_FMA static void tiles_avx2(int m, int n, int k, const float *A, int64_t rsa, int64_t csa,
-                                const float *B, int64_t ldb, const fm_tile_out *out)
+                                const float *B, int64_t ldb, int64_t bps, const fm_tile_out *out)
 {
     /* a column panel of B (k x 16) stays in cache while every row block of A passes it */
     for (int j = 0; j < n; j += TILE_COLS) {
@@ -165,12 +166,12 @@ AVX2_FMA static void tiles_avx2(int m, int n, int k, const float *A, int64_t rsa
         for (int i = 0; i < m; i += TILE_ROWS) {
             switch (m - i < TILE_ROWS ? m - i : TILE_ROWS) {
                 // clang-format off
-            case 6: tile(6, width, i, j, k, A, rsa, csa, B, ldb, out); break;
-            case 5: tile(5, width, i, j, k, A, rsa, csa, B, ldb, out); break;
-            case 4: tile(4, width, i, j, k, A, rsa, csa, B, ldb, out); break;
-            case 3: tile(3, width, i, j, k, A, rsa, csa, B, ldb, out); break;
-            case 2: tile(2, width, i, j, k, A, rsa, csa, B, ldb, out); break;
-            default: tile(1, width, i, j, k, A, rsa, csa, B, ldb, out); break;
+            case 6: tile(6, width, i, j, k, A, rsa, csa, B, ldb, bps, out); break;
+            case 5: tile(5, width, i, j, k, A, rsa, csa, B, ldb, bps, out); break;
+            case 4: tile(4, width, i, j, k, A, rsa, csa, B, ldb, bps, out); break;
+            case 3: tile(3, width, i, j, k, A, rsa, csa, B, ldb, bps, out); break;
+            case 2: tile(2, width, i, j, k, A, rsa, csa, B, ldb, bps, out); break;
+            default: tile(1, width, i, j, k, A, rsa, csa, B, ldb, bps, out); break;
                 // clang-format on
             }
         }
@@ -188,22 +189,37 @@ int fm_tiles_fast(void)
 }
 
 void fm_tiles(int m, int n, int k, const float *A, int64_t rsa, int64_t csa, const float *B,
-              int64_t ldb, const fm_tile_out *out, int portable)
+              int64_t ldb, int64_t bps, const fm_tile_out *out, int portable)
 {
     if (m <= 0 || n <= 0)
         return;
 #ifdef FM_X86_INTRINSICS
     if (!portable && fm_tiles_fast()) {
-        tiles_avx2(m, n, k, A, rsa, csa, B, ldb, out);
+        tiles_avx2(m, n, k, A, rsa, csa, B, ldb, bps, out);
         return;
     }
 #endif
     (void)portable;
-    tiles_portable(m, n, k, A, rsa, csa, B, ldb, out);
+    tiles_portable(m, n, k, A, rsa, csa, B, ldb, bps, out);
 }
 
-void fm_tiles_forward(float *out, const float *x, const float *W, const float *b, int n, int n_in,
-                      int n_out, int activation)
+size_t fm_packed_floats(int n_in, int n_out)
+{
+    return (size_t)(n_out + TILE_COLS - 1) / TILE_COLS * TILE_COLS * n_in;
+}
+
+void fm_pack_rows(float *packed, const float *W, int n_in, int n_out, int row_begin, int row_end)
+{
+    for (int j = 0; j < n_out; j += TILE_COLS) {
+        int width = n_out - j < TILE_COLS ? n_out - j : TILE_COLS;
+        float *panel = packed + (size_t)j * n_in;
+        for (int r = row_begin; r < row_end; r++)
+            memcpy(panel + (size_t)r * TILE_COLS, W + (size_t)r * n_out + j, sizeof(float) * width);
+    }
+}
+
+void fm_tiles_forward(float *out, const float *x, const float *W, const float *packed,
+                      const float *b, int n, int n_in, int n_out, int activation)
 {
     int in_tile = activation == FM_RELU || activation == FM_LEAKY_RELU || activation == FM_IDENTITY;
     fm_tile_out finish_as = {.kind = in_tile ? FM_TILE_BIAS_ACT : FM_TILE_SCALE,
@@ -212,7 +228,11 @@ void fm_tiles_forward(float *out, const float *x, const float *W, const float *b
                              .bias = b,
                              .activation = activation,
                              .alpha = 1.0f};
-    fm_tiles(n, n_out, n_in, x, n_in, 1, W, n_out, &finish_as, 0);
+    if (W != NULL)
+        fm_tiles(n, n_out, n_in, x, n_in, 1, W, n_out, TILE_COLS, &finish_as, 0);
+    else
+        fm_tiles(n, n_out, n_in, x, n_in, 1, packed, TILE_COLS, (int64_t)TILE_COLS * n_in,
+                 &finish_as, 0);
     if (!in_tile) /* an exponential per element: its own pass costs little beside it */
         fm_bias_act_forward(out, b, n, n_out, activation);
 }
@@ -228,5 +248,5 @@ void fm_tiles_sgd_step(float *w, float *v, const float *in, int ld_in, const flo
                              .beta = 1.0f,
                              .mu = mu,
                              .decay = decay};
-    fm_tiles(rows, n_out, n, in, 1, ld_in, dz, n_out, &finish_as, 0);
+    fm_tiles(rows, n_out, n, in, 1, ld_in, dz, n_out, TILE_COLS, &finish_as, 0);
 }

@@ -31,7 +31,9 @@ cdef extern from "fastmlp.h" nogil:
         int activation
         float alpha, beta, mu, decay
     void fm_tiles(int M, int N, int K, const float *A, int64_t rsa, int64_t csa, const float *B,
-                  int64_t ldb, const fm_tile_out *out, int portable)
+                  int64_t ldb, int64_t bps, const fm_tile_out *out, int portable)
+    size_t fm_packed_floats(int n_in, int n_out)
+    void fm_pack_rows(float *packed, const float *W, int n_in, int n_out, int row_begin, int row_end)
     int fm_tiles_fast()
 
     int FM_MAX_LAYERS
@@ -69,6 +71,7 @@ cdef extern from "fastmlp.h" nogil:
         int by_columns
         int private_columns
         uint64_t hidden_lists
+        int packed_weights
 
     ctypedef struct fm_workspace:
         fm_plan plan

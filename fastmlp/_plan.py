@@ -76,6 +76,9 @@ class Plan:
     fixed_chunk_steps : int
         Steps per call into C where where chunks end must not depend on timing (batch 1, whose
         lazy rows are caught up at each call's end); 0: timed.
+    packed_weights : bool
+        With the tiles: the dense layers' forward passes in parts read their weights packed in
+        panels of 16 columns, packed at a call's start and after each step (csrc/tiles.c).
     blas : str
         Where the GEMMs go: ``"openblas"`` (SciPy's), ``"blis"`` (the blis package's) or
         ``"tiles"`` (fastmlp's own, csrc/tiles.c, with the bias, activation and SGD step fused).
@@ -92,6 +95,7 @@ class Plan:
     private_columns: bool = False
     hidden_lists: tuple = ()
     fixed_chunk_steps: int = 0
+    packed_weights: bool = False
     blas: str = "openblas"
 
     def __post_init__(self):
@@ -109,6 +113,7 @@ class Plan:
             "by_columns": self.first_layer_by_columns,
             "private_columns": self.private_columns,
             "hidden_lists": sum(1 << layer for layer in self.hidden_lists),
+            "packed_weights": self.packed_weights,
         }
 
 
@@ -125,6 +130,7 @@ def _inconsistencies(plan):
         (plan.blas != "blis" or _kernels.BLIS_AVAILABLE, "blas is blis, and the blis package is not installed"),
         (split or not plan.sparse_inputs, "sparse_inputs needs parts > 1"),
         (split or not plan.hidden_lists, "hidden_lists needs parts > 1"),
+        (not plan.packed_weights or (split and plan.blas == "tiles"), "packed_weights needs parts > 1 and blas tiles"),
         (all(1 <= layer < n_layers for layer in plan.hidden_lists), "hidden_lists are layers 1 .. L - 1"),
         (
             plan.sparse_inputs or not plan.first_layer_by_columns,
@@ -197,6 +203,7 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads):
         sparse_inputs=sparse,
         first_layer_by_columns=by_columns,
         private_columns=by_columns and (sizes[0] + 1) * sizes[1] <= PRIVATE_MAX_WEIGHTS,
+        packed_weights=blas == "tiles",
         hidden_lists=_hidden_lists(
             sizes, activation, rows, blas == "tiles" or (blas == "openblas" and _kernels.BLAS_SMALL_KERNELS)
         ),

@@ -32,6 +32,7 @@ _WHOLE = dict(
     first_layer_by_columns=False,
     private_columns=False,
     hidden_lists=(),
+    packed_weights=False,
     blas="openblas",
 )
 
@@ -46,6 +47,7 @@ def force_plan(monkeypatch, **changes):
     - ``fixed_chunk_steps``: to batch-1 fit plans;
     - ``parts=1`` (the only value): to inference plans, which then run whole: one thread, no
       sparse inputs, no hidden lists (a fit's minibatches cannot run whole);
+    - ``blas`` other than ``"tiles"`` also turns ``packed_weights`` off;
     - ``sparse_inputs=False`` also turns ``first_layer_by_columns`` off, and that turns
       ``private_columns`` off;
     - any other field, to every plan.
@@ -79,6 +81,8 @@ def _applicable(changes, task, plan):
             continue
         if field != "parts":
             applied[field] = value
+    if applied.get("blas", "tiles") != "tiles":  # only the tiles read packed weights
+        applied["packed_weights"] = False
     if not applied.get("sparse_inputs", True):
         applied["first_layer_by_columns"] = False
     if not applied.get("first_layer_by_columns", True):

@@ -636,8 +636,12 @@ def parts_products():
 
 def test_parts_take_our_tiles_where_they_run_fast():
     X, _ = make_data("dense", 515, 37, 4, seed=7)
-    plan = _plan.make_plan("fit", SIZES, "relu", X, batch_size=128, optimizer=SGD())
-    assert plan.blas == ("tiles" if _kernels.TILES_FAST else "blis" if _kernels.BLIS_AVAILABLE else "openblas")
+    for plan in (
+        _plan.make_plan("fit", SIZES, "relu", X, batch_size=128, optimizer=SGD()),
+        _plan.make_plan("infer", SIZES, "relu", X),
+    ):
+        assert plan.blas == ("tiles" if _kernels.TILES_FAST else "blis" if _kernels.BLIS_AVAILABLE else "openblas")
+        assert plan.packed_weights == _kernels.TILES_FAST
 
 
 @pytest.mark.parametrize("blas", parts_products())
@@ -1115,6 +1119,8 @@ def test_plan_inference_on_few_rows_is_whole():
         (dict(sparse_inputs=True), "sparse_inputs needs parts > 1"),
         (dict(hidden_lists=(1,)), "hidden_lists needs parts > 1"),
         (dict(parts=2, hidden_lists=(0,)), "hidden_lists are layers 1 .. L - 1"),
+        (dict(parts=2, packed_weights=True, blas="openblas"), "packed_weights needs parts > 1 and blas tiles"),
+        (dict(packed_weights=True, blas="tiles"), "packed_weights needs parts > 1 and blas tiles"),
         (dict(threads=2), "threads must be between 1 and parts"),
         (dict(parts=_plan.MAX_PARTS + 1), "parts must be between 1 and"),
         (dict(update="plain"), "minibatches of more than one row need parts > 1"),

@@ -53,6 +53,15 @@ def test_avx2_tiles_give_the_bits_of_the_portable_loop(m, k, n):
     assert_array_equal(product(A, B), product(A, B, portable=True))
 
 
+@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_packed_weights_give_the_same_bits(m, k, n, portable):
+    # a step's forward passes read the weights packed in panels of 16 columns, the last one part
+    # empty (its unused lanes NaN here: never read)
+    A, B = operands(m, k, n)
+    assert_array_equal(product(A, B, portable, packed=True), product(A, B, portable))
+
+
 @pytest.mark.parametrize("m, k, n", [(13, 31, 40), (32, 784, 256), (9, 5, 33)])
 def test_any_cut_of_rows_or_columns_gives_the_same_bits(m, k, n):
     # what lets a step's parts run on any number of threads with the same bits
