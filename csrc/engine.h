@@ -46,15 +46,17 @@ typedef struct {
     float *mW[FM_MAX_LAYERS];                     /* Adam's second moment (layer span start) */
     size_t span[FM_MAX_LAYERS];                   /* floats in W[l] and b[l] together */
     /* the workspace, for plan.rows rows */
-    float *acts[FM_MAX_LAYERS + 1];    /* (rows, s[l]); acts[0] is the gather buffer */
-    int32_t *labels;                   /* (rows,) gathered labels */
-    float *delta[2];                   /* whole: (rows, widest layer) each, in turns */
-    float *layer_delta[FM_MAX_LAYERS]; /* in parts: (rows, s[l + 1]) for layer l */
-    int32_t *stamp;                    /* lazy first layer: (s[0],) */
-    float *powers;                     /* ... (4 * (FM_LAZY_MAX_STEPS + 1),) */
-    part *parts;                       /* in parts: (plan.parts,), in the workspace */
-    float *packed[FM_MAX_LAYERS];      /* packed weights: layer l's W in panels (fm_pack_rows),
+    float *acts[FM_MAX_LAYERS + 1];     /* (rows, s[l]); acts[0] is the gather buffer */
+    int32_t *labels;                    /* (rows,) gathered labels */
+    float *delta[2];                    /* whole: (rows, widest layer) each, in turns */
+    float *layer_delta[FM_MAX_LAYERS];  /* in parts: (rows, s[l + 1]) for layer l */
+    int32_t *stamp;                     /* lazy first layer: (s[0],) */
+    float *powers;                      /* ... (4 * (FM_LAZY_MAX_STEPS + 1),) */
+    part *parts;                        /* in parts: (plan.parts,), in the workspace */
+    float *packed_W[FM_MAX_LAYERS];     /* packed operands: layer l's W in panels (fm_pack_rows),
                                           for its forward pass in parts; NULL where it is not */
+    float *packed_delta[FM_MAX_LAYERS]; /* ... and layer_delta[l], (rows, s[l + 1]) in panels of
+                                           plan.rows rows, for its weight gradient */
     int n_parts;
 } views;
 

@@ -128,10 +128,12 @@ int fm_tiles_fast(void);
 void fm_tiles_forward(float *out, const float *x, const float *W, const float *packed,
                       const float *b, int n, int n_in, int n_out, int activation);
 /* One SGD step of weight rows w (rows, n_out) from their gradient in^T dz, in (n, rows) with rows
-   ld_in apart, dz (n, n_out), in the same pass: with v (same shape) v = mu v + decay w - lr g,
-   w += v; with v NULL w -= lr g. */
-void fm_tiles_sgd_step(float *w, float *v, const float *in, int ld_in, const float *dz, int n,
-                       int rows, int n_out, float lr, float mu, float decay);
+   ld_in apart, dz (n, n_out) (or, where not NULL, dz_packed: dz in panels of panel_rows rows),
+   in the same pass: with v (same shape) v = mu v + decay w - lr g, w += v; with v NULL
+   w -= lr g. */
+void fm_tiles_sgd_step(float *w, float *v, const float *in, int ld_in, const float *dz,
+                       const float *dz_packed, int panel_rows, int n, int rows, int n_out, float lr,
+                       float mu, float decay);
 
 /* ---- input checks (finite.c) ---- */
 /* 1 when x (count,) holds no NaN or Inf, else 0. */
@@ -308,8 +310,9 @@ typedef struct {
     int private_columns;   /* ... each part's columns on a private copy */
     uint64_t hidden_lists; /* in parts, bit l: layer l's inputs (a ReLU's outputs) listed as
                               non-zeros, summed over where mostly zeros */
-    int packed_weights;    /* in parts, with the tiles: the dense layers' forward passes read
-                              their weights in panels (fm_pack_rows), packed once a step */
+    int packed_operands;   /* in parts, with the tiles: the dense layers' forward passes read
+                              their weights in panels (fm_pack_rows), packed once a step, and
+                              their weight gradients the deltas, packed as each part makes them */
 } fm_plan;
 
 /* The buffer of a call's activations, deltas and lists, laid out for its plan. */

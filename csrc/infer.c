@@ -42,7 +42,7 @@ static void infer_thread(void *arg, int thread, int n_threads)
 {
     in_parts *run = arg;
     int first = first_part(run, thread, n_threads), last = last_part(run, thread, n_threads);
-    if (run->plan->packed_weights) {
+    if (run->plan->packed_operands) {
         for (int index = first; index <= last; index++)
             fm_pack_part_layers(run, index);
         fm_team_barrier(&run->team);

@@ -151,8 +151,10 @@ static size_t lay_out_workspace(views *v, const int *s, int L, const fm_plan *pl
         for (int l = 0; l < L; l++)
             v->layer_delta[l] = take_floats(&c, rows * s[l + 1]);
         lay_out_parts(&c, v, s, L, plan);
-        for (int l = plan->sparse_inputs ? 1 : 0; l < L && plan->packed_weights; l++)
-            v->packed[l] = take_floats(&c, fm_packed_floats(s[l], s[l + 1]));
+        for (int l = plan->sparse_inputs ? 1 : 0; l < L && plan->packed_operands; l++) {
+            v->packed_W[l] = take_floats(&c, fm_packed_floats(s[l], s[l + 1]));
+            v->packed_delta[l] = take_floats(&c, fm_packed_floats(plan->rows, s[l + 1]));
+        }
     }
     if (plan->lazy_first_layer) {
         v->stamp = take(&c, sizeof(int32_t) * s[0]);

@@ -41,6 +41,14 @@ static void gather_part(in_parts *run, int index, int64_t start, int n, int turn
                        v->s[0]);
 }
 
+/* Rows [r0, r0 + m) of layer l's deltas into their panels, where the plan packs them. */
+static void pack_delta_rows(const in_parts *run, int l, int r0, int m)
+{
+    const views *v = run->v;
+    if (v->packed_delta[l] != NULL)
+        fm_pack_rows(v->packed_delta[l], v->layer_delta[l], run->rows, v->s[l + 1], r0, r0 + m);
+}
+
 /* Rows [r0, r1) of the minibatch: (when dense, the gather) the forward pass (by columns, from
    the second layer on), the loss, and the deltas back to layer 0. */
 static void forward_backward_part(in_parts *run, int index, int64_t start, int n, int turn)
@@ -72,6 +80,7 @@ static void forward_backward_part(in_parts *run, int index, int64_t start, int n
     mine->loss =
         fm_head_loss(v->acts[L] + (size_t)r0 * k, v->layer_delta[L - 1] + (size_t)r0 * k,
                      labels_of(run, start) + r0, m, k, run->net->head, 1.0f / n, &mine->correct);
+    pack_delta_rows(run, L - 1, r0, m);
     for (int l = L - 1; l >= 1; l--) {
         int n_in = v->s[l], n_out = v->s[l + 1];
         float *dx = v->layer_delta[l - 1] + (size_t)r0 * n_in;
@@ -79,10 +88,12 @@ static void forward_backward_part(in_parts *run, int index, int64_t start, int n
         if (fm_lists_inputs(run, l) && fm_mostly_zeros(mine->hidden[l].nnz, m, n_in)) {
             /* only the products ReLU lets through */
             fm_sparse_relu_backward(dx, n_in, &mine->hidden[l], dl, n_out, v->W[l], n_out, n_out);
+            pack_delta_rows(run, l - 1, r0, m);
             continue;
         }
         fm_backward_product(run->blas, dx, dl, v->W[l], m, n_in, n_out, mine->scratch);
         fm_act_backward(dx, v->acts[l] + (size_t)r0 * n_in, m, n_in, activation);
+        pack_delta_rows(run, l - 1, r0, m);
     }
 }
 
@@ -119,7 +130,8 @@ static void step_weight_rows(in_parts *run, int index, int l, int j0, int rows, 
     }
     const float *in = (l == 0 ? dense_inputs(run, start) : v->acts[l]) + j0;
     if (run->blas->tiles) { /* the gradient and the step in one pass */
-        fm_tiles_sgd_step(w, vw, in, n_in, v->layer_delta[l], n, rows, n_out, lr, mu, c);
+        fm_tiles_sgd_step(w, vw, in, n_in, v->layer_delta[l], v->packed_delta[l], run->rows, n,
+                          rows, n_out, lr, mu, c);
         return;
     }
     size_t count = (size_t)rows * n_out;
@@ -251,7 +263,7 @@ static void run_thread(void *arg, int thread, int n_threads)
     const fm_plan *plan = run->plan;
     int first = first_part(run, thread, n_threads), last = last_part(run, thread, n_threads);
     int64_t end = run->first_batch + run->n_batches;
-    if (plan->sparse_inputs || plan->packed_weights) {
+    if (plan->sparse_inputs || plan->packed_operands) {
         int n = fm_rows_in_batch(run->n_rows, run->rows, run->first_batch);
         for (int index = first; index <= last; index++) {
             fm_pack_part_layers(run, index); /* the weights as the call found them */

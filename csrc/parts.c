@@ -54,8 +54,8 @@ void fm_part_dense_forward(const in_parts *run, float *out, const float *in, int
 {
     const views *v = run->v;
     int act = fm_part_activation(run, l);
-    if (v->packed[l] != NULL)
-        fm_tiles_forward(out, in, NULL, v->packed[l], v->b[l], m, v->s[l], v->s[l + 1], act);
+    if (v->packed_W[l] != NULL)
+        fm_tiles_forward(out, in, NULL, v->packed_W[l], v->b[l], m, v->s[l], v->s[l + 1], act);
     else
         fm_dense_forward(run->blas, out, in, v->W[l], v->b[l], m, v->s[l], v->s[l + 1], act);
 }
@@ -63,8 +63,8 @@ void fm_part_dense_forward(const in_parts *run, float *out, const float *in, int
 void fm_pack_part(const in_parts *run, int index, int l)
 {
     const views *v = run->v;
-    if (v->packed[l] != NULL)
-        fm_pack_rows(v->packed[l], v->W[l], v->s[l], v->s[l + 1], part_begin(run, v->s[l], index),
+    if (v->packed_W[l] != NULL)
+        fm_pack_rows(v->packed_W[l], v->W[l], v->s[l], v->s[l + 1], part_begin(run, v->s[l], index),
                      part_end(run, v->s[l], index));
 }
 

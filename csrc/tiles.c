@@ -108,46 +108,62 @@ store_row(const fm_tile_out *out, int row, int j, int width, __m256 acc0, __m256
         out->c[at + col] = finish(out, at + col, j + col, sums[col]);
 }
 
+/* The operands: A (M, K) element (i, p) at a[i rsa + p csa]; B as fm_tiles takes it. */
+typedef struct {
+    const float *a;
+    int64_t rsa, csa;
+    const float *b;
+    int64_t ldb, bps;
+} operands;
+
+/* A pass of a tile over k in [k0, k0 + depth): from zero where first, else from the sums the pass
+   before left in C (exact: the chain of multiply-adds is the same); finished where last, else
+   its sums left in C for the next. */
+typedef struct {
+    int k0, depth, first, last;
+} pass;
+
 /* Twelve named accumulators, not an array: GCC kept an array's copy on the stack up to date at
    every step of k. A row r >= mr folds away where mr is a constant. */
 // clang-format off
-#define TILE_STEP(r) if (mr > r) { __m256 x = _mm256_broadcast_ss(a + r * rsa); \
+#define TILE_STEP(r) if (mr > r) { __m256 x = _mm256_broadcast_ss(a + r * op->rsa); \
     c##r##0 = _mm256_fmadd_ps(x, b0, c##r##0); c##r##1 = _mm256_fmadd_ps(x, b1, c##r##1); }
+#define TILE_STEPS TILE_STEP(0) TILE_STEP(1) TILE_STEP(2) TILE_STEP(3) TILE_STEP(4) TILE_STEP(5)
+#define TILE_LOAD(r) if (mr > r) { float *row = out->c + (size_t)(i + r) * out->ldc + j; \
+    c##r##0 = _mm256_maskload_ps(row, mask0); c##r##1 = _mm256_maskload_ps(row + 8, mask1); }
+#define TILE_SAVE(r) if (mr > r) { float *row = out->c + (size_t)(i + r) * out->ldc + j; \
+    _mm256_maskstore_ps(row, mask0, c##r##0); _mm256_maskstore_ps(row + 8, mask1, c##r##1); }
 #define TILE_STORE(r) if (mr > r) store_row(out, i + r, j, width, c##r##0, c##r##1)
 // clang-format on
 
-/* One tile: rows [i, i + mr) and columns [j, j + width) of C; mr a constant where inlined. The
-   last column panel, narrower than 16, reads B through a mask. */
+/* One pass of a tile: rows [i, i + mr) and columns [j, j + width) of C; mr a constant where
+   inlined. The last column panel, narrower than 16, is read and written through masks. */
 AVX2_FMA static inline __attribute__((always_inline)) void
-tile(int mr, int width, int i, int j, int k, const float *A, int64_t rsa, int64_t csa,
-     const float *B, int64_t ldb, int64_t bps, const fm_tile_out *out)
+tile(int mr, int width, int i, int j, const operands *op, pass ps, const fm_tile_out *out)
 {
+    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lane);
+    __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width - 8), lane);
     __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
-    const float *a = A + i * rsa, *b = B + j / TILE_COLS * bps;
+    if (!ps.first) {
+        TILE_LOAD(0) TILE_LOAD(1) TILE_LOAD(2) TILE_LOAD(3) TILE_LOAD(4) TILE_LOAD(5)
+    }
+    const float *a = op->a + i * op->rsa + ps.k0 * op->csa;
+    const float *b = op->b + j / TILE_COLS * op->bps + ps.k0 * op->ldb;
     if (width == TILE_COLS) {
-        for (int p = 0; p < k; p++, a += csa, b += ldb) {
+        for (int p = 0; p < ps.depth; p++, a += op->csa, b += op->ldb) {
             __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-            TILE_STEP(0);
-            TILE_STEP(1);
-            TILE_STEP(2);
-            TILE_STEP(3);
-            TILE_STEP(4);
-            TILE_STEP(5);
+            TILE_STEPS
         }
     } else {
-        __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lane);
-        __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width - 8), lane);
-        for (int p = 0; p < k; p++, a += csa, b += ldb) {
+        for (int p = 0; p < ps.depth; p++, a += op->csa, b += op->ldb) {
             __m256 b0 = _mm256_maskload_ps(b, mask0), b1 = _mm256_maskload_ps(b + 8, mask1);
-            TILE_STEP(0);
-            TILE_STEP(1);
-            TILE_STEP(2);
-            TILE_STEP(3);
-            TILE_STEP(4);
-            TILE_STEP(5);
+            TILE_STEPS
         }
+    }
+    if (!ps.last) {
+        TILE_SAVE(0) TILE_SAVE(1) TILE_SAVE(2) TILE_SAVE(3) TILE_SAVE(4) TILE_SAVE(5) return;
     }
     TILE_STORE(0);
     TILE_STORE(1);
@@ -157,25 +173,36 @@ tile(int mr, int width, int i, int j, int k, const float *A, int64_t rsa, int64_
     TILE_STORE(5);
 }
 
-AVX2_FMA static void tiles_avx2(int m, int n, int k, const float *A, int64_t rsa, int64_t csa,
-                                const float *B, int64_t ldb, int64_t bps, const fm_tile_out *out)
+/* k per pass where C may hold the sums between passes (its finish does not read it): a 16-column
+   panel of B that deep (16 KB) stays in L1 while every row tile passes it. Deeper products (the
+   first layer of a 3072-input network) otherwise read their panel from L2 at every tile. */
+#define TILE_DEPTH 256
+
+AVX2_FMA static void tiles_avx2(int m, int n, int k, const operands *op, const fm_tile_out *out)
 {
-    /* a column panel of B (k x 16) stays in cache while every row block of A passes it */
-    for (int j = 0; j < n; j += TILE_COLS) {
-        int width = n - j < TILE_COLS ? n - j : TILE_COLS;
-        for (int i = 0; i < m; i += TILE_ROWS) {
-            switch (m - i < TILE_ROWS ? m - i : TILE_ROWS) {
-                // clang-format off
-            case 6: tile(6, width, i, j, k, A, rsa, csa, B, ldb, bps, out); break;
-            case 5: tile(5, width, i, j, k, A, rsa, csa, B, ldb, bps, out); break;
-            case 4: tile(4, width, i, j, k, A, rsa, csa, B, ldb, bps, out); break;
-            case 3: tile(3, width, i, j, k, A, rsa, csa, B, ldb, bps, out); break;
-            case 2: tile(2, width, i, j, k, A, rsa, csa, B, ldb, bps, out); break;
-            default: tile(1, width, i, j, k, A, rsa, csa, B, ldb, bps, out); break;
-                // clang-format on
+    int reads_c =
+        out->kind == FM_TILE_VELOCITY || (out->kind == FM_TILE_SCALE && out->beta != 0.0f);
+    int depth = reads_c || k <= TILE_DEPTH ? k : TILE_DEPTH;
+    int k0 = 0;
+    do {
+        pass ps = {k0, k - k0 < depth ? k - k0 : depth, k0 == 0, k - k0 <= depth};
+        for (int j = 0; j < n; j += TILE_COLS) {
+            int width = n - j < TILE_COLS ? n - j : TILE_COLS;
+            for (int i = 0; i < m; i += TILE_ROWS) {
+                switch (m - i < TILE_ROWS ? m - i : TILE_ROWS) {
+                    // clang-format off
+                case 6: tile(6, width, i, j, op, ps, out); break;
+                case 5: tile(5, width, i, j, op, ps, out); break;
+                case 4: tile(4, width, i, j, op, ps, out); break;
+                case 3: tile(3, width, i, j, op, ps, out); break;
+                case 2: tile(2, width, i, j, op, ps, out); break;
+                default: tile(1, width, i, j, op, ps, out); break;
+                    // clang-format on
+                }
             }
         }
-    }
+        k0 += ps.depth;
+    } while (k0 < k);
 }
 #endif
 
@@ -195,7 +222,8 @@ void fm_tiles(int m, int n, int k, const float *A, int64_t rsa, int64_t csa, con
         return;
 #ifdef FM_X86_INTRINSICS
     if (!portable && fm_tiles_fast()) {
-        tiles_avx2(m, n, k, A, rsa, csa, B, ldb, bps, out);
+        operands op = {A, rsa, csa, B, ldb, bps};
+        tiles_avx2(m, n, k, &op, out);
         return;
     }
 #endif
@@ -237,8 +265,9 @@ void fm_tiles_forward(float *out, const float *x, const float *W, const float *p
         fm_bias_act_forward(out, b, n, n_out, activation);
 }
 
-void fm_tiles_sgd_step(float *w, float *v, const float *in, int ld_in, const float *dz, int n,
-                       int rows, int n_out, float lr, float mu, float decay)
+void fm_tiles_sgd_step(float *w, float *v, const float *in, int ld_in, const float *dz,
+                       const float *dz_packed, int panel_rows, int n, int rows, int n_out, float lr,
+                       float mu, float decay)
 {
     fm_tile_out finish_as = {.kind = v != NULL ? FM_TILE_VELOCITY : FM_TILE_SCALE,
                              .c = w,
@@ -248,5 +277,9 @@ void fm_tiles_sgd_step(float *w, float *v, const float *in, int ld_in, const flo
                              .beta = 1.0f,
                              .mu = mu,
                              .decay = decay};
-    fm_tiles(rows, n_out, n, in, 1, ld_in, dz, n_out, TILE_COLS, &finish_as, 0);
+    if (dz_packed != NULL)
+        fm_tiles(rows, n_out, n, in, 1, ld_in, dz_packed, TILE_COLS,
+                 (int64_t)TILE_COLS * panel_rows, &finish_as, 0);
+    else
+        fm_tiles(rows, n_out, n, in, 1, ld_in, dz, n_out, TILE_COLS, &finish_as, 0);
 }

@@ -71,7 +71,7 @@ cdef extern from "fastmlp.h" nogil:
         int by_columns
         int private_columns
         uint64_t hidden_lists
-        int packed_weights
+        int packed_operands
 
     ctypedef struct fm_workspace:
         fm_plan plan

@@ -34,6 +34,8 @@ SPARSE_HIDDEN_MIN_OUTPUTS = 64  # the sparse kernels keep 64 output columns in r
 # lose to the GEMM on narrower layers
 BATCH1_CHUNK_BYTES = 2e8  # parameter traffic per call at batch 1: about 0.1 s of its
 # memory-bound updates (16 bytes a parameter: weight and velocity, read and written)
+TILES_MAX_INPUTS = 2048  # a layer with more inputs goes to BLIS: the tiles read a step's inputs
+# unpacked for its weight gradient, and rows this long fall in few cache sets (3072 inputs)
 MOSTLY_ZEROS_SAMPLE_ROWS = 256  # rows spread over X that judge it (1000 took 4% of predicting
 # 10000 MNIST rows; the answer only picks the faster path, both give the same results)
 
@@ -76,9 +78,10 @@ class Plan:
     fixed_chunk_steps : int
         Steps per call into C where where chunks end must not depend on timing (batch 1, whose
         lazy rows are caught up at each call's end); 0: timed.
-    packed_weights : bool
-        With the tiles: the dense layers' forward passes in parts read their weights packed in
-        panels of 16 columns, packed at a call's start and after each step (csrc/tiles.c).
+    packed_operands : bool
+        With the tiles, in parts: the dense layers' forward passes read their weights packed in
+        panels of 16 columns (packed at a call's start and after each step), and their weight
+        gradients the deltas, packed as each part makes them (csrc/tiles.c).
     blas : str
         Where the GEMMs go: ``"openblas"`` (SciPy's), ``"blis"`` (the blis package's) or
         ``"tiles"`` (fastmlp's own, csrc/tiles.c, with the bias, activation and SGD step fused).
@@ -95,7 +98,7 @@ class Plan:
     private_columns: bool = False
     hidden_lists: tuple = ()
     fixed_chunk_steps: int = 0
-    packed_weights: bool = False
+    packed_operands: bool = False
     blas: str = "openblas"
 
     def __post_init__(self):
@@ -113,7 +116,7 @@ class Plan:
             "by_columns": self.first_layer_by_columns,
             "private_columns": self.private_columns,
             "hidden_lists": sum(1 << layer for layer in self.hidden_lists),
-            "packed_weights": self.packed_weights,
+            "packed_operands": self.packed_operands,
         }
 
 
@@ -130,7 +133,10 @@ def _inconsistencies(plan):
         (plan.blas != "blis" or _kernels.BLIS_AVAILABLE, "blas is blis, and the blis package is not installed"),
         (split or not plan.sparse_inputs, "sparse_inputs needs parts > 1"),
         (split or not plan.hidden_lists, "hidden_lists needs parts > 1"),
-        (not plan.packed_weights or (split and plan.blas == "tiles"), "packed_weights needs parts > 1 and blas tiles"),
+        (
+            not plan.packed_operands or (split and plan.blas == "tiles"),
+            "packed_operands needs parts > 1 and blas tiles",
+        ),
         (all(1 <= layer < n_layers for layer in plan.hidden_lists), "hidden_lists are layers 1 .. L - 1"),
         (
             plan.sparse_inputs or not plan.first_layer_by_columns,
@@ -192,7 +198,7 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads):
     """A minibatch step or an inference block cut in parts."""
     sparse = zeros and _sparse_fits(rows, sizes[0])
     by_columns = sparse and update in ("plain", "velocity")
-    blas = _parts_blas()
+    blas = _parts_blas(sizes)
     return Plan(
         sizes,
         rows=rows,
@@ -203,7 +209,7 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads):
         sparse_inputs=sparse,
         first_layer_by_columns=by_columns,
         private_columns=by_columns and (sizes[0] + 1) * sizes[1] <= PRIVATE_MAX_WEIGHTS,
-        packed_weights=blas == "tiles",
+        packed_operands=blas == "tiles",
         hidden_lists=_hidden_lists(
             sizes, activation, rows, blas == "tiles" or (blas == "openblas" and _kernels.BLAS_SMALL_KERNELS)
         ),
@@ -211,10 +217,11 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads):
     )
 
 
-def _parts_blas():
-    """Where the products of a part go: our own tiles where AVX2 and FMA run them; else BLIS,
-    whose kernels for small and skinny products outran OpenBLAS's on a part's GEMMs."""
-    if _kernels.TILES_FAST:
+def _parts_blas(sizes):
+    """Where the products of a part go: our own tiles where AVX2 and FMA run them and no layer is
+    too wide for them; else BLIS, whose kernels for small and skinny products outran OpenBLAS's
+    on a part's GEMMs."""
+    if _kernels.TILES_FAST and max(sizes[:-1]) <= TILES_MAX_INPUTS:
         return "tiles"
     return "blis" if _kernels.BLIS_AVAILABLE else "openblas"
 

@@ -32,7 +32,7 @@ _WHOLE = dict(
     first_layer_by_columns=False,
     private_columns=False,
     hidden_lists=(),
-    packed_weights=False,
+    packed_operands=False,
     blas="openblas",
 )
 
@@ -47,7 +47,7 @@ def force_plan(monkeypatch, **changes):
     - ``fixed_chunk_steps``: to batch-1 fit plans;
     - ``parts=1`` (the only value): to inference plans, which then run whole: one thread, no
       sparse inputs, no hidden lists (a fit's minibatches cannot run whole);
-    - ``blas`` other than ``"tiles"`` also turns ``packed_weights`` off;
+    - ``blas`` other than ``"tiles"`` also turns ``packed_operands`` off;
     - ``sparse_inputs=False`` also turns ``first_layer_by_columns`` off, and that turns
       ``private_columns`` off;
     - any other field, to every plan.
@@ -82,7 +82,7 @@ def _applicable(changes, task, plan):
         if field != "parts":
             applied[field] = value
     if applied.get("blas", "tiles") != "tiles":  # only the tiles read packed weights
-        applied["packed_weights"] = False
+        applied["packed_operands"] = False
     if not applied.get("sparse_inputs", True):
         applied["first_layer_by_columns"] = False
     if not applied.get("first_layer_by_columns", True):

@@ -641,7 +641,15 @@ def test_parts_take_our_tiles_where_they_run_fast():
         _plan.make_plan("infer", SIZES, "relu", X),
     ):
         assert plan.blas == ("tiles" if _kernels.TILES_FAST else "blis" if _kernels.BLIS_AVAILABLE else "openblas")
-        assert plan.packed_weights == _kernels.TILES_FAST
+        assert plan.packed_operands == _kernels.TILES_FAST
+
+
+def test_layers_too_wide_for_the_tiles_go_to_blis():
+    X = np.zeros((100, _plan.TILES_MAX_INPUTS + 1), np.float32) + 1.0
+    wide = _plan.make_plan("fit", [X.shape[1], 40, 3], "relu", X, batch_size=64, optimizer=SGD())
+    assert wide.blas == ("blis" if _kernels.BLIS_AVAILABLE else "openblas") and not wide.packed_operands
+    fits = _plan.make_plan("fit", [37, _plan.TILES_MAX_INPUTS, 3], "relu", X[:, :37], batch_size=64, optimizer=SGD())
+    assert fits.blas == ("tiles" if _kernels.TILES_FAST else "blis" if _kernels.BLIS_AVAILABLE else "openblas")
 
 
 @pytest.mark.parametrize("blas", parts_products())
@@ -1119,8 +1127,8 @@ def test_plan_inference_on_few_rows_is_whole():
         (dict(sparse_inputs=True), "sparse_inputs needs parts > 1"),
         (dict(hidden_lists=(1,)), "hidden_lists needs parts > 1"),
         (dict(parts=2, hidden_lists=(0,)), "hidden_lists are layers 1 .. L - 1"),
-        (dict(parts=2, packed_weights=True, blas="openblas"), "packed_weights needs parts > 1 and blas tiles"),
-        (dict(packed_weights=True, blas="tiles"), "packed_weights needs parts > 1 and blas tiles"),
+        (dict(parts=2, packed_operands=True, blas="openblas"), "packed_operands needs parts > 1 and blas tiles"),
+        (dict(packed_operands=True, blas="tiles"), "packed_operands needs parts > 1 and blas tiles"),
         (dict(threads=2), "threads must be between 1 and parts"),
         (dict(parts=_plan.MAX_PARTS + 1), "parts must be between 1 and"),
         (dict(update="plain"), "minibatches of more than one row need parts > 1"),
