@@ -146,6 +146,10 @@ def _inconsistencies(plan):
             plan.update in ("plain", "velocity") or not plan.first_layer_by_columns,
             "first_layer_by_columns is for plain or velocity SGD",
         ),
+        (
+            not plan.sparse_inputs or plan.update not in ("plain", "velocity") or plan.first_layer_by_columns,
+            "sparse_inputs with plain or velocity SGD needs first_layer_by_columns",
+        ),
         (plan.first_layer_by_columns or not plan.private_columns, "private_columns needs first_layer_by_columns"),
         (
             not plan.lazy_first_layer or (plan.rows == 1 and plan.parts == 1 and plan.update == "velocity"),

@@ -1116,7 +1116,7 @@ def test_plan_inference_on_few_rows_is_whole():
     "fields, problem",
     [
         (
-            dict(parts=2, update="plain", sparse_inputs=True, private_columns=True),
+            dict(parts=2, update="gradient", sparse_inputs=True, private_columns=True),
             "private_columns needs first_layer_by_columns",
         ),
         (dict(parts=2, update="plain", first_layer_by_columns=True), "first_layer_by_columns needs sparse_"),
@@ -1125,6 +1125,10 @@ def test_plan_inference_on_few_rows_is_whole():
             "first_layer_by_columns is for plain or velocity SGD",
         ),
         (dict(sparse_inputs=True), "sparse_inputs needs parts > 1"),
+        (
+            dict(parts=2, update="velocity", sparse_inputs=True),
+            "sparse_inputs with plain or velocity SGD needs first_layer_by_columns",
+        ),
         (dict(hidden_lists=(1,)), "hidden_lists needs parts > 1"),
         (dict(parts=2, hidden_lists=(0,)), "hidden_lists are layers 1 .. L - 1"),
         (dict(parts=2, packed_operands=True, blas="openblas"), "packed_operands needs parts > 1 and blas tiles"),
