@@ -8,7 +8,8 @@ void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K,
     if (blas->tiles && !trans_b) {
         fm_tile_out finish_as = {
             .kind = FM_TILE_SCALE, .c = C, .ldc = ldc, .alpha = alpha, .beta = beta};
-        fm_tiles(M, N, K, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, ldb, 16, &finish_as, 0);
+        fm_operands op = fm_row_major(A, lda, trans_a, B, ldb);
+        fm_tiles(M, N, K, &op, &finish_as, 0);
         return;
     }
     if (blas->row_sgemm != NULL) {

@@ -29,6 +29,8 @@ typedef struct {
                                      in its block or in place in the network */
     float *v_weights, *v_bias;    /* their velocity, or NULL */
     float *scratch;               /* (2 * widest layer, rows of a part): transposed operands */
+    float *packed_inputs;         /* packed operands with SGD: this part's columns of a layer's
+                                     inputs for its weight gradient (fm_pack_columns) */
     size_t scratch_floats;
     double loss;                  /* this step's loss summed over this part's rows */
     int64_t correct;
@@ -55,8 +57,8 @@ typedef struct {
     part *parts;                        /* in parts: (plan.parts,), in the workspace */
     float *packed_W[FM_MAX_LAYERS];     /* packed operands: layer l's W in panels (fm_pack_rows),
                                           for its forward pass in parts; NULL where it is not */
-    float *packed_delta[FM_MAX_LAYERS]; /* ... and layer_delta[l], (rows, s[l + 1]) in panels of
-                                           plan.rows rows, for its weight gradient */
+    float *packed_delta[FM_MAX_LAYERS]; /* ... and with SGD layer_delta[l], (rows, s[l + 1]) in
+                                           panels of plan.rows rows, for its weight gradient */
     int n_parts;
 } views;
 

@@ -110,12 +110,32 @@ typedef struct {
     int activation;
     float alpha, beta, mu, decay;
 } fm_tile_out;
-/* C = A B finished as `out` says; A (M, K) element (i, p) at A[i rsa + p csa]; B (K, N) in panels
-   of 16 columns, element (p, j) at B[(j / 16) bps + p ldb + j % 16]: row-major B has ldb its
-   row length and bps 16, packed B (fm_pack_rows) ldb 16 and bps 16 K. portable: the plain C loop
-   even where AVX2 runs (tests: the same bits). */
-void fm_tiles(int M, int N, int K, const float *A, int64_t rsa, int64_t csa, const float *B,
-              int64_t ldb, int64_t bps, const fm_tile_out *out, int portable);
+/* A (M, K) in panels of 6 rows, element (i, p) at a[(i / 6) aps + (i % 6) rsa + p csa]: in place
+   aps is 6 rsa, packed (fm_pack_columns) rsa 1, csa 6, aps 6 K. B (K, N) in panels of 16
+   columns, element (p, j) at b[(j / 16) bps + p ldb + j % 16]: row-major B has ldb its row
+   length and bps 16, packed B (fm_pack_rows) ldb 16 and bps 16 K. */
+typedef struct {
+    const float *a;
+    int64_t rsa, csa, aps;
+    const float *b;
+    int64_t ldb, bps;
+} fm_operands;
+#define FM_TILE_ROWS 6
+#define FM_TILE_COLS 16
+/* The operands of A B for row-major A (M, K), or A^T with A (K, M) (trans_a), rows lda apart,
+   and row-major B (K, N), rows ldb apart. */
+fm_operands fm_row_major(const float *A, int lda, int trans_a, const float *B, int ldb);
+/* op with B read from fm_pack_rows's panels of panel_rows rows, or A from fm_pack_columns's of
+   a product over K = k. */
+fm_operands fm_packed_b(fm_operands op, const float *packed, int panel_rows);
+fm_operands fm_packed_a(fm_operands op, const float *packed, int k);
+/* C = A B finished as `out` says. portable: the plain C loop even where AVX2 runs (tests: the
+   same bits). */
+void fm_tiles(int M, int N, int K, const fm_operands *op, const fm_tile_out *out, int portable);
+/* in (n, ld) columns [col_begin, col_begin + cols) as the A^T of a product: in panels of 6
+   columns, each (n, 6) contiguous (fm_operands; the last panel's unused lanes not written). */
+size_t fm_packed_columns_floats(int n, int cols);
+void fm_pack_columns(float *packed, const float *in, int ld, int n, int col_begin, int cols);
 /* Weights W (n_in, n_out) packed: panels of 16 columns, each (n_in, 16) contiguous, so that a
    panel read down its rows stays in cache (rows of W 256 floats long fall in few cache sets).
    fm_packed_floats: the floats that takes. fm_pack_rows: rows [row_begin, row_end) packed. */
@@ -127,13 +147,11 @@ int fm_tiles_fast(void);
    in place, or packed (W NULL) from fm_pack_rows's panels. */
 void fm_tiles_forward(float *out, const float *x, const float *W, const float *packed,
                       const float *b, int n, int n_in, int n_out, int activation);
-/* One SGD step of weight rows w (rows, n_out) from their gradient in^T dz, in (n, rows) with rows
-   ld_in apart, dz (n, n_out) (or, where not NULL, dz_packed: dz in panels of panel_rows rows),
-   in the same pass: with v (same shape) v = mu v + decay w - lr g, w += v; with v NULL
-   w -= lr g. */
-void fm_tiles_sgd_step(float *w, float *v, const float *in, int ld_in, const float *dz,
-                       const float *dz_packed, int panel_rows, int n, int rows, int n_out, float lr,
-                       float mu, float decay);
+/* One SGD step of weight rows w (rows, n_out) from their gradient, the product in_dz (in^T dz,
+   in (n, rows), dz (n, n_out)), in the same pass: with v (same shape) v = mu v + decay w - lr g,
+   w += v; with v NULL w -= lr g. */
+void fm_tiles_sgd_step(float *w, float *v, const fm_operands *in_dz, int n, int rows, int n_out,
+                       float lr, float mu, float decay);
 
 /* ---- input checks (finite.c) ---- */
 /* 1 when x (count,) holds no NaN or Inf, else 0. */

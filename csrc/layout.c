@@ -91,6 +91,24 @@ static int widest_columns(int n_out, int parts)
     return widest;
 }
 
+/* Whether the weight gradients read packed operands: SGD's, through the tiles' step. */
+static int packed_gradients(const fm_plan *plan)
+{
+    return plan->packed_operands &&
+           (plan->update == FM_PLAIN_SGD || plan->update == FM_VELOCITY_SGD);
+}
+
+/* The most inputs of a layer a part steps the weight rows of (sparse inputs: from layer 1 on). */
+static int widest_share(const int *s, int L, int parts, const fm_plan *plan)
+{
+    int widest = 0;
+    for (int l = plan->sparse_inputs ? 1 : 0; l < L; l++) {
+        int share = (s[l] + parts - 1) / parts;
+        widest = share > widest ? share : widest;
+    }
+    return widest;
+}
+
 /* A part's rows: scratch for its passes, its lists of non-zeros, and by columns its columns of
    the first layer (a private copy of them where the plan says). */
 static void lay_out_part(cursor *c, part *p, int index, const int *s, int L, const fm_plan *plan)
@@ -98,6 +116,9 @@ static void lay_out_part(cursor *c, part *p, int index, const int *s, int L, con
     int P = plan->parts, rows = (plan->rows + P - 1) / P; /* the most rows a part holds */
     p->scratch_floats = 2 * (size_t)fm_widest_layer(s, L) * rows;
     p->scratch = take_floats(c, p->scratch_floats);
+    if (packed_gradients(plan))
+        p->packed_inputs =
+            take_floats(c, fm_packed_columns_floats(plan->rows, widest_share(s, L, P, plan)));
     for (int l = 1; l < L; l++)
         if (plan->hidden_lists >> l & 1)
             take_sparse(c, &p->hidden[l], s[l], rows, s[l + 1]);
@@ -153,7 +174,8 @@ static size_t lay_out_workspace(views *v, const int *s, int L, const fm_plan *pl
         lay_out_parts(&c, v, s, L, plan);
         for (int l = plan->sparse_inputs ? 1 : 0; l < L && plan->packed_operands; l++) {
             v->packed_W[l] = take_floats(&c, fm_packed_floats(s[l], s[l + 1]));
-            v->packed_delta[l] = take_floats(&c, fm_packed_floats(plan->rows, s[l + 1]));
+            if (packed_gradients(plan))
+                v->packed_delta[l] = take_floats(&c, fm_packed_floats(plan->rows, s[l + 1]));
         }
     }
     if (plan->lazy_first_layer) {

@@ -14,8 +14,8 @@
 #include "cpu.h"
 #include "fastmlp.h"
 
-#define TILE_ROWS 6
-#define TILE_COLS 16
+#define TILE_ROWS FM_TILE_ROWS
+#define TILE_COLS FM_TILE_COLS
 
 /* The finish of element (i, j) of C, whose product is acc: the one definition of what each kind
    does, which the AVX2 tiles repeat lane by lane. */
@@ -41,15 +41,14 @@ static inline float finish(const fm_tile_out *out, size_t at, int j, float acc)
     }
 }
 
-static void tiles_portable(int m, int n, int k, const float *A, int64_t rsa, int64_t csa,
-                           const float *B, int64_t ldb, int64_t bps, const fm_tile_out *out)
+static void tiles_portable(int m, int n, int k, const fm_operands *op, const fm_tile_out *out)
 {
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             float acc = 0.0f;
             for (int p = 0; p < k; p++)
-                acc = fmaf(A[i * rsa + p * csa], B[j / TILE_COLS * bps + p * ldb + j % TILE_COLS],
-                           acc);
+                acc = fmaf(op->a[i / TILE_ROWS * op->aps + i % TILE_ROWS * op->rsa + p * op->csa],
+                           op->b[j / TILE_COLS * op->bps + p * op->ldb + j % TILE_COLS], acc);
             size_t at = (size_t)i * out->ldc + j;
             out->c[at] = finish(out, at, j, acc);
         }
@@ -108,14 +107,6 @@ store_row(const fm_tile_out *out, int row, int j, int width, __m256 acc0, __m256
         out->c[at + col] = finish(out, at + col, j + col, sums[col]);
 }
 
-/* The operands: A (M, K) element (i, p) at a[i rsa + p csa]; B as fm_tiles takes it. */
-typedef struct {
-    const float *a;
-    int64_t rsa, csa;
-    const float *b;
-    int64_t ldb, bps;
-} operands;
-
 /* A pass of a tile over k in [k0, k0 + depth): from zero where first, else from the sums the pass
    before left in C (exact: the chain of multiply-adds is the same); finished where last, else
    its sums left in C for the next. */
@@ -139,7 +130,7 @@ typedef struct {
 /* One pass of a tile: rows [i, i + mr) and columns [j, j + width) of C; mr a constant where
    inlined. The last column panel, narrower than 16, is read and written through masks. */
 AVX2_FMA static inline __attribute__((always_inline)) void
-tile(int mr, int width, int i, int j, const operands *op, pass ps, const fm_tile_out *out)
+tile(int mr, int width, int i, int j, const fm_operands *op, pass ps, const fm_tile_out *out)
 {
     __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lane);
@@ -149,7 +140,7 @@ tile(int mr, int width, int i, int j, const operands *op, pass ps, const fm_tile
     if (!ps.first) {
         TILE_LOAD(0) TILE_LOAD(1) TILE_LOAD(2) TILE_LOAD(3) TILE_LOAD(4) TILE_LOAD(5)
     }
-    const float *a = op->a + i * op->rsa + ps.k0 * op->csa;
+    const float *a = op->a + i / TILE_ROWS * op->aps + ps.k0 * op->csa;
     const float *b = op->b + j / TILE_COLS * op->bps + ps.k0 * op->ldb;
     if (width == TILE_COLS) {
         for (int p = 0; p < ps.depth; p++, a += op->csa, b += op->ldb) {
@@ -178,7 +169,24 @@ tile(int mr, int width, int i, int j, const operands *op, pass ps, const fm_tile
    first layer of a 3072-input network) otherwise read their panel from L2 at every tile. */
 #define TILE_DEPTH 256
 
-AVX2_FMA static void tiles_avx2(int m, int n, int k, const operands *op, const fm_tile_out *out)
+/* One tile at (i, j), its row count a constant in each call of tile(). */
+AVX2_FMA static inline __attribute__((always_inline)) void
+tile_at(int m, int n, int i, int j, const fm_operands *op, pass ps, const fm_tile_out *out)
+{
+    int width = n - j < TILE_COLS ? n - j : TILE_COLS;
+    switch (m - i < TILE_ROWS ? m - i : TILE_ROWS) {
+        // clang-format off
+    case 6: tile(6, width, i, j, op, ps, out); break;
+    case 5: tile(5, width, i, j, op, ps, out); break;
+    case 4: tile(4, width, i, j, op, ps, out); break;
+    case 3: tile(3, width, i, j, op, ps, out); break;
+    case 2: tile(2, width, i, j, op, ps, out); break;
+    default: tile(1, width, i, j, op, ps, out); break;
+        // clang-format on
+    }
+}
+
+AVX2_FMA static void tiles_avx2(int m, int n, int k, const fm_operands *op, const fm_tile_out *out)
 {
     int reads_c =
         out->kind == FM_TILE_VELOCITY || (out->kind == FM_TILE_SCALE && out->beta != 0.0f);
@@ -186,21 +194,15 @@ AVX2_FMA static void tiles_avx2(int m, int n, int k, const operands *op, const f
     int k0 = 0;
     do {
         pass ps = {k0, k - k0 < depth ? k - k0 : depth, k0 == 0, k - k0 <= depth};
-        for (int j = 0; j < n; j += TILE_COLS) {
-            int width = n - j < TILE_COLS ? n - j : TILE_COLS;
-            for (int i = 0; i < m; i += TILE_ROWS) {
-                switch (m - i < TILE_ROWS ? m - i : TILE_ROWS) {
-                    // clang-format off
-                case 6: tile(6, width, i, j, op, ps, out); break;
-                case 5: tile(5, width, i, j, op, ps, out); break;
-                case 4: tile(4, width, i, j, op, ps, out); break;
-                case 3: tile(3, width, i, j, op, ps, out); break;
-                case 2: tile(2, width, i, j, op, ps, out); break;
-                default: tile(1, width, i, j, op, ps, out); break;
-                    // clang-format on
-                }
-            }
-        }
+        if (reads_c) /* along C's rows: the weights (and velocity) a step reads and writes
+                        stream through once, a panel of 16 columns a tile */
+            for (int i = 0; i < m; i += TILE_ROWS)
+                for (int j = 0; j < n; j += TILE_COLS)
+                    tile_at(m, n, i, j, op, ps, out);
+        else /* a column panel of B stays in cache while every row tile passes it */
+            for (int j = 0; j < n; j += TILE_COLS)
+                for (int i = 0; i < m; i += TILE_ROWS)
+                    tile_at(m, n, i, j, op, ps, out);
         k0 += ps.depth;
     } while (k0 < k);
 }
@@ -215,20 +217,58 @@ int fm_tiles_fast(void)
 #endif
 }
 
-void fm_tiles(int m, int n, int k, const float *A, int64_t rsa, int64_t csa, const float *B,
-              int64_t ldb, int64_t bps, const fm_tile_out *out, int portable)
+fm_operands fm_row_major(const float *A, int lda, int trans_a, const float *B, int ldb)
+{
+    int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
+    fm_operands op = {A, rsa, csa, TILE_ROWS * rsa, B, ldb, TILE_COLS};
+    return op;
+}
+
+fm_operands fm_packed_b(fm_operands op, const float *packed, int panel_rows)
+{
+    op.b = packed;
+    op.ldb = TILE_COLS;
+    op.bps = (int64_t)TILE_COLS * panel_rows;
+    return op;
+}
+
+fm_operands fm_packed_a(fm_operands op, const float *packed, int k)
+{
+    op.a = packed;
+    op.rsa = 1;
+    op.csa = TILE_ROWS;
+    op.aps = (int64_t)TILE_ROWS * k;
+    return op;
+}
+
+void fm_tiles(int m, int n, int k, const fm_operands *op, const fm_tile_out *out, int portable)
 {
     if (m <= 0 || n <= 0)
         return;
 #ifdef FM_X86_INTRINSICS
     if (!portable && fm_tiles_fast()) {
-        operands op = {A, rsa, csa, B, ldb, bps};
-        tiles_avx2(m, n, k, &op, out);
+        tiles_avx2(m, n, k, op, out);
         return;
     }
 #endif
     (void)portable;
-    tiles_portable(m, n, k, A, rsa, csa, B, ldb, bps, out);
+    tiles_portable(m, n, k, op, out);
+}
+
+size_t fm_packed_columns_floats(int n, int cols)
+{
+    return (size_t)(cols + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS * n;
+}
+
+void fm_pack_columns(float *packed, const float *in, int ld, int n, int col_begin, int cols)
+{
+    for (int g = 0; g < cols; g += TILE_ROWS) {
+        int width = cols - g < TILE_ROWS ? cols - g : TILE_ROWS;
+        float *panel = packed + (size_t)g * n;
+        for (int p = 0; p < n; p++)
+            memcpy(panel + (size_t)p * TILE_ROWS, in + (size_t)p * ld + col_begin + g,
+                   sizeof(float) * width);
+    }
 }
 
 size_t fm_packed_floats(int n_in, int n_out)
@@ -256,18 +296,16 @@ void fm_tiles_forward(float *out, const float *x, const float *W, const float *p
                              .bias = b,
                              .activation = activation,
                              .alpha = 1.0f};
-    if (W != NULL)
-        fm_tiles(n, n_out, n_in, x, n_in, 1, W, n_out, TILE_COLS, &finish_as, 0);
-    else
-        fm_tiles(n, n_out, n_in, x, n_in, 1, packed, TILE_COLS, (int64_t)TILE_COLS * n_in,
-                 &finish_as, 0);
+    fm_operands op = fm_row_major(x, n_in, 0, W, n_out);
+    if (W == NULL)
+        op = fm_packed_b(op, packed, n_in);
+    fm_tiles(n, n_out, n_in, &op, &finish_as, 0);
     if (!in_tile) /* an exponential per element: its own pass costs little beside it */
         fm_bias_act_forward(out, b, n, n_out, activation);
 }
 
-void fm_tiles_sgd_step(float *w, float *v, const float *in, int ld_in, const float *dz,
-                       const float *dz_packed, int panel_rows, int n, int rows, int n_out, float lr,
-                       float mu, float decay)
+void fm_tiles_sgd_step(float *w, float *v, const fm_operands *in_dz, int n, int rows, int n_out,
+                       float lr, float mu, float decay)
 {
     fm_tile_out finish_as = {.kind = v != NULL ? FM_TILE_VELOCITY : FM_TILE_SCALE,
                              .c = w,
@@ -277,9 +315,5 @@ void fm_tiles_sgd_step(float *w, float *v, const float *in, int ld_in, const flo
                              .beta = 1.0f,
                              .mu = mu,
                              .decay = decay};
-    if (dz_packed != NULL)
-        fm_tiles(rows, n_out, n, in, 1, ld_in, dz_packed, TILE_COLS,
-                 (int64_t)TILE_COLS * panel_rows, &finish_as, 0);
-    else
-        fm_tiles(rows, n_out, n, in, 1, ld_in, dz, n_out, TILE_COLS, &finish_as, 0);
+    fm_tiles(rows, n_out, n, in_dz, &finish_as, 0);
 }

@@ -30,10 +30,19 @@ cdef extern from "fastmlp.h" nogil:
         const float *bias
         int activation
         float alpha, beta, mu, decay
-    void fm_tiles(int M, int N, int K, const float *A, int64_t rsa, int64_t csa, const float *B,
-                  int64_t ldb, int64_t bps, const fm_tile_out *out, int portable)
+    ctypedef struct fm_operands:
+        const float *a
+        int64_t rsa, csa, aps
+        const float *b
+        int64_t ldb, bps
+    fm_operands fm_row_major(const float *A, int lda, int trans_a, const float *B, int ldb)
+    fm_operands fm_packed_b(fm_operands op, const float *packed, int panel_rows)
+    fm_operands fm_packed_a(fm_operands op, const float *packed, int k)
+    void fm_tiles(int M, int N, int K, const fm_operands *op, const fm_tile_out *out, int portable)
     size_t fm_packed_floats(int n_in, int n_out)
     void fm_pack_rows(float *packed, const float *W, int n_in, int n_out, int row_begin, int row_end)
+    size_t fm_packed_columns_floats(int n, int cols)
+    void fm_pack_columns(float *packed, const float *inputs, int ld, int n, int col_begin, int cols)
     int fm_tiles_fast()
 
     int FM_MAX_LAYERS

@@ -150,7 +150,8 @@ def tiles_product(const float[:, ::1] A, const float[:, ::1] B, float[:, ::1] C,
                   float mu=0.0, float decay=0.0, bint portable=False, bint packed=False):
     """C finished in place with op(A) @ B through csrc/tiles.c (op(A) = A^T when a_transposed),
     as fm_tile_out's kind says; portable: its plain C loop even where the AVX2 tiles run;
-    packed: B read from fm_pack_rows's panels. For tests."""
+    packed: B read from fm_pack_rows's panels, and a transposed A from fm_pack_columns's. For
+    tests."""
     import numpy as np
     cdef int m = A.shape[1] if a_transposed else A.shape[0]
     cdef int k = A.shape[0] if a_transposed else A.shape[1]
@@ -168,17 +169,20 @@ def tiles_product(const float[:, ::1] A, const float[:, ::1] B, float[:, ::1] C,
     out.activation = ACTIVATIONS[activation]
     out.bias = &bias[0] if bias is not None else NULL
     out.v = &V[0, 0] if V is not None and V.size else NULL
-    cdef float[::1] panels
-    cdef const float *b = &B[0, 0] if B.size else NULL
-    cdef int64_t ldb = n, bps = 16
+    cdef float[::1] panels, columns
+    cdef fm_operands op = fm_row_major(&A[0, 0] if A.size else NULL, A.shape[1], a_transposed,
+                                       &B[0, 0] if B.size else NULL, n)
     if packed and B.size:
         panels = np.full(fm_packed_floats(k, n), np.nan, np.float32)
-        fm_pack_rows(&panels[0], b, k, n, 0, k)
-        b, ldb, bps = &panels[0], 16, 16 * k
+        fm_pack_rows(&panels[0], op.b, k, n, 0, k)
+        op = fm_packed_b(op, &panels[0], k)
+    if packed and a_transposed and A.size:
+        columns = np.full(fm_packed_columns_floats(k, m), np.nan, np.float32)
+        fm_pack_columns(&columns[0], op.a, m, k, 0, m)
+        op = fm_packed_a(op, &columns[0], k)
     if m > 0 and n > 0:
         out.c = &C[0, 0]
-        fm_tiles(m, n, k, &A[0, 0] if A.size else NULL, 1 if a_transposed else k,
-                 m if a_transposed else 1, b, ldb, bps, &out, portable)
+        fm_tiles(m, n, k, &op, &out, portable)
 
 
 def all_finite(const float[::1] x):

@@ -34,8 +34,6 @@ SPARSE_HIDDEN_MIN_OUTPUTS = 64  # the sparse kernels keep 64 output columns in r
 # lose to the GEMM on narrower layers
 BATCH1_CHUNK_BYTES = 2e8  # parameter traffic per call at batch 1: about 0.1 s of its
 # memory-bound updates (16 bytes a parameter: weight and velocity, read and written)
-TILES_MAX_INPUTS = 2048  # a layer with more inputs goes to BLIS: the tiles read a step's inputs
-# unpacked for its weight gradient, and rows this long fall in few cache sets (3072 inputs)
 MOSTLY_ZEROS_SAMPLE_ROWS = 256  # rows spread over X that judge it (1000 took 4% of predicting
 # 10000 MNIST rows; the answer only picks the faster path, both give the same results)
 
@@ -202,7 +200,7 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads):
     """A minibatch step or an inference block cut in parts."""
     sparse = zeros and _sparse_fits(rows, sizes[0])
     by_columns = sparse and update in ("plain", "velocity")
-    blas = _parts_blas(sizes)
+    blas = _parts_blas()
     return Plan(
         sizes,
         rows=rows,
@@ -221,11 +219,10 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads):
     )
 
 
-def _parts_blas(sizes):
-    """Where the products of a part go: our own tiles where AVX2 and FMA run them and no layer is
-    too wide for them; else BLIS, whose kernels for small and skinny products outran OpenBLAS's
-    on a part's GEMMs."""
-    if _kernels.TILES_FAST and max(sizes[:-1]) <= TILES_MAX_INPUTS:
+def _parts_blas():
+    """Where the products of a part go: our own tiles where AVX2 and FMA run them; else BLIS,
+    whose kernels for small and skinny products outran OpenBLAS's on a part's GEMMs."""
+    if _kernels.TILES_FAST:
         return "tiles"
     return "blis" if _kernels.BLIS_AVAILABLE else "openblas"
 

@@ -644,14 +644,6 @@ def test_parts_take_our_tiles_where_they_run_fast():
         assert plan.packed_operands == _kernels.TILES_FAST
 
 
-def test_layers_too_wide_for_the_tiles_go_to_blis():
-    X = np.zeros((100, _plan.TILES_MAX_INPUTS + 1), np.float32) + 1.0
-    wide = _plan.make_plan("fit", [X.shape[1], 40, 3], "relu", X, batch_size=64, optimizer=SGD())
-    assert wide.blas == ("blis" if _kernels.BLIS_AVAILABLE else "openblas") and not wide.packed_operands
-    fits = _plan.make_plan("fit", [37, _plan.TILES_MAX_INPUTS, 3], "relu", X[:, :37], batch_size=64, optimizer=SGD())
-    assert fits.blas == ("tiles" if _kernels.TILES_FAST else "blis" if _kernels.BLIS_AVAILABLE else "openblas")
-
-
 @pytest.mark.parametrize("blas", parts_products())
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay", "adam"])
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
