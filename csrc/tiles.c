@@ -255,35 +255,43 @@ void fm_tiles(int m, int n, int k, const fm_operands *op, const fm_tile_out *out
     tiles_portable(m, n, k, op, out);
 }
 
-size_t fm_packed_columns_floats(int n, int cols)
+/* Rows [row_begin, row_end) of src's columns [col_begin, col_begin + cols) into panels of
+   `panel` columns, each (height, panel) contiguous: the one layout of packed operands. */
+static void pack_panels(float *packed, const float *src, int64_t ld, int height, int panel,
+                        int col_begin, int cols, int row_begin, int row_end)
 {
-    return (size_t)(cols + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS * n;
-}
-
-void fm_pack_columns(float *packed, const float *in, int ld, int n, int col_begin, int cols)
-{
-    for (int g = 0; g < cols; g += TILE_ROWS) {
-        int width = cols - g < TILE_ROWS ? cols - g : TILE_ROWS;
-        float *panel = packed + (size_t)g * n;
-        for (int p = 0; p < n; p++)
-            memcpy(panel + (size_t)p * TILE_ROWS, in + (size_t)p * ld + col_begin + g,
+    for (int g = 0; g < cols; g += panel) {
+        int width = cols - g < panel ? cols - g : panel;
+        float *dst = packed + (size_t)g * height;
+        for (int r = row_begin; r < row_end; r++)
+            memcpy(dst + (size_t)r * panel, src + (size_t)r * ld + col_begin + g,
                    sizeof(float) * width);
     }
 }
 
+static size_t panels_floats(int height, int cols, int panel)
+{
+    return (size_t)(cols + panel - 1) / panel * panel * height;
+}
+
+size_t fm_packed_columns_floats(int n, int cols)
+{
+    return panels_floats(n, cols, TILE_ROWS);
+}
+
+void fm_pack_columns(float *packed, const float *in, int ld, int n, int col_begin, int cols)
+{
+    pack_panels(packed, in, ld, n, TILE_ROWS, col_begin, cols, 0, n);
+}
+
 size_t fm_packed_floats(int n_in, int n_out)
 {
-    return (size_t)(n_out + TILE_COLS - 1) / TILE_COLS * TILE_COLS * n_in;
+    return panels_floats(n_in, n_out, TILE_COLS);
 }
 
 void fm_pack_rows(float *packed, const float *W, int n_in, int n_out, int row_begin, int row_end)
 {
-    for (int j = 0; j < n_out; j += TILE_COLS) {
-        int width = n_out - j < TILE_COLS ? n_out - j : TILE_COLS;
-        float *panel = packed + (size_t)j * n_in;
-        for (int r = row_begin; r < row_end; r++)
-            memcpy(panel + (size_t)r * TILE_COLS, W + (size_t)r * n_out + j, sizeof(float) * width);
-    }
+    pack_panels(packed, W, n_out, n_in, TILE_COLS, 0, n_out, row_begin, row_end);
 }
 
 void fm_tiles_forward(float *out, const float *x, const float *W, const float *packed,
