@@ -292,8 +292,8 @@ class FastMLPDense(FastMLP):
     fastmlp's speed that comes from skipping them. On mostly-zero inputs the plan of a fit
     (fastmlp._plan.make_plan) reads the first layer's inputs as non-zeros, stepping that layer by
     columns on private copies with SGD, and at batch size 1 catches its rows up lazily with
-    momentum; with a BLAS without small-matrix kernels, the layers after a ReLU read its outputs
-    as non-zeros too. Here every fit's plan has all of that off: dense GEMMs throughout, the
+    momentum; where the products go to BLIS, the layers after a ReLU read its outputs as
+    non-zeros too. Here every fit's plan has all of that off: dense GEMMs throughout, the
     minibatches still cut in parts for the threads as before."""
 
     name = "fastmlp-dense"
