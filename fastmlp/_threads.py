@@ -9,7 +9,9 @@ eight with one thread instead of two took 8% off the speed on an idle machine. S
 keeps the choice doubles the wait for the next (up to 64 chunks), and a chunk clearly slower than
 its count's best (the load changed) brings the wait back to 8. And a try runs a third of a chunk
 (`chunk`): long enough to time, and short enough that a 1-thread try within a one-epoch fit of
-MNIST at batch 32 no longer takes a sixth off it. What it learns is kept per kind of work
+MNIST at batch 32 no longer takes a sixth off it. A try too short to time (all threads can run a
+third of a chunk in under MIN_SECONDS) runs again at once, twice as long: dropped, it had left a
+fit on one thread for good. What it learns is kept per kind of work
 (network, batch size), across fits: the load belongs to the machine, not to one model.
 """
 
@@ -38,6 +40,7 @@ class ThreadTuner:
         self.interval = PROBE_EVERY  # chunks from one try of the other count to the next
         self.since_probe = 0
         self.probe = None  # (count tried, the choice before) until its chunk is in
+        self.try_share = TRY_SHARE  # a try runs 1 / try_share of a chunk
 
     def next(self):
         """The thread count for the next chunk."""
@@ -49,7 +52,8 @@ class ThreadTuner:
         not timed yet, or the other count tried again) runs a third of them."""
         with _lock:
             threads, trying = self._next()
-        return threads, max(1, steps // TRY_SHARE) if trying else steps
+            share = self.try_share
+        return threads, max(1, steps // share) if trying else steps
 
     def _next(self):
         if len(self.choices) == 1:
@@ -57,6 +61,8 @@ class ThreadTuner:
         untried = [threads for threads in self.choices if threads not in self.rates]
         if untried:
             return untried[0], True
+        if self.probe is not None:  # its try was too short to time: again, longer
+            return self.probe[0], True
         self.since_probe += 1
         best = self._best()
         if self.since_probe >= self.interval:
@@ -79,7 +85,14 @@ class ThreadTuner:
         return max(self.rates[threads])
 
     def record(self, threads, rows, seconds):
-        if rows > 0 and seconds >= MIN_SECONDS:
+        if rows > 0 and seconds < MIN_SECONDS:
+            with _lock:
+                if threads not in self.rates or (self.probe is not None and self.probe[0] == threads):
+                    # a try this short is not timed, and the count it tried would go untried
+                    # (or be tried as briefly again) for good: the next try runs longer
+                    self.try_share = max(1, self.try_share // 2)
+            return
+        if rows > 0:
             with _lock:
                 latest = self.rates.setdefault(threads, [])
                 slowed = bool(latest) and rows / seconds < SLOWED * max(latest)

@@ -104,6 +104,24 @@ def test_a_try_runs_a_third_of_a_chunk():
     assert plans[-1] == (1, 30)  # the other count, tried again
 
 
+def test_a_try_too_short_to_time_runs_again_longer():
+    # Two threads ran a third of a chunk in under MIN_SECONDS: that try was not timed, and the
+    # fit once stayed on one thread for good. It is tried again at once, over more steps.
+    tuner = ThreadTuner(2)
+    assert tuner.chunk(90) == (1, 30)
+    tuner.record(1, rows=100.0, seconds=0.1)
+    assert tuner.chunk(90) == (2, 30)
+    tuner.record(2, rows=50.0, seconds=_threads.MIN_SECONDS / 2)  # too short to time
+    assert tuner.chunk(90) == (2, 90)  # again, longer (a whole chunk: 3 // 2 = 1 share)
+    tuner.record(2, rows=150.0, seconds=0.1)
+    assert tuner.chunk(90) == (2, 90)  # two threads, timed faster, are kept
+    # a probe of the other count later is retried the same way rather than given up
+    picked = [tuner.chunk(90) for _ in range(_threads.PROBE_EVERY)]
+    assert picked[-1] == (1, 90)  # the probe, at the longer share
+    tuner.record(1, rows=10.0, seconds=_threads.MIN_SECONDS / 4)
+    assert tuner.chunk(90) == (1, 90)  # the probe again, not dropped
+
+
 def test_a_try_runs_at_least_one_step_and_one_thread_never_tries():
     assert ThreadTuner(2).chunk(2) == (1, 1)
     assert [ThreadTuner(1).chunk(90) for _ in range(3)] == [(1, 90)] * 3
