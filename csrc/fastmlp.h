@@ -93,7 +93,7 @@ void fm_transpose_ld(float *dst, const float *src, int rows, int cols, int ld);
 void fm_gemv(const fm_blas *blas, int trans_a, int M, int N, float alpha, const float *A, int lda,
              const float *x, float beta, float *y);
 
-/* ---- our own products (tiles.c): no packing, each element one chain of multiply-adds ---- */
+/* ---- our own products (tiles.c): each element one chain of multiply-adds ---- */
 /* What becomes of a tile of C (M, N) = A B before it is stored; element (i, j) at c[i ldc + j]. */
 enum fm_tile_kind {
     FM_TILE_SCALE = 0,    /* C = alpha A B + beta C (C not read when beta is 0) */
@@ -328,7 +328,7 @@ typedef struct {
     int private_columns;   /* ... each part's columns on a private copy */
     uint64_t hidden_lists; /* in parts, bit l: layer l's inputs (a ReLU's outputs) listed as
                               non-zeros, summed over where mostly zeros */
-    int packed_operands;   /* in parts, with the tiles: the dense layers' forward passes read
+    int packed_operands; /* training in parts with the tiles: the dense layers' forward passes read
                               their weights in panels (fm_pack_rows), packed once a step, and
                               their weight gradients the deltas, packed as each part makes them */
 } fm_plan;

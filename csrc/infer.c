@@ -42,11 +42,6 @@ static void infer_thread(void *arg, int thread, int n_threads)
 {
     in_parts *run = arg;
     int first = first_part(run, thread, n_threads), last = last_part(run, thread, n_threads);
-    if (run->plan->packed_operands) {
-        for (int index = first; index <= last; index++)
-            fm_pack_part_layers(run, index);
-        fm_team_barrier(&run->team);
-    }
     for (int64_t start = 0; start < run->n_rows; start += run->rows) {
         int n = (int)(run->n_rows - start < run->rows ? run->n_rows - start : run->rows);
         for (int index = first; index <= last; index++)

@@ -77,7 +77,7 @@ class Plan:
         Steps per call into C where where chunks end must not depend on timing (batch 1, whose
         lazy rows are caught up at each call's end); 0: timed.
     packed_operands : bool
-        With the tiles, in parts: the dense layers' forward passes read their weights packed in
+        Training with the tiles, in parts: the dense layers' forward passes read their weights packed in
         panels of 16 columns (packed at a call's start and after each step), and their weight
         gradients the deltas, packed as each part makes them (csrc/tiles.c).
     blas : str
@@ -135,6 +135,7 @@ def _inconsistencies(plan):
             not plan.packed_operands or (split and plan.blas == "tiles"),
             "packed_operands needs parts > 1 and blas tiles",
         ),
+        (not plan.packed_operands or plan.update != "none", "packed_operands is for training (an update)"),
         (all(1 <= layer < n_layers for layer in plan.hidden_lists), "hidden_lists are layers 1 .. L - 1"),
         (
             plan.sparse_inputs or not plan.first_layer_by_columns,
@@ -211,9 +212,11 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads):
         sparse_inputs=sparse,
         first_layer_by_columns=by_columns,
         private_columns=by_columns and (sizes[0] + 1) * sizes[1] <= PRIVATE_MAX_WEIGHTS,
-        packed_operands=blas == "tiles",
+        # predict and evaluate read the weights as they are: packing them at each call cost small
+        # calls more than it saved large ones (benchmarks/README.md)
+        packed_operands=blas == "tiles" and update != "none",
         hidden_lists=_hidden_lists(
-            sizes, activation, rows, blas == "tiles" or (blas == "openblas" and _kernels.BLAS_SMALL_KERNELS)
+            sizes, activation, rows, gemm_wins=blas == "tiles" or (blas == "openblas" and _kernels.BLAS_SMALL_KERNELS)
         ),
         blas=blas,
     )
@@ -227,12 +230,12 @@ def _parts_blas():
     return "blis" if _kernels.BLIS_AVAILABLE else "openblas"
 
 
-def _hidden_lists(sizes, activation, rows, small_kernels):
-    """The layers after a ReLU that may read its outputs as non-zeros: where the products have no
-    kernels for small matrices (with OpenBLAS's, or our tiles, the GEMMs stayed the faster, MNIST
-    and standardised MNIST at batch 32 and 128),
-    the layer is wide enough for the sparse kernels, and the lists fit the bounds of the inputs'."""
-    if activation != "relu" or small_kernels or not _sparse_fits(rows, sum(sizes[1:-1])):
+def _hidden_lists(sizes, activation, rows, gemm_wins):
+    """The layers after a ReLU that may read its outputs as non-zeros: unless the products are ones
+    the GEMM won with (OpenBLAS's small-matrix kernels or our tiles, on MNIST and standardised
+    MNIST at batch 32 and 128), where the layer is wide enough for the sparse kernels and the lists
+    fit the bounds of the inputs'."""
+    if activation != "relu" or gemm_wins or not _sparse_fits(rows, sum(sizes[1:-1])):
         return ()
     return tuple(layer for layer in range(1, len(sizes) - 1) if sizes[layer + 1] >= SPARSE_HIDDEN_MIN_OUTPUTS)
 

@@ -636,12 +636,12 @@ def parts_products():
 
 def test_parts_take_our_tiles_where_they_run_fast():
     X, _ = make_data("dense", 515, 37, 4, seed=7)
-    for plan in (
-        _plan.make_plan("fit", SIZES, "relu", X, batch_size=128, optimizer=SGD()),
-        _plan.make_plan("infer", SIZES, "relu", X),
-    ):
+    fit = _plan.make_plan("fit", SIZES, "relu", X, batch_size=128, optimizer=SGD())
+    infer = _plan.make_plan("infer", SIZES, "relu", X)
+    for plan in (fit, infer):
         assert plan.blas == ("tiles" if _kernels.TILES_FAST else "blis" if _kernels.BLIS_AVAILABLE else "openblas")
-        assert plan.packed_operands == _kernels.TILES_FAST
+    assert fit.packed_operands == _kernels.TILES_FAST
+    assert not infer.packed_operands  # predict reads the weights in place: packing cost small calls
 
 
 @pytest.mark.parametrize("blas", parts_products())
@@ -1125,6 +1125,7 @@ def test_plan_inference_on_few_rows_is_whole():
         (dict(parts=2, hidden_lists=(0,)), "hidden_lists are layers 1 .. L - 1"),
         (dict(parts=2, packed_operands=True, blas="openblas"), "packed_operands needs parts > 1 and blas tiles"),
         (dict(packed_operands=True, blas="tiles"), "packed_operands needs parts > 1 and blas tiles"),
+        (dict(parts=2, packed_operands=True, blas="tiles"), "packed_operands is for training"),
         (dict(threads=2), "threads must be between 1 and parts"),
         (dict(parts=_plan.MAX_PARTS + 1), "parts must be between 1 and"),
         (dict(update="plain"), "minibatches of more than one row need parts > 1"),
