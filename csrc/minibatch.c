@@ -128,14 +128,14 @@ static void step_weight_rows(in_parts *run, int index, int l, int j0, int rows, 
                          v->layer_delta[l], n_out, j0, j0 + rows, n_out, lr, mu, c);
         return;
     }
-    const float *in = (l == 0 ? dense_inputs(run, start) : v->acts[l]) + j0;
+    const float *layer_in = l == 0 ? dense_inputs(run, start) : v->acts[l], *in = layer_in + j0;
     if (run->blas->tiles) { /* the gradient and the step in one pass */
         fm_operands op = fm_row_major(in, n_in, 1, v->layer_delta[l], n_out);
         part *mine = &v->parts[index];
         if (v->packed_delta[l] != NULL)
             op = fm_packed_b(op, v->packed_delta[l], run->rows);
         if (mine->packed_inputs != NULL) { /* rows of the inputs far apart share cache sets */
-            fm_pack_columns(mine->packed_inputs, in - j0, n_in, n, j0, rows);
+            fm_pack_columns(mine->packed_inputs, layer_in, n_in, n, j0, rows);
             op = fm_packed_a(op, mine->packed_inputs, n);
         }
         fm_tiles_sgd_step(w, vw, &op, n, rows, n_out, lr, mu, c);

@@ -1,13 +1,14 @@
-/* Products of our own for the parts of a step (the plan's blas "tiles"): C = A B over row-major
-   operands read in place, no packing, 6 x 16 tiles of C in registers, and what happens to each
-   tile before it is stored (fm_tile_out) done while it is still in registers: the bias and the
-   activation of a forward pass, or the SGD step of the weights the product is the gradient of.
+/* Products of our own for the parts of a step (the plan's blas "tiles"): C = A B over operands
+   read in place or packed in panels once (fm_operands), 6 x 16 tiles of C in registers, and what
+   happens to each tile before it is stored (fm_tile_out) done while it is still in registers: the
+   bias and the activation of a forward pass, or the SGD step of the weights the product is the
+   gradient of.
 
    Each element of C is one chain of fused multiply-adds over k in order, and its finish the
    same operations in the same order wherever it runs: so the result does not depend on how the
    rows or columns are cut (parts, threads), and the AVX2 tiles give the bits of the portable
-   loop. On the shapes of a minibatch's parts, packing cost the BLAS libraries more than it saved
-   them (benchmarks/README.md). */
+   loop. On the shapes of a minibatch's parts, packing at every call cost the BLAS libraries more
+   than it saved them (benchmarks/README.md). */
 #include <math.h>
 #include <string.h>
 

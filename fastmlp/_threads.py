@@ -11,8 +11,8 @@ its count's best (the load changed) brings the wait back to 8. And a try runs a 
 (`chunk`): long enough to time, and short enough that a 1-thread try within a one-epoch fit of
 MNIST at batch 32 no longer takes a sixth off it. A try too short to time (all threads can run a
 third of a chunk in under MIN_SECONDS) runs again at once, twice as long: dropped, it had left a
-fit on one thread for good. What it learns is kept per kind of work
-(network, batch size), across fits: the load belongs to the machine, not to one model.
+fit on one thread for good. What it learns is kept per kind of work (network, batch size),
+across fits: the load belongs to the machine, not to one model.
 """
 
 import os
