@@ -101,6 +101,8 @@ enum fm_tile_kind {
     FM_TILE_VELOCITY = 2  /* A B the gradient of the weights C: v = mu v + decay C + alpha A B,
                              then C += v, v (same layout as C) */
 };
+/* packed, where not NULL: each finished element of C also written there as fm_pack_rows lays C
+   out, (i, j) at packed[(j / 16) packed_panel + 16 i + j % 16]. */
 typedef struct {
     int kind;
     float *c;
@@ -109,6 +111,8 @@ typedef struct {
     const float *bias;
     int activation;
     float alpha, beta, mu, decay;
+    float *packed;
+    int64_t packed_panel;
 } fm_tile_out;
 /* A (M, K) in panels of 6 rows, element (i, p) at a[(i / 6) aps + (i % 6) rsa + p csa]: in place
    aps is 6 rsa, packed (fm_pack_columns) rsa 1, csa 6, aps 6 K. B (K, N) in panels of 16
@@ -149,9 +153,10 @@ void fm_tiles_forward(float *out, const float *x, const float *W, const float *p
                       const float *b, int n, int n_in, int n_out, int activation);
 /* One SGD step of weight rows w (rows, n_out) from their gradient, the product in_dz (in^T dz,
    in (n, rows), dz (n, n_out)), in the same pass: with v (same shape) v = mu v + decay w - lr g,
-   w += v; with v NULL w -= lr g. */
+   w += v; with v NULL w -= lr g. packed, where not NULL: the stepped rows also written into the
+   layer's fm_pack_rows panels (of n_in rows), w's first row at row `row`. */
 void fm_tiles_sgd_step(float *w, float *v, const fm_operands *in_dz, int n, int rows, int n_out,
-                       float lr, float mu, float decay);
+                       float lr, float mu, float decay, float *packed, int n_in, int row);
 
 /* ---- input checks (finite.c) ---- */
 /* 1 when x (count,) holds no NaN or Inf, else 0. */
@@ -336,7 +341,10 @@ typedef struct {
 /* The buffer of a call's activations, deltas and lists, laid out for its plan. */
 typedef struct {
     fm_plan plan;
-    float *buffer; /* fm_workspace_size(sizes, n_layers, &plan) floats, the caller's */
+    float *buffer;      /* fm_workspace_size(sizes, n_layers, &plan) floats, the caller's */
+    int weights_packed; /* the caller's word that the plan's packed weights are W as the last
+                           training call on this buffer left them (nothing changed W since): the
+                           next call does not pack them again */
 } fm_workspace;
 
 typedef struct {

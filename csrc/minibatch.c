@@ -112,7 +112,8 @@ static int hidden_inputs(const fm_sparse **inputs, const in_parts *run, int l, i
     return fm_mostly_zeros(nnz, n, run->v->s[l]);
 }
 
-/* This part's weight rows [j0, j0 + rows) of layer l >= 0 (not by columns): one SGD step. */
+/* This part's weight rows [j0, j0 + rows) of layer l >= 0 (not by columns): one SGD step, and
+   the rows packed where the plan packs them. */
 static void step_weight_rows(in_parts *run, int index, int l, int j0, int rows, int64_t start,
                              int n)
 {
@@ -126,6 +127,7 @@ static void step_weight_rows(in_parts *run, int index, int l, int j0, int rows, 
     if (hidden_inputs(inputs, run, l, n)) { /* summed over the non-zeros, as the first layer */
         fm_sparse_update(v->W[l], velocity ? v->vW[l] : NULL, n_out, inputs, v->n_parts,
                          v->layer_delta[l], n_out, j0, j0 + rows, n_out, lr, mu, c);
+        fm_pack_part(run, index, l);
         return;
     }
     const float *layer_in = l == 0 ? dense_inputs(run, start) : v->acts[l], *in = layer_in + j0;
@@ -138,7 +140,7 @@ static void step_weight_rows(in_parts *run, int index, int l, int j0, int rows, 
             fm_pack_columns(mine->packed_inputs, layer_in, n_in, n, j0, rows);
             op = fm_packed_a(op, mine->packed_inputs, n);
         }
-        fm_tiles_sgd_step(w, vw, &op, n, rows, n_out, lr, mu, c);
+        fm_tiles_sgd_step(w, vw, &op, n, rows, n_out, lr, mu, c, v->packed_W[l], n_in, j0);
         return;
     }
     size_t count = (size_t)rows * n_out;
@@ -153,6 +155,7 @@ static void step_weight_rows(in_parts *run, int index, int l, int j0, int rows, 
                        n, rows, n_out, -lr, beta);
     if (velocity)
         fm_add_inplace(w, vw, count);
+    fm_pack_part(run, index, l);
 }
 
 /* This part's weight rows and bias columns of every layer (by columns, the first layer's
@@ -176,7 +179,6 @@ static void update_part(in_parts *run, int index, int64_t start, int n, int turn
         if (rows == 0)
             continue;
         step_weight_rows(run, index, l, j0, rows, start, n);
-        fm_pack_part(run, index, l);
     }
 }
 
@@ -270,10 +272,11 @@ static void run_thread(void *arg, int thread, int n_threads)
     const fm_plan *plan = run->plan;
     int first = first_part(run, thread, n_threads), last = last_part(run, thread, n_threads);
     int64_t end = run->first_batch + run->n_batches;
-    if (plan->sparse_inputs || plan->packed_operands) {
+    if (plan->sparse_inputs || (plan->packed_operands && !run->weights_packed)) {
         int n = fm_rows_in_batch(run->n_rows, run->rows, run->first_batch);
         for (int index = first; index <= last; index++) {
-            fm_pack_part_layers(run, index); /* the weights as the call found them */
+            if (!run->weights_packed) /* the weights as the call found them */
+                fm_pack_part_layers(run, index);
             if (plan->by_columns)
                 fm_move_columns(run, index, 0);
             if (plan->sparse_inputs) /* the first minibatch's inputs; the next ones a step ahead */
@@ -337,6 +340,7 @@ int fm_train_minibatches(const fm_blas *blas, const fm_net *net, fm_optimizer *o
     run.first_batch = first_batch;
     run.n_batches = n_batches;
     run.stats = stats;
+    run.weights_packed = ws->weights_packed;
     if (ws->plan.by_columns)
         fm_point_columns(&run);
     fm_team_run(&run.team, run_thread, &run, part_threads(&run, n_threads));

@@ -21,6 +21,7 @@ typedef struct {
     const int64_t *order;
     int64_t n_rows, first_batch, n_batches;
     int rows;                     /* the plan's: rows per step or block */
+    int weights_packed;           /* fm_workspace's: the packed weights are current */
     fm_team team;
     fm_stats *stats;
     int status;

@@ -52,6 +52,9 @@ static void tiles_portable(int m, int n, int k, const fm_operands *op, const fm_
                            op->b[j / TILE_COLS * op->bps + p * op->ldb + j % TILE_COLS], acc);
             size_t at = (size_t)i * out->ldc + j;
             out->c[at] = finish(out, at, j, acc);
+            if (out->packed != NULL)
+                out->packed[j / TILE_COLS * out->packed_panel + i * TILE_COLS + j % TILE_COLS] =
+                    out->c[at];
         }
 }
 
@@ -90,22 +93,33 @@ AVX2_FMA static inline __attribute__((always_inline)) __m256 finish8(const fm_ti
     }
 }
 
-/* Row r of a tile, finished and stored: whole, or lane by lane in a panel narrower than 16. */
+/* Row r of a tile, finished and stored (and packed, where asked): whole, or lane by lane in a
+   panel narrower than 16. */
 AVX2_FMA static inline __attribute__((always_inline)) void
 store_row(const fm_tile_out *out, int row, int j, int width, __m256 acc0, __m256 acc1)
 {
     size_t at = (size_t)row * out->ldc + j;
+    float *packed = out->packed != NULL
+                        ? out->packed + j / TILE_COLS * out->packed_panel + row * TILE_COLS
+                        : NULL;
     if (width == TILE_COLS) {
         __m256 c0 = finish8(out, at, j, acc0), c1 = finish8(out, at + 8, j + 8, acc1);
         _mm256_storeu_ps(out->c + at, c0);
         _mm256_storeu_ps(out->c + at + 8, c1);
+        if (packed != NULL) {
+            _mm256_storeu_ps(packed, c0);
+            _mm256_storeu_ps(packed + 8, c1);
+        }
         return;
     }
     float sums[TILE_COLS];
     _mm256_storeu_ps(sums, acc0);
     _mm256_storeu_ps(sums + 8, acc1);
-    for (int col = 0; col < width; col++)
+    for (int col = 0; col < width; col++) {
         out->c[at + col] = finish(out, at + col, j + col, sums[col]);
+        if (packed != NULL)
+            packed[col] = out->c[at + col];
+    }
 }
 
 /* A pass of a tile over k in [k0, k0 + depth): from zero where first, else from the sums the pass
@@ -128,10 +142,13 @@ typedef struct {
 #define TILE_STORE(r) if (mr > r) store_row(out, i + r, j, width, c##r##0, c##r##1)
 // clang-format on
 
-/* One pass of a tile: rows [i, i + mr) and columns [j, j + width) of C; mr a constant where
-   inlined. The last column panel, narrower than 16, is read and written through masks. */
-AVX2_FMA static inline __attribute__((always_inline)) void
-tile(int mr, int width, int i, int j, const fm_operands *op, pass ps, const fm_tile_out *out)
+/* One pass of a tile: rows [i, i + mr) and columns [j, j + width) of C, from B's panel at b
+   (rows ldb apart, from row k0); mr a constant where inlined. The last column panel, narrower
+   than 16, is read and written through masks. */
+AVX2_FMA static inline __attribute__((always_inline)) void tile(int mr, int width, int i, int j,
+                                                                const fm_operands *op, pass ps,
+                                                                const float *b, int64_t ldb,
+                                                                const fm_tile_out *out)
 {
     __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lane);
@@ -142,14 +159,13 @@ tile(int mr, int width, int i, int j, const fm_operands *op, pass ps, const fm_t
         TILE_LOAD(0) TILE_LOAD(1) TILE_LOAD(2) TILE_LOAD(3) TILE_LOAD(4) TILE_LOAD(5)
     }
     const float *a = op->a + i / TILE_ROWS * op->aps + ps.k0 * op->csa;
-    const float *b = op->b + j / TILE_COLS * op->bps + ps.k0 * op->ldb;
     if (width == TILE_COLS) {
-        for (int p = 0; p < ps.depth; p++, a += op->csa, b += op->ldb) {
+        for (int p = 0; p < ps.depth; p++, a += op->csa, b += ldb) {
             __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
             TILE_STEPS
         }
     } else {
-        for (int p = 0; p < ps.depth; p++, a += op->csa, b += op->ldb) {
+        for (int p = 0; p < ps.depth; p++, a += op->csa, b += ldb) {
             __m256 b0 = _mm256_maskload_ps(b, mask0), b1 = _mm256_maskload_ps(b + 8, mask1);
             TILE_STEPS
         }
@@ -170,21 +186,56 @@ tile(int mr, int width, int i, int j, const fm_operands *op, pass ps, const fm_t
    first layer of a 3072-input network) otherwise read their panel from L2 at every tile. */
 #define TILE_DEPTH 256
 
-/* One tile at (i, j), its row count a constant in each call of tile(). */
-AVX2_FMA static inline __attribute__((always_inline)) void
-tile_at(int m, int n, int i, int j, const fm_operands *op, pass ps, const fm_tile_out *out)
+/* One tile at (i, j) over B's panel at b, its row count a constant in each call of tile(). */
+AVX2_FMA static inline __attribute__((always_inline)) void tile_at(int m, int n, int i, int j,
+                                                                   const fm_operands *op, pass ps,
+                                                                   const float *b, int64_t ldb,
+                                                                   const fm_tile_out *out)
 {
     int width = n - j < TILE_COLS ? n - j : TILE_COLS;
     switch (m - i < TILE_ROWS ? m - i : TILE_ROWS) {
         // clang-format off
-    case 6: tile(6, width, i, j, op, ps, out); break;
-    case 5: tile(5, width, i, j, op, ps, out); break;
-    case 4: tile(4, width, i, j, op, ps, out); break;
-    case 3: tile(3, width, i, j, op, ps, out); break;
-    case 2: tile(2, width, i, j, op, ps, out); break;
-    default: tile(1, width, i, j, op, ps, out); break;
+    case 6: tile(6, width, i, j, op, ps, b, ldb, out); break;
+    case 5: tile(5, width, i, j, op, ps, b, ldb, out); break;
+    case 4: tile(4, width, i, j, op, ps, b, ldb, out); break;
+    case 3: tile(3, width, i, j, op, ps, b, ldb, out); break;
+    case 2: tile(2, width, i, j, op, ps, b, ldb, out); break;
+    default: tile(1, width, i, j, op, ps, b, ldb, out); break;
         // clang-format on
     }
+}
+
+/* B's panel of columns from j, rows from k0, as the tiles read it */
+static const float *panel_at(const fm_operands *op, int j, int k0)
+{
+    return op->b + j / TILE_COLS * op->bps + (int64_t)k0 * op->ldb;
+}
+
+/* A panel of B read in place is copied first where its rows are a multiple of this many bytes
+   apart, so fall in one or two of L1's 64 sets (4 KB a way) and each row tile would read the
+   panel from L2; and where at least this many rows of C share the copy. */
+#define ROWS_IN_FEW_SETS 2048
+#define COPIED_PANEL_MIN_ROWS 48
+
+/* Every row tile of C's column panel at j, over B's panel copied to `copy` where worth it. */
+AVX2_FMA static void column_panel(int m, int n, int j, const fm_operands *op, pass ps, float *copy,
+                                  const fm_tile_out *out)
+{
+    const float *b = panel_at(op, j, ps.k0);
+    int64_t ldb = op->ldb;
+    if (ldb != TILE_COLS && m >= COPIED_PANEL_MIN_ROWS &&
+        ldb * sizeof(float) % ROWS_IN_FEW_SETS == 0) {
+        int width = n - j < TILE_COLS ? n - j : TILE_COLS;
+        for (int p = 0; p < ps.depth; p++) /* a constant size where whole: moved inline */
+            if (width == TILE_COLS)
+                memcpy(copy + p * TILE_COLS, b + p * ldb, sizeof(float) * TILE_COLS);
+            else
+                memcpy(copy + p * TILE_COLS, b + p * ldb, sizeof(float) * width);
+        b = copy;
+        ldb = TILE_COLS;
+    }
+    for (int i = 0; i < m; i += TILE_ROWS)
+        tile_at(m, n, i, j, op, ps, b, ldb, out);
 }
 
 AVX2_FMA static void tiles_avx2(int m, int n, int k, const fm_operands *op, const fm_tile_out *out)
@@ -192,6 +243,7 @@ AVX2_FMA static void tiles_avx2(int m, int n, int k, const fm_operands *op, cons
     int reads_c =
         out->kind == FM_TILE_VELOCITY || (out->kind == FM_TILE_SCALE && out->beta != 0.0f);
     int depth = reads_c || k <= TILE_DEPTH ? k : TILE_DEPTH;
+    float copy[TILE_DEPTH * TILE_COLS] __attribute__((aligned(64)));
     int k0 = 0;
     do {
         pass ps = {k0, k - k0 < depth ? k - k0 : depth, k0 == 0, k - k0 <= depth};
@@ -199,11 +251,10 @@ AVX2_FMA static void tiles_avx2(int m, int n, int k, const fm_operands *op, cons
                         stream through once, a panel of 16 columns a tile */
             for (int i = 0; i < m; i += TILE_ROWS)
                 for (int j = 0; j < n; j += TILE_COLS)
-                    tile_at(m, n, i, j, op, ps, out);
+                    tile_at(m, n, i, j, op, ps, panel_at(op, j, k0), op->ldb, out);
         else /* a column panel of B stays in cache while every row tile passes it */
             for (int j = 0; j < n; j += TILE_COLS)
-                for (int i = 0; i < m; i += TILE_ROWS)
-                    tile_at(m, n, i, j, op, ps, out);
+                column_panel(m, n, j, op, ps, copy, out);
         k0 += ps.depth;
     } while (k0 < k);
 }
@@ -314,7 +365,7 @@ void fm_tiles_forward(float *out, const float *x, const float *W, const float *p
 }
 
 void fm_tiles_sgd_step(float *w, float *v, const fm_operands *in_dz, int n, int rows, int n_out,
-                       float lr, float mu, float decay)
+                       float lr, float mu, float decay, float *packed, int n_in, int row)
 {
     fm_tile_out finish_as = {.kind = v != NULL ? FM_TILE_VELOCITY : FM_TILE_SCALE,
                              .c = w,
@@ -323,6 +374,8 @@ void fm_tiles_sgd_step(float *w, float *v, const fm_operands *in_dz, int n, int 
                              .alpha = -lr,
                              .beta = 1.0f,
                              .mu = mu,
-                             .decay = decay};
+                             .decay = decay,
+                             .packed = packed != NULL ? packed + (size_t)row * TILE_COLS : NULL,
+                             .packed_panel = (int64_t)TILE_COLS * n_in};
     fm_tiles(rows, n_out, n, in_dz, &finish_as, 0);
 }

@@ -30,6 +30,8 @@ cdef extern from "fastmlp.h" nogil:
         const float *bias
         int activation
         float alpha, beta, mu, decay
+        float *packed
+        int64_t packed_panel
     ctypedef struct fm_operands:
         const float *a
         int64_t rsa, csa, aps
@@ -48,6 +50,7 @@ cdef extern from "fastmlp.h" nogil:
     int FM_MAX_LAYERS
     int FM_LAZY_MAX_STEPS
     int FM_MAX_PARTS
+    int FM_TILE_COLS
     enum: FM_RELU, FM_LEAKY_RELU, FM_SIGMOID, FM_TANH, FM_IDENTITY
     enum: FM_SOFTMAX_CE, FM_SIGMOID_MSE, FM_SIGMOID_CE, FM_SOFTMAX_MSE
     enum: FM_SGD, FM_ADAM
@@ -85,6 +88,7 @@ cdef extern from "fastmlp.h" nogil:
     ctypedef struct fm_workspace:
         fm_plan plan
         float *buffer
+        int weights_packed
 
     ctypedef struct fm_stats:
         double loss_sum

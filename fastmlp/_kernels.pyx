@@ -147,11 +147,12 @@ _TILE_KINDS = {"scale": FM_TILE_SCALE, "bias_act": FM_TILE_BIAS_ACT, "velocity":
 def tiles_product(const float[:, ::1] A, const float[:, ::1] B, float[:, ::1] C, *,
                   bint a_transposed=False, str kind="scale", float alpha=1.0, float beta=0.0,
                   const float[::1] bias=None, str activation="identity", float[:, ::1] V=None,
-                  float mu=0.0, float decay=0.0, bint portable=False, bint packed=False):
+                  float mu=0.0, float decay=0.0, bint portable=False, bint packed=False,
+                  float[::1] packed_c=None):
     """C finished in place with op(A) @ B through csrc/tiles.c (op(A) = A^T when a_transposed),
     as fm_tile_out's kind says; portable: its plain C loop even where the AVX2 tiles run;
-    packed: B read from fm_pack_rows's panels, and a transposed A from fm_pack_columns's. For
-    tests."""
+    packed: B read from fm_pack_rows's panels, and a transposed A from fm_pack_columns's;
+    packed_c (fm_packed_floats(m, n) floats): C also written there in those panels. For tests."""
     import numpy as np
     cdef int m = A.shape[1] if a_transposed else A.shape[0]
     cdef int k = A.shape[0] if a_transposed else A.shape[1]
@@ -169,6 +170,10 @@ def tiles_product(const float[:, ::1] A, const float[:, ::1] B, float[:, ::1] C,
     out.activation = ACTIVATIONS[activation]
     out.bias = &bias[0] if bias is not None else NULL
     out.v = &V[0, 0] if V is not None and V.size else NULL
+    if packed_c is not None and packed_c.shape[0] != fm_packed_floats(m, n):
+        raise ValueError("tiles_product: packed_c needs fm_packed_floats(m, n) floats")
+    out.packed = &packed_c[0] if packed_c is not None and packed_c.shape[0] else NULL
+    out.packed_panel = FM_TILE_COLS * m
     cdef float[::1] panels, columns
     cdef fm_operands op = fm_row_major(&A[0, 0] if A.size else NULL, A.shape[1], a_transposed,
                                        &B[0, 0] if B.size else NULL, n)
@@ -215,6 +220,7 @@ cdef class Workspace:
         self.buffer = np.empty(fm_workspace_size(&sizes[0], sizes.shape[0] - 1, &plan), np.float32)
         self.ws.plan = plan
         self.ws.buffer = &self.buffer[0]
+        self.ws.weights_packed = 0
 
 
 cdef class Network:
@@ -245,9 +251,11 @@ cdef class Network:
 
     def train_chunk(self, fm_optimizer opt, Workspace ws, const float[:, ::1] X, const int32_t[::1] y,
                     const int64_t[::1] order, int64_t first_batch, int64_t n_batches,
-                    double loss_sum=0.0, int n_threads=1):
+                    double loss_sum=0.0, int n_threads=1, bint weights_unchanged=False):
         """Train minibatches [first_batch, first_batch + n_batches) of an epoch, of the
-        workspace's plan's rows each, on the engine the plan names.
+        workspace's plan's rows each, on the engine the plan names. weights_unchanged: the
+        last call on ws trained these weights and nothing changed them since, so their packed
+        copy in ws (Plan.packed_operands) is current.
 
         Returns (status, loss_sum, correct, rows, steps, optimizer_step, threads); loss_sum
         continues from the one passed in, so the epoch's sum does not depend on where chunks end;
@@ -262,6 +270,7 @@ cdef class Network:
         stats.steps = 0
         cdef const int64_t *order_ptr = &order[0] if order is not None else NULL
         cdef int status, threads
+        ws.ws.weights_packed = weights_unchanged
         with _HeldBLAS(ws.ws.plan.parts > 1, n_threads) as held:
             threads = held.threads
             with nogil:

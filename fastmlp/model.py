@@ -646,6 +646,7 @@ class MLP:
         n_batches = -(-len(X) // batch_size)
         progress = _progress_bar(len(X), epoch, epochs) if verbose == 1 else None
         loss_sum, correct, rows, batch = 0.0, 0, 0, 0
+        stepped = None  # the workspace of the chunk before in this epoch: callbacks run between epochs
         try:
             while batch < n_batches:
                 plan, workspace = self._fit_plan_for(optimizer, X, batch_size)
@@ -663,15 +664,17 @@ class MLP:
                         steps,
                         loss_sum,
                         threads,
+                        weights_unchanged=workspace is stepped,
                     )
                 )
+                stepped = workspace
                 seconds = time.perf_counter() - started
                 self._adapt_chunk(batch_size, done, seconds)
                 self._thread_tuner.record(threads_run, chunk_rows, seconds)
                 # the loss is summed in C across chunks, so chunk boundaries never change it
                 loss_sum, correct, rows = chunk_loss, correct + chunk_correct, rows + chunk_rows
                 batch += done
-                if status != _kernels.STATUS_OK or not np.isfinite(self._params).all():
+                if status != _kernels.STATUS_OK or not _kernels.all_finite(self._params):
                     self._diverged(optimizer, epoch, batch, steps_done=done)
                 self._take_snapshot()
                 if progress is not None:

@@ -715,6 +715,33 @@ def test_chunk_boundaries_do_not_change_the_bits(monkeypatch, kind, optimizer, s
         assert_allclose(h_default.history[key], h_chunked.history[key], rtol=1e-12)
 
 
+class HalveWeightsAfterFirstEpoch(fastmlp.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            for W in self.model.weights:
+                W *= 0.5
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_weights_a_callback_changes_are_the_ones_trained_on(monkeypatch, kind):
+    # a step's forward passes read a packed copy of the weights, kept from chunk to chunk within
+    # an epoch; a callback's change between epochs must reach it
+    monkeypatch.setattr(model_module, "_CHUNK_SECONDS", 1e-9)  # an epoch in many chunks
+    batch_size, n = SCHEDULES["batch32_ragged1"]
+    X, y = make_data(kind, n, SIZES[0], SIZES[-1])
+    during, apart = fastmlp.MLP(SIZES, seed=3), fastmlp.MLP(SIZES, seed=3)
+    optimizer = OPTIMIZERS["momentum"]()
+    during.fit(
+        X, y, epochs=2, batch_size=batch_size, optimizer=optimizer, verbose=0, callbacks=[HalveWeightsAfterFirstEpoch()]
+    )
+    optimizer = OPTIMIZERS["momentum"]()
+    apart.fit(X, y, epochs=1, batch_size=batch_size, optimizer=optimizer, verbose=0)
+    for W in apart.weights:
+        W *= 0.5
+    apart.fit(X, y, epochs=1, batch_size=batch_size, optimizer=optimizer, verbose=0)
+    assert_same_params(during, apart)
+
+
 # ---- the sparse first layer against the dense one ---------------------------------------------
 
 SPARSE_DENSE_CASES = [

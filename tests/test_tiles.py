@@ -8,8 +8,19 @@ from numpy.testing import assert_allclose, assert_array_equal
 from fastmlp import _kernels
 from fastmlp.reference import LEAKY_SLOPE
 
-# rows and columns around the 6 x 16 tile's edges; inner sizes around a vector's 8
-SHAPES = [(1, 1, 1), (5, 7, 15), (6, 8, 16), (7, 9, 17), (13, 31, 10), (32, 784, 256), (64, 128, 40), (3, 0, 5)]
+# rows and columns around the 6 x 16 tile's edges; inner sizes around a vector's 8; rows of B
+# 2 KB apart under enough rows of C that the tiles copy B's panels first
+SHAPES = [
+    (1, 1, 1),
+    (5, 7, 15),
+    (6, 8, 16),
+    (7, 9, 17),
+    (13, 31, 10),
+    (32, 784, 256),
+    (64, 128, 40),
+    (50, 300, 512),
+    (3, 0, 5),
+]
 ACTIVATIONS = {
     "relu": lambda z: np.maximum(z, 0),
     "leaky_relu": lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
@@ -62,7 +73,7 @@ def test_packed_weights_give_the_same_bits(m, k, n, portable):
     assert_array_equal(product(A, B, portable, packed=True), product(A, B, portable))
 
 
-@pytest.mark.parametrize("m, k, n", [(13, 31, 40), (32, 784, 256), (9, 5, 33)])
+@pytest.mark.parametrize("m, k, n", [(13, 31, 40), (32, 784, 256), (9, 5, 33), (54, 300, 512)])
 def test_any_cut_of_rows_or_columns_gives_the_same_bits(m, k, n):
     # what lets a step's parts run on any number of threads with the same bits
     A, B = operands(m, k, n)
@@ -123,6 +134,28 @@ def test_velocity_step_in_the_tile(m, k, n):
     if _kernels.TILES_FAST:
         assert_array_equal(runs[0][0], runs[1][0])
         assert_array_equal(runs[0][1], runs[1][1])
+
+
+def panels_of(C):
+    # fm_pack_rows's layout: panels of 16 columns, each (rows, 16), the last one's spare lanes NaN
+    rows, cols = C.shape
+    padded = np.full((rows, -(-cols // 16) * 16), np.nan, np.float32)
+    padded[:, :cols] = C
+    return padded.reshape(rows, -1, 16).transpose(1, 0, 2).ravel()
+
+
+@pytest.mark.parametrize("kind", ["velocity", "scale"])
+@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_stepped_weights_are_packed_as_they_are_stored(m, k, n, portable, kind):
+    # a step's next forward passes read the weights from these panels
+    rng = np.random.default_rng(4)
+    inputs, dz = rng.standard_normal((k, m), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+    W, V = rng.standard_normal((m, n), dtype=np.float32), rng.standard_normal((m, n), dtype=np.float32)
+    packed = np.full(len(panels_of(W)), np.nan, np.float32)
+    step = dict(kind=kind, alpha=-0.1, beta=1.0, mu=0.9, V=V) if kind == "velocity" else dict(alpha=-0.1, beta=1.0)
+    got = product(inputs, dz, portable, C=W.copy(), a_transposed=True, packed_c=packed, **step)
+    assert_array_equal(packed, panels_of(got))
 
 
 def test_product_rejects_mismatched_shapes():
