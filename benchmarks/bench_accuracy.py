@@ -73,7 +73,7 @@ def parse_args(argv=None):
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-jax", action="store_true", help="leave JAX out")
     parser.add_argument(
-        "--data", default=None, help="MNIST location for fastmlp.datasets.load_mnist (default: data/mnist)"
+        "--data", default=None, help="MNIST location for fastmlp.datasets.load_mnist (default: the copy inside fastmlp)"
     )
     parser.add_argument("--json", metavar="PATH", default=None, help="also write the results as JSON")
     args = parser.parse_args(argv)
@@ -110,7 +110,6 @@ from fastmlp.callbacks import Callback  # noqa: E402
 from _machine import OtherLoad, cpu_model, load_average, rival, sgemm_peak  # noqa: E402
 
 SEED = 0
-REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,7 +157,7 @@ RECIPES = {
 
 
 def load_data(path):
-    (X, y), (X_test, y_test) = fastmlp.datasets.load_mnist(path if path is not None else REPO / "data" / "mnist")
+    (X, y), (X_test, y_test) = fastmlp.datasets.load_mnist(path if path is not None else fastmlp.datasets.MNIST_DIR)
     return (
         np.ascontiguousarray(X, dtype=np.float32),
         np.ascontiguousarray(y, dtype=np.int64),

@@ -84,7 +84,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--data",
         default=None,
-        help="MNIST location for fastmlp.datasets.load_mnist (default: the repository's data/mnist)",
+        help="MNIST location for fastmlp.datasets.load_mnist (default: the copy inside fastmlp)",
     )
     parser.add_argument("--json", metavar="PATH", default=None, help="also write the results as JSON")
     args = parser.parse_args(argv)
@@ -123,7 +123,6 @@ if ARGS is not None:
     if ARGS.threads == 1:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
 
-import gzip  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -158,7 +157,6 @@ ACCURACY_GAP_WARNING = 0.02  # a contender this far below the median test accura
 MNIST_SHAPE = (784, 10)  # (inputs, classes): other networks train on synthetic data
 SYNTHETIC_ROWS = (60000, 10000)  # train, test: as many as MNIST
 TEACHER_HIDDEN = 100  # hidden units of the random network that labels the synthetic rows
-REPO = Path(__file__).resolve().parent.parent
 
 
 def learning_rate(batch_size):
@@ -184,31 +182,9 @@ def flops_per_sample(sizes):
 # ---------------------------------------------------------------- data and machine
 
 
-def _read_idx_gz(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
 def load_data(path):
     """((X_train, y_train), (X_test, y_test)): X float32 in [0, 1], C-contiguous; y int64."""
-    folder = Path(path) if path else REPO / "data" / "mnist"
-    try:
-        from fastmlp.datasets import load_mnist
-    except ImportError:
-        load_mnist = None
-    if load_mnist is not None:
-        return load_mnist(str(folder) if path or folder.exists() else None)
-    print(f"note: fastmlp.datasets.load_mnist is not importable; reading the IDX files in {folder}")
-    parts = []
-    for prefix in ("train", "t10k"):
-        images = _read_idx_gz(folder / f"{prefix}-images-idx3-ubyte.gz")
-        labels = _read_idx_gz(folder / f"{prefix}-labels-idx1-ubyte.gz")
-        X = np.ascontiguousarray(images.reshape(len(images), -1), dtype=np.float32) / np.float32(255)
-        parts.append((X, labels.astype(np.int64)))
-    return tuple(parts)
+    return fastmlp.datasets.load_mnist(path)
 
 
 def synthetic_data(n_features, n_classes, seed=SEED):

@@ -1,18 +1,11 @@
-"""Shared fixtures: the bundled MNIST, loaded once per test session."""
-
-import os
+"""Shared fixtures: the MNIST that ships inside fastmlp, loaded once per test session."""
 
 import pytest
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MNIST_DIR = os.path.join(REPO, "data", "mnist")
 
 
 @pytest.fixture(scope="session")
 def mnist():
-    """``((X_train, y_train), (X_test, y_test))`` from data/mnist, via fastmlp.datasets."""
-    if not os.path.isdir(MNIST_DIR):
-        pytest.skip("data/mnist is not present")
-    from fastmlp.datasets import load_mnist
+    """``((X_train, y_train), (X_test, y_test))`` from fastmlp.datasets.MNIST_DIR."""
+    from fastmlp.datasets import MNIST_DIR, load_mnist
 
     return load_mnist(MNIST_DIR)

@@ -12,7 +12,6 @@ exits non-zero.
 """
 
 import json
-import os
 import sys
 import time
 
@@ -20,9 +19,7 @@ import numpy as np
 
 import fastmlp
 from fastmlp.callbacks import Callback
-from fastmlp.datasets import load_mnist
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from fastmlp.datasets import MNIST_DIR, load_mnist
 
 
 class Tracker(Callback):
@@ -43,7 +40,7 @@ class Tracker(Callback):
 
 def main():
     mode, marker, signal_file = sys.argv[1:4]
-    (X, y), (X_test, y_test) = load_mnist(os.path.join(REPO, "data", "mnist"))
+    (X, y), (X_test, y_test) = load_mnist(MNIST_DIR)
     if mode == "long":
         sizes, epochs = [784, 512, 10], 10
     else:

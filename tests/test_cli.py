@@ -254,18 +254,21 @@ def test_train_failures_exit_1_with_one_line(small_mnist, tmp_path, capsys, argv
     assert not (tmp_path / "x.npz").exists()
 
 
-def test_train_missing_data_exits_1(tmp_path, capsys):
-    status, _, err = _run(capsys, "train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.npz"))
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_a_wrong_data_path_exits_1_naming_the_option(command, model_file, tmp_path, capsys):
+    argv = ["--out", str(tmp_path / "x.npz")] if command == "train" else [str(model_file)]
+    status, _, err = _run(capsys, command, *argv, "--data", str(tmp_path / "nowhere"))
     assert status == 1
-    assert "does not exist" in _one_line_error(err, "train")
+    message = _one_line_error(err, command)
+    assert "--data: got" in message and "does not exist" in message
+    (tmp_path / "empty").mkdir()
+    status, _, err = _run(capsys, command, *argv, "--data", str(tmp_path / "empty"))
+    assert status == 1 and "--data: got" in _one_line_error(err, command)
 
 
-def test_train_default_data_is_the_bundled_mnist(tmp_path, capsys, monkeypatch):
-    if not os.path.isdir(os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "mnist")):
-        pytest.skip("data/mnist is not present")
-    # The documented default: ./data/mnist, as when the command is run from a clone of the repo
-    # (an installed package does not carry the data).
-    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+def test_train_default_data_is_the_mnist_inside_fastmlp(tmp_path, capsys, monkeypatch):
+    # from any folder after pip install: the copy that ships in the package
+    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FASTMLP_DATA", raising=False)
     status, out, err = _run(
         capsys,
@@ -296,6 +299,27 @@ def test_evaluate_missing_and_corrupt_model(small_mnist, tmp_path, capsys):
     bad.write_bytes(b"not a zip file")
     status, _, err = _run(capsys, "evaluate", str(bad), "--data", str(small_mnist))
     assert status == 1 and "not a" in _one_line_error(err, "evaluate")
+
+
+def test_evaluate_reads_only_the_test_rows(small_mnist, model_file, tmp_path, capsys):
+    folder = tmp_path / "test-only"
+    folder.mkdir()
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-labels-idx1-ubyte"):
+        (folder / name).write_bytes((small_mnist / name).read_bytes())
+    (folder / "train-images-idx3-ubyte").write_bytes(b"broken")  # never read
+    status, out, err = _run(capsys, "evaluate", str(model_file), "--data", str(folder))
+    assert status == 0, err
+    assert f"rows: {N_TEST}" in out
+    status, _, err = _run(capsys, "evaluate", str(model_file), "--data", str(folder), "--split", "train")
+    assert status == 1 and "train-images-idx3-ubyte" in _one_line_error(err, "evaluate")
+
+
+def test_evaluate_default_data_is_the_mnist_inside_fastmlp(model_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FASTMLP_DATA", raising=False)
+    status, out, err = _run(capsys, "evaluate", str(model_file))
+    assert status == 0, err
+    assert "rows: 10000" in out
 
 
 def test_evaluate_wrong_input_size(small_mnist, tmp_path, capsys):

@@ -19,11 +19,8 @@ import fastmlp.datasets as datasets
 from fastmlp.datasets import load_mnist, read_idx
 
 REPO = Path(__file__).resolve().parent.parent
-BUNDLED = REPO / "data" / "mnist"
+BUNDLED = datasets.MNIST_DIR
 IDX_NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
-needs_bundled = pytest.mark.skipif(
-    not all((BUNDLED / (n + ".gz")).is_file() for n in IDX_NAMES), reason="the repository's data/mnist is not there"
-)
 
 N_TRAIN, N_TEST = 50, 20
 IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D, np.float64: 0x0E}
@@ -144,32 +141,57 @@ def check_mnist(data, n_train, n_test):
 
 
 @pytest.mark.slow
-@needs_bundled
-def test_bundled_data_from_repo_root_and_by_path(monkeypatch, tmp_path):
+def test_the_copy_inside_fastmlp_is_found_from_any_folder_offline(monkeypatch, tmp_path):
+    # after pip install, from wherever the user runs it: no repository, no network
     monkeypatch.delenv("FASTMLP_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(urllib.request, "urlopen", _no_network)
-    monkeypatch.chdir(REPO)
+    monkeypatch.chdir(tmp_path)
     found = load_mnist()
     check_mnist(found, 60000, 10000)
     for y in (found[0][1], found[1][1]):
         assert set(np.unique(y)) == set(range(10))
     assert found[0][0].max() == 1.0 and found[0][0].min() == 0.0
+    assert Path(fastmlp.__file__).parent in BUNDLED.parents  # it ships with the package
     by_path = load_mnist(BUNDLED)
     for a, b in zip(found, by_path):  # np.array_equal: assert_array_equal takes seconds on 47M floats
         assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    X_test, y_test = load_mnist(split="test")
+    assert np.array_equal(X_test, found[1][0]) and np.array_equal(y_test, found[1][1])
 
 
-@needs_bundled
-def test_repo_data_found_from_any_cwd(monkeypatch, tmp_path):
-    if datasets._mnist._REPO_DATA_DIR.resolve() != BUNDLED.resolve():
-        pytest.skip("fastmlp is not imported from this repository")
-    monkeypatch.delenv("FASTMLP_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
-    monkeypatch.chdir(tmp_path)
-    (X_train, _), (X_test, y_test) = load_mnist()
-    assert X_train.shape == (60000, 784) and X_test.shape == (10000, 784) and y_test.shape == (10000,)
+@pytest.mark.parametrize("fmt", list(MAKERS))
+@pytest.mark.parametrize("which", ["train", "test"])
+def test_one_split_is_that_split(fmt, which, tmp_path, digits):
+    both = load_mnist(MAKERS[fmt](tmp_path, digits))
+    X, y = load_mnist(MAKERS[fmt](tmp_path, digits), split=which)
+    expected = both[0] if which == "train" else both[1]
+    assert_array_equal(X, expected[0])
+    assert_array_equal(y, expected[1])
+
+
+@pytest.mark.parametrize("fmt", ["idx-gz", "npz-file", "csv"])
+def test_the_test_split_alone_does_not_read_the_training_files(fmt, tmp_path, digits):
+    # fastmlp evaluate reads only the test rows: a broken training file does not stop it
+    folder = MAKERS[fmt](tmp_path, digits)
+    if fmt == "idx-gz":
+        write(folder / "train-images-idx3-ubyte.gz", b"not an IDX file", True)
+    elif fmt == "csv":
+        (folder / "mnist_train.csv").write_text("1,2,3\n")
+    else:
+        (tr_img, tr_lab), (te_img, te_lab) = split(digits)
+        np.savez(folder, x_train=tr_img[:, :5], y_train=tr_lab, x_test=te_img, y_test=te_lab.astype(np.uint8))
+    with pytest.raises(ValueError):
+        load_mnist(folder)
+    X_test, y_test = load_mnist(folder, split="test")
+    assert X_test.shape == (N_TEST, 784)
+    assert_array_equal(y_test, digits["labels"][N_TRAIN:])
+
+
+@pytest.mark.parametrize("which", ["both", "TEST", 1])
+def test_split_must_be_train_or_test(which):
+    with pytest.raises(ValueError, match=r"split: got .*; expected None \(both\), 'train' or 'test'"):
+        load_mnist(split=which)
 
 
 # ------------------------------------------------------------------------------------------- formats
@@ -357,14 +379,14 @@ class _Response(io.BytesIO):
 
 @pytest.fixture
 def nowhere(monkeypatch, tmp_path):
-    """No MNIST anywhere: empty $FASTMLP_DATA, HOME and XDG cache, cwd and repository data."""
+    """No MNIST anywhere: empty $FASTMLP_DATA, HOME and XDG cache, cwd, and no copy inside fastmlp."""
     for name in ("home", "xdg", "env", "cwd"):
         (tmp_path / name).mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("FASTMLP_DATA", str(tmp_path / "env"))
     monkeypatch.chdir(tmp_path / "cwd")
-    monkeypatch.setattr(datasets._mnist, "_REPO_DATA_DIR", tmp_path / "no-repo-data")
+    monkeypatch.setattr(datasets._mnist, "MNIST_DIR", tmp_path / "no-bundled-data")
     return tmp_path / "xdg" / "fastmlp" / "mnist"
 
 
@@ -381,7 +403,7 @@ def test_offline_error_lists_what_was_tried(monkeypatch, nowhere, tmp_path):
         load_mnist()
     message = str(caught.value)
     assert isinstance(caught.value, OSError)
-    for place in (tmp_path / "env", tmp_path / "cwd" / "data" / "mnist", tmp_path / "no-repo-data", nowhere):
+    for place in (tmp_path / "env", tmp_path / "cwd" / "data" / "mnist", tmp_path / "no-bundled-data", nowhere):
         assert str(place) in message
     assert urls == [m + "train-images-idx3-ubyte.gz" for m in datasets.MIRRORS]
     for url in urls:
@@ -408,7 +430,6 @@ def test_download_rejects_wrong_bytes_and_leaves_nothing(monkeypatch, nowhere):
     assert sorted(p.name for p in nowhere.iterdir()) == sorted(n + ".gz" for n in IDX_NAMES[:3])
 
 
-@needs_bundled
 def test_download_verifies_and_fills_the_cache(monkeypatch, nowhere):
     served = []
 

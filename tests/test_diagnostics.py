@@ -14,7 +14,7 @@ from fastmlp.cli import _doctor as cli_doctor
 from fastmlp.diagnostics import check_backprop, doctor, gradcheck
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MNIST_DIR = os.path.join(REPO, "data", "mnist")
+MNIST_DIR = str(fastmlp.datasets.MNIST_DIR)
 PAIRS = reference.OUTPUT_LOSS_PAIRS
 ACTIVATIONS = reference.ACTIVATIONS
 CODES = (
@@ -36,9 +36,7 @@ CODES = (
 @pytest.fixture(scope="module")
 def data():
     """3000 training rows of the bundled MNIST: float32 in [0, 1], int64 labels."""
-    if not os.path.isdir(MNIST_DIR):
-        pytest.skip("data/mnist is not present")
-    (X, y), _ = fastmlp.datasets.load_mnist(MNIST_DIR)
+    (X, y), _ = fastmlp.datasets.load_mnist(fastmlp.datasets.MNIST_DIR)
     return X[:3000], y[:3000]
 
 

@@ -20,7 +20,6 @@ import fastmlp
 from fastmlp.reference import sigmoid, softmax
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MNIST_DIR = os.path.join(REPO, "data", "mnist")
 FULL_BATCH_ROWS = 10000  # the full-batch networks train on the first 10000 training rows
 TOLERANCE = 0.02  # two points of accuracy
 
@@ -51,10 +50,8 @@ LEARNERS = {
 
 @pytest.fixture(scope="module")
 def mnist():
-    """``((X_train, y_train), (X_test, y_test))`` from the bundled data/mnist."""
-    if not os.path.isdir(MNIST_DIR):
-        pytest.skip("data/mnist is not present")
-    return fastmlp.datasets.load_mnist(MNIST_DIR)
+    """``((X_train, y_train), (X_test, y_test))`` from the MNIST inside fastmlp."""
+    return fastmlp.datasets.load_mnist(fastmlp.datasets.MNIST_DIR)
 
 
 def build(learner, seed=0, init=None):

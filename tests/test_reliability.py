@@ -540,8 +540,6 @@ def _interrupt(mode, tmp_path):
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process needs POSIX")
 @pytest.mark.parametrize("mode", ["long", "short"])
 def test_ctrl_c_interrupts_fit_within_a_second(mode, tmp_path):
-    if not (REPO / "data" / "mnist").is_dir():
-        pytest.skip("data/mnist is not present")
     report = _interrupt(mode, tmp_path)
     assert report["latency"] < 1.0, report
     assert report["finite"] and report["trained"], report

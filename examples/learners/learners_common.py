@@ -18,7 +18,6 @@ import fastmlp
 from fastmlp import reference
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BUNDLED_MNIST = os.path.join(HERE, os.pardir, os.pardir, "data", "mnist")
 BUG_MARK = "# the bug"  # marks the line of a learner's code that its one-line fix replaces
 
 
@@ -61,11 +60,9 @@ def parse_args(doc, reference_rows=None, reference_steps=None):
 def load(path):
     """``((X_train, y_train), (X_test, y_test))``: the 60000/10000 split, pixels in [0, 1].
 
-    Without a path, the copy bundled with the repository, wherever the script is run from.
+    Without a path, the copy inside fastmlp, wherever the script is run from.
     """
-    if path is None and os.path.isdir(BUNDLED_MNIST):
-        path = os.path.normpath(BUNDLED_MNIST)
-    return fastmlp.datasets.load_mnist(path)
+    return fastmlp.datasets.load_mnist(path if path is not None else fastmlp.datasets.MNIST_DIR)
 
 
 def fit(net, X, y, epochs, batch_size, lr, shuffle=True):

@@ -31,7 +31,7 @@ def add_parser(commands):
         "digit, scaled into a 20 x 20 box and centred by mass. Integer pixels, or any pixels "
         "above 1, are divided by 255.",
         epilog="examples:\n  fastmlp predict mnist.npz my_digit.png\n"
-        "  fastmlp predict mnist.npz data/mnist/t10k-images-idx3-ubyte.gz | head",
+        "  fastmlp predict mnist.npz t10k-images-idx3-ubyte.gz | head",
     )
     predict.add_argument("model", help="a model saved by 'fastmlp train' or MLP.save")
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder, IDX, .npy or .csv file")

@@ -12,6 +12,7 @@ import time
 
 import fastmlp
 from fastmlp import reference
+from fastmlp.datasets._mnist import load_mnist_given_as
 from fastmlp.cli._options import (
     CommandError,
     Formatter,
@@ -116,8 +117,8 @@ def _add_data_argument(parser):
         default=None,
         metavar="PATH",
         help="MNIST: a folder of IDX files, mnist.npz, mnist.pkl.gz or a folder with "
-        "mnist_train.csv/mnist_test.csv (default: $FASTMLP_DATA, ./data/mnist, the "
-        "bundled copy, the cache, else download)",
+        "mnist_train.csv/mnist_test.csv (default: $FASTMLP_DATA, ./data/mnist, else the "
+        "copy inside fastmlp)",
     )
 
 
@@ -136,7 +137,7 @@ def train_command(args):
     if args.plot is not None:
         _pyplot_for_files()  # fail before training, not after
     _check_out_folder(args.out)
-    (X, y), (X_test, y_test) = fastmlp.datasets.load_mnist(args.data)
+    (X, y), (X_test, y_test) = load_mnist_given_as(args.data, None, "--data")
     if args.limit is not None:
         X, y = X[: args.limit], y[: args.limit]
     sizes = _network_sizes(args, n_features=X.shape[1], n_classes=int(max(y.max(), y_test.max())) + 1)
@@ -197,9 +198,7 @@ def _network_sizes(args, n_features, n_classes):
 
 
 def _verbosity(args):
-    if args.verbose is not None:
-        return args.verbose
-    return 1 if sys.stderr.isatty() else 2
+    return args.verbose if args.verbose is not None else 1  # fit shows a bar on a terminal, else lines
 
 
 def _pyplot_for_files():
@@ -245,9 +244,7 @@ def _write_plots(directory, net, history, X_test, y_test):
 def evaluate_command(args):
     """Run ``fastmlp evaluate``: print a saved model's loss, accuracy and rows on one MNIST split."""
     net = fastmlp.load(args.model)
-    (X, y), (X_test, y_test) = fastmlp.datasets.load_mnist(args.data)
-    if args.split == "test":
-        X, y = X_test, y_test
+    X, y = load_mnist_given_as(args.data, args.split, "--data")
     if X.shape[1] != net.sizes[0]:
         raise CommandError(f"{args.model}: the model takes {net.sizes[0]} features; the data has {X.shape[1]}")
     result = net.evaluate(X, y)

@@ -9,10 +9,11 @@ from fastmlp.datasets._download import MIRRORS, DownloadError, download_mnist
 from fastmlp.datasets._files import check_regular_file
 from fastmlp.datasets._idx import read_idx
 from fastmlp.datasets._images import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, read_image, to_mnist
-from fastmlp.datasets._mnist import load_mnist
+from fastmlp.datasets._mnist import MNIST_DIR, load_mnist
 
 __all__ = [
     "load_mnist",
+    "MNIST_DIR",
     "read_idx",
     "read_image",
     "to_mnist",

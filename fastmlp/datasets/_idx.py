@@ -116,7 +116,8 @@ def read_idx(path):
 
     Examples
     --------
-    >>> images = read_idx("data/mnist/train-images-idx3-ubyte.gz")   # doctest: +SKIP
+    >>> from fastmlp.datasets import MNIST_DIR                        # doctest: +SKIP
+    >>> images = read_idx(MNIST_DIR / "train-images-idx3-ubyte.gz")   # doctest: +SKIP
     >>> images.shape, images.dtype                                    # doctest: +SKIP
     ((60000, 28, 28), dtype('uint8'))
     """

@@ -28,8 +28,9 @@ from fastmlp.datasets._files import (
 )
 from fastmlp.datasets._idx import IDX_NAMES, find_idx_file, idx_variants, read_idx_view
 
-# The repository's bundled copy: a developer install finds it from any working directory. Tests patch this.
-_REPO_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "mnist"
+# The copy that ships inside the package (the four IDX files, gzipped): found from any folder, offline.
+MNIST_DIR = Path(__file__).resolve().parent / "mnist"
+SPLITS = ("train", "test")
 
 _EXPECTED = (
     "expected a folder with the four MNIST IDX files, mnist.pkl.gz, mnist.npz or "
@@ -82,17 +83,21 @@ def _labels(a, n, source, what):
 # -------------------------------------------------------------------------------------- the four formats
 
 
-def _load_idx(files):
-    out = []
-    for images_name, labels_name in ((IDX_NAMES[0], IDX_NAMES[1]), (IDX_NAMES[2], IDX_NAMES[3])):
+# Each loader returns {split: (X, y)} for the splits asked, reading no more than the format makes it.
+
+
+def _load_idx(files, splits):
+    out = {}
+    for split, (images_name, labels_name) in zip(SPLITS, ((IDX_NAMES[0], IDX_NAMES[1]), (IDX_NAMES[2], IDX_NAMES[3]))):
+        if split not in splits:
+            continue
         img_path, lab_path = files[images_name], files[labels_name]
         X = _pixels(read_idx_view(img_path), img_path, "the images")
-        y = _labels(read_idx_view(lab_path), len(X), lab_path, "the labels")
-        out.append((X, y))
-    return tuple(out)
+        out[split] = (X, _labels(read_idx_view(lab_path), len(X), lab_path, "the labels"))
+    return out
 
 
-def _load_npz(path):
+def _load_npz(path, splits):
     check_regular_file(path)
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -102,7 +107,7 @@ def _load_npz(path):
                     f"{path}: missing arrays {missing}; expected x_train, y_train, x_test, "
                     f"y_test as in Keras' mnist.npz (found {z.files})"
                 )
-            arrays = {k: npz_member(z, k, path) for k in ("x_train", "y_train", "x_test", "y_test")}
+            arrays = {k: npz_member(z, k, path) for split in splits for k in (f"x_{split}", f"y_{split}")}
     except ValueError as exc:
         if str(exc).startswith(str(path)):
             raise
@@ -110,12 +115,11 @@ def _load_npz(path):
         raise ValueError(f"{path}: cannot read as a NumPy .npz of plain arrays ({exc})") from exc
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, struct.error) as exc:
         raise ValueError(f"{path}: cannot read as a NumPy .npz file ({type(exc).__name__}: {exc})") from exc
-    X_train = _pixels(arrays["x_train"], path, "x_train")
-    X_test = _pixels(arrays["x_test"], path, "x_test")
-    return (
-        (X_train, _labels(arrays["y_train"], len(X_train), path, "y_train")),
-        (X_test, _labels(arrays["y_test"], len(X_test), path, "y_test")),
-    )
+    out = {}
+    for split in splits:
+        X = _pixels(arrays[f"x_{split}"], path, f"x_{split}")
+        out[split] = (X, _labels(arrays[f"y_{split}"], len(X), path, f"y_{split}"))
+    return out
 
 
 def _latin1_encode(text, encoding="latin1"):
@@ -205,7 +209,7 @@ def _check_lengths(data):
     raise ValueError("the pickle ends before its STOP opcode")
 
 
-def _load_pickle(path):
+def _load_pickle(path, splits):
     try:
         data = read_regular_file(path)
         if data[:2] == GZIP_MAGIC:
@@ -247,7 +251,8 @@ def _load_pickle(path):
         X = _unit_floats(X, path, f"the {what} images")
         loaded.append((X, _labels(y, len(X), path, f"the {what} labels")))
     (X_tr, y_tr), (X_va, y_va), test = loaded
-    return (np.concatenate([X_tr, X_va]), np.concatenate([y_tr, y_va])), test
+    both = {"train": (np.concatenate([X_tr, X_va]), np.concatenate([y_tr, y_va])), "test": test}
+    return {split: both[split] for split in splits}
 
 
 def _load_csv_file(path):
@@ -267,8 +272,8 @@ def _load_csv_file(path):
     return X, _labels(table[:, 0], len(X), path, "the labels")
 
 
-def _load_csv(train_path, test_path):
-    return _load_csv_file(train_path), _load_csv_file(test_path)
+def _load_csv(train_path, test_path, splits):
+    return {split: _load_csv_file(path) for split, path in zip(SPLITS, (train_path, test_path)) if split in splits}
 
 
 # --------------------------------------------------------------------------------------- finding the data
@@ -314,12 +319,12 @@ def _search_paths():
     return [
         ("$FASTMLP_DATA", Path(env).expanduser() if env else None),
         ("./data/mnist", Path.cwd() / "data" / "mnist"),
-        ("the repository's data/mnist", _REPO_DATA_DIR),
+        ("the copy inside fastmlp", MNIST_DIR),
         ("the user cache", cache_dir()),
     ]
 
 
-def load_mnist(path=None):
+def load_mnist(path=None, split=None):
     """Load MNIST as float32 pixels in [0, 1] and int64 labels.
 
     Parameters
@@ -338,16 +343,21 @@ def load_mnist(path=None):
           0..255, with or without a header line.
 
         A folder holding ``mnist.npz`` or ``mnist.pkl.gz`` works too. ``None`` searches, in order,
-        ``$FASTMLP_DATA``, ``./data/mnist``, the ``data/mnist`` folder of the repository this package
-        was installed from (a developer install), and the user cache ``~/.cache/fastmlp/mnist``
-        (``$XDG_CACHE_HOME/fastmlp/mnist`` where that is set). Where none has the data, the four IDX
-        files are downloaded into the cache with :func:`download_mnist`.
+        ``$FASTMLP_DATA``, ``./data/mnist``, the copy that ships inside fastmlp
+        (:data:`fastmlp.datasets.MNIST_DIR`, so this works from any folder, offline), and the user
+        cache ``~/.cache/fastmlp/mnist`` (``$XDG_CACHE_HOME/fastmlp/mnist`` where that is set). Where
+        none has the data (an install without the bundled files), the four IDX files are downloaded
+        into the cache with :func:`download_mnist`.
+    split : {None, "train", "test"}, default None
+        ``None``: both splits. ``"train"`` or ``"test"``: that split alone, and the other is not read
+        (except from Nielsen's pickle, which holds them in one stream).
 
     Returns
     -------
     (X_train, y_train), (X_test, y_test) : tuple of tuples of numpy.ndarray
         ``X`` float32, C-contiguous, shape ``(n, 784)``, pixels divided by 255 (Nielsen's pickle keeps
-        its own float values); ``y`` int64 in 0..9. For MNIST, ``n`` is 60000 and 10000.
+        its own float values); ``y`` int64 in 0..9. For MNIST, ``n`` is 60000 and 10000. With
+        ``split``, the one pair ``(X, y)`` of that split.
 
     Raises
     ------
@@ -367,16 +377,32 @@ def load_mnist(path=None):
     >>> (X_train, y_train), (X_test, y_test) = load_mnist()   # doctest: +SKIP
     >>> X_train.shape, X_train.dtype, y_train.dtype           # doctest: +SKIP
     ((60000, 784), dtype('float32'), dtype('int64'))
+    >>> X_test, y_test = load_mnist(split="test")             # doctest: +SKIP
     """
+    return load_mnist_given_as(path, split, "path")
+
+
+def load_mnist_given_as(path, split, argument):
+    """load_mnist, its errors naming the path `argument` as the caller's user knows it (the
+    command line's ``--data``)."""
+    if split is not None and (not isinstance(split, str) or split not in SPLITS):
+        raise ValueError(f"split: got {split!r}; expected None (both), 'train' or 'test'")
+    splits = SPLITS if split is None else (split,)
+    loaded = _find_and_load(path, splits, argument)
+    return loaded[split] if split is not None else (loaded["train"], loaded["test"])
+
+
+def _find_and_load(path, splits, argument):
+    """{split: (X, y)} for `splits`, from `path` or the first place in the search that has MNIST."""
     if path is not None:
-        p = as_path(path, "path")
+        p = as_path(path, argument)
         if not p.exists():
-            raise FileNotFoundError(f"path: got {str(p)!r}, which does not exist; {_EXPECTED}")
+            raise FileNotFoundError(f"{argument}: got {str(p)!r}, which does not exist; {_EXPECTED}")
         found = _locate(p)
         if isinstance(found, str):
-            raise ValueError(f"path: got {str(p)!r}: {found}; {_EXPECTED}")
+            raise ValueError(f"{argument}: got {str(p)!r}: {found}; {_EXPECTED}")
         loader, args = found
-        return loader(*args)
+        return loader(*args, splits)
 
     searched, seen = [], set()
     for label, p in _search_paths():
@@ -394,7 +420,7 @@ def load_mnist(path=None):
             searched.append(f"{label}: {p} ({found})")
             continue
         loader, args = found
-        return loader(*args)
+        return loader(*args, splits)
 
     cache = cache_dir()
     try:
@@ -404,6 +430,7 @@ def load_mnist(path=None):
         lines += [f"  {s}" for s in searched]
         lines += [f"Then tried to download into {cache}:"]
         lines += [f"  {url}: {err}" for url, err in exc.attempts] or [f"  {exc}"]
-        lines.append(HOW_TO_PASS)
+        how = HOW_TO_PASS if argument == "path" else HOW_TO_PASS.replace("load_mnist(path=...)", f"{argument} PATH")
+        lines.append(how)
         raise DownloadError("\n".join(lines), exc.attempts) from None
-    return load_mnist(cache)
+    return _find_and_load(cache, splits, argument)

@@ -1,17 +1,13 @@
-"""Real MNIST rows for the learner-style networks, from the repository's data/mnist.
+"""Real MNIST rows for the learner-style networks, from the MNIST inside fastmlp.
 
 Each returns ``(X, labels)`` with X ``(n, 784)`` float64 and labels ``(n,)``; a file puts the
 samples in columns itself where its learner does.
 """
 import functools
-import os
 
 import numpy as np
 
-from fastmlp.datasets import load_mnist
-
-MNIST_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                         "data", "mnist")
+from fastmlp.datasets import MNIST_DIR, load_mnist
 
 
 @functools.lru_cache(maxsize=1)
