@@ -6,10 +6,17 @@
 >>> history = net.fit(X, y, epochs=3, batch_size=64, optimizer=fastmlp.SGD(lr=0.1, momentum=0.9))
 """
 
-from fastmlp import callbacks, datasets, diagnostics, reference
-from fastmlp.diagnostics import check_backprop, diagnose, doctor, gradcheck
-from fastmlp.model import MLP, load
-from fastmlp.optim import SGD, Adam
+try:
+    from fastmlp import _kernels  # noqa: F401  (the compiled extension everything below needs)
+except ImportError as _exc:
+    from fastmlp._source_folder import missing_extension
+
+    raise ImportError(missing_extension(_exc)) from _exc
+
+from fastmlp import callbacks, datasets, diagnostics, reference  # noqa: E402
+from fastmlp.diagnostics import check_backprop, diagnose, doctor, gradcheck  # noqa: E402
+from fastmlp.model import MLP, load  # noqa: E402
+from fastmlp.optim import SGD, Adam  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = [

@@ -286,6 +286,8 @@ def check_X(X, n_features=None, name="X"):
         hint = None
         if n_rows == n_features:
             hint = f"{name} looks transposed: samples go in rows, so pass {name}.T"
+        elif arr.size == n_features:  # one image, (28, 28) for 784 inputs
+            hint = f"{name} looks like one sample of {arr.size} values: {name}.reshape(1, -1) makes it one row"
         raise _error(
             ValueError, name, f"{n_cols} features (shape {arr.shape})", f"{n_features}, the network's input size", hint
         )
@@ -419,6 +421,29 @@ def check_validation_data(validation_data, n_features, n_classes):
     X = check_X(validation_data[0], n_features, name="validation_data[0]")
     y = check_y(validation_data[1], X.shape[0], n_classes, name="validation_data[1]", x_name="validation_data[0]")
     return X, y
+
+
+# Keywords that belong to an optimizer, not to fit: Keras and PyTorch users pass them to fit first
+OPTIMIZER_KEYWORDS = ("lr", "learning_rate", "momentum", "nesterov", "weight_decay", "beta1", "beta2", "eps")
+
+
+def unexpected_keywords(function, given, accepted):
+    """The TypeError for keywords `given` that `function` does not take, as Python words it, with
+    where the value goes instead: the optimizer's settings into the optimizer, a misspelt
+    argument to the one it resembles."""
+    name = sorted(given)[0]
+    message = f"{function}() got an unexpected keyword argument {name!r}"
+    if name in OPTIMIZER_KEYWORDS:
+        setting = "lr" if name == "learning_rate" else name
+        optimizer = "Adam" if setting in ("beta1", "beta2", "eps") else "SGD"
+        return TypeError(
+            f"{message}: {setting} is a setting of the optimizer; pass "
+            f"optimizer=fastmlp.{optimizer}({setting}={given[name]!r})"
+        )
+    close = difflib.get_close_matches(name, accepted, n=1)
+    if close:
+        return TypeError(f"{message}; did you mean {close[0]!r}?")
+    return TypeError(f"{message}; expected one of {', '.join(accepted)}")
 
 
 def spread_rows(X, count):

@@ -10,9 +10,11 @@ snapshot for divergence recovery and lets Ctrl-C through.
 
 import contextlib
 import copy as _copy
+import inspect
 import json
 import math
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -32,6 +34,7 @@ from fastmlp._validation import (
     check_X,
     check_y,
     spread_rows,
+    unexpected_keywords,
 )
 from fastmlp.callbacks import Callback, History
 from fastmlp.datasets._files import check_regular_file, npy_header, npz_member
@@ -468,6 +471,7 @@ class MLP:
         validation_split=0.0,
         verbose=1,
         callbacks=None,
+        **unexpected,
     ):
         """Train from the current parameters.
 
@@ -489,8 +493,13 @@ class MLP:
         validation_split : float, default 0.0
             Fraction of the rows, taken from the end before shuffling, held out for validation.
         verbose : {0, 1, 2}, default 1
-            0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+            0 silent; 1 a progress bar per epoch where stderr is a terminal, with the loss and
+            accuracy (and the validation's, once the epoch ends), else as 2; 2 one line per
+            epoch on stdout, for logs, pipes and CI.
         callbacks : list of Callback, optional
+        **unexpected
+            None is taken: an unknown keyword raises TypeError saying where its value goes
+            (``lr=0.1`` into ``optimizer=fastmlp.SGD(lr=0.1)``).
 
         Returns
         -------
@@ -529,6 +538,9 @@ class MLP:
             ``fastmlp.doctor(net, X, y, optimizer=...)`` finds out why. Silence them with
             ``warnings.filterwarnings("ignore", message="fit: ", category=UserWarning)``.
         """
+        if unexpected:
+            named = inspect.signature(MLP.fit).parameters
+            raise unexpected_keywords("fit", unexpected, [name for name in named if name not in ("self", "unexpected")])
         if not self._fit_lock.acquire(blocking=False):
             self._refuse_while_fitting("fit")
             raise RuntimeError(
@@ -591,20 +603,30 @@ class MLP:
         chance = _chance_loss(self.output, self.loss, self.n_classes)
         steps_per_epoch = -(-len(X) // batch_size)
         losses, warned = [], set()
+        bar = verbose == 1 and _on_a_terminal(sys.stderr)  # else a line per epoch: a log, a pipe, CI
         for epoch in range(epochs):
             for callback in callbacks:
                 callback.on_epoch_begin(epoch, {})
             order = self._rng.permutation(len(X)) if shuffle else None
-            logs = self._train_epoch(X, y, order, batch_size, optimizer, epoch, epochs, verbose)
+            progress = _progress_bar(len(X), epoch, epochs) if bar else None
+            try:
+                logs = self._train_epoch(X, y, order, batch_size, optimizer, epoch, progress)
+                if validation is not None:
+                    val = self.evaluate(*validation)
+                    logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
+                if progress is not None:
+                    progress.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
+            finally:
+                if progress is not None:
+                    progress.close()
             losses.append(logs["loss"])
             for kind, message in _loss_advice(losses, steps_per_epoch, chance, optimizer.lr, warned):
                 warned.add(kind)
                 warnings.warn(message, UserWarning, stacklevel=4)  # at the line calling fit (fit, _fit, here)
-            if validation is not None:
-                val = self.evaluate(*validation)
-                logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
-            if verbose == 2:
-                print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+            if verbose and not bar:
+                print(
+                    f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True
+                )
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -642,47 +664,42 @@ class MLP:
         cut = len(X) - n_val
         return X[:cut], y[:cut], (X[cut:], y[cut:])
 
-    def _train_epoch(self, X, y, order, batch_size, optimizer, epoch, epochs, verbose):
+    def _train_epoch(self, X, y, order, batch_size, optimizer, epoch, progress):
         n_batches = -(-len(X) // batch_size)
-        progress = _progress_bar(len(X), epoch, epochs) if verbose == 1 else None
         loss_sum, correct, rows, batch = 0.0, 0, 0, 0
         stepped = None  # the workspace of the chunk before in this epoch: callbacks run between epochs
-        try:
-            while batch < n_batches:
-                plan, workspace = self._fit_plan_for(optimizer, X, batch_size)
-                threads, steps = self._thread_tuner.chunk(self._chunk_length(plan))
-                steps = min(steps, n_batches - batch)
-                started = time.perf_counter()
-                (status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step, threads_run) = (
-                    self._engine.train_chunk(
-                        _optimizer_struct(optimizer, self._opt_step),
-                        workspace,
-                        X,
-                        y,
-                        order,
-                        batch,
-                        steps,
-                        loss_sum,
-                        threads,
-                        weights_unchanged=workspace is stepped,
-                    )
+        while batch < n_batches:
+            plan, workspace = self._fit_plan_for(optimizer, X, batch_size)
+            threads, steps = self._thread_tuner.chunk(self._chunk_length(plan))
+            steps = min(steps, n_batches - batch)
+            started = time.perf_counter()
+            (status, chunk_loss, chunk_correct, chunk_rows, done, self._opt_step, threads_run) = (
+                self._engine.train_chunk(
+                    _optimizer_struct(optimizer, self._opt_step),
+                    workspace,
+                    X,
+                    y,
+                    order,
+                    batch,
+                    steps,
+                    loss_sum,
+                    threads,
+                    weights_unchanged=workspace is stepped,
                 )
-                stepped = workspace
-                seconds = time.perf_counter() - started
-                self._adapt_chunk(batch_size, done, seconds)
-                self._thread_tuner.record(threads_run, chunk_rows, seconds)
-                # the loss is summed in C across chunks, so chunk boundaries never change it
-                loss_sum, correct, rows = chunk_loss, correct + chunk_correct, rows + chunk_rows
-                batch += done
-                if status != _kernels.STATUS_OK or not _kernels.all_finite(self._params):
-                    self._diverged(optimizer, epoch, batch, steps_done=done)
-                self._take_snapshot()
-                if progress is not None:
-                    progress.update(chunk_rows)
-                    progress.set_postfix(loss=f"{loss_sum / rows:.4f}", accuracy=f"{correct / rows:.4f}")
-        finally:
+            )
+            stepped = workspace
+            seconds = time.perf_counter() - started
+            self._adapt_chunk(batch_size, done, seconds)
+            self._thread_tuner.record(threads_run, chunk_rows, seconds)
+            # the loss is summed in C across chunks, so chunk boundaries never change it
+            loss_sum, correct, rows = chunk_loss, correct + chunk_correct, rows + chunk_rows
+            batch += done
+            if status != _kernels.STATUS_OK or not _kernels.all_finite(self._params):
+                self._diverged(optimizer, epoch, batch, steps_done=done)
+            self._take_snapshot()
             if progress is not None:
-                progress.close()
+                progress.update(chunk_rows)
+                progress.set_postfix(loss=f"{loss_sum / rows:.4f}", accuracy=f"{correct / rows:.4f}")
         return {"loss": loss_sum / rows, "accuracy": correct / rows}
 
     def _fit_plan_for(self, optimizer, X, batch_size):
@@ -939,6 +956,13 @@ def _advice_silenced():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_ADVICE, category=UserWarning)
         yield
+
+
+def _on_a_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced by an object without it, or closed
+        return False
 
 
 def _progress_bar(total, epoch, epochs):

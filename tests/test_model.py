@@ -1,6 +1,7 @@
 """fastmlp.MLP against its NumPy twin fastmlp.reference.MLP in float64, and its public contract:
 live parameters, copy, save/load, input layouts, input validation, divergence, determinism."""
 
+import io
 import os
 import re
 import subprocess
@@ -353,9 +354,27 @@ def test_verbose_output(capsys):
     out, err = capsys.readouterr()
     lines = out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("Epoch 1/2") and "loss:" in lines[0] and "accuracy:" in lines[0]
-    net.fit(X, y, epochs=2, verbose=1)
-    out, err = capsys.readouterr()
-    assert "Epoch 1/2" in err and "Epoch 2/2" in err and "loss=" in err and "accuracy=" in err
+    net.fit(X, y, epochs=2, verbose=1)  # output is not a terminal here: a line per epoch, no bar
+    out1, err = capsys.readouterr()
+    assert err == "" and [line.split(" - ")[0] for line in out1.splitlines()] == ["Epoch 1/2", "Epoch 2/2"]
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_verbose_1_on_a_terminal_shows_a_bar_with_the_validation_metrics(monkeypatch, capsys):
+    X, y = make_data(30, 4, 3)
+    net = fastmlp.MLP([4, 5, 3], seed=0)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    net.fit(X, y, epochs=2, verbose=1, validation_data=(X[:10], y[:10]))
+    bar = terminal.getvalue()
+    assert "Epoch 1/2" in bar and "Epoch 2/2" in bar
+    for metric in ("loss=", "accuracy=", "val_loss=", "val_accuracy="):
+        assert metric in bar
+    assert capsys.readouterr().out == ""
 
 
 # ---- live parameters --------------------------------------------------------------------------

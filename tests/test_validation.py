@@ -173,6 +173,40 @@ def test_check_X_transposed_hint():
     _raises(ValueError, check_X, np.zeros((784, 5)), n_features=784, match=["X: got 5 features", "X.T"])
 
 
+def test_one_image_as_predict_gets_it_says_how_to_make_it_one_row():
+    import fastmlp
+
+    net = fastmlp.MLP([784, 10], seed=0)
+    for image in (np.zeros((28, 28)), np.zeros(784)):
+        with pytest.raises(ValueError, match=r"X.reshape\(1, -1\)"):
+            net.predict(image)
+
+
+@pytest.mark.parametrize(
+    "keyword, advice",
+    [
+        (dict(lr=0.1), "pass optimizer=fastmlp.SGD(lr=0.1)"),
+        (dict(learning_rate=0.01), "pass optimizer=fastmlp.SGD(lr=0.01)"),
+        (dict(momentum=0.9), "pass optimizer=fastmlp.SGD(momentum=0.9)"),
+        (dict(beta1=0.8), "pass optimizer=fastmlp.Adam(beta1=0.8)"),
+        (dict(batchsize=16), "did you mean 'batch_size'?"),
+        (dict(colour="red"), "expected one of X, y, epochs, batch_size, optimizer"),
+    ],
+)
+def test_fit_says_where_an_unknown_keyword_goes(keyword, advice):
+    import fastmlp
+
+    net = fastmlp.MLP([4, 3], seed=0)
+    before = [w.copy() for w in net.weights]
+    name = next(iter(keyword))
+    with pytest.raises(TypeError) as caught:
+        net.fit(np.zeros((6, 4)), np.zeros(6, int), **keyword)
+    assert str(caught.value).startswith(f"fit() got an unexpected keyword argument {name!r}")
+    assert advice in str(caught.value)
+    for w, b in zip(net.weights, before):
+        assert_array_equal(w, b)  # nothing trained
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("order", ["C", "F"])

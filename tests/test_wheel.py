@@ -27,7 +27,6 @@ _IGNORE = shutil.ignore_patterns(
     "*.so",
     "*.pyd",
     ".pytest_cache",
-    "data",
     "benchmarks",
     "examples",
     "tests",
@@ -49,6 +48,8 @@ _SMOKE = textwrap.dedent("""
     assert accuracy > 0.9, accuracy
     net.save("smoke.npz")
     assert (fastmlp.load("smoke.npz").predict(X) == net.predict(X)).all()
+    (X_test, y_test) = fastmlp.datasets.load_mnist(split="test")  # MNIST ships inside the wheel
+    assert "site-packages" in str(fastmlp.datasets.MNIST_DIR) and X_test.shape == (10000, 784)
     print("ok", fastmlp.__version__, accuracy)
 """)
 
@@ -96,3 +97,11 @@ def test_wheel_installs_into_a_fresh_venv_and_trains(tmp_path):
     script = bin_dir / ("fastmlp.exe" if os.name == "nt" else "fastmlp")
     assert _run([script, "--help"], cwd=work).stdout.startswith("usage: fastmlp")
     assert _run([python, "-m", "fastmlp", "--version"], cwd=work).stdout.startswith("fastmlp ")
+
+    # run from the source folder, Python finds its fastmlp (with no compiled code) first: say so
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    done = subprocess.run([python, "-c", "import fastmlp"], cwd=source, env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    message = done.stderr.strip().splitlines()[-1]
+    assert message.startswith("ImportError: Error importing fastmlp: you are importing it from its source folder")
+    assert "run Python from another folder" in message and "pip install -e ." in message
