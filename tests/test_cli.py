@@ -341,6 +341,10 @@ def _labels(out):
     return [int(line) for line in out.strip().splitlines()]
 
 
+def _named_labels(out):
+    return [(name, int(label)) for name, label in (line.split("\t") for line in out.strip().splitlines())]
+
+
 def test_predict_from_idx_npy_and_csv(model_file, digits, tmp_path, capsys):
     X, _ = digits
     expected = fastmlp.load(model_file).predict(X).tolist()
@@ -359,8 +363,11 @@ def test_predict_from_idx_npy_and_csv(model_file, digits, tmp_path, capsys):
         status, out, err = _run(capsys, "predict", str(model_file), str(tmp_path / name))
         assert status == 0, err
         assert _labels(out) == expected, name
-    status, out, _ = _run(capsys, "predict", str(model_file), str(tmp_path / "images.npy"), str(tmp_path / "plain.csv"))
-    assert status == 0 and _labels(out) == expected * 2
+    # more than one input: each line names its row
+    npy, csv = str(tmp_path / "images.npy"), str(tmp_path / "plain.csv")
+    status, out, _ = _run(capsys, "predict", str(model_file), npy, csv)
+    names = [f"{npy}[{i}]" for i in range(len(X))] + [f"{csv}[{i}]" for i in range(len(X))]
+    assert status == 0 and _named_labels(out) == list(zip(names, expected * 2))
 
 
 def test_predict_from_png_images(model_file, digits, tmp_path, capsys):
@@ -373,11 +380,16 @@ def test_predict_from_png_images(model_file, digits, tmp_path, capsys):
         image.imsave(folder / f"digit{i}.png", X[i].reshape(28, 28), cmap="gray", vmin=0, vmax=1)
     status, out, err = _run(capsys, "predict", str(model_file), str(folder))
     assert status == 0, err
-    assert _labels(out) == expected
+    assert _named_labels(out) == [(str(folder / f"digit{i}.png"), label) for i, label in enumerate(expected)]
     status, out, _ = _run(capsys, "predict", str(model_file), str(folder / "digit1.png"), "--proba")
-    fields = out.strip().split("\t")
+    fields = out.strip().split("\t")  # one image: its label alone, then the probabilities
     assert status == 0 and int(fields[0]) == expected[1] and len(fields) == 11
     assert abs(sum(float(p) for p in fields[1:]) - 1.0) < 1e-4
+    two = [str(folder / "digit2.png"), str(folder / "digit0.png")]
+    status, out, _ = _run(capsys, "predict", str(model_file), *two, "--proba")
+    lines = [line.split("\t") for line in out.strip().splitlines()]
+    assert status == 0 and [(f[0], int(f[1])) for f in lines] == list(zip(two, [expected[2], expected[0]]))
+    assert all(len(f) == 12 for f in lines)
 
 
 def test_to_mnist_normalises_a_drawn_digit(digits):

@@ -99,6 +99,11 @@ def test_misclassified(trained, tmp_path):
     first = np.flatnonzero(y_pred != y)[0]
     assert with_images[0].get_title() == f"true {y[first]}, pred {y_pred[first]}"
     _saved_png(fig, tmp_path)
+    # the figure's title clear of the first row's
+    renderer = fig.canvas.get_renderer()
+    suptitle = fig._suptitle.get_window_extent(renderer)
+    for ax in with_images[:5]:
+        assert ax.title.get_window_extent(renderer).y1 < suptitle.y0
 
 
 def test_misclassified_when_all_correct(tmp_path):
@@ -119,6 +124,11 @@ def test_weights(trained, tmp_path):
     with_images = [ax for ax in fig.get_axes() if ax.images]
     assert len(with_images) == 16  # only 16 hidden units
     np.testing.assert_allclose(with_images[3].images[0].get_array(), net.weights[0][:, 3].reshape(28, 28), rtol=1e-6)
+    # one colour scale for all, read off a colour bar
+    limits = {ax.images[0].get_clim() for ax in with_images}
+    assert limits == {(-np.abs(net.weights[0]).max(), np.abs(net.weights[0]).max())}
+    (bar,) = [ax for ax in fig.get_axes() if not ax.images]
+    assert bar.get_ylabel() == "weight"
     _saved_png(fig, tmp_path)
     assert len([ax for ax in fastmlp.plot.weights(net, n=5).get_axes() if ax.images]) == 5
 

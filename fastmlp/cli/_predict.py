@@ -23,7 +23,9 @@ def add_parser(commands):
         "predict",
         formatter_class=Formatter,
         help="predict the class of images or rows",
-        description="Print the predicted class of every input, one per line, in the order given. An input "
+        description="Print the predicted class of every input, one per line, in the order given; with "
+        "more than one input (or a folder), each line starts with the input's name and a tab (a row "
+        "of an array file is named file[row]). An input "
         "is an image (PNG, or JPEG etc. with Pillow) of a digit, a folder of such images (sorted "
         "by name), an IDX file (as MNIST's), a .npy array, or a CSV of pixel rows (a header line "
         "and a leading label column are skipped). Images are made to look like MNIST: grayscale, "
@@ -55,14 +57,24 @@ def predict_command(args):
     X = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
     proba = net.predict_proba(X)
     labels = np.argmax(proba, axis=1)
+    named = len(args.inputs) > 1 or Path(args.inputs[0]).is_dir()  # else line i is row i
+    names = [name for path, block in zip(args.inputs, blocks) for name in _row_names(path, len(block))]
     lines = []
-    for label, row in zip(labels, proba):
-        if args.proba:
-            lines.append("\t".join([str(label)] + [f"{p:.6f}" for p in row]))
-        else:
-            lines.append(str(label))
+    for name, label, row in zip(names, labels, proba):
+        fields = ([name] if named else []) + [str(label)]
+        lines.append("\t".join(fields + ([f"{p:.6f}" for p in row] if args.proba else [])))
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
+
+
+def _row_names(path, n_rows):
+    """What each row read from `path` is called: an image's path, or the file and the row's index."""
+    p = Path(path)
+    if p.is_dir():
+        return [str(f) for f in _images_in(p)]
+    if p.name.lower().endswith(IMAGE_SUFFIXES):
+        return [str(path)]
+    return [f"{path}[{i}]" for i in range(n_rows)]
 
 
 # --------------------------------------------------------------------------------------- reading inputs
@@ -113,8 +125,12 @@ def read_inputs(path, n_features, *, max_pixels=MAX_IMAGE_PIXELS):
     )
 
 
+def _images_in(folder):
+    return sorted(f for f in Path(folder).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def _read_image_folder(path, n_features, max_pixels):
-    images = sorted(f for f in Path(path).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    images = _images_in(path)
     if not images:
         raise ValueError(f"{path}: a folder with no images ({', '.join(IMAGE_SUFFIXES)})")
     return np.stack([_read_image(f, n_features, max_pixels) for f in images])
