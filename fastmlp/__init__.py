@@ -13,7 +13,7 @@ except ImportError as _exc:
 
     raise ImportError(missing_extension(_exc)) from _exc
 
-from fastmlp import callbacks, datasets, diagnostics, reference  # noqa: E402
+from fastmlp import callbacks, datasets, diagnostics, reference, schedules  # noqa: E402
 from fastmlp.diagnostics import check_backprop, diagnose, doctor, gradcheck  # noqa: E402
 from fastmlp.model import MLP, load  # noqa: E402
 from fastmlp.optim import SGD, Adam  # noqa: E402
@@ -32,4 +32,5 @@ __all__ = [
     "datasets",
     "diagnostics",
     "reference",
+    "schedules",
 ]

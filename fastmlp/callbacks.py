@@ -9,6 +9,7 @@ import math
 import os
 
 from ._validation import check_choice, check_float, check_int
+from .schedules import Schedule
 
 
 class Callback:
@@ -30,6 +31,12 @@ class Callback:
 
     def on_train_end(self, logs=None):
         pass
+
+
+def rate_is_logged(optimizer, callbacks):
+    """Whether fit adds the epoch's ``learning_rate`` to its logs: where the rate may change from
+    one epoch to the next (a schedule, or a callback that sets it)."""
+    return optimizer.schedule is not None or any(getattr(c, "sets_learning_rate", False) for c in callbacks)
 
 
 class History(Callback):
@@ -309,3 +316,149 @@ def _check_verbose(verbose):
     if isinstance(verbose, bool):
         return int(verbose)
     return check_int("verbose", verbose, minimum=0)
+
+
+def _optimizer_of(owner, model):
+    """The optimizer of the fit `model` is in, for a callback that sets its rate."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        raise RuntimeError(f"{owner}: the model has no optimizer; it is set when fit starts")
+    if optimizer.schedule is not None:
+        raise ValueError(
+            f"{owner}: the optimizer's lr is a schedule already ({optimizer.schedule!r}); "
+            "use the schedule or this callback, not both"
+        )
+    return optimizer
+
+
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate at the start of each epoch, as Keras' callback does.
+
+    Parameters
+    ----------
+    schedule : callable or fastmlp.schedules.Schedule
+        ``schedule(epoch, lr)`` returns the rate for ``epoch`` (0-based, within this fit) given
+        the current one; a ``fastmlp.schedules.Schedule`` is called with the epoch alone. (A
+        schedule can also be the optimizer's ``lr`` itself: ``SGD(lr=schedule)``.)
+    verbose : int or bool, default 0
+        1 prints the rate at each epoch's start.
+
+    The rate of each epoch is added to its logs as ``learning_rate``.
+    """
+
+    sets_learning_rate = True
+
+    def __init__(self, schedule, verbose=0):
+        if not callable(schedule):
+            raise TypeError(f"schedule: got {schedule!r}; expected a function (epoch, lr) -> lr or a Schedule")
+        self.schedule = schedule
+        self.verbose = _check_verbose(verbose)
+
+    def on_train_begin(self, logs=None):
+        _optimizer_of("LearningRateScheduler", self.model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = _optimizer_of("LearningRateScheduler", self.model)
+        if isinstance(self.schedule, Schedule):
+            rate = self.schedule(epoch)
+        else:
+            rate = self.schedule(epoch, optimizer.lr)
+        try:
+            optimizer.lr = rate
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"LearningRateScheduler: the schedule gave {rate!r} for epoch {epoch}: {exc}") from None
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {optimizer.lr:.6g}.")
+
+    def __repr__(self):
+        return f"LearningRateScheduler(schedule={self.schedule!r})"
+
+
+class ReduceLROnPlateau(Callback):
+    """Cut the learning rate when a monitored metric has stopped improving, as Keras' callback.
+
+    After ``patience`` epochs in a row without an improvement of more than ``min_delta``, the
+    optimizer's rate is multiplied by ``factor`` (not below ``min_lr``), takes effect from the
+    next epoch, and ``cooldown`` epochs pass before the count starts again.
+
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+        A key of the epoch's logs; a missing one raises ValueError (as EarlyStopping's).
+    factor : float, default 0.1
+        In (0, 1).
+    patience : int, default 10
+    verbose : int or bool, default 0
+        1 prints a line at each cut.
+    mode : {"auto", "min", "max"}, default "auto"
+    min_delta : float, default 1e-4
+    cooldown : int, default 0
+    min_lr : float, default 0.0
+
+    The rate of each epoch is added to its logs as ``learning_rate``.
+    """
+
+    sets_learning_rate = True
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor: got {monitor!r}; expected a metric name such as 'val_loss'")
+        self.monitor = monitor
+        self.factor = check_float("factor", factor, 0.0, 1.0, low_open=True, high_open=True)
+        self.patience = check_int("patience", patience, minimum=0)
+        self.verbose = _check_verbose(verbose)
+        self.mode = _resolve_mode(monitor, mode)
+        self.min_delta = check_float("min_delta", min_delta, low=0.0)
+        self.cooldown = check_int("cooldown", cooldown, minimum=0)
+        self.min_lr = check_float("min_lr", min_lr, low=0.0)
+        self._reset()
+
+    def _reset(self):
+        self.wait = 0
+        self.cooldown_counter = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def _improves(self, value):
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_train_begin(self, logs=None):
+        _optimizer_of("ReduceLROnPlateau", self.model)
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = _monitored_value("ReduceLROnPlateau", self.monitor, logs)
+        optimizer = self.model.optimizer
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improves(value):
+            self.best = value
+            self.wait = 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        if self.wait >= self.patience and optimizer.lr > self.min_lr:
+            optimizer.lr = max(optimizer.lr * self.factor, self.min_lr) or optimizer.lr
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {optimizer.lr:.6g}.")
+            self.cooldown_counter = self.cooldown
+            self.wait = 0
+
+    def __repr__(self):
+        return (
+            f"ReduceLROnPlateau(monitor={self.monitor!r}, factor={self.factor}, patience={self.patience}, "
+            f"mode={self.mode!r}, min_delta={self.min_delta}, cooldown={self.cooldown}, min_lr={self.min_lr})"
+        )

@@ -36,7 +36,7 @@ from fastmlp._validation import (
     spread_rows,
     unexpected_keywords,
 )
-from fastmlp.callbacks import Callback, History
+from fastmlp.callbacks import Callback, History, rate_is_logged
 from fastmlp.datasets._files import check_regular_file, npy_header, npz_member
 from fastmlp.init import initial_parameters, resolve_init
 from fastmlp.optim import SGD, Adam
@@ -438,6 +438,12 @@ class MLP:
 
     # ---- training ----
 
+    @property
+    def optimizer(self):
+        """The optimizer of the running or the last ``fit`` (None before the first): callbacks
+        read and set its ``lr`` here, as with Keras' ``model.optimizer``."""
+        return self._optimizer
+
     def _attach_optimizer(self, optimizer):
         """Reuse the optimizer's state when the same object trains again; else start fresh.
 
@@ -605,8 +611,10 @@ class MLP:
         losses, warned = [], set()
         bar = verbose == 1 and _on_a_terminal(sys.stderr)  # else a line per epoch: a log, a pipe, CI
         for epoch in range(epochs):
+            optimizer.start_epoch(epoch)  # its schedule's rate, where lr is one
             for callback in callbacks:
                 callback.on_epoch_begin(epoch, {})
+            rate = optimizer.lr
             order = self._rng.permutation(len(X)) if shuffle else None
             progress = _progress_bar(len(X), epoch, epochs) if bar else None
             try:
@@ -619,6 +627,8 @@ class MLP:
             finally:
                 if progress is not None:
                     progress.close()
+            if rate_is_logged(optimizer, callbacks):
+                logs["learning_rate"] = rate
             losses.append(logs["loss"])
             for kind, message in _loss_advice(losses, steps_per_epoch, chance, optimizer.lr, warned):
                 warned.add(kind)

@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from fastmlp.schedules import Schedule
+
 
 def _check_rate(name, value, low, high, low_open=False, high_open=False):
     """value as a float, checked against the bounds both as given and in float32, the precision the
@@ -34,9 +36,25 @@ def _check_rate(name, value, low, high, low_open=False, high_open=False):
 class _Validated:
     """Settings checked on every assignment, so ``opt.lr = -1`` fails as ``SGD(lr=-1)`` does."""
 
+    schedule = None  # the fastmlp.schedules.Schedule lr was given as, if it was
+
     def __setattr__(self, name, value):
         check = type(self)._checks.get(name)
         super().__setattr__(name, check(self, value) if check else value)
+
+    def start_epoch(self, epoch):
+        """At the start of epoch ``epoch`` (0-based, within a fit): ``lr`` becomes the schedule's
+        rate for it, where ``lr`` was given as a schedule. fit calls this; so does the reference."""
+        if self.schedule is not None:
+            rate = self.schedule(epoch)
+            try:
+                checked = _check_rate("lr", rate, *_POSITIVE)
+            except ValueError as exc:
+                raise ValueError(f"{self.schedule!r} at epoch {epoch}: {exc}") from None
+            object.__setattr__(self, "lr", checked)  # lr alone: the schedule stays
+
+    def _lr_repr(self):
+        return repr(self.schedule) if self.schedule is not None else repr(self.lr)
 
 
 def _nesterov(opt, value):
@@ -63,6 +81,13 @@ def _rate(name, low, high, low_open, high_open):
     return lambda opt, value: _check_rate(name, value, low, high, low_open, high_open)
 
 
+def _learning_rate(opt, value):
+    """A rate, or a schedule whose epoch-0 rate lr holds until fit moves it on (start_epoch)."""
+    schedule = value if isinstance(value, Schedule) else None
+    object.__setattr__(opt, "schedule", schedule)
+    return _check_rate("lr", schedule(0) if schedule is not None else value, *_POSITIVE)
+
+
 class SGD(_Validated):
     """Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
 
@@ -78,8 +103,9 @@ class SGD(_Validated):
 
     Parameters
     ----------
-    lr : float, default 0.1
-        Learning rate, finite and positive.
+    lr : float or fastmlp.schedules.Schedule, default 0.1
+        Learning rate, finite and positive; or a schedule, which sets ``lr`` at the start of
+        each epoch of a fit (``schedule`` keeps it).
     momentum : float, default 0.0
         In [0, 1).
     nesterov : bool, default False
@@ -89,7 +115,7 @@ class SGD(_Validated):
     """
 
     _checks = {
-        "lr": _rate("lr", *_POSITIVE),
+        "lr": _learning_rate,
         "momentum": _momentum,
         "nesterov": _nesterov,
         "weight_decay": _rate("weight_decay", *_NON_NEGATIVE),
@@ -103,7 +129,8 @@ class SGD(_Validated):
 
     def __repr__(self):
         return (
-            f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, weight_decay={self.weight_decay})"
+            f"SGD(lr={self._lr_repr()}, momentum={self.momentum}, nesterov={self.nesterov}, "
+            f"weight_decay={self.weight_decay})"
         )
 
 
@@ -112,7 +139,8 @@ class Adam(_Validated):
 
     Parameters
     ----------
-    lr : float, default 1e-3
+    lr : float or fastmlp.schedules.Schedule, default 1e-3
+        As SGD's.
     beta1 : float, default 0.9
         In [0, 1).
     beta2 : float, default 0.999
@@ -124,7 +152,7 @@ class Adam(_Validated):
     """
 
     _checks = {
-        "lr": _rate("lr", *_POSITIVE),
+        "lr": _learning_rate,
         "beta1": _rate("beta1", *_UNIT),
         "beta2": _rate("beta2", *_UNIT),
         "eps": _rate("eps", *_POSITIVE),
@@ -140,6 +168,6 @@ class Adam(_Validated):
 
     def __repr__(self):
         return (
-            f"Adam(lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}, "
+            f"Adam(lr={self._lr_repr()}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}, "
             f"weight_decay={self.weight_decay})"
         )

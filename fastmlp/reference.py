@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastmlp.callbacks import History
+from fastmlp.callbacks import History, rate_is_logged
 from fastmlp.init import initial_parameters, resolve_init
 from fastmlp.optim import SGD, Adam
 
@@ -343,6 +343,11 @@ class MLP:
 
     # ------------------------------------------------------------------ training
 
+    @property
+    def optimizer(self):
+        """The optimizer of the last ``fit`` (None before the first): callbacks set its ``lr``."""
+        return self._optimizer
+
     def fit(
         self,
         X,
@@ -416,8 +421,10 @@ class MLP:
 
         n = len(X)
         for epoch in range(epochs):
+            optimizer.start_epoch(epoch)  # where lr is a schedule (fastmlp.schedules), its rate now
             for callback in callbacks:
                 callback.on_epoch_begin(epoch)
+            rate = optimizer.lr
             order = self._rng.permutation(n) if shuffle else np.arange(n)
             summed_loss, correct = 0.0, 0
             for start in range(0, n, batch_size):
@@ -432,6 +439,8 @@ class MLP:
                 scores = self._evaluate(X_val, y_val)
                 logs["val_loss"] = scores["loss"]
                 logs["val_accuracy"] = scores["accuracy"]
+            if rate_is_logged(optimizer, callbacks):
+                logs["learning_rate"] = rate
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
             if self.stop_training:
