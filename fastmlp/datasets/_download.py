@@ -1,4 +1,4 @@
-"""Downloading the four MNIST IDX files, each verified by the SHA-256 of its decompressed content.
+"""Downloading the four IDX files of MNIST (or Fashion-MNIST, KMNIST), each verified by SHA-256.
 
 Only the standard library is imported here (tqdm lazily, for the progress bar).
 """
@@ -9,6 +9,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastmlp.datasets._files import as_path, gunzip, read_regular_file
@@ -32,13 +33,64 @@ _IDX_SHA256 = {
     "t10k-images-idx3-ubyte": ("0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", 7840016),
     "t10k-labels-idx1-ubyte": ("ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", 10008),
 }
-_MAX_DOWNLOAD = 64 * 1024 * 1024  # the largest archive is under 10 MB: anything far bigger is not MNIST
+_MAX_DOWNLOAD = 64 * 1024 * 1024  # the largest archive is under 30 MB: anything far bigger is not the data
 
 HOW_TO_PASS = (
     "Pass the data yourself: load_mnist(path=...) with a folder holding the four IDX files "
     f"({', '.join(n + '[.gz]' for n in IDX_NAMES)}), mnist.pkl.gz, mnist.npz or "
     "mnist_train.csv/mnist_test.csv, or set the environment variable FASTMLP_DATA to such a "
     "place."
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a dataset's four IDX files come from and what they must be: per file, the SHA-256
+    and size of its decompressed content (``of="content"``) or of the .gz itself (``"archive"``)."""
+
+    name: str  # its folder in the cache
+    loader: str  # the function that loads it, for the messages
+    mirrors: tuple
+    files: dict  # stem -> (sha256, size)
+    of: str = "content"
+
+    def how_to_pass(self):
+        if self.name == "mnist":
+            return HOW_TO_PASS
+        return (
+            f"Pass the data yourself: {self.loader}(path=...) with a folder holding the four IDX files "
+            f"({', '.join(n + '[.gz]' for n in IDX_NAMES)})."
+        )
+
+
+MNIST = Source("mnist", "load_mnist", MIRRORS, _IDX_SHA256)
+# Digests of the archives as TensorFlow Datasets pins them (its url_checksums)
+FASHION_MNIST = Source(
+    "fashion-mnist",
+    "load_fashion_mnist",
+    (
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+    ),
+    {
+        "train-images-idx3-ubyte": ("3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84", 26421880),
+        "train-labels-idx1-ubyte": ("a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845", 29515),
+        "t10k-images-idx3-ubyte": ("346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", 4422102),
+        "t10k-labels-idx1-ubyte": ("67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5148),
+    },
+    of="archive",
+)
+KMNIST = Source(
+    "kmnist",
+    "load_kmnist",
+    ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
+    {
+        "train-images-idx3-ubyte": ("51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4", 18165135),
+        "train-labels-idx1-ubyte": ("e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17", 29497),
+        "t10k-images-idx3-ubyte": ("edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5", 3041136),
+        "t10k-labels-idx1-ubyte": ("20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c", 5120),
+    },
+    of="archive",
 )
 
 
@@ -56,11 +108,11 @@ class DownloadError(OSError):
         self.attempts = list(attempts)
 
 
-def cache_dir():
+def cache_dir(name="mnist"):
     base = os.environ.get("XDG_CACHE_HOME", "")
     # The XDG spec says to ignore a relative $XDG_CACHE_HOME.
     base = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-    return base / "fastmlp" / "mnist"
+    return base / "fastmlp" / name
 
 
 # ------------------------------------------------------------------------------------------- downloading
@@ -85,9 +137,15 @@ def _progress_bar(total, desc, enabled):
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not enabled, leave=False)
 
 
-def _check_content(path, stem):
-    """None if the .gz at ``path`` decompresses to the expected IDX file, else what is wrong."""
-    digest, size = _IDX_SHA256[stem]
+def _check_content(path, stem, source):
+    """None if the .gz at ``path`` is (or decompresses to) the expected file, else what is wrong."""
+    digest, size = source.files[stem]
+    if source.of == "archive":
+        data = read_regular_file(path)
+        if len(data) != size:
+            return f"{len(data)} bytes, not the {size} of {stem}.gz"
+        got = hashlib.sha256(data).hexdigest()
+        return None if got == digest else f"SHA-256 mismatch: got {got}, expected {digest}"
     try:
         content = gunzip(read_regular_file(path), path, limit=size)  # bounded: a hostile archive stops here
     except ValueError as exc:
@@ -100,7 +158,7 @@ def _check_content(path, stem):
     return None
 
 
-def _fetch(url, dest, stem, timeout, progress):
+def _fetch(url, dest, stem, source, timeout, progress):
     """Download ``url`` to ``dest`` via a temporary file; None on success, else what went wrong."""
     tmp = None
     try:
@@ -117,10 +175,10 @@ def _fetch(url, dest, stem, timeout, progress):
                         break
                     received += len(chunk)
                     if received > _MAX_DOWNLOAD:
-                        return f"more than {_MAX_DOWNLOAD} bytes, far more than the MNIST file"
+                        return f"more than {_MAX_DOWNLOAD} bytes, far more than {stem}.gz"
                     f.write(chunk)
                     bar.update(len(chunk))
-        problem = _check_content(tmp, stem)
+        problem = _check_content(tmp, stem, source)
         if problem:
             return problem
         os.replace(tmp, dest)  # atomic: the cache never holds a partial or unverified file
@@ -168,8 +226,13 @@ def download_mnist(directory=None, *, mirrors=None, timeout=30.0, progress=True)
         (an ``OSError``) If a file cannot be had from any mirror. The message lists each URL and its
         error; ``.attempts`` holds them as (url, error) pairs.
     """
-    directory = cache_dir() if directory is None else as_path(directory, "directory")
-    mirrors = MIRRORS if mirrors is None else tuple(mirrors)
+    return download(MNIST, directory, mirrors=mirrors, timeout=timeout, progress=progress)
+
+
+def download(source, directory=None, *, mirrors=None, timeout=30.0, progress=True):
+    """download_mnist for any Source: its files into ``directory`` (None: its folder in the cache)."""
+    directory = cache_dir(source.name) if directory is None else as_path(directory, "directory")
+    mirrors = source.mirrors if mirrors is None else tuple(mirrors)
     if not mirrors or not all(isinstance(m, str) for m in mirrors):
         raise ValueError(f"mirrors: got {mirrors!r}; expected a non-empty sequence of base URLs")
     if not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0):
@@ -177,18 +240,20 @@ def download_mnist(directory=None, *, mirrors=None, timeout=30.0, progress=True)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DownloadError(f"directory: cannot create {str(directory)!r} ({exc}). {HOW_TO_PASS}") from exc
+        raise DownloadError(f"directory: cannot create {str(directory)!r} ({exc}). {source.how_to_pass()}") from exc
     for stem in IDX_NAMES:
         if find_idx_file(directory, stem):
             continue
         attempts = []
         for base in mirrors:
             url = base + stem + ".gz"
-            problem = _fetch(url, directory / (stem + ".gz"), stem, timeout, progress)
+            problem = _fetch(url, directory / (stem + ".gz"), stem, source, timeout, progress)
             if problem is None:
                 break
             attempts.append((url, problem))
         else:
             tried = "\n".join(f"  {url}: {err}" for url, err in attempts)
-            raise DownloadError(f"could not download {stem}.gz into {directory}:\n{tried}\n{HOW_TO_PASS}", attempts)
+            raise DownloadError(
+                f"could not download {stem}.gz into {directory}:\n{tried}\n{source.how_to_pass()}", attempts
+            )
     return directory

@@ -28,7 +28,7 @@ from fastmlp.datasets._files import (
 )
 from fastmlp.datasets._idx import IDX_NAMES, find_idx_file, idx_variants, read_idx_view
 
-# The copy that ships inside the package (the four IDX files, gzipped): found from any folder, offline.
+#: The copy of MNIST that ships inside the package (the four IDX files, gzipped): found from any folder, offline.
 MNIST_DIR = Path(__file__).resolve().parent / "mnist"
 SPLITS = ("train", "test")
 
