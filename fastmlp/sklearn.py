@@ -1,10 +1,12 @@
 """A scikit-learn classifier trained by fastmlp: ``fastmlp.sklearn.MLPClassifier``.
 
-It follows ``sklearn.neural_network.MLPClassifier`` (same parameter names, the same stopping
-rule on ``tol`` and ``n_iter_no_change``, ``loss_curve_``, ``partial_fit``) and passes
-``sklearn.utils.estimator_checks.check_estimator``, so it drops into a ``Pipeline``,
-``GridSearchCV`` or ``cross_val_score``. Training is ``fastmlp.MLP.fit``, one epoch per call, the
-optimizer object kept between calls so that momentum and Adam's moments carry over.
+It follows ``sklearn.neural_network.MLPClassifier``: the same parameters with the same defaults
+(``solver="adam"``, ``learning_rate_init=0.001``, ``batch_size="auto"``, ``learning_rate``
+schedules for SGD, ``solver="lbfgs"`` through ``scipy.optimize``), the same stopping rule on
+``tol`` and ``n_iter_no_change``, the fitted attributes it documents, and ``partial_fit``. It
+passes ``sklearn.utils.estimator_checks.check_estimator``, so it drops into a ``Pipeline``,
+``GridSearchCV`` or ``cross_val_score``. Stochastic training is ``fastmlp.MLP.fit``, one epoch per
+call, the optimizer object kept between calls so that momentum and Adam's moments carry over.
 
 scikit-learn is an optional dependency: ``pip install "fastmlp[sklearn]"``.
 """
@@ -13,12 +15,14 @@ import numbers
 import warnings
 
 import numpy as np
+import scipy.optimize
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
+    from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted
 except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
@@ -38,7 +42,9 @@ from fastmlp.optim import SGD, Adam
 
 __all__ = ["MLPClassifier"]
 
-_SOLVERS = ("sgd", "adam")
+_SOLVERS = ("lbfgs", "sgd", "adam")
+_LEARNING_RATES = ("constant", "invscaling", "adaptive")
+_ADAPTIVE_MIN_LR = 1e-6  # scikit-learn's: "adaptive" stops once the rate is this small
 # scikit-learn's names for the same functions
 _ACTIVATION_ALIASES = {"logistic": "sigmoid"}
 
@@ -115,23 +121,31 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         (multinomial logistic regression).
     activation : {"relu", "leaky_relu", "sigmoid", "tanh"}, default "relu"
         Hidden activation; scikit-learn's name ``"logistic"`` is accepted for ``"sigmoid"``.
-    solver : {"sgd", "adam"}, default "sgd"
-        ``fastmlp.SGD`` or ``fastmlp.Adam``.
-    learning_rate_init : float, default 0.01
-        The (constant) learning rate. With the default momentum of 0.9 this takes steps of
-        the size ``fastmlp.SGD(lr=0.1)`` takes without momentum. For ``solver="adam"`` values
-        near 0.001 (scikit-learn's default) are usual.
+    solver : {"lbfgs", "sgd", "adam"}, default "adam"
+        ``fastmlp.Adam``, ``fastmlp.SGD``, or scipy's L-BFGS-B over the whole training set
+        (``fastmlp.MLP.loss_and_gradients``), as scikit-learn runs it: ``max_iter`` iterations,
+        ``max_fun`` evaluations, ``tol`` on the projected gradient.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        SGD's rate after each epoch: ``learning_rate_init``; ``learning_rate_init / (t_ + 1) **
+        power_t``; or divided by 5 whenever ``n_iter_no_change`` epochs pass without an
+        improvement (training stops once it is below 1e-6). Other solvers ignore it.
+    learning_rate_init : float, default 0.001
+        The rate the stochastic solvers start from.
+    power_t : float, default 0.5
+        The exponent of ``"invscaling"``.
     momentum : float, default 0.9
         SGD momentum, in [0, 1).
-    nesterovs_momentum : bool, default False
-        Use Nesterov momentum with SGD (needs ``momentum > 0``).
+    nesterovs_momentum : bool, default True
+        Use Nesterov momentum with SGD (where ``momentum > 0``).
     beta_1, beta_2, epsilon : float, default 0.9, 0.999, 1e-8
         Adam's parameters.
     batch_size : int or "auto", default "auto"
         Rows per update; ``"auto"`` is ``min(200, n_samples)``. Larger values are clipped to the
         number of training rows, with a warning.
     max_iter : int, default 200
-        The largest number of epochs per ``fit``.
+        The largest number of epochs per ``fit`` (iterations, for ``"lbfgs"``).
+    max_fun : int, default 15000
+        The most loss evaluations ``"lbfgs"`` makes.
     alpha : float, default 0.0001
         L2 penalty, with scikit-learn's meaning: the loss of a minibatch of ``m`` rows gains
         ``0.5 * alpha * ||W||**2 / m``, which is fastmlp's ``weight_decay = alpha / batch_size``.
@@ -164,9 +178,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when X was a DataFrame with string column names.
+    loss_ : float
+        The training loss at the end of fitting: the last epoch's mean, or the L-BFGS objective
+        (with its L2 term).
     loss_curve_ : list of float
         The mean training loss of each epoch (the data term, without the L2 penalty), measured
-        during the epoch as the minibatches were seen.
+        during the epoch as the minibatches were seen; empty for ``"lbfgs"``.
     best_loss_ : float or None
         The lowest value in ``loss_curve_``; None with ``early_stopping``.
     validation_scores_ : list of float or None
@@ -174,7 +191,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     best_validation_score_ : float or None
         The best of ``validation_scores_``; else None.
     n_iter_ : int
-        Epochs run.
+        Epochs run by the last call (1 after ``partial_fit``); iterations for ``"lbfgs"``.
     t_ : int
         Training rows seen, counting repeats.
     n_layers_ : int
@@ -206,15 +223,18 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self,
         hidden_layer_sizes=(100,),
         activation="relu",
-        solver="sgd",
-        learning_rate_init=0.01,
+        solver="adam",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
         momentum=0.9,
-        nesterovs_momentum=False,
+        nesterovs_momentum=True,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
         batch_size="auto",
         max_iter=200,
+        max_fun=15000,
         alpha=0.0001,
         shuffle=True,
         early_stopping=False,
@@ -228,7 +248,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.momentum = momentum
         self.nesterovs_momentum = nesterovs_momentum
         self.beta_1 = beta_1
@@ -236,6 +258,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.epsilon = epsilon
         self.batch_size = batch_size
         self.max_iter = max_iter
+        self.max_fun = max_fun
         self.alpha = alpha
         self.shuffle = shuffle
         self.early_stopping = early_stopping
@@ -263,6 +286,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._fit(X, y, incremental=False)
 
+    def _stochastic(self):
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} is not stochastic."
+            )
+        return True
+
+    @available_if(_stochastic)
     def partial_fit(self, X, y, classes=None):
         """Train one epoch on X, y, continuing from the current parameters.
 
@@ -341,7 +372,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         activation = _ACTIVATION_ALIASES.get(self.activation, self.activation)
         check_choice("activation", activation, reference.ACTIVATIONS)
         check_choice("solver", self.solver, _SOLVERS)
+        check_choice("learning_rate", self.learning_rate, _LEARNING_RATES)
         check_float("learning_rate_init", self.learning_rate_init, low=0.0, low_open=True)
+        check_float("power_t", self.power_t, low=0.0)
         check_float("momentum", self.momentum, 0.0, 1.0, high_open=True)
         _check_bool("nesterovs_momentum", self.nesterovs_momentum)
         check_float("beta_1", self.beta_1, 0.0, 1.0, high_open=True)
@@ -352,6 +385,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"batch_size: got {self.batch_size!r}; expected 'auto' or an int >= 1")
             check_int("batch_size", self.batch_size, minimum=1)
         check_int("max_iter", self.max_iter, minimum=1)
+        check_int("max_fun", self.max_fun, minimum=1)
         check_float("alpha", self.alpha, low=0.0)
         _check_bool("shuffle", self.shuffle)
         _check_bool("early_stopping", self.early_stopping)
@@ -460,6 +494,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             self.out_activation_ = "softmax"
         y = self._encode(y)
         X = np.ascontiguousarray(X, dtype=np.float32)
+        if self.solver == "lbfgs":
+            return self._fit_lbfgs(X, y)
 
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
@@ -467,15 +503,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             if self.validation_scores_ is None:
                 self.validation_scores_, self.best_validation_score_ = [], -np.inf
         batch_size = self._batch_size(len(X))
-        optimizer = self._make_optimizer(batch_size)
-        previous = self._solver_state
-        if type(previous) is type(optimizer) and vars(previous) == vars(optimizer):
-            optimizer = previous  # unchanged settings: keep its momentum or moments
-        self._solver_state = optimizer
+        optimizer = self._solver_state
+        if not incremental or optimizer is None:  # as scikit-learn: fit starts afresh, partial_fit goes on
+            optimizer = self._solver_state = self._make_optimizer(batch_size)
         if not incremental:
             self._no_improvement_count = 0
 
         best_params = None
+        self.n_iter_ = 0  # this call's epochs, as scikit-learn counts them; t_ and loss_curve_ go on
         epochs = 1 if incremental else int(self.max_iter)
         for _ in range(epochs):
             # scikit-learn's users hear from its conventions (ConvergenceWarning), not fit's advice
@@ -486,6 +521,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             loss = float(history.history["loss"][-1])
             self.n_iter_ += 1
             self.t_ += len(X)
+            self.loss_ = loss
             self.loss_curve_.append(loss)
             if early_stopping:
                 score = self.model_.evaluate(X_val, y_val)["accuracy"]
@@ -503,15 +539,24 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             self._best_loss = min(self._best_loss, loss)
             self.best_loss_ = None if early_stopping else self._best_loss
             self._no_improvement_count = 0 if improved else self._no_improvement_count + 1
-            if incremental:
-                break
+            if self._sgd_schedule("invscaling"):
+                optimizer.lr = float(self.learning_rate_init) / (self.t_ + 1) ** float(self.power_t)
             if self._no_improvement_count > self.n_iter_no_change:
-                if self.verbose:
-                    what = "Validation score" if early_stopping else "Training loss"
-                    print(
-                        f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
-                        "consecutive epochs. Stopping."
-                    )
+                what = "Validation score" if early_stopping else "Training loss"
+                message = (
+                    f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} consecutive epochs."
+                )
+                if not self._sgd_schedule("adaptive") or optimizer.lr <= _ADAPTIVE_MIN_LR:
+                    if self.verbose:
+                        print(message + " Stopping.")
+                    if not incremental:
+                        break
+                else:
+                    optimizer.lr /= 5.0
+                    self._no_improvement_count = 0
+                    if self.verbose:
+                        print(f"{message} Setting learning rate to {optimizer.lr:f}")
+            if incremental:
                 break
         else:
             if not incremental:
@@ -523,4 +568,49 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 )
         if early_stopping and best_params is not None:
             self.model_.weights, self.model_.biases = best_params
+        return self
+
+    def _sgd_schedule(self, name):
+        return self.solver == "sgd" and self.learning_rate == name
+
+    def _fit_lbfgs(self, X, y):
+        """scikit-learn's L-BFGS-B over every parameter at once (its loss: the mean loss plus
+        ``0.5 * alpha * ||W||**2 / n_samples``, biases not penalised), the loss and gradients
+        from the compiled model."""
+        net, n = self.model_, len(X)
+        shapes = [a.shape for a in net.weights + net.biases]
+        cuts = np.cumsum([int(np.prod(shape)) for shape in shapes])[:-1]
+
+        def unpack(theta):
+            arrays = [part.reshape(shape) for part, shape in zip(np.split(theta, cuts), shapes)]
+            return arrays[: len(net.weights)], arrays[len(net.weights) :]
+
+        def objective(theta):
+            net.weights, net.biases = unpack(theta)
+            loss, grads = net.loss_and_gradients(X, y)
+            penalty = sum(float(np.dot(W.ravel(), W.ravel())) for W in net.weights)
+            grad_w = [dW + (self.alpha / n) * W for (dW, _), W in zip(grads, net.weights)]
+            flat = np.concatenate([g.ravel() for g in grad_w + [db for _, db in grads]]).astype(np.float64)
+            return float(loss) + 0.5 * self.alpha * penalty / n, flat
+
+        start = np.concatenate([a.ravel() for a in net.weights + net.biases]).astype(np.float64)
+        with _advice_silenced():
+            result = scipy.optimize.minimize(
+                objective,
+                start,
+                method="L-BFGS-B",
+                jac=True,
+                options={"maxfun": int(self.max_fun), "maxiter": int(self.max_iter), "gtol": float(self.tol)},
+            )
+        net.weights, net.biases = unpack(result.x)
+        self.n_iter_ = int(result.nit)
+        self.loss_ = float(result.fun)
+        self.best_loss_ = None
+        if result.status != 0:
+            warnings.warn(
+                f"lbfgs failed to converge after {result.nit} iterations (status={result.status}): "
+                f"{result.message}. Increase max_iter (or max_fun), or scale the data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         return self
