@@ -88,8 +88,8 @@ int fm_train_batch1(const fm_blas *blas, const fm_net *net, fm_optimizer *opt,
     int32_t step = 0;
     for (int64_t row = first_batch; row < first_batch + n_batches && row < n_rows; row++) {
         int64_t source = order != NULL ? order[row] : row;
-        status = train_row(blas, net, plan, &v, opt, X + (size_t)source * width, y + source, step,
-                           stats);
+        status = train_row(blas, net, plan, &v, opt, X + (size_t)source * width,
+                           y + (size_t)source * plan->target_words, step, stats);
         if (status != FM_OK)
             break;
         step++;

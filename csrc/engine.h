@@ -49,7 +49,7 @@ typedef struct {
     size_t span[FM_MAX_LAYERS];                   /* floats in W[l] and b[l] together */
     /* the workspace, for plan.rows rows */
     float *acts[FM_MAX_LAYERS + 1];     /* (rows, s[l]); acts[0] is the gather buffer */
-    int32_t *labels;                    /* (rows,) gathered labels */
+    int32_t *labels;                    /* (rows, target_words) gathered targets */
     float *delta[2];                    /* whole: (rows, widest layer) each, in turns */
     float *layer_delta[FM_MAX_LAYERS];  /* in parts: (rows, s[l + 1]) for layer l */
     int32_t *stamp;                     /* lazy first layer: (s[0],) */
@@ -66,8 +66,9 @@ typedef struct {
 void fm_make_views(views *v, const fm_net *net, const fm_workspace *ws);
 /* The widest layer after the input (at least 1): the widest operand of the backward passes. */
 int fm_widest_layer(const int *sizes, int n_layers);
-/* dst (n, width) overwritten with rows `rows` (n,) of X; labels (n,) with theirs from y. */
-void fm_gather_rows(float *dst, int32_t *labels, const float *X, const int32_t *y,
+/* dst (n, width) overwritten with rows `rows` (n,) of X; labels (n, target_words) with their
+   targets from y. */
+void fm_gather_rows(float *dst, int32_t *labels, int target_words, const float *X, const int32_t *y,
                     const int64_t *rows, int n, int width);
 /* Rows in minibatch `batch` of an epoch over n_rows rows (the last one may be short; 0 past the end). */
 int fm_rows_in_batch(int64_t n_rows, int batch_size, int64_t batch);

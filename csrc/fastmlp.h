@@ -240,8 +240,8 @@ size_t fm_sparse_layout(fm_sparse *s, int32_t *buffer, int n_in, int max_rows, i
 int fm_sparse_groups_pay(int width);
 /* Rows `rows` (n,) of X (., n_in) -- or rows start .. start + n - 1 when rows is NULL -- into s
    as minibatch rows first_row .., their labels from y into labels (n,). */
-void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32_t *y,
-                      const int64_t *rows, int64_t start, int n, int first_row);
+void fm_sparse_gather(fm_sparse *s, int32_t *labels, int target_words, const float *X,
+                      const int32_t *y, const int64_t *rows, int64_t start, int n, int first_row);
 /* Those rows of X on their way to the L2 cache, for a gather a while later. */
 void fm_sparse_prefetch(const float *X, const int64_t *rows, int64_t start, int n, int n_in);
 /* out (n, width), rows ld_out apart, overwritten with act(x W + b); W (n_in, width), rows ld_w
@@ -268,13 +268,22 @@ void fm_sparse_update(float *W, float *vW, int ld_w, const fm_sparse *const *par
                       float mu, float c);
 
 /* ---- output layer and loss (loss.c) ---- */
-enum fm_head { FM_SOFTMAX_CE = 0, FM_SIGMOID_MSE = 1, FM_SIGMOID_CE = 2, FM_SOFTMAX_MSE = 3 };
+enum fm_head {
+    FM_SOFTMAX_CE = 0,
+    FM_SIGMOID_MSE = 1,
+    FM_SIGMOID_CE = 2,
+    FM_SOFTMAX_MSE = 3,
+    FM_IDENTITY_MSE = 4 /* regression: the outputs as they are, against float targets */
+};
 
 /* z (n, k): logits, overwritten with the outputs (softmax or sigmoid). */
 void fm_head_output(float *z, int n, int k, int head);
-/* z (n, k): logits, overwritten with the outputs; y (n,) labels in [0, k).
+/* z (n, k): logits, overwritten with the outputs; y: the targets, a row's fm_target_words(head,
+   k) 4-byte words apart: labels in [0, k), or for FM_IDENTITY_MSE k float values (their bits).
    dz (n, k), unless NULL: overwritten with scale * d(loss)/dz (scale = 1/n gives the mean loss's).
-   Returns the loss summed over rows; *correct (unless NULL) gets the count of argmax == y. */
+   Returns the loss summed over rows; *correct (unless NULL) gets the count of argmax == y
+   (nothing, for regression). */
+int fm_target_words(int head, int k);
 double fm_head_loss(float *z, float *dz, const int32_t *y, int n, int k, int head, float scale,
                     int64_t *correct);
 
@@ -336,6 +345,7 @@ typedef struct {
     int packed_operands; /* training in parts with the tiles: the dense layers' forward passes read
                               their weights in panels (fm_pack_rows), packed once a step, and
                               their weight gradients the deltas, packed as each part makes them */
+    int target_words;    /* 4-byte words of target per row: fm_target_words(head, outputs) */
 } fm_plan;
 
 /* The buffer of a call's activations, deltas and lists, laid out for its plan. */

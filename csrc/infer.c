@@ -19,7 +19,7 @@ static void infer_part(in_parts *run, int index, int64_t start, int n)
     float *logits =
         run->out != NULL ? run->out + (size_t)(start + r0) * k : v->acts[L] + (size_t)w0 * k;
     if (run->plan->sparse_inputs)
-        fm_sparse_gather(&mine->inputs[0], v->labels + w0, run->X, NULL, NULL, start + r0, m, w0);
+        fm_sparse_gather(&mine->inputs[0], NULL, 0, run->X, NULL, NULL, start + r0, m, w0);
     for (int l = 0; l < L; l++) {
         float *dst = l == L - 1 ? logits : v->acts[l + 1] + (size_t)w0 * v->s[l + 1];
         int act = fm_part_activation(run, l);
@@ -34,8 +34,9 @@ static void infer_part(in_parts *run, int index, int64_t start, int n)
     if (run->out != NULL)
         fm_head_output(logits, m, k, run->net->head);
     else
-        mine->loss += fm_head_loss(logits, NULL, run->y + start + r0, m, k, run->net->head, 1.0f,
-                                   &mine->correct);
+        mine->loss +=
+            fm_head_loss(logits, NULL, run->y + (size_t)(start + r0) * run->plan->target_words, m,
+                         k, run->net->head, 1.0f, &mine->correct);
 }
 
 static void infer_thread(void *arg, int thread, int n_threads)
@@ -108,8 +109,8 @@ void fm_evaluate(const fm_blas *blas, const fm_net *net, fm_workspace *ws, const
     for (int64_t start = 0; start < n_rows; start += rows) {
         int n = (int)(n_rows - start < rows ? n_rows - start : rows);
         fm_forward(blas, &v, X + (size_t)start * width, v.acts[L], n, net->activation);
-        stats->loss_sum +=
-            fm_head_loss(v.acts[L], NULL, y + start, n, k, net->head, 1.0f, &stats->correct);
+        stats->loss_sum += fm_head_loss(v.acts[L], NULL, y + (size_t)start * ws->plan.target_words,
+                                        n, k, net->head, 1.0f, &stats->correct);
         stats->rows += n;
     }
 }

@@ -164,7 +164,7 @@ static size_t lay_out_workspace(views *v, const int *s, int L, const fm_plan *pl
     size_t rows = (size_t)plan->rows;
     for (int l = 0; l <= L; l++)
         v->acts[l] = take_floats(&c, rows * s[l]);
-    v->labels = take(&c, sizeof(int32_t) * rows);
+    v->labels = take(&c, sizeof(int32_t) * rows * plan->target_words);
     if (plan->parts == 1) {
         v->delta[0] = take_floats(&c, rows * fm_widest_layer(s, L));
         v->delta[1] = take_floats(&c, rows * fm_widest_layer(s, L));
@@ -217,12 +217,13 @@ void fm_make_views(views *v, const fm_net *net, const fm_workspace *ws)
     lay_out_workspace(v, v->s, v->L, &ws->plan, ws->buffer);
 }
 
-void fm_gather_rows(float *dst, int32_t *labels, const float *X, const int32_t *y,
+void fm_gather_rows(float *dst, int32_t *labels, int target_words, const float *X, const int32_t *y,
                     const int64_t *rows, int n, int width)
 {
     for (int i = 0; i < n; i++) {
         memcpy(dst + (size_t)i * width, X + (size_t)rows[i] * width, sizeof(float) * width);
-        labels[i] = y[rows[i]];
+        memcpy(labels + (size_t)i * target_words, y + (size_t)rows[i] * target_words,
+               sizeof(int32_t) * target_words);
     }
 }
 

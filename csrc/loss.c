@@ -45,7 +45,7 @@ void fm_head_output(float *z, int n, int k, int head)
         float *row = z + (size_t)i * k;
         if (head == FM_SOFTMAX_CE || head == FM_SOFTMAX_MSE)
             softmax_row(row, k);
-        else
+        else if (head != FM_IDENTITY_MSE)
             for (int j = 0; j < k; j++)
                 row[j] = sigmoid(row[j]);
     }
@@ -104,10 +104,33 @@ static double head_row(float *z, float *dz, int label, int k, int head, float sc
     return loss;
 }
 
+int fm_target_words(int head, int k)
+{
+    return head == FM_IDENTITY_MSE ? k : 1;
+}
+
+/* Regression: half the squared error of each output against its float target. */
+static double identity_mse(const float *z, float *dz, const int32_t *y, int n, int k, float scale)
+{
+    double total = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *t = (const float *)(y + (size_t)i * k); /* the targets' bits, as given */
+        for (int j = 0; j < k; j++) {
+            float e = z[(size_t)i * k + j] - t[j];
+            total += 0.5 * (double)e * e;
+            if (dz)
+                dz[(size_t)i * k + j] = scale * e;
+        }
+    }
+    return total;
+}
+
 double fm_head_loss(float *z, float *dz, const int32_t *y, int n, int k, int head, float scale,
                     int64_t *correct)
 {
-    /* z, dz: (n, k); y: (n,) */
+    /* z, dz: (n, k); y: (n, fm_target_words(head, k)) */
+    if (head == FM_IDENTITY_MSE)
+        return identity_mse(z, dz, y, n, k, scale);
     double total = 0.0;
     int64_t hits = 0;
     for (int i = 0; i < n; i++) {

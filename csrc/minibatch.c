@@ -16,7 +16,15 @@ static const float *dense_inputs(const in_parts *run, int64_t start)
 
 static const int32_t *labels_of(const in_parts *run, int64_t start)
 {
-    return run->order != NULL || run->plan->sparse_inputs ? run->v->labels : run->y + start;
+    return run->order != NULL || run->plan->sparse_inputs
+               ? run->v->labels
+               : run->y + (size_t)start * run->plan->target_words;
+}
+
+/* Row r of targets a row's plan->target_words words apart (a label, or regression's values). */
+static int32_t *targets_at(const in_parts *run, const int32_t *targets, int64_t r)
+{
+    return (int32_t *)targets + (size_t)r * run->plan->target_words;
 }
 
 /* Where the m rows from r0 of the minibatch at `start` come from in X: their entries of the
@@ -34,11 +42,11 @@ static void gather_part(in_parts *run, int index, int64_t start, int n, int turn
     const int64_t *rows = rows_in_order(run, start, r0, m);
     views *v = run->v;
     if (run->plan->sparse_inputs) /* even when empty: the update reads every part */
-        fm_sparse_gather(&v->parts[index].inputs[turn], v->labels + r0, run->X, run->y, rows,
-                         start + r0, m, r0);
+        fm_sparse_gather(&v->parts[index].inputs[turn], targets_at(run, v->labels, r0),
+                         run->plan->target_words, run->X, run->y, rows, start + r0, m, r0);
     else if (rows != NULL)
-        fm_gather_rows(v->acts[0] + (size_t)r0 * v->s[0], v->labels + r0, run->X, run->y, rows, m,
-                       v->s[0]);
+        fm_gather_rows(v->acts[0] + (size_t)r0 * v->s[0], targets_at(run, v->labels, r0),
+                       run->plan->target_words, run->X, run->y, rows, m, v->s[0]);
 }
 
 /* Rows [r0, r0 + m) of layer l's deltas into their panels, where the plan packs them. */
@@ -65,7 +73,7 @@ static void forward_backward_part(in_parts *run, int index, int64_t start, int n
     if (m == 0) { /* no hidden rows either: the update reads every part's lists */
         for (int l = 1; l < L; l++)
             if (fm_lists_inputs(run, l))
-                fm_sparse_gather(&mine->hidden[l], NULL, v->acts[l], NULL, NULL, r0, 0, r0);
+                fm_sparse_gather(&mine->hidden[l], NULL, 0, v->acts[l], NULL, NULL, r0, 0, r0);
         return;
     }
     for (int l = plan->by_columns ? 1 : 0; l < L; l++) {
@@ -77,9 +85,9 @@ static void forward_backward_part(in_parts *run, int index, int64_t start, int n
         else if (!fm_sparse_hidden_forward(run, mine, out, l, r0, m))
             fm_part_dense_forward(run, out, in, l, m);
     }
-    mine->loss =
-        fm_head_loss(v->acts[L] + (size_t)r0 * k, v->layer_delta[L - 1] + (size_t)r0 * k,
-                     labels_of(run, start) + r0, m, k, run->net->head, 1.0f / n, &mine->correct);
+    mine->loss = fm_head_loss(v->acts[L] + (size_t)r0 * k, v->layer_delta[L - 1] + (size_t)r0 * k,
+                              targets_at(run, labels_of(run, start), r0), m, k, run->net->head,
+                              1.0f / n, &mine->correct);
     pack_delta_rows(run, L - 1, r0, m);
     for (int l = L - 1; l >= 1; l--) {
         int n_in = v->s[l], n_out = v->s[l + 1];

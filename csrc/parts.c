@@ -43,7 +43,7 @@ int fm_sparse_hidden_forward(const in_parts *run, part *mine, float *out, int l,
     if (!fm_lists_inputs(run, l))
         return 0;
     fm_sparse *x = &mine->hidden[l];
-    fm_sparse_gather(x, NULL, v->acts[l], NULL, NULL, r0, m, r0);
+    fm_sparse_gather(x, NULL, 0, v->acts[l], NULL, NULL, r0, m, r0);
     if (!fm_mostly_zeros(x->nnz, m, n_in))
         return 0;
     fm_sparse_forward(out, n_out, x, v->W[l], n_out, v->b[l], n_out, fm_part_activation(run, l));

@@ -266,8 +266,8 @@ void fm_sparse_prefetch(const float *X, const int64_t *rows, int64_t start, int 
 }
 
 FM_VECTORIZED
-void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32_t *y,
-                      const int64_t *rows, int64_t start, int n, int first_row)
+void fm_sparse_gather(fm_sparse *s, int32_t *labels, int target_words, const float *X,
+                      const int32_t *y, const int64_t *rows, int64_t start, int n, int first_row)
 {
     int n_in = s->n_in;
     size_t nnz = 0, in_groups = 0;
@@ -289,7 +289,9 @@ void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32
             nnz += compress(s->row_index + nnz, s->row_value + nnz, s->col_start + 1, x[0], n_in);
         }
         for (int t = r; t < r + take && y != NULL; t++)
-            labels[t] = y[source_row(rows, start, t)];
+            memcpy(labels + (size_t)t * target_words,
+                   y + (size_t)source_row(rows, start, t) * target_words,
+                   sizeof(int32_t) * target_words);
         r += take;
     }
     s->groups = groups;

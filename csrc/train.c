@@ -14,10 +14,11 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
                    const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
                    int64_t first_batch, int64_t n_batches, int n_threads, fm_stats *stats)
 {
-    /* X: (n_rows, sizes[0]); y: (n_rows,); order: (n_rows,) or NULL */
+    /* X: (n_rows, sizes[0]); y: (n_rows, target words); order: (n_rows,) or NULL */
     const fm_plan *plan = &ws->plan;
     if (plan->update == FM_NO_UPDATE || plan->parts < 1 || plan->parts > FM_MAX_PARTS ||
-        (plan->rows > 1 && plan->parts == 1))
+        (plan->rows > 1 && plan->parts == 1) ||
+        plan->target_words != fm_target_words(net->head, net->sizes[net->n_layers]))
         return FM_BAD_PLAN;
     if (!has_state(net, opt, plan->update))
         return FM_MISSING_STATE;
@@ -30,7 +31,7 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
 double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws, const float *X,
                              const int32_t *y, int n)
 {
-    /* X: (n, sizes[0]); y: (n,); net->grads overwritten */
+    /* X: (n, sizes[0]); y: (n, target words); net->grads overwritten */
     views v;
     fm_make_views(&v, net, ws);
     int L = v.L;

@@ -52,7 +52,8 @@ cdef extern from "fastmlp.h" nogil:
     int FM_MAX_PARTS
     int FM_TILE_COLS
     enum: FM_RELU, FM_LEAKY_RELU, FM_SIGMOID, FM_TANH, FM_IDENTITY
-    enum: FM_SOFTMAX_CE, FM_SIGMOID_MSE, FM_SIGMOID_CE, FM_SOFTMAX_MSE
+    enum: FM_SOFTMAX_CE, FM_SIGMOID_MSE, FM_SIGMOID_CE, FM_SOFTMAX_MSE, FM_IDENTITY_MSE
+    int fm_target_words(int head, int k)
     enum: FM_SGD, FM_ADAM
     enum: FM_OK, FM_NONFINITE_LOSS, FM_MISSING_STATE, FM_BAD_PLAN
     enum: FM_NO_UPDATE, FM_PLAIN_SGD, FM_VELOCITY_SGD, FM_GRADIENT_STEP
@@ -84,6 +85,7 @@ cdef extern from "fastmlp.h" nogil:
         int private_columns
         uint64_t hidden_lists
         int packed_operands
+        int target_words
 
     ctypedef struct fm_workspace:
         fm_plan plan
@@ -118,7 +120,7 @@ cdef extern from "fastmlp.h" nogil:
         int n, n_in, nnz, first_row
     size_t fm_sparse_layout(fm_sparse *s, int32_t *buffer, int n_in, int max_rows, int width)
     int fm_sparse_groups_pay(int width)
-    void fm_sparse_gather(fm_sparse *s, int32_t *labels, const float *X, const int32_t *y,
+    void fm_sparse_gather(fm_sparse *s, int32_t *labels, int target_words, const float *X, const int32_t *y,
                           const int64_t *rows, int64_t start, int n, int first_row)
     void fm_sparse_forward(float *out, int ld_out, const fm_sparse *x, const float *W, int ld_w,
                            const float *b, int width, int activation)

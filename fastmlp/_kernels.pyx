@@ -13,7 +13,14 @@ from fastmlp._kernels cimport *
 ACTIVATIONS = {"relu": FM_RELU, "leaky_relu": FM_LEAKY_RELU, "sigmoid": FM_SIGMOID,
                "tanh": FM_TANH, "identity": FM_IDENTITY}
 HEADS = {("softmax", "cross_entropy"): FM_SOFTMAX_CE, ("sigmoid", "mse"): FM_SIGMOID_MSE,
-         ("sigmoid", "cross_entropy"): FM_SIGMOID_CE, ("softmax", "mse"): FM_SOFTMAX_MSE}
+         ("sigmoid", "cross_entropy"): FM_SIGMOID_CE, ("softmax", "mse"): FM_SOFTMAX_MSE,
+         ("identity", "mse"): FM_IDENTITY_MSE}
+
+
+def target_words(int head, int k):
+    """4-byte words of target per row for a head with k outputs (csrc/loss.c): 1 label, or
+    regression's k float values."""
+    return fm_target_words(head, k)
 MAX_LAYERS = FM_MAX_LAYERS
 LAZY_MAX_STEPS = FM_LAZY_MAX_STEPS  # batch 1's longest chunk: its lazy rows' matrix powers
 OPTIMIZER_KINDS = {"sgd": FM_SGD, "adam": FM_ADAM}
@@ -263,6 +270,8 @@ cdef class Network:
         fm_optimizer's fields (fastmlp.model's _optimizer_struct), which Cython turns into the C
         struct.
         """
+        if y.shape[0] != X.shape[0] * ws.ws.plan.target_words:
+            raise RuntimeError("fastmlp internal error: the targets do not match the rows and the plan")
         cdef fm_stats stats
         stats.loss_sum = loss_sum
         stats.correct = 0
@@ -286,6 +295,8 @@ cdef class Network:
         """Mean loss over X; the gradients land in the grads buffer. ws: planned whole, for X's rows."""
         if ws.ws.plan.parts != 1 or ws.rows < X.shape[0]:
             raise RuntimeError("fastmlp internal error: loss_and_gradients needs a whole plan for every row")
+        if y.shape[0] != X.shape[0] * ws.ws.plan.target_words:
+            raise RuntimeError("fastmlp internal error: the targets do not match the rows and the plan")
         cdef double loss
         with nogil:
             loss = fm_loss_and_gradients(ws.blas, &self.net, &ws.ws, &X[0, 0], &y[0], X.shape[0])
@@ -300,6 +311,8 @@ cdef class Network:
 
     def evaluate(self, Workspace ws, const float[:, ::1] X, const int32_t[::1] y, int n_threads=1):
         """Returns (loss summed over rows, correct count)."""
+        if y.shape[0] != X.shape[0] * ws.ws.plan.target_words:
+            raise RuntimeError("fastmlp internal error: the targets do not match the rows and the plan")
         cdef fm_stats stats
         stats.loss_sum = 0.0
         stats.correct = 0
@@ -355,7 +368,10 @@ def head_output(float[:, ::1] z, int head):
 
 
 def head_loss(float[:, ::1] z, float[:, ::1] dz, const int32_t[::1] y, int head, float scale):
-    """Returns (loss summed over rows, correct count); z becomes the outputs, dz the gradient."""
+    """Returns (loss summed over rows, correct count); z becomes the outputs, dz the gradient.
+    y: the labels, or for the identity head the float targets' words (targets.view(np.int32))."""
+    if y.shape[0] < z.shape[0] * fm_target_words(head, z.shape[1]):
+        raise ValueError("head_loss: y holds fewer targets than z has rows")
     cdef int64_t correct = 0
     cdef double loss
     cdef float *dz_ptr = &dz[0, 0] if dz is not None else NULL
@@ -388,7 +404,7 @@ cdef class _SparseRows:
         self.buffer = np.empty(fm_sparse_layout(NULL, NULL, X.shape[1], max(n, 1), width), np.int32)
         self.labels = np.zeros(max(X.shape[0], 1), np.int32)
         fm_sparse_layout(&self.s, &self.buffer[0], X.shape[1], max(n, 1), width)
-        fm_sparse_gather(&self.s, &self.labels[0], &X[0, 0], &self.labels[0], NULL, begin, n, begin)
+        fm_sparse_gather(&self.s, &self.labels[0], 1, &X[0, 0], &self.labels[0], NULL, begin, n, begin)
 
 
 def sparse_groups_pay(int width):

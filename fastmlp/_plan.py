@@ -10,6 +10,7 @@ and a plan's results do not depend on the thread count. Tests build a Plan direc
 (``dataclasses.replace`` of the one ``make_plan`` gives) to steer a call onto an engine.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +84,9 @@ class Plan:
     blas : str
         Where the GEMMs go: ``"openblas"`` (SciPy's), ``"blis"`` (the blis package's) or
         ``"tiles"`` (fastmlp's own, csrc/tiles.c, with the bias, activation and SGD step fused).
+    target_words : int
+        4-byte words of target per row, as the network's head reads them
+        (``_kernels.target_words``): 1 label, or a regression's float values, one per output.
     """
 
     sizes: tuple
@@ -98,6 +102,7 @@ class Plan:
     fixed_chunk_steps: int = 0
     packed_operands: bool = False
     blas: str = "openblas"
+    target_words: int = 1
 
     def __post_init__(self):
         for problem in _inconsistencies(self):
@@ -115,6 +120,7 @@ class Plan:
             "private_columns": self.private_columns,
             "hidden_lists": sum(1 << layer for layer in self.hidden_lists),
             "packed_operands": self.packed_operands,
+            "target_words": self.target_words,
         }
 
 
@@ -124,6 +130,7 @@ def _inconsistencies(plan):
     split = plan.parts > 1
     checks = [
         (plan.rows >= 1, "rows must be at least 1"),
+        (plan.target_words in (1, plan.sizes[-1]), "target_words must be 1 or the outputs"),
         (1 <= plan.parts <= MAX_PARTS, f"parts must be between 1 and {MAX_PARTS}"),
         (1 <= plan.threads <= plan.parts, "threads must be between 1 and parts"),
         (plan.update in UPDATES, f"update must be one of {sorted(UPDATES)}"),
@@ -170,7 +177,13 @@ def update_rule(optimizer):
     return "velocity" if optimizer.momentum > 0 or optimizer.weight_decay > 0 else "plain"
 
 
-def make_plan(task, sizes, activation, X, batch_size=None, optimizer=None, threads=1):
+def make_plan(task, sizes, activation, X, batch_size=None, optimizer=None, threads=1, target_words=1):
+    """The plan for one call, with the network's target_words."""
+    plan = _engine_plan(task, sizes, activation, X, batch_size, optimizer, threads)
+    return plan if target_words == 1 else dataclasses.replace(plan, target_words=target_words)
+
+
+def _engine_plan(task, sizes, activation, X, batch_size, optimizer, threads):
     """The plan for one call: task "fit" (with batch_size and optimizer), "infer" (predict and
     evaluate) or "gradients" (loss_and_gradients, every row in one block); threads: how many the
     call may use (fastmlp._threads.available)."""

@@ -374,7 +374,13 @@ def check_y(y, n_samples, n_classes, name="y", x_name="X"):
         fractional = arr != np.round(arr)
         if fractional.any():
             i = int(np.argmax(fractional))
-            raise _error(ValueError, name, f"{arr[i].item()!r} at index {i}", "integer class labels (whole numbers)")
+            raise _error(
+                ValueError,
+                name,
+                f"{arr[i].item()!r} at index {i}",
+                "integer class labels (whole numbers)",
+                "For values to predict (regression), make the network MLP(..., output='identity', loss='mse')",
+            )
     lowest, highest = int(arr.min()), int(arr.max())
     if n_classes is None:
         expected = "labels >= 0"
@@ -400,8 +406,56 @@ def check_y(y, n_samples, n_classes, name="y", x_name="X"):
     return labels
 
 
-def check_validation_data(validation_data, n_features, n_classes):
-    """Check ``validation_data=(X_val, y_val)``; return the pair as (float32 X, int32 y).
+def check_targets(y, n_samples, n_outputs, name="y", x_name="X"):
+    """Check a regression's targets and return them as a C-contiguous float32 copy of shape
+    (n_samples, n_outputs): given as (n_samples, n_outputs), or (n_samples,) for one output.
+
+    Raises
+    ------
+    TypeError
+        For strings, complex numbers, objects that are not numbers.
+    ValueError
+        For integer or bool labels (a classifier's), another shape, a length different from
+        n_samples, non-finite values or values beyond float32.
+    """
+    arr = _as_array(y, name, "an array of float targets")
+    arr = _as_real(arr, y, name)
+    shape = f"({n_samples},) or ({n_samples}, 1)" if n_outputs == 1 else f"({n_samples}, {n_outputs})"
+    if arr.dtype.kind in "biu":
+        raise _error(
+            ValueError,
+            name,
+            f"integer labels ({_describe(arr)}) for a regression network (output='identity')",
+            f"float targets of shape {shape}",
+            f"Pass {name}.astype(np.float32) if they are values to predict; for classes, make the network "
+            "with output='softmax'",
+        )
+    if arr.ndim == 1 and n_outputs == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != n_outputs:
+        raise _error(ValueError, name, _describe(arr), f"float targets of shape {shape}, one per output")
+    if n_samples is not None and len(arr) != n_samples:
+        raise _error(
+            ValueError,
+            f"{x_name} and {name}",
+            f"{n_samples} rows in {x_name} and {len(arr)} in {name}",
+            "the same number",
+        )
+    if arr.size == 0:
+        raise _error(ValueError, name, _describe(arr), f"at least one target ({name} is empty)")
+    with np.errstate(over="ignore"):
+        targets = np.array(arr, dtype=np.float32, order="C", copy=True)  # private: C reads it unguarded
+    finite = np.isfinite(targets)
+    if not finite.all():
+        index = np.unravel_index(int(np.argmin(finite)), targets.shape)
+        got = f"{arr[index].item()!r} at {tuple(int(i) for i in index)}"
+        raise _error(ValueError, name, got, "finite targets within float32's range")
+    return targets
+
+
+def check_validation_data(validation_data, n_features, n_classes, check=None):
+    """Check ``validation_data=(X_val, y_val)``; return the pair as (float32 X, int32 y), or with
+    ``check`` (check_targets with the outputs bound, for a regression) its targets.
 
     Raises
     ------
@@ -419,7 +473,8 @@ def check_validation_data(validation_data, n_features, n_classes):
         got = f"a {type(validation_data).__name__} of length {len(validation_data)}"
         raise _error(ValueError, "validation_data", got, expected, hint)
     X = check_X(validation_data[0], n_features, name="validation_data[0]")
-    y = check_y(validation_data[1], X.shape[0], n_classes, name="validation_data[1]", x_name="validation_data[0]")
+    check = check or check_y
+    y = check(validation_data[1], X.shape[0], n_classes, name="validation_data[1]", x_name="validation_data[0]")
     return X, y
 
 

@@ -30,6 +30,7 @@ from fastmlp._validation import (
     check_float,
     check_int,
     check_sizes,
+    check_targets,
     check_validation_data,
     check_X,
     check_y,
@@ -41,7 +42,7 @@ from fastmlp.datasets._files import check_regular_file, npy_header, npz_member
 from fastmlp.init import initial_parameters, resolve_init
 from fastmlp.optim import SGD, Adam
 
-OUTPUTS = ("softmax", "sigmoid")
+OUTPUTS = ("softmax", "sigmoid", "identity")
 LOSSES = ("cross_entropy", "mse")
 FORMAT_VERSION = 1
 _CHUNK_SECONDS = 0.1  # work per call into the compiled loop: Ctrl-C answers within this
@@ -172,14 +173,19 @@ class MLP:
         _check_size_limits(self.sizes)
         if len(self.sizes) - 1 > _kernels.MAX_LAYERS:
             raise ValueError(f"sizes: got {len(self.sizes) - 1} weight layers; expected at most {_kernels.MAX_LAYERS}")
-        if self.sizes[-1] < 2:
+        self.activation = check_choice("activation", activation, reference.ACTIVATIONS)
+        self.output = check_choice("output", output, OUTPUTS)
+        self.loss = check_choice("loss", loss, LOSSES)
+        if (self.output, self.loss) not in _kernels.HEADS:
+            raise ValueError(
+                f"output, loss: got ({output!r}, {loss!r}); expected one of {sorted(_kernels.HEADS)} "
+                "(a regression's identity output goes with mse)"
+            )
+        if self.sizes[-1] < 2 and not self.is_regression:
             raise ValueError(
                 f"sizes: got an output layer of {self.sizes[-1]} unit; expected at least 2, "
                 "one per class (use 2 outputs for a yes/no problem)"
             )
-        self.activation = check_choice("activation", activation, reference.ACTIVATIONS)
-        self.output = check_choice("output", output, OUTPUTS)
-        self.loss = check_choice("loss", loss, LOSSES)
         self.init = init
         self._init = resolve_init(init, reference.ACTIVATION_FUNCTIONS[self.activation].auto_init)
         if seed is not None:
@@ -258,6 +264,24 @@ class MLP:
     @property
     def n_classes(self):
         return self.sizes[-1]
+
+    @property
+    def is_regression(self):
+        """Whether the network predicts values (``output="identity"``, ``loss="mse"``), not classes."""
+        return self.output == "identity"
+
+    def _checked_targets(self, y, n_samples, name="y", x_name="X"):
+        """Class labels (int32), or a regression's float32 targets (n, outputs)."""
+        check = check_targets if self.is_regression else check_y
+        return check(y, n_samples, self.n_classes, name=name, x_name=x_name)
+
+    def _c_targets(self, targets):
+        """Targets as csrc/ reads them: 4-byte words, a row's target_words apart (a label, or the
+        float values' bits)."""
+        return targets.view(np.int32).reshape(-1) if self.is_regression else targets
+
+    def _target_words(self):
+        return _kernels.target_words(_kernels.HEADS[(self.output, self.loss)], self.n_classes)
 
     def copy(self):
         """An independent model: same settings, parameters and random state, no shared memory."""
@@ -372,7 +396,9 @@ class MLP:
 
     def _planned(self, task, X, batch_size=None, optimizer=None):
         """The plan of a call (fastmlp._plan decides), and a workspace laid out for it."""
-        plan = _plan.make_plan(task, self.sizes, self.activation, X, batch_size, optimizer, self._threads())
+        plan = _plan.make_plan(
+            task, self.sizes, self.activation, X, batch_size, optimizer, self._threads(), self._target_words()
+        )
         return plan, _kernels.Workspace(self._sizes, plan.c_struct(), plan.blas)
 
     def predict_proba(self, X):
@@ -388,7 +414,15 @@ class MLP:
         ndarray of float32, shape (n_samples, n_classes)
             Softmax probabilities, or the per-unit sigmoids for ``output="sigmoid"``.
         """
-        self._refuse_while_fitting("predict", callbacks_may=True)
+        if self.is_regression:
+            raise TypeError(
+                "predict_proba: a regression network (output='identity') has no class probabilities; "
+                "predict(X) gives its values"
+            )
+        return self._outputs(X, "predict")  # refusals name the family: predict
+
+    def _outputs(self, X, caller):
+        self._refuse_while_fitting(caller, callbacks_may=True)
         X = self._checked_X(X)
         out = np.empty((X.shape[0], self.n_classes), dtype=np.float32)
         plan, workspace = self._planned("infer", X)
@@ -397,23 +431,30 @@ class MLP:
         return out
 
     def predict(self, X):
-        """Predicted class labels, int64 of shape (n_samples,): the argmax of ``predict_proba``."""
-        return np.argmax(self.predict_proba(X), axis=1).astype(np.int64)
+        """Predicted class labels, int64 of shape (n_samples,): the argmax of ``predict_proba``;
+        for a regression, its values, float32 of shape (n_samples, n_outputs)."""
+        if self.is_regression:
+            return self._outputs(X, "predict")
+        return np.argmax(self._outputs(X, "predict"), axis=1).astype(np.int64)
 
     def evaluate(self, X, y):
-        """Mean loss and accuracy over X, y.
+        """Mean loss and accuracy over X, y; for a regression, the mean loss (half the squared
+        error summed over the outputs), ``mse``, ``mae`` and ``r2`` (scikit-learn's ``r2_score``,
+        the outputs' average).
 
         Returns
         -------
         dict
-            ``{"loss": float, "accuracy": float}``.
+            ``{"loss": float, "accuracy": float}``, or ``{"loss", "mse", "mae", "r2"}``.
         """
         self._refuse_while_fitting("evaluate", callbacks_may=True)
         X = self._checked_X(X)
-        y = check_y(y, X.shape[0], self.n_classes)
+        y = self._checked_targets(y, X.shape[0])
         plan, workspace = self._planned("infer", X)
         with self._reading("evaluate"):
-            loss_sum, correct = self._engine.evaluate(workspace, X, y, plan.threads)
+            loss_sum, correct = self._engine.evaluate(workspace, X, self._c_targets(y), plan.threads)
+        if self.is_regression:
+            return {"loss": loss_sum / len(X), **_regression_scores(self._outputs(X, "evaluate"), y)}
         return {"loss": loss_sum / len(X), "accuracy": correct / len(X)}
 
     def loss_and_gradients(self, X, y):
@@ -427,7 +468,7 @@ class MLP:
         """
         self._refuse_while_fitting("loss_and_gradients")
         X = self._checked_X(X)
-        y = check_y(y, X.shape[0], self.n_classes)
+        y = self._c_targets(self._checked_targets(y, X.shape[0]))
         _, workspace = self._planned("gradients", X)
         # the gradients buffer is the network's: one call fills it at a time, and copies it out
         # before its end, since a fit starting then writes the same buffer
@@ -568,7 +609,7 @@ class MLP:
 
     def _fit(self, X, y, epochs, batch_size, optimizer, shuffle, validation_data, validation_split, verbose, callbacks):
         X = self._checked_X(X)
-        y = check_y(y, X.shape[0], self.n_classes)
+        y = self._checked_targets(y, X.shape[0])
         epochs = check_int("epochs", epochs, minimum=0)
         batch_size = check_int("batch_size", batch_size, minimum=1)
         optimizer = SGD() if optimizer is None else optimizer
@@ -606,7 +647,7 @@ class MLP:
         return history
 
     def _run_epochs(self, X, y, epochs, batch_size, shuffle, validation, optimizer, verbose, callbacks):
-        chance = _chance_loss(self.output, self.loss, self.n_classes)
+        chance = _chance_loss(self.output, self.loss, self.n_classes, y)
         steps_per_epoch = -(-len(X) // batch_size)
         losses, warned = [], set()
         bar = verbose == 1 and _on_a_terminal(sys.stderr)  # else a line per epoch: a log, a pipe, CI
@@ -621,7 +662,9 @@ class MLP:
                 logs = self._train_epoch(X, y, order, batch_size, optimizer, epoch, progress)
                 if validation is not None:
                     val = self.evaluate(*validation)
-                    logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
+                    logs["val_loss"] = val["loss"]
+                    if not self.is_regression:
+                        logs["val_accuracy"] = val["accuracy"]
                 if progress is not None:
                     progress.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
             finally:
@@ -662,7 +705,8 @@ class MLP:
     def _split_validation(self, X, y, validation_data, validation_split):
         validation_split = check_float("validation_split", validation_split, 0.0, 1.0, high_open=True)
         if validation_data is not None:
-            return X, y, check_validation_data(validation_data, self.sizes[0], self.n_classes)
+            check = check_targets if self.is_regression else None
+            return X, y, check_validation_data(validation_data, self.sizes[0], self.n_classes, check)
         if validation_split == 0.0:
             return X, y, None
         n_val = int(len(X) * validation_split)
@@ -677,6 +721,7 @@ class MLP:
     def _train_epoch(self, X, y, order, batch_size, optimizer, epoch, progress):
         n_batches = -(-len(X) // batch_size)
         loss_sum, correct, rows, batch = 0.0, 0, 0, 0
+        targets = self._c_targets(y)
         stepped = None  # the workspace of the chunk before in this epoch: callbacks run between epochs
         while batch < n_batches:
             plan, workspace = self._fit_plan_for(optimizer, X, batch_size)
@@ -688,7 +733,7 @@ class MLP:
                     _optimizer_struct(optimizer, self._opt_step),
                     workspace,
                     X,
-                    y,
+                    targets,
                     order,
                     batch,
                     steps,
@@ -709,7 +754,12 @@ class MLP:
             self._take_snapshot()
             if progress is not None:
                 progress.update(chunk_rows)
-                progress.set_postfix(loss=f"{loss_sum / rows:.4f}", accuracy=f"{correct / rows:.4f}")
+                progress.set_postfix({k: f"{v:.4f}" for k, v in self._epoch_logs(loss_sum, correct, rows).items()})
+        return self._epoch_logs(loss_sum, correct, rows)
+
+    def _epoch_logs(self, loss_sum, correct, rows):
+        if self.is_regression:
+            return {"loss": loss_sum / rows}
         return {"loss": loss_sum / rows, "accuracy": correct / rows}
 
     def _fit_plan_for(self, optimizer, X, batch_size):
@@ -860,8 +910,23 @@ def _aligned_zeros(count):
     return lines[skip : skip + count]
 
 
-def _chance_loss(output, loss, n_classes):
-    """The loss of a network whose logits are all zero: what an untrained network should show."""
+def _regression_scores(predicted, targets):
+    """mse, mae and r2 (scikit-learn's r2_score, uniform over the outputs) in float64."""
+    error = predicted.astype(np.float64) - targets
+    spread = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
+    explained = 1.0 - (error**2).sum(axis=0) / np.where(spread > 0, spread, 1.0)
+    return {
+        "mse": float(np.mean(error**2)),
+        "mae": float(np.mean(np.abs(error))),
+        "r2": float(np.mean(np.where(spread > 0, explained, 0.0))),
+    }
+
+
+def _chance_loss(output, loss, n_classes, targets=None):
+    """The loss of a network whose logits are all zero: what an untrained network should show;
+    for a regression, that of predicting each output's mean."""
+    if output == "identity":
+        return 0.5 * float(np.sum(np.var(targets, axis=0, dtype=np.float64)))
     if output == "softmax" and loss == "cross_entropy":
         return math.log(n_classes)
     if output == "sigmoid" and loss == "cross_entropy":

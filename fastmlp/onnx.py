@@ -5,7 +5,9 @@ as it is in fastmlp, shape ``(n_in, n_out)``), the hidden activation after each 
 (``Relu``, ``LeakyRelu`` with alpha 0.01, ``Sigmoid`` or ``Tanh``), then ``Softmax`` over the
 classes or an element-wise ``Sigmoid``. Its input ``X`` is float32 ``[N, n_features]`` with a
 dynamic batch size; its outputs are ``probabilities`` (float32 ``[N, n_classes]``, what
-``predict_proba`` returns) and ``label`` (int64 ``[N]``, what ``predict`` returns).
+``predict_proba`` returns) and ``label`` (int64 ``[N]``, what ``predict`` returns). A regression
+(``output="identity"``) has one output, ``values`` (float32 ``[N, n_outputs]``, what ``predict``
+returns), the last ``Gemm``'s.
 
 The ``onnx`` package is an optional dependency: ``pip install "fastmlp[onnx]"``.
 """
@@ -49,8 +51,8 @@ def _check_net(net):
             raise TypeError(f"net: got {type(net).__name__}; expected a fastmlp.MLP (or fastmlp.reference.MLP)")
     if net.activation not in _HIDDEN_OPS:
         raise ValueError(f"net.activation: got {net.activation!r}; expected one of {', '.join(map(repr, _HIDDEN_OPS))}")
-    if net.output not in ("softmax", "sigmoid"):
-        raise ValueError(f"net.output: got {net.output!r}; expected 'softmax' or 'sigmoid'")
+    if net.output not in ("softmax", "sigmoid", "identity"):
+        raise ValueError(f"net.output: got {net.output!r}; expected 'softmax', 'sigmoid' or 'identity'")
 
 
 def to_model(net, name="fastmlp"):
@@ -93,20 +95,25 @@ def to_model(net, name="fastmlp"):
             )
         else:
             current = z_name
-    if net.output == "softmax":
-        nodes.append(helper.make_node("Softmax", [current], ["probabilities"], name="softmax", axis=1))
+    if net.output == "identity":
+        nodes[-1].output[0] = "values"  # the last Gemm's result is the prediction
+        outputs = [helper.make_tensor_value_info("values", onnx.TensorProto.FLOAT, ["N", sizes[-1]])]
     else:
-        nodes.append(helper.make_node("Sigmoid", [current], ["probabilities"], name="sigmoid_output"))
-    nodes.append(helper.make_node("ArgMax", ["probabilities"], ["label"], name="argmax", axis=1, keepdims=0))
+        if net.output == "softmax":
+            nodes.append(helper.make_node("Softmax", [current], ["probabilities"], name="softmax", axis=1))
+        else:
+            nodes.append(helper.make_node("Sigmoid", [current], ["probabilities"], name="sigmoid_output"))
+        nodes.append(helper.make_node("ArgMax", ["probabilities"], ["label"], name="argmax", axis=1, keepdims=0))
+        outputs = [
+            helper.make_tensor_value_info("probabilities", onnx.TensorProto.FLOAT, ["N", sizes[-1]]),
+            helper.make_tensor_value_info("label", onnx.TensorProto.INT64, ["N"]),
+        ]
 
     graph = helper.make_graph(
         nodes,
         name,
         inputs=[helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, ["N", sizes[0]])],
-        outputs=[
-            helper.make_tensor_value_info("probabilities", onnx.TensorProto.FLOAT, ["N", sizes[-1]]),
-            helper.make_tensor_value_info("label", onnx.TensorProto.INT64, ["N"]),
-        ],
+        outputs=outputs,
         initializer=initializers,
     )
     from fastmlp import __version__

@@ -50,6 +50,8 @@ OUTPUT_LOSS_PAIRS = (
     ("sigmoid", "cross_entropy"),
     ("softmax", "mse"),
 )
+# Regression: the outputs as they are, against float targets (half the squared error)
+REGRESSION = ("identity", "mse")
 LEAKY_SLOPE = 0.01
 
 
@@ -179,8 +181,10 @@ class MLP:
         self.sizes = _check_sizes(sizes)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation: got {activation!r}; expected one of {ACTIVATIONS}")
-        if (output, loss) not in OUTPUT_LOSS_PAIRS:
-            raise ValueError(f"output, loss: got ({output!r}, {loss!r}); expected one of {OUTPUT_LOSS_PAIRS}")
+        if (output, loss) not in OUTPUT_LOSS_PAIRS + (REGRESSION,):
+            raise ValueError(
+                f"output, loss: got ({output!r}, {loss!r}); expected one of {OUTPUT_LOSS_PAIRS + (REGRESSION,)}"
+            )
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype: got {dtype}; expected float32 or float64")
@@ -245,6 +249,8 @@ class MLP:
         return activations, logits
 
     def _output_activation(self, logits):
+        if self.output == "identity":
+            return logits
         return softmax(logits) if self.output == "softmax" else sigmoid(logits)
 
     def forward(self, X):
@@ -274,6 +280,9 @@ class MLP:
         accurate than multiplying them out.
         """
         n = len(y)
+        if self.output == "identity":  # regression: y holds the target values, (n, outputs)
+            error = logits - y
+            return logits, float(np.mean(0.5 * np.sum(error**2, axis=1))), error / n
         Y = one_hot(y, self.n_classes, self.dtype)
         if self.output == "softmax" and self.loss == "cross_entropy":
             # -log p[y] = logsumexp(z) - z[y]; shifting by the row max keeps exp from overflowing.
@@ -432,13 +441,17 @@ class MLP:
                 loss, grads, out = self._loss_gradients_and_output(X[batch], y[batch])
                 # Metrics come from the same forward pass as the gradients, before the update.
                 summed_loss += loss * len(batch)
-                correct += int(np.sum(np.argmax(out, axis=1) == y[batch]))
+                if self.output != "identity":
+                    correct += int(np.sum(np.argmax(out, axis=1) == y[batch]))
                 self._update(grads, optimizer)
-            logs = {"loss": summed_loss / n, "accuracy": correct / n}
+            logs = {"loss": summed_loss / n}
+            if self.output != "identity":
+                logs["accuracy"] = correct / n
             if validation_data is not None:
                 scores = self._evaluate(X_val, y_val)
                 logs["val_loss"] = scores["loss"]
-                logs["val_accuracy"] = scores["accuracy"]
+                if self.output != "identity":
+                    logs["val_accuracy"] = scores["accuracy"]
             if rate_is_logged(optimizer, callbacks):
                 logs["learning_rate"] = rate
             for callback in callbacks:
@@ -509,7 +522,10 @@ class MLP:
         return self.forward(X)[-1]
 
     def predict(self, X):
-        """Predicted class labels: the argmax of the outputs, int64 of shape ``(n,)``."""
+        """Predicted class labels: the argmax of the outputs, int64 of shape ``(n,)``; for a
+        regression, the outputs themselves."""
+        if self.output == "identity":
+            return self.forward(X)[-1]
         return np.argmax(self.predict_proba(X), axis=1).astype(np.int64)
 
     def evaluate(self, X, y):
@@ -526,6 +542,16 @@ class MLP:
     def _evaluate(self, X, y):
         _, logits = self._forward(X)
         out, loss, _ = self._output_and_loss(logits, y)
+        if self.output == "identity":
+            error = out - y
+            spread = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+            r2 = np.where(spread > 0, 1 - (error**2).sum(axis=0) / np.where(spread > 0, spread, 1), 0.0)
+            return {
+                "loss": loss,
+                "mse": float(np.mean(error**2)),
+                "mae": float(np.mean(np.abs(error))),
+                "r2": float(r2.mean()),
+            }
         return {"loss": loss, "accuracy": float(np.mean(np.argmax(out, axis=1) == y))}
 
     def copy(self):
@@ -566,6 +592,12 @@ class MLP:
         return X
 
     def _check_y(self, y, n, name="y"):
+        if self.output == "identity":  # a regression's targets: (n, outputs), or (n,) for one
+            y = np.asarray(y, dtype=self.dtype)
+            y = y[:, None] if y.ndim == 1 and self.n_classes == 1 else y
+            if y.shape != (n, self.n_classes):
+                raise ValueError(f"{name}: got shape {y.shape}; expected ({n}, {self.n_classes}), a target per output")
+            return y
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != n:
             raise ValueError(f"{name}: got shape {y.shape}; expected ({n},), one label per row of X")

@@ -17,7 +17,7 @@ from fastmlp.reference import LEAKY_SLOPE, one_hot, sigmoid, softmax
 
 RTOL, ATOL = 1e-5, 1e-6
 ACTIVATIONS = sorted(_kernels.ACTIVATIONS)  # includes "identity", used by the output layer
-HEADS = sorted(_kernels.HEADS)  # (output, loss) pairs
+HEADS = sorted(head for head in _kernels.HEADS if head[0] != "identity")  # (output, loss) of classifiers
 ROWS = [1, 3, 17, 33]
 WIDTHS = [1, 5, 130]
 COUNTS = [1, 3, 17, 33, 130, 1000]  # flat buffers: odd sizes hit the vector tails
@@ -285,6 +285,26 @@ def test_head_output(n, k, output, loss):
         close(out.sum(axis=1, dtype=np.float64), np.ones(n))
 
 
+@pytest.mark.parametrize("k", WIDTHS)
+@pytest.mark.parametrize("n", ROWS)
+def test_identity_head_is_half_the_squared_error_against_float_targets(n, k):
+    rng = rng_for("identity_head", n, k)
+    z, targets = f32(rng, n, k, scale=3.0), f32(rng, n, k)
+    out, dz = z.copy(), nan_filled(n, k)
+    total, correct = _kernels.head_loss(
+        out, dz, targets.view(np.int32).ravel(), _kernels.HEADS[("identity", "mse")], 0.5
+    )
+    error = z.astype(np.float64) - targets
+    assert_allclose(total, 0.5 * np.sum(error**2), rtol=RTOL, atol=ATOL)
+    assert correct == 0
+    assert_array_equal(out, z)  # the outputs are the logits
+    close(dz, np.float32(0.5) * error)
+    _kernels.head_output(out, _kernels.HEADS[("identity", "mse")])
+    assert_array_equal(out, z)
+    with pytest.raises(ValueError, match="fewer targets"):
+        _kernels.head_loss(z.copy(), None, np.zeros(n * k - 1, np.int32), _kernels.HEADS[("identity", "mse")], 1.0)
+
+
 @pytest.mark.parametrize("scale", ["one", "mean"])
 @pytest.mark.parametrize("output, loss", HEADS)
 @pytest.mark.parametrize("k", WIDTHS)
@@ -454,9 +474,10 @@ def test_tables():
         ("sigmoid", "mse"),
         ("sigmoid", "cross_entropy"),
         ("softmax", "mse"),
+        ("identity", "mse"),
     }
     assert len(set(_kernels.ACTIVATIONS.values())) == 5
-    assert len(set(_kernels.HEADS.values())) == 4
+    assert len(set(_kernels.HEADS.values())) == 5
 
 
 # ---- the input check's scan for NaN and Inf (csrc/finite.c) ----------------------------------

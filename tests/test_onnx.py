@@ -41,6 +41,20 @@ def test_onnxruntime_matches_predict_proba(tmp_path, activation, output, loss):
     assert_array_equal(label, net.predict(X))
 
 
+@pytest.mark.parametrize("sizes", [[13, 17, 3], [13, 1]])
+def test_a_regression_exports_its_values(tmp_path, sizes):
+    pytest.importorskip("onnx")
+    rng = np.random.default_rng(0)
+    net = fastmlp.MLP(sizes, activation="tanh", output="identity", loss="mse", seed=0)
+    X = rng.normal(size=(64, 13)).astype(np.float32)
+    net.fit(X, rng.normal(size=(64, sizes[-1])).astype(np.float32), epochs=2, batch_size=16, verbose=0)
+    session = _session(fastmlp.onnx.export(net, tmp_path / "regression.onnx"))
+    assert [output.name for output in session.get_outputs()] == ["values"]
+    (values,) = session.run(None, {"X": X})
+    assert values.dtype == np.float32 and values.shape == (64, sizes[-1])
+    assert_allclose(values, net.predict(X), atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("sizes", [[4, 3], [784, 32, 10], [3, 2, 2, 2, 2]])
 def test_any_depth_and_dynamic_batch(tmp_path, sizes):
     pytest.importorskip("onnx")
