@@ -1,4 +1,5 @@
-"""fastmlp.sklearn.MLPClassifier: scikit-learn's estimator checks, and the behaviour users rely on."""
+"""fastmlp.sklearn.MLPClassifier and MLPRegressor: scikit-learn's estimator checks, and the
+behaviour users rely on."""
 
 import pickle
 import warnings
@@ -18,7 +19,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import fastmlp  # noqa: E402
-from fastmlp.sklearn import MLPClassifier  # noqa: E402
+from fastmlp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 # Short runs that stop at max_iter are the point of most tests here, not a problem.
 # and the estimator checks' tiny data sets make the batch_size=16 variant clip its batches.
@@ -43,6 +44,9 @@ SGD_SETUP = dict(solver="sgd", learning_rate_init=0.01, nesterovs_momentum=False
         ),
         MLPClassifier(solver="sgd", learning_rate="adaptive", learning_rate_init=0.05, nesterovs_momentum=False),
         MLPClassifier(solver="lbfgs", hidden_layer_sizes=(16,)),
+        MLPRegressor(),
+        MLPRegressor(early_stopping=True, learning_rate_init=0.01),
+        MLPRegressor(solver="lbfgs", hidden_layer_sizes=(16,)),
     ]
 )
 def test_sklearn_estimator_checks(estimator, check):
@@ -323,3 +327,65 @@ def test_missing_sklearn_names_the_extra(monkeypatch):
         importlib.import_module("fastmlp.sklearn")
     monkeypatch.undo()
     assert importlib.import_module("fastmlp.sklearn").MLPClassifier is MLPClassifier
+
+
+# ---- MLPRegressor ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def values():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 6))
+    Y = np.c_[np.sin(X[:, 0]) + X[:, 1] ** 2 / 4, X[:, 2] * X[:, 3]] + 0.05 * rng.standard_normal((300, 2))
+    return X, Y
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_regressor_learns_one_or_several_outputs(values, solver):
+    X, Y = values
+    for targets in (Y[:, 0], Y):
+        reg = MLPRegressor(
+            hidden_layer_sizes=(32,), solver=solver, learning_rate_init=0.01, max_iter=300, random_state=0
+        )
+        reg.fit(X, targets)
+        predicted = reg.predict(X)
+        assert predicted.shape == targets.shape and predicted.dtype == np.float64
+        assert reg.score(X, targets) > 0.7
+        assert reg.n_outputs_ == (1 if targets.ndim == 1 else 2) and reg.out_activation_ == "identity"
+        assert [c.shape for c in reg.coefs_] == [(6, 32), (32, reg.n_outputs_)]
+
+
+def test_regressor_loss_is_scikit_learns_half_mean_squared_error(values):
+    X, Y = values
+    reg = MLPRegressor(hidden_layer_sizes=(16,), max_iter=5, random_state=0, alpha=0.0, shuffle=False).fit(X, Y)
+    # one more epoch at a rate too small to move: its measured loss is the loss at these weights
+    residual = reg.predict(X) - Y
+    assert reg.loss_curve_[-1] == pytest.approx(0.5 * np.mean(residual**2), rel=0.05)
+
+
+def test_regressor_partial_fit_warm_start_and_pickle(values):
+    X, Y = values
+    reg = MLPRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.01, random_state=0)
+    for _ in range(20):
+        reg.partial_fit(X, Y)
+    assert reg.n_iter_ == 1 and len(reg.loss_curve_) == 20 and reg.loss_curve_[-1] < reg.loss_curve_[0]
+    with pytest.raises(ValueError, match="expected the 2 of the previous fit"):
+        reg.partial_fit(X, Y[:, 0])
+    again = pickle.loads(pickle.dumps(reg))
+    assert_array_equal(again.predict(X), reg.predict(X))
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'"):
+        MLPRegressor(solver="lbfgs").partial_fit(X, Y)
+
+
+def test_regressor_early_stopping_watches_r2(values):
+    X, Y = values
+    reg = MLPRegressor(
+        hidden_layer_sizes=(32,),
+        learning_rate_init=0.01,
+        early_stopping=True,
+        n_iter_no_change=5,
+        max_iter=500,
+        random_state=0,
+    ).fit(X, Y)
+    assert reg.n_iter_ < 500 and len(reg.validation_scores_) == reg.n_iter_
+    assert reg.best_validation_score_ == max(reg.validation_scores_) > 0.5

@@ -1,5 +1,5 @@
-"""scikit-learn's own MLPClassifier examples, run twice: with scikit-learn's estimator and with
-fastmlp's, only the import changed. The scores agree within what different random streams (the
+"""scikit-learn's own MLPClassifier and MLPRegressor examples, run twice: with scikit-learn's
+estimators and with fastmlp's, only the import changed. The scores agree within what different random streams (the
 initial weights, the shuffles) explain. Sources: the user guide's "Neural network models
 (supervised)", the MLPClassifier API page, the example "Compare Stochastic learning strategies for
 MLPClassifier" (plot_mlp_training_curves.py), and the user guide's partial_fit and GridSearchCV
@@ -12,20 +12,22 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn import neural_network  # noqa: E402
-from sklearn.datasets import load_digits, make_classification  # noqa: E402
+from sklearn.datasets import load_diabetes, load_digits, make_classification, make_regression  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
-from sklearn.preprocessing import MinMaxScaler  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import MinMaxScaler, StandardScaler  # noqa: E402
 
 import fastmlp.sklearn  # noqa: E402
 
 ESTIMATORS = {"sklearn": neural_network.MLPClassifier, "fastmlp": fastmlp.sklearn.MLPClassifier}
+REGRESSORS = {"sklearn": neural_network.MLPRegressor, "fastmlp": fastmlp.sklearn.MLPRegressor}
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def both(run):
-    """run(MLPClassifier) for scikit-learn's class and fastmlp's: {name: result}."""
-    return {name: run(MLPClassifier) for name, MLPClassifier in ESTIMATORS.items()}
+def both(run, estimators=ESTIMATORS):
+    """run(estimator class) for scikit-learn's class and fastmlp's: {name: result}."""
+    return {name: run(estimator) for name, estimator in estimators.items()}
 
 
 def test_user_guide_two_points_lbfgs():
@@ -141,3 +143,55 @@ def test_grid_search_over_alpha_and_hidden_layers():
     (sk_best, sk_scores), (fm_best, fm_scores) = both(run).values()
     assert fm_best == pytest.approx(sk_best, abs=0.03)
     np.testing.assert_allclose(fm_scores, sk_scores, atol=0.05)
+
+
+# ---- regression ------------------------------------------------------------------------------
+
+
+def test_regressor_api_page_make_regression():
+    def run(MLPRegressor):
+        X, y = make_regression(n_samples=200, n_features=20, random_state=1)
+        X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=1)
+        regr = MLPRegressor(random_state=1, max_iter=2000, tol=0.1).fit(X_train, y_train)
+        assert regr.predict(X_test[:2]).shape == (2,)
+        return regr.score(X_test, y_test)
+
+    scores = both(run, REGRESSORS)
+    assert scores["sklearn"] > 0.9
+    assert scores["fastmlp"] == pytest.approx(scores["sklearn"], abs=0.05)
+
+
+def test_regressor_on_diabetes_in_a_pipeline_with_early_stopping():
+    X, y = load_diabetes(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+
+    def run(MLPRegressor):
+        model = make_pipeline(
+            StandardScaler(),
+            MLPRegressor(hidden_layer_sizes=(30, 15), learning_rate_init=0.01, early_stopping=True, random_state=0),
+        )
+        return model.fit(X_train, y_train).score(X_test, y_test)
+
+    scores = both(run, REGRESSORS)
+    assert scores["fastmlp"] == pytest.approx(scores["sklearn"], abs=0.1)
+
+
+def test_regressor_grid_search_and_partial_fit():
+    X, y = make_regression(n_samples=300, n_features=10, n_targets=2, noise=5.0, random_state=0)
+    y = y / 100
+
+    def run(MLPRegressor):
+        grid = GridSearchCV(
+            MLPRegressor(hidden_layer_sizes=(32,), learning_rate_init=0.01, max_iter=200, random_state=0),
+            {"alpha": [1e-4, 1.0]},
+            cv=3,
+        ).fit(X, y)
+        online = MLPRegressor(hidden_layer_sizes=(32,), learning_rate_init=0.01, random_state=0)
+        for _ in range(30):
+            for batch in np.array_split(np.arange(len(X)), 3):
+                online.partial_fit(X[batch], y[batch])
+        return grid.best_score_, online.score(X, y)
+
+    (sk_grid, sk_online), (fm_grid, fm_online) = both(run, REGRESSORS).values()
+    assert fm_grid == pytest.approx(sk_grid, abs=0.05)
+    assert fm_online == pytest.approx(sk_online, abs=0.05)
