@@ -273,13 +273,15 @@ enum fm_head {
     FM_SIGMOID_MSE = 1,
     FM_SIGMOID_CE = 2,
     FM_SOFTMAX_MSE = 3,
-    FM_IDENTITY_MSE = 4 /* regression: the outputs as they are, against float targets */
+    FM_IDENTITY_MSE = 4,  /* regression: the outputs as they are, against float targets */
+    FM_IDENTITY_HUBER = 5 /* ... Huber's loss: squared within FM_HUBER_DELTA, linear beyond */
 };
+#define FM_HUBER_DELTA 1.0f /* Keras' and PyTorch's default */
 
 /* z (n, k): logits, overwritten with the outputs (softmax or sigmoid). */
 void fm_head_output(float *z, int n, int k, int head);
 /* z (n, k): logits, overwritten with the outputs; y: the targets, a row's fm_target_words(head,
-   k) 4-byte words apart: labels in [0, k), or for FM_IDENTITY_MSE k float values (their bits).
+   k) 4-byte words apart: labels in [0, k), or for the identity heads k float values (their bits).
    dz (n, k), unless NULL: overwritten with scale * d(loss)/dz (scale = 1/n gives the mean loss's).
    Returns the loss summed over rows; *correct (unless NULL) gets the count of argmax == y
    (nothing, for regression). */

@@ -45,7 +45,7 @@ void fm_head_output(float *z, int n, int k, int head)
         float *row = z + (size_t)i * k;
         if (head == FM_SOFTMAX_CE || head == FM_SOFTMAX_MSE)
             softmax_row(row, k);
-        else if (head != FM_IDENTITY_MSE)
+        else if (head != FM_IDENTITY_MSE && head != FM_IDENTITY_HUBER)
             for (int j = 0; j < k; j++)
                 row[j] = sigmoid(row[j]);
     }
@@ -106,20 +106,27 @@ static double head_row(float *z, float *dz, int label, int k, int head, float sc
 
 int fm_target_words(int head, int k)
 {
-    return head == FM_IDENTITY_MSE ? k : 1;
+    return head == FM_IDENTITY_MSE || head == FM_IDENTITY_HUBER ? k : 1;
 }
 
-/* Regression: half the squared error of each output against its float target. */
-static double identity_mse(const float *z, float *dz, const int32_t *y, int n, int k, float scale)
+/* Regression: per output, half the squared error against its float target; with huber, beyond
+   FM_HUBER_DELTA the loss grows linearly and its gradient stays at +-FM_HUBER_DELTA. */
+static double identity_loss(const float *z, float *dz, const int32_t *y, int n, int k, float scale,
+                            int huber)
 {
     double total = 0.0;
     for (int i = 0; i < n; i++) {
         const float *t = (const float *)(y + (size_t)i * k); /* the targets' bits, as given */
         for (int j = 0; j < k; j++) {
-            float e = z[(size_t)i * k + j] - t[j];
-            total += 0.5 * (double)e * e;
+            float e = z[(size_t)i * k + j] - t[j], g = e;
+            if (huber && fabsf(e) > FM_HUBER_DELTA) {
+                g = e > 0.0f ? FM_HUBER_DELTA : -FM_HUBER_DELTA;
+                total += (double)FM_HUBER_DELTA * (fabs((double)e) - 0.5 * FM_HUBER_DELTA);
+            } else {
+                total += 0.5 * (double)e * e;
+            }
             if (dz)
-                dz[(size_t)i * k + j] = scale * e;
+                dz[(size_t)i * k + j] = scale * g;
         }
     }
     return total;
@@ -129,8 +136,8 @@ double fm_head_loss(float *z, float *dz, const int32_t *y, int n, int k, int hea
                     int64_t *correct)
 {
     /* z, dz: (n, k); y: (n, fm_target_words(head, k)) */
-    if (head == FM_IDENTITY_MSE)
-        return identity_mse(z, dz, y, n, k, scale);
+    if (head == FM_IDENTITY_MSE || head == FM_IDENTITY_HUBER)
+        return identity_loss(z, dz, y, n, k, scale, head == FM_IDENTITY_HUBER);
     double total = 0.0;
     int64_t hits = 0;
     for (int i = 0; i < n; i++) {

@@ -14,7 +14,8 @@ ACTIVATIONS = {"relu": FM_RELU, "leaky_relu": FM_LEAKY_RELU, "sigmoid": FM_SIGMO
                "tanh": FM_TANH, "identity": FM_IDENTITY}
 HEADS = {("softmax", "cross_entropy"): FM_SOFTMAX_CE, ("sigmoid", "mse"): FM_SIGMOID_MSE,
          ("sigmoid", "cross_entropy"): FM_SIGMOID_CE, ("softmax", "mse"): FM_SOFTMAX_MSE,
-         ("identity", "mse"): FM_IDENTITY_MSE}
+         ("identity", "mse"): FM_IDENTITY_MSE, ("identity", "huber"): FM_IDENTITY_HUBER}
+HUBER_DELTA = FM_HUBER_DELTA  # where the huber loss turns from squared to linear
 
 
 def target_words(int head, int k):

@@ -43,7 +43,7 @@ from fastmlp.init import initial_parameters, resolve_init
 from fastmlp.optim import SGD, Adam
 
 OUTPUTS = ("softmax", "sigmoid", "identity")
-LOSSES = ("cross_entropy", "mse")
+LOSSES = ("cross_entropy", "mse", "huber")
 FORMAT_VERSION = 1
 _CHUNK_SECONDS = 0.1  # work per call into the compiled loop: Ctrl-C answers within this
 
@@ -131,7 +131,7 @@ class MLP:
         Activation of the hidden layers (leaky_relu has slope 0.01 below zero).
     output : {"softmax", "sigmoid"}, default "softmax"
         Output function.
-    loss : {"cross_entropy", "mse"}, default "cross_entropy"
+    loss : {"cross_entropy", "mse", "huber"}, default "cross_entropy"
         ``softmax`` + ``cross_entropy`` is computed fused and stable; ``sigmoid`` +
         ``cross_entropy`` is the per-unit binary cross-entropy; ``mse`` is
         ``0.5 * sum over classes of (out - onehot)**2``. Every loss is averaged over rows.
@@ -179,7 +179,7 @@ class MLP:
         if (self.output, self.loss) not in _kernels.HEADS:
             raise ValueError(
                 f"output, loss: got ({output!r}, {loss!r}); expected one of {sorted(_kernels.HEADS)} "
-                "(a regression's identity output goes with mse)"
+                "(a regression's identity output goes with mse or huber)"
             )
         if self.sizes[-1] < 2 and not self.is_regression:
             raise ValueError(
@@ -267,7 +267,8 @@ class MLP:
 
     @property
     def is_regression(self):
-        """Whether the network predicts values (``output="identity"``, ``loss="mse"``), not classes."""
+        """Whether the network predicts values (``output="identity"``, ``loss="mse"`` or ``"huber"``),
+        not classes."""
         return self.output == "identity"
 
     def _checked_targets(self, y, n_samples, name="y", x_name="X"):
@@ -926,7 +927,12 @@ def _chance_loss(output, loss, n_classes, targets=None):
     """The loss of a network whose logits are all zero: what an untrained network should show;
     for a regression, that of predicting each output's mean."""
     if output == "identity":
-        return 0.5 * float(np.sum(np.var(targets, axis=0, dtype=np.float64)))
+        spread = np.abs(targets - targets.mean(axis=0, dtype=np.float64))
+        if loss == "huber":
+            delta = _kernels.HUBER_DELTA
+            per = np.where(spread <= delta, 0.5 * spread**2, delta * (spread - 0.5 * delta))
+            return float(np.sum(np.mean(per, axis=0)))
+        return 0.5 * float(np.sum(np.mean(spread**2, axis=0)))
     if output == "softmax" and loss == "cross_entropy":
         return math.log(n_classes)
     if output == "sigmoid" and loss == "cross_entropy":

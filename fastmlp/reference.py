@@ -50,8 +50,10 @@ OUTPUT_LOSS_PAIRS = (
     ("sigmoid", "cross_entropy"),
     ("softmax", "mse"),
 )
-# Regression: the outputs as they are, against float targets (half the squared error)
-REGRESSION = ("identity", "mse")
+# Regression: the outputs as they are, against float targets: half the squared error, or
+# Huber's loss (squared within HUBER_DELTA of the target, linear beyond)
+REGRESSION_PAIRS = (("identity", "mse"), ("identity", "huber"))
+HUBER_DELTA = 1.0
 LEAKY_SLOPE = 0.01
 
 
@@ -148,7 +150,7 @@ class MLP:
         Activation of the hidden layers. ``leaky_relu`` has negative slope 0.01.
     output : {"softmax", "sigmoid"}, default "softmax"
         Activation of the output layer.
-    loss : {"cross_entropy", "mse"}, default "cross_entropy"
+    loss : {"cross_entropy", "mse", "huber"}, default "cross_entropy"
         With ``output="softmax"``, ``cross_entropy`` is the usual multi-class log loss; with
         ``output="sigmoid"`` it is binary cross-entropy summed over the output units. ``mse``
         is ``0.5 * sum over classes of (out - onehot)**2``. Every loss is averaged over rows.
@@ -181,9 +183,9 @@ class MLP:
         self.sizes = _check_sizes(sizes)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation: got {activation!r}; expected one of {ACTIVATIONS}")
-        if (output, loss) not in OUTPUT_LOSS_PAIRS + (REGRESSION,):
+        if (output, loss) not in OUTPUT_LOSS_PAIRS + REGRESSION_PAIRS:
             raise ValueError(
-                f"output, loss: got ({output!r}, {loss!r}); expected one of {OUTPUT_LOSS_PAIRS + (REGRESSION,)}"
+                f"output, loss: got ({output!r}, {loss!r}); expected one of {OUTPUT_LOSS_PAIRS + REGRESSION_PAIRS}"
             )
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
@@ -282,6 +284,10 @@ class MLP:
         n = len(y)
         if self.output == "identity":  # regression: y holds the target values, (n, outputs)
             error = logits - y
+            if self.loss == "huber":
+                small = np.abs(error) <= HUBER_DELTA
+                per = np.where(small, 0.5 * error**2, HUBER_DELTA * (np.abs(error) - 0.5 * HUBER_DELTA))
+                return logits, float(np.mean(np.sum(per, axis=1))), np.clip(error, -HUBER_DELTA, HUBER_DELTA) / n
             return logits, float(np.mean(0.5 * np.sum(error**2, axis=1))), error / n
         Y = one_hot(y, self.n_classes, self.dtype)
         if self.output == "softmax" and self.loss == "cross_entropy":

@@ -475,9 +475,10 @@ def test_tables():
         ("sigmoid", "cross_entropy"),
         ("softmax", "mse"),
         ("identity", "mse"),
+        ("identity", "huber"),
     }
     assert len(set(_kernels.ACTIVATIONS.values())) == 5
-    assert len(set(_kernels.HEADS.values())) == 5
+    assert len(set(_kernels.HEADS.values())) == 6
 
 
 # ---- the input check's scan for NaN and Inf (csrc/finite.c) ----------------------------------

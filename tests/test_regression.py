@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import fastmlp
-from fastmlp import SGD, Adam, reference
+from fastmlp import SGD, Adam, _kernels, reference
 from plans import force_plan
 
 OPTIMIZERS = {
@@ -27,20 +27,23 @@ def data(n=96, n_features=12, n_outputs=3, zeros=0.0, seed=0):
     return X, Y.astype(np.float32)
 
 
-def twins(sizes, seed=0, activation="tanh"):
-    net = fastmlp.MLP(sizes, activation=activation, output="identity", loss="mse", seed=seed)
-    ref = reference.MLP(sizes, activation=activation, output="identity", loss="mse", seed=seed, dtype=np.float64)
+def twins(sizes, seed=0, activation="tanh", loss="mse"):
+    net = fastmlp.MLP(sizes, activation=activation, output="identity", loss=loss, seed=seed)
+    ref = reference.MLP(sizes, activation=activation, output="identity", loss=loss, seed=seed, dtype=np.float64)
     for target, source in zip(ref.weights + ref.biases, net.weights + net.biases):
         target[...] = source
     return net, ref
 
 
+@pytest.mark.parametrize("loss", ["mse", "huber"])
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("batch_size", [1, 16, 64])
 @pytest.mark.parametrize("zeros", [0.0, 0.8])
-def test_training_follows_the_reference(optimizer, batch_size, zeros):
+def test_training_follows_the_reference(optimizer, batch_size, zeros, loss):
     X, Y = data(zeros=zeros)
-    net, ref = twins([12, 16, 3], activation="relu")
+    if loss == "huber":
+        Y = 3 * Y  # errors beyond the quadratic zone, where the two losses differ
+    net, ref = twins([12, 16, 3], activation="relu", loss=loss)
     optimizer = OPTIMIZERS[optimizer]
     h_net = net.fit(X, Y, epochs=3, batch_size=batch_size, optimizer=_scaled(optimizer(), batch_size), verbose=0)
     h_ref = ref.fit(X, Y, epochs=3, batch_size=batch_size, optimizer=_scaled(optimizer(), batch_size))
@@ -71,9 +74,11 @@ def test_thread_count_does_not_change_the_bits(monkeypatch, threads):
         assert_array_equal(mine, theirs)
 
 
-def test_gradients_match_the_reference_and_finite_differences():
+@pytest.mark.parametrize("loss", ["mse", "huber"])
+def test_gradients_match_the_reference_and_finite_differences(loss):
     X, Y = data(n=20)
-    net, ref = twins([12, 7, 3])
+    Y = 4 * Y  # some errors past Huber's delta
+    net, ref = twins([12, 7, 3], loss=loss)
     loss, grads = net.loss_and_gradients(X, Y)
     ref_loss, ref_grads = ref.loss_and_gradients(X, Y)
     assert loss == pytest.approx(ref_loss, rel=1e-5)
@@ -169,3 +174,16 @@ def test_identity_goes_with_mse_only_and_allows_one_output():
     assert fastmlp.MLP([4, 1], output="identity", loss="mse").is_regression
     with pytest.raises(ValueError, match="at least 2"):
         fastmlp.MLP([4, 1])
+
+
+def test_huber_is_squared_near_the_target_and_linear_beyond():
+    assert _kernels.HUBER_DELTA == reference.HUBER_DELTA == 1.0
+    X = np.zeros((4, 2), np.float32)
+    net = fastmlp.MLP([2, 1], output="identity", loss="huber", seed=0)
+    net.weights, net.biases = [np.zeros((2, 1), np.float32)], [np.zeros(1, np.float32)]
+    targets = np.array([0.5, -0.5, 3.0, -10.0], np.float32)  # the outputs are all 0
+    loss, grads = net.loss_and_gradients(X, targets)
+    per_row = [0.125, 0.125, 3.0 - 0.5, 10.0 - 0.5]
+    assert loss == pytest.approx(np.mean(per_row))
+    # the bias's gradient: the mean of the clipped errors 0 - t
+    assert grads[0][1][0] == pytest.approx(np.mean([-0.5, 0.5, -1.0, 1.0]))
