@@ -267,6 +267,19 @@ void fm_sparse_update(float *W, float *vW, int ld_w, const fm_sparse *const *par
                       const float *dz, int ld_dz, int row_begin, int row_end, int width, float lr,
                       float mu, float c);
 
+/* ---- dropout (dropout.c) ---- */
+/* Whether unit `unit` of hidden layer `layer` (1 .. n_layers - 1) is kept in row `row` of step
+   `step`'s minibatch, at a rate of dropping in [0, 1): a hash of them and the seed. */
+int fm_dropout_keeps(uint64_t seed, int64_t step, int64_t row, int layer, int unit, float rate);
+/* a (n, width), rows first_row.. of a step's minibatch of hidden layer `layer`: the dropped units
+   zeroed, the kept ones scaled by 1 / (1 - rate) (inverted dropout). */
+void fm_dropout_forward(float *a, int n, int width, uint64_t seed, int64_t step, int64_t first_row,
+                        int layer, float rate);
+/* delta (n, width) times the derivative of the activation then dropout, at fm_dropout_forward's
+   outputs a: zero where dropped; where kept, the activation's at a (1 - rate), over (1 - rate). */
+void fm_dropout_backward(float *delta, const float *a, int n, int width, int activation,
+                         uint64_t seed, int64_t step, int64_t first_row, int layer, float rate);
+
 /* ---- output layer and loss (loss.c) ---- */
 enum fm_head {
     FM_SOFTMAX_CE = 0,
@@ -309,6 +322,12 @@ void fm_adam_update(float *p, float *m, float *v, const float *g, size_t count,
 void fm_decay_velocity(float *v, const float *p, size_t count, float mu, float c);
 /* p (count,) += d (count,). */
 void fm_add_inplace(float *p, const float *d, size_t count);
+/* Columns [c0, c1) of W (n_in, n_out), each a unit's incoming weights, scaled by max_norm /
+   (FM_MAX_NORM_EPS + norm) where their norm exceeds max_norm; packed (fm_pack_rows's panels of W,
+   or NULL) follows. */
+#define FM_MAX_NORM_EPS 1e-7f
+void fm_max_norm_columns(float *W, float *packed, int n_in, int n_out, int c0, int c1,
+                         float max_norm);
 /* An SGD step on count biases b from dz (n rows of ld floats; its first count columns): g = the
    column sums, v = mu v + c b - lr g, b += v with the velocity vb, or b -= lr g (vb NULL). */
 void fm_bias_step(float *b, float *vb, const float *dz, int n, int ld, int count, float lr,
@@ -320,10 +339,16 @@ typedef struct {
     const int *sizes; /* (n_layers + 1,) widths */
     int activation;   /* hidden layers */
     int head;
-    float *params; /* arena: W0 (sizes[0], sizes[1]), b0 (sizes[1],), W1, b1, ... */
-    float *grads;  /* same layout; needed by loss_and_gradients, Nesterov and Adam */
-    float *state1; /* same layout: velocity, or Adam's first moment (NULL if unused) */
-    float *state2; /* same layout: Adam's second moment (NULL if unused) */
+    float *params;         /* arena: W0 (sizes[0], sizes[1]), b0 (sizes[1],), W1, b1, ... */
+    float *grads;          /* same layout; needed by loss_and_gradients, Nesterov and Adam */
+    float *state1;         /* same layout: velocity, or Adam's first moment (NULL if unused) */
+    float *state2;         /* same layout: Adam's second moment (NULL if unused) */
+    const float *dropout;  /* (n_layers + 1,): the rate each hidden layer's outputs are dropped at
+                              in training (the first and last 0), or NULL: none */
+    uint64_t dropout_seed; /* the dropout stream's */
+    int64_t steps;         /* steps trained so far: where the stream is; training advances it */
+    float max_norm;        /* > 0: each unit's incoming weights rescaled to at most this norm
+                              after every step; 0: not */
 } fm_net;
 
 

@@ -49,6 +49,26 @@ static void gather_part(in_parts *run, int index, int64_t start, int n, int turn
                        run->plan->target_words, run->X, run->y, rows, m, v->s[0]);
 }
 
+/* The step of the minibatch at `start` among all this network has trained: the dropout stream's. */
+static int64_t step_of(const in_parts *run, int64_t start)
+{
+    return run->net->steps + start / run->rows - run->first_batch;
+}
+
+static float dropout_rate(const in_parts *run, int layer)
+{
+    return run->net->dropout != NULL ? run->net->dropout[layer] : 0.0f;
+}
+
+/* Rows [r0, r0 + m) of hidden layer `layer`'s outputs, dropped out where the network says. */
+static void drop_out(const in_parts *run, int layer, int64_t start, int r0, int m)
+{
+    float rate = dropout_rate(run, layer);
+    if (rate > 0.0f && layer < run->v->L)
+        fm_dropout_forward(run->v->acts[layer] + (size_t)r0 * run->v->s[layer], m, run->v->s[layer],
+                           run->net->dropout_seed, step_of(run, start), r0, layer, rate);
+}
+
 /* Rows [r0, r0 + m) of layer l's deltas into their panels, where the plan packs them. */
 static void pack_delta_rows(const in_parts *run, int l, int r0, int m)
 {
@@ -76,6 +96,8 @@ static void forward_backward_part(in_parts *run, int index, int64_t start, int n
                 fm_sparse_gather(&mine->hidden[l], NULL, 0, v->acts[l], NULL, NULL, r0, 0, r0);
         return;
     }
+    if (plan->by_columns) /* the first layer's outputs, made by columns for every part */
+        drop_out(run, 1, start, r0, m);
     for (int l = plan->by_columns ? 1 : 0; l < L; l++) {
         float *out = v->acts[l + 1] + (size_t)r0 * v->s[l + 1];
         const float *in = (l == 0 ? dense_inputs(run, start) : v->acts[l]) + (size_t)r0 * v->s[l];
@@ -84,6 +106,7 @@ static void forward_backward_part(in_parts *run, int index, int64_t start, int n
                               fm_part_activation(run, 0));
         else if (!fm_sparse_hidden_forward(run, mine, out, l, r0, m))
             fm_part_dense_forward(run, out, in, l, m);
+        drop_out(run, l + 1, start, r0, m);
     }
     mine->loss = fm_head_loss(v->acts[L] + (size_t)r0 * k, v->layer_delta[L - 1] + (size_t)r0 * k,
                               targets_at(run, labels_of(run, start), r0), m, k, run->net->head,
@@ -100,7 +123,12 @@ static void forward_backward_part(in_parts *run, int index, int64_t start, int n
             continue;
         }
         fm_backward_product(run->blas, dx, dl, v->W[l], m, n_in, n_out, mine->scratch);
-        fm_act_backward(dx, v->acts[l] + (size_t)r0 * n_in, m, n_in, activation);
+        if (dropout_rate(run, l) > 0.0f)
+            fm_dropout_backward(dx, v->acts[l] + (size_t)r0 * n_in, m, n_in, activation,
+                                run->net->dropout_seed, step_of(run, start), r0, l,
+                                dropout_rate(run, l));
+        else
+            fm_act_backward(dx, v->acts[l] + (size_t)r0 * n_in, m, n_in, activation);
         pack_delta_rows(run, l - 1, r0, m);
     }
 }
@@ -232,6 +260,18 @@ static void gradient_update_part(in_parts *run, int index, int64_t start, int n,
     }
 }
 
+/* This part's columns of every layer's weights (its units' incoming weights) rescaled to at most
+   the network's max_norm, as Keras' MaxNorm does, and the packed copy with them. */
+static void max_norm_part(const in_parts *run, int index)
+{
+    const views *v = run->v;
+    for (int l = 0; l < v->L; l++) {
+        int n_in = v->s[l], n_out = v->s[l + 1];
+        int c0 = part_begin(run, n_out, index), c1 = part_end(run, n_out, index);
+        fm_max_norm_columns(v->W[l], v->packed_W[l], n_in, n_out, c0, c1, run->net->max_norm);
+    }
+}
+
 /* The next minibatch's parts are gathered by whichever thread is free first: a thread done with
    its update takes the next part nobody has taken, so the other, held up by a slower update,
    does not keep it waiting at the barrier. Who gathers a part never changes what it holds. */
@@ -327,6 +367,12 @@ static void run_thread(void *arg, int thread, int n_threads)
         if (plan->sparse_inputs && batch + 1 < end) /* the other turn's inputs are free again */
             gather_next(run, (int)(batch - run->first_batch), start + run->rows,
                         fm_rows_in_batch(run->n_rows, run->rows, batch + 1), 1 - turn);
+        if (run->net->max_norm >
+            0.0f) { /* a unit's weights are a column: every row stepped first */
+            fm_team_barrier(&run->team);
+            for (int index = first; index <= last; index++)
+                max_norm_part(run, index);
+        }
         fm_team_barrier(&run->team);
         if (thread == 0)
             count_step(run, loss, correct, n);

@@ -81,3 +81,23 @@ void fm_bias_step(float *b, float *vb, const float *dz, int n, int ld, int count
         }
     }
 }
+
+void fm_max_norm_columns(float *W, float *packed, int n_in, int n_out, int c0, int c1,
+                         float max_norm)
+{
+    for (int j = c0; j < c1; j++) {
+        double squares = 0.0;
+        for (int i = 0; i < n_in; i++)
+            squares += (double)W[(size_t)i * n_out + j] * W[(size_t)i * n_out + j];
+        float norm = (float)sqrt(squares);
+        if (norm <= max_norm)
+            continue;
+        float scale = max_norm / (FM_MAX_NORM_EPS + norm); /* Keras' MaxNorm */
+        for (int i = 0; i < n_in; i++) {
+            W[(size_t)i * n_out + j] *= scale;
+            if (packed != NULL) /* fm_pack_rows's layout: panels of 16 columns */
+                packed[(size_t)(j / FM_TILE_COLS) * FM_TILE_COLS * n_in + (size_t)i * FM_TILE_COLS +
+                       j % FM_TILE_COLS] = W[(size_t)i * n_out + j];
+        }
+    }
+}

@@ -22,10 +22,15 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
         return FM_BAD_PLAN;
     if (!has_state(net, opt, plan->update))
         return FM_MISSING_STATE;
-    if (plan->parts > 1)
-        return fm_train_minibatches(blas, net, opt, ws, X, y, order, n_rows, first_batch, n_batches,
-                                    n_threads, stats);
-    return fm_train_batch1(blas, net, opt, ws, X, y, order, n_rows, first_batch, n_batches, stats);
+    if (plan->parts == 1 && (net->dropout != NULL || net->max_norm > 0.0f))
+        return FM_BAD_PLAN; /* dropout and max-norm run in parts only (fastmlp/_plan.py) */
+    int64_t steps_before = stats->steps;
+    int status = plan->parts > 1 ? fm_train_minibatches(blas, net, opt, ws, X, y, order, n_rows,
+                                                        first_batch, n_batches, n_threads, stats)
+                                 : fm_train_batch1(blas, net, opt, ws, X, y, order, n_rows,
+                                                   first_batch, n_batches, stats);
+    net->steps += stats->steps - steps_before; /* the dropout stream moves on with the steps */
+    return status;
 }
 
 double fm_loss_and_gradients(const fm_blas *blas, fm_net *net, fm_workspace *ws, const float *X,

@@ -75,6 +75,10 @@ cdef extern from "fastmlp.h" nogil:
         float *grads
         float *state1
         float *state2
+        const float *dropout
+        uint64_t dropout_seed
+        int64_t steps
+        float max_norm
 
     ctypedef struct fm_plan:
         int rows
@@ -110,6 +114,7 @@ cdef extern from "fastmlp.h" nogil:
                            const float *x, const float *W, int n, int n_in, int n_out,
                            float alpha, float beta)
     void fm_head_output(float *z, int n, int k, int head)
+    int fm_dropout_keeps(uint64_t seed, int64_t step, int64_t row, int layer, int unit, float rate)
     double fm_head_loss(float *z, float *dz, const int32_t *y, int n, int k, int head,
                         float scale, int64_t *correct)
     void fm_sgd_update(float *p, float *v, const float *g, size_t count, const fm_optimizer *opt)

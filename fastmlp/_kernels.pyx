@@ -18,6 +18,11 @@ HEADS = {("softmax", "cross_entropy"): FM_SOFTMAX_CE, ("sigmoid", "mse"): FM_SIG
 HUBER_DELTA = FM_HUBER_DELTA  # where the huber loss turns from squared to linear
 
 
+def dropout_keeps(uint64_t seed, int64_t step, int64_t row, int layer, int unit, float rate):
+    """Whether csrc/dropout.c keeps that unit (for tests)."""
+    return bool(fm_dropout_keeps(seed, step, row, layer, unit, rate))
+
+
 def target_words(int head, int k):
     """4-byte words of target per row for a head with k outputs (csrc/loss.c): 1 label, or
     regression's k float values."""
@@ -235,7 +240,7 @@ cdef class Network:
     """The C view of one model: its sizes, kinds, and the arena buffers it owns on the Python side."""
     cdef fm_net net
     cdef int[::1] sizes
-    cdef float[::1] params, grads, state1, state2
+    cdef float[::1] params, grads, state1, state2, dropout
 
     def __cinit__(self, int[::1] sizes, int activation, int head, float[::1] params, float[::1] grads):
         self.sizes = sizes
@@ -249,6 +254,27 @@ cdef class Network:
         self.net.grads = &grads[0]
         self.net.state1 = NULL
         self.net.state2 = NULL
+        self.net.dropout = NULL
+        self.net.dropout_seed = 0
+        self.net.steps = 0
+        self.net.max_norm = 0.0
+
+    def set_regularisation(self, float[::1] dropout, uint64_t seed, float max_norm):
+        """Dropout rates per layer's outputs ((n_layers + 1,), or None: none), the dropout
+        stream's seed, and max_norm (0: none), for training (csrc/dropout.c, optim.c)."""
+        self.dropout = dropout
+        self.net.dropout = &dropout[0] if dropout is not None else NULL
+        self.net.dropout_seed = seed
+        self.net.max_norm = max_norm
+
+    @property
+    def steps(self):
+        """Steps trained so far: where the dropout stream is."""
+        return self.net.steps
+
+    @steps.setter
+    def steps(self, int64_t value):
+        self.net.steps = value
 
     def set_state(self, float[::1] state1=None, float[::1] state2=None):
         """Attach the optimizer's buffers (velocity, or Adam's moments); None detaches."""

@@ -177,9 +177,25 @@ def update_rule(optimizer):
     return "velocity" if optimizer.momentum > 0 or optimizer.weight_decay > 0 else "plain"
 
 
-def make_plan(task, sizes, activation, X, batch_size=None, optimizer=None, threads=1, target_words=1):
-    """The plan for one call, with the network's target_words."""
-    plan = _engine_plan(task, sizes, activation, X, batch_size, optimizer, threads)
+def make_plan(
+    task, sizes, activation, X, batch_size=None, optimizer=None, threads=1, target_words=1, regularised=False
+):
+    """The plan for one call, with the network's target_words; regularised (dropout, max-norm):
+    training runs in parts (csrc/minibatch.c has them, batch1.c not), the hidden layers as GEMMs
+    and the first layer stepped in place."""
+    if regularised and task == "fit":
+        plan = _in_parts(
+            tuple(int(width) for width in sizes),
+            activation,
+            batch_size,
+            mostly_zeros(X),
+            update_rule(optimizer),
+            _part_count(batch_size, PART_MIN_ROWS),
+            threads,
+        )
+        plan = dataclasses.replace(plan, hidden_lists=(), private_columns=False)
+    else:
+        plan = _engine_plan(task, sizes, activation, X, batch_size, optimizer, threads)
     return plan if target_words == 1 else dataclasses.replace(plan, target_words=target_words)
 
 

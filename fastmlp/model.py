@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from fastmlp import _kernels, _plan, reference
+from fastmlp import _dropout, _kernels, _plan, reference
 from fastmlp._threads import ThreadTuner, tuner_for
 from fastmlp._threads import available as available_threads
 from fastmlp._validation import (
@@ -146,6 +146,15 @@ class MLP:
         The most threads ``fit``, ``predict`` and ``evaluate`` use. None: ``OMP_NUM_THREADS``
         where it is set, else every CPU this process may run on. Results are the same bits
         whatever the count; a settable attribute, not saved with the network.
+    dropout : float or sequence of float, default 0.0
+        The rate hidden units are dropped at in training, one for every hidden layer or one per
+        hidden layer, in [0, 1); kept units are scaled by ``1 / (1 - rate)``, and ``predict`` and
+        ``evaluate`` drop nothing. The units dropped follow from the seed and the step alone, so
+        a seeded fit gives the same bits on any thread count, and the reference twin drops the same.
+    max_norm : float or None, default None
+        After every step, each unit's incoming weights (a column of ``weights[l]``) are scaled
+        to a norm of at most this, as Keras' ``MaxNorm`` (the dropout paper trains with 3 or 4).
+        Networks with dropout or max_norm train in parts, batch size 1 included.
 
     Attributes
     ----------
@@ -167,7 +176,16 @@ class MLP:
     """
 
     def __init__(
-        self, sizes, activation="relu", output="softmax", loss="cross_entropy", init="auto", seed=None, n_threads=None
+        self,
+        sizes,
+        activation="relu",
+        output="softmax",
+        loss="cross_entropy",
+        init="auto",
+        seed=None,
+        n_threads=None,
+        dropout=0.0,
+        max_norm=None,
     ):
         self.sizes = check_sizes(sizes)
         _check_size_limits(self.sizes)
@@ -191,6 +209,10 @@ class MLP:
         if seed is not None:
             seed = check_int("seed", seed, minimum=0)
         self.seed = seed
+        self._rate_list = _dropout.layer_rates(dropout, self.sizes)  # by layer, as given
+        self._rates = np.array(self._rate_list, dtype=np.float32)  # as the C loop reads them
+        self.dropout = dropout
+        self.max_norm = None if max_norm is None else check_float("max_norm", max_norm, 0.0, math.inf, low_open=True)
         self.n_threads = n_threads
         self._threads()  # checked now, and again at each call, since it may be set later
         self._rng = np.random.default_rng(seed)
@@ -198,13 +220,7 @@ class MLP:
         self._params = _aligned_zeros(_kernels.param_count(self._sizes))
         self._grads = _aligned_zeros(len(self._params))
         self._weights, self._biases = self._views(self._params)
-        self._engine = _kernels.Network(
-            self._sizes,
-            _kernels.ACTIVATIONS[self.activation],
-            _kernels.HEADS[(self.output, self.loss)],
-            self._params,
-            self._grads,
-        )
+        self._engine = self._new_engine(self._params, self._grads)
         weights, _ = initial_parameters(self.sizes, self._init, self._rng)
         for view, value in zip(self._weights, weights):
             view[...] = value
@@ -265,6 +281,19 @@ class MLP:
     def n_classes(self):
         return self.sizes[-1]
 
+    def _new_engine(self, params, grads):
+        """The C view of these parameters, with the network's kinds, dropout and max-norm."""
+        engine = _kernels.Network(
+            self._sizes, _kernels.ACTIVATIONS[self.activation], _kernels.HEADS[(self.output, self.loss)], params, grads
+        )
+        rates = self._rates if self._rates.any() else None
+        engine.set_regularisation(rates, _dropout.stream_seed(self.seed), self.max_norm or 0.0)
+        return engine
+
+    def _regularised(self):
+        """Whether training drops units out or bounds weight norms: both run in parts only."""
+        return bool(self._rates.any()) or self.max_norm is not None
+
     @property
     def is_regression(self):
         """Whether the network predicts values (``output="identity"``, ``loss="mse"`` or ``"huber"``),
@@ -294,13 +323,8 @@ class MLP:
             twin._rng = _copy.deepcopy(self._rng)
         twin._grads = _aligned_zeros(len(self._params))
         twin._weights, twin._biases = twin._views(twin._params)
-        twin._engine = _kernels.Network(
-            self._sizes,
-            _kernels.ACTIVATIONS[self.activation],
-            _kernels.HEADS[(self.output, self.loss)],
-            twin._params,
-            twin._grads,
-        )
+        twin._engine = twin._new_engine(twin._params, twin._grads)
+        twin._engine.steps = self._engine.steps  # the dropout stream goes on where it was
         twin._optimizer, twin._opt_state, twin._opt_step = None, (), 0
         twin._chunk_steps = dict(self._chunk_steps)
         twin._snapshots = None
@@ -381,7 +405,10 @@ class MLP:
     def __repr__(self):
         return (
             f"MLP({self.sizes}, activation={self.activation!r}, output={self.output!r}, "
-            f"loss={self.loss!r}, init={self.init!r}, seed={self.seed!r})"
+            f"loss={self.loss!r}, init={self.init!r}, seed={self.seed!r}"
+            + (f", dropout={self.dropout!r}" if self._rates.any() else "")
+            + (f", max_norm={self.max_norm!r}" if self.max_norm is not None else "")
+            + ")"
         )
 
     # ---- inference ----
@@ -398,7 +425,15 @@ class MLP:
     def _planned(self, task, X, batch_size=None, optimizer=None):
         """The plan of a call (fastmlp._plan decides), and a workspace laid out for it."""
         plan = _plan.make_plan(
-            task, self.sizes, self.activation, X, batch_size, optimizer, self._threads(), self._target_words()
+            task,
+            self.sizes,
+            self.activation,
+            X,
+            batch_size,
+            optimizer,
+            self._threads(),
+            self._target_words(),
+            self._regularised(),
         )
         return plan, _kernels.Workspace(self._sizes, plan.c_struct(), plan.blas)
 
@@ -835,6 +870,8 @@ class MLP:
             "loss": self.loss,
             "init": list(self.init) if isinstance(self.init, tuple) else self.init,
             "seed": self.seed,
+            "dropout": self._rate_list[1:-1],
+            "max_norm": self.max_norm,
         }
 
     def save(self, path):
@@ -1062,6 +1099,8 @@ def _from_metadata(metadata):
         metadata["loss"],
         tuple(init) if isinstance(init, list) else init,
         metadata.get("seed"),
+        dropout=metadata.get("dropout", 0.0),
+        max_norm=metadata.get("max_norm"),
     )
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastmlp._dropout import keeps, layer_rates, stream_seed
 from fastmlp.callbacks import History, rate_is_logged
 from fastmlp.init import initial_parameters, resolve_init
 from fastmlp.optim import SGD, Adam
@@ -163,6 +164,10 @@ class MLP:
         seed gives the same weights and the same minibatches as ``fastmlp.MLP``.
     dtype : {numpy.float32, numpy.float64}, default numpy.float32
         Precision of the parameters and of every computation. Use float64 for checking.
+    dropout : float or sequence of float, default 0.0
+        As ``fastmlp.MLP``'s: the same seed drops the same units at the same steps.
+    max_norm : float or None, default None
+        As ``fastmlp.MLP``'s.
 
     Attributes
     ----------
@@ -178,7 +183,16 @@ class MLP:
     """
 
     def __init__(
-        self, sizes, activation="relu", output="softmax", loss="cross_entropy", init="auto", seed=None, dtype=np.float32
+        self,
+        sizes,
+        activation="relu",
+        output="softmax",
+        loss="cross_entropy",
+        init="auto",
+        seed=None,
+        dtype=np.float32,
+        dropout=0.0,
+        max_norm=None,
     ):
         self.sizes = _check_sizes(sizes)
         if activation not in ACTIVATIONS:
@@ -210,6 +224,12 @@ class MLP:
         self._optimizer_state = None
         self.history = None
         self.stop_training = False
+        # Dropout (inverted: kept units scaled by 1 / (1 - rate)) and max-norm, in training only
+        self.dropout, self.max_norm = dropout, max_norm
+        self._rates = layer_rates(dropout, self.sizes)
+        self._dropout_seed = stream_seed(seed)
+        self._steps = 0  # steps trained: the dropout stream's position
+        self._kept = None  # this step's masks, by hidden layer, while it runs
 
     @classmethod
     def from_parameters(
@@ -243,10 +263,14 @@ class MLP:
         return ACTIVATION_FUNCTIONS[self.activation].derivative(a)
 
     def _forward(self, X):
-        """Hidden activations ``[X, a1, ..., a_{L-1}]`` and the output layer's logits."""
+        """Hidden activations ``[X, a1, ..., a_{L-1}]`` and the output layer's logits; during a
+        training step with dropout, each hidden layer's kept units scaled up, the others 0."""
         activations = [X]
-        for W, b in zip(self.weights[:-1], self.biases[:-1]):
-            activations.append(self._activate(activations[-1] @ W + b))
+        for layer, (W, b) in enumerate(zip(self.weights[:-1], self.biases[:-1]), start=1):
+            a = self._activate(activations[-1] @ W + b)
+            if self._kept is not None and self._rates[layer] > 0:
+                a = np.where(self._kept[layer], a / (1 - self._rates[layer]), 0)
+            activations.append(a)
         logits = activations[-1] @ self.weights[-1] + self.biases[-1]
         return activations, logits
 
@@ -327,9 +351,31 @@ class MLP:
             if layer > 0:
                 # Through the weights, then through the hidden activation that produced
                 # activations[layer].
-                delta = (delta @ self.weights[layer].T) * self._activation_derivative(activations[layer])
+                delta = (delta @ self.weights[layer].T) * self._hidden_derivative(layer, activations[layer])
         grads.reverse()
         return grads
+
+    def _hidden_derivative(self, layer, a):
+        """d(hidden layer's output)/d(its pre-activation): the activation's, and dropout's."""
+        rate = self._rates[layer]
+        if self._kept is None or rate == 0:
+            return self._activation_derivative(a)
+        # a holds the kept outputs scaled up: the activation's own output is a * (1 - rate)
+        return np.where(self._kept[layer], self._activation_derivative(a * (1 - rate)) / (1 - rate), 0)
+
+    def _dropout_masks(self, n):
+        """The kept units of this training step's n rows, by hidden layer (csrc/dropout.c's draws)."""
+        return {
+            layer: keeps(self._dropout_seed, self._steps, 0, n, layer, self.sizes[layer], rate)
+            for layer, rate in enumerate(self._rates)
+            if rate > 0
+        }
+
+    def _apply_max_norm(self):
+        """Each unit's incoming weights (a column of W) scaled to norm at most max_norm (Keras')."""
+        for W in self.weights:
+            norms = np.sqrt(np.sum(W.astype(np.float64) ** 2, axis=0))
+            W *= np.where(norms > self.max_norm, self.max_norm / (1e-7 + norms), 1.0).astype(W.dtype)
 
     def _loss_gradients_and_output(self, X, y):
         activations, logits = self._forward(X)
@@ -444,12 +490,19 @@ class MLP:
             summed_loss, correct = 0.0, 0
             for start in range(0, n, batch_size):
                 batch = order[start : start + batch_size]
-                loss, grads, out = self._loss_gradients_and_output(X[batch], y[batch])
+                self._kept = self._dropout_masks(len(batch))
+                try:
+                    loss, grads, out = self._loss_gradients_and_output(X[batch], y[batch])
+                finally:
+                    self._kept = None
                 # Metrics come from the same forward pass as the gradients, before the update.
                 summed_loss += loss * len(batch)
                 if self.output != "identity":
                     correct += int(np.sum(np.argmax(out, axis=1) == y[batch]))
                 self._update(grads, optimizer)
+                if self.max_norm is not None:
+                    self._apply_max_norm()
+                self._steps += 1
             logs = {"loss": summed_loss / n}
             if self.output != "identity":
                 logs["accuracy"] = correct / n
