@@ -358,13 +358,7 @@ def check_y(y, n_samples, n_classes, name="y", x_name="X"):
         raise _error(ValueError, name, _describe(arr), "a 1-D array of class labels", hint)
     if arr.size == 0:
         raise _error(ValueError, name, _describe(arr), f"at least one label ({name} is empty)")
-    if n_samples is not None and len(arr) != n_samples:
-        raise _error(
-            ValueError,
-            f"{x_name} and {name}",
-            f"{n_samples} rows in {x_name} and {len(arr)} labels in {name}",
-            "the same number",
-        )
+    _check_row_count(arr, n_samples, name, x_name, "labels")
     if arr.dtype.kind == "f":
         finite = np.isfinite(arr)
         if not finite.all():
@@ -406,6 +400,17 @@ def check_y(y, n_samples, n_classes, name="y", x_name="X"):
     return labels
 
 
+def _check_row_count(arr, n_samples, name, x_name, what):
+    """One label or target row per row of X (n_samples None: not checked)."""
+    if n_samples is not None and len(arr) != n_samples:
+        raise _error(
+            ValueError,
+            f"{x_name} and {name}",
+            f"{n_samples} rows in {x_name} and {len(arr)} {what} in {name}",
+            "the same number",
+        )
+
+
 def check_targets(y, n_samples, n_outputs, name="y", x_name="X"):
     """Check a regression's targets and return them as a C-contiguous float32 copy of shape
     (n_samples, n_outputs): given as (n_samples, n_outputs), or (n_samples,) for one output.
@@ -434,13 +439,7 @@ def check_targets(y, n_samples, n_outputs, name="y", x_name="X"):
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[1] != n_outputs:
         raise _error(ValueError, name, _describe(arr), f"float targets of shape {shape}, one per output")
-    if n_samples is not None and len(arr) != n_samples:
-        raise _error(
-            ValueError,
-            f"{x_name} and {name}",
-            f"{n_samples} rows in {x_name} and {len(arr)} in {name}",
-            "the same number",
-        )
+    _check_row_count(arr, n_samples, name, x_name, "rows")
     if arr.size == 0:
         raise _error(ValueError, name, _describe(arr), f"at least one target ({name} is empty)")
     with np.errstate(over="ignore"):
