@@ -187,3 +187,27 @@ def test_huber_is_squared_near_the_target_and_linear_beyond():
     assert loss == pytest.approx(np.mean(per_row))
     # the bias's gradient: the mean of the clipped errors 0 - t
     assert grads[0][1][0] == pytest.approx(np.mean([-0.5, 0.5, -1.0, 1.0]))
+
+
+@pytest.mark.parametrize("loss", ["mse", "huber"])
+def test_gradcheck_takes_a_regression_and_doctor_says_it_is_for_classifiers(loss):
+    X, Y = data()
+    net = fastmlp.MLP([12, 16, 3], activation="tanh", output="identity", loss=loss, seed=0)
+    assert fastmlp.gradcheck(net, X, 3 * Y).verdict == "ok"
+    with pytest.raises(ValueError, match="net: got a regression network .* fastmlp.gradcheck"):
+        fastmlp.doctor(net, X, Y)
+
+
+@pytest.mark.parametrize("loss", ["mse", "huber"])
+def test_a_regression_with_dropout_and_max_norm_follows_the_reference(loss):
+    X, Y = data(zeros=0.5)
+    settings = dict(activation="tanh", output="identity", loss=loss, seed=2, dropout=0.3, max_norm=1.0)
+    net = fastmlp.MLP([12, 16, 3], **settings)
+    ref = reference.MLP([12, 16, 3], dtype=np.float64, **settings)
+    for target, source in zip(ref.weights + ref.biases, net.weights + net.biases):
+        target[...] = source
+    h_net = net.fit(X, 3 * Y, epochs=3, batch_size=16, optimizer=SGD(lr=0.02, momentum=0.9), verbose=0)
+    h_ref = ref.fit(X, 3 * Y, epochs=3, batch_size=16, optimizer=SGD(lr=0.02, momentum=0.9))
+    for mine, theirs in zip(net.weights + net.biases, ref.weights + ref.biases):
+        assert_allclose(mine, theirs, rtol=1e-3, atol=1e-4)
+    assert_allclose(h_net.history["loss"], h_ref.history["loss"], rtol=1e-4)

@@ -919,6 +919,12 @@ def doctor(net, X, y, optimizer=None, steps=200, batch_size=32, sample=2000, see
     ['inputs-not-scaled', 'initial-loss-off', ...]
     >>> print(report)                                 # doctest: +SKIP
     """
+    if getattr(net, "output", None) == "identity":
+        raise ValueError(
+            "net: got a regression network (output='identity'); expected a classifier: doctor's checks "
+            "(chance level, accuracy, saturated softmax) are a classifier's. fastmlp.gradcheck(net, X, y) "
+            "checks a regression's gradients"
+        )
     for attribute in (
         "sizes",
         "activation",

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from fastmlp import reference
-from fastmlp._validation import check_int, check_X, check_y
+from fastmlp._validation import check_int, check_targets, check_X, check_y
 
 _GRADCHECK_FLOOR = 1e-2  # gradcheck: entries are compared on at least this share of the largest
 _WRONG = 1e-2  # a relative error above this is a wrong gradient, not rounding
@@ -127,7 +127,8 @@ def gradcheck(net, X, y, eps=1e-6, rows=16, max_coords=200, seed=0, per_paramete
         Anything with ``sizes``, ``activation``, ``output``, ``loss``, ``weights``, ``biases``
         and ``loss_and_gradients``. It is not changed.
     X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
+    y : array-like of shape (n_samples,), or (n_samples, n_outputs) for a regression
+        Class labels, or a regression's float targets.
     eps : float, default 1e-6
         The step. In float64 a small step keeps the truncation error (order eps**2) negligible
         and makes crossing a ReLU kink unlikely.
@@ -169,7 +170,10 @@ def gradcheck(net, X, y, eps=1e-6, rows=16, max_coords=200, seed=0, per_paramete
     if not (isinstance(eps, (int, float, np.floating)) and 0 < eps < 1):
         raise ValueError(f"eps: got {eps!r}; expected a number in (0, 1)")
     X = check_X(X, sizes[0])
-    y = check_y(y, len(X), sizes[-1]).astype(np.int64)
+    if net.output == "identity":  # a regression's float targets, one per output
+        y = check_targets(y, len(X), sizes[-1])
+    else:
+        y = check_y(y, len(X), sizes[-1]).astype(np.int64)
     X, y = X[:rows], y[:rows]
 
     _, grads = net.loss_and_gradients(X, y)
