@@ -503,3 +503,14 @@ def test_unreadable_inputs_to_predict_are_one_line_errors(capsys, model_file, tm
 def test_predict_refuses_a_device_in_one_line(capsys, model_file):
     status, _, err = _run(capsys, "predict", str(model_file), os.devnull)
     assert status == 1 and "a device" in _one_line_error(err, "predict")
+
+
+def test_predict_with_a_regression_model_prints_its_values(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.random((5, 784)).astype(np.float32)
+    net = fastmlp.MLP([784, 8, 2], output="identity", loss="mse", seed=0)
+    np.save(tmp_path / "rows.npy", X)
+    status, out, err = _run(capsys, "predict", str(net.save(tmp_path / "reg.npz")), str(tmp_path / "rows.npy"))
+    assert status == 0, err
+    values = np.array([[float(v) for v in line.split("\t")] for line in out.strip().splitlines()])
+    np.testing.assert_allclose(values, net.predict(X), rtol=1e-5, atol=1e-6)

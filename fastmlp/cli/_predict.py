@@ -23,7 +23,8 @@ def add_parser(commands):
         "predict",
         formatter_class=Formatter,
         help="predict the class of images or rows",
-        description="Print the predicted class of every input, one per line, in the order given; with "
+        description="Print the predicted class of every input (a regression model's values, tab-separated), "
+        "one per line, in the order given; with "
         "more than one input (or a folder), each line starts with the input's name and a tab (a row "
         "of an array file is named file[row]). An input "
         "is an image (PNG, or JPEG etc. with Pillow) of a digit, a folder of such images (sorted "
@@ -55,14 +56,17 @@ def predict_command(args):
     net = fastmlp.load(args.model)
     blocks = [read_inputs(path, net.sizes[0], max_pixels=args.max_pixels) for path in args.inputs]
     X = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-    proba = net.predict_proba(X)
-    labels = np.argmax(proba, axis=1)
     named = len(args.inputs) > 1 or Path(args.inputs[0]).is_dir()  # else line i is row i
     names = [name for path, block in zip(args.inputs, blocks) for name in _row_names(path, len(block))]
-    lines = []
-    for name, label, row in zip(names, labels, proba):
-        fields = ([name] if named else []) + [str(label)]
-        lines.append("\t".join(fields + ([f"{p:.6f}" for p in row] if args.proba else [])))
+    if net.is_regression:  # a regression's values, tab-separated, in place of a label
+        results = [[f"{value:.6g}" for value in row] for row in net.predict(X)]
+    else:
+        proba = net.predict_proba(X)
+        results = [
+            [str(label)] + ([f"{p:.6f}" for p in row] if args.proba else [])
+            for label, row in zip(np.argmax(proba, axis=1), proba)
+        ]
+    lines = ["\t".join(([name] if named else []) + fields) for name, fields in zip(names, results)]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
