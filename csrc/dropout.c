@@ -33,35 +33,25 @@ void fm_dropout_forward(float *a, int n, int width, uint64_t seed, int64_t step,
         }
 }
 
-/* The activation's derivative where its output was `out` (activations.c's, element by element). */
-static float derivative(float out, int activation)
-{
-    switch (activation) {
-    case FM_RELU:
-        return out > 0.0f ? 1.0f : 0.0f;
-    case FM_LEAKY_RELU:
-        return out > 0.0f ? 1.0f : FM_LEAKY_SLOPE;
-    case FM_SIGMOID:
-        return out * (1.0f - out);
-    case FM_TANH:
-        return 1.0f - out * out;
-    default:
-        return 1.0f;
-    }
-}
+/* Units of a row taken at a time in the backward pass: their outputs before dropout's scaling
+   fit on the stack, for fm_act_backward. */
+#define BACKWARD_CHUNK 256
 
 void fm_dropout_backward(float *delta, const float *a, int n, int width, int activation,
                          uint64_t seed, int64_t step, int64_t first_row, int layer, float rate)
 {
     float keep = 1.0f - rate, scale = 1.0f / keep;
+    float outputs[BACKWARD_CHUNK];
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < width; j++) {
-            size_t at = (size_t)i * width + j;
-            if (!fm_dropout_keeps(seed, step, first_row + i, layer, j, rate)) {
-                delta[at] = 0.0f;
-                continue;
+        for (int j0 = 0; j0 < width; j0 += BACKWARD_CHUNK) {
+            int count = width - j0 < BACKWARD_CHUNK ? width - j0 : BACKWARD_CHUNK;
+            float *d = delta + (size_t)i * width + j0;
+            const float *kept = a + (size_t)i * width + j0;
+            for (int j = 0; j < count; j++) {
+                int keeps = fm_dropout_keeps(seed, step, first_row + i, layer, j0 + j, rate);
+                d[j] = keeps ? d[j] * scale : 0.0f;
+                outputs[j] = kept[j] * keep; /* a holds the kept outputs scaled up */
             }
-            /* a holds the kept output scaled up: the activation's own output is a * keep */
-            delta[at] *= scale * derivative(a[at] * keep, activation);
+            fm_act_backward(d, outputs, 1, count, activation); /* at the activation's own outputs */
         }
 }

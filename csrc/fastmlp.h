@@ -102,7 +102,7 @@ enum fm_tile_kind {
                              then C += v, v (same layout as C) */
 };
 /* packed, where not NULL: each finished element of C also written there as fm_pack_rows lays C
-   out, (i, j) at packed[(j / 16) packed_panel + 16 i + j % 16]. */
+   out, (i, j) at packed[fm_packed_at(packed_panel, i, j)]. */
 typedef struct {
     int kind;
     float *c;
@@ -126,6 +126,12 @@ typedef struct {
 } fm_operands;
 #define FM_TILE_ROWS 6
 #define FM_TILE_COLS 16
+/* Where element (i, j) of a matrix packed in panels of 16 columns (fm_pack_rows) lies, its panels
+   panel_floats apart (16 times its rows). */
+static inline size_t fm_packed_at(int64_t panel_floats, int64_t i, int j)
+{
+    return (size_t)(j / FM_TILE_COLS) * panel_floats + (size_t)i * FM_TILE_COLS + j % FM_TILE_COLS;
+}
 /* The operands of A B for row-major A (M, K), or A^T with A (K, M) (trans_a), rows lda apart,
    and row-major B (K, N), rows ldb apart. */
 fm_operands fm_row_major(const float *A, int lda, int trans_a, const float *B, int ldb);

@@ -95,9 +95,8 @@ void fm_max_norm_columns(float *W, float *packed, int n_in, int n_out, int c0, i
         float scale = max_norm / (FM_MAX_NORM_EPS + norm); /* Keras' MaxNorm */
         for (int i = 0; i < n_in; i++) {
             W[(size_t)i * n_out + j] *= scale;
-            if (packed != NULL) /* fm_pack_rows's layout: panels of 16 columns */
-                packed[(size_t)(j / FM_TILE_COLS) * FM_TILE_COLS * n_in + (size_t)i * FM_TILE_COLS +
-                       j % FM_TILE_COLS] = W[(size_t)i * n_out + j];
+            if (packed != NULL)
+                packed[fm_packed_at((int64_t)FM_TILE_COLS * n_in, i, j)] = W[(size_t)i * n_out + j];
         }
     }
 }

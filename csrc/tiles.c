@@ -53,8 +53,7 @@ static void tiles_portable(int m, int n, int k, const fm_operands *op, const fm_
             size_t at = (size_t)i * out->ldc + j;
             out->c[at] = finish(out, at, j, acc);
             if (out->packed != NULL)
-                out->packed[j / TILE_COLS * out->packed_panel + i * TILE_COLS + j % TILE_COLS] =
-                    out->c[at];
+                out->packed[fm_packed_at(out->packed_panel, i, j)] = out->c[at];
         }
 }
 
@@ -99,9 +98,8 @@ AVX2_FMA static inline __attribute__((always_inline)) void
 store_row(const fm_tile_out *out, int row, int j, int width, __m256 acc0, __m256 acc1)
 {
     size_t at = (size_t)row * out->ldc + j;
-    float *packed = out->packed != NULL
-                        ? out->packed + j / TILE_COLS * out->packed_panel + row * TILE_COLS
-                        : NULL;
+    float *packed =
+        out->packed != NULL ? out->packed + fm_packed_at(out->packed_panel, row, j) : NULL;
     if (width == TILE_COLS) {
         __m256 c0 = finish8(out, at, j, acc0), c1 = finish8(out, at + 8, j + 8, acc1);
         _mm256_storeu_ps(out->c + at, c0);
@@ -375,7 +373,7 @@ void fm_tiles_sgd_step(float *w, float *v, const fm_operands *in_dz, int n, int 
                              .beta = 1.0f,
                              .mu = mu,
                              .decay = decay,
-                             .packed = packed != NULL ? packed + (size_t)row * TILE_COLS : NULL,
+                             .packed = packed != NULL ? packed + fm_packed_at(0, row, 0) : NULL,
                              .packed_panel = (int64_t)TILE_COLS * n_in};
     fm_tiles(rows, n_out, n, in_dz, &finish_as, 0);
 }
