@@ -183,23 +183,11 @@ def make_plan(
     """The plan for one call, with the network's target_words; regularised (dropout, max-norm):
     training runs in parts (csrc/minibatch.c has them, batch1.c not), the hidden layers as GEMMs
     and the first layer stepped in place."""
-    if regularised and task == "fit":
-        plan = _in_parts(
-            tuple(int(width) for width in sizes),
-            activation,
-            batch_size,
-            mostly_zeros(X),
-            update_rule(optimizer),
-            _part_count(batch_size, PART_MIN_ROWS),
-            threads,
-        )
-        plan = dataclasses.replace(plan, hidden_lists=(), private_columns=False)
-    else:
-        plan = _engine_plan(task, sizes, activation, X, batch_size, optimizer, threads)
+    plan = _engine_plan(task, sizes, activation, X, batch_size, optimizer, threads, regularised)
     return plan if target_words == 1 else dataclasses.replace(plan, target_words=target_words)
 
 
-def _engine_plan(task, sizes, activation, X, batch_size, optimizer, threads):
+def _engine_plan(task, sizes, activation, X, batch_size, optimizer, threads, regularised):
     """The plan for one call: task "fit" (with batch_size and optimizer), "infer" (predict and
     evaluate) or "gradients" (loss_and_gradients, every row in one block); threads: how many the
     call may use (fastmlp._threads.available)."""
@@ -213,11 +201,12 @@ def _engine_plan(task, sizes, activation, X, batch_size, optimizer, threads):
             return Plan(sizes, rows=rows)
         return _in_parts(sizes, activation, rows, zeros, "none", _part_count(rows, INFERENCE_PART_MIN_ROWS), threads)
     update = update_rule(optimizer)
-    if batch_size == 1:
+    if batch_size == 1 and not regularised:
         steps = max(1, min(_kernels.LAZY_MAX_STEPS, int(BATCH1_CHUNK_BYTES / (16 * _param_count(sizes)))))
         lazy = zeros and update == "velocity" and sizes[0] * sizes[1] >= LAZY_MIN_WEIGHTS
         return Plan(sizes, rows=1, update=update, lazy_first_layer=lazy, fixed_chunk_steps=steps)
-    return _in_parts(sizes, activation, batch_size, zeros, update, _part_count(batch_size, PART_MIN_ROWS), threads)
+    parts = _part_count(batch_size, PART_MIN_ROWS)
+    return _in_parts(sizes, activation, batch_size, zeros, update, parts, threads, regularised)
 
 
 def _part_count(rows, min_rows):
@@ -226,8 +215,9 @@ def _part_count(rows, min_rows):
     return max(2, min(MAX_PARTS, rows // min_rows))
 
 
-def _in_parts(sizes, activation, rows, zeros, update, parts, threads):
-    """A minibatch step or an inference block cut in parts."""
+def _in_parts(sizes, activation, rows, zeros, update, parts, threads, regularised=False):
+    """A minibatch step or an inference block cut in parts; regularised (dropout, max-norm): no
+    lists of a ReLU's non-zeros, and the first layer stepped in place."""
     sparse = zeros and _sparse_fits(rows, sizes[0])
     by_columns = sparse and update in ("plain", "velocity")
     blas = _parts_blas()
@@ -240,13 +230,11 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads):
         update=update,
         sparse_inputs=sparse,
         first_layer_by_columns=by_columns,
-        private_columns=by_columns and (sizes[0] + 1) * sizes[1] <= PRIVATE_MAX_WEIGHTS,
+        private_columns=by_columns and not regularised and (sizes[0] + 1) * sizes[1] <= PRIVATE_MAX_WEIGHTS,
         # predict and evaluate read the weights as they are: packing them at each call cost small
         # calls more than it saved large ones (benchmarks/README.md)
         packed_operands=blas == "tiles" and update != "none",
-        hidden_lists=_hidden_lists(
-            sizes, activation, rows, gemm_wins=blas == "tiles" or (blas == "openblas" and _kernels.BLAS_SMALL_KERNELS)
-        ),
+        hidden_lists=() if regularised else _hidden_lists(sizes, activation, rows, _gemm_wins(blas)),
         blas=blas,
     )
 
@@ -257,6 +245,11 @@ def _parts_blas():
     if _kernels.TILES_FAST:
         return "tiles"
     return "blis" if _kernels.BLIS_AVAILABLE else "openblas"
+
+
+def _gemm_wins(blas):
+    """Whether a part's products are ones the GEMM beat a ReLU's lists with (see _hidden_lists)."""
+    return blas == "tiles" or (blas == "openblas" and _kernels.BLAS_SMALL_KERNELS)
 
 
 def _hidden_lists(sizes, activation, rows, gemm_wins):

@@ -73,6 +73,11 @@ def _resolve_mode(monitor, mode):
     return mode
 
 
+def _improves(mode, min_delta, value, best):
+    """Whether a monitored value beats the best so far by more than min_delta."""
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
 def _monitored_value(owner, monitor, logs):
     """logs[monitor] as a float; a missing key is an error, not a warning.
 
@@ -168,11 +173,6 @@ class EarlyStopping(Callback):
         self.best_epoch = None
         self._best_params = None
 
-    def _improves(self, value, reference):
-        if self.mode == "min":
-            return value < reference - self.min_delta
-        return value > reference + self.min_delta
-
     def _snapshot(self):
         return ([w.copy() for w in self.model.weights], [b.copy() for b in self.model.biases])
 
@@ -192,7 +192,7 @@ class EarlyStopping(Callback):
             # A first epoch that does not improve (a NaN loss) still leaves something to restore.
             self._best_params = self._snapshot()
         self.wait += 1
-        if self._improves(value, self.best):
+        if _improves(self.mode, self.min_delta, value, self.best):
             self.best = value
             self.best_epoch = epoch
             self.wait = 0
@@ -428,11 +428,6 @@ class ReduceLROnPlateau(Callback):
         self.cooldown_counter = 0
         self.best = math.inf if self.mode == "min" else -math.inf
 
-    def _improves(self, value):
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
     def on_train_begin(self, logs=None):
         _optimizer_of("ReduceLROnPlateau", self.model)
         self._reset()
@@ -443,7 +438,7 @@ class ReduceLROnPlateau(Callback):
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
-        if self._improves(value):
+        if _improves(self.mode, self.min_delta, value, self.best):
             self.best = value
             self.wait = 0
             return

@@ -283,9 +283,7 @@ class MLP:
 
     def _new_engine(self, params, grads):
         """The C view of these parameters, with the network's kinds, dropout and max-norm."""
-        engine = _kernels.Network(
-            self._sizes, _kernels.ACTIVATIONS[self.activation], _kernels.HEADS[(self.output, self.loss)], params, grads
-        )
+        engine = _kernels.Network(self._sizes, _kernels.ACTIVATIONS[self.activation], self._head(), params, grads)
         rates = self._rates if self._rates.any() else None
         engine.set_regularisation(rates, _dropout.stream_seed(self.seed), self.max_norm or 0.0)
         return engine
@@ -310,8 +308,11 @@ class MLP:
         float values' bits)."""
         return targets.view(np.int32).reshape(-1) if self.is_regression else targets
 
+    def _head(self):
+        return _kernels.HEADS[(self.output, self.loss)]
+
     def _target_words(self):
-        return _kernels.target_words(_kernels.HEADS[(self.output, self.loss)], self.n_classes)
+        return _kernels.target_words(self._head(), self.n_classes)
 
     def copy(self):
         """An independent model: same settings, parameters and random state, no shared memory."""
@@ -462,7 +463,7 @@ class MLP:
         X = self._checked_X(X)
         out = np.empty((X.shape[0], self.n_classes), dtype=np.float32)
         plan, workspace = self._planned("infer", X)
-        with self._reading("predict"):
+        with self._reading(caller):
             self._engine.predict(workspace, X, out, plan.threads)
         return out
 
@@ -486,11 +487,13 @@ class MLP:
         self._refuse_while_fitting("evaluate", callbacks_may=True)
         X = self._checked_X(X)
         y = self._checked_targets(y, X.shape[0])
+        if self.is_regression:  # one forward pass: the loss from the values, by the head's definition
+            predicted = self._outputs(X, "evaluate")
+            loss_sum, _ = _kernels.head_loss(predicted, None, self._c_targets(y), self._head(), 1.0)
+            return {"loss": loss_sum / len(X), **reference.regression_scores(predicted, y)}
         plan, workspace = self._planned("infer", X)
         with self._reading("evaluate"):
-            loss_sum, correct = self._engine.evaluate(workspace, X, self._c_targets(y), plan.threads)
-        if self.is_regression:
-            return {"loss": loss_sum / len(X), **_regression_scores(self._outputs(X, "evaluate"), y)}
+            loss_sum, correct = self._engine.evaluate(workspace, X, y, plan.threads)
         return {"loss": loss_sum / len(X), "accuracy": correct / len(X)}
 
     def loss_and_gradients(self, X, y):
@@ -948,28 +951,16 @@ def _aligned_zeros(count):
     return lines[skip : skip + count]
 
 
-def _regression_scores(predicted, targets):
-    """mse, mae and r2 (scikit-learn's r2_score, uniform over the outputs) in float64."""
-    error = predicted.astype(np.float64) - targets
-    spread = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
-    explained = 1.0 - (error**2).sum(axis=0) / np.where(spread > 0, spread, 1.0)
-    return {
-        "mse": float(np.mean(error**2)),
-        "mae": float(np.mean(np.abs(error))),
-        "r2": float(np.mean(np.where(spread > 0, explained, 0.0))),
-    }
-
-
 def _chance_loss(output, loss, n_classes, targets=None):
     """The loss of a network whose logits are all zero: what an untrained network should show;
     for a regression, that of predicting each output's mean."""
-    if output == "identity":
-        spread = np.abs(targets - targets.mean(axis=0, dtype=np.float64))
-        if loss == "huber":
-            delta = _kernels.HUBER_DELTA
-            per = np.where(spread <= delta, 0.5 * spread**2, delta * (spread - 0.5 * delta))
-            return float(np.sum(np.mean(per, axis=0)))
-        return 0.5 * float(np.sum(np.mean(spread**2, axis=0)))
+    if output == "identity":  # predicting each output's mean, by the loss's one definition (loss.c)
+        means = np.empty_like(targets)
+        means[...] = targets.mean(axis=0)
+        total, _ = _kernels.head_loss(
+            means, None, targets.view(np.int32).reshape(-1), _kernels.HEADS[(output, loss)], 1.0
+        )
+        return total / len(targets)
     if output == "softmax" and loss == "cross_entropy":
         return math.log(n_classes)
     if output == "sigmoid" and loss == "cross_entropy":

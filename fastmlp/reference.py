@@ -43,6 +43,7 @@ __all__ = [
     "ACTIVATION_FUNCTIONS",
     "ACTIVATIONS",
     "OUTPUT_LOSS_PAIRS",
+    "regression_scores",
 ]
 
 OUTPUT_LOSS_PAIRS = (
@@ -602,15 +603,7 @@ class MLP:
         _, logits = self._forward(X)
         out, loss, _ = self._output_and_loss(logits, y)
         if self.output == "identity":
-            error = out - y
-            spread = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
-            r2 = np.where(spread > 0, 1 - (error**2).sum(axis=0) / np.where(spread > 0, spread, 1), 0.0)
-            return {
-                "loss": loss,
-                "mse": float(np.mean(error**2)),
-                "mae": float(np.mean(np.abs(error))),
-                "r2": float(r2.mean()),
-            }
+            return {"loss": loss, **regression_scores(out, y)}
         return {"loss": loss, "accuracy": float(np.mean(np.argmax(out, axis=1) == y))}
 
     def copy(self):
@@ -667,6 +660,19 @@ class MLP:
         if n and (y.min() < 0 or y.max() >= self.n_classes):
             raise ValueError(f"{name}: got labels in [{y.min()}, {y.max()}]; expected labels in [0, {self.n_classes})")
         return y.astype(np.int64, copy=False)
+
+
+def regression_scores(predicted, targets):
+    """A regression's mse, mae and r2 (scikit-learn's r2_score, the outputs' average), in float64,
+    for both models' ``evaluate``."""
+    error = np.asarray(predicted, dtype=np.float64) - targets
+    spread = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
+    explained = 1.0 - (error**2).sum(axis=0) / np.where(spread > 0, spread, 1.0)
+    return {
+        "mse": float(np.mean(error**2)),
+        "mae": float(np.mean(np.abs(error))),
+        "r2": float(np.mean(np.where(spread > 0, explained, 0.0))),
+    }
 
 
 def _check_sizes(sizes):
