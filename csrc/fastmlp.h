@@ -102,7 +102,8 @@ enum fm_tile_kind {
                              then C += v, v (same layout as C) */
 };
 /* packed, where not NULL: each finished element of C also written there as fm_pack_rows lays C
-   out, (i, j) at packed[fm_packed_at(packed_panel, i, j)]. */
+   out, (i, j) at packed[fm_packed_at(packed_panel, i, j)]; with c NULL, C lives there alone (read
+   from and written to its panels: kinds velocity and scale, in one pass over k). */
 typedef struct {
     int kind;
     float *c;
@@ -151,6 +152,8 @@ void fm_pack_columns(float *packed, const float *in, int ld, int n, int col_begi
    fm_packed_floats: the floats that takes. fm_pack_rows: rows [row_begin, row_end) packed. */
 size_t fm_packed_floats(int n_in, int n_out);
 void fm_pack_rows(float *packed, const float *W, int n_in, int n_out, int row_begin, int row_end);
+/* ... and back: rows [row_begin, row_end) of W from its panels. */
+void fm_unpack_rows(float *W, const float *packed, int n_in, int n_out, int row_begin, int row_end);
 /* 1 where the AVX2 and FMA tiles run: elsewhere the portable loop is too slow to plan on. */
 int fm_tiles_fast(void);
 /* out (n, n_out) overwritten with act(x W + b), as fm_dense_forward, through fm_tiles; W read
@@ -160,7 +163,8 @@ void fm_tiles_forward(float *out, const float *x, const float *W, const float *p
 /* One SGD step of weight rows w (rows, n_out) from their gradient, the product in_dz (in^T dz,
    in (n, rows), dz (n, n_out)), in the same pass: with v (same shape) v = mu v + decay w - lr g,
    w += v; with v NULL w -= lr g. packed, where not NULL: the stepped rows also written into the
-   layer's fm_pack_rows panels (of n_in rows), w's first row at row `row`. */
+   layer's fm_pack_rows panels (of n_in rows), w's first row at row `row`; with w NULL the
+   weights are read from there too, and written only there. */
 void fm_tiles_sgd_step(float *w, float *v, const fm_operands *in_dz, int n, int rows, int n_out,
                        float lr, float mu, float decay, float *packed, int n_in, int row);
 
@@ -379,6 +383,9 @@ typedef struct {
                               their weights in panels (fm_pack_rows), packed once a step, and
                               their weight gradients the deltas, packed as each part makes them */
     int target_words;    /* 4-byte words of target per row: fm_target_words(head, outputs) */
+    int packed_first_layer; /* packed operands, dense inputs, plain or velocity SGD: the first
+                               layer's weights live in their panels for the call, each step reads
+                               and writes only those, and W is written from them at its end */
 } fm_plan;
 
 /* The buffer of a call's activations, deltas and lists, laid out for its plan. */

@@ -176,7 +176,9 @@ static void step_weight_rows(in_parts *run, int index, int l, int j0, int rows, 
             fm_pack_columns(mine->packed_inputs, layer_in, n_in, n, j0, rows);
             op = fm_packed_a(op, mine->packed_inputs, n);
         }
-        fm_tiles_sgd_step(w, vw, &op, n, rows, n_out, lr, mu, c, v->packed_W[l], n_in, j0);
+        int panels_only = l == 0 && run->plan->packed_first_layer; /* W written at the call's end */
+        fm_tiles_sgd_step(panels_only ? NULL : w, vw, &op, n, rows, n_out, lr, mu, c,
+                          v->packed_W[l], n_in, j0);
         return;
     }
     size_t count = (size_t)rows * n_out;
@@ -379,6 +381,10 @@ static void run_thread(void *arg, int thread, int n_threads)
     }
     for (int index = first; index <= last && plan->by_columns; index++)
         fm_move_columns(run, index, 1); /* no one reads the first layer until the call ends */
+    /* each part's rows were stepped by this thread: they need no barrier */
+    for (int index = first; index <= last && plan->packed_first_layer; index++)
+        fm_unpack_rows(run->v->W[0], run->v->packed_W[0], run->v->s[0], run->v->s[1],
+                       part_begin(run, run->v->s[0], index), part_end(run, run->v->s[0], index));
 }
 
 int fm_train_minibatches(const fm_blas *blas, const fm_net *net, fm_optimizer *opt,

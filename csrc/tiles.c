@@ -18,9 +18,10 @@
 #define TILE_ROWS FM_TILE_ROWS
 #define TILE_COLS FM_TILE_COLS
 
-/* The finish of element (i, j) of C, whose product is acc: the one definition of what each kind
-   does, which the AVX2 tiles repeat lane by lane. */
-static inline float finish(const fm_tile_out *out, size_t at, int j, float acc)
+/* The finish of element (i, j) of C, whose product is acc and current value *c (in C or in its
+   panels: fm_tile_out): the one definition of what each kind does, which the AVX2 tiles repeat
+   lane by lane. */
+static inline float finish(const fm_tile_out *out, size_t at, int j, float acc, const float *c)
 {
     switch (out->kind) {
     case FM_TILE_BIAS_ACT: {
@@ -32,13 +33,13 @@ static inline float finish(const fm_tile_out *out, size_t at, int j, float acc)
         return z;
     }
     case FM_TILE_VELOCITY: { /* v = mu v + decay w + alpha g; w += v */
-        float w = out->c[at];
+        float w = *c;
         float v = fmaf(out->mu, out->v[at], fmaf(out->decay, w, out->alpha * acc));
         out->v[at] = v;
         return w + v;
     }
     default: /* FM_TILE_SCALE: alpha acc + beta C, C not read when beta is 0 */
-        return out->beta == 0.0f ? out->alpha * acc : fmaf(out->alpha, acc, out->beta * out->c[at]);
+        return out->beta == 0.0f ? out->alpha * acc : fmaf(out->alpha, acc, out->beta * *c);
     }
 }
 
@@ -51,9 +52,14 @@ static void tiles_portable(int m, int n, int k, const fm_operands *op, const fm_
                 acc = fmaf(op->a[i / TILE_ROWS * op->aps + i % TILE_ROWS * op->rsa + p * op->csa],
                            op->b[j / TILE_COLS * op->bps + p * op->ldb + j % TILE_COLS], acc);
             size_t at = (size_t)i * out->ldc + j;
-            out->c[at] = finish(out, at, j, acc);
-            if (out->packed != NULL)
-                out->packed[fm_packed_at(out->packed_panel, i, j)] = out->c[at];
+            float *packed =
+                out->packed != NULL ? out->packed + fm_packed_at(out->packed_panel, i, j) : NULL;
+            float *c = out->c != NULL ? out->c + at : packed;
+            float value = finish(out, at, j, acc, c);
+            if (out->c != NULL)
+                out->c[at] = value;
+            if (packed != NULL)
+                *packed = value;
         }
 }
 
@@ -62,9 +68,9 @@ static void tiles_portable(int m, int n, int k, const fm_operands *op, const fm_
 
 /* finish() on 8 lanes, for whole tiles */
 AVX2_FMA static inline __attribute__((always_inline)) __m256 finish8(const fm_tile_out *out,
-                                                                     size_t at, int j, __m256 acc)
+                                                                     size_t at, int j, __m256 acc,
+                                                                     const float *c)
 {
-    float *c = out->c + at;
     switch (out->kind) {
     case FM_TILE_BIAS_ACT: {
         __m256 z = _mm256_add_ps(acc, _mm256_loadu_ps(out->bias + j));
@@ -100,10 +106,13 @@ store_row(const fm_tile_out *out, int row, int j, int width, __m256 acc0, __m256
     size_t at = (size_t)row * out->ldc + j;
     float *packed =
         out->packed != NULL ? out->packed + fm_packed_at(out->packed_panel, row, j) : NULL;
+    float *c = out->c != NULL ? out->c + at : packed;
     if (width == TILE_COLS) {
-        __m256 c0 = finish8(out, at, j, acc0), c1 = finish8(out, at + 8, j + 8, acc1);
-        _mm256_storeu_ps(out->c + at, c0);
-        _mm256_storeu_ps(out->c + at + 8, c1);
+        __m256 c0 = finish8(out, at, j, acc0, c), c1 = finish8(out, at + 8, j + 8, acc1, c + 8);
+        if (out->c != NULL) {
+            _mm256_storeu_ps(out->c + at, c0);
+            _mm256_storeu_ps(out->c + at + 8, c1);
+        }
         if (packed != NULL) {
             _mm256_storeu_ps(packed, c0);
             _mm256_storeu_ps(packed + 8, c1);
@@ -114,9 +123,11 @@ store_row(const fm_tile_out *out, int row, int j, int width, __m256 acc0, __m256
     _mm256_storeu_ps(sums, acc0);
     _mm256_storeu_ps(sums + 8, acc1);
     for (int col = 0; col < width; col++) {
-        out->c[at + col] = finish(out, at + col, j + col, sums[col]);
+        float value = finish(out, at + col, j + col, sums[col], c + col);
+        if (out->c != NULL)
+            out->c[at + col] = value;
         if (packed != NULL)
-            packed[col] = out->c[at + col];
+            packed[col] = value;
     }
 }
 
@@ -238,8 +249,8 @@ AVX2_FMA static void column_panel(int m, int n, int j, const fm_operands *op, pa
 
 AVX2_FMA static void tiles_avx2(int m, int n, int k, const fm_operands *op, const fm_tile_out *out)
 {
-    int reads_c =
-        out->kind == FM_TILE_VELOCITY || (out->kind == FM_TILE_SCALE && out->beta != 0.0f);
+    int reads_c = out->c == NULL || out->kind == FM_TILE_VELOCITY ||
+                  (out->kind == FM_TILE_SCALE && out->beta != 0.0f);
     int depth = reads_c || k <= TILE_DEPTH ? k : TILE_DEPTH;
     float copy[TILE_DEPTH * TILE_COLS] __attribute__((aligned(64)));
     int k0 = 0;
@@ -342,6 +353,16 @@ size_t fm_packed_floats(int n_in, int n_out)
 void fm_pack_rows(float *packed, const float *W, int n_in, int n_out, int row_begin, int row_end)
 {
     pack_panels(packed, W, n_out, n_in, TILE_COLS, 0, n_out, row_begin, row_end);
+}
+
+void fm_unpack_rows(float *W, const float *packed, int n_in, int n_out, int row_begin, int row_end)
+{
+    for (int g = 0; g < n_out; g += TILE_COLS) {
+        int width = n_out - g < TILE_COLS ? n_out - g : TILE_COLS;
+        const float *panel = packed + (size_t)g * n_in;
+        for (int r = row_begin; r < row_end; r++)
+            memcpy(W + (size_t)r * n_out + g, panel + (size_t)r * TILE_COLS, sizeof(float) * width);
+    }
 }
 
 void fm_tiles_forward(float *out, const float *x, const float *W, const float *packed,

@@ -91,6 +91,7 @@ cdef extern from "fastmlp.h" nogil:
         uint64_t hidden_lists
         int packed_operands
         int target_words
+        int packed_first_layer
 
     ctypedef struct fm_workspace:
         fm_plan plan

@@ -161,11 +161,12 @@ def tiles_product(const float[:, ::1] A, const float[:, ::1] B, float[:, ::1] C,
                   bint a_transposed=False, str kind="scale", float alpha=1.0, float beta=0.0,
                   const float[::1] bias=None, str activation="identity", float[:, ::1] V=None,
                   float mu=0.0, float decay=0.0, bint portable=False, bint packed=False,
-                  float[::1] packed_c=None):
+                  float[::1] packed_c=None, bint c_in_panels=False):
     """C finished in place with op(A) @ B through csrc/tiles.c (op(A) = A^T when a_transposed),
     as fm_tile_out's kind says; portable: its plain C loop even where the AVX2 tiles run;
     packed: B read from fm_pack_rows's panels, and a transposed A from fm_pack_columns's;
-    packed_c (fm_packed_floats(m, n) floats): C also written there in those panels. For tests."""
+    packed_c (fm_packed_floats(m, n) floats): C also written there in those panels;
+    c_in_panels: C lives in packed_c alone (fm_tile_out's c NULL), and C is not touched. For tests."""
     import numpy as np
     cdef int m = A.shape[1] if a_transposed else A.shape[0]
     cdef int k = A.shape[0] if a_transposed else A.shape[1]
@@ -198,8 +199,10 @@ def tiles_product(const float[:, ::1] A, const float[:, ::1] B, float[:, ::1] C,
         columns = np.full(fm_packed_columns_floats(k, m), np.nan, np.float32)
         fm_pack_columns(&columns[0], op.a, m, k, 0, m)
         op = fm_packed_a(op, &columns[0], k)
+    if c_in_panels and out.packed == NULL:
+        raise ValueError("tiles_product: c_in_panels needs packed_c")
     if m > 0 and n > 0:
-        out.c = &C[0, 0]
+        out.c = NULL if c_in_panels else &C[0, 0]
         fm_tiles(m, n, k, &op, &out, portable)
 
 

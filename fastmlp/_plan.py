@@ -81,6 +81,11 @@ class Plan:
         Training with the tiles, in parts: the dense layers' forward passes read their weights packed in
         panels of 16 columns (packed at a call's start and after each step), and their weight
         gradients the deltas, packed as each part makes them (csrc/tiles.c).
+    packed_first_layer : bool
+        With packed operands over dense inputs and plain or velocity SGD: the first layer's
+        weights (which no backward product reads) live in their panels for the whole call; each
+        step's update reads and writes only them, and the weights are written back from them at
+        the call's end. A step then moves a third less of that layer's memory.
     blas : str
         Where the GEMMs go: ``"openblas"`` (SciPy's), ``"blis"`` (the blis package's) or
         ``"tiles"`` (fastmlp's own, csrc/tiles.c, with the bias, activation and SGD step fused).
@@ -101,6 +106,7 @@ class Plan:
     hidden_lists: tuple = ()
     fixed_chunk_steps: int = 0
     packed_operands: bool = False
+    packed_first_layer: bool = False
     blas: str = "openblas"
     target_words: int = 1
 
@@ -121,6 +127,7 @@ class Plan:
             "hidden_lists": sum(1 << layer for layer in self.hidden_lists),
             "packed_operands": self.packed_operands,
             "target_words": self.target_words,
+            "packed_first_layer": self.packed_first_layer,
         }
 
 
@@ -143,6 +150,11 @@ def _inconsistencies(plan):
             "packed_operands needs parts > 1 and blas tiles",
         ),
         (not plan.packed_operands or plan.update != "none", "packed_operands is for training (an update)"),
+        (
+            not plan.packed_first_layer
+            or (plan.packed_operands and not plan.sparse_inputs and plan.update in ("plain", "velocity")),
+            "packed_first_layer needs packed_operands, dense inputs and plain or velocity SGD",
+        ),
         (all(1 <= layer < n_layers for layer in plan.hidden_lists), "hidden_lists are layers 1 .. L - 1"),
         (
             plan.sparse_inputs or not plan.first_layer_by_columns,
@@ -234,6 +246,8 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads, regularise
         # predict and evaluate read the weights as they are: packing them at each call cost small
         # calls more than it saved large ones (benchmarks/README.md)
         packed_operands=blas == "tiles" and update != "none",
+        # max-norm reads the weights by columns after each step, so they stay in place there
+        packed_first_layer=blas == "tiles" and not sparse and update in ("plain", "velocity") and not regularised,
         hidden_lists=() if regularised else _hidden_lists(sizes, activation, rows, _gemm_wins(blas)),
         blas=blas,
     )

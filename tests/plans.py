@@ -33,6 +33,7 @@ _WHOLE = dict(
     private_columns=False,
     hidden_lists=(),
     packed_operands=False,
+    packed_first_layer=False,
     blas="openblas",
 )
 
@@ -47,7 +48,8 @@ def force_plan(monkeypatch, **changes):
     - ``fixed_chunk_steps``: to batch-1 fit plans;
     - ``parts=1`` (the only value): to inference plans, which then run whole: one thread, no
       sparse inputs, no hidden lists (a fit's minibatches cannot run whole);
-    - ``blas`` other than ``"tiles"`` also turns ``packed_operands`` off;
+    - ``blas`` other than ``"tiles"`` also turns ``packed_operands`` off, and that (or
+      ``sparse_inputs=True``) turns ``packed_first_layer`` off;
     - ``sparse_inputs=False`` also turns ``first_layer_by_columns`` off, and that turns
       ``private_columns`` off;
     - any other field, to every plan.
@@ -83,6 +85,8 @@ def _applicable(changes, task, plan):
             applied[field] = value
     if applied.get("blas", "tiles") != "tiles":  # only the tiles read packed weights
         applied["packed_operands"] = False
+    if not applied.get("packed_operands", True) or applied.get("sparse_inputs", False):
+        applied["packed_first_layer"] = False
     if not applied.get("sparse_inputs", True):
         applied["first_layer_by_columns"] = False
     if not applied.get("first_layer_by_columns", True):

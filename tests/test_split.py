@@ -742,6 +742,48 @@ def test_weights_a_callback_changes_are_the_ones_trained_on(monkeypatch, kind):
     assert_same_params(during, apart)
 
 
+# ---- the first layer kept in its panels (Plan.packed_first_layer) -----------------------------
+
+
+def test_dense_sgd_keeps_the_first_layer_in_its_panels():
+    dense, _ = make_data("dense", 300, SIZES[0], SIZES[-1])
+    sparse, _ = make_data("sparse", 300, SIZES[0], SIZES[-1])
+
+    def fit_plan(X, optimizer, **kwargs):
+        return _plan.make_plan("fit", SIZES, "relu", X, batch_size=32, optimizer=OPTIMIZERS[optimizer](), **kwargs)
+
+    assert fit_plan(dense, "momentum").packed_first_layer == _kernels.TILES_FAST
+    assert fit_plan(dense, "sgd").packed_first_layer == _kernels.TILES_FAST
+    assert not fit_plan(sparse, "momentum").packed_first_layer  # stepped by columns instead
+    assert not fit_plan(dense, "adam").packed_first_layer  # steps from the gradient buffer
+    assert not fit_plan(dense, "momentum", regularised=True).packed_first_layer  # max-norm reads W
+    assert not _plan.make_plan("infer", SIZES, "relu", dense).packed_first_layer
+
+
+@pytest.mark.skipif(not _kernels.TILES_FAST, reason="only the tiles keep the first layer in its panels")
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("step_chunks", [False, True])
+@pytest.mark.parametrize("schedule", ["batch3", "batch32_ragged1", "batch128_ragged3"])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay"])
+def test_first_layer_in_its_panels_gives_the_bits_of_the_one_in_place(
+    monkeypatch, optimizer, schedule, step_chunks, threads
+):
+    # the same multiply-adds, read from and written to the panels instead of W, and W written
+    # back from them at every chunk's end (with step_chunks, every step's)
+    if step_chunks:
+        monkeypatch.setattr(model_module, "_CHUNK_SECONDS", 1e-9)
+    use_threads(monkeypatch, threads)
+    batch_size, n = SCHEDULES[schedule]
+    X, _ = make_data("dense", n, SIZES[0], SIZES[-1], seed=3)
+    plan = _plan.make_plan("fit", SIZES, "relu", X, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer]())
+    assert plan.packed_first_layer
+    panels, h_panels = trained("dense", schedule, optimizer, True)
+    force_plan(monkeypatch, packed_first_layer=False)
+    in_place, h_in_place = trained("dense", schedule, optimizer, True)
+    assert_same_params(panels, in_place)
+    assert h_panels.history["loss"] == h_in_place.history["loss"]
+
+
 # ---- the sparse first layer against the dense one ---------------------------------------------
 
 SPARSE_DENSE_CASES = [
@@ -1153,6 +1195,11 @@ def test_plan_inference_on_few_rows_is_whole():
         (dict(parts=2, packed_operands=True, blas="openblas"), "packed_operands needs parts > 1 and blas tiles"),
         (dict(packed_operands=True, blas="tiles"), "packed_operands needs parts > 1 and blas tiles"),
         (dict(parts=2, packed_operands=True, blas="tiles"), "packed_operands is for training"),
+        (dict(parts=2, update="velocity", packed_first_layer=True), "packed_first_layer needs packed_operands"),
+        (
+            dict(parts=2, update="gradient", packed_operands=True, blas="tiles", packed_first_layer=True),
+            "packed_first_layer needs packed_operands, dense inputs and plain or velocity SGD",
+        ),
         (dict(threads=2), "threads must be between 1 and parts"),
         (dict(parts=_plan.MAX_PARTS + 1), "parts must be between 1 and"),
         (dict(update="plain"), "minibatches of more than one row need parts > 1"),

@@ -158,6 +158,27 @@ def test_stepped_weights_are_packed_as_they_are_stored(m, k, n, portable, kind):
     assert_array_equal(packed, panels_of(got))
 
 
+@pytest.mark.parametrize("kind", ["velocity", "scale"])
+@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_weights_kept_in_panels_alone_step_to_the_same_bits(m, k, n, portable, kind):
+    # the first layer of a dense SGD fit lives in its panels for a call (Plan.packed_first_layer)
+    rng = np.random.default_rng(5)
+    inputs, dz = rng.standard_normal((k, m), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+    W, V = rng.standard_normal((m, n), dtype=np.float32), rng.standard_normal((m, n), dtype=np.float32)
+    step = dict(alpha=-0.1, beta=1.0, mu=0.9, decay=-1e-3)
+    if kind == "velocity":
+        step.update(kind="velocity")
+    in_place_V, panels_V = V.copy(), V.copy()
+    in_place = product(inputs, dz, portable, C=W.copy(), a_transposed=True, V=in_place_V, **step)
+    panels = panels_of(W)
+    untouched = np.full_like(W, np.nan)
+    product(inputs, dz, portable, C=untouched, a_transposed=True, V=panels_V, packed_c=panels, c_in_panels=True, **step)
+    assert_array_equal(panels, panels_of(in_place))
+    assert_array_equal(panels_V, in_place_V)
+    assert np.isnan(untouched).all()
+
+
 def test_product_rejects_mismatched_shapes():
     A, B = operands(4, 5, 6)
     with pytest.raises(ValueError, match="op\\(A\\) is 4 x 5"):
