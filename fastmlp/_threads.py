@@ -9,10 +9,12 @@ eight with one thread instead of two took 8% off the speed on an idle machine. S
 keeps the choice doubles the wait for the next (up to 64 chunks), and a chunk clearly slower than
 its count's best (the load changed) brings the wait back to 8. And a try runs a third of a chunk
 (`chunk`): long enough to time, and short enough that a 1-thread try within a one-epoch fit of
-MNIST at batch 32 no longer takes a sixth off it. A try too short to time (all threads can run a
-third of a chunk in under MIN_SECONDS) runs again at once, twice as long: dropped, it had left a
-fit on one thread for good. What it learns is kept per kind of work (network, batch size),
-across fits: the load belongs to the machine, not to one model.
+MNIST at batch 32 no longer takes a sixth off it. A try too short to time (the first chunk of a
+fit is a few steps, before its length adapts) runs again at once, over twice its steps or a third
+of the chunk, whichever is more: dropped, it had left a fit on one thread for good. Only that
+retry is longer; the tries after a timed one run a third of a chunk again (a whole chunk at one
+thread had cost a one-epoch fit 3-4% at each try). What it learns is kept per kind of work
+(network, batch size), across fits: the load belongs to the machine, not to one model.
 """
 
 import os
@@ -40,7 +42,8 @@ class ThreadTuner:
         self.interval = PROBE_EVERY  # chunks from one try of the other count to the next
         self.since_probe = 0
         self.probe = None  # (count tried, the choice before) until its chunk is in
-        self.try_share = TRY_SHARE  # a try runs 1 / try_share of a chunk
+        self.try_steps = 0  # steps of the latest try
+        self.untimed_try_steps = 0  # ... where it was too short to time: the retry runs twice them
 
     def next(self):
         """The thread count for the next chunk."""
@@ -49,11 +52,14 @@ class ThreadTuner:
 
     def chunk(self, steps):
         """(threads, steps) for the next chunk, out of a full chunk's `steps`: a try (a count
-        not timed yet, or the other count tried again) runs a third of them."""
+        not timed yet, or the other count tried again) runs a third of them, and one after a try
+        too short to time twice that try's steps, up to the whole chunk."""
         with _lock:
             threads, trying = self._next()
-            share = self.try_share
-        return threads, max(1, steps // share) if trying else steps
+            if not trying:
+                return threads, steps
+            self.try_steps = min(steps, max(1, steps // TRY_SHARE, 2 * self.untimed_try_steps))
+            return threads, self.try_steps
 
     def _next(self):
         if len(self.choices) == 1:
@@ -90,10 +96,12 @@ class ThreadTuner:
                 if threads not in self.rates or (self.probe is not None and self.probe[0] == threads):
                     # a try this short is not timed, and the count it tried would go untried
                     # (or be tried as briefly again) for good: the next try runs longer
-                    self.try_share = max(1, self.try_share // 2)
+                    self.untimed_try_steps = self.try_steps
             return
         if rows > 0:
             with _lock:
+                if threads not in self.rates or (self.probe is not None and self.probe[0] == threads):
+                    self.untimed_try_steps = 0
                 latest = self.rates.setdefault(threads, [])
                 slowed = bool(latest) and rows / seconds < SLOWED * max(latest)
                 latest.append(rows / seconds)

@@ -112,14 +112,25 @@ def test_a_try_too_short_to_time_runs_again_longer():
     tuner.record(1, rows=100.0, seconds=0.1)
     assert tuner.chunk(90) == (2, 30)
     tuner.record(2, rows=50.0, seconds=_threads.MIN_SECONDS / 2)  # too short to time
-    assert tuner.chunk(90) == (2, 90)  # again, longer (a whole chunk: 3 // 2 = 1 share)
+    assert tuner.chunk(90) == (2, 60)  # again, over twice the steps
+    tuner.record(2, rows=50.0, seconds=_threads.MIN_SECONDS / 2)
+    assert tuner.chunk(90) == (2, 90)  # and again, at most a whole chunk
     tuner.record(2, rows=150.0, seconds=0.1)
     assert tuner.chunk(90) == (2, 90)  # two threads, timed faster, are kept
-    # a probe of the other count later is retried the same way rather than given up
+    # a probe of the other count later runs a third again, and is retried the same way
     picked = [tuner.chunk(90) for _ in range(_threads.PROBE_EVERY)]
-    assert picked[-1] == (1, 90)  # the probe, at the longer share
+    assert picked[-1] == (1, 30)
     tuner.record(1, rows=10.0, seconds=_threads.MIN_SECONDS / 4)
-    assert tuner.chunk(90) == (1, 90)  # the probe again, not dropped
+    assert tuner.chunk(90) == (1, 60)  # the probe again, not dropped
+
+
+def test_a_fits_first_chunk_too_short_to_time_is_retried_over_a_third_of_the_grown_chunk():
+    # the first chunk of a fit is a few steps (model._first_chunk), its try one step; by the
+    # retry the chunk has grown to about _CHUNK_SECONDS, and a third of it is enough to time
+    tuner = ThreadTuner(2)
+    assert tuner.chunk(4) == (1, 1)
+    tuner.record(1, rows=32.0, seconds=0.001)
+    assert tuner.chunk(150) == (1, 50)  # not the whole chunk at the count being tried
 
 
 def test_a_try_runs_at_least_one_step_and_one_thread_never_tries():
