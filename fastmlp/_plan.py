@@ -31,6 +31,8 @@ SPARSE_MAX_CELLS = 1 << 21  # rows x features held as non-zeros at most: 64 MB o
 PRIVATE_MAX_WEIGHTS = 1 << 23  # first-layer weights the parts copy (with their velocity: 64 MB);
 # a bigger layer is stepped in place
 LAZY_MIN_WEIGHTS = 16384  # a first layer smaller than this is not worth lazy momentum
+PACKED_FIRST_LAYER_MAX_WEIGHTS = 1 << 20  # a bigger first layer keeps W beside its panels: its
+# update reads a line of every panel per tile, far apart, and lost there (benchmarks/README.md)
 SPARSE_HIDDEN_MIN_OUTPUTS = 64  # the sparse kernels keep 64 output columns in registers, and
 # lose to the GEMM on narrower layers
 BATCH1_CHUNK_BYTES = 2e8  # parameter traffic per call at batch 1: about 0.1 s of its
@@ -82,10 +84,11 @@ class Plan:
         panels of 16 columns (packed at a call's start and after each step), and their weight
         gradients the deltas, packed as each part makes them (csrc/tiles.c).
     packed_first_layer : bool
-        With packed operands over dense inputs and plain or velocity SGD: the first layer's
-        weights (which no backward product reads) live in their panels for the whole call; each
-        step's update reads and writes only them, and the weights are written back from them at
-        the call's end. A step then moves a third less of that layer's memory.
+        With packed operands over dense inputs and plain or velocity SGD, and a first layer of at
+        most ``PACKED_FIRST_LAYER_MAX_WEIGHTS``: its weights (which no backward product reads)
+        live in their panels for the whole call; each step's update reads and writes only them,
+        and the weights are written back from them at the call's end. A step then moves a third
+        less of that layer's memory.
     blas : str
         Where the GEMMs go: ``"openblas"`` (SciPy's), ``"blis"`` (the blis package's) or
         ``"tiles"`` (fastmlp's own, csrc/tiles.c, with the bias, activation and SGD step fused).
@@ -246,10 +249,22 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads, regularise
         # predict and evaluate read the weights as they are: packing them at each call cost small
         # calls more than it saved large ones (benchmarks/README.md)
         packed_operands=blas == "tiles" and update != "none",
-        # max-norm reads the weights by columns after each step, so they stay in place there
-        packed_first_layer=blas == "tiles" and not sparse and update in ("plain", "velocity") and not regularised,
+        packed_first_layer=_first_layer_in_panels(sizes, blas, sparse, update, regularised),
         hidden_lists=() if regularised else _hidden_lists(sizes, activation, rows, _gemm_wins(blas)),
         blas=blas,
+    )
+
+
+def _first_layer_in_panels(sizes, blas, sparse, update, regularised):
+    """Whether a fit keeps its first layer in its panels alone (Plan.packed_first_layer): with the
+    tiles' SGD step over dense inputs, no max-norm (which reads the weights by columns after each
+    step), and a first layer small enough."""
+    return (
+        blas == "tiles"
+        and not sparse
+        and update in ("plain", "velocity")
+        and not regularised
+        and sizes[0] * sizes[1] <= PACKED_FIRST_LAYER_MAX_WEIGHTS
     )
 
 

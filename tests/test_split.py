@@ -758,6 +758,9 @@ def test_dense_sgd_keeps_the_first_layer_in_its_panels():
     assert not fit_plan(dense, "adam").packed_first_layer  # steps from the gradient buffer
     assert not fit_plan(dense, "momentum", regularised=True).packed_first_layer  # max-norm reads W
     assert not _plan.make_plan("infer", SIZES, "relu", dense).packed_first_layer
+    big = _plan.PACKED_FIRST_LAYER_MAX_WEIGHTS // SIZES[0] + 1
+    wide = _plan.make_plan("fit", [SIZES[0], big, 4], "relu", dense, batch_size=32, optimizer=SGD(momentum=0.9))
+    assert not wide.packed_first_layer  # its panels are many and far apart
 
 
 @pytest.mark.skipif(not _kernels.TILES_FAST, reason="only the tiles keep the first layer in its panels")
