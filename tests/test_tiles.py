@@ -144,14 +144,18 @@ def panels_of(C):
     return padded.reshape(rows, -1, 16).transpose(1, 0, 2).ravel()
 
 
+def step_operands(m, k, n, seed):
+    """A weight step's inputs (k, m) and deltas (k, n), and weights and velocity (m, n)."""
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape, dtype=np.float32) for shape in ((k, m), (k, n), (m, n), (m, n))]
+
+
 @pytest.mark.parametrize("kind", ["velocity", "scale"])
 @pytest.mark.parametrize("portable", [False, True])
 @pytest.mark.parametrize("m, k, n", SHAPES)
 def test_stepped_weights_are_packed_as_they_are_stored(m, k, n, portable, kind):
     # a step's next forward passes read the weights from these panels
-    rng = np.random.default_rng(4)
-    inputs, dz = rng.standard_normal((k, m), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
-    W, V = rng.standard_normal((m, n), dtype=np.float32), rng.standard_normal((m, n), dtype=np.float32)
+    inputs, dz, W, V = step_operands(m, k, n, seed=4)
     packed = np.full(len(panels_of(W)), np.nan, np.float32)
     step = dict(kind=kind, alpha=-0.1, beta=1.0, mu=0.9, V=V) if kind == "velocity" else dict(alpha=-0.1, beta=1.0)
     got = product(inputs, dz, portable, C=W.copy(), a_transposed=True, packed_c=packed, **step)
@@ -163,9 +167,7 @@ def test_stepped_weights_are_packed_as_they_are_stored(m, k, n, portable, kind):
 @pytest.mark.parametrize("m, k, n", SHAPES)
 def test_weights_kept_in_panels_alone_step_to_the_same_bits(m, k, n, portable, kind):
     # the first layer of a dense SGD fit lives in its panels for a call (Plan.packed_first_layer)
-    rng = np.random.default_rng(5)
-    inputs, dz = rng.standard_normal((k, m), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
-    W, V = rng.standard_normal((m, n), dtype=np.float32), rng.standard_normal((m, n), dtype=np.float32)
+    inputs, dz, W, V = step_operands(m, k, n, seed=5)
     step = dict(alpha=-0.1, beta=1.0, mu=0.9, decay=-1e-3)
     if kind == "velocity":
         step.update(kind="velocity")
