@@ -24,6 +24,8 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
         return FM_MISSING_STATE;
     if (plan->parts == 1 && (net->dropout != NULL || net->max_norm > 0.0f))
         return FM_BAD_PLAN; /* dropout and max-norm run in parts only (fastmlp/_plan.py) */
+    if (plan->packed_first_layer && net->max_norm > 0.0f)
+        return FM_BAD_PLAN; /* max-norm reads the first layer's W after each step */
     int64_t steps_before = stats->steps;
     int status = plan->parts > 1 ? fm_train_minibatches(blas, net, opt, ws, X, y, order, n_rows,
                                                         first_batch, n_batches, n_threads, stats)

@@ -764,6 +764,16 @@ def test_dense_sgd_keeps_the_first_layer_in_its_panels():
 
 
 @pytest.mark.skipif(not _kernels.TILES_FAST, reason="only the tiles keep the first layer in its panels")
+def test_the_engine_refuses_the_first_layer_in_its_panels_with_max_norm(monkeypatch):
+    # max-norm reads W by columns after each step, and W is only written at the call's end
+    X, y = make_data("dense", 200, SIZES[0], SIZES[-1])
+    force_plan(monkeypatch, packed_first_layer=True)
+    net = fastmlp.MLP(SIZES, seed=3, max_norm=3.0)
+    with pytest.raises(RuntimeError, match="cannot run this plan"):
+        net.fit(X, y, epochs=1, batch_size=32, optimizer=OPTIMIZERS["momentum"](), verbose=0)
+
+
+@pytest.mark.skipif(not _kernels.TILES_FAST, reason="only the tiles keep the first layer in its panels")
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("step_chunks", [False, True])
 @pytest.mark.parametrize("schedule", ["batch3", "batch32_ragged1", "batch128_ragged3"])
