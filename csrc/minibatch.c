@@ -369,8 +369,8 @@ static void run_thread(void *arg, int thread, int n_threads)
         if (plan->sparse_inputs && batch + 1 < end) /* the other turn's inputs are free again */
             gather_next(run, (int)(batch - run->first_batch), start + run->rows,
                         fm_rows_in_batch(run->n_rows, run->rows, batch + 1), 1 - turn);
-        if (run->net->max_norm >
-            0.0f) { /* a unit's weights are a column: every row stepped first */
+        /* max-norm: a unit's weights are a column, so every row is stepped first */
+        if (run->net->max_norm > 0.0f) {
             fm_team_barrier(&run->team);
             for (int index = first; index <= last; index++)
                 max_norm_part(run, index);
