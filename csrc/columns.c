@@ -6,10 +6,8 @@
 
 #include "parts.h"
 
-void fm_point_columns(in_parts *run)
+void fm_point_columns(views *v, int velocity)
 {
-    views *v = run->v;
-    int velocity = run->plan->update == FM_VELOCITY_SGD;
     for (int index = 0; index < v->n_parts; index++) {
         part *p = &v->parts[index];
         if (p->block != NULL) { /* copied in at the start of the call and back at its end */
@@ -39,10 +37,9 @@ static void copy_columns(float *block, int ld, float *W, float *b, int n_in, int
     }
 }
 
-void fm_move_columns(in_parts *run, int index, int back)
+void fm_move_columns(const views *v, int index, int back)
 {
-    views *v = run->v;
-    part *p = &v->parts[index];
+    const part *p = &v->parts[index];
     if (p->block == NULL) /* in place */
         return;
     copy_columns(p->block, p->ld, v->W[0], v->b[0], v->s[0], v->s[1], p->col_begin, p->width, back);

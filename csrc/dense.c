@@ -126,7 +126,7 @@ void fm_dense_forward(const fm_blas *blas, float *out, const float *x, const flo
 {
     /* out: (n, n_out); x: (n, n_in); W: (n_in, n_out); b: (n_out,) */
     if (n == 1) { /* one row: summing only the rows of W with a non-zero input beats BLAS */
-        fm_dense_forward_row(out, x, W, b, n_in, n_out, activation);
+        fm_dense_forward_row(out, x, W, n_out, b, n_in, n_out, activation);
         return;
     }
     if (blas->tiles) {
@@ -222,11 +222,12 @@ float fm_dot(const float *a, const float *b, int m)
     return sum;
 }
 
-void fm_dense_forward_row(float *out, const float *x, const float *W, const float *b, int n_in,
-                          int n_out, int activation)
+void fm_dense_forward_row(float *out, const float *x, const float *W, int ldw, const float *b,
+                          int n_in, int n_out, int activation)
 {
-    /* out: (n_out,) = act(x W + b); x: (n_in,); W: (n_in, n_out). Summing rows of W weighted by
-       x skips the zero inputs BLAS would multiply: most of an MNIST image, half of a ReLU layer. */
+    /* out: (n_out,) = act(x W + b); x: (n_in,); W: (n_in, n_out), rows ldw apart. Summing rows
+       of W weighted by x skips the zero inputs BLAS would multiply: most of an MNIST image, half
+       of a ReLU layer. */
     for (int j = 0; j < n_out; j++)
         out[j] = 0.0f;
     float a[4];
@@ -236,7 +237,7 @@ void fm_dense_forward_row(float *out, const float *x, const float *W, const floa
         if (x[i] == 0.0f)
             continue;
         a[held] = x[i];
-        rows[held++] = W + (size_t)i * n_out;
+        rows[held++] = W + (size_t)i * ldw;
         if (held == 4) {
             axpy4(out, a, rows, n_out);
             held = 0;
@@ -266,10 +267,10 @@ static float velocity_row_update(float *w, float *v, float s, const float *dz, i
 }
 
 void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, const float *dz,
-                           const float *x, int row_begin, int row_end, int n_out, float lr,
+                           const float *x, int row_begin, int row_end, int n_out, int ldw, float lr,
                            float momentum, float weight_decay, int32_t *stamp, int32_t step)
 {
-    /* One row of data, weight rows [row_begin, row_end): dx[i] = W[i] . dz with the weights
+    /* One row of data, weight rows [row_begin, row_end), ldw apart: dx[i] = W[i] . dz with the weights
        before the step (skipped when dx is NULL), then the SGD step on those rows in the same
        pass, so the weights are read once; b (and vb) too unless b is NULL. With the velocity
        vW, vb: v = momentum v - lr (g + weight_decay w), w += v; without (NULL): w -= lr g,
@@ -277,14 +278,14 @@ void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, 
     int velocity = vW != NULL;
     float decay = -lr * weight_decay;
     for (int i = row_begin; i < row_end; i++) {
-        float *w = W + (size_t)i * n_out;
+        float *w = W + (size_t)i * ldw;
         if (stamp != NULL) { /* lazy rows: only those with an input move now */
             if (x[i] == 0.0f)
                 continue;
             stamp[i] = step + 1;
         }
         if (velocity) {
-            float back = velocity_row_update(w, vW + (size_t)i * n_out, -lr * x[i], dz, n_out,
+            float back = velocity_row_update(w, vW + (size_t)i * ldw, -lr * x[i], dz, n_out,
                                              momentum, decay);
             if (dx != NULL)
                 dx[i] = back;

@@ -79,6 +79,13 @@ int fm_part_begin(int count, int index, int parts);
 int fm_column_begin(int n_out, int index, int parts);
 int fm_block_ld(int width);
 
+/* ---- the first layer by columns (columns.c), in parts or at batch 1 ---- */
+/* Where each part finds its columns' weights, bias and velocity (with velocity SGD): its private
+   block or in place. */
+void fm_point_columns(views *v, int velocity);
+/* This part's columns copied into its private block (back = 0) or back out of it (back = 1). */
+void fm_move_columns(const views *v, int index, int back);
+
 /* ---- whole blocks (network.c) ---- */
 /* Forward through every layer; the last layer writes logits into `logits` (n, s[L]). */
 void fm_forward(const fm_blas *blas, const views *v, const float *x, float *logits, int n,
@@ -88,10 +95,12 @@ void fm_backward_gradients(const fm_blas *blas, const views *v, const float *x, 
                            int activation);
 
 /* ---- the engines ---- */
-/* Batch 1 (batch1.c): each layer's backward and update in one pass over its weights. */
+/* Batch 1 (batch1.c): each layer's backward and update in one pass over its weights; with the
+   plan's batch1_columns, up to n_threads threads take the first layer's parts of columns. */
 int fm_train_batch1(const fm_blas *blas, const fm_net *net, fm_optimizer *opt,
                     const fm_workspace *ws, const float *X, const int32_t *y, const int64_t *order,
-                    int64_t n_rows, int64_t first_batch, int64_t n_batches, fm_stats *stats);
+                    int64_t n_rows, int64_t first_batch, int64_t n_batches, int n_threads,
+                    fm_stats *stats);
 /* Minibatches in parts (minibatch.c). */
 int fm_train_minibatches(const fm_blas *blas, const fm_net *net, fm_optimizer *opt,
                          const fm_workspace *ws, const float *X, const int32_t *y,

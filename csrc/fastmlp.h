@@ -194,16 +194,18 @@ void fm_dense_backward(const fm_blas *blas, float *dx, float *dW, float *db, con
 
 /* a . b, both (m,), summed in vector lanes */
 float fm_dot(const float *a, const float *b, int m);
-/* Batch 1, without BLAS. out (n_out,) overwritten with act(x W + b); x (n_in,). */
-void fm_dense_forward_row(float *out, const float *x, const float *W, const float *b, int n_in,
-                          int n_out, int activation);
-/* Batch 1, weight rows [row_begin, row_end) of W (n_in, n_out): dx[i] overwritten with
+/* Batch 1, without BLAS. out (n_out,) overwritten with act(x W + b); x (n_in,), W's rows ldw
+   apart (a block of columns of a wider W where ldw > n_out). */
+void fm_dense_forward_row(float *out, const float *x, const float *W, int ldw, const float *b,
+                          int n_in, int n_out, int activation);
+/* Batch 1, weight rows [row_begin, row_end) of W (n_in, n_out; rows ldw apart, as are vW's,
+   so that W may be a block of columns of a wider one): dx[i] overwritten with
    W[i] . dz (skipped when dx is NULL), then those rows, and b (n_out,) unless b is NULL, updated
    in place by SGD in the same pass: with velocities vW, vb (same shapes)
    v = momentum v - lr (g + weight_decay w), w += v; with vW NULL plain w -= lr g
    (weight_decay must then be 0). x (n_in,), dz (n_out,). */
 void fm_dense_backward_row(float *dx, float *W, float *b, float *vW, float *vb, const float *dz,
-                           const float *x, int row_begin, int row_end, int n_out, float lr,
+                           const float *x, int row_begin, int row_end, int n_out, int ldw, float lr,
                            float momentum, float weight_decay, int32_t *stamp, int32_t step);
 
 /* Lazy momentum for a first layer at batch 1: a weight row whose input is zero gets no gradient,
@@ -386,6 +388,8 @@ typedef struct {
     int packed_first_layer; /* packed operands, dense inputs, plain or velocity SGD: the first
                                layer's weights live in their panels for the call, each step reads
                                and writes only those, and W is written from them at its end */
+    int batch1_columns;     /* batch 1 (rows 1), each row whole, but the first layer's forward pass
+                           and step cut by its columns in `parts` that threads take (batch1.c) */
 } fm_plan;
 
 /* The buffer of a call's activations, deltas and lists, laid out for its plan. */

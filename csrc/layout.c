@@ -109,6 +109,21 @@ static int widest_share(const int *s, int L, int parts, const fm_plan *plan)
     return widest;
 }
 
+/* A part's columns of the first layer, on a private copy of them where the plan says. */
+static void lay_out_columns(cursor *c, part *p, int index, const int *s, const fm_plan *plan)
+{
+    int P = plan->parts;
+    p->col_begin = fm_column_begin(s[1], index, P);
+    p->width = fm_column_begin(s[1], index + 1, P) - p->col_begin;
+    p->ld = fm_block_ld(p->width);
+    if (!plan->private_columns)
+        return;
+    size_t floats = ((size_t)s[0] + 1) * p->ld;
+    p->block = take_floats(c, floats);
+    if (plan->update == FM_VELOCITY_SGD)
+        p->velocity_block = take_floats(c, floats);
+}
+
 /* A part's rows: scratch for its passes, its lists of non-zeros, and by columns its columns of
    the first layer (a private copy of them where the plan says). */
 static void lay_out_part(cursor *c, part *p, int index, const int *s, int L, const fm_plan *plan)
@@ -126,15 +141,20 @@ static void lay_out_part(cursor *c, part *p, int index, const int *s, int L, con
         return;
     for (int turn = 0; turn < 2; turn++)
         take_sparse(c, &p->inputs[turn], s[0], rows, widest_columns(s[1], P));
-    p->col_begin = fm_column_begin(s[1], index, P);
-    p->width = fm_column_begin(s[1], index + 1, P) - p->col_begin;
-    p->ld = fm_block_ld(p->width);
-    if (!plan->private_columns)
-        return;
-    size_t floats = ((size_t)s[0] + 1) * p->ld;
-    p->block = take_floats(c, floats);
-    if (plan->update == FM_VELOCITY_SGD)
-        p->velocity_block = take_floats(c, floats);
+    lay_out_columns(c, p, index, s, plan);
+}
+
+/* Batch 1 by columns: the parts, each with its columns of the first layer alone. */
+static void lay_out_column_parts(cursor *c, views *v, const int *s, const fm_plan *plan)
+{
+    v->n_parts = plan->parts;
+    v->parts = take(c, sizeof(part) * plan->parts);
+    for (int index = 0; index < plan->parts; index++) {
+        part measured;
+        part *p = v->parts != NULL ? &v->parts[index] : &measured;
+        memset(p, 0, sizeof(*p));
+        lay_out_columns(c, p, index, s, plan);
+    }
 }
 
 /* The parts themselves, each with its layers' lists, then each part's buffers. */
@@ -165,9 +185,11 @@ static size_t lay_out_workspace(views *v, const int *s, int L, const fm_plan *pl
     for (int l = 0; l <= L; l++)
         v->acts[l] = take_floats(&c, rows * s[l]);
     v->labels = take(&c, sizeof(int32_t) * rows * plan->target_words);
-    if (plan->parts == 1) {
+    if (plan->parts == 1 || plan->batch1_columns) { /* each row whole */
         v->delta[0] = take_floats(&c, rows * fm_widest_layer(s, L));
         v->delta[1] = take_floats(&c, rows * fm_widest_layer(s, L));
+        if (plan->batch1_columns)
+            lay_out_column_parts(&c, v, s, plan);
     } else {
         for (int l = 0; l < L; l++)
             v->layer_delta[l] = take_floats(&c, rows * s[l + 1]);

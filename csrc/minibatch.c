@@ -328,7 +328,7 @@ static void run_thread(void *arg, int thread, int n_threads)
             if (!run->weights_packed) /* the weights as the call found them */
                 fm_pack_part_layers(run, index);
             if (plan->by_columns)
-                fm_move_columns(run, index, 0);
+                fm_move_columns(run->v, index, 0);
             if (plan->sparse_inputs) /* the first minibatch's inputs; the next ones a step ahead */
                 gather_part(run, index, run->first_batch * run->rows, n, 0);
         }
@@ -380,7 +380,7 @@ static void run_thread(void *arg, int thread, int n_threads)
             count_step(run, loss, correct, n);
     }
     for (int index = first; index <= last && plan->by_columns; index++)
-        fm_move_columns(run, index, 1); /* no one reads the first layer until the call ends */
+        fm_move_columns(run->v, index, 1); /* no one reads the first layer until the call ends */
     /* each part's rows were stepped by this thread: they need no barrier */
     for (int index = first; index <= last && plan->packed_first_layer; index++)
         fm_unpack_rows(run->v->W[0], run->v->packed_W[0], run->v->s[0], run->v->s[1],
@@ -402,7 +402,7 @@ int fm_train_minibatches(const fm_blas *blas, const fm_net *net, fm_optimizer *o
     run.stats = stats;
     run.weights_packed = ws->weights_packed;
     if (ws->plan.by_columns)
-        fm_point_columns(&run);
+        fm_point_columns(&v, ws->plan.update == FM_VELOCITY_SGD);
     fm_team_run(&run.team, run_thread, &run, part_threads(&run, n_threads));
     return run.status;
 }

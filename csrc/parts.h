@@ -109,10 +109,6 @@ void fm_weight_gradient(const fm_blas *blas, const part *mine, float *C, const f
                         const float *dz, int n, int rows, int n_out, float alpha, float beta);
 
 /* ---- the first layer by columns (columns.c) ---- */
-/* Where each part finds its columns' weights, bias and velocity: its private block or in place. */
-void fm_point_columns(in_parts *run);
-/* This part's columns copied into its private block (back = 0) or back out of it (back = 1). */
-void fm_move_columns(in_parts *run, int index, int back);
 /* This part's columns of the first layer's outputs, for every row of the minibatch. */
 void fm_first_layer_columns(in_parts *run, int index, int turn);
 /* One SGD step on this part's columns of the first layer, bias included. */

@@ -10,6 +10,16 @@ static int has_state(const fm_net *net, const fm_optimizer *opt, int update)
              (update == FM_GRADIENT_STEP && net->grads == NULL));
 }
 
+/* Whether batch 1 may cut its first layer by columns: an SGD step, each row a step, and nothing
+   of the minibatch engine's. */
+static int batch1_columns_fit(const fm_plan *plan)
+{
+    return plan->rows == 1 && plan->parts >= 2 &&
+           (plan->update == FM_PLAIN_SGD || plan->update == FM_VELOCITY_SGD) &&
+           !plan->lazy_first_layer && !plan->sparse_inputs && !plan->by_columns &&
+           !plan->hidden_lists && !plan->packed_operands;
+}
+
 int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_workspace *ws,
                    const float *X, const int32_t *y, const int64_t *order, int64_t n_rows,
                    int64_t first_batch, int64_t n_batches, int n_threads, fm_stats *stats)
@@ -22,15 +32,18 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
         return FM_BAD_PLAN;
     if (!has_state(net, opt, plan->update))
         return FM_MISSING_STATE;
-    if (plan->parts == 1 && (net->dropout != NULL || net->max_norm > 0.0f))
+    int whole_rows = plan->parts == 1 || plan->batch1_columns; /* batch1.c */
+    if (whole_rows && (net->dropout != NULL || net->max_norm > 0.0f))
         return FM_BAD_PLAN; /* dropout and max-norm run in parts only (fastmlp/_plan.py) */
     if (plan->packed_first_layer && net->max_norm > 0.0f)
         return FM_BAD_PLAN; /* max-norm reads the first layer's W after each step */
+    if (plan->batch1_columns && !batch1_columns_fit(plan))
+        return FM_BAD_PLAN;
     int64_t steps_before = stats->steps;
-    int status = plan->parts > 1 ? fm_train_minibatches(blas, net, opt, ws, X, y, order, n_rows,
-                                                        first_batch, n_batches, n_threads, stats)
-                                 : fm_train_batch1(blas, net, opt, ws, X, y, order, n_rows,
-                                                   first_batch, n_batches, stats);
+    int status = whole_rows ? fm_train_batch1(blas, net, opt, ws, X, y, order, n_rows, first_batch,
+                                              n_batches, n_threads, stats)
+                            : fm_train_minibatches(blas, net, opt, ws, X, y, order, n_rows,
+                                                   first_batch, n_batches, n_threads, stats);
     net->steps += stats->steps - steps_before; /* the dropout stream moves on with the steps */
     return status;
 }

@@ -92,6 +92,7 @@ cdef extern from "fastmlp.h" nogil:
         int packed_operands
         int target_words
         int packed_first_layer
+        int batch1_columns
 
     ctypedef struct fm_workspace:
         fm_plan plan

@@ -35,6 +35,9 @@ PACKED_FIRST_LAYER_MAX_WEIGHTS = 1 << 20  # a bigger first layer keeps W beside 
 # update reads a line of every panel per tile, far apart, and lost there (benchmarks/README.md)
 SPARSE_HIDDEN_MIN_OUTPUTS = 64  # the sparse kernels keep 64 output columns in registers, and
 # lose to the GEMM on narrower layers
+BATCH1_COLUMNS_MIN_WEIGHTS = 1 << 16  # batch 1 cuts a first layer this big by columns for threads:
+# two barriers a row cost less than half its forward pass and step
+BATCH1_PART_MIN_COLUMNS = 128  # ... into parts of at least this many of its columns
 BATCH1_CHUNK_BYTES = 2e8  # parameter traffic per call at batch 1: about 0.1 s of its
 # memory-bound updates (16 bytes a parameter: weight and velocity, read and written)
 MOSTLY_ZEROS_SAMPLE_ROWS = 256  # rows spread over X that judge it (1000 took 4% of predicting
@@ -83,6 +86,11 @@ class Plan:
         Training with the tiles, in parts: the dense layers' forward passes read their weights packed in
         panels of 16 columns (packed at a call's start and after each step), and their weight
         gradients the deltas, packed as each part makes them (csrc/tiles.c).
+    batch1_columns : bool
+        Batch 1, each row whole (csrc/batch1.c), but the first layer's forward pass and SGD step
+        cut by its columns in ``parts``, which threads take; thread 0 runs the rest of a row
+        between them. Over dense inputs with plain or velocity SGD and a first layer of at least
+        ``BATCH1_COLUMNS_MIN_WEIGHTS``.
     packed_first_layer : bool
         With packed operands over dense inputs and plain or velocity SGD, and a first layer of at
         most ``PACKED_FIRST_LAYER_MAX_WEIGHTS``: its weights (which no backward product reads)
@@ -110,6 +118,7 @@ class Plan:
     fixed_chunk_steps: int = 0
     packed_operands: bool = False
     packed_first_layer: bool = False
+    batch1_columns: bool = False
     blas: str = "openblas"
     target_words: int = 1
 
@@ -131,6 +140,7 @@ class Plan:
             "packed_operands": self.packed_operands,
             "target_words": self.target_words,
             "packed_first_layer": self.packed_first_layer,
+            "batch1_columns": self.batch1_columns,
         }
 
 
@@ -171,7 +181,10 @@ def _inconsistencies(plan):
             not plan.sparse_inputs or plan.update not in ("plain", "velocity") or plan.first_layer_by_columns,
             "sparse_inputs with plain or velocity SGD needs first_layer_by_columns",
         ),
-        (plan.first_layer_by_columns or not plan.private_columns, "private_columns needs first_layer_by_columns"),
+        (
+            plan.first_layer_by_columns or plan.batch1_columns or not plan.private_columns,
+            "private_columns needs first_layer_by_columns or batch1_columns",
+        ),
         (
             not plan.lazy_first_layer or (plan.rows == 1 and plan.parts == 1 and plan.update == "velocity"),
             "lazy_first_layer is for batch 1, whole, with a velocity",
@@ -181,6 +194,16 @@ def _inconsistencies(plan):
             f"lazy_first_layer needs fixed_chunk_steps in 1 .. {_kernels.LAZY_MAX_STEPS}",
         ),
         (plan.update == "none" or plan.rows == 1 or split, "minibatches of more than one row need parts > 1"),
+        (
+            not plan.batch1_columns
+            or (
+                plan.rows == 1
+                and split
+                and plan.update in ("plain", "velocity")
+                and not (plan.lazy_first_layer or plan.sparse_inputs or plan.hidden_lists or plan.packed_operands)
+            ),
+            "batch1_columns is for batch 1 with plain or velocity SGD, in parts, and nothing of the minibatch engine's",
+        ),
     ]
     return [problem for ok, problem in checks if not ok]
 
@@ -219,9 +242,30 @@ def _engine_plan(task, sizes, activation, X, batch_size, optimizer, threads, reg
     if batch_size == 1 and not regularised:
         steps = max(1, min(_kernels.LAZY_MAX_STEPS, int(BATCH1_CHUNK_BYTES / (16 * _param_count(sizes)))))
         lazy = zeros and update == "velocity" and sizes[0] * sizes[1] >= LAZY_MIN_WEIGHTS
-        return Plan(sizes, rows=1, update=update, lazy_first_layer=lazy, fixed_chunk_steps=steps)
+        if lazy or not _batch1_by_columns(sizes, update):
+            return Plan(sizes, rows=1, update=update, lazy_first_layer=lazy, fixed_chunk_steps=steps)
+        parts = max(2, min(MAX_PARTS, sizes[1] // BATCH1_PART_MIN_COLUMNS))
+        threads = max(1, min(parts, threads)) if _kernels.BLAS_THREADS_CONTROLLABLE else 1
+        return Plan(
+            sizes,
+            rows=1,
+            parts=parts,
+            threads=threads,
+            update=update,
+            batch1_columns=True,
+            private_columns=(sizes[0] + 1) * sizes[1] <= PRIVATE_MAX_WEIGHTS,
+        )
     parts = _part_count(batch_size, PART_MIN_ROWS)
     return _in_parts(sizes, activation, batch_size, zeros, update, parts, threads, regularised)
+
+
+def _batch1_by_columns(sizes, update):
+    """Whether batch 1 cuts its first layer by columns for threads (Plan.batch1_columns)."""
+    return (
+        update in ("plain", "velocity")
+        and sizes[1] >= 2 * BATCH1_PART_MIN_COLUMNS
+        and sizes[0] * sizes[1] >= BATCH1_COLUMNS_MIN_WEIGHTS
+    )
 
 
 def _part_count(rows, min_rows):

@@ -12,6 +12,7 @@ test thus compares the engine the data picks with another one on the very same c
     force_plan(monkeypatch, hidden_lists=())        # the GEMMs after a ReLU, never its non-zeros
     force_plan(monkeypatch, parts=1)                # predict / evaluate whole, on one thread
     force_plan(monkeypatch, fixed_chunk_steps=7)    # batch-1 fits in chunks of 7 steps
+    force_plan(monkeypatch, batch1_columns=False)   # batch-1 fits whole, on one thread
 
 Calls stack: each wraps the make_plan in place, so a later call's changes apply on top of the
 earlier ones' (and win for the same field). monkeypatch drops them all at the test's end;
@@ -46,6 +47,8 @@ def force_plan(monkeypatch, **changes):
     - ``threads``: to plans cut in parts (fit's minibatches, predict / evaluate on enough rows),
       at most one a part;
     - ``fixed_chunk_steps``: to batch-1 fit plans;
+    - ``batch1_columns=False``: to batch-1 fit plans, which then run whole (one part, one
+      thread, no private columns);
     - ``parts=1`` (the only value): to inference plans, which then run whole: one thread, no
       sparse inputs, no hidden lists (a fit's minibatches cannot run whole);
     - ``blas`` other than ``"tiles"`` also turns ``packed_operands`` off, and that (or
@@ -93,4 +96,6 @@ def _applicable(changes, task, plan):
         applied["private_columns"] = False
     if "parts" in changes and task == "infer":
         applied.update(_WHOLE)
+    if changes.get("batch1_columns", True) is False and plan.batch1_columns:
+        applied.update(parts=1, threads=1, private_columns=False)
     return applied

@@ -1218,6 +1218,14 @@ def test_plan_inference_on_few_rows_is_whole():
         (dict(update="plain"), "minibatches of more than one row need parts > 1"),
         (dict(rows=1, update="plain", lazy_first_layer=True, fixed_chunk_steps=7), "lazy_first_layer is for batch 1"),
         (dict(rows=1, update="velocity", lazy_first_layer=True), "lazy_first_layer needs fixed_chunk_steps"),
+        (dict(rows=1, parts=2, update="gradient", batch1_columns=True), "batch1_columns is for batch 1"),
+        (dict(rows=4, parts=2, update="plain", batch1_columns=True), "batch1_columns is for batch 1"),
+        (dict(rows=1, update="plain", batch1_columns=True), "batch1_columns is for batch 1"),
+        (
+            dict(rows=1, parts=2, update="plain", batch1_columns=True, packed_operands=True, blas="tiles"),
+            "batch1_columns is for batch 1",
+        ),
+        (dict(parts=2, update="plain", private_columns=True), "private_columns needs first_layer_by_columns or"),
     ],
 )
 def test_an_inconsistent_plan_is_refused(fields, problem):
@@ -1239,3 +1247,109 @@ def test_forced_plans_stay_consistent(monkeypatch):
     assert _plan.make_plan("infer", SIZES, "relu", X) == _plan.Plan(tuple(SIZES), rows=200)
     with pytest.raises(TypeError, match="rows"):
         force_plan(monkeypatch, rows=3)  # what the call is, not how it runs
+
+
+# ---- batch 1 with the first layer by columns (Plan.batch1_columns, csrc/batch1.c) --------------
+
+# First layers big enough to be cut (_plan.BATCH1_COLUMNS_MIN_WEIGHTS): 300 columns in two parts
+# cut at 128 (a 64-column grain), 520 in four (so three threads take parts unevenly), and a
+# network of one layer, whose first layer is its output.
+BATCH1_COLUMN_SIZES = [[230, 300, 9, 4], [130, 520, 7, 3], [300, 256]]
+BATCH1_OPTIMIZERS = {  # rates a step of one row of 230 to 300 inputs takes without diverging
+    "sgd": lambda: SGD(lr=0.005),
+    "momentum": lambda: SGD(lr=0.002, momentum=0.9),
+    "momentum_weight_decay": lambda: SGD(lr=0.002, momentum=0.9, weight_decay=1e-3),
+}
+
+
+def batch1_fit(sizes, optimizer, activation="relu", kind="dense", cut=True, epochs=2, seed=3):
+    """A batch-1 fit, whose plan cuts the first layer by columns (cut) or is forced whole."""
+    X, y = make_data(kind, 50, sizes[0], sizes[-1], seed=seed)
+    plan = _plan.make_plan("fit", sizes, activation, X, batch_size=1, optimizer=BATCH1_OPTIMIZERS[optimizer]())
+    assert plan.batch1_columns == cut
+    net = fastmlp.MLP(sizes, activation=activation, seed=seed)
+    history = net.fit(X, y, epochs=epochs, batch_size=1, optimizer=BATCH1_OPTIMIZERS[optimizer](), verbose=0)
+    return net, history
+
+
+def test_plan_batch1_cuts_a_big_first_layer_by_columns():
+    rng = np.random.default_rng(0)
+    dense, sparse = dense_like(rng, 100, 784), sparse_like(rng, 100, 784)
+
+    def plan(X, optimizer, sizes=(784, 256, 128, 10), **kwargs):
+        return _plan.make_plan("fit", sizes, "relu", X, batch_size=1, optimizer=optimizer, threads=8, **kwargs)
+
+    cut = plan(dense, SGD(lr=0.01, momentum=0.9))
+    assert cut.batch1_columns and cut.private_columns and cut.update == "velocity"
+    assert cut.parts == 256 // _plan.BATCH1_PART_MIN_COLUMNS == 2
+    assert cut.threads == (2 if _kernels.BLAS_THREADS_CONTROLLABLE else 1)
+    assert plan(dense, SGD(lr=0.01), sizes=(784, 1024, 10)).parts == 8  # from the columns, not the machine
+    assert plan(sparse, SGD(lr=0.01)).batch1_columns  # plain SGD: nothing lazy
+    for whole in (
+        plan(sparse, SGD(lr=0.01, momentum=0.9)),  # lazy momentum instead
+        plan(dense, Adam(lr=0.01)),  # the gradient first
+        plan(dense, SGD(lr=0.01, momentum=0.9, nesterov=True)),
+        plan(dense, SGD(lr=0.01), sizes=(784, 200, 10)),  # too few columns for two parts
+        plan(dense, SGD(lr=0.01), sizes=(200, 256, 10)),  # too few weights to be worth a barrier
+        plan(dense, SGD(lr=0.01), regularised=True),  # dropout and max-norm run in parts
+    ):
+        assert not whole.batch1_columns and (whole.rows, whole.parts) == (1, whole.parts)
+    assert plan(dense, SGD(lr=0.01), regularised=True).rows == 1
+
+
+@pytest.mark.parametrize("sizes", BATCH1_COLUMN_SIZES)
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_batch1_by_columns_gives_the_bits_of_the_whole_row(monkeypatch, sizes, optimizer, threads):
+    # a column's sums and steps are the same multiply-adds whoever takes it, from its private
+    # copy or in place
+    use_threads(monkeypatch, threads)
+    net, history = batch1_fit(sizes, optimizer)
+    with pytest.MonkeyPatch.context() as patch:
+        force_plan(patch, private_columns=False)
+        in_place, h_in_place = batch1_fit(sizes, optimizer)
+    force_plan(monkeypatch, batch1_columns=False)
+    whole, h_whole = batch1_fit(sizes, optimizer, cut=False)
+    assert_same_params(net, whole)
+    assert_same_params(in_place, whole)
+    assert history.history == h_whole.history == h_in_place.history
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "leaky_relu"])
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_batch1_by_columns_gives_the_bits_of_the_whole_row_other_activations(monkeypatch, activation, kind):
+    # mostly-zero inputs with plain SGD (with momentum their rows are lazy, and whole)
+    optimizer = "sgd" if kind == "sparse" else "momentum"
+    use_threads(monkeypatch, 2)
+    net, history = batch1_fit([230, 300, 9, 4], optimizer, activation=activation, kind=kind)
+    force_plan(monkeypatch, batch1_columns=False)
+    whole, h_whole = batch1_fit([230, 300, 9, 4], optimizer, activation=activation, kind=kind, cut=False)
+    assert_same_params(net, whole)
+    assert history.history == h_whole.history
+
+
+def test_batch1_by_columns_follows_the_reference(monkeypatch):
+    use_threads(monkeypatch, 2)
+    X, y = make_data("dense", 40, 230, 4, seed=6)
+    net = fastmlp.MLP([230, 300, 9, 4], seed=6)
+    ref = reference.MLP([230, 300, 9, 4], seed=6, dtype=np.float64)
+    sync(ref, net)
+    net.fit(X, y, epochs=2, batch_size=1, optimizer=SGD(lr=0.01, momentum=0.9), shuffle=False, verbose=0)
+    ref.fit(X, y, epochs=2, batch_size=1, optimizer=SGD(lr=0.01, momentum=0.9), shuffle=False)
+    for mine, theirs in zip(params_of(net), ref.weights + ref.biases):
+        assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batch1_by_columns_divergence_leaves_finite_parameters(monkeypatch, threads):
+    use_threads(monkeypatch, threads)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 255, size=(60, 300)).astype(np.float32)
+    y = rng.integers(0, 3, size=60)
+    net = fastmlp.MLP([300, 256, 3], activation="leaky_relu", seed=0)
+    assert _plan.make_plan("fit", net.sizes, "leaky_relu", X, 1, SGD(lr=1e6, momentum=0.9)).batch1_columns
+    with pytest.raises(FloatingPointError, match="lr"):
+        net.fit(X, y, epochs=5, batch_size=1, optimizer=SGD(lr=1e6, momentum=0.9), verbose=0)
+    for p in params_of(net):
+        assert np.all(np.isfinite(p))
+    assert np.all(np.isfinite(net.predict_proba(X)))
