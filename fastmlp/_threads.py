@@ -13,8 +13,11 @@ MNIST at batch 32 no longer takes a sixth off it. A try too short to time (the f
 fit is a few steps, before its length adapts) runs again at once, over twice its steps or a third
 of the chunk, whichever is more: dropped, it had left a fit on one thread for good. Only that
 retry is longer; the tries after a timed one run a third of a chunk again (a whole chunk at one
-thread had cost a one-epoch fit 3-4% at each try). What it learns is kept per kind of work
-(network, batch size), across fits: the load belongs to the machine, not to one model.
+thread had cost a one-epoch fit 3-4% at each try). A try of fewer threads than the choice, once
+due, waits while the choice's chunks keep their speed (at least KEPT_SPEED of its best): no
+process has taken a core then, and the try would only lose time (a one-epoch fit at batch 128
+lost 5-8% to one). What it learns is kept per kind of work (network, batch size), across fits:
+the load belongs to the machine, not to one model.
 """
 
 import os
@@ -26,6 +29,8 @@ TRY_SHARE = 3  # a try runs this fraction (1 / TRY_SHARE) of a chunk's steps
 SLOWED = 0.5  # a chunk below this share of its count's best: the load changed (a chunk
 # is often 30% off on a busy host; a process taking a core halves it)
 REMEMBERED = 3  # chunk speeds kept per count; the best of them is what counts
+KEPT_SPEED = 0.75  # a chunk this near its count's best ever: nothing took a core (chunks of an
+# idle machine vary by a fifth)
 FEWER_MUST_WIN_BY = 1.15  # a chunk's speed is noisy: fewer threads must be clearly faster
 MIN_SECONDS = 0.02  # shorter chunks (the first of a fit) mostly time the start of a thread
 
@@ -39,6 +44,7 @@ class ThreadTuner:
         # handicap falls on the count that has to prove itself
         self.choices = sorted({1, max(1, max_threads)})
         self.rates = {}  # threads -> rows per second of the latest chunks run with them
+        self.peaks = {}  # threads -> the most rows per second a chunk ever ran at with them
         self.interval = PROBE_EVERY  # chunks from one try of the other count to the next
         self.since_probe = 0
         self.probe = None  # (count tried, the choice before) until its chunk is in
@@ -71,7 +77,7 @@ class ThreadTuner:
             return self.probe[0], True
         self.since_probe += 1
         best = self._best()
-        if self.since_probe >= self.interval:
+        if self.since_probe >= self.interval and not self._keeps_its_speed(best):
             self.since_probe = 0
             other = next(threads for threads in reversed(self.choices) if threads != best)
             self.probe = (other, best)
@@ -84,6 +90,12 @@ class ThreadTuner:
             if self._rate(threads) > FEWER_MUST_WIN_BY * self._rate(best):
                 best = threads
         return best
+
+    def _keeps_its_speed(self, best):
+        """Whether a due try of fewer threads waits: the choice is the most threads, and its
+        latest chunk ran near its best ever."""
+        latest = self.rates[best][-1]
+        return best == self.choices[-1] and latest >= KEPT_SPEED * self.peaks[best]
 
     def _rate(self, threads):
         # The best recent chunk: what slows a chunk down on a shared machine (a stolen core, a
@@ -106,6 +118,7 @@ class ThreadTuner:
                 slowed = bool(latest) and rows / seconds < SLOWED * max(latest)
                 latest.append(rows / seconds)
                 del latest[:-REMEMBERED]
+                self.peaks[threads] = max(self.peaks.get(threads, 0.0), rows / seconds)
                 if self.probe is not None and self.probe[0] == threads:
                     kept = self._best() == self.probe[1]
                     self.interval = min(2 * self.interval, PROBE_AT_MOST_EVERY) if kept else PROBE_EVERY
