@@ -6,8 +6,12 @@ on an idle machine; when another process holds a core, the thread sharing it slo
 at every barrier and one thread wins. The tuner tries both, one and all, keeps the faster, and now
 and then tries the other again, since the load on a machine changes. A try costs: one chunk in
 eight with one thread instead of two took 8% off the speed on an idle machine. So each try that
-keeps the choice doubles the wait for the next (up to 64 chunks), and a chunk clearly slower than
-its count's best (the load changed) brings the wait back to 8. And a try runs a third of a chunk
+keeps the choice of all threads doubles the wait for the next (up to 64 chunks); on fewer, the
+wait stays 8 chunks, as a spell of load on a shared host passes in seconds; and a chunk clearly
+slower than its count's best (the load changed) brings the wait back to 8. The first try of all
+threads also warms the other cores' caches, so where it loses it runs once more at once (a
+fit's first such try ran at 52k samples/s, where two threads run at 140k, and left two fits on
+one thread). And a try runs a third of a chunk
 (`chunk`): long enough to time, and short enough that a 1-thread try within a one-epoch fit of
 MNIST at batch 32 no longer takes a sixth off it. A try too short to time (the first chunk of a
 fit is a few steps, before its length adapts) runs again at once, over twice its steps or a third
@@ -75,8 +79,13 @@ class ThreadTuner:
             return untried[0], True
         if self.probe is not None:  # its try was too short to time: again, longer
             return self.probe[0], True
+        best, most = self._best(), self.choices[-1]
+        if best != most and len(self.rates[most]) < 2:
+            # the first chunk on more threads than before also warms the other cores' caches
+            # (and once ran at a third under its speed): the most get a second try at once
+            self.probe = (most, best)
+            return most, True
         self.since_probe += 1
-        best = self._best()
         if self.since_probe >= self.interval and not self._keeps_its_speed(best):
             self.since_probe = 0
             other = next(threads for threads in reversed(self.choices) if threads != best)
@@ -120,7 +129,9 @@ class ThreadTuner:
                 del latest[:-REMEMBERED]
                 self.peaks[threads] = max(self.peaks.get(threads, 0.0), rows / seconds)
                 if self.probe is not None and self.probe[0] == threads:
-                    kept = self._best() == self.probe[1]
+                    # the wait doubles while the most threads keep winning; on fewer, a spell of
+                    # load that has passed must not keep a fit there for long
+                    kept = self._best() == self.probe[1] == self.choices[-1]
                     self.interval = min(2 * self.interval, PROBE_AT_MOST_EVERY) if kept else PROBE_EVERY
                     self.probe = None
                 if slowed:

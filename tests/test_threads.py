@@ -192,3 +192,22 @@ def test_n_threads_is_checked():
     net.n_threads = -1  # an attribute, checked again at each call
     with pytest.raises(ValueError, match="n_threads"):
         net.predict(np.zeros((2, 4), np.float32))
+
+
+def test_a_first_try_of_all_threads_that_loses_runs_again_at_once():
+    # the first chunk on two threads also warms the second core's caches
+    tuner = ThreadTuner(2)
+    assert tuner.chunk(90) == (1, 30)
+    tuner.record(1, rows=100.0, seconds=0.1)
+    assert tuner.chunk(90) == (2, 30)
+    tuner.record(2, rows=50.0, seconds=0.1)  # half one thread's speed: cold caches
+    assert tuner.chunk(90) == (2, 30)  # again, before one thread is kept
+    tuner.record(2, rows=150.0, seconds=0.1)
+    assert tuner.chunk(90) == (2, 90)
+
+
+def test_on_fewer_threads_all_are_tried_again_every_few_chunks():
+    # a spell of load on a shared host passes in seconds: the wait does not grow on one thread
+    picked = run(ThreadTuner(2), {1: 200.0, 2: 100.0}, 400)
+    tries = picked[3:].count(2)
+    assert 400 // (_threads.PROBE_EVERY + 2) <= tries <= 400 // _threads.PROBE_EVERY
