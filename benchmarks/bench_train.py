@@ -280,11 +280,12 @@ class FastMLPDense(FastMLP):
         make_plan = _plan.make_plan
 
         def dense_plan(*args, **kwargs):
+            plan = make_plan(*args, **kwargs)
             return dataclasses.replace(
-                make_plan(*args, **kwargs),
+                plan,
                 sparse_inputs=False,
                 first_layer_by_columns=False,
-                private_columns=False,
+                private_columns=plan.batch1_columns,  # batch 1's copies serve its threads, not zeros
                 lazy_first_layer=False,
                 hidden_lists=(),
             )

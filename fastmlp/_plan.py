@@ -89,8 +89,8 @@ class Plan:
     batch1_columns : bool
         Batch 1, each row whole (csrc/batch1.c), but the first layer's forward pass and SGD step
         cut by its columns in ``parts``, which threads take; thread 0 runs the rest of a row
-        between them. Over dense inputs with plain or velocity SGD and a first layer of at least
-        ``BATCH1_COLUMNS_MIN_WEIGHTS``.
+        between them. With plain or velocity SGD where momentum is not lazy, and a first layer of
+        at least ``BATCH1_COLUMNS_MIN_WEIGHTS`` and small enough for private copies.
     packed_first_layer : bool
         With packed operands over dense inputs and plain or velocity SGD, and a first layer of at
         most ``PACKED_FIRST_LAYER_MAX_WEIGHTS``: its weights (which no backward product reads)
@@ -253,7 +253,7 @@ def _engine_plan(task, sizes, activation, X, batch_size, optimizer, threads, reg
             threads=threads,
             update=update,
             batch1_columns=True,
-            private_columns=(sizes[0] + 1) * sizes[1] <= PRIVATE_MAX_WEIGHTS,
+            private_columns=True,  # in place, each core's prefetcher fetched the other's columns
         )
     parts = _part_count(batch_size, PART_MIN_ROWS)
     return _in_parts(sizes, activation, batch_size, zeros, update, parts, threads, regularised)
@@ -264,7 +264,8 @@ def _batch1_by_columns(sizes, update):
     return (
         update in ("plain", "velocity")
         and sizes[1] >= 2 * BATCH1_PART_MIN_COLUMNS
-        and sizes[0] * sizes[1] >= BATCH1_COLUMNS_MIN_WEIGHTS
+        and BATCH1_COLUMNS_MIN_WEIGHTS <= sizes[0] * sizes[1]
+        and (sizes[0] + 1) * sizes[1] <= PRIVATE_MAX_WEIGHTS
     )
 
 

@@ -1291,6 +1291,7 @@ def test_plan_batch1_cuts_a_big_first_layer_by_columns():
         plan(dense, SGD(lr=0.01, momentum=0.9, nesterov=True)),
         plan(dense, SGD(lr=0.01), sizes=(784, 200, 10)),  # too few columns for two parts
         plan(dense, SGD(lr=0.01), sizes=(200, 256, 10)),  # too few weights to be worth a barrier
+        plan(dense, SGD(lr=0.01), sizes=(784, _plan.PRIVATE_MAX_WEIGHTS // 784, 10)),  # no room to copy
         plan(dense, SGD(lr=0.01), regularised=True),  # dropout and max-norm run in parts
     ):
         assert not whole.batch1_columns and (whole.rows, whole.parts) == (1, whole.parts)
