@@ -611,8 +611,11 @@ def bench_batch_size(contenders, batch_size, args, n_train, X_test, y_test):
         c.train(min(warmup_rows, rows[c.name]), batch_size, lr)
     times = {c.name: [] for c in contenders}
     accs = {c.name: [] for c in contenders}
-    for _ in range(args.repeats):
-        for c in contenders:  # interleaved: each takes its turn
+    for repeat in range(args.repeats):
+        # interleaved, each taking its turn, and the order turned by one every round: whoever runs
+        # after another's threads (still spinning, or holding the caches) changes from round to round
+        shift = repeat % len(contenders)
+        for c in contenders[shift:] + contenders[:shift]:
             time.sleep(args.settle)
             model, seconds = c.train(rows[c.name], batch_size, lr)
             times[c.name].append(seconds)
