@@ -644,6 +644,21 @@ def test_parts_take_our_tiles_where_they_run_fast():
     assert not infer.packed_operands  # predict reads the weights in place: packing cost small calls
 
 
+@pytest.mark.parametrize("small_kernels", [True, False])
+def test_sparse_fits_take_openblas_where_it_has_small_kernels(monkeypatch, small_kernels):
+    # the sparse kernels take the first layer; the hidden layers' small products then ran faster
+    # in OpenBLAS's AVX-512 small-matrix kernels than in our tiles
+    monkeypatch.setattr(_kernels, "BLAS_SMALL_KERNELS", small_kernels)
+    X, _ = make_data("sparse", 515, 37, 4, seed=7)
+    fit = _plan.make_plan("fit", SIZES, "relu", X, batch_size=128, optimizer=SGD(momentum=0.9))
+    infer = _plan.make_plan("infer", SIZES, "relu", X)
+    others = "tiles" if _kernels.TILES_FAST else "blis" if _kernels.BLIS_AVAILABLE else "openblas"
+    assert fit.sparse_inputs and infer.sparse_inputs
+    assert fit.blas == ("openblas" if small_kernels else others)
+    assert fit.packed_operands == (fit.blas == "tiles")
+    assert infer.blas == others  # predict is not a fit: the tiles read its weights in place
+
+
 @pytest.mark.parametrize("blas", parts_products())
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay", "adam"])
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
@@ -861,6 +876,7 @@ def blis_parts(monkeypatch):
     if not _kernels.BLIS_AVAILABLE:
         pytest.skip("the blis package is not installed")
     monkeypatch.setattr(_kernels, "TILES_FAST", False)
+    monkeypatch.setattr(_kernels, "BLAS_SMALL_KERNELS", False)  # a sparse fit's would take OpenBLAS
 
 
 def hidden_twins(share, schedule, optimizer):
