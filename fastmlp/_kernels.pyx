@@ -31,6 +31,7 @@ MAX_LAYERS = FM_MAX_LAYERS
 LAZY_MAX_STEPS = FM_LAZY_MAX_STEPS  # batch 1's longest chunk: its lazy rows' matrix powers
 OPTIMIZER_KINDS = {"sgd": FM_SGD, "adam": FM_ADAM}
 MAX_PARTS = FM_MAX_PARTS  # a step or block in parts is cut in at most this many
+SMALL_PRODUCT = FM_SMALL_PRODUCT  # multiply-adds OpenBLAS's small-matrix kernels take at most
 UPDATES = {"none": FM_NO_UPDATE, "plain": FM_PLAIN_SGD, "velocity": FM_VELOCITY_SGD,
            "gradient": FM_GRADIENT_STEP}
 STATUS_OK = FM_OK

@@ -280,7 +280,7 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads, regularise
     lists of a ReLU's non-zeros, and the first layer stepped in place."""
     sparse = zeros and _sparse_fits(rows, sizes[0])
     by_columns = sparse and update in ("plain", "velocity")
-    blas = _parts_blas(sparse_fit=sparse and update != "none")
+    blas = _parts_blas(small_hidden_fit=sparse and update != "none" and _small_hidden_layers(sizes))
     return Plan(
         sizes,
         rows=rows,
@@ -313,17 +313,24 @@ def _first_layer_in_panels(sizes, blas, sparse, update, regularised):
     )
 
 
-def _parts_blas(sparse_fit=False):
+def _parts_blas(small_hidden_fit=False):
     """Where the products of a part go: our own tiles where AVX2 and FMA run them; else BLIS,
     whose kernels for small and skinny products outran OpenBLAS's on a part's GEMMs. But a fit
-    over mostly-zero inputs, whose first layer the sparse kernels take, leaves only the hidden
-    layers' small products, and OpenBLAS's AVX-512 small-matrix kernels ran those faster than the
-    tiles (MNIST on Zen 4, batch 32 and 128: 4-8%; benchmarks/README.md)."""
-    if sparse_fit and _kernels.BLAS_SMALL_KERNELS:
+    over mostly-zero inputs, whose first layer the sparse kernels take, with hidden layers small
+    enough for OpenBLAS's AVX-512 small-matrix kernels, goes to those: they ran its products
+    faster than the tiles (MNIST on Zen 4, batch 32 and 128: 4-8%; on 1024 x 1024 hidden layers
+    OpenBLAS lost a third; benchmarks/README.md)."""
+    if small_hidden_fit and _kernels.BLAS_SMALL_KERNELS:
         return "openblas"
     if _kernels.TILES_FAST:
         return "tiles"
     return "blis" if _kernels.BLIS_AVAILABLE else "openblas"
+
+
+def _small_hidden_layers(sizes):
+    """Whether every hidden layer's product takes OpenBLAS's small-matrix kernels in pieces of 16
+    rows (fm_gemm_rows)."""
+    return all(16 * n_in * n_out <= _kernels.SMALL_PRODUCT for n_in, n_out in zip(sizes[1:-1], sizes[2:]))
 
 
 def _gemm_wins(blas):

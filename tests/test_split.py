@@ -657,6 +657,8 @@ def test_sparse_fits_take_openblas_where_it_has_small_kernels(monkeypatch, small
     assert fit.blas == ("openblas" if small_kernels else others)
     assert fit.packed_operands == (fit.blas == "tiles")
     assert infer.blas == others  # predict is not a fit: the tiles read its weights in place
+    wide = _plan.make_plan("fit", [37, 1024, 1024, 4], "relu", X, batch_size=128, optimizer=SGD(momentum=0.9))
+    assert wide.blas == others  # hidden layers too big for the small kernels
 
 
 @pytest.mark.parametrize("blas", parts_products())
