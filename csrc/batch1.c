@@ -9,15 +9,25 @@
 #include "engine.h"
 #include "team.h"
 
-/* Layer l's backward pass and SGD step in one pass over its weights; dx from the weights before
-   the step; the first layer's rows stamped when lazy. */
+/* SGD's step on n_in weight rows of n_out columns, ld apart (with their bias), and dx from the
+   weights before it, in one pass: with a velocity where vW is not NULL. */
+static void sgd_rows(float *dx, float *W, float *b, float *vW, float *vb, const float *dz,
+                     const float *x, int n_in, int n_out, int ld, int32_t *stamp, int32_t step,
+                     const fm_optimizer *opt)
+{
+    int velocity = vW != NULL;
+    float mu = velocity ? opt->momentum : 0.0f, wd = velocity ? opt->weight_decay : 0.0f;
+    fm_dense_backward_row(dx, W, b, vW, vb, dz, x, 0, n_in, n_out, ld, opt->lr, mu, wd, stamp,
+                          step);
+}
+
+/* Layer l's backward pass and SGD step in one pass over its weights; the first layer's rows
+   stamped when lazy. */
 static void backward_row(const views *v, int l, float *dx, const float *dz, const float *x,
                          int velocity, int lazy, int32_t step, const fm_optimizer *opt)
 {
-    float mu = velocity ? opt->momentum : 0.0f, wd = velocity ? opt->weight_decay : 0.0f;
-    fm_dense_backward_row(dx, v->W[l], v->b[l], velocity ? v->vW[l] : NULL,
-                          velocity ? v->vb[l] : NULL, dz, x, 0, v->s[l], v->s[l + 1], v->s[l + 1],
-                          opt->lr, mu, wd, l == 0 && lazy ? v->stamp : NULL, step);
+    sgd_rows(dx, v->W[l], v->b[l], velocity ? v->vW[l] : NULL, velocity ? v->vb[l] : NULL, dz, x,
+             v->s[l], v->s[l + 1], v->s[l + 1], l == 0 && lazy ? v->stamp : NULL, step, opt);
 }
 
 /* Layers [from, L) of a row's forward pass, the last one's logits into acts[L]. */
@@ -160,10 +170,8 @@ static void forward_part(const views *v, const part *p, const float *x, int acti
 static void step_part(const part *p, const views *v, const float *x, const float *dz,
                       const fm_optimizer *opt)
 {
-    int velocity = p->v_weights != NULL;
-    float mu = velocity ? opt->momentum : 0.0f, wd = velocity ? opt->weight_decay : 0.0f;
-    fm_dense_backward_row(NULL, p->weights, p->bias, p->v_weights, p->v_bias, dz + p->col_begin, x,
-                          0, v->s[0], p->width, p->ld, opt->lr, mu, wd, NULL, 0);
+    sgd_rows(NULL, p->weights, p->bias, p->v_weights, p->v_bias, dz + p->col_begin, x, v->s[0],
+             p->width, p->ld, NULL, 0, opt);
 }
 
 /* Thread 0's share of a row between the first layer's passes: the rest of the forward pass, the

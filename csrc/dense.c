@@ -31,7 +31,8 @@ int fm_small_rows(const fm_blas *blas, int M, int N, int K)
         return 0;
     if ((double)M * N * K <= FM_SMALL_PRODUCT)
         return M;
-    for (int piece = 32; piece >= 16; piece -= 16)
+    for (int piece = 2 * FM_SMALL_PIECE_ROWS; piece >= FM_SMALL_PIECE_ROWS;
+         piece -= FM_SMALL_PIECE_ROWS)
         if ((double)piece * N * K <= FM_SMALL_PRODUCT)
             return piece;
     return 0;

@@ -79,6 +79,8 @@ void fm_gemm(const fm_blas *blas, int trans_a, int trans_b, int M, int N, int K,
 /* OpenBLAS's small-matrix kernels (those for SkylakeX, which Zen 4 and 5 get too) take a product
    of at most this many multiply-adds when it is A B (not A B^T or A^T B, which it packs first). */
 #define FM_SMALL_PRODUCT 1000000.0
+/* ... and fm_gemm_rows cuts a product into pieces of this many rows or twice it, at the fewest. */
+#define FM_SMALL_PIECE_ROWS 16
 /* fm_gemm for C = alpha A B + beta C in pieces of rows that fit the small kernels, where the
    whole does not and a piece can (fm_gemm otherwise). */
 void fm_gemm_rows(const fm_blas *blas, int M, int N, int K, float alpha, const float *A, int lda,

@@ -32,6 +32,7 @@ LAZY_MAX_STEPS = FM_LAZY_MAX_STEPS  # batch 1's longest chunk: its lazy rows' ma
 OPTIMIZER_KINDS = {"sgd": FM_SGD, "adam": FM_ADAM}
 MAX_PARTS = FM_MAX_PARTS  # a step or block in parts is cut in at most this many
 SMALL_PRODUCT = FM_SMALL_PRODUCT  # multiply-adds OpenBLAS's small-matrix kernels take at most
+SMALL_PIECE_ROWS = FM_SMALL_PIECE_ROWS  # ... and the fewest rows fm_gemm_rows cuts a product into
 UPDATES = {"none": FM_NO_UPDATE, "plain": FM_PLAIN_SGD, "velocity": FM_VELOCITY_SGD,
            "gradient": FM_GRADIENT_STEP}
 STATUS_OK = FM_OK

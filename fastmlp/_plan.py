@@ -245,12 +245,11 @@ def _engine_plan(task, sizes, activation, X, batch_size, optimizer, threads, reg
         if lazy or not _batch1_by_columns(sizes, update):
             return Plan(sizes, rows=1, update=update, lazy_first_layer=lazy, fixed_chunk_steps=steps)
         parts = max(2, min(MAX_PARTS, sizes[1] // BATCH1_PART_MIN_COLUMNS))
-        threads = max(1, min(parts, threads)) if _kernels.BLAS_THREADS_CONTROLLABLE else 1
         return Plan(
             sizes,
             rows=1,
             parts=parts,
-            threads=threads,
+            threads=_part_threads(parts, threads),
             update=update,
             batch1_columns=True,
             private_columns=True,  # in place, each core's prefetcher fetched the other's columns
@@ -269,6 +268,12 @@ def _batch1_by_columns(sizes, update):
     )
 
 
+def _part_threads(parts, threads):
+    """The most threads that take a call's parts: threads of ours hold the BLAS to one; where it
+    cannot be held, one thread runs them all."""
+    return max(1, min(parts, threads)) if _kernels.BLAS_THREADS_CONTROLLABLE else 1
+
+
 def _part_count(rows, min_rows):
     """Parts of a step or block of `rows` rows: from the rows alone, so that any machine gets the
     same bits; at least two, so that two threads always have work."""
@@ -285,8 +290,7 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads, regularise
         sizes,
         rows=rows,
         parts=parts,
-        # threads of ours hold the BLAS to one; where it cannot be held, one thread runs them all
-        threads=max(1, min(parts, threads)) if _kernels.BLAS_THREADS_CONTROLLABLE else 1,
+        threads=_part_threads(parts, threads),
         update=update,
         sparse_inputs=sparse,
         first_layer_by_columns=by_columns,
@@ -328,9 +332,10 @@ def _parts_blas(small_hidden_fit=False):
 
 
 def _small_hidden_layers(sizes):
-    """Whether every hidden layer's product takes OpenBLAS's small-matrix kernels in pieces of 16
-    rows (fm_gemm_rows)."""
-    return all(16 * n_in * n_out <= _kernels.SMALL_PRODUCT for n_in, n_out in zip(sizes[1:-1], sizes[2:]))
+    """Whether every hidden layer's product takes OpenBLAS's small-matrix kernels in the smallest
+    pieces of rows fm_gemm_rows cuts."""
+    piece = _kernels.SMALL_PIECE_ROWS
+    return all(piece * n_in * n_out <= _kernels.SMALL_PRODUCT for n_in, n_out in zip(sizes[1:-1], sizes[2:]))
 
 
 def _gemm_wins(blas):
