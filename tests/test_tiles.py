@@ -8,14 +8,17 @@ from numpy.testing import assert_allclose, assert_array_equal
 from fastmlp import _kernels
 from fastmlp.reference import LEAKY_SLOPE
 
-# rows and columns around the 6 x 16 tile's edges; inner sizes around a vector's 8; rows of B
-# 2 KB apart under enough rows of C that the tiles copy B's panels first
+# rows and columns around the 6 x 16 tile's edges, and last rows cut in two tiles of 4 or 5
+# (7, 10, 13, 20); inner sizes around a vector's 8; rows of B 2 KB apart under enough rows of C
+# that the tiles copy B's panels first
 SHAPES = [
     (1, 1, 1),
     (5, 7, 15),
     (6, 8, 16),
     (7, 9, 17),
+    (10, 33, 24),
     (13, 31, 10),
+    (20, 17, 33),
     (32, 784, 256),
     (64, 128, 40),
     (50, 300, 512),
