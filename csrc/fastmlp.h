@@ -256,8 +256,8 @@ int fm_sparse_groups_pay(int width);
    as minibatch rows first_row .., their labels from y into labels (n,). */
 void fm_sparse_gather(fm_sparse *s, int32_t *labels, int target_words, const float *X,
                       const int32_t *y, const int64_t *rows, int64_t start, int n, int first_row);
-/* Those rows of X on their way to the L2 cache, for a gather a while later. */
-void fm_sparse_prefetch(const float *X, const int64_t *rows, int64_t start, int n, int n_in);
+/* Those rows of X on their way to the L2 cache, for a gather a while later (sparse or dense). */
+void fm_prefetch_rows(const float *X, const int64_t *rows, int64_t start, int n, int n_in);
 /* out (n, width), rows ld_out apart, overwritten with act(x W + b); W (n_in, width), rows ld_w
    apart, b (width,). A block of columns of a wider layer is its pointers moved along. */
 void fm_sparse_forward(float *out, int ld_out, const fm_sparse *x, const float *W, int ld_w,

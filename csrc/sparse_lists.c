@@ -2,7 +2,7 @@
    (sparse.c): fm_sparse_layout measures and carves a list's buffer, and fm_sparse_gather lists
    the rows by rows (for the forward pass) and by columns (for the weight gradient, one weight
    row per input); with AVX-512, also by groups of four rows, which the forward pass takes at
-   once. The rows come from anywhere in X, shuffled: fm_sparse_prefetch fetches them ahead. */
+   once. The rows come from anywhere in X, shuffled: fm_prefetch_rows fetches them ahead. */
 #include <string.h>
 
 #include "fastmlp.h"
@@ -202,7 +202,7 @@ AVX512 static void compress_rows_and_group(fm_sparse *s, int r, size_t *nnz, siz
         __m512i where = _mm512_add_epi32(lanes, _mm512_set1_epi32(i));
         __m512i seen = _mm512_maskz_loadu_epi32(inside, counts + i);
         for (int t = 0; t < G; t++) {
-            /* into the L1 cache 8 lines ahead: the rows wait in the L2 (fm_sparse_prefetch),
+            /* into the L1 cache 8 lines ahead: the rows wait in the L2 (fm_prefetch_rows),
                whose latency the gather would otherwise wait on; past the row's end it fetches
                a line that nobody reads, and never faults */
             _mm_prefetch((const char *)(x[t] + i + AHEAD), _MM_HINT_T0);
@@ -259,7 +259,7 @@ static void prefetch_row(const float *x, int n_in)
 #endif
 }
 
-void fm_sparse_prefetch(const float *X, const int64_t *rows, int64_t start, int n, int n_in)
+void fm_prefetch_rows(const float *X, const int64_t *rows, int64_t start, int n, int n_in)
 {
     for (int r = 0; r < n; r++)
         prefetch_row(X + (size_t)source_row(rows, start, r) * n_in, n_in);
