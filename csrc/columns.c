@@ -1,7 +1,9 @@
 /* The sparse first layer stepped by its output columns: with SGD over mostly-zero inputs, each
    part takes a fixed share of the first layer's columns for every row of the minibatch, on a
    private copy of them where the plan says, so that neither core reads lines the other has just
-   written, nor do the prefetchers of the two cores fetch each other's halves of the shared rows. */
+   written, nor do the prefetchers of the two cores fetch each other's halves of the shared rows.
+   A dense first layer's forward pass may be cut the same way (the plan's forward_by_columns):
+   cut by rows, each part read all of the layer's panels; cut by columns, a step reads them once. */
 #include <string.h>
 
 #include "parts.h"
@@ -58,6 +60,16 @@ void fm_first_layer_columns(in_parts *run, int index, int turn)
                           mine->weights, mine->ld, mine->bias, mine->width,
                           fm_part_activation(run, 0));
     }
+}
+
+void fm_dense_first_layer_columns(const in_parts *run, int index, const float *x, int n)
+{
+    const views *v = run->v;
+    int c0 = fm_panel_column_begin(v->s[1], index, v->n_parts);
+    int c1 = fm_panel_column_begin(v->s[1], index + 1, v->n_parts);
+    if (c1 > c0)
+        fm_tiles_forward_columns(v->acts[1], v->s[1], x, v->packed_W[0], v->b[0], n, v->s[0], c0,
+                                 c1 - c0, fm_part_activation(run, 0));
 }
 
 void fm_update_first_layer_columns(in_parts *run, int index, int n, int turn)

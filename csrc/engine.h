@@ -49,6 +49,8 @@ typedef struct {
     size_t span[FM_MAX_LAYERS];                   /* floats in W[l] and b[l] together */
     /* the workspace, for plan.rows rows */
     float *acts[FM_MAX_LAYERS + 1];     /* (rows, s[l]); acts[0] is the gather buffer */
+    float *next_inputs;                 /* forward_by_columns: the other turn's gather buffer
+                                           (rows, s[0]), for the next step's rows */
     int32_t *labels;                    /* (rows, target_words) gathered targets */
     float *delta[2];                    /* whole: (rows, widest layer) each, in turns */
     float *layer_delta[FM_MAX_LAYERS];  /* in parts: (rows, s[l + 1]) for layer l */
@@ -73,10 +75,12 @@ void fm_gather_rows(float *dst, int32_t *labels, int target_words, const float *
 /* Rows in minibatch `batch` of an epoch over n_rows rows (the last one may be short; 0 past the end). */
 int fm_rows_in_batch(int64_t n_rows, int batch_size, int64_t batch);
 /* Where part `index` of `parts` begins in count rows (or columns), and where the first layer's
-   columns are cut between the parts (on whole blocks of the sparse kernels where it can);
-   a private block's row length. */
+   columns are cut between the parts: on whole blocks of the sparse kernels where it can
+   (fm_column_begin), on whole panels of the tiles (fm_panel_column_begin, the dense forward pass
+   by columns); a private block's row length. */
 int fm_part_begin(int count, int index, int parts);
 int fm_column_begin(int n_out, int index, int parts);
+int fm_panel_column_begin(int n_out, int index, int parts);
 int fm_block_ld(int width);
 
 /* ---- the first layer by columns (columns.c), in parts or at batch 1 ---- */

@@ -162,6 +162,11 @@ int fm_tiles_fast(void);
    in place, or packed (W NULL) from fm_pack_rows's panels. */
 void fm_tiles_forward(float *out, const float *x, const float *W, const float *packed,
                       const float *b, int n, int n_in, int n_out, int activation);
+/* ... its columns [col_begin, col_begin + cols) alone, col_begin a multiple of 16, from the
+   panels of W (n_in, .), into out's rows ld_out apart: b the whole layer's bias. */
+void fm_tiles_forward_columns(float *out, int ld_out, const float *x, const float *packed,
+                              const float *b, int n, int n_in, int col_begin, int cols,
+                              int activation);
 /* One SGD step of weight rows w (rows, n_out) from their gradient, the product in_dz (in^T dz,
    in (n, rows), dz (n, n_out)), in the same pass: with v (same shape) v = mu v + decay w - lr g,
    w += v; with v NULL w -= lr g. packed, where not NULL: the stepped rows also written into the
@@ -392,6 +397,10 @@ typedef struct {
                                and writes only those, and W is written from them at its end */
     int batch1_columns;     /* batch 1 (rows 1), each row whole, but the first layer's forward pass
                            and step cut by its columns in `parts` that threads take (batch1.c) */
+    int forward_by_columns; /* in parts, dense inputs, packed operands: the first layer's forward
+                               pass in a phase of its own, each part a share of its columns for
+                               every row, so that a step reads its panels once, not once a part;
+                               shuffled inputs are gathered a step ahead, in turns (minibatch.c) */
 } fm_plan;
 
 /* The buffer of a call's activations, deltas and lists, laid out for its plan. */

@@ -35,14 +35,25 @@ int fm_part_begin(int count, int index, int parts)
     return (int)((int64_t)count * index / parts);
 }
 
+/* part index's begin in count, rounded down to a multiple of grain (the end stays count) */
+static int cut_on(int count, int index, int parts, int grain)
+{
+    int begin = fm_part_begin(count, index, parts);
+    return index < parts ? begin - begin % grain : begin;
+}
+
 /* Columns are cut on whole blocks of the sparse kernels (64) where the layer is wide enough for
    two, else on whole vectors of 8 floats where it is wide enough for one a part: a part of a
    narrower width takes their slow tails. */
 int fm_column_begin(int n_out, int index, int parts)
 {
-    int begin = fm_part_begin(n_out, index, parts);
-    int grain = n_out >= 2 * 64 ? 64 : n_out >= 8 * parts ? 8 : 1;
-    return index < parts ? begin - begin % grain : begin;
+    return cut_on(n_out, index, parts, n_out >= 2 * 64 ? 64 : n_out >= 8 * parts ? 8 : 1);
+}
+
+/* ... or on whole panels of the tiles, whose weights a part then reads whole */
+int fm_panel_column_begin(int n_out, int index, int parts)
+{
+    return cut_on(n_out, index, parts, FM_TILE_COLS);
 }
 
 int fm_block_ld(int width)
@@ -184,6 +195,8 @@ static size_t lay_out_workspace(views *v, const int *s, int L, const fm_plan *pl
     size_t rows = (size_t)plan->rows;
     for (int l = 0; l <= L; l++)
         v->acts[l] = take_floats(&c, rows * s[l]);
+    if (plan->forward_by_columns)
+        v->next_inputs = take_floats(&c, rows * s[0]);
     v->labels = take(&c, sizeof(int32_t) * rows * plan->target_words);
     if (plan->parts == 1 || plan->batch1_columns) { /* each row whole */
         v->delta[0] = take_floats(&c, rows * fm_widest_layer(s, L));

@@ -2,16 +2,26 @@
    pass, the loss and the deltas; then, after a barrier, each layer's weight rows for the update
    (a weight row's gradient touches only that row), or by columns for the sparse first layer
    (columns.c). Over mostly-zero inputs each part's next rows are gathered as non-zeros a step
-   ahead, by whichever thread is free first. Measurements: benchmarks/README.md. */
+   ahead, by whichever thread is free first; so are dense rows where the plan makes the first
+   layer's outputs by columns, in a phase before the rest of the forward pass. Measurements:
+   benchmarks/README.md. */
 #include <math.h>
 
 #include "parts.h"
 
+/* Where a turn's shuffled dense rows are gathered: with the plan's forward_by_columns the next
+   step's during this step's update, into the other turn's buffer; else each step's into acts[0]
+   as its forward pass starts. */
+static float *gather_buffer(const in_parts *run, int turn)
+{
+    return run->plan->forward_by_columns && turn == 1 ? run->v->next_inputs : run->v->acts[0];
+}
+
 /* The minibatch's input rows, as the first layer reads them when it is dense: gathered into the
    workspace when shuffled, else read in place. */
-static const float *dense_inputs(const in_parts *run, int64_t start)
+static const float *dense_inputs(const in_parts *run, int64_t start, int turn)
 {
-    return run->order != NULL ? run->v->acts[0] : run->X + (size_t)start * run->v->s[0];
+    return run->order != NULL ? gather_buffer(run, turn) : run->X + (size_t)start * run->v->s[0];
 }
 
 static const int32_t *labels_of(const in_parts *run, int64_t start)
@@ -45,8 +55,9 @@ static void gather_part(in_parts *run, int index, int64_t start, int n, int turn
         fm_sparse_gather(&v->parts[index].inputs[turn], targets_at(run, v->labels, r0),
                          run->plan->target_words, run->X, run->y, rows, start + r0, m, r0);
     else if (rows != NULL)
-        fm_gather_rows(v->acts[0] + (size_t)r0 * v->s[0], targets_at(run, v->labels, r0),
-                       run->plan->target_words, run->X, run->y, rows, m, v->s[0]);
+        fm_gather_rows(gather_buffer(run, turn) + (size_t)r0 * v->s[0],
+                       targets_at(run, v->labels, r0), run->plan->target_words, run->X, run->y,
+                       rows, m, v->s[0]);
 }
 
 /* The step of the minibatch at `start` among all this network has trained: the dropout stream's. */
@@ -88,19 +99,21 @@ static void forward_backward_part(in_parts *run, int index, int64_t start, int n
     part *mine = &v->parts[index];
     mine->loss = 0.0;
     mine->correct = 0;
-    if (!plan->sparse_inputs)
-        gather_part(run, index, start, n, 0);
+    if (!plan->sparse_inputs && !plan->forward_by_columns) /* else gathered a step ahead */
+        gather_part(run, index, start, n, turn);
     if (m == 0) { /* no hidden rows either: the update reads every part's lists */
         for (int l = 1; l < L; l++)
             if (fm_lists_inputs(run, l))
                 fm_sparse_gather(&mine->hidden[l], NULL, 0, v->acts[l], NULL, NULL, r0, 0, r0);
         return;
     }
-    if (plan->by_columns) /* the first layer's outputs, made by columns for every part */
+    int by_columns = plan->by_columns || plan->forward_by_columns;
+    if (by_columns) /* the first layer's outputs, made by columns for every part */
         drop_out(run, 1, start, r0, m);
-    for (int l = plan->by_columns ? 1 : 0; l < L; l++) {
+    for (int l = by_columns ? 1 : 0; l < L; l++) {
         float *out = v->acts[l + 1] + (size_t)r0 * v->s[l + 1];
-        const float *in = (l == 0 ? dense_inputs(run, start) : v->acts[l]) + (size_t)r0 * v->s[l];
+        const float *in =
+            (l == 0 ? dense_inputs(run, start, turn) : v->acts[l]) + (size_t)r0 * v->s[l];
         if (l == 0 && plan->sparse_inputs)
             fm_sparse_forward(out, v->s[1], &mine->inputs[turn], v->W[0], v->s[1], v->b[0], v->s[1],
                               fm_part_activation(run, 0));
@@ -151,7 +164,7 @@ static int hidden_inputs(const fm_sparse **inputs, const in_parts *run, int l, i
 /* This part's weight rows [j0, j0 + rows) of layer l >= 0 (not by columns): one SGD step, and
    the rows packed where the plan packs them. */
 static void step_weight_rows(in_parts *run, int index, int l, int j0, int rows, int64_t start,
-                             int n)
+                             int n, int turn)
 {
     const views *v = run->v;
     const fm_optimizer *opt = run->opt;
@@ -166,7 +179,8 @@ static void step_weight_rows(in_parts *run, int index, int l, int j0, int rows, 
         fm_pack_part(run, index, l);
         return;
     }
-    const float *layer_in = l == 0 ? dense_inputs(run, start) : v->acts[l], *in = layer_in + j0;
+    const float *layer_in = l == 0 ? dense_inputs(run, start, turn) : v->acts[l],
+                *in = layer_in + j0;
     if (run->blas->tiles) { /* the gradient and the step in one pass */
         fm_operands op = fm_row_major(in, n_in, 1, v->layer_delta[l], n_out);
         part *mine = &v->parts[index];
@@ -216,7 +230,7 @@ static void update_part(in_parts *run, int index, int64_t start, int n, int turn
                      n_out, t1 - t0, lr, mu, c);
         if (rows == 0)
             continue;
-        step_weight_rows(run, index, l, j0, rows, start, n);
+        step_weight_rows(run, index, l, j0, rows, start, n, turn);
     }
 }
 
@@ -245,7 +259,7 @@ static void gradient_update_part(in_parts *run, int index, int64_t start, int n,
         if ((l == 0 && run->plan->sparse_inputs) || hidden_inputs(inputs, run, l, n)) {
             fm_sparse_gradient(v->gW[l], inputs, v->n_parts, dz, n_out, j0, j0 + rows);
         } else if (rows > 0) {
-            const float *in = (l == 0 ? dense_inputs(run, start) : v->acts[l]) + j0;
+            const float *in = (l == 0 ? dense_inputs(run, start, turn) : v->acts[l]) + j0;
             fm_weight_gradient(run->blas, &v->parts[index], v->gW[l] + at, in, n_in, dz, n, rows,
                                n_out, 1.0f, 0.0f);
         }
@@ -322,14 +336,15 @@ static void run_thread(void *arg, int thread, int n_threads)
     const fm_plan *plan = run->plan;
     int first = first_part(run, thread, n_threads), last = last_part(run, thread, n_threads);
     int64_t end = run->first_batch + run->n_batches;
-    if (plan->sparse_inputs || (plan->packed_operands && !run->weights_packed)) {
+    int ahead = plan->sparse_inputs || plan->forward_by_columns; /* inputs gathered a step ahead */
+    if (ahead || (plan->packed_operands && !run->weights_packed)) {
         int n = fm_rows_in_batch(run->n_rows, run->rows, run->first_batch);
         for (int index = first; index <= last; index++) {
             if (!run->weights_packed) /* the weights as the call found them */
                 fm_pack_part_layers(run, index);
             if (plan->by_columns)
                 fm_move_columns(run->v, index, 0);
-            if (plan->sparse_inputs) /* the first minibatch's inputs; the next ones a step ahead */
+            if (ahead) /* the first minibatch's inputs; the next ones a step ahead */
                 gather_part(run, index, run->first_batch * run->rows, n, 0);
         }
         fm_team_barrier(&run->team);
@@ -349,6 +364,11 @@ static void run_thread(void *arg, int thread, int n_threads)
                 fm_first_layer_columns(run, index, turn);
             fm_team_barrier(&run->team);
         }
+        if (plan->forward_by_columns) { /* the same over dense inputs */
+            for (int index = first; index <= last; index++)
+                fm_dense_first_layer_columns(run, index, dense_inputs(run, start, turn), n);
+            fm_team_barrier(&run->team);
+        }
         for (int index = first; index <= last; index++)
             forward_backward_part(run, index, start, n, turn);
         fm_team_barrier(&run->team);
@@ -366,7 +386,7 @@ static void run_thread(void *arg, int thread, int n_threads)
             else
                 update_part(run, index, start, n, turn);
         }
-        if (plan->sparse_inputs && batch + 1 < end) /* the other turn's inputs are free again */
+        if (ahead && batch + 1 < end) /* the other turn's inputs are free again */
             gather_next(run, (int)(batch - run->first_batch), start + run->rows,
                         fm_rows_in_batch(run->n_rows, run->rows, batch + 1), 1 - turn);
         /* max-norm: a unit's weights are a column, so every row is stepped first */

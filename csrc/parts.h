@@ -111,6 +111,8 @@ void fm_weight_gradient(const fm_blas *blas, const part *mine, float *C, const f
 /* ---- the first layer by columns (columns.c) ---- */
 /* This part's columns of the first layer's outputs, for every row of the minibatch. */
 void fm_first_layer_columns(in_parts *run, int index, int turn);
+/* ... over dense inputs x (n, s[0]), from the layer's panels (the plan's forward_by_columns). */
+void fm_dense_first_layer_columns(const in_parts *run, int index, const float *x, int n);
 /* One SGD step on this part's columns of the first layer, bias included. */
 void fm_update_first_layer_columns(in_parts *run, int index, int n, int turn);
 

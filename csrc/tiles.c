@@ -389,22 +389,44 @@ void fm_unpack_rows(float *W, const float *packed, int n_in, int n_out, int row_
     }
 }
 
-void fm_tiles_forward(float *out, const float *x, const float *W, const float *packed,
-                      const float *b, int n, int n_in, int n_out, int activation)
+/* out (n, cols), rows ld_out apart, overwritten with act(A B + b) over op */
+static void forward(float *out, int ld_out, const fm_operands *op, const float *b, int n, int k,
+                    int cols, int activation)
 {
     int in_tile = activation == FM_RELU || activation == FM_LEAKY_RELU || activation == FM_IDENTITY;
     fm_tile_out finish_as = {.kind = in_tile ? FM_TILE_BIAS_ACT : FM_TILE_SCALE,
                              .c = out,
-                             .ldc = n_out,
+                             .ldc = ld_out,
                              .bias = b,
                              .activation = activation,
                              .alpha = 1.0f};
+    fm_tiles(n, cols, k, op, &finish_as, 0);
+    if (in_tile)
+        return;
+    /* an exponential per element: its own pass costs little beside it */
+    if (ld_out == cols)
+        fm_bias_act_forward(out, b, n, cols, activation);
+    else
+        for (int r = 0; r < n; r++)
+            fm_bias_act_forward(out + (size_t)r * ld_out, b, 1, cols, activation);
+}
+
+void fm_tiles_forward(float *out, const float *x, const float *W, const float *packed,
+                      const float *b, int n, int n_in, int n_out, int activation)
+{
     fm_operands op = fm_row_major(x, n_in, 0, W, n_out);
     if (W == NULL)
         op = fm_packed_b(op, packed, n_in);
-    fm_tiles(n, n_out, n_in, &op, &finish_as, 0);
-    if (!in_tile) /* an exponential per element: its own pass costs little beside it */
-        fm_bias_act_forward(out, b, n, n_out, activation);
+    forward(out, n_out, &op, b, n, n_in, n_out, activation);
+}
+
+void fm_tiles_forward_columns(float *out, int ld_out, const float *x, const float *packed,
+                              const float *b, int n, int n_in, int col_begin, int cols,
+                              int activation)
+{
+    fm_operands op = fm_row_major(x, n_in, 0, NULL, 0);
+    op = fm_packed_b(op, packed + fm_packed_at((int64_t)TILE_COLS * n_in, 0, col_begin), n_in);
+    forward(out + col_begin, ld_out, &op, b + col_begin, n, n_in, cols, activation);
 }
 
 void fm_tiles_sgd_step(float *w, float *v, const fm_operands *in_dz, int n, int rows, int n_out,

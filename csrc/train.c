@@ -39,6 +39,9 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
         return FM_BAD_PLAN; /* max-norm reads the first layer's W after each step */
     if (plan->batch1_columns && !batch1_columns_fit(plan))
         return FM_BAD_PLAN;
+    if (plan->forward_by_columns &&
+        (whole_rows || plan->sparse_inputs || plan->by_columns || !plan->packed_operands))
+        return FM_BAD_PLAN; /* it reads the first layer's panels over dense inputs */
     int64_t steps_before = stats->steps;
     int status = whole_rows ? fm_train_batch1(blas, net, opt, ws, X, y, order, n_rows, first_batch,
                                               n_batches, n_threads, stats)

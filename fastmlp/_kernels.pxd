@@ -95,6 +95,7 @@ cdef extern from "fastmlp.h" nogil:
         int target_words
         int packed_first_layer
         int batch1_columns
+        int forward_by_columns
 
     ctypedef struct fm_workspace:
         fm_plan plan

@@ -31,6 +31,9 @@ SPARSE_MAX_CELLS = 1 << 21  # rows x features held as non-zeros at most: 64 MB o
 PRIVATE_MAX_WEIGHTS = 1 << 23  # first-layer weights the parts copy (with their velocity: 64 MB);
 # a bigger layer is stepped in place
 LAZY_MIN_WEIGHTS = 16384  # a first layer smaller than this is not worth lazy momentum
+FORWARD_COLUMNS_MIN_WEIGHTS = 1 << 16  # a dense first layer this big makes its outputs by columns:
+# read once a step, not once a part, its panels paid for the phase's barrier (smaller: up to 10%
+# slower; cifar's 3072 x 1024 at batch 128: 10-15% faster; benchmarks/README.md)
 PACKED_FIRST_LAYER_MAX_WEIGHTS = 1 << 20  # a bigger first layer keeps W beside its panels: its
 # update reads a line of every panel per tile, far apart, and lost there (benchmarks/README.md)
 SPARSE_HIDDEN_MIN_OUTPUTS = 64  # the sparse kernels keep 64 output columns in registers, and
@@ -91,6 +94,11 @@ class Plan:
         cut by its columns in ``parts``, which threads take; thread 0 runs the rest of a row
         between them. With plain or velocity SGD where momentum is not lazy, and a first layer of
         at least ``BATCH1_COLUMNS_MIN_WEIGHTS`` and small enough for private copies.
+    first_forward_by_columns : bool
+        With packed operands over dense inputs, and a first layer of at least
+        ``FORWARD_COLUMNS_MIN_WEIGHTS``: the first layer's forward pass runs in a phase of its own,
+        each part a share of its output columns for every row of the step, so that a step reads
+        the layer's panels once, not once a part; shuffled rows are then gathered a step ahead.
     packed_first_layer : bool
         With packed operands over dense inputs and plain or velocity SGD, and a first layer of at
         most ``PACKED_FIRST_LAYER_MAX_WEIGHTS``: its weights (which no backward product reads)
@@ -119,6 +127,7 @@ class Plan:
     packed_operands: bool = False
     packed_first_layer: bool = False
     batch1_columns: bool = False
+    first_forward_by_columns: bool = False
     blas: str = "openblas"
     target_words: int = 1
 
@@ -141,6 +150,7 @@ class Plan:
             "target_words": self.target_words,
             "packed_first_layer": self.packed_first_layer,
             "batch1_columns": self.batch1_columns,
+            "forward_by_columns": self.first_forward_by_columns,
         }
 
 
@@ -169,6 +179,10 @@ def _inconsistencies(plan):
             "packed_first_layer needs packed_operands, dense inputs and plain or velocity SGD",
         ),
         (all(1 <= layer < n_layers for layer in plan.hidden_lists), "hidden_lists are layers 1 .. L - 1"),
+        (
+            not plan.first_forward_by_columns or (plan.packed_operands and not plan.sparse_inputs),
+            "first_forward_by_columns needs packed_operands and dense inputs",
+        ),
         (
             plan.sparse_inputs or not plan.first_layer_by_columns,
             "first_layer_by_columns needs sparse_inputs",
@@ -299,6 +313,9 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads, regularise
         # calls more than it saved large ones (benchmarks/README.md)
         packed_operands=blas == "tiles" and update != "none",
         packed_first_layer=_first_layer_in_panels(sizes, blas, sparse, update, regularised),
+        first_forward_by_columns=(
+            blas == "tiles" and update != "none" and not sparse and sizes[0] * sizes[1] >= FORWARD_COLUMNS_MIN_WEIGHTS
+        ),
         hidden_lists=() if regularised else _hidden_lists(sizes, activation, rows, _gemm_wins(blas)),
         blas=blas,
     )

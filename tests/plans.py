@@ -13,6 +13,7 @@ test thus compares the engine the data picks with another one on the very same c
     force_plan(monkeypatch, parts=1)                # predict / evaluate whole, on one thread
     force_plan(monkeypatch, fixed_chunk_steps=7)    # batch-1 fits in chunks of 7 steps
     force_plan(monkeypatch, batch1_columns=False)   # batch-1 fits whole, on one thread
+    force_plan(monkeypatch, first_forward_by_columns=False)  # the dense first layer's forward by rows
 
 Calls stack: each wraps the make_plan in place, so a later call's changes apply on top of the
 earlier ones' (and win for the same field). monkeypatch drops them all at the test's end;
@@ -35,6 +36,7 @@ _WHOLE = dict(
     hidden_lists=(),
     packed_operands=False,
     packed_first_layer=False,
+    first_forward_by_columns=False,
     blas="openblas",
 )
 
@@ -52,7 +54,7 @@ def force_plan(monkeypatch, **changes):
     - ``parts=1`` (the only value): to inference plans, which then run whole: one thread, no
       sparse inputs, no hidden lists (a fit's minibatches cannot run whole);
     - ``blas`` other than ``"tiles"`` also turns ``packed_operands`` off, and that (or
-      ``sparse_inputs=True``) turns ``packed_first_layer`` off;
+      ``sparse_inputs=True``) turns ``packed_first_layer`` and ``first_forward_by_columns`` off;
     - ``sparse_inputs=False`` also turns ``first_layer_by_columns`` off, and that turns
       ``private_columns`` off;
     - any other field, to every plan.
@@ -90,6 +92,7 @@ def _applicable(changes, task, plan):
         applied["packed_operands"] = False
     if not applied.get("packed_operands", True) or applied.get("sparse_inputs", False):
         applied["packed_first_layer"] = False
+        applied["first_forward_by_columns"] = False
     if not applied.get("sparse_inputs", True):
         applied["first_layer_by_columns"] = False
     if not applied.get("first_layer_by_columns", True):

@@ -17,6 +17,7 @@ A test steers a call onto another engine with plans.force_plan (tests/plans.py),
 engine the plan make_plan gives with some fields changed.
 """
 
+import dataclasses
 import re
 
 import numpy as np
@@ -812,6 +813,98 @@ def test_first_layer_in_its_panels_gives_the_bits_of_the_one_in_place(
     in_place, h_in_place = trained("dense", schedule, optimizer, True)
     assert_same_params(panels, in_place)
     assert h_panels.history["loss"] == h_in_place.history["loss"]
+
+
+# ---- the dense first layer's forward pass by columns (Plan.first_forward_by_columns) ----------
+
+# A first layer past FORWARD_COLUMNS_MIN_WEIGHTS (37 x 1800 = 66,600 weights) whose width is no
+# whole number of 16-column panels, so that the last part's panel is narrow: cut on panels for 2
+# parts (batch 32), 4 (batch 128, its last batch of 3 rows) and 8 (batch 256).
+COLUMN_SIZES = [37, 1800, 9, 4]
+assert COLUMN_SIZES[0] * COLUMN_SIZES[1] >= _plan.FORWARD_COLUMNS_MIN_WEIGHTS
+
+
+def column_net_trained(schedule, optimizer, shuffle, activation="relu", **net_kwargs):
+    batch_size, n = SCHEDULES[schedule]
+    X, y = make_data("dense", n, COLUMN_SIZES[0], COLUMN_SIZES[-1], seed=4)
+    net = fastmlp.MLP(COLUMN_SIZES, activation=activation, seed=4, **net_kwargs)
+    return net, fit(net, X, y, batch_size, optimizer, shuffle)
+
+
+def test_dense_fits_make_the_first_layer_by_columns_where_it_is_big():
+    dense, _ = make_data("dense", 300, 37, 4)
+    sparse, _ = make_data("sparse", 300, 37, 4)
+
+    def plan(task, sizes, X, **kwargs):
+        return _plan.make_plan(task, sizes, "relu", X, **kwargs)
+
+    fit = dict(batch_size=32, optimizer=SGD(momentum=0.9))
+    assert plan("fit", COLUMN_SIZES, dense, **fit).first_forward_by_columns == _kernels.TILES_FAST
+    assert plan("fit", COLUMN_SIZES, dense, batch_size=128, optimizer=Adam()).first_forward_by_columns == (
+        _kernels.TILES_FAST
+    )
+    assert not plan("fit", SIZES, dense, **fit).first_forward_by_columns  # too small to pay a barrier
+    assert not plan("fit", COLUMN_SIZES, sparse, **fit).first_forward_by_columns  # the sparse kernels
+    assert not plan("infer", COLUMN_SIZES, dense).first_forward_by_columns
+    assert not plan("fit", COLUMN_SIZES, dense, batch_size=1, optimizer=SGD()).first_forward_by_columns
+    with pytest.raises(ValueError, match="first_forward_by_columns needs packed_operands"):
+        dataclasses.replace(
+            plan("fit", COLUMN_SIZES, dense, **fit),
+            blas="openblas",
+            packed_operands=False,
+            packed_first_layer=False,
+            first_forward_by_columns=True,
+        )
+
+
+@pytest.mark.skipif(not _kernels.TILES_FAST, reason="only the tiles read the first layer's panels by columns")
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])  # in the tile, and in a pass of its own
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay", "adam"])
+@pytest.mark.parametrize("schedule", ["batch32_ragged1", "batch128_ragged3", "batch256"])
+def test_first_layer_by_columns_gives_the_bits_of_the_one_by_rows(
+    monkeypatch, schedule, optimizer, activation, shuffle
+):
+    # each output's chain of multiply-adds is the same, whichever part makes it; the next step's
+    # rows, gathered during this step's update, are the ones it trains on
+    on, h_on = column_net_trained(schedule, optimizer, shuffle, activation)
+    force_plan(monkeypatch, first_forward_by_columns=False)
+    off, h_off = column_net_trained(schedule, optimizer, shuffle, activation)
+    assert_same_params(on, off)
+    assert h_on.history == h_off.history
+
+
+@pytest.mark.skipif(not _kernels.TILES_FAST, reason="only the tiles read the first layer's panels by columns")
+@pytest.mark.parametrize("regularised", [dict(dropout=0.2), dict(max_norm=0.5)])
+@pytest.mark.parametrize("step_chunks", [False, True])
+def test_first_layer_by_columns_with_dropout_max_norm_and_any_chunks(monkeypatch, regularised, step_chunks):
+    # dropout is drawn on each part's rows after the columns are made; max-norm rescales every
+    # column before the next step reads them; a chunk of one step gathers its rows up front
+    if step_chunks:
+        monkeypatch.setattr(model_module, "_CHUNK_SECONDS", 1e-9)
+    on, h_on = column_net_trained("batch32_ragged1", "momentum", True, **regularised)
+    force_plan(monkeypatch, first_forward_by_columns=False)
+    off, h_off = column_net_trained("batch32_ragged1", "momentum", True, **regularised)
+    assert_same_params(on, off)
+    assert h_on.history == h_off.history
+
+
+@pytest.mark.skipif(not _kernels.TILES_FAST, reason="only the tiles read the first layer's panels by columns")
+@pytest.mark.parametrize("optimizer", ["momentum_weight_decay", "adam"])
+def test_first_layer_by_columns_gives_the_same_bits_on_any_thread_count(monkeypatch, optimizer):
+    runs = []
+    for threads in THREAD_COUNTS:
+        use_threads(monkeypatch, threads)
+        net, history = column_net_trained("batch256", optimizer, True)
+        runs.append((params_of(net), history.history))
+    for threads, (params, history) in zip(THREAD_COUNTS[1:], runs[1:]):
+        for layer, (a, b) in enumerate(zip(runs[0][0], params)):
+            assert_array_equal(a, b, err_msg=f"{threads} threads, parameter array {layer}")
+        assert history == runs[0][1]
+
+
+def test_first_layer_by_columns_follows_the_reference():
+    assert_follows_reference(*fit_twins("dense", "batch32_ragged1", "momentum", True, sizes=COLUMN_SIZES))
 
 
 # ---- the sparse first layer against the dense one ---------------------------------------------
