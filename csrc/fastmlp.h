@@ -116,6 +116,8 @@ typedef struct {
     float alpha, beta, mu, decay;
     float *packed;
     int64_t packed_panel;
+    int stream; /* the packed copy written past the caches (streaming stores, whole tiles): for
+                   panels too big to stay cached until they are read */
 } fm_tile_out;
 /* A (M, K) in panels of 6 rows, element (i, p) at a[(i / 6) aps + (i % 6) rsa + p csa]: in place
    aps is 6 rsa, packed (fm_pack_columns) rsa 1, csa 6, aps 6 K. B (K, N) in panels of 16
@@ -170,10 +172,11 @@ void fm_tiles_forward_columns(float *out, int ld_out, const float *x, const floa
 /* One SGD step of weight rows w (rows, n_out) from their gradient, the product in_dz (in^T dz,
    in (n, rows), dz (n, n_out)), in the same pass: with v (same shape) v = mu v + decay w - lr g,
    w += v; with v NULL w -= lr g. packed, where not NULL: the stepped rows also written into the
-   layer's fm_pack_rows panels (of n_in rows), w's first row at row `row`; with w NULL the
-   weights are read from there too, and written only there. */
+   layer's fm_pack_rows panels (of n_in rows), w's first row at row `row`, past the caches where
+   stream; with w NULL the weights are read from there too, and written only there. */
 void fm_tiles_sgd_step(float *w, float *v, const fm_operands *in_dz, int n, int rows, int n_out,
-                       float lr, float mu, float decay, float *packed, int n_in, int row);
+                       float lr, float mu, float decay, float *packed, int n_in, int row,
+                       int stream);
 
 /* ---- input checks (finite.c) ---- */
 /* 1 when x (count,) holds no NaN or Inf, else 0. */
@@ -397,6 +400,8 @@ typedef struct {
                                and writes only those, and W is written from them at its end */
     int batch1_columns;     /* batch 1 (rows 1), each row whole, but the first layer's forward pass
                            and step cut by its columns in `parts` that threads take (batch1.c) */
+    int stream_panels;      /* packed operands, dense inputs, plain or velocity SGD, W kept: the
+                               first layer's panels written past the caches at each step */
     int forward_by_columns; /* in parts, dense inputs, packed operands: the first layer's forward
                                pass in a phase of its own, each part a share of its columns for
                                every row, so that a step reads its panels once, not once a part;

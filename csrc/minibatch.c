@@ -192,7 +192,7 @@ static void step_weight_rows(in_parts *run, int index, int l, int j0, int rows, 
         }
         int panels_only = l == 0 && run->plan->packed_first_layer; /* W written at the call's end */
         fm_tiles_sgd_step(panels_only ? NULL : w, vw, &op, n, rows, n_out, lr, mu, c,
-                          v->packed_W[l], n_in, j0);
+                          v->packed_W[l], n_in, j0, l == 0 && run->plan->stream_panels);
         return;
     }
     size_t count = (size_t)rows * n_out;

@@ -113,7 +113,10 @@ store_row(const fm_tile_out *out, int row, int j, int width, __m256 acc0, __m256
             _mm256_storeu_ps(out->c + at, c0);
             _mm256_storeu_ps(out->c + at + 8, c1);
         }
-        if (packed != NULL) {
+        if (packed != NULL && out->stream && ((uintptr_t)packed & 31) == 0) {
+            _mm256_stream_ps(packed, c0); /* no read of the line first */
+            _mm256_stream_ps(packed + 8, c1);
+        } else if (packed != NULL) {
             _mm256_storeu_ps(packed, c0);
             _mm256_storeu_ps(packed + 8, c1);
         }
@@ -279,6 +282,8 @@ AVX2_FMA static void tiles_avx2(int m, int n, int k, const fm_operands *op, cons
                 column_panel(m, n, j, op, ps, copy, out);
         k0 += ps.depth;
     } while (k0 < k);
+    if (out->stream) /* streaming stores are weakly ordered: seen by all before the call returns */
+        _mm_sfence();
 }
 #endif
 
@@ -430,7 +435,8 @@ void fm_tiles_forward_columns(float *out, int ld_out, const float *x, const floa
 }
 
 void fm_tiles_sgd_step(float *w, float *v, const fm_operands *in_dz, int n, int rows, int n_out,
-                       float lr, float mu, float decay, float *packed, int n_in, int row)
+                       float lr, float mu, float decay, float *packed, int n_in, int row,
+                       int stream)
 {
     fm_tile_out finish_as = {.kind = v != NULL ? FM_TILE_VELOCITY : FM_TILE_SCALE,
                              .c = w,
@@ -441,6 +447,7 @@ void fm_tiles_sgd_step(float *w, float *v, const fm_operands *in_dz, int n, int 
                              .mu = mu,
                              .decay = decay,
                              .packed = packed != NULL ? packed + fm_packed_at(0, row, 0) : NULL,
-                             .packed_panel = (int64_t)TILE_COLS * n_in};
+                             .packed_panel = (int64_t)TILE_COLS * n_in,
+                             .stream = stream};
     fm_tiles(rows, n_out, n, in_dz, &finish_as, 0);
 }

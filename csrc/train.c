@@ -39,6 +39,10 @@ int fm_train_chunk(const fm_blas *blas, fm_net *net, fm_optimizer *opt, fm_works
         return FM_BAD_PLAN; /* max-norm reads the first layer's W after each step */
     if (plan->batch1_columns && !batch1_columns_fit(plan))
         return FM_BAD_PLAN;
+    if (plan->stream_panels &&
+        (whole_rows || plan->sparse_inputs || !plan->packed_operands || plan->packed_first_layer ||
+         (plan->update != FM_PLAIN_SGD && plan->update != FM_VELOCITY_SGD)))
+        return FM_BAD_PLAN; /* the tiles' SGD step writes the first layer's panels beside W */
     if (plan->forward_by_columns &&
         (whole_rows || plan->sparse_inputs || plan->by_columns || !plan->packed_operands))
         return FM_BAD_PLAN; /* it reads the first layer's panels over dense inputs */

@@ -32,6 +32,7 @@ cdef extern from "fastmlp.h" nogil:
         float alpha, beta, mu, decay
         float *packed
         int64_t packed_panel
+        int stream
     ctypedef struct fm_operands:
         const float *a
         int64_t rsa, csa, aps
@@ -95,6 +96,7 @@ cdef extern from "fastmlp.h" nogil:
         int target_words
         int packed_first_layer
         int batch1_columns
+        int stream_panels
         int forward_by_columns
 
     ctypedef struct fm_workspace:

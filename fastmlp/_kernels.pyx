@@ -163,12 +163,13 @@ def tiles_product(const float[:, ::1] A, const float[:, ::1] B, float[:, ::1] C,
                   bint a_transposed=False, str kind="scale", float alpha=1.0, float beta=0.0,
                   const float[::1] bias=None, str activation="identity", float[:, ::1] V=None,
                   float mu=0.0, float decay=0.0, bint portable=False, bint packed=False,
-                  float[::1] packed_c=None, bint c_in_panels=False):
+                  float[::1] packed_c=None, bint c_in_panels=False, bint stream=False):
     """C finished in place with op(A) @ B through csrc/tiles.c (op(A) = A^T when a_transposed),
     as fm_tile_out's kind says; portable: its plain C loop even where the AVX2 tiles run;
     packed: B read from fm_pack_rows's panels, and a transposed A from fm_pack_columns's;
     packed_c (fm_packed_floats(m, n) floats): C also written there in those panels;
-    c_in_panels: C lives in packed_c alone (fm_tile_out's c NULL), and C is not touched. For tests."""
+    c_in_panels: C lives in packed_c alone (fm_tile_out's c NULL), and C is not touched; stream:
+    packed_c written with streaming stores. For tests."""
     import numpy as np
     cdef int m = A.shape[1] if a_transposed else A.shape[0]
     cdef int k = A.shape[0] if a_transposed else A.shape[1]
@@ -190,6 +191,7 @@ def tiles_product(const float[:, ::1] A, const float[:, ::1] B, float[:, ::1] C,
         raise ValueError("tiles_product: packed_c needs fm_packed_floats(m, n) floats")
     out.packed = &packed_c[0] if packed_c is not None and packed_c.shape[0] else NULL
     out.packed_panel = FM_TILE_COLS * m
+    out.stream = stream
     cdef float[::1] panels, columns
     cdef fm_operands op = fm_row_major(&A[0, 0] if A.size else NULL, A.shape[1], a_transposed,
                                        &B[0, 0] if B.size else NULL, n)

@@ -34,6 +34,9 @@ LAZY_MIN_WEIGHTS = 16384  # a first layer smaller than this is not worth lazy mo
 FORWARD_COLUMNS_MIN_WEIGHTS = 1 << 16  # a dense first layer this big makes its outputs by columns:
 # read once a step, not once a part, its panels paid for the phase's barrier (smaller: up to 10%
 # slower; cifar's 3072 x 1024 at batch 128: 10-15% faster; benchmarks/README.md)
+STREAMED_PANELS_MIN_WEIGHTS = 1 << 21  # a first layer this big (24 MB with its velocity and
+# panels, near a server's L3 cache) writes its panels past the caches: cifar's 3072 x 1024 ran 3-10%
+# faster; 784 x 1024 (in cache) up to half as fast (benchmarks/README.md)
 PACKED_FIRST_LAYER_MAX_WEIGHTS = 1 << 20  # a bigger first layer keeps W beside its panels: its
 # update reads a line of every panel per tile, far apart, and lost there (benchmarks/README.md)
 SPARSE_HIDDEN_MIN_OUTPUTS = 64  # the sparse kernels keep 64 output columns in registers, and
@@ -94,6 +97,12 @@ class Plan:
         cut by its columns in ``parts``, which threads take; thread 0 runs the rest of a row
         between them. With plain or velocity SGD where momentum is not lazy, and a first layer of
         at least ``BATCH1_COLUMNS_MIN_WEIGHTS`` and small enough for private copies.
+    stream_panels : bool
+        With packed operands over dense inputs, plain or velocity SGD, and a first layer of at
+        least ``STREAMED_PANELS_MIN_WEIGHTS`` (not kept in its panels alone): the step writes that
+        layer's panels past the caches (streaming stores). Its weights, velocity and panels then
+        outgrow the L3 cache, so the next step reads the panels from memory anyway, and the
+        stores no longer read each line from memory before writing it.
     first_forward_by_columns : bool
         With packed operands over dense inputs, and a first layer of at least
         ``FORWARD_COLUMNS_MIN_WEIGHTS``: the first layer's forward pass runs in a phase of its own,
@@ -127,6 +136,7 @@ class Plan:
     packed_operands: bool = False
     packed_first_layer: bool = False
     batch1_columns: bool = False
+    stream_panels: bool = False
     first_forward_by_columns: bool = False
     blas: str = "openblas"
     target_words: int = 1
@@ -150,6 +160,7 @@ class Plan:
             "target_words": self.target_words,
             "packed_first_layer": self.packed_first_layer,
             "batch1_columns": self.batch1_columns,
+            "stream_panels": self.stream_panels,
             "forward_by_columns": self.first_forward_by_columns,
         }
 
@@ -179,6 +190,15 @@ def _inconsistencies(plan):
             "packed_first_layer needs packed_operands, dense inputs and plain or velocity SGD",
         ),
         (all(1 <= layer < n_layers for layer in plan.hidden_lists), "hidden_lists are layers 1 .. L - 1"),
+        (
+            not plan.stream_panels
+            or (
+                plan.packed_operands
+                and not (plan.sparse_inputs or plan.packed_first_layer)
+                and plan.update in ("plain", "velocity")
+            ),
+            "stream_panels needs packed_operands, dense inputs, plain or velocity SGD and W kept",
+        ),
         (
             not plan.first_forward_by_columns or (plan.packed_operands and not plan.sparse_inputs),
             "first_forward_by_columns needs packed_operands and dense inputs",
@@ -313,6 +333,7 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads, regularise
         # calls more than it saved large ones (benchmarks/README.md)
         packed_operands=blas == "tiles" and update != "none",
         packed_first_layer=_first_layer_in_panels(sizes, blas, sparse, update, regularised),
+        stream_panels=_streams_panels(sizes, blas, sparse, update, regularised),
         first_forward_by_columns=(
             blas == "tiles" and update != "none" and not sparse and sizes[0] * sizes[1] >= FORWARD_COLUMNS_MIN_WEIGHTS
         ),
@@ -331,6 +352,17 @@ def _first_layer_in_panels(sizes, blas, sparse, update, regularised):
         and update in ("plain", "velocity")
         and not regularised
         and sizes[0] * sizes[1] <= PACKED_FIRST_LAYER_MAX_WEIGHTS
+    )
+
+
+def _streams_panels(sizes, blas, sparse, update, regularised):
+    """Whether a fit writes its first layer's panels past the caches (Plan.stream_panels)."""
+    return (
+        blas == "tiles"
+        and not sparse
+        and update in ("plain", "velocity")
+        and not _first_layer_in_panels(sizes, blas, sparse, update, regularised)
+        and sizes[0] * sizes[1] >= STREAMED_PANELS_MIN_WEIGHTS
     )
 
 

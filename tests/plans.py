@@ -37,6 +37,7 @@ _WHOLE = dict(
     packed_operands=False,
     packed_first_layer=False,
     first_forward_by_columns=False,
+    stream_panels=False,
     blas="openblas",
 )
 
@@ -54,7 +55,8 @@ def force_plan(monkeypatch, **changes):
     - ``parts=1`` (the only value): to inference plans, which then run whole: one thread, no
       sparse inputs, no hidden lists (a fit's minibatches cannot run whole);
     - ``blas`` other than ``"tiles"`` also turns ``packed_operands`` off, and that (or
-      ``sparse_inputs=True``) turns ``packed_first_layer`` and ``first_forward_by_columns`` off;
+      ``sparse_inputs=True``) turns ``packed_first_layer``, ``first_forward_by_columns`` and
+      ``stream_panels`` off;
     - ``sparse_inputs=False`` also turns ``first_layer_by_columns`` off, and that turns
       ``private_columns`` off;
     - any other field, to every plan.
@@ -93,6 +95,7 @@ def _applicable(changes, task, plan):
     if not applied.get("packed_operands", True) or applied.get("sparse_inputs", False):
         applied["packed_first_layer"] = False
         applied["first_forward_by_columns"] = False
+        applied["stream_panels"] = False
     if not applied.get("sparse_inputs", True):
         applied["first_layer_by_columns"] = False
     if not applied.get("first_layer_by_columns", True):

@@ -903,6 +903,36 @@ def test_first_layer_by_columns_gives_the_same_bits_on_any_thread_count(monkeypa
         assert history == runs[0][1]
 
 
+def test_a_first_layer_too_big_for_the_caches_streams_its_panels():
+    dense, _ = make_data("dense", 300, 64, 4)
+    sparse, _ = make_data("sparse", 300, 64, 4)
+    big = [64, _plan.STREAMED_PANELS_MIN_WEIGHTS // 64, 4]
+
+    def fit_plan(X, sizes, optimizer, **kwargs):
+        return _plan.make_plan("fit", sizes, "relu", X, batch_size=32, optimizer=OPTIMIZERS[optimizer](), **kwargs)
+
+    assert fit_plan(dense, big, "momentum").stream_panels == _kernels.TILES_FAST
+    assert fit_plan(dense, big, "sgd", regularised=True).stream_panels == _kernels.TILES_FAST
+    assert not fit_plan(dense, [64, big[1] - 1, 4], "momentum").stream_panels  # stays in cache
+    assert not fit_plan(dense, big, "adam").stream_panels  # steps from the gradient buffer
+    assert not fit_plan(sparse, big, "momentum").stream_panels
+    assert not _plan.make_plan("infer", big, "relu", dense).stream_panels
+
+
+@pytest.mark.skipif(not _kernels.TILES_FAST, reason="only the tiles write the first layer's panels")
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum_weight_decay"])
+def test_streamed_panels_give_the_same_bits(monkeypatch, optimizer, threads):
+    # the same values, written past the caches, and seen by every thread after the step's barrier
+    use_threads(monkeypatch, threads)
+    force_plan(monkeypatch, packed_first_layer=False)
+    cached, h_cached = column_net_trained("batch128_ragged3", optimizer, True)
+    force_plan(monkeypatch, stream_panels=True)
+    streamed, h_streamed = column_net_trained("batch128_ragged3", optimizer, True)
+    assert_same_params(cached, streamed)
+    assert h_cached.history == h_streamed.history
+
+
 def test_first_layer_by_columns_follows_the_reference():
     assert_follows_reference(*fit_twins("dense", "batch32_ragged1", "momentum", True, sizes=COLUMN_SIZES))
 

@@ -153,15 +153,17 @@ def step_operands(m, k, n, seed):
     return [rng.standard_normal(shape, dtype=np.float32) for shape in ((k, m), (k, n), (m, n), (m, n))]
 
 
+@pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("kind", ["velocity", "scale"])
 @pytest.mark.parametrize("portable", [False, True])
 @pytest.mark.parametrize("m, k, n", SHAPES)
-def test_stepped_weights_are_packed_as_they_are_stored(m, k, n, portable, kind):
-    # a step's next forward passes read the weights from these panels
+def test_stepped_weights_are_packed_as_they_are_stored(m, k, n, portable, kind, stream):
+    # a step's next forward passes read the weights from these panels, which a big first layer
+    # writes past the caches (Plan.stream_panels)
     inputs, dz, W, V = step_operands(m, k, n, seed=4)
     packed = np.full(len(panels_of(W)), np.nan, np.float32)
     step = dict(kind=kind, alpha=-0.1, beta=1.0, mu=0.9, V=V) if kind == "velocity" else dict(alpha=-0.1, beta=1.0)
-    got = product(inputs, dz, portable, C=W.copy(), a_transposed=True, packed_c=packed, **step)
+    got = product(inputs, dz, portable, C=W.copy(), a_transposed=True, packed_c=packed, stream=stream, **step)
     assert_array_equal(packed, panels_of(got))
 
 
