@@ -31,9 +31,9 @@ SPARSE_MAX_CELLS = 1 << 21  # rows x features held as non-zeros at most: 64 MB o
 PRIVATE_MAX_WEIGHTS = 1 << 23  # first-layer weights the parts copy (with their velocity: 64 MB);
 # a bigger layer is stepped in place
 LAZY_MIN_WEIGHTS = 16384  # a first layer smaller than this is not worth lazy momentum
-FORWARD_COLUMNS_MIN_WEIGHTS = 1 << 16  # a dense first layer this big makes its outputs by columns:
-# read once a step, not once a part, its panels paid for the phase's barrier (smaller: up to 10%
-# slower; cifar's 3072 x 1024 at batch 128: 10-15% faster; benchmarks/README.md)
+FORWARD_COLUMNS_MIN_WEIGHTS = 1 << 16  # a dense first layer this big makes its outputs by columns,
+# its panels then read once a step, not once a part, which pays for the phase's barrier: cifar's
+# 3072 x 1024 ran 10-15% faster at batch 128, 784-32-10 up to 10% slower (benchmarks/README.md)
 STREAMED_PANELS_MIN_WEIGHTS = 1 << 21  # a first layer this big (24 MB with its velocity and
 # panels, near a server's L3 cache) writes its panels past the caches: cifar's 3072 x 1024 ran 3-10%
 # faster; 784 x 1024 (in cache) up to half as fast (benchmarks/README.md)
