@@ -409,11 +409,8 @@ static void forward(float *out, int ld_out, const fm_operands *op, const float *
     if (in_tile)
         return;
     /* an exponential per element: its own pass costs little beside it */
-    if (ld_out == cols)
-        fm_bias_act_forward(out, b, n, cols, activation);
-    else
-        for (int r = 0; r < n; r++)
-            fm_bias_act_forward(out + (size_t)r * ld_out, b, 1, cols, activation);
+    for (int r = 0; r < n; r++)
+        fm_bias_act_forward(out + (size_t)r * ld_out, b, 1, cols, activation);
 }
 
 void fm_tiles_forward(float *out, const float *x, const float *W, const float *packed,

@@ -320,6 +320,9 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads, regularise
     sparse = zeros and _sparse_fits(rows, sizes[0])
     by_columns = sparse and update in ("plain", "velocity")
     blas = _parts_blas(small_hidden_fit=sparse and update != "none" and _small_hidden_layers(sizes))
+    packed = blas == "tiles" and update != "none"
+    in_panels = _first_layer_in_panels(sizes, blas, sparse, update, regularised)
+    first_weights = sizes[0] * sizes[1] if packed and not sparse else 0  # 0: no dense panels
     return Plan(
         sizes,
         rows=rows,
@@ -331,12 +334,12 @@ def _in_parts(sizes, activation, rows, zeros, update, parts, threads, regularise
         private_columns=by_columns and not regularised and (sizes[0] + 1) * sizes[1] <= PRIVATE_MAX_WEIGHTS,
         # predict and evaluate read the weights as they are: packing them at each call cost small
         # calls more than it saved large ones (benchmarks/README.md)
-        packed_operands=blas == "tiles" and update != "none",
-        packed_first_layer=_first_layer_in_panels(sizes, blas, sparse, update, regularised),
-        stream_panels=_streams_panels(sizes, blas, sparse, update, regularised),
-        first_forward_by_columns=(
-            blas == "tiles" and update != "none" and not sparse and sizes[0] * sizes[1] >= FORWARD_COLUMNS_MIN_WEIGHTS
-        ),
+        packed_operands=packed,
+        packed_first_layer=in_panels,
+        stream_panels=update in ("plain", "velocity")
+        and not in_panels
+        and first_weights >= STREAMED_PANELS_MIN_WEIGHTS,
+        first_forward_by_columns=first_weights >= FORWARD_COLUMNS_MIN_WEIGHTS,
         hidden_lists=() if regularised else _hidden_lists(sizes, activation, rows, _gemm_wins(blas)),
         blas=blas,
     )
@@ -352,17 +355,6 @@ def _first_layer_in_panels(sizes, blas, sparse, update, regularised):
         and update in ("plain", "velocity")
         and not regularised
         and sizes[0] * sizes[1] <= PACKED_FIRST_LAYER_MAX_WEIGHTS
-    )
-
-
-def _streams_panels(sizes, blas, sparse, update, regularised):
-    """Whether a fit writes its first layer's panels past the caches (Plan.stream_panels)."""
-    return (
-        blas == "tiles"
-        and not sparse
-        and update in ("plain", "velocity")
-        and not _first_layer_in_panels(sizes, blas, sparse, update, regularised)
-        and sizes[0] * sizes[1] >= STREAMED_PANELS_MIN_WEIGHTS
     )
 
 
