@@ -198,6 +198,65 @@ AVX2_FMA static inline __attribute__((always_inline)) void tile(int mr, int widt
    first layer of a 3072-input network) otherwise read their panel from L2 at every tile. */
 #define TILE_DEPTH 256
 
+/* finish() of the SGD step with velocity on a whole row of a tile, its sums acc0 and acc1 */
+AVX2_FMA static inline __attribute__((always_inline)) void velocity_row(__m256 acc0, __m256 acc1,
+                                                                        float *w, float *v,
+                                                                        float *packed, int stream,
+                                                                        const fm_tile_out *out)
+{
+    __m256 alpha = _mm256_set1_ps(out->alpha), mu = _mm256_set1_ps(out->mu),
+           decay = _mm256_set1_ps(out->decay);
+    const float *from = w != NULL ? w : packed;
+    __m256 w0 = _mm256_loadu_ps(from), w1 = _mm256_loadu_ps(from + 8);
+    __m256 v0 = _mm256_fmadd_ps(mu, _mm256_loadu_ps(v),
+                                _mm256_fmadd_ps(decay, w0, _mm256_mul_ps(alpha, acc0)));
+    __m256 v1 = _mm256_fmadd_ps(mu, _mm256_loadu_ps(v + 8),
+                                _mm256_fmadd_ps(decay, w1, _mm256_mul_ps(alpha, acc1)));
+    _mm256_storeu_ps(v, v0);
+    _mm256_storeu_ps(v + 8, v1);
+    w0 = _mm256_add_ps(w0, v0);
+    w1 = _mm256_add_ps(w1, v1);
+    if (w != NULL) {
+        _mm256_storeu_ps(w, w0);
+        _mm256_storeu_ps(w + 8, w1);
+    }
+    if (packed != NULL && stream) {
+        _mm256_stream_ps(packed, w0);
+        _mm256_stream_ps(packed + 8, w1);
+    } else if (packed != NULL) {
+        _mm256_storeu_ps(packed, w0);
+        _mm256_storeu_ps(packed + 8, w1);
+    }
+}
+
+// clang-format off
+#define VELOCITY_ROW(r) if (mr > r) velocity_row(c##r##0, c##r##1, w != NULL ? w + r * ldw : NULL, \
+    v + r * ldv, packed != NULL ? packed + r * TILE_COLS : NULL, stream, out)
+// clang-format on
+
+/* The SGD step with velocity on a whole tile of mr rows (a constant where inlined) and 16
+   columns, over k in one pass: rows of w (NULL: the weights live in their panels alone) ldw
+   apart, of v ldv apart, of the panels 16 apart. A loop of its own: through tile(), whose finish
+   serves every kind, narrow panels and passes, the compiler kept less of the step in registers
+   and the update ran slower. Each element's operations are finish()'s, in its order. */
+AVX2_FMA static inline __attribute__((always_inline)) void
+velocity_tile(int mr, const fm_operands *op, const float *a, const float *b, int k, float *w,
+              int64_t ldw, float *v, int64_t ldv, float *packed, int stream, const fm_tile_out *out)
+{
+    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
+    for (int p = 0; p < k; p++, a += op->csa, b += op->ldb) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        TILE_STEPS
+    }
+    VELOCITY_ROW(0);
+    VELOCITY_ROW(1);
+    VELOCITY_ROW(2);
+    VELOCITY_ROW(3);
+    VELOCITY_ROW(4);
+    VELOCITY_ROW(5);
+}
+
 /* The rows of the tile at the rest rows of C left from it: 6, but where A's rows lie evenly
    apart (not in packed panels, which a tile may not straddle) the last 7 to 10 rows as two
    tiles of 4 or 5, since a tile of 1 to 3 rows keeps too few sums in flight to hide the
@@ -263,6 +322,55 @@ AVX2_FMA static void column_panel(int m, int n, int j, const fm_operands *op, pa
         tile_at(m, n, i, j, op, ps, b, ldb, out);
 }
 
+/* Every tile of C along its rows, where the finish reads C: the weights (and velocity) a step
+   reads and writes stream through once, a panel of 16 columns a tile. */
+AVX2_FMA static void along_rows(int m, int n, const fm_operands *operands, pass ps,
+                                const fm_tile_out *finish_as)
+{
+    /* copies of our own: the compiler need not load them again after each store of a tile */
+    const fm_operands op_copy = *operands, *op = &op_copy;
+    const fm_tile_out out_copy = *finish_as, *out = &out_copy;
+    for (int i = 0; i < m; i += tile_rows(op, m - i))
+        for (int j = 0; j < n; j += TILE_COLS)
+            tile_at(m, n, i, j, op, ps, panel_at(op, j, ps.k0), op->ldb, out);
+}
+
+/* ... the same for the SGD step with velocity (one pass over k), its whole tiles by
+   velocity_tile() */
+AVX2_FMA static void velocity_along_rows(int m, int n, const fm_operands *operands, pass ps,
+                                         const fm_tile_out *finish_as)
+{
+    const fm_operands op_copy = *operands, *op = &op_copy;
+    const fm_tile_out out_copy = *finish_as, *out = &out_copy;
+    int stream = out->stream && out->packed != NULL && ((uintptr_t)out->packed & 31) == 0;
+    for (int i = 0; i < m; i += tile_rows(op, m - i)) {
+        const float *a = op->a + i / TILE_ROWS * op->aps + i % TILE_ROWS * op->rsa;
+        float *v = out->v + (size_t)i * out->ldc;
+        float *w = out->c != NULL ? out->c + (size_t)i * out->ldc : NULL;
+        for (int j = 0; j < n; j += TILE_COLS) {
+            const float *b = panel_at(op, j, 0);
+            float *packed =
+                out->packed != NULL ? out->packed + fm_packed_at(out->packed_panel, i, j) : NULL;
+            float *wj = w != NULL ? w + j : NULL;
+            int64_t ld = out->ldc;
+            if (n - j < TILE_COLS) { /* a narrow last panel: through tile()'s masks */
+                tile_at(m, n, i, j, op, ps, b, op->ldb, out);
+                continue;
+            }
+            switch (tile_rows(op, m - i)) {
+                // clang-format off
+            case 6: velocity_tile(6, op, a, b, ps.depth, wj, ld, v + j, ld, packed, stream, out); break;
+            case 5: velocity_tile(5, op, a, b, ps.depth, wj, ld, v + j, ld, packed, stream, out); break;
+            case 4: velocity_tile(4, op, a, b, ps.depth, wj, ld, v + j, ld, packed, stream, out); break;
+            case 3: velocity_tile(3, op, a, b, ps.depth, wj, ld, v + j, ld, packed, stream, out); break;
+            case 2: velocity_tile(2, op, a, b, ps.depth, wj, ld, v + j, ld, packed, stream, out); break;
+            default: velocity_tile(1, op, a, b, ps.depth, wj, ld, v + j, ld, packed, stream, out); break;
+                // clang-format on
+            }
+        }
+    }
+}
+
 AVX2_FMA static void tiles_avx2(int m, int n, int k, const fm_operands *op, const fm_tile_out *out)
 {
     int reads_c = out->c == NULL || out->kind == FM_TILE_VELOCITY ||
@@ -272,11 +380,10 @@ AVX2_FMA static void tiles_avx2(int m, int n, int k, const fm_operands *op, cons
     int k0 = 0;
     do {
         pass ps = {k0, k - k0 < depth ? k - k0 : depth, k0 == 0, k - k0 <= depth};
-        if (reads_c) /* along C's rows: the weights (and velocity) a step reads and writes
-                        stream through once, a panel of 16 columns a tile */
-            for (int i = 0; i < m; i += tile_rows(op, m - i))
-                for (int j = 0; j < n; j += TILE_COLS)
-                    tile_at(m, n, i, j, op, ps, panel_at(op, j, k0), op->ldb, out);
+        if (reads_c && out->kind == FM_TILE_VELOCITY)
+            velocity_along_rows(m, n, op, ps, out);
+        else if (reads_c)
+            along_rows(m, n, op, ps, out);
         else /* a column panel of B stays in cache while every row tile passes it */
             for (int j = 0; j < n; j += TILE_COLS)
                 column_panel(m, n, j, op, ps, copy, out);

@@ -117,9 +117,11 @@ def test_scaled_product_added_to_c(m, k, n, portable):
     assert_allclose(got, -0.5 * (A.astype(np.float64) @ B) + 0.25 * C, **tolerance(k))
 
 
+@pytest.mark.parametrize("packed", [False, True])
 @pytest.mark.parametrize("m, k, n", SHAPES)
-def test_velocity_step_in_the_tile(m, k, n):
-    # the gradient in^T dz (A given transposed, as a step reads its inputs) and the SGD step on W
+def test_velocity_step_in_the_tile(m, k, n, packed):
+    # the gradient in^T dz (A given transposed, as a step reads its inputs, in place or in the
+    # panels a fit packs them in) and the SGD step on W
     rng = np.random.default_rng(3)
     inputs = rng.standard_normal((k, m), dtype=np.float32)  # (rows, features): op(A) = inputs^T
     dz = rng.standard_normal((k, n), dtype=np.float32)
@@ -128,7 +130,8 @@ def test_velocity_step_in_the_tile(m, k, n):
     runs = []
     for portable in (False, True):
         w, v = W.copy(), V.copy()
-        product(inputs, dz, portable, C=w, a_transposed=True, kind="velocity", alpha=-lr, mu=mu, decay=decay, V=v)
+        step = dict(kind="velocity", alpha=-lr, mu=mu, decay=decay, V=v, packed=packed)
+        product(inputs, dz, portable, C=w, a_transposed=True, **step)
         runs.append((w, v))
     g = inputs.T.astype(np.float64) @ dz
     v_expected = mu * V.astype(np.float64) + decay * W - lr * g
