@@ -193,9 +193,11 @@ AVX2_FMA static inline __attribute__((always_inline)) void tile(int mr, int widt
     TILE_STORE(5);
 }
 
-/* k per pass where C may hold the sums between passes (its finish does not read it): a 16-column
-   panel of B that deep (16 KB) stays in L1 while every row tile passes it. Deeper products (the
-   first layer of a 3072-input network) otherwise read their panel from L2 at every tile. */
+/* k per pass where B is read in place and C may hold the sums between passes (its finish does not
+   read it): a 16-column panel of B that deep (16 KB, or its copy) stays in L1 while every row tile
+   passes it; deeper, rows of B in a few cache sets were read from L2 at every tile. Packed in
+   panels, B's rows are contiguous: there a tile runs over all of k in one pass, as saving and
+   loading its sums between passes cost more than reading a deep panel from L2. */
 #define TILE_DEPTH 256
 
 /* finish() of the SGD step with velocity on a whole row of a tile, its sums acc0 and acc1 */
@@ -375,7 +377,7 @@ AVX2_FMA static void tiles_avx2(int m, int n, int k, const fm_operands *op, cons
 {
     int reads_c = out->c == NULL || out->kind == FM_TILE_VELOCITY ||
                   (out->kind == FM_TILE_SCALE && out->beta != 0.0f);
-    int depth = reads_c || k <= TILE_DEPTH ? k : TILE_DEPTH;
+    int depth = reads_c || k <= TILE_DEPTH || op->ldb == TILE_COLS ? k : TILE_DEPTH;
     float copy[TILE_DEPTH * TILE_COLS] __attribute__((aligned(64)));
     int k0 = 0;
     do {
