@@ -208,7 +208,11 @@ static size_t lay_out_workspace(views *v, const int *s, int L, const fm_plan *pl
             v->layer_delta[l] = take_floats(&c, rows * s[l + 1]);
         lay_out_parts(&c, v, s, L, plan);
         for (int l = plan->sparse_inputs ? 1 : 0; l < L && plan->packed_operands; l++) {
-            v->packed_W[l] = take_floats(&c, fm_packed_floats(s[l], s[l + 1]));
+            /* the dense first layer's weights in panels; the layers after read theirs in place:
+               every part reads all of a hidden layer at each step, and its panels were a second
+               copy of it to move between the cores */
+            if (l == 0)
+                v->packed_W[l] = take_floats(&c, fm_packed_floats(s[l], s[l + 1]));
             if (packed_gradients(plan))
                 v->packed_delta[l] = take_floats(&c, fm_packed_floats(plan->rows, s[l + 1]));
         }

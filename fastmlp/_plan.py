@@ -89,9 +89,10 @@ class Plan:
         Steps per call into C where where chunks end must not depend on timing (batch 1, whose
         lazy rows are caught up at each call's end); 0: timed.
     packed_operands : bool
-        Training with the tiles, in parts: the dense layers' forward passes read their weights packed in
-        panels of 16 columns (packed at a call's start and after each step), and their weight
-        gradients the deltas, packed as each part makes them (csrc/tiles.c).
+        Training with the tiles, in parts: a dense first layer's forward pass reads its weights
+        packed in panels of 16 columns (packed at a call's start and after each step; the layers
+        after read theirs in place), and the weight gradients read the deltas, packed as each
+        part makes them (csrc/tiles.c).
     batch1_columns : bool
         Batch 1, each row whole (csrc/batch1.c), but the first layer's forward pass and SGD step
         cut by its columns in ``parts``, which threads take; thread 0 runs the rest of a row
