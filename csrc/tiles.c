@@ -66,12 +66,12 @@ static void tiles_portable(int m, int n, int k, const fm_operands *op, const fm_
 #ifdef FM_X86_INTRINSICS
 #define AVX2_FMA __attribute__((target("avx2,fma")))
 
-/* finish() on 8 lanes, for whole tiles */
+/* finish() on 8 lanes, for whole tiles, of out's kind (a constant where the caller knows it) */
 AVX2_FMA static inline __attribute__((always_inline)) __m256 finish8(const fm_tile_out *out,
-                                                                     size_t at, int j, __m256 acc,
-                                                                     const float *c)
+                                                                     int kind, size_t at, int j,
+                                                                     __m256 acc, const float *c)
 {
-    switch (out->kind) {
+    switch (kind) {
     case FM_TILE_BIAS_ACT: {
         __m256 z = _mm256_add_ps(acc, _mm256_loadu_ps(out->bias + j));
         if (out->activation == FM_RELU) /* z > 0 ? z : 0: a NaN becomes 0, as in finish() */
@@ -101,14 +101,15 @@ AVX2_FMA static inline __attribute__((always_inline)) __m256 finish8(const fm_ti
 /* Row r of a tile, finished and stored (and packed, where asked): whole, or lane by lane in a
    panel narrower than 16. */
 AVX2_FMA static inline __attribute__((always_inline)) void
-store_row(const fm_tile_out *out, int row, int j, int width, __m256 acc0, __m256 acc1)
+store_row(const fm_tile_out *out, int kind, int row, int j, int width, __m256 acc0, __m256 acc1)
 {
     size_t at = (size_t)row * out->ldc + j;
     float *packed =
         out->packed != NULL ? out->packed + fm_packed_at(out->packed_panel, row, j) : NULL;
     float *c = out->c != NULL ? out->c + at : packed;
     if (width == TILE_COLS) {
-        __m256 c0 = finish8(out, at, j, acc0, c), c1 = finish8(out, at + 8, j + 8, acc1, c + 8);
+        __m256 c0 = finish8(out, kind, at, j, acc0, c);
+        __m256 c1 = finish8(out, kind, at + 8, j + 8, acc1, c + 8);
         if (out->c != NULL) {
             _mm256_storeu_ps(out->c + at, c0);
             _mm256_storeu_ps(out->c + at + 8, c1);
@@ -151,7 +152,7 @@ typedef struct {
     c##r##0 = _mm256_maskload_ps(row, mask0); c##r##1 = _mm256_maskload_ps(row + 8, mask1); }
 #define TILE_SAVE(r) if (mr > r) { float *row = out->c + (size_t)(i + r) * out->ldc + j; \
     _mm256_maskstore_ps(row, mask0, c##r##0); _mm256_maskstore_ps(row + 8, mask1, c##r##1); }
-#define TILE_STORE(r) if (mr > r) store_row(out, i + r, j, width, c##r##0, c##r##1)
+#define TILE_STORE(r) if (mr > r) store_row(out, kind, i + r, j, width, c##r##0, c##r##1)
 // clang-format on
 
 /* One pass of a tile: rows [i, i + mr) and columns [j, j + width) of C, from B's panel at b
@@ -182,6 +183,7 @@ AVX2_FMA static inline __attribute__((always_inline)) void tile(int mr, int widt
             TILE_STEPS
         }
     }
+    int kind = out->kind;
     if (!ps.last) {
         TILE_SAVE(0) TILE_SAVE(1) TILE_SAVE(2) TILE_SAVE(3) TILE_SAVE(4) TILE_SAVE(5) return;
     }
@@ -200,50 +202,13 @@ AVX2_FMA static inline __attribute__((always_inline)) void tile(int mr, int widt
    loading its sums between passes cost more than reading a deep panel from L2. */
 #define TILE_DEPTH 256
 
-/* finish() of the SGD step with velocity on a whole row of a tile, its sums acc0 and acc1 */
-AVX2_FMA static inline __attribute__((always_inline)) void velocity_row(__m256 acc0, __m256 acc1,
-                                                                        float *w, float *v,
-                                                                        float *packed, int stream,
-                                                                        const fm_tile_out *out)
-{
-    __m256 alpha = _mm256_set1_ps(out->alpha), mu = _mm256_set1_ps(out->mu),
-           decay = _mm256_set1_ps(out->decay);
-    const float *from = w != NULL ? w : packed;
-    __m256 w0 = _mm256_loadu_ps(from), w1 = _mm256_loadu_ps(from + 8);
-    __m256 v0 = _mm256_fmadd_ps(mu, _mm256_loadu_ps(v),
-                                _mm256_fmadd_ps(decay, w0, _mm256_mul_ps(alpha, acc0)));
-    __m256 v1 = _mm256_fmadd_ps(mu, _mm256_loadu_ps(v + 8),
-                                _mm256_fmadd_ps(decay, w1, _mm256_mul_ps(alpha, acc1)));
-    _mm256_storeu_ps(v, v0);
-    _mm256_storeu_ps(v + 8, v1);
-    w0 = _mm256_add_ps(w0, v0);
-    w1 = _mm256_add_ps(w1, v1);
-    if (w != NULL) {
-        _mm256_storeu_ps(w, w0);
-        _mm256_storeu_ps(w + 8, w1);
-    }
-    if (packed != NULL && stream) {
-        _mm256_stream_ps(packed, w0);
-        _mm256_stream_ps(packed + 8, w1);
-    } else if (packed != NULL) {
-        _mm256_storeu_ps(packed, w0);
-        _mm256_storeu_ps(packed + 8, w1);
-    }
-}
-
-// clang-format off
-#define VELOCITY_ROW(r) if (mr > r) velocity_row(c##r##0, c##r##1, w != NULL ? w + r * ldw : NULL, \
-    v + r * ldv, packed != NULL ? packed + r * TILE_COLS : NULL, stream, out)
-// clang-format on
-
-/* The SGD step with velocity on a whole tile of mr rows (a constant where inlined) and 16
-   columns, over k in one pass: rows of w (NULL: the weights live in their panels alone) ldw
-   apart, of v ldv apart, of the panels 16 apart. A loop of its own: through tile(), whose finish
-   serves every kind, narrow panels and passes, the compiler kept less of the step in registers
-   and the update ran slower. Each element's operations are finish()'s, in its order. */
+/* The SGD step with velocity on the whole tile of mr rows (a constant where inlined) at (i, j),
+   over k in one pass, finished by store_row() with the kind a constant. A loop of its own: in
+   tile(), which also serves narrow panels, passes and any kind, the compiler kept less of the
+   step in registers and the update ran slower. */
 AVX2_FMA static inline __attribute__((always_inline)) void
-velocity_tile(int mr, const fm_operands *op, const float *a, const float *b, int k, float *w,
-              int64_t ldw, float *v, int64_t ldv, float *packed, int stream, const fm_tile_out *out)
+velocity_tile(int mr, int i, int j, const fm_operands *op, const float *a, const float *b, int k,
+              const fm_tile_out *out)
 {
     __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
@@ -251,12 +216,13 @@ velocity_tile(int mr, const fm_operands *op, const float *a, const float *b, int
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         TILE_STEPS
     }
-    VELOCITY_ROW(0);
-    VELOCITY_ROW(1);
-    VELOCITY_ROW(2);
-    VELOCITY_ROW(3);
-    VELOCITY_ROW(4);
-    VELOCITY_ROW(5);
+    int width = TILE_COLS, kind = FM_TILE_VELOCITY;
+    TILE_STORE(0);
+    TILE_STORE(1);
+    TILE_STORE(2);
+    TILE_STORE(3);
+    TILE_STORE(4);
+    TILE_STORE(5);
 }
 
 /* The rows of the tile at the rest rows of C left from it: 6, but where A's rows lie evenly
@@ -344,29 +310,22 @@ AVX2_FMA static void velocity_along_rows(int m, int n, const fm_operands *operan
 {
     const fm_operands op_copy = *operands, *op = &op_copy;
     const fm_tile_out out_copy = *finish_as, *out = &out_copy;
-    int stream = out->stream && out->packed != NULL && ((uintptr_t)out->packed & 31) == 0;
     for (int i = 0; i < m; i += tile_rows(op, m - i)) {
         const float *a = op->a + i / TILE_ROWS * op->aps + i % TILE_ROWS * op->rsa;
-        float *v = out->v + (size_t)i * out->ldc;
-        float *w = out->c != NULL ? out->c + (size_t)i * out->ldc : NULL;
         for (int j = 0; j < n; j += TILE_COLS) {
             const float *b = panel_at(op, j, 0);
-            float *packed =
-                out->packed != NULL ? out->packed + fm_packed_at(out->packed_panel, i, j) : NULL;
-            float *wj = w != NULL ? w + j : NULL;
-            int64_t ld = out->ldc;
             if (n - j < TILE_COLS) { /* a narrow last panel: through tile()'s masks */
                 tile_at(m, n, i, j, op, ps, b, op->ldb, out);
                 continue;
             }
             switch (tile_rows(op, m - i)) {
                 // clang-format off
-            case 6: velocity_tile(6, op, a, b, ps.depth, wj, ld, v + j, ld, packed, stream, out); break;
-            case 5: velocity_tile(5, op, a, b, ps.depth, wj, ld, v + j, ld, packed, stream, out); break;
-            case 4: velocity_tile(4, op, a, b, ps.depth, wj, ld, v + j, ld, packed, stream, out); break;
-            case 3: velocity_tile(3, op, a, b, ps.depth, wj, ld, v + j, ld, packed, stream, out); break;
-            case 2: velocity_tile(2, op, a, b, ps.depth, wj, ld, v + j, ld, packed, stream, out); break;
-            default: velocity_tile(1, op, a, b, ps.depth, wj, ld, v + j, ld, packed, stream, out); break;
+            case 6: velocity_tile(6, i, j, op, a, b, ps.depth, out); break;
+            case 5: velocity_tile(5, i, j, op, a, b, ps.depth, out); break;
+            case 4: velocity_tile(4, i, j, op, a, b, ps.depth, out); break;
+            case 3: velocity_tile(3, i, j, op, a, b, ps.depth, out); break;
+            case 2: velocity_tile(2, i, j, op, a, b, ps.depth, out); break;
+            default: velocity_tile(1, i, j, op, a, b, ps.depth, out); break;
                 // clang-format on
             }
         }
