@@ -152,7 +152,9 @@ typedef struct {
     c##r##0 = _mm256_maskload_ps(row, mask0); c##r##1 = _mm256_maskload_ps(row + 8, mask1); }
 #define TILE_SAVE(r) if (mr > r) { float *row = out->c + (size_t)(i + r) * out->ldc + j; \
     _mm256_maskstore_ps(row, mask0, c##r##0); _mm256_maskstore_ps(row + 8, mask1, c##r##1); }
-#define TILE_STORE(r) if (mr > r) store_row(out, kind, i + r, j, width, c##r##0, c##r##1)
+#define TILE_STORE(r) if (mr > r) store_row(out, kind, i + r, j, width, c##r##0, c##r##1);
+#define TILE_STORES TILE_STORE(0) TILE_STORE(1) TILE_STORE(2) TILE_STORE(3) TILE_STORE(4) \
+    TILE_STORE(5)
 // clang-format on
 
 /* One pass of a tile: rows [i, i + mr) and columns [j, j + width) of C, from B's panel at b
@@ -187,12 +189,7 @@ AVX2_FMA static inline __attribute__((always_inline)) void tile(int mr, int widt
     if (!ps.last) {
         TILE_SAVE(0) TILE_SAVE(1) TILE_SAVE(2) TILE_SAVE(3) TILE_SAVE(4) TILE_SAVE(5) return;
     }
-    TILE_STORE(0);
-    TILE_STORE(1);
-    TILE_STORE(2);
-    TILE_STORE(3);
-    TILE_STORE(4);
-    TILE_STORE(5);
+    TILE_STORES
 }
 
 /* k per pass where B is read in place and C may hold the sums between passes (its finish does not
@@ -217,12 +214,7 @@ velocity_tile(int mr, int i, int j, const fm_operands *op, const float *a, const
         TILE_STEPS
     }
     int width = TILE_COLS, kind = FM_TILE_VELOCITY;
-    TILE_STORE(0);
-    TILE_STORE(1);
-    TILE_STORE(2);
-    TILE_STORE(3);
-    TILE_STORE(4);
-    TILE_STORE(5);
+    TILE_STORES
 }
 
 /* The rows of the tile at the rest rows of C left from it: 6, but where A's rows lie evenly
